@@ -1,0 +1,551 @@
+//! Column-oriented tables read from CSV (plain or gzip) and Parquet.
+//!
+//! Every column is read once into either numbers or dictionary-encoded text, because
+//! training touches each cell many times and 300k-row census files must stay small in
+//! memory. Which representation a column gets is decided by its contents (and by the
+//! recipe, which can force text); [`crate::schema`] turns that into feature kinds.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::{DataError, Result};
+
+/// Code used in [`Column::Text`] for a missing cell.
+pub const MISSING: u32 = u32::MAX;
+
+/// Dictionaries of all-numeric columns are dropped past this many distinct values, so a
+/// float column of 300k rows does not carry 300k strings it will never use.
+const MAX_LEVELS_FOR_NUMERIC: usize = 4096;
+
+/// One column of cells.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// Numbers; `NaN` marks a missing cell.
+    Numeric(Vec<f64>),
+    /// Text cells as codes into `levels` (first-seen order); [`MISSING`] marks a missing cell.
+    Text {
+        /// Distinct values in the order first seen.
+        levels: Vec<String>,
+        /// One code per row.
+        codes: Vec<u32>,
+    },
+}
+
+impl Column {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Numeric(v) => v.len(),
+            Column::Text { codes, .. } => codes.len(),
+        }
+    }
+
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text of a cell (`None` when missing or when the column is numeric).
+    pub fn text(&self, row: usize) -> Option<&str> {
+        match self {
+            Column::Text { levels, codes } => match codes.get(row) {
+                Some(&c) if c != MISSING => levels.get(c as usize).map(String::as_str),
+                _ => None,
+            },
+            Column::Numeric(_) => None,
+        }
+    }
+
+    /// The number in a cell (`None` when missing or not a number).
+    pub fn number(&self, row: usize) -> Option<f64> {
+        match self {
+            Column::Numeric(v) => v.get(row).copied().filter(|x| !x.is_nan()),
+            Column::Text { .. } => self.text(row).and_then(|s| s.parse().ok()),
+        }
+    }
+
+    /// True when the cell is missing.
+    pub fn is_missing(&self, row: usize) -> bool {
+        match self {
+            Column::Numeric(v) => v.get(row).is_none_or(|x| x.is_nan()),
+            Column::Text { codes, .. } => codes.get(row).is_none_or(|&c| c == MISSING),
+        }
+    }
+
+    /// The rows `rows` of this column, in that order.
+    pub fn take(&self, rows: &[usize]) -> Column {
+        match self {
+            Column::Numeric(v) => Column::Numeric(rows.iter().map(|&r| v[r]).collect()),
+            Column::Text { levels, codes } => Column::Text {
+                levels: levels.clone(),
+                codes: rows.iter().map(|&r| codes[r]).collect(),
+            },
+        }
+    }
+}
+
+/// What was seen while reading a column, kept for schema inference and data checks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnStats {
+    /// Non-missing cells that parsed as numbers.
+    pub numeric: usize,
+    /// Non-missing cells that did not.
+    pub text: usize,
+    /// Missing cells.
+    pub missing: usize,
+    /// First cell that did not parse as a number: (1-based data row, value).
+    pub first_text: Option<(usize, String)>,
+}
+
+/// How to read a file.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Cell values (after trimming) that mean "missing".
+    pub missing: Vec<String>,
+    /// Columns that must keep their text even when every cell is a number (categorical
+    /// codes, the target).
+    pub keep_text: HashSet<String>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            missing: default_missing(),
+            keep_text: HashSet::new(),
+        }
+    }
+}
+
+/// Cell values treated as missing unless the recipe says otherwise.
+pub fn default_missing() -> Vec<String> {
+    ["", "?", "NA", "N/A", "NaN", "nan", "null"]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// A table: named columns of equal length, plus what was learnt while reading them.
+#[derive(Debug, Clone)]
+pub struct Table {
+    path: PathBuf,
+    names: Vec<String>,
+    columns: Vec<Column>,
+    stats: Vec<ColumnStats>,
+    rows: usize,
+}
+
+impl Table {
+    /// Reads a `.csv`, `.csv.gz` or `.parquet` file.
+    ///
+    /// # Errors
+    /// Unreadable file, malformed CSV/Parquet, unknown extension, or no data rows.
+    pub fn read(path: &Path, options: &ReadOptions) -> Result<Table> {
+        let name = path.to_string_lossy().to_lowercase();
+        let io = |source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let table = if name.ends_with(".parquet") || name.ends_with(".pq") {
+            crate::parquet::read(path, options)?
+        } else if name.ends_with(".csv.gz") || name.ends_with(".tsv.gz") {
+            let file = File::open(path).map_err(io)?;
+            read_csv(
+                path,
+                flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+                options,
+            )?
+        } else if name.ends_with(".csv") || name.ends_with(".tsv") || name.ends_with(".txt") {
+            let file = File::open(path).map_err(io)?;
+            read_csv(path, BufReader::new(file), options)?
+        } else {
+            if !path.exists() {
+                return Err(io(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file",
+                )));
+            }
+            return Err(DataError::UnknownFormat {
+                path: path.to_path_buf(),
+            });
+        };
+        if table.rows == 0 {
+            return Err(DataError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(table)
+    }
+
+    /// Builds a table from finished columns (used by readers, tests and augmentation).
+    ///
+    /// # Errors
+    /// Columns of different lengths or a name/column count mismatch.
+    pub fn from_columns(path: PathBuf, names: Vec<String>, columns: Vec<Column>) -> Result<Table> {
+        let rows = columns.first().map_or(0, Column::len);
+        if names.len() != columns.len() || columns.iter().any(|c| c.len() != rows) {
+            return Err(DataError::Split(
+                "columns of a table must have equal lengths".into(),
+            ));
+        }
+        let stats = vec![ColumnStats::default(); columns.len()];
+        Ok(Table {
+            path,
+            names,
+            columns,
+            stats,
+            rows,
+        })
+    }
+
+    /// Where the table was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of data rows.
+    pub fn n_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Column names in file order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// All columns in file order.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Reading statistics of column `i`.
+    pub fn stats(&self, i: usize) -> &ColumnStats {
+        &self.stats[i]
+    }
+
+    /// Index of a column by name.
+    ///
+    /// # Errors
+    /// [`DataError::UnknownColumn`] with the nearest name as a suggestion.
+    pub fn index_of(&self, name: &str) -> Result<usize> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| DataError::UnknownColumn {
+                column: name.to_string(),
+                path: self.path.clone(),
+                suggestion: nearest(name, &self.names),
+            })
+    }
+
+    /// A column by name.
+    ///
+    /// # Errors
+    /// [`DataError::UnknownColumn`].
+    pub fn column(&self, name: &str) -> Result<&Column> {
+        Ok(&self.columns[self.index_of(name)?])
+    }
+
+    /// A new table holding rows `rows` (in that order) of every column.
+    pub fn take(&self, rows: &[usize]) -> Table {
+        Table {
+            path: self.path.clone(),
+            names: self.names.clone(),
+            columns: self.columns.iter().map(|c| c.take(rows)).collect(),
+            stats: self.stats.clone(),
+            rows: rows.len(),
+        }
+    }
+}
+
+/// The name in `names` closest to `name` by edit distance, if it is close enough to be a typo.
+pub fn nearest(name: &str, names: &[String]) -> Option<String> {
+    names
+        .iter()
+        .map(|n| (levenshtein(&name.to_lowercase(), &n.to_lowercase()), n))
+        .filter(|(d, n)| *d <= 3.max(n.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.clone())
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// One cell as a reader hands it over.
+pub(crate) enum Cell<'a> {
+    Number(f64),
+    Text(&'a str),
+    Missing,
+}
+
+/// Accumulates one column while reading.
+pub(crate) struct ColumnBuilder {
+    keep_text: bool,
+    text_dropped: bool,
+    levels: Vec<String>,
+    index: HashMap<String, u32>,
+    codes: Vec<u32>,
+    numbers: Vec<f64>,
+    stats: ColumnStats,
+}
+
+impl ColumnBuilder {
+    pub(crate) fn new(keep_text: bool) -> Self {
+        ColumnBuilder {
+            keep_text,
+            text_dropped: false,
+            levels: Vec::new(),
+            index: HashMap::new(),
+            codes: Vec::new(),
+            numbers: Vec::new(),
+            stats: ColumnStats::default(),
+        }
+    }
+
+    fn code(&mut self, text: &str) -> u32 {
+        if let Some(&c) = self.index.get(text) {
+            return c;
+        }
+        let c = self.levels.len() as u32;
+        self.levels.push(text.to_string());
+        self.index.insert(text.to_string(), c);
+        c
+    }
+
+    pub(crate) fn push(&mut self, cell: Cell<'_>) {
+        let row = self.numbers.len() + 1;
+        match cell {
+            Cell::Missing => {
+                self.stats.missing += 1;
+                self.numbers.push(f64::NAN);
+                if !self.text_dropped {
+                    self.codes.push(MISSING);
+                }
+            }
+            Cell::Number(x) => {
+                self.stats.numeric += 1;
+                self.numbers.push(x);
+                if !self.text_dropped {
+                    let c = self.code(&format_number(x));
+                    self.codes.push(c);
+                }
+            }
+            Cell::Text(s) => {
+                let parsed = parse_number(s);
+                if let Some(x) = parsed {
+                    self.stats.numeric += 1;
+                    self.numbers.push(x);
+                } else {
+                    self.stats.text += 1;
+                    self.numbers.push(f64::NAN);
+                    if self.stats.first_text.is_none() {
+                        self.stats.first_text = Some((row, s.to_string()));
+                    }
+                }
+                if !self.text_dropped {
+                    let c = self.code(s);
+                    self.codes.push(c);
+                }
+            }
+        }
+        if !self.keep_text
+            && !self.text_dropped
+            && self.stats.text == 0
+            && self.levels.len() > MAX_LEVELS_FOR_NUMERIC
+        {
+            self.text_dropped = true;
+            self.levels = Vec::new();
+            self.index = HashMap::new();
+            self.codes = Vec::new();
+        }
+    }
+
+    pub(crate) fn finish(self) -> (Column, ColumnStats) {
+        let numeric_only = self.stats.text == 0 && !self.keep_text;
+        let column = if numeric_only || self.text_dropped {
+            Column::Numeric(self.numbers)
+        } else {
+            Column::Text {
+                levels: self.levels,
+                codes: self.codes,
+            }
+        };
+        (column, self.stats)
+    }
+}
+
+/// Parses a cell as a finite number; thousands separators and units are not numbers.
+fn parse_number(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// Text form of a number read from a typed source (Parquet), matching how it would be
+/// written in a CSV: integers without a trailing `.0`.
+pub(crate) fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+pub(crate) fn assemble(
+    path: &Path,
+    names: Vec<String>,
+    builders: Vec<ColumnBuilder>,
+) -> Result<Table> {
+    let (columns, stats): (Vec<_>, Vec<_>) = builders.into_iter().map(|b| b.finish()).unzip();
+    let rows = columns.first().map_or(0, Column::len);
+    if names.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Table {
+        path: path.to_path_buf(),
+        names,
+        columns,
+        stats,
+        rows,
+    })
+}
+
+fn read_csv<R: Read>(path: &Path, reader: R, options: &ReadOptions) -> Result<Table> {
+    let delimiter = if path.to_string_lossy().to_lowercase().contains(".tsv") {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let csv_error = |e: csv::Error| {
+        let line = e.position().map_or(0, |p| p.line());
+        match e.into_kind() {
+            csv::ErrorKind::Io(source) => DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            kind => DataError::Csv {
+                path: path.to_path_buf(),
+                line,
+                message: format!("{kind:?}"),
+            },
+        }
+    };
+    let header = csv.headers().map_err(csv_error)?.clone();
+    let names: Vec<String> = header.iter().map(str::to_string).collect();
+    if names.is_empty() || names.iter().all(String::is_empty) {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let missing: HashSet<&str> = options.missing.iter().map(String::as_str).collect();
+    let mut builders: Vec<ColumnBuilder> = names
+        .iter()
+        .map(|n| ColumnBuilder::new(options.keep_text.contains(n)))
+        .collect();
+    let mut record = csv::StringRecord::new();
+    while csv.read_record(&mut record).map_err(csv_error)? {
+        for (builder, cell) in builders.iter_mut().zip(record.iter()) {
+            if missing.contains(cell) {
+                builder.push(Cell::Missing);
+            } else {
+                builder.push(Cell::Text(cell));
+            }
+        }
+    }
+    assemble(path, names, builders)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    #[test]
+    fn csv_columns_get_numbers_or_text_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "t.csv", "a,b,y\n1, x ,yes\n2.5,?,no\n,z,yes\n");
+        let t = Table::read(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(t.n_rows(), 3);
+        match t.column("a").unwrap() {
+            Column::Numeric(v) => {
+                assert_eq!(v[..2], [1.0, 2.5]);
+                assert!(v[2].is_nan());
+            }
+            other => panic!("{other:?}"),
+        }
+        let b = t.column("b").unwrap();
+        assert_eq!(b.text(0), Some("x"));
+        assert!(b.is_missing(1));
+        assert_eq!(t.stats(1).missing, 1);
+    }
+
+    #[test]
+    fn gzip_csv_reads_like_plain_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "a,y\n1,p\n2,q\n";
+        let plain = write(&dir, "t.csv", body);
+        let gz = dir.path().join("t.csv.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        enc.write_all(body.as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let o = ReadOptions::default();
+        let (a, b) = (Table::read(&plain, &o).unwrap(), Table::read(&gz, &o).unwrap());
+        assert_eq!(a.columns(), b.columns());
+    }
+
+    #[test]
+    fn header_only_file_is_empty_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "t.csv", "a,b\n");
+        assert!(matches!(
+            Table::read(&p, &ReadOptions::default()),
+            Err(DataError::Empty { .. })
+        ));
+        let p = write(&dir, "e.csv", "");
+        assert!(matches!(
+            Table::read(&p, &ReadOptions::default()),
+            Err(DataError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_column_suggests_nearest_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "t.csv", "income,age\n1,2\n");
+        let t = Table::read(&p, &ReadOptions::default()).unwrap();
+        let err = t.column("incme").unwrap_err().to_string();
+        assert!(err.contains("did you mean 'income'"), "{err}");
+    }
+
+    #[test]
+    fn ragged_csv_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "t.csv", "a,b\n1,2\n3\n");
+        let err = Table::read(&p, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+}
