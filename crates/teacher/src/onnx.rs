@@ -1,0 +1,301 @@
+//! ONNX teachers: one float tensor `[N, inputs]` in, class probabilities (or logits) out.
+//!
+//! Graphs built around a tree ensemble run on our own evaluator ([`crate::graph`]);
+//! everything else (neural networks) runs on tract when the `tract` feature is on.
+//! The model may describe its own inputs in `metadata_props`: `distillery.inputs` (JSON
+//! list of column names, in input order) and `distillery.categories` (JSON object: for each
+//! categorical column, the list of levels whose index is the code the model was trained on).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use distillery_onnx::{Message, ModelProto};
+use rayon::prelude::*;
+
+use crate::error::{Result, TeacherError};
+use crate::graph::TreeGraph;
+use crate::{OutputKind, Teacher};
+
+/// Rows per parallel work item when labelling a dataset.
+const CHUNK: usize = 1024;
+
+enum Backend {
+    Trees(TreeGraph),
+    #[cfg(feature = "tract")]
+    Tract(crate::tract::TractPlan),
+}
+
+/// A teacher loaded from an `.onnx` file.
+pub struct OnnxTeacher {
+    path: PathBuf,
+    backend: Backend,
+    width: usize,
+    classes: usize,
+    output_kind: OutputKind,
+    /// Class labels stored in the model (tree ensembles), in output order.
+    pub class_labels: Option<Vec<String>>,
+    /// Input column names from the model's metadata, if present.
+    pub input_names: Option<Vec<String>>,
+    /// Category codes from the model's metadata: column → levels (index = code).
+    pub categories: HashMap<String, Vec<String>>,
+    /// BLAKE3 of the file, for lineage.
+    pub file_hash: String,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// Options for loading an ONNX teacher.
+#[derive(Debug, Clone, Default)]
+pub struct OnnxOptions {
+    /// Name of the output to use (default: `probabilities`, or the only float matrix output).
+    pub output: Option<String>,
+    /// Whether that output holds probabilities or logits.
+    pub output_kind: OutputKind,
+    /// Input width to assume when the model's input shape leaves it open.
+    pub width_hint: Option<usize>,
+}
+
+impl OnnxTeacher {
+    /// Loads and compiles an ONNX model.
+    ///
+    /// # Errors
+    /// Unreadable or non-ONNX file, no single float input, no usable output, operators
+    /// neither our tree evaluator nor tract can run.
+    pub fn load(path: &Path, options: &OnnxOptions) -> Result<OnnxTeacher> {
+        let bytes = std::fs::read(path).map_err(|source| TeacherError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let model_error = |message: String| TeacherError::Model {
+            path: path.to_path_buf(),
+            message,
+        };
+        let model = ModelProto::decode(bytes.as_slice())
+            .map_err(|e| model_error(format!("not an ONNX model ({e})")))?;
+        let graph = model
+            .graph
+            .as_ref()
+            .ok_or_else(|| model_error("the model has no graph".into()))?;
+        let initializers: Vec<&str> = graph.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
+        let inputs: Vec<_> = graph
+            .input
+            .iter()
+            .filter(|i| !initializers.contains(&i.name.as_deref().unwrap_or_default()))
+            .collect();
+        let [input] = inputs.as_slice() else {
+            return Err(model_error(format!(
+                "the model has {} inputs; distillery feeds ONNX teachers one float tensor [N, features] (export with a single input, e.g. skl2onnx initial_types=[('input', FloatTensorType([None, n]))])",
+                inputs.len()
+            )));
+        };
+        let input_name = input.name.clone().unwrap_or_default();
+        let tensor = input
+            .r#type
+            .as_ref()
+            .and_then(|t| t.value.as_ref())
+            .and_then(|v| match v {
+                distillery_onnx::type_proto::Value::TensorType(t) => Some(t.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| model_error(format!("input '{input_name}' is not a tensor")))?;
+        if tensor.elem_type != Some(1) {
+            return Err(model_error(format!(
+                "input '{input_name}' has element type {} but distillery feeds float32; export the teacher with a float input (categorical columns go in as integer codes, see the README)",
+                tensor.elem_type.unwrap_or(0)
+            )));
+        }
+        let dims: Vec<Option<usize>> = tensor
+            .shape
+            .as_ref()
+            .map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| match d.value {
+                        Some(distillery_onnx::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => Some(v as usize),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let meta: HashMap<&str, &str> = model
+            .metadata_props
+            .iter()
+            .filter_map(|p| Some((p.key.as_deref()?, p.value.as_deref()?)))
+            .collect();
+        let input_names: Option<Vec<String>> = match meta.get("distillery.inputs") {
+            Some(s) => Some(serde_json::from_str(s).map_err(|e| model_error(format!("metadata distillery.inputs is not a JSON list of names: {e}")))?),
+            None => None,
+        };
+        let categories: HashMap<String, Vec<String>> = match meta.get("distillery.categories") {
+            Some(s) => serde_json::from_str(s).map_err(|e| model_error(format!("metadata distillery.categories is not a JSON object of level lists: {e}")))?,
+            None => HashMap::new(),
+        };
+        let width = dims
+            .get(1)
+            .copied()
+            .flatten()
+            .or(input_names.as_ref().map(Vec::len))
+            .or(options.width_hint)
+            .ok_or_else(|| model_error(format!("cannot tell how many features input '{input_name}' takes; give [teacher] inputs")))?;
+        if dims.len() != 2 {
+            return Err(model_error(format!("input '{input_name}' has rank {}; expected [N, features]", dims.len())));
+        }
+        let output = choose_output(graph, options.output.as_deref()).map_err(model_error)?;
+        let unsupported = |message: String| TeacherError::Unsupported {
+            path: path.to_path_buf(),
+            message,
+        };
+        let backend = match TreeGraph::compile(graph, &input_name, &output).map_err(unsupported)? {
+            Some(g) => {
+                if g.max_feature >= width {
+                    return Err(model_error(format!("the trees read feature {} but the input has {width}", g.max_feature)));
+                }
+                Backend::Trees(g)
+            }
+            None => tract_backend(path, &bytes, width, &output)?,
+        };
+        let class_labels = match &backend {
+            Backend::Trees(g) if !g.class_labels.is_empty() => Some(g.class_labels.clone()),
+            _ => None,
+        };
+        let mut teacher = OnnxTeacher {
+            path: path.to_path_buf(),
+            backend,
+            width,
+            classes: 0,
+            output_kind: options.output_kind,
+            class_labels,
+            input_names,
+            categories,
+            file_hash: blake3::hash(&bytes).to_hex().to_string(),
+            bytes: bytes.len() as u64,
+        };
+        let (_, cols) = teacher.raw(&vec![0.0; width], 1)?;
+        teacher.classes = if cols == 1 { 2 } else { cols };
+        Ok(teacher)
+    }
+
+    /// Which engine runs this teacher, for reports.
+    pub fn engine(&self) -> &'static str {
+        match self.backend {
+            Backend::Trees(_) => "tree-ensemble evaluator (ours)",
+            #[cfg(feature = "tract")]
+            Backend::Tract(_) => "tract",
+        }
+    }
+
+    fn raw(&self, x: &[f32], n: usize) -> Result<(Vec<f32>, usize)> {
+        match &self.backend {
+            Backend::Trees(g) => g.run(x, self.width, n).map_err(TeacherError::Runtime),
+            #[cfg(feature = "tract")]
+            Backend::Tract(p) => p.run(x, self.width, n),
+        }
+    }
+
+    fn predict_chunk(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
+        let (mut out, cols) = self.raw(x, n)?;
+        if cols == 1 {
+            // A single score per row is the probability of the second class.
+            out = out.iter().flat_map(|&p| [1.0 - p, p]).collect();
+        }
+        let k = self.classes;
+        let probabilities = match self.output_kind {
+            OutputKind::Probabilities => true,
+            OutputKind::Logits => false,
+            OutputKind::Auto => crate::looks_like_probabilities(&out, k),
+        };
+        if !probabilities {
+            out.chunks_exact_mut(k).for_each(distillery_runtime::softmax_in_place);
+        }
+        Ok(out)
+    }
+}
+
+impl Teacher for OnnxTeacher {
+    fn input_width(&self) -> usize {
+        self.width
+    }
+
+    fn n_classes(&self) -> usize {
+        self.classes
+    }
+
+    fn predict_proba(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
+        if x.len() != n * self.width {
+            return Err(TeacherError::InputWidth {
+                expected: self.width,
+                found: x.len() / n.max(1),
+            });
+        }
+        if n <= CHUNK {
+            return self.predict_chunk(x, n);
+        }
+        let parts: Vec<Vec<f32>> = x
+            .par_chunks(CHUNK * self.width)
+            .map(|c| self.predict_chunk(c, c.len() / self.width))
+            .collect::<Result<_>>()?;
+        Ok(parts.concat())
+    }
+
+    fn describe(&self) -> String {
+        format!("ONNX {} via {}", self.path.display(), self.engine())
+    }
+}
+
+fn choose_output(graph: &distillery_onnx::GraphProto, wanted: Option<&str>) -> std::result::Result<String, String> {
+    let names: Vec<String> = graph.output.iter().filter_map(|o| o.name.clone()).collect();
+    if let Some(w) = wanted {
+        return if names.iter().any(|n| n == w) {
+            Ok(w.to_string())
+        } else {
+            Err(format!("has no output '{w}'; its outputs are {names:?}"))
+        };
+    }
+    let is_map_or_seq = |o: &distillery_onnx::ValueInfoProto| {
+        o.r#type
+            .as_ref()
+            .and_then(|t| t.value.as_ref())
+            .is_some_and(|v| !matches!(v, distillery_onnx::type_proto::Value::TensorType(_)))
+    };
+    for preferred in ["probabilities", "output_probability", "probability", "logits"] {
+        if let Some(o) = graph.output.iter().find(|o| o.name.as_deref() == Some(preferred)) {
+            if is_map_or_seq(o) {
+                return Err(format!(
+                    "output '{preferred}' is a sequence of maps (ZipMap); re-export with ZipMap disabled (skl2onnx options={{'zipmap': False}}, onnxmltools zipmap=False)"
+                ));
+            }
+            return Ok(preferred.to_string());
+        }
+    }
+    let float_matrices: Vec<&String> = graph
+        .output
+        .iter()
+        .filter(|o| {
+            o.r#type.as_ref().and_then(|t| t.value.as_ref()).is_some_and(|v| match v {
+                distillery_onnx::type_proto::Value::TensorType(t) => {
+                    t.elem_type == Some(1) && t.shape.as_ref().is_none_or(|s| s.dim.len() == 2)
+                }
+                _ => false,
+            })
+        })
+        .filter_map(|o| o.name.as_ref())
+        .collect();
+    match float_matrices.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!("has no float [N, classes] output (outputs: {names:?}); if it ends in ZipMap, re-export with ZipMap disabled")),
+        many => Err(format!("has several float outputs {many:?}; name one with [teacher] output")),
+    }
+}
+
+#[cfg(feature = "tract")]
+fn tract_backend(path: &Path, bytes: &[u8], width: usize, output: &str) -> Result<Backend> {
+    Ok(Backend::Tract(crate::tract::TractPlan::new(path, bytes, width, output)?))
+}
+
+#[cfg(not(feature = "tract"))]
+fn tract_backend(path: &Path, _: &[u8], _: usize, _: &str) -> Result<Backend> {
+    Err(TeacherError::Unsupported {
+        path: path.to_path_buf(),
+        message: "this graph is not a tree ensemble and distillery was built without the `tract` feature; rebuild with default features".into(),
+    })
+}
