@@ -1,1 +1,57 @@
-fn main() {}
+//! The `distillery` binary: parses arguments, sets up logging, dispatches to a command and
+//! turns the outcome into an exit code. All the work happens in the library crates.
+
+mod cli;
+mod commands;
+mod exit;
+mod pipeline;
+mod progress;
+mod recipe;
+
+use clap::Parser;
+
+use exit::ExitStatus;
+
+fn main() -> std::process::ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitStatus::Ok
+                }
+                _ => ExitStatus::BadInput,
+            }
+            .into();
+        }
+    };
+    let level = if cli.quiet { "error" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DISTILLERY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    match commands::run(cli) {
+        Ok(status) => status.into(),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitStatus::Ok.into();
+            }
+            eprintln!("error: {e:#}");
+            ExitStatus::BadInput.into()
+        }
+    }
+}
+
+/// A closed stdout (e.g. `distillery run … --json | head`) is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -34,7 +34,9 @@ pub enum DataError {
         message: String,
     },
     /// The file has a header but no data rows, or no header at all.
-    #[error("{path} has no data rows; give a CSV or Parquet file with a header and at least one row")]
+    #[error(
+        "{path} has no data rows; give a CSV or Parquet file with a header and at least one row"
+    )]
     Empty {
         /// File being read.
         path: PathBuf,
@@ -72,7 +74,9 @@ pub enum DataError {
         value: String,
     },
     /// The target has fewer than two classes among labelled rows.
-    #[error("target '{column}' has {classes} class(es) in {path}; classification needs at least two")]
+    #[error(
+        "target '{column}' has {classes} class(es) in {path}; classification needs at least two"
+    )]
     OneClass {
         /// Target column.
         column: String,

@@ -65,7 +65,10 @@ fn sorted_classes(mut values: Vec<String>) -> Vec<String> {
     values.dedup();
     if values.iter().all(|v| v.parse::<f64>().is_ok()) {
         values.sort_by(|a, b| {
-            let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+            let (x, y) = (
+                a.parse::<f64>().unwrap_or(0.0),
+                b.parse::<f64>().unwrap_or(0.0),
+            );
             x.total_cmp(&y)
         });
     }
@@ -92,6 +95,9 @@ mod tests {
             codes: vec![0, 1],
         };
         let classes = ["a".to_string(), "b".to_string()];
-        assert_eq!(Labels::from_column(&col, Some(&classes)), Err("z".to_string()));
+        assert_eq!(
+            Labels::from_column(&col, Some(&classes)),
+            Err("z".to_string())
+        );
     }
 }

@@ -114,7 +114,10 @@ impl Schema {
                         format!("identifier-like: {levels} distinct values in {present} rows"),
                     )
                 } else {
-                    (Kind::Categorical, format!("text with {levels} distinct values"))
+                    (
+                        Kind::Categorical,
+                        format!("text with {levels} distinct values"),
+                    )
                 }
             };
             columns.push(ColumnSchema {
@@ -203,7 +206,12 @@ mod tests {
         let kinds: Vec<Kind> = s.columns.iter().map(|c| c.kind).collect();
         assert_eq!(
             kinds,
-            [Kind::Numeric, Kind::Categorical, Kind::Numeric, Kind::Target]
+            [
+                Kind::Numeric,
+                Kind::Categorical,
+                Kind::Numeric,
+                Kind::Target
+            ]
         );
         let mut o = opts();
         o.ignore = vec!["n".into()];
@@ -218,7 +226,12 @@ mod tests {
             body.push_str(&format!("{i},0\n"));
         }
         body.push_str("forty,1\n");
-        let err = Schema::infer(&table(&body), &opts()).unwrap_err().to_string();
-        assert!(err.contains("'age'") && err.contains("row 31") && err.contains("forty"), "{err}");
+        let err = Schema::infer(&table(&body), &opts())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'age'") && err.contains("row 31") && err.contains("forty"),
+            "{err}"
+        );
     }
 }

@@ -42,7 +42,12 @@ pub fn stratified_split(
             "test_fraction {test_fraction} and validation_fraction {validation_fraction} must each be in [0, 1) and sum to less than 1"
         )));
     }
-    let n_classes = y.iter().flatten().map(|&c| c as usize + 1).max().unwrap_or(0);
+    let n_classes = y
+        .iter()
+        .flatten()
+        .map(|&c| c as usize + 1)
+        .max()
+        .unwrap_or(0);
     let mut strata: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     let mut split = Split {
         train: Vec::new(),
@@ -62,7 +67,9 @@ pub fn stratified_split(
         let n_test = (n * test_fraction).round() as usize;
         let n_val = ((n * validation_fraction).round() as usize).min(rows.len() - n_test);
         split.test.extend_from_slice(&rows[..n_test]);
-        split.validation.extend_from_slice(&rows[n_test..n_test + n_val]);
+        split
+            .validation
+            .extend_from_slice(&rows[n_test..n_test + n_val]);
         split.train.extend_from_slice(&rows[n_test + n_val..]);
     }
     split.train.sort_unstable();

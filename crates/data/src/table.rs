@@ -513,7 +513,10 @@ mod tests {
         enc.write_all(body.as_bytes()).unwrap();
         enc.finish().unwrap();
         let o = ReadOptions::default();
-        let (a, b) = (Table::read(&plain, &o).unwrap(), Table::read(&gz, &o).unwrap());
+        let (a, b) = (
+            Table::read(&plain, &o).unwrap(),
+            Table::read(&gz, &o).unwrap(),
+        );
         assert_eq!(a.columns(), b.columns());
     }
 
@@ -545,7 +548,9 @@ mod tests {
     fn ragged_csv_names_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(&dir, "t.csv", "a,b\n1,2\n3\n");
-        let err = Table::read(&p, &ReadOptions::default()).unwrap_err().to_string();
+        let err = Table::read(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3"), "{err}");
     }
 }

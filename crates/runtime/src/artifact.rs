@@ -36,15 +36,24 @@ impl Student {
             missing: self.missing.clone(),
             provenance: self.provenance.clone(),
         };
-        let json = serde_json::to_string(&header).map_err(|e| RuntimeError::Format(e.to_string()))?;
+        let json =
+            serde_json::to_string(&header).map_err(|e| RuntimeError::Format(e.to_string()))?;
         let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .layers
             .iter()
             .enumerate()
             .flat_map(|(k, l)| {
                 [
-                    (format!("layers.{k}.weight"), vec![l.inputs, l.outputs], f32_bytes(&l.weight)),
-                    (format!("layers.{k}.bias"), vec![l.outputs], f32_bytes(&l.bias)),
+                    (
+                        format!("layers.{k}.weight"),
+                        vec![l.inputs, l.outputs],
+                        f32_bytes(&l.weight),
+                    ),
+                    (
+                        format!("layers.{k}.bias"),
+                        vec![l.outputs],
+                        f32_bytes(&l.bias),
+                    ),
                 ]
             })
             .collect();
@@ -55,7 +64,8 @@ impl Student {
             views.push((name.clone(), view));
         }
         let metadata = HashMap::from([(METADATA_KEY.to_string(), json)]);
-        safetensors::serialize(views, Some(metadata)).map_err(|e| RuntimeError::Format(e.to_string()))
+        safetensors::serialize(views, Some(metadata))
+            .map_err(|e| RuntimeError::Format(e.to_string()))
     }
 
     /// Parses a student from safetensors bytes.
@@ -72,17 +82,21 @@ impl Student {
             .ok_or_else(|| bad("the safetensors header has no 'distillery' metadata".into()))?;
         let mut header: Header = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
         if header.format != FORMAT {
-            return Err(bad(format!("format '{}', expected '{FORMAT}'", header.format)));
+            return Err(bad(format!(
+                "format '{}', expected '{FORMAT}'",
+                header.format
+            )));
         }
         header.encoder.index();
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let read = |name: &str, len: usize| -> Result<Vec<f32>> {
-            let t = tensors.tensor(name).map_err(|e| bad(format!("{name}: {e}")))?;
+            let t = tensors
+                .tensor(name)
+                .map_err(|e| bad(format!("{name}: {e}")))?;
             if t.dtype() != Dtype::F32 || t.data().len() != len * 4 {
                 return Err(bad(format!("{name} is not {len} f32 values")));
             }
-            Ok(t
-                .data()
+            Ok(t.data()
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect())
@@ -97,7 +111,13 @@ impl Student {
             });
         }
         let encoder: Encoder = header.encoder;
-        Student::new(encoder, header.classes, layers, header.missing, header.provenance)
+        Student::new(
+            encoder,
+            header.classes,
+            layers,
+            header.missing,
+            header.provenance,
+        )
     }
 
     /// Loads a student from a `.safetensors` file.
@@ -131,8 +151,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -148,19 +174,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use crate::Student;
     use crate::encoder::RawValue;
     use crate::student::tests::tiny;
-    use crate::Student;
 
     #[test]
     fn student_round_trips_through_safetensors_bit_for_bit() {
         let s = tiny();
         let bytes = s.to_bytes().unwrap();
-        assert_eq!(bytes, s.to_bytes().unwrap(), "serialisation is deterministic");
+        assert_eq!(
+            bytes,
+            s.to_bytes().unwrap(),
+            "serialisation is deterministic"
+        );
         let back = Student::from_bytes(&bytes).unwrap();
         assert_eq!(back, s);
         let row = [RawValue::Number(0.3), RawValue::Text("zzz")];
-        assert_eq!(back.predict_one(&row).unwrap(), s.predict_one(&row).unwrap());
+        assert_eq!(
+            back.predict_one(&row).unwrap(),
+            s.predict_one(&row).unwrap()
+        );
     }
 
     #[test]
@@ -169,7 +202,11 @@ mod tests {
         let p = dir.path().join("s.safetensors");
         tiny().save(&p).unwrap();
         assert_eq!(Student::load(&p).unwrap(), tiny());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 
     #[test]

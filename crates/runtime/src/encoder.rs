@@ -144,17 +144,18 @@ impl Encoder {
                     scale,
                     missing_indicator,
                 } => {
-                    let x = match *value {
-                        RawValue::Number(x) if x.is_nan() => None,
-                        RawValue::Number(x) => Some(x),
-                        RawValue::Missing => None,
-                        RawValue::Text(t) => Some(t.trim().parse::<f64>().map_err(|_| {
-                            RuntimeError::NotANumber {
-                                feature: name.clone(),
-                                value: t.to_string(),
-                            }
-                        })?),
-                    };
+                    let x =
+                        match *value {
+                            RawValue::Number(x) if x.is_nan() => None,
+                            RawValue::Number(x) => Some(x),
+                            RawValue::Missing => None,
+                            RawValue::Text(t) => Some(t.trim().parse::<f64>().map_err(|_| {
+                                RuntimeError::NotANumber {
+                                    feature: name.clone(),
+                                    value: t.to_string(),
+                                }
+                            })?),
+                        };
                     slots[0] = x.map_or(0.0, |x| ((x - mean) / scale) as f32);
                     if *missing_indicator {
                         slots[1] = if x.is_none() { 1.0 } else { 0.0 };
@@ -205,7 +206,10 @@ struct NumberText {
 
 impl Default for NumberText {
     fn default() -> Self {
-        NumberText { buf: [0; 40], len: 0 }
+        NumberText {
+            buf: [0; 40],
+            len: 0,
+        }
     }
 }
 
@@ -218,7 +222,11 @@ impl NumberText {
         } else {
             write!(cursor, "{x}")
         };
-        self.len = if ok.is_ok() { cursor.position() as usize } else { 0 };
+        self.len = if ok.is_ok() {
+            cursor.position() as usize
+        } else {
+            0
+        };
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }
 }
@@ -264,7 +272,11 @@ mod tests {
             RawValue::Number(2.0),
         ]);
         assert_eq!(v, [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
-        let v = encode(&[RawValue::Missing, RawValue::Text("Paris"), RawValue::Missing]);
+        let v = encode(&[
+            RawValue::Missing,
+            RawValue::Text("Paris"),
+            RawValue::Missing,
+        ]);
         assert_eq!(v, [0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
         let v = encode(&[RawValue::Text("30"), RawValue::Missing, RawValue::Text("1")]);
         assert_eq!(v, [-1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
@@ -276,7 +288,11 @@ mod tests {
         let mut back: Encoder = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         back.index();
         assert_eq!(back, e);
-        let row = [RawValue::Number(41.0), RawValue::Text("Oslo"), RawValue::Missing];
+        let row = [
+            RawValue::Number(41.0),
+            RawValue::Text("Oslo"),
+            RawValue::Missing,
+        ];
         let (mut a, mut b) = (vec![0.0; 9], vec![0.0; 9]);
         e.encode_into(&row, &mut a).unwrap();
         back.encode_into(&row, &mut b).unwrap();
@@ -288,7 +304,10 @@ mod tests {
         let e = encoder();
         let mut out = vec![0.0; 9];
         let err = e
-            .encode_into(&[RawValue::Text("old"), RawValue::Missing, RawValue::Missing], &mut out)
+            .encode_into(
+                &[RawValue::Text("old"), RawValue::Missing, RawValue::Missing],
+                &mut out,
+            )
             .unwrap_err();
         assert!(err.to_string().contains("'age'"));
     }

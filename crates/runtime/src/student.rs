@@ -85,7 +85,10 @@ impl Student {
     ) -> Result<Student> {
         let mut width = encoder.width();
         for (k, l) in layers.iter().enumerate() {
-            if l.inputs != width || l.weight.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
+            if l.inputs != width
+                || l.weight.len() != l.inputs * l.outputs
+                || l.bias.len() != l.outputs
+            {
                 return Err(RuntimeError::Shape(format!(
                     "layer {k} is {}×{} with {} weights and {} biases but its input is {width} wide",
                     l.inputs,
@@ -138,7 +141,10 @@ impl Student {
 
     /// Number of trainable parameters.
     pub fn parameters(&self) -> usize {
-        self.layers.iter().map(|l| l.weight.len() + l.bias.len()).sum()
+        self.layers
+            .iter()
+            .map(|l| l.weight.len() + l.bias.len())
+            .sum()
     }
 
     /// Class probabilities for one raw row.
@@ -218,10 +224,16 @@ pub fn gemm_acc(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usiz
     if m == 0 || n == 0 {
         return;
     }
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm shapes");
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "gemm shapes"
+    );
     // SAFETY-free: matrixmultiply's safe wrapper is unsafe fn; the asserts above prove the
     // slices cover every element the strides address.
-    #[allow(unsafe_code, reason = "matrixmultiply only exposes an unsafe sgemm; bounds asserted above")]
+    #[allow(
+        unsafe_code,
+        reason = "matrixmultiply only exposes an unsafe sgemm; bounds asserted above"
+    )]
     unsafe {
         matrixmultiply::sgemm(
             m,
@@ -288,14 +300,23 @@ pub(crate) mod tests {
                 bias: vec![0.0, 0.0],
             },
         ];
-        Student::new(encoder, vec!["no".into(), "yes".into()], layers, vec![], Provenance::new()).unwrap()
+        Student::new(
+            encoder,
+            vec!["no".into(), "yes".into()],
+            layers,
+            vec![],
+            Provenance::new(),
+        )
+        .unwrap()
     }
 
     /// x = 2, c = "a" → input [2, 1, 0]; hidden = relu([2+0.5+0.1, -2+0.5-0.1]) = [2.6, 0];
     /// probabilities = softmax([2.6, 0]).
     #[test]
     fn single_row_matches_hand_computation() {
-        let p = tiny().predict_one(&[RawValue::Number(2.0), RawValue::Text("a")]).unwrap();
+        let p = tiny()
+            .predict_one(&[RawValue::Number(2.0), RawValue::Text("a")])
+            .unwrap();
         let e = (2.6f32).exp();
         assert!((p[0] - e / (e + 1.0)).abs() < 1e-6);
         assert!((p[0] + p[1] - 1.0).abs() < 1e-6);
@@ -321,6 +342,15 @@ pub(crate) mod tests {
         let s = tiny();
         let mut layers = s.layers.clone();
         layers[1].inputs = 3;
-        assert!(Student::new(s.encoder.clone(), s.classes.clone(), layers, vec![], Provenance::new()).is_err());
+        assert!(
+            Student::new(
+                s.encoder.clone(),
+                s.classes.clone(),
+                layers,
+                vec![],
+                Provenance::new()
+            )
+            .is_err()
+        );
     }
 }

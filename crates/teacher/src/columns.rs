@@ -3,8 +3,8 @@
 
 use distillery_data::Table;
 
-use crate::error::{Result, TeacherError};
 use crate::OutputKind;
+use crate::error::{Result, TeacherError};
 
 /// Tolerance on a probability row's sum.
 pub const SUM_TOLERANCE: f64 = 1e-3;
@@ -19,7 +19,12 @@ pub fn soft_label_columns(table: &Table, prefix: &str, classes: &[String]) -> Re
     if named.iter().all(|n| table.index_of(n).is_ok()) {
         return Ok(named);
     }
-    let found: Vec<String> = table.names().iter().filter(|n| n.starts_with(prefix)).cloned().collect();
+    let found: Vec<String> = table
+        .names()
+        .iter()
+        .filter(|n| n.starts_with(prefix))
+        .cloned()
+        .collect();
     if found.len() != classes.len() {
         return Err(TeacherError::SoftLabels(format!(
             "{}: [teacher] columns = \"{prefix}\" matches {} column(s) {:?} but the target has {} classes {:?}; give one column per class, named {prefix}<class> or in class order",
@@ -39,11 +44,20 @@ pub fn soft_label_columns(table: &Table, prefix: &str, classes: &[String]) -> Re
 /// # Errors
 /// A missing or non-numeric cell, a negative probability, or a row whose probabilities do
 /// not sum to 1 ± [`SUM_TOLERANCE`]; each names the file, row and column.
-pub fn read_soft_labels(table: &Table, columns: &[String], rows: &[usize], kind: OutputKind) -> Result<Vec<f32>> {
+pub fn read_soft_labels(
+    table: &Table,
+    columns: &[String],
+    rows: &[usize],
+    kind: OutputKind,
+) -> Result<Vec<f32>> {
     let k = columns.len();
     let cols: Vec<_> = columns
         .iter()
-        .map(|c| table.column(c).map_err(|e| TeacherError::SoftLabels(e.to_string())))
+        .map(|c| {
+            table
+                .column(c)
+                .map_err(|e| TeacherError::SoftLabels(e.to_string()))
+        })
         .collect::<Result<_>>()?;
     let path = table.path().display().to_string();
     let mut out = Vec::with_capacity(rows.len() * k);
@@ -53,7 +67,8 @@ pub fn read_soft_labels(table: &Table, columns: &[String], rows: &[usize], kind:
                 TeacherError::SoftLabels(format!(
                     "{path}: row {} column '{name}' is {} but soft labels must be numbers",
                     r + 1,
-                    col.text(r).map_or("missing".to_string(), |t| format!("'{t}'"))
+                    col.text(r)
+                        .map_or("missing".to_string(), |t| format!("'{t}'"))
                 ))
             })?;
             out.push(v as f32);
@@ -62,7 +77,9 @@ pub fn read_soft_labels(table: &Table, columns: &[String], rows: &[usize], kind:
     let probabilities = match kind {
         OutputKind::Probabilities => true,
         OutputKind::Logits => false,
-        OutputKind::Auto => out.iter().all(|&p| p >= 0.0) && crate::looks_like_probabilities(&out, k),
+        OutputKind::Auto => {
+            out.iter().all(|&p| p >= 0.0) && crate::looks_like_probabilities(&out, k)
+        }
     };
     if probabilities {
         for (i, row) in out.chunks_exact(k).enumerate() {
@@ -83,7 +100,8 @@ pub fn read_soft_labels(table: &Table, columns: &[String], rows: &[usize], kind:
             }
         }
     } else {
-        out.chunks_exact_mut(k).for_each(distillery_runtime::softmax_in_place);
+        out.chunks_exact_mut(k)
+            .for_each(distillery_runtime::softmax_in_place);
     }
     Ok(out)
 }

@@ -27,10 +27,26 @@ const SUPPORTED: &[&str] = &[
 
 #[derive(Debug, Clone)]
 enum Step {
-    Trees { tree: Box<TreeEnsemble>, input: String, output: String },
-    Unary { op: String, input: String, output: String },
-    Binary { op: String, a: String, b: String, output: String },
-    Concat { inputs: Vec<String>, output: String },
+    Trees {
+        tree: Box<TreeEnsemble>,
+        input: String,
+        output: String,
+    },
+    Unary {
+        op: String,
+        input: String,
+        output: String,
+    },
+    Binary {
+        op: String,
+        a: String,
+        b: String,
+        output: String,
+    },
+    Concat {
+        inputs: Vec<String>,
+        output: String,
+    },
 }
 
 /// A value flowing through the graph: a batch matrix or a broadcastable constant.
@@ -58,16 +74,31 @@ pub(crate) fn needed_nodes<'g>(graph: &'g GraphProto, output: &str) -> Vec<&'g N
     for (i, node) in graph.node.iter().enumerate().rev() {
         if node.output.iter().any(|o| wanted.contains(o.as_str())) {
             keep[i] = true;
-            wanted.extend(node.input.iter().map(String::as_str).filter(|s| !s.is_empty()));
+            wanted.extend(
+                node.input
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| !s.is_empty()),
+            );
         }
     }
-    graph.node.iter().zip(keep).filter(|(_, k)| *k).map(|(n, _)| n).collect()
+    graph
+        .node
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(n, _)| n)
+        .collect()
 }
 
 impl TreeGraph {
     /// Compiles the subgraph computing `output` from `input`, if every node in it is one we
     /// run and it contains a tree ensemble; `Ok(None)` means "use tract instead".
-    pub(crate) fn compile(graph: &GraphProto, input: &str, output: &str) -> Result<Option<TreeGraph>, String> {
+    pub(crate) fn compile(
+        graph: &GraphProto,
+        input: &str,
+        output: &str,
+    ) -> Result<Option<TreeGraph>, String> {
         let nodes = needed_nodes(graph, output);
         let op = |n: &NodeProto| n.op_type.clone().unwrap_or_default();
         if !nodes.iter().any(|n| op(n).starts_with("TreeEnsemble"))
@@ -90,8 +121,14 @@ impl TreeGraph {
             let step = match name.as_str() {
                 "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => {
                     let tree = TreeEnsemble::from_node(n)?;
-                    let produced = if name == "TreeEnsembleClassifier" { 1 } else { 0 };
-                    if name == "TreeEnsembleClassifier" && n.output.first().is_some_and(|o| o == output) {
+                    let produced = if name == "TreeEnsembleClassifier" {
+                        1
+                    } else {
+                        0
+                    };
+                    if name == "TreeEnsembleClassifier"
+                        && n.output.first().is_some_and(|o| o == output)
+                    {
                         return Ok(None);
                     }
                     if class_labels.is_empty() {
@@ -108,24 +145,44 @@ impl TreeGraph {
                     if Attributes(n).int("to") != Some(1) {
                         return Ok(None);
                     }
-                    Step::Unary { op: "Identity".into(), input: arg(0), output: out(0) }
+                    Step::Unary {
+                        op: "Identity".into(),
+                        input: arg(0),
+                        output: out(0),
+                    }
                 }
-                "Identity" | "Sigmoid" => Step::Unary { op: name, input: arg(0), output: out(0) },
+                "Identity" | "Sigmoid" => Step::Unary {
+                    op: name,
+                    input: arg(0),
+                    output: out(0),
+                },
                 "Softmax" => {
                     let axis = Attributes(n).int("axis").unwrap_or(-1);
                     if axis != -1 && axis != 1 {
                         return Ok(None);
                     }
-                    Step::Unary { op: name, input: arg(0), output: out(0) }
+                    Step::Unary {
+                        op: name,
+                        input: arg(0),
+                        output: out(0),
+                    }
                 }
                 "Concat" => {
                     let axis = Attributes(n).int("axis").unwrap_or(0);
                     if axis != -1 && axis != 1 {
                         return Ok(None);
                     }
-                    Step::Concat { inputs: n.input.clone(), output: out(0) }
+                    Step::Concat {
+                        inputs: n.input.clone(),
+                        output: out(0),
+                    }
                 }
-                _ => Step::Binary { op: name, a: arg(0), b: arg(1), output: out(0) },
+                _ => Step::Binary {
+                    op: name,
+                    a: arg(0),
+                    b: arg(1),
+                    output: out(0),
+                },
             };
             steps.push(step);
         }
@@ -140,11 +197,19 @@ impl TreeGraph {
     }
 
     /// Runs the graph on `n` rows of `x` (`n × width`), returning `n × cols` and `cols`.
-    pub(crate) fn run(&self, x: &[f32], width: usize, n: usize) -> Result<(Vec<f32>, usize), String> {
+    pub(crate) fn run(
+        &self,
+        x: &[f32],
+        width: usize,
+        n: usize,
+    ) -> Result<(Vec<f32>, usize), String> {
         let mut values: HashMap<&str, Value> = HashMap::new();
         values.insert(
             self.input.as_str(),
-            Value::Batch { cols: width, data: x.to_vec() },
+            Value::Batch {
+                cols: width,
+                data: x.to_vec(),
+            },
         );
         let get = |values: &HashMap<&str, Value>, name: &str| -> Result<Value, String> {
             values
@@ -155,18 +220,30 @@ impl TreeGraph {
         };
         for step in &self.steps {
             match step {
-                Step::Trees { tree, input, output } => {
+                Step::Trees {
+                    tree,
+                    input,
+                    output,
+                } => {
                     let Value::Batch { cols, data } = get(&values, input)? else {
                         return Err("tree ensemble input is a constant".into());
                     };
                     if cols <= tree.max_feature {
-                        return Err(format!("tree ensemble reads feature {} of {cols}", tree.max_feature));
+                        return Err(format!(
+                            "tree ensemble reads feature {} of {cols}",
+                            tree.max_feature
+                        ));
                     }
                     let k = tree.outputs();
                     let mut out = vec![0.0f32; n * k];
                     let (mut scores, mut has) = (vec![0.0f32; k], vec![false; k]);
                     for r in 0..n {
-                        tree.eval_row(&data[r * cols..(r + 1) * cols], &mut out[r * k..(r + 1) * k], &mut scores, &mut has);
+                        tree.eval_row(
+                            &data[r * cols..(r + 1) * cols],
+                            &mut out[r * k..(r + 1) * k],
+                            &mut scores,
+                            &mut has,
+                        );
                     }
                     values.insert(output, Value::Batch { cols: k, data: out });
                 }
@@ -174,8 +251,12 @@ impl TreeGraph {
                     let mut v = get(&values, input)?;
                     if let Value::Batch { cols, data } = &mut v {
                         match op.as_str() {
-                            "Sigmoid" => data.iter_mut().for_each(|z| *z = 1.0 / (1.0 + (-*z).exp())),
-                            "Softmax" => data.chunks_exact_mut(*cols).for_each(distillery_runtime::softmax_in_place),
+                            "Sigmoid" => {
+                                data.iter_mut().for_each(|z| *z = 1.0 / (1.0 + (-*z).exp()))
+                            }
+                            "Softmax" => data
+                                .chunks_exact_mut(*cols)
+                                .for_each(distillery_runtime::softmax_in_place),
                             _ => {}
                         }
                     }
@@ -186,7 +267,10 @@ impl TreeGraph {
                     values.insert(output, v);
                 }
                 Step::Concat { inputs, output } => {
-                    let parts: Vec<Value> = inputs.iter().map(|i| get(&values, i)).collect::<Result<_, _>>()?;
+                    let parts: Vec<Value> = inputs
+                        .iter()
+                        .map(|i| get(&values, i))
+                        .collect::<Result<_, _>>()?;
                     let widths: Vec<usize> = parts
                         .iter()
                         .map(|p| match p {
@@ -223,21 +307,31 @@ fn binary(op: &str, a: Value, b: Value) -> Result<Value, String> {
     };
     let broadcast = |cols: usize, c: &[f32]| c.len() == 1 || c.len() == cols;
     match (a, b) {
-        (Value::Batch { cols, data: x }, Value::Batch { cols: c2, data: y }) if cols == c2 => Ok(Value::Batch {
-            cols,
-            data: x.iter().zip(&y).map(|(&p, &q)| f(p, q)).collect(),
-        }),
+        (Value::Batch { cols, data: x }, Value::Batch { cols: c2, data: y }) if cols == c2 => {
+            Ok(Value::Batch {
+                cols,
+                data: x.iter().zip(&y).map(|(&p, &q)| f(p, q)).collect(),
+            })
+        }
         (Value::Batch { cols, data }, Value::Const(c)) if broadcast(cols, &c) => Ok(Value::Batch {
             cols,
-            data: data.iter().enumerate().map(|(i, &p)| f(p, c[if c.len() == 1 { 0 } else { i % cols }])).collect(),
+            data: data
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| f(p, c[if c.len() == 1 { 0 } else { i % cols }]))
+                .collect(),
         }),
         (Value::Const(c), Value::Batch { cols, data }) if broadcast(cols, &c) => Ok(Value::Batch {
             cols,
-            data: data.iter().enumerate().map(|(i, &q)| f(c[if c.len() == 1 { 0 } else { i % cols }], q)).collect(),
+            data: data
+                .iter()
+                .enumerate()
+                .map(|(i, &q)| f(c[if c.len() == 1 { 0 } else { i % cols }], q))
+                .collect(),
         }),
-        (Value::Const(x), Value::Const(y)) if x.len() == y.len() => {
-            Ok(Value::Const(x.iter().zip(&y).map(|(&p, &q)| f(p, q)).collect()))
-        }
+        (Value::Const(x), Value::Const(y)) if x.len() == y.len() => Ok(Value::Const(
+            x.iter().zip(&y).map(|(&p, &q)| f(p, q)).collect(),
+        )),
         _ => Err(format!("{op}: operand shapes do not broadcast")),
     }
 }

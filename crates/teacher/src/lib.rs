@@ -93,7 +93,12 @@ impl Teacher for MlpTeacher {
     }
 
     fn describe(&self) -> String {
-        let dims: Vec<String> = self.0.layers().iter().map(|l| l.outputs.to_string()).collect();
+        let dims: Vec<String> = self
+            .0
+            .layers()
+            .iter()
+            .map(|l| l.outputs.to_string())
+            .collect();
         format!("in-house MLP {}→{}", self.input_width(), dims.join("→"))
     }
 }

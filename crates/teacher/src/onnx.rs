@@ -76,7 +76,11 @@ impl OnnxTeacher {
             .graph
             .as_ref()
             .ok_or_else(|| model_error("the model has no graph".into()))?;
-        let initializers: Vec<&str> = graph.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
+        let initializers: Vec<&str> = graph
+            .initializer
+            .iter()
+            .filter_map(|t| t.name.as_deref())
+            .collect();
         let inputs: Vec<_> = graph
             .input
             .iter()
@@ -111,7 +115,9 @@ impl OnnxTeacher {
                 s.dim
                     .iter()
                     .map(|d| match d.value {
-                        Some(distillery_onnx::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => Some(v as usize),
+                        Some(distillery_onnx::tensor_shape_proto::dimension::Value::DimValue(
+                            v,
+                        )) if v > 0 => Some(v as usize),
                         _ => None,
                     })
                     .collect()
@@ -123,11 +129,19 @@ impl OnnxTeacher {
             .filter_map(|p| Some((p.key.as_deref()?, p.value.as_deref()?)))
             .collect();
         let input_names: Option<Vec<String>> = match meta.get("distillery.inputs") {
-            Some(s) => Some(serde_json::from_str(s).map_err(|e| model_error(format!("metadata distillery.inputs is not a JSON list of names: {e}")))?),
+            Some(s) => Some(serde_json::from_str(s).map_err(|e| {
+                model_error(format!(
+                    "metadata distillery.inputs is not a JSON list of names: {e}"
+                ))
+            })?),
             None => None,
         };
         let categories: HashMap<String, Vec<String>> = match meta.get("distillery.categories") {
-            Some(s) => serde_json::from_str(s).map_err(|e| model_error(format!("metadata distillery.categories is not a JSON object of level lists: {e}")))?,
+            Some(s) => serde_json::from_str(s).map_err(|e| {
+                model_error(format!(
+                    "metadata distillery.categories is not a JSON object of level lists: {e}"
+                ))
+            })?,
             None => HashMap::new(),
         };
         let width = dims
@@ -138,7 +152,10 @@ impl OnnxTeacher {
             .or(options.width_hint)
             .ok_or_else(|| model_error(format!("cannot tell how many features input '{input_name}' takes; give [teacher] inputs")))?;
         if dims.len() != 2 {
-            return Err(model_error(format!("input '{input_name}' has rank {}; expected [N, features]", dims.len())));
+            return Err(model_error(format!(
+                "input '{input_name}' has rank {}; expected [N, features]",
+                dims.len()
+            )));
         }
         let output = choose_output(graph, options.output.as_deref()).map_err(model_error)?;
         let unsupported = |message: String| TeacherError::Unsupported {
@@ -148,7 +165,10 @@ impl OnnxTeacher {
         let backend = match TreeGraph::compile(graph, &input_name, &output).map_err(unsupported)? {
             Some(g) => {
                 if g.max_feature >= width {
-                    return Err(model_error(format!("the trees read feature {} but the input has {width}", g.max_feature)));
+                    return Err(model_error(format!(
+                        "the trees read feature {} but the input has {width}",
+                        g.max_feature
+                    )));
                 }
                 Backend::Trees(g)
             }
@@ -205,7 +225,8 @@ impl OnnxTeacher {
             OutputKind::Auto => crate::looks_like_probabilities(&out, k),
         };
         if !probabilities {
-            out.chunks_exact_mut(k).for_each(distillery_runtime::softmax_in_place);
+            out.chunks_exact_mut(k)
+                .for_each(distillery_runtime::softmax_in_place);
         }
         Ok(out)
     }
@@ -242,7 +263,10 @@ impl Teacher for OnnxTeacher {
     }
 }
 
-fn choose_output(graph: &distillery_onnx::GraphProto, wanted: Option<&str>) -> std::result::Result<String, String> {
+fn choose_output(
+    graph: &distillery_onnx::GraphProto,
+    wanted: Option<&str>,
+) -> std::result::Result<String, String> {
     let names: Vec<String> = graph.output.iter().filter_map(|o| o.name.clone()).collect();
     if let Some(w) = wanted {
         return if names.iter().any(|n| n == w) {
@@ -257,8 +281,17 @@ fn choose_output(graph: &distillery_onnx::GraphProto, wanted: Option<&str>) -> s
             .and_then(|t| t.value.as_ref())
             .is_some_and(|v| !matches!(v, distillery_onnx::type_proto::Value::TensorType(_)))
     };
-    for preferred in ["probabilities", "output_probability", "probability", "logits"] {
-        if let Some(o) = graph.output.iter().find(|o| o.name.as_deref() == Some(preferred)) {
+    for preferred in [
+        "probabilities",
+        "output_probability",
+        "probability",
+        "logits",
+    ] {
+        if let Some(o) = graph
+            .output
+            .iter()
+            .find(|o| o.name.as_deref() == Some(preferred))
+        {
             if is_map_or_seq(o) {
                 return Err(format!(
                     "output '{preferred}' is a sequence of maps (ZipMap); re-export with ZipMap disabled (skl2onnx options={{'zipmap': False}}, onnxmltools zipmap=False)"
@@ -271,25 +304,34 @@ fn choose_output(graph: &distillery_onnx::GraphProto, wanted: Option<&str>) -> s
         .output
         .iter()
         .filter(|o| {
-            o.r#type.as_ref().and_then(|t| t.value.as_ref()).is_some_and(|v| match v {
-                distillery_onnx::type_proto::Value::TensorType(t) => {
-                    t.elem_type == Some(1) && t.shape.as_ref().is_none_or(|s| s.dim.len() == 2)
-                }
-                _ => false,
-            })
+            o.r#type
+                .as_ref()
+                .and_then(|t| t.value.as_ref())
+                .is_some_and(|v| match v {
+                    distillery_onnx::type_proto::Value::TensorType(t) => {
+                        t.elem_type == Some(1) && t.shape.as_ref().is_none_or(|s| s.dim.len() == 2)
+                    }
+                    _ => false,
+                })
         })
         .filter_map(|o| o.name.as_ref())
         .collect();
     match float_matrices.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(format!("has no float [N, classes] output (outputs: {names:?}); if it ends in ZipMap, re-export with ZipMap disabled")),
-        many => Err(format!("has several float outputs {many:?}; name one with [teacher] output")),
+        [] => Err(format!(
+            "has no float [N, classes] output (outputs: {names:?}); if it ends in ZipMap, re-export with ZipMap disabled"
+        )),
+        many => Err(format!(
+            "has several float outputs {many:?}; name one with [teacher] output"
+        )),
     }
 }
 
 #[cfg(feature = "tract")]
 fn tract_backend(path: &Path, bytes: &[u8], width: usize, output: &str) -> Result<Backend> {
-    Ok(Backend::Tract(crate::tract::TractPlan::new(path, bytes, width, output)?))
+    Ok(Backend::Tract(crate::tract::TractPlan::new(
+        path, bytes, width, output,
+    )?))
 }
 
 #[cfg(not(feature = "tract"))]

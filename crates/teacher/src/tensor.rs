@@ -37,7 +37,10 @@ pub(crate) struct Attributes<'a>(pub(crate) &'a NodeProto);
 
 impl<'a> Attributes<'a> {
     fn get(&self, name: &str) -> Option<&'a AttributeProto> {
-        self.0.attribute.iter().find(|a| a.name.as_deref() == Some(name))
+        self.0
+            .attribute
+            .iter()
+            .find(|a| a.name.as_deref() == Some(name))
     }
 
     pub(crate) fn ints(&self, name: &str) -> Vec<i64> {

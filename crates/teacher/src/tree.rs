@@ -91,9 +91,16 @@ impl TreeEnsemble {
         let falses = a.ints("nodes_falsenodeids");
         let missing = a.ints("nodes_missing_value_tracks_true");
         let n = tree_ids.len();
-        if [node_ids.len(), features.len(), values.len(), modes.len(), trues.len(), falses.len()]
-            .iter()
-            .any(|&l| l != n)
+        if [
+            node_ids.len(),
+            features.len(),
+            values.len(),
+            modes.len(),
+            trues.len(),
+            falses.len(),
+        ]
+        .iter()
+        .any(|&l| l != n)
         {
             return Err(format!("{op}: nodes_* attributes have different lengths"));
         }
@@ -102,8 +109,13 @@ impl TreeEnsemble {
         let w_nodes = a.ints(&format!("{prefix}_nodeids"));
         let w_ids = a.ints(&format!("{prefix}_ids"));
         let w_values = a.floats(&format!("{prefix}_weights"));
-        if [w_nodes.len(), w_ids.len(), w_values.len()].iter().any(|&l| l != w_trees.len()) {
-            return Err(format!("{op}: {prefix}_* attributes have different lengths"));
+        if [w_nodes.len(), w_ids.len(), w_values.len()]
+            .iter()
+            .any(|&l| l != w_trees.len())
+        {
+            return Err(format!(
+                "{op}: {prefix}_* attributes have different lengths"
+            ));
         }
         let index: HashMap<(i64, i64), u32> = tree_ids
             .iter()
@@ -113,9 +125,12 @@ impl TreeEnsemble {
             .collect();
         let mut leaf_weights: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
         for i in 0..w_trees.len() {
-            let at = index
-                .get(&(w_trees[i], w_nodes[i]))
-                .ok_or_else(|| format!("{op}: weight for unknown node {}/{}", w_trees[i], w_nodes[i]))?;
+            let at = index.get(&(w_trees[i], w_nodes[i])).ok_or_else(|| {
+                format!(
+                    "{op}: weight for unknown node {}/{}",
+                    w_trees[i], w_nodes[i]
+                )
+            })?;
             leaf_weights[*at as usize].push((w_ids[i].max(0) as u32, w_values[i]));
         }
         let mut nodes = Vec::with_capacity(n);
@@ -133,10 +148,12 @@ impl TreeEnsemble {
                 other => return Err(format!("{op}: unknown node mode '{other}'")),
             };
             let child = |id: i64| -> Result<u32, String> {
-                index
-                    .get(&(tree_ids[i], id))
-                    .copied()
-                    .ok_or_else(|| format!("{op}: node {}/{} points to missing node {id}", tree_ids[i], node_ids[i]))
+                index.get(&(tree_ids[i], id)).copied().ok_or_else(|| {
+                    format!(
+                        "{op}: node {}/{} points to missing node {id}",
+                        tree_ids[i], node_ids[i]
+                    )
+                })
             };
             let (on_true, on_false) = if mode == Mode::Leaf {
                 (0, 0)
@@ -182,7 +199,11 @@ impl TreeEnsemble {
         };
         let mut class_labels = a.strings("classlabels_strings");
         if class_labels.is_empty() {
-            class_labels = a.ints("classlabels_int64s").iter().map(i64::to_string).collect();
+            class_labels = a
+                .ints("classlabels_int64s")
+                .iter()
+                .map(i64::to_string)
+                .collect();
         }
         let outputs = if classifier {
             class_labels.len()
@@ -200,7 +221,10 @@ impl TreeEnsemble {
             .max()
             .unwrap_or(0);
         if weights.iter().any(|&(c, _)| c as usize >= outputs) {
-            return Err(format!("{op}: a leaf weight targets output {} of {outputs}", outputs));
+            return Err(format!(
+                "{op}: a leaf weight targets output {} of {outputs}",
+                outputs
+            ));
         }
         Ok(TreeEnsemble {
             nodes,
@@ -248,7 +272,13 @@ impl TreeEnsemble {
 
     /// Evaluates one row (`x` covers at least `max_feature + 1` values) into `out`
     /// (`outputs()` values). `scores` and `has` are scratch of length `outputs()`.
-    pub(crate) fn eval_row(&self, x: &[f32], out: &mut [f32], scores: &mut [f32], has: &mut [bool]) {
+    pub(crate) fn eval_row(
+        &self,
+        x: &[f32],
+        out: &mut [f32],
+        scores: &mut [f32],
+        has: &mut [bool],
+    ) {
         scores.fill(0.0);
         has.fill(false);
         for &root in &self.roots {
@@ -346,14 +376,32 @@ fn erf_inv(x: f32) -> f32 {
     if w < 5.0 {
         let w = w - 2.5;
         let mut p = 2.810_226_4e-8;
-        for c in [3.432_739_4e-7, -3.523_387_7e-6, -4.391_506_5e-6, 0.000_218_580_87, -0.001_253_725_1, -0.004_177_681_6, 0.246_640_73, 1.501_409_4] {
+        for c in [
+            3.432_739_4e-7,
+            -3.523_387_7e-6,
+            -4.391_506_5e-6,
+            0.000_218_580_87,
+            -0.001_253_725_1,
+            -0.004_177_681_6,
+            0.246_640_73,
+            1.501_409_4,
+        ] {
             p = c + p * w;
         }
         p * x
     } else {
         let w = w.sqrt() - 3.0;
         let mut p = -0.000_200_214_26;
-        for c in [0.000_100_950_56, 0.001_349_343_2, -0.003_673_428_4, 0.005_739_507_7, -0.007_622_461_3, 0.009_438_870_5, 1.001_674_1, 2.832_976_8] {
+        for c in [
+            0.000_100_950_56,
+            0.001_349_343_2,
+            -0.003_673_428_4,
+            0.005_739_507_7,
+            -0.007_622_461_3,
+            0.009_438_870_5,
+            1.001_674_1,
+            2.832_976_8,
+        ] {
             p = c + p * w;
         }
         p * x

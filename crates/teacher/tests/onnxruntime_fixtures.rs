@@ -20,10 +20,17 @@ fn check(name: &str, expected_engine: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().map_or(f32::NAN, |f| f as f32)).collect())
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().map_or(f32::NAN, |f| f as f32))
+                .collect()
+        })
         .collect();
     let expected: Vec<Vec<f32>> = serde_json::from_value(json["probabilities"].clone()).unwrap();
-    let teacher = OnnxTeacher::load(&dir.join(format!("{name}.onnx")), &OnnxOptions::default()).unwrap();
+    let teacher =
+        OnnxTeacher::load(&dir.join(format!("{name}.onnx")), &OnnxOptions::default()).unwrap();
     assert_eq!(teacher.engine(), expected_engine, "{name}");
     let width = rows[0].len();
     assert_eq!(teacher.input_width(), width);
@@ -36,7 +43,10 @@ fn check(name: &str, expected_engine: &str) {
         let single = teacher.predict_proba(&rows[r], 1).unwrap();
         for j in 0..k {
             worst = worst.max((batch[r * k + j] - want[j]).abs());
-            assert!((single[j] - batch[r * k + j]).abs() < 1e-6, "{name}: single vs batch row {r}");
+            assert!(
+                (single[j] - batch[r * k + j]).abs() < 1e-6,
+                "{name}: single vs batch row {r}"
+            );
         }
     }
     assert!(worst < 1e-5, "{name}: max |ours − onnxruntime| = {worst}");
@@ -102,7 +112,10 @@ fn a_file_that_is_not_onnx_is_a_clear_error() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("x.onnx");
     std::fs::write(&p, b"hello").unwrap();
-    let err = OnnxTeacher::load(&p, &OnnxOptions::default()).err().unwrap().to_string();
+    let err = OnnxTeacher::load(&p, &OnnxOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("not an ONNX model"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -34,7 +34,8 @@ pub fn fit_encoder(table: &Table, features: &[(String, Kind)], rows: &[usize]) -
                 let mut levels: Vec<(&str, usize)> = counts.into_iter().collect();
                 levels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
                 levels.truncate(MAX_LEVELS);
-                let mut levels: Vec<String> = levels.into_iter().map(|(l, _)| l.to_string()).collect();
+                let mut levels: Vec<String> =
+                    levels.into_iter().map(|(l, _)| l.to_string()).collect();
                 levels.sort();
                 FeatureEncoder::Categorical {
                     name: name.clone(),
@@ -68,7 +69,11 @@ pub fn encode_rows(encoder: &Encoder, table: &Table, rows: &[usize]) -> Result<V
     let columns: Vec<&Column> = encoder
         .names()
         .iter()
-        .map(|n| table.column(n).map_err(|e| TrainError::Shape(e.to_string())))
+        .map(|n| {
+            table
+                .column(n)
+                .map_err(|e| TrainError::Shape(e.to_string()))
+        })
         .collect::<Result<_>>()?;
     let width = encoder.width();
     let mut out = vec![0.0f32; rows.len() * width];
@@ -111,10 +116,18 @@ mod tests {
             ],
         )
         .unwrap();
-        let features = [("x".to_string(), Kind::Numeric), ("c".to_string(), Kind::Categorical)];
+        let features = [
+            ("x".to_string(), Kind::Numeric),
+            ("c".to_string(), Kind::Categorical),
+        ];
         let e = fit_encoder(&t, &features, &[0, 1]).unwrap();
         match &e.features[0] {
-            FeatureEncoder::Numeric { mean, scale, missing_indicator, .. } => {
+            FeatureEncoder::Numeric {
+                mean,
+                scale,
+                missing_indicator,
+                ..
+            } => {
                 assert_eq!((*mean, *scale, *missing_indicator), (2.0, 1.0, false));
             }
             other => panic!("{other:?}"),

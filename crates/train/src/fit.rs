@@ -63,7 +63,9 @@ impl TransferSet<'_> {
 
     fn target(&self, row: usize) -> Target<'_> {
         Target {
-            soft: self.soft.map(|s| &s[row * self.classes..(row + 1) * self.classes]),
+            soft: self
+                .soft
+                .map(|s| &s[row * self.classes..(row + 1) * self.classes]),
             label: self.labels[row],
         }
     }
@@ -195,7 +197,9 @@ pub fn fit(
             }
             let scale = 1.0 / n as f32;
             dlogits[..n * k].iter_mut().for_each(|g| *g *= scale);
-            state.net.backward(&xb[..n * train.width], n, &dlogits[..n * k], &mut ws);
+            state
+                .net
+                .backward(&xb[..n * train.width], n, &dlogits[..n * k], &mut ws);
             let lr = cosine_lr(params.learning_rate, state.net.step, total_steps);
             state.net.adamw(&ws.grads, lr, params.weight_decay);
         }
@@ -247,7 +251,12 @@ pub fn fit(
 }
 
 /// Mean objective of `net` over a whole set, in large batches.
-fn mean_loss(net: &Network, set: &TransferSet<'_>, params: &ValidDistillParams, ws: &mut Workspace) -> f32 {
+fn mean_loss(
+    net: &Network,
+    set: &TransferSet<'_>,
+    params: &ValidDistillParams,
+    ws: &mut Workspace,
+) -> f32 {
     const CHUNK: usize = 4096;
     let k = set.classes;
     let mut grad = vec![0.0; k];
@@ -318,7 +327,12 @@ impl State {
         };
         let mut blobs: Vec<&[f32]> = Vec::new();
         for (k, l) in self.net.layers.iter().enumerate() {
-            blobs.extend([&l.weight[..], &l.bias[..], &self.net.m[k][..], &self.net.v[k][..]]);
+            blobs.extend([
+                &l.weight[..],
+                &l.bias[..],
+                &self.net.m[k][..],
+                &self.net.v[k][..],
+            ]);
         }
         if let Some(best) = &self.best {
             for l in best {
@@ -326,7 +340,8 @@ impl State {
             }
         }
         let json = serde_json::to_vec(&header).map_err(|e| ckpt_error(path, e))?;
-        let mut bytes = Vec::with_capacity(8 + json.len() + blobs.iter().map(|b| 4 * b.len()).sum::<usize>());
+        let mut bytes =
+            Vec::with_capacity(8 + json.len() + blobs.iter().map(|b| 4 * b.len()).sum::<usize>());
         bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&json);
         for b in blobs {
@@ -337,11 +352,17 @@ impl State {
 
     fn load(path: &Path, job_key: &str, dims: &[usize]) -> Result<State> {
         let bytes = std::fs::read(path).map_err(|e| ckpt_error(path, e))?;
-        let corrupt = || ckpt_error(path, "truncated or corrupt checkpoint; delete it and run without --resume");
+        let corrupt = || {
+            ckpt_error(
+                path,
+                "truncated or corrupt checkpoint; delete it and run without --resume",
+            )
+        };
         let len = bytes.get(..8).ok_or_else(corrupt)?;
         let len = u64::from_le_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
         let json = bytes.get(8..8 + len).ok_or_else(corrupt)?;
-        let header: CheckpointHeader = serde_json::from_slice(json).map_err(|e| ckpt_error(path, e))?;
+        let header: CheckpointHeader =
+            serde_json::from_slice(json).map_err(|e| ckpt_error(path, e))?;
         if header.job_key != job_key || header.dims != dims {
             return Err(ckpt_error(
                 path,

@@ -37,7 +37,8 @@ impl<'a> Mat<'a> {
     fn covers(&self) -> bool {
         self.rows == 0
             || self.cols == 0
-            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride < self.data.len()
+            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
+                < self.data.len()
     }
 }
 
@@ -53,7 +54,10 @@ pub(crate) fn gemm(a: Mat<'_>, b: Mat<'_>, beta: f32, c: &mut [f32]) {
     if m == 0 || n == 0 {
         return;
     }
-    #[allow(unsafe_code, reason = "matrixmultiply only exposes an unsafe sgemm; the assert above proves every strided access is in bounds")]
+    #[allow(
+        unsafe_code,
+        reason = "matrixmultiply only exposes an unsafe sgemm; the assert above proves every strided access is in bounds"
+    )]
     unsafe {
         matrixmultiply::sgemm(
             m,

@@ -120,7 +120,11 @@ mod tests {
                 let lp = loss_and_grad(&zp, t, 3.0, sw, &mut scratch, &mut buf);
                 let lm = loss_and_grad(&zm, t, 3.0, sw, &mut scratch, &mut buf);
                 let numeric = (lp - lm) / (2.0 * h);
-                assert!((numeric - g[j]).abs() < 1e-3, "label {label:?} sw {sw} j {j}: {numeric} vs {}", g[j]);
+                assert!(
+                    (numeric - g[j]).abs() < 1e-3,
+                    "label {label:?} sw {sw} j {j}: {numeric} vs {}",
+                    g[j]
+                );
             }
         }
     }

@@ -10,8 +10,8 @@
 //! Neighbours are searched among a seeded sample of at most [`POOL`] rows, which keeps the
 //! search to one GEMM per block on large files.
 
-use rand::{Rng, SeedableRng};
 use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr_free::normal;
 
@@ -63,7 +63,11 @@ pub fn munge(
     let neighbour = nearest_neighbours(encoded, width, n, &pool);
     let columns: Vec<&Column> = features
         .iter()
-        .map(|f| table.column(f).map_err(|e| crate::error::TrainError::Shape(e.to_string())))
+        .map(|f| {
+            table
+                .column(f)
+                .map_err(|e| crate::error::TrainError::Shape(e.to_string()))
+        })
         .collect::<Result<_>>()?;
     let mut out: Vec<Column> = columns
         .iter()
@@ -111,7 +115,9 @@ fn nearest_neighbours(x: &[f32], width: usize, n: usize, pool: &[usize]) -> Vec<
         .flat_map(|&r| x[r * width..(r + 1) * width].iter().copied())
         .collect();
     let norms = |m: &[f32]| -> Vec<f32> {
-        m.chunks_exact(width).map(|r| r.iter().map(|v| v * v).sum()).collect()
+        m.chunks_exact(width)
+            .map(|r| r.iter().map(|v| v * v).sum())
+            .collect()
     };
     let pool_norm = norms(&p);
     let mut best = vec![0usize; n];
@@ -129,7 +135,11 @@ fn nearest_neighbours(x: &[f32], width: usize, n: usize, pool: &[usize]) -> Vec<
         for i in 0..m {
             let row = start + i;
             let mut best_d = f32::INFINITY;
-            let mut best_j = if pool[0] == row && pool.len() > 1 { pool[1] } else { pool[0] };
+            let mut best_j = if pool[0] == row && pool.len() > 1 {
+                pool[1]
+            } else {
+                pool[0]
+            };
             for (j, &candidate) in pool.iter().enumerate() {
                 if candidate == row {
                     continue;
@@ -193,7 +203,12 @@ mod tests {
         let names = ["x".to_string(), "c".to_string()];
         let a = munge(&t, &names, &[0, 1, 2, 3], &enc, 2, &p).unwrap();
         assert_eq!(a.n_rows(), 12);
-        assert_eq!(a.columns(), munge(&t, &names, &[0, 1, 2, 3], &enc, 2, &p).unwrap().columns());
+        assert_eq!(
+            a.columns(),
+            munge(&t, &names, &[0, 1, 2, 3], &enc, 2, &p)
+                .unwrap()
+                .columns()
+        );
         // Category "b" only ever comes from the far cluster, so rows 2, 3 keep "b".
         for r in 0..12 {
             if r % 4 >= 2 {

@@ -181,7 +181,14 @@ mod tests {
                 soft: Some(&q[r * k..(r + 1) * k]),
                 label: Some(y[r]),
             };
-            total += loss_and_grad(&logits[r * k..(r + 1) * k], t, 2.0, 0.5, &mut d[r * k..(r + 1) * k], &mut buf);
+            total += loss_and_grad(
+                &logits[r * k..(r + 1) * k],
+                t,
+                2.0,
+                0.5,
+                &mut d[r * k..(r + 1) * k],
+                &mut buf,
+            );
         }
         d.iter_mut().for_each(|g| *g /= n as f32);
         (total / n as f32, d)
@@ -207,12 +214,19 @@ mod tests {
                     let mut p = net.clone();
                     let l = &mut p.layers[k];
                     let nw = l.weight.len();
-                    if i < nw { l.weight[i] += delta } else { l.bias[i - nw] += delta }
+                    if i < nw {
+                        l.weight[i] += delta
+                    } else {
+                        l.bias[i - nw] += delta
+                    }
                     batch_loss(&p, &x, 3, &q, &y).0
                 };
                 let numeric = (perturb(h) - perturb(-h)) / (2.0 * h);
                 let analytic = ws.grads[k][i];
-                assert!((numeric - analytic).abs() < 2e-3, "layer {k} param {i}: {numeric} vs {analytic}");
+                assert!(
+                    (numeric - analytic).abs() < 2e-3,
+                    "layer {k} param {i}: {numeric} vs {analytic}"
+                );
             }
         }
     }

@@ -73,22 +73,51 @@ impl DistillParams {
             }
         };
         let t = self.temperature;
-        range(t.is_finite() && t > 0.0, "temperature", t.to_string(), "> 0");
+        range(
+            t.is_finite() && t > 0.0,
+            "temperature",
+            t.to_string(),
+            "> 0",
+        );
         let w = self.soft_weight;
-        range((0.0..=1.0).contains(&w), "soft_weight", w.to_string(), "between 0 and 1");
+        range(
+            (0.0..=1.0).contains(&w),
+            "soft_weight",
+            w.to_string(),
+            "between 0 and 1",
+        );
         range(self.epochs >= 1, "epochs", self.epochs.to_string(), ">= 1");
-        range(self.batch_size >= 1, "batch_size", self.batch_size.to_string(), ">= 1");
+        range(
+            self.batch_size >= 1,
+            "batch_size",
+            self.batch_size.to_string(),
+            ">= 1",
+        );
         let lr = self.learning_rate;
-        range(lr.is_finite() && lr > 0.0, "learning_rate", lr.to_string(), "> 0");
+        range(
+            lr.is_finite() && lr > 0.0,
+            "learning_rate",
+            lr.to_string(),
+            "> 0",
+        );
         let wd = self.weight_decay;
-        range(wd.is_finite() && wd >= 0.0, "weight_decay", wd.to_string(), ">= 0");
+        range(
+            wd.is_finite() && wd >= 0.0,
+            "weight_decay",
+            wd.to_string(),
+            ">= 0",
+        );
         range(
             self.hidden.iter().all(|&h| h >= 1),
             "hidden",
             format!("{:?}", self.hidden),
             "every layer width >= 1",
         );
-        if errors.is_empty() { Ok(ValidDistillParams(self)) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(ValidDistillParams(self))
+        } else {
+            Err(errors)
+        }
     }
 }
 

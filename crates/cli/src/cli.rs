@@ -1,0 +1,89 @@
+//! Command-line definitions. Doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Distil a big, slow teacher model into a small, fast student.
+#[derive(Debug, Parser)]
+#[command(name = "distillery", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// No progress bars or log lines on stderr (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the whole job on the bundled Adult census data and LightGBM teacher.
+    Demo(DemoArgs),
+    /// Write a starter recipe for a CSV/Parquet file (schema inferred and printed).
+    Init(InitArgs),
+    /// Run a recipe: validate → teacher → distill → evaluate → runs/<run-id>/.
+    Run(RunArgs),
+    /// Score a CSV or Parquet file with a student.
+    Predict(PredictArgs),
+}
+
+/// `distillery demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where to write the demo data, recipe and runs.
+    #[arg(long, default_value = "distillery-demo")]
+    pub(crate) dir: PathBuf,
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `distillery init`.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The data file (CSV, CSV.gz or Parquet).
+    pub(crate) data: PathBuf,
+    /// The column to predict.
+    #[arg(long)]
+    pub(crate) target: String,
+    /// An ONNX teacher to distil (default: train an MLP teacher from the labels).
+    #[arg(long)]
+    pub(crate) teacher: Option<PathBuf>,
+    /// Where to write the recipe.
+    #[arg(long, short, default_value = "recipe.toml")]
+    pub(crate) output: PathBuf,
+    /// Overwrite an existing recipe.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `distillery run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The recipe (TOML).
+    pub(crate) recipe: PathBuf,
+    /// Print the run summary (summary.json) as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Directory that receives runs/<run-id>/.
+    #[arg(long, default_value = "runs")]
+    pub(crate) out: PathBuf,
+    /// Continue an interrupted run from its last per-epoch checkpoint.
+    #[arg(long)]
+    pub(crate) resume: bool,
+}
+
+/// `distillery predict`.
+#[derive(Debug, Args)]
+pub(crate) struct PredictArgs {
+    /// The student (.safetensors from a run directory).
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// Rows to score (CSV, CSV.gz or Parquet) with the student's feature columns.
+    #[arg(long)]
+    pub(crate) input: PathBuf,
+    /// Output CSV: the input columns plus one probability column per class and `prediction`.
+    #[arg(long)]
+    pub(crate) output: PathBuf,
+}

@@ -1,0 +1,23 @@
+//! One module per subcommand; each exposes `run(args, …) -> Result<ExitStatus>`.
+
+mod demo;
+mod init;
+mod predict;
+mod run;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitStatus;
+use crate::progress::Progress;
+
+/// Dispatches a parsed command line.
+pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
+    let progress = Progress::detect(cli.quiet);
+    match cli.command {
+        Command::Demo(args) => demo::run(&args, progress),
+        Command::Init(args) => init::run(&args),
+        Command::Run(args) => run::run(&args, progress),
+        Command::Predict(args) => predict::run(&args),
+    }
+}

@@ -1,0 +1,63 @@
+//! `distillery predict --model student.safetensors --input rows.csv --output scored.csv`.
+
+use std::collections::HashSet;
+
+use anyhow::{Context, Result};
+use distillery_data::{Column, ReadOptions, Table};
+use distillery_runtime::{FeatureEncoder, Student};
+use distillery_train::encode_rows;
+
+use crate::cli::PredictArgs;
+use crate::exit::ExitStatus;
+
+pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
+    let student = Student::load(&args.model)
+        .with_context(|| format!("loading student {}", args.model.display()))?;
+    let keep_text: HashSet<String> = student
+        .encoder()
+        .features
+        .iter()
+        .filter(|f| matches!(f, FeatureEncoder::Categorical { .. }))
+        .map(|f| f.name().to_string())
+        .collect();
+    let options = ReadOptions {
+        missing: student.missing_tokens().to_vec(),
+        keep_text,
+    };
+    let table = Table::read(&args.input, &options)?;
+    for name in student.encoder().names() {
+        table.index_of(name).with_context(|| {
+            format!("{} lacks a feature the student needs", args.input.display())
+        })?;
+    }
+    let rows: Vec<usize> = (0..table.n_rows()).collect();
+    let x = encode_rows(student.encoder(), &table, &rows)
+        .with_context(|| format!("encoding {}", args.input.display()))?;
+    let p = student.predict_encoded_batch(&x, rows.len());
+    let k = student.classes().len();
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = table.names().to_vec();
+    header.extend(student.classes().iter().map(|c| format!("prob_{c}")));
+    header.push("prediction".into());
+    out.write_record(&header)?;
+    let mut record: Vec<String> = Vec::with_capacity(header.len());
+    for r in rows {
+        record.clear();
+        for c in table.columns() {
+            record.push(match c {
+                Column::Numeric(v) if v[r].is_nan() => String::new(),
+                Column::Numeric(v) => v[r].to_string(),
+                Column::Text { .. } => c.text(r).unwrap_or_default().to_string(),
+            });
+        }
+        let probs = &p[r * k..(r + 1) * k];
+        record.extend(probs.iter().map(|v| format!("{v:.6}")));
+        record.push(student.classes()[distillery_eval::argmax(probs)].clone());
+        out.write_record(&record)?;
+    }
+    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    distillery_runtime::write_atomic(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!("scored {} rows → {}", p.len() / k, args.output.display());
+    Ok(ExitStatus::Ok)
+}

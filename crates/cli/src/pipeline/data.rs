@@ -1,0 +1,175 @@
+//! Reading, typing, splitting and encoding the recipe's data.
+
+use std::collections::HashSet;
+
+use anyhow::{Context, Result, bail};
+use distillery_data::{
+    DataError, Kind, Labels, ReadOptions, Schema, SchemaOptions, Table, fingerprint,
+    stratified_split,
+};
+use distillery_runtime::Encoder;
+use distillery_train::{encode_rows, fit_encoder};
+
+use crate::recipe::Recipe;
+
+/// The data of a run, split and encoded.
+pub(crate) struct Prepared {
+    pub(crate) train_table: Table,
+    pub(crate) test_table: Option<Table>,
+    pub(crate) schema: Schema,
+    /// Labels of every row of the training table.
+    pub(crate) labels: Labels,
+    pub(crate) train_rows: Vec<usize>,
+    pub(crate) val_rows: Vec<usize>,
+    /// Rows of [`Prepared::test_table`] used for testing (all labelled).
+    pub(crate) test_rows: Vec<usize>,
+    pub(crate) test_labels: Vec<Option<u32>>,
+    pub(crate) features: Vec<(String, Kind)>,
+    pub(crate) encoder: Encoder,
+    pub(crate) train_x: Vec<f32>,
+    pub(crate) val_x: Vec<f32>,
+    pub(crate) test_x: Vec<f32>,
+    pub(crate) fingerprint: String,
+}
+
+impl Prepared {
+    /// The table the test rows index into.
+    pub(crate) fn test_table(&self) -> &Table {
+        self.test_table.as_ref().unwrap_or(&self.train_table)
+    }
+}
+
+/// Options for reading any file of this recipe.
+pub(crate) fn read_options(recipe: &Recipe) -> ReadOptions {
+    let mut keep_text: HashSet<String> = recipe.data.categorical.iter().cloned().collect();
+    keep_text.insert(recipe.data.target.clone());
+    ReadOptions {
+        missing: recipe.data.missing.clone(),
+        keep_text,
+    }
+}
+
+/// Schema overrides of this recipe, with soft-label columns left out of the features.
+pub(crate) fn schema_options(recipe: &Recipe, table: &Table) -> SchemaOptions {
+    let mut ignore = recipe.data.ignore.clone();
+    if let Some(prefix) = &recipe.teacher.columns {
+        let extra: Vec<String> = table
+            .names()
+            .iter()
+            .filter(|n| n.starts_with(prefix.as_str()) && !ignore.contains(n))
+            .cloned()
+            .collect();
+        ignore.extend(extra);
+    }
+    SchemaOptions {
+        target: recipe.data.target.clone(),
+        categorical: recipe.data.categorical.clone(),
+        numeric: recipe.data.numeric.clone(),
+        ignore,
+    }
+}
+
+/// Reads, types, splits and encodes the data of `recipe`.
+pub(crate) fn prepare(recipe: &Recipe) -> Result<Prepared> {
+    let options = read_options(recipe);
+    let train_table = Table::read(&recipe.data.train, &options)?;
+    let schema = Schema::infer(&train_table, &schema_options(recipe, &train_table))?;
+    let target = train_table.column(&recipe.data.target)?;
+    let labels =
+        Labels::from_column(target, None).map_err(|v| anyhow::anyhow!("unexpected label '{v}'"))?;
+    if labels.n_classes() < 2 {
+        return Err(DataError::OneClass {
+            column: recipe.data.target.clone(),
+            classes: labels.n_classes(),
+            path: recipe.data.train.clone(),
+        }
+        .into());
+    }
+    let features: Vec<(String, Kind)> = schema
+        .features()
+        .iter()
+        .map(|c| (c.name.clone(), c.kind))
+        .collect();
+    if features.is_empty() {
+        bail!(
+            "{}: no feature columns left after the target and ignored columns; check [data] ignore",
+            recipe.data.train.display()
+        );
+    }
+    let d = &recipe.data;
+    let (split, test_table) = match &d.test {
+        Some(path) => {
+            let test = Table::read(path, &options)?;
+            schema.check_columns(&test)?;
+            (
+                stratified_split(&labels.y, 0.0, d.validation_fraction, recipe.distill.seed)?,
+                Some(test),
+            )
+        }
+        None => (
+            stratified_split(
+                &labels.y,
+                d.test_fraction,
+                d.validation_fraction,
+                recipe.distill.seed,
+            )?,
+            None,
+        ),
+    };
+    let (test_rows, test_labels) = match &test_table {
+        Some(test) => {
+            let y = Labels::from_column(test.column(&d.target)?, Some(&labels.classes)).map_err(|v| {
+                anyhow::anyhow!(
+                    "{}: label '{v}' in column '{}' never occurs in the training file {}; the test file must use the training classes {:?}",
+                    test.path().display(),
+                    d.target,
+                    d.train.display(),
+                    labels.classes
+                )
+            })?;
+            let rows: Vec<usize> = (0..test.n_rows()).filter(|&r| y.y[r].is_some()).collect();
+            let labels_of: Vec<Option<u32>> = rows.iter().map(|&r| y.y[r]).collect();
+            (rows, labels_of)
+        }
+        None => {
+            let labels_of = split.test.iter().map(|&r| labels.y[r]).collect();
+            (split.test.clone(), labels_of)
+        }
+    };
+    if test_rows.is_empty() {
+        bail!("no labelled test rows; raise [data] test_fraction or give [data] test = \"file\"");
+    }
+    if split.train.iter().all(|&r| labels.y[r].is_none()) {
+        bail!(
+            "no labelled training rows left after the split; lower test_fraction / validation_fraction"
+        );
+    }
+    let encoder = fit_encoder(&train_table, &features, &split.train)?;
+    let test_source = test_table.as_ref().unwrap_or(&train_table);
+    let train_x = encode_rows(&encoder, &train_table, &split.train)?;
+    let val_x = encode_rows(&encoder, &train_table, &split.validation)?;
+    let test_x = encode_rows(&encoder, test_source, &test_rows)
+        .with_context(|| format!("encoding the test rows of {}", test_source.path().display()))?;
+    let mut fp = fingerprint(&train_table, &schema);
+    if let Some(test) = &test_table {
+        fp = blake3::hash(format!("{fp}{}", fingerprint(test, &schema)).as_bytes())
+            .to_hex()
+            .to_string();
+    }
+    Ok(Prepared {
+        train_table,
+        test_table,
+        schema,
+        labels,
+        train_rows: split.train,
+        val_rows: split.validation,
+        test_rows,
+        test_labels,
+        features,
+        encoder,
+        train_x,
+        val_x,
+        test_x,
+        fingerprint: fp,
+    })
+}

@@ -1,0 +1,92 @@
+//! What an ONNX teacher receives: one float per input column, numbers as they are,
+//! categories as the integer codes stored in the model (unseen or missing → NaN).
+
+use std::collections::HashMap;
+
+use anyhow::{Result, bail};
+use distillery_data::{Column, Kind, Schema, Table};
+use distillery_teacher::OnnxTeacher;
+
+/// The column order and category codes a teacher takes.
+pub(crate) struct TeacherFeed {
+    pub(crate) columns: Vec<String>,
+    codes: Vec<Option<HashMap<String, f32>>>,
+}
+
+impl TeacherFeed {
+    /// Resolves the teacher's inputs: the recipe's list, else the model's metadata, else
+    /// every feature column in file order; checks width and category codes.
+    pub(crate) fn new(
+        teacher: &OnnxTeacher,
+        recipe_inputs: Option<&[String]>,
+        schema: &Schema,
+        table: &Table,
+    ) -> Result<TeacherFeed> {
+        let columns: Vec<String> = match (recipe_inputs, &teacher.input_names) {
+            (Some(list), _) => list.to_vec(),
+            (None, Some(meta)) => meta.clone(),
+            (None, None) => schema.features().iter().map(|c| c.name.clone()).collect(),
+        };
+        use distillery_teacher::Teacher;
+        if columns.len() != teacher.input_width() {
+            bail!(
+                "the teacher takes {} inputs per row but {} columns would feed it ({}); list the teacher's columns in order with [teacher] inputs = [...]",
+                teacher.input_width(),
+                columns.len(),
+                columns.join(", ")
+            );
+        }
+        let mut codes = Vec::with_capacity(columns.len());
+        for name in &columns {
+            table.index_of(name)?;
+            let categorical = schema.kind_of(name) == Some(Kind::Categorical)
+                || matches!(table.column(name)?, Column::Text { .. });
+            codes.push(match (teacher.categories.get(name), categorical) {
+                (Some(levels), _) => Some(levels.iter().enumerate().map(|(i, l)| (l.clone(), i as f32)).collect()),
+                (None, false) => None,
+                (None, true) => bail!(
+                    "teacher input '{name}' is categorical but the teacher carries no category codes for it; distillery feeds ONNX teachers floats, so store the levels in the model's metadata (distillery.categories, see tools/teachers.py) or leave the column out of [teacher] inputs"
+                ),
+            });
+        }
+        Ok(TeacherFeed { columns, codes })
+    }
+
+    /// The `rows.len() × columns` float matrix for rows `rows` of `table`.
+    pub(crate) fn build(&self, table: &Table, rows: &[usize]) -> Result<Vec<f32>> {
+        let cols: Vec<&Column> = self
+            .columns
+            .iter()
+            .map(|c| table.column(c))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rows.len() * cols.len());
+        for &r in rows {
+            for (col, codes) in cols.iter().zip(&self.codes) {
+                out.push(match codes {
+                    Some(map) => match col {
+                        Column::Text { .. } => col
+                            .text(r)
+                            .and_then(|t| map.get(t))
+                            .copied()
+                            .unwrap_or(f32::NAN),
+                        Column::Numeric(_) => col
+                            .number(r)
+                            .and_then(|x| map.get(&format_number(x)))
+                            .copied()
+                            .unwrap_or(f32::NAN),
+                    },
+                    None => col.number(r).map_or(f32::NAN, |x| x as f32),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn format_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}

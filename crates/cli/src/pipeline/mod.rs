@@ -1,0 +1,384 @@
+//! `distillery run`: validate → teacher → distill (and the scratch baseline) → evaluate →
+//! write `runs/<run-id>/`. Everything is written into a hidden temporary directory that is
+//! renamed into place at the very end, so a crash never leaves a run that looks complete.
+
+mod data;
+mod feed;
+mod latency;
+pub(crate) mod summary;
+mod teacher;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use distillery_eval::{Scores, fidelity, mean_kl};
+use distillery_runtime::{Provenance, RawValue, Scratch, Student};
+use distillery_train::{
+    FitOptions, FitOutcome, TransferSet, ValidDistillParams, fit, raw_value, soften,
+};
+
+use crate::progress::Progress;
+use crate::recipe::{Augment, Recipe};
+use summary::{DatasetSummary, GateResult, ModelSummary, SUMMARY_SCHEMA, Summary, TrainingSummary};
+
+/// How to run a recipe.
+pub(crate) struct RunOptions {
+    /// Parent of the run directory (default `runs`).
+    pub(crate) out_dir: PathBuf,
+    /// Continue interrupted training from checkpoints.
+    pub(crate) resume: bool,
+    pub(crate) progress: Progress,
+}
+
+/// A finished run.
+pub(crate) struct RunOutcome {
+    pub(crate) summary: Summary,
+    pub(crate) run_dir: PathBuf,
+}
+
+/// Runs a recipe end to end.
+pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let progress = options.progress;
+    let params = recipe.distill_params()?;
+    progress.stage(&format!("reading {}", recipe.data.train.display()));
+    let prepared = data::prepare(recipe)?;
+    let k = prepared.labels.n_classes();
+    let recipe_hash = blake3::hash(recipe_text.as_bytes()).to_hex().to_string();
+    let job_key = format!("{recipe_hash}:{}", prepared.fingerprint);
+    let checkpoints = options
+        .out_dir
+        .join(".checkpoints")
+        .join(&blake3::hash(job_key.as_bytes()).to_hex()[..16]);
+    std::fs::create_dir_all(&checkpoints)
+        .with_context(|| format!("cannot create {}", checkpoints.display()))?;
+
+    progress.stage("labelling the transfer set with the teacher");
+    let teacher = teacher::build(recipe, &prepared, &params, &checkpoints, options)?;
+
+    let mut transfer_x = prepared.train_x.clone();
+    let mut transfer_p = teacher.train.clone();
+    let mut transfer_y: Vec<Option<u32>> = prepared
+        .train_rows
+        .iter()
+        .map(|&r| prepared.labels.y[r])
+        .collect();
+    let mut augmented = 0;
+    if recipe.distill.augment == Augment::Munge {
+        progress.stage("generating MUNGE neighbours");
+        let (x, p) = teacher::munge(recipe, &prepared, &teacher)?;
+        augmented = p.len() / k;
+        transfer_x.extend_from_slice(&x);
+        transfer_p.extend_from_slice(&p);
+        transfer_y.extend(std::iter::repeat_n(None, augmented));
+    }
+    let width = prepared.encoder.width();
+    let t = params.temperature;
+    let soft_train = soften(&transfer_p, k, t);
+    let soft_val = soften(&teacher.validation, k, t);
+    let val_y: Vec<Option<u32>> = prepared
+        .val_rows
+        .iter()
+        .map(|&r| prepared.labels.y[r])
+        .collect();
+    let train_set = TransferSet {
+        x: &transfer_x,
+        width,
+        soft: Some(&soft_train),
+        labels: &transfer_y,
+        classes: k,
+    };
+    let val_set = TransferSet {
+        x: &prepared.val_x,
+        width,
+        soft: Some(&soft_val),
+        labels: &val_y,
+        classes: k,
+    };
+    let student_fit = train_student(
+        &params,
+        &train_set,
+        &val_set,
+        "student",
+        &checkpoints,
+        &job_key,
+        options,
+    )?;
+
+    let scratch_y: Vec<Option<u32>> = prepared
+        .train_rows
+        .iter()
+        .map(|&r| prepared.labels.y[r])
+        .collect();
+    let scratch_train = TransferSet {
+        x: &prepared.train_x,
+        width,
+        soft: None,
+        labels: &scratch_y,
+        classes: k,
+    };
+    let scratch_val = TransferSet {
+        soft: None,
+        ..val_set
+    };
+    let scratch_fit = train_student(
+        &params,
+        &scratch_train,
+        &scratch_val,
+        "scratch",
+        &checkpoints,
+        &job_key,
+        options,
+    )?;
+
+    let mut provenance = Provenance::new();
+    provenance.insert("recipe_hash".into(), recipe_hash.clone().into());
+    provenance.insert(
+        "dataset_fingerprint".into(),
+        prepared.fingerprint.clone().into(),
+    );
+    provenance.insert("teacher".into(), teacher.identity.clone().into());
+    provenance.insert("seed".into(), params.seed.into());
+    provenance.insert("tool_version".into(), env!("CARGO_PKG_VERSION").into());
+    let build = |fit: &FitOutcome, role: &str| -> Result<Student> {
+        let mut p = provenance.clone();
+        p.insert("role".into(), role.into());
+        Ok(Student::new(
+            prepared.encoder.clone(),
+            prepared.labels.classes.clone(),
+            fit.layers.clone(),
+            recipe.data.missing.clone(),
+            p,
+        )?)
+    };
+    let student = build(&student_fit, "distilled")?;
+    let scratch = build(&scratch_fit, "scratch")?;
+
+    progress.stage("evaluating on the test rows");
+    let test_y: Vec<Option<u32>> = prepared.test_labels.clone();
+    let n_test = test_y.len();
+    let student_p = student.predict_encoded_batch(&prepared.test_x, n_test);
+    let scratch_p = scratch.predict_encoded_batch(&prepared.test_x, n_test);
+    let student_bytes = student.to_bytes()?;
+    let scratch_bytes = scratch.to_bytes()?;
+    let raw_rows = test_raw_rows(&prepared);
+    let student_latency = student_latency_of(&student, &raw_rows);
+    let scratch_latency = student_latency_of(&scratch, &raw_rows);
+    let model =
+        |kind: &str, p: &[f32], parameters: usize, bytes: usize, latency: f64, fit: &FitOutcome| {
+            let s = Scores::of(p, k, &test_y);
+            ModelSummary {
+                kind: kind.into(),
+                accuracy: s.accuracy,
+                macro_f1: s.macro_f1,
+                log_loss: s.log_loss,
+                fidelity: fidelity(p, &teacher.test, k),
+                mean_kl: mean_kl(p, &teacher.test, k),
+                parameters: Some(parameters),
+                bytes: Some(bytes as u64),
+                latency_us: Some(latency),
+                training: Some(TrainingSummary {
+                    hidden: params.hidden.clone(),
+                    epochs_run: fit.history.len(),
+                    best_epoch: fit.best_epoch,
+                    stopped_early: fit.stopped_early,
+                    resumed_after: fit.resumed_after,
+                }),
+            }
+        };
+    let teacher_scores = Scores::of(&teacher.test, k, &test_y);
+    let teacher_summary = ModelSummary {
+        kind: teacher.kind.clone(),
+        accuracy: teacher_scores.accuracy,
+        macro_f1: teacher_scores.macro_f1,
+        log_loss: teacher_scores.log_loss,
+        fidelity: 1.0,
+        mean_kl: 0.0,
+        parameters: teacher.parameters,
+        bytes: teacher.bytes,
+        latency_us: teacher.latency_us,
+        training: None,
+    };
+    let student_summary = model(
+        "distilled MLP",
+        &student_p,
+        student.parameters(),
+        student_bytes.len(),
+        student_latency,
+        &student_fit,
+    );
+    let scratch_summary = model(
+        "MLP on labels only",
+        &scratch_p,
+        scratch.parameters(),
+        scratch_bytes.len(),
+        scratch_latency,
+        &scratch_fit,
+    );
+    let gates = check_gates(recipe, &teacher_summary, &student_summary);
+    let run_id = run_id(recipe.name(), &recipe_hash);
+    let summary = Summary {
+        schema: SUMMARY_SCHEMA.into(),
+        run_id: run_id.clone(),
+        name: recipe.name().to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        recipe_hash,
+        seed: params.seed,
+        dataset: DatasetSummary {
+            train_file: recipe.data.train.display().to_string(),
+            test_file: recipe.data.test.as_ref().map(|p| p.display().to_string()),
+            fingerprint: prepared.fingerprint.clone(),
+            classes: prepared.labels.classes.clone(),
+            features: prepared.encoder.features.len(),
+            encoded_width: width,
+            train_rows: prepared.train_rows.len(),
+            unlabelled_rows: prepared
+                .train_rows
+                .iter()
+                .filter(|&&r| prepared.labels.y[r].is_none())
+                .count(),
+            augmented_rows: augmented,
+            validation_rows: prepared.val_rows.len(),
+            test_rows: n_test,
+        },
+        teacher: teacher_summary,
+        student: student_summary,
+        scratch: scratch_summary,
+        distill: serde_json::to_value(&recipe.distill)?,
+        gates,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+
+    let run_dir = options.out_dir.join(&run_id);
+    let tmp = options.out_dir.join(format!(".tmp-{run_id}"));
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        distillery_runtime::write_atomic(&tmp.join(name), bytes)
+            .with_context(|| format!("writing {name}"))
+    };
+    write("student.safetensors", &student_bytes)?;
+    write("scratch.safetensors", &scratch_bytes)?;
+    if let Some(t) = &teacher.in_house {
+        write("teacher.safetensors", &t.to_bytes()?)?;
+    }
+    write("recipe.toml", recipe_text.as_bytes())?;
+    write("schema.json", &serde_json::to_vec_pretty(&prepared.schema)?)?;
+    let history =
+        serde_json::json!({ "student": student_fit.history, "scratch": scratch_fit.history });
+    write("history.json", &serde_json::to_vec_pretty(&history)?)?;
+    write("summary.json", &serde_json::to_vec_pretty(&summary)?)?;
+    std::fs::rename(&tmp, &run_dir)
+        .with_context(|| format!("cannot move the run into {}", run_dir.display()))?;
+    let _ = std::fs::remove_dir_all(&checkpoints);
+    Ok(RunOutcome { summary, run_dir })
+}
+
+fn train_student(
+    params: &ValidDistillParams,
+    train: &TransferSet<'_>,
+    validation: &TransferSet<'_>,
+    role: &str,
+    checkpoints: &Path,
+    job_key: &str,
+    options: &RunOptions,
+) -> Result<FitOutcome> {
+    let bar = options.progress.epochs(role, params.epochs);
+    let on_epoch = |r: &distillery_train::EpochRecord| bar.epoch(r);
+    let fit_options = FitOptions {
+        checkpoint: Some(checkpoints.join(format!("{role}.ckpt"))),
+        resume: options.resume,
+        job_key: job_key.to_string(),
+        on_epoch: Some(&on_epoch),
+        stop_after: std::env::var("DISTILLERY_STOP_AFTER_EPOCH")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    };
+    let out = fit(params, train, Some(validation), &fit_options)
+        .with_context(|| format!("training the {role}"))?;
+    bar.finish();
+    if fit_options.stop_after.is_some_and(|s| {
+        out.history.len() < params.epochs && !out.stopped_early && out.history.len() == s
+    }) {
+        anyhow::bail!(
+            "stopped after epoch {} as DISTILLERY_STOP_AFTER_EPOCH asked; rerun with --resume to continue",
+            out.history.len()
+        );
+    }
+    Ok(out)
+}
+
+/// Raw cells of (up to) 256 test rows, for latency measurement through the full path.
+fn test_raw_rows(prepared: &data::Prepared) -> Vec<Vec<RawValue<'_>>> {
+    let columns: Vec<_> = prepared
+        .encoder
+        .names()
+        .iter()
+        .filter_map(|n| prepared.test_table().column(n).ok())
+        .collect();
+    prepared
+        .test_rows
+        .iter()
+        .take(256)
+        .map(|&r| columns.iter().map(|c| raw_value(c, r)).collect())
+        .collect()
+}
+
+fn student_latency_of(student: &Student, rows: &[Vec<RawValue<'_>>]) -> f64 {
+    let mut scratch = Scratch::default();
+    let mut out = vec![0.0; student.classes().len()];
+    latency::median_us(5000, |i| {
+        let row = &rows[i % rows.len()];
+        // Errors cannot occur here: the rows were encoded successfully for evaluation.
+        let _ = student.predict_one_into(row, &mut scratch, &mut out);
+        std::hint::black_box(&out);
+    })
+}
+
+fn check_gates(recipe: &Recipe, teacher: &ModelSummary, student: &ModelSummary) -> Vec<GateResult> {
+    let mut gates = Vec::new();
+    if let Some(min) = recipe.gates.min_fidelity {
+        gates.push(GateResult {
+            gate: "min_fidelity".into(),
+            threshold: min,
+            value: student.fidelity,
+            passed: student.fidelity >= min,
+        });
+    }
+    if let Some(max) = recipe.gates.max_accuracy_drop {
+        let drop = teacher.accuracy - student.accuracy;
+        gates.push(GateResult {
+            gate: "max_accuracy_drop".into(),
+            threshold: max,
+            value: drop,
+            passed: drop <= max,
+        });
+    }
+    gates
+}
+
+fn run_id(name: &str, recipe_hash: &str) -> String {
+    let now = std::time::SystemTime::now();
+    let stamp: String = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let nanos = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let salt =
+        blake3::hash(format!("{recipe_hash}{nanos}{}", std::process::id()).as_bytes()).to_hex();
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{clean}-{stamp}-{}", &salt[..6])
+}

@@ -1,0 +1,292 @@
+//! Getting soft labels from the recipe's teacher for the training, validation and test rows.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use distillery_runtime::{Provenance, Scratch, Student};
+use distillery_teacher::{
+    MlpTeacher, OnnxOptions, OnnxTeacher, Teacher, read_soft_labels, soft_label_columns,
+};
+use distillery_train::{
+    DistillParams, FitOptions, MungeParams, TransferSet, ValidDistillParams, encode_rows, fit,
+    munge as munge_rows,
+};
+
+use super::data::Prepared;
+use super::feed::TeacherFeed;
+use super::{RunOptions, latency};
+use crate::recipe::Recipe;
+
+/// Something that can label new rows (needed for MUNGE).
+pub(crate) enum Labeller {
+    Onnx {
+        teacher: OnnxTeacher,
+        feed: TeacherFeed,
+        order: Vec<usize>,
+    },
+    Mlp(MlpTeacher),
+    Fixed,
+}
+
+/// The teacher's probabilities on every split plus what the summary reports about it.
+pub(crate) struct TeacherOutputs {
+    pub(crate) train: Vec<f32>,
+    pub(crate) validation: Vec<f32>,
+    pub(crate) test: Vec<f32>,
+    pub(crate) kind: String,
+    pub(crate) identity: String,
+    pub(crate) parameters: Option<usize>,
+    pub(crate) bytes: Option<u64>,
+    pub(crate) latency_us: Option<f64>,
+    pub(crate) in_house: Option<Student>,
+    labeller: Labeller,
+}
+
+/// Runs (or trains) the teacher.
+pub(crate) fn build(
+    recipe: &Recipe,
+    data: &Prepared,
+    params: &ValidDistillParams,
+    checkpoints: &Path,
+    options: &RunOptions,
+) -> Result<TeacherOutputs> {
+    let k = data.labels.n_classes();
+    let t = &recipe.teacher;
+    if let Some(path) = &t.onnx {
+        let onnx_options = OnnxOptions {
+            output: t.output.clone(),
+            output_kind: t.scores,
+            width_hint: t.inputs.as_ref().map(Vec::len),
+        };
+        let teacher = OnnxTeacher::load(path, &onnx_options)
+            .with_context(|| format!("loading teacher {}", path.display()))?;
+        let feed = TeacherFeed::new(
+            &teacher,
+            t.inputs.as_deref(),
+            &data.schema,
+            &data.train_table,
+        )
+        .with_context(|| format!("feeding teacher {}", path.display()))?;
+        let order = class_order(&teacher, &data.labels.classes, path)?;
+        let label = |table: &distillery_data::Table, rows: &[usize]| -> Result<Vec<f32>> {
+            let x = feed.build(table, rows)?;
+            let p = teacher.predict_proba(&x, rows.len())?;
+            Ok(reorder(&p, &order, k))
+        };
+        let train = label(&data.train_table, &data.train_rows)?;
+        let validation = label(&data.train_table, &data.val_rows)?;
+        let test = label(data.test_table(), &data.test_rows)?;
+        let sample = feed.build(
+            data.test_table(),
+            &data.test_rows[..data.test_rows.len().min(256)],
+        )?;
+        let width = teacher.input_width();
+        let rows = sample.len() / width;
+        let latency = latency::median_us(1000, |i| {
+            let r = i % rows;
+            let _ =
+                std::hint::black_box(teacher.predict_proba(&sample[r * width..(r + 1) * width], 1));
+        });
+        return Ok(TeacherOutputs {
+            train,
+            validation,
+            test,
+            kind: format!("ONNX ({})", teacher.engine()),
+            identity: format!("onnx:{}", teacher.file_hash),
+            parameters: None,
+            bytes: Some(teacher.bytes),
+            latency_us: Some(latency),
+            in_house: None,
+            labeller: Labeller::Onnx {
+                teacher,
+                feed,
+                order,
+            },
+        });
+    }
+    if let Some(prefix) = &t.columns {
+        let columns = soft_label_columns(&data.train_table, prefix, &data.labels.classes)?;
+        let train = read_soft_labels(&data.train_table, &columns, &data.train_rows, t.scores)?;
+        let validation = read_soft_labels(&data.train_table, &columns, &data.val_rows, t.scores)?;
+        let test_columns = soft_label_columns(data.test_table(), prefix, &data.labels.classes)
+            .context("the test rows need the teacher's soft-label columns too (fidelity is measured against them)")?;
+        let test = read_soft_labels(data.test_table(), &test_columns, &data.test_rows, t.scores)?;
+        return Ok(TeacherOutputs {
+            train,
+            validation,
+            test,
+            kind: format!("soft-label columns {prefix}*"),
+            identity: format!("columns:{prefix}"),
+            parameters: None,
+            bytes: None,
+            latency_us: None,
+            in_house: None,
+            labeller: Labeller::Fixed,
+        });
+    }
+    let Some(training) = &t.train else {
+        bail!("[teacher] has no source");
+    };
+    let teacher_params = DistillParams {
+        hidden: training.hidden.clone(),
+        epochs: training.epochs.unwrap_or(params.epochs),
+        learning_rate: training.learning_rate,
+        soft_weight: 0.0,
+        ..(**params).clone()
+    }
+    .check()
+    .map_err(|e| anyhow::anyhow!("invalid [teacher] train settings: {e:?}"))?;
+    let width = data.encoder.width();
+    let y: Vec<Option<u32>> = data.train_rows.iter().map(|&r| data.labels.y[r]).collect();
+    let vy: Vec<Option<u32>> = data.val_rows.iter().map(|&r| data.labels.y[r]).collect();
+    let train_set = TransferSet {
+        x: &data.train_x,
+        width,
+        soft: None,
+        labels: &y,
+        classes: k,
+    };
+    let val_set = TransferSet {
+        x: &data.val_x,
+        width,
+        soft: None,
+        labels: &vy,
+        classes: k,
+    };
+    let bar = options.progress.epochs("teacher", teacher_params.epochs);
+    let on_epoch = |r: &distillery_train::EpochRecord| bar.epoch(r);
+    let fit_options = FitOptions {
+        checkpoint: Some(checkpoints.join("teacher.ckpt")),
+        resume: options.resume,
+        job_key: format!("teacher:{}", data.fingerprint),
+        on_epoch: Some(&on_epoch),
+        stop_after: None,
+    };
+    let outcome = fit(&teacher_params, &train_set, Some(&val_set), &fit_options)
+        .context("training the in-house teacher")?;
+    bar.finish();
+    let mut provenance = Provenance::new();
+    provenance.insert("role".into(), "teacher".into());
+    provenance.insert(
+        "dataset_fingerprint".into(),
+        data.fingerprint.clone().into(),
+    );
+    let student = Student::new(
+        data.encoder.clone(),
+        data.labels.classes.clone(),
+        outcome.layers,
+        recipe.data.missing.clone(),
+        provenance,
+    )?;
+    let bytes = student.to_bytes()?.len() as u64;
+    let teacher = MlpTeacher(student.clone());
+    let train = teacher.predict_proba(&data.train_x, data.train_rows.len())?;
+    let validation = teacher.predict_proba(&data.val_x, data.val_rows.len())?;
+    let test = teacher.predict_proba(&data.test_x, data.test_rows.len())?;
+    let mut scratch = Scratch::default();
+    let mut out = vec![0.0; k];
+    let n = data.test_rows.len().min(256);
+    let latency = latency::median_us(2000, |i| {
+        let r = i % n;
+        student.predict_encoded_one(
+            &data.test_x[r * width..(r + 1) * width],
+            &mut scratch,
+            &mut out,
+        );
+        std::hint::black_box(&out);
+    });
+    Ok(TeacherOutputs {
+        train,
+        validation,
+        test,
+        kind: teacher.describe(),
+        identity: format!("mlp:{}", blake3::hash(&student.to_bytes()?).to_hex()),
+        parameters: Some(student.parameters()),
+        bytes: Some(bytes),
+        latency_us: Some(latency),
+        in_house: Some(student),
+        labeller: Labeller::Mlp(teacher),
+    })
+}
+
+/// MUNGE neighbours of the training rows, encoded, with the teacher's probabilities.
+pub(crate) fn munge(
+    recipe: &Recipe,
+    data: &Prepared,
+    teacher: &TeacherOutputs,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let k = data.labels.n_classes();
+    let names: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
+    let d = &recipe.distill;
+    let params = MungeParams {
+        factor: d.augment_factor,
+        probability: d.munge_probability,
+        spread: d.munge_spread,
+        seed: d.seed,
+    };
+    let synthetic = munge_rows(
+        &data.train_table,
+        &names,
+        &data.train_rows,
+        &data.train_x,
+        data.encoder.width(),
+        &params,
+    )?;
+    let all: Vec<usize> = (0..synthetic.n_rows()).collect();
+    let x = encode_rows(&data.encoder, &synthetic, &all)?;
+    let p = match &teacher.labeller {
+        Labeller::Onnx {
+            teacher,
+            feed,
+            order,
+        } => {
+            if let Some(missing) = feed.columns.iter().find(|c| !names.contains(c)) {
+                bail!(
+                    "augment = \"munge\" needs every teacher input to be a feature, but '{missing}' is not; drop it from [teacher] inputs or turn augmentation off"
+                );
+            }
+            let tx = feed.build(&synthetic, &all)?;
+            reorder(&teacher.predict_proba(&tx, all.len())?, order, k)
+        }
+        Labeller::Mlp(t) => t.predict_proba(&x, all.len())?,
+        Labeller::Fixed => bail!(
+            "augment = \"munge\" needs a teacher that can label new rows; precomputed soft-label columns cannot"
+        ),
+    };
+    Ok((x, p))
+}
+
+/// For each data class, the teacher output column holding it.
+fn class_order(teacher: &OnnxTeacher, classes: &[String], path: &Path) -> Result<Vec<usize>> {
+    let k = teacher.n_classes();
+    if k != classes.len() {
+        bail!(
+            "teacher {} predicts {k} classes but the target has {} ({:?}); use a teacher trained on this target",
+            path.display(),
+            classes.len(),
+            classes
+        );
+    }
+    if let Some(labels) = &teacher.class_labels {
+        let order: Option<Vec<usize>> = classes
+            .iter()
+            .map(|c| labels.iter().position(|l| l == c))
+            .collect();
+        if let Some(order) = order {
+            return Ok(order);
+        }
+        tracing::warn!(
+            "teacher class labels {labels:?} differ from the target's {classes:?}; assuming the same order"
+        );
+    }
+    Ok((0..k).collect())
+}
+
+fn reorder(p: &[f32], order: &[usize], k: usize) -> Vec<f32> {
+    if order.iter().enumerate().all(|(i, &o)| i == o) {
+        return p.to_vec();
+    }
+    p.chunks_exact(k)
+        .flat_map(|row| order.iter().map(move |&o| row[o]))
+        .collect()
+}

@@ -1,0 +1,76 @@
+//! Feedback for long work: progress bars on a terminal, plain `tracing` log lines
+//! otherwise (CI logs, pipes). Both go to stderr so `--json` stdout stays clean.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How to report progress.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Progress {
+    bars: bool,
+}
+
+impl Progress {
+    /// Bars when stderr is a terminal and `quiet` is off.
+    pub(crate) fn detect(quiet: bool) -> Progress {
+        Progress {
+            bars: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Announces a stage.
+    pub(crate) fn stage(&self, message: &str) {
+        tracing::info!("{message}");
+    }
+
+    /// A bar for `total` epochs of `what`.
+    pub(crate) fn epochs(&self, what: &str, total: usize) -> EpochBar {
+        let bar = self.bars.then(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} epochs {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_prefix(what.to_string());
+            b
+        });
+        EpochBar {
+            bar,
+            what: what.to_string(),
+        }
+    }
+}
+
+/// Per-epoch feedback for one training job.
+pub(crate) struct EpochBar {
+    bar: Option<ProgressBar>,
+    what: String,
+}
+
+impl EpochBar {
+    /// Reports one finished epoch.
+    pub(crate) fn epoch(&self, record: &distillery_train::EpochRecord) {
+        match &self.bar {
+            Some(b) => {
+                b.set_position(record.epoch as u64);
+                b.set_message(format!("val loss {:.4}", record.validation_loss));
+            }
+            None => tracing::info!(
+                "{}: epoch {} train loss {:.4} validation loss {:.4}",
+                self.what,
+                record.epoch,
+                record.train_loss,
+                record.validation_loss
+            ),
+        }
+    }
+
+    /// Closes the bar.
+    pub(crate) fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

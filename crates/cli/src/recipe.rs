@@ -1,0 +1,398 @@
+//! The recipe: the user's one TOML file. Every key has a default except `[data] train`,
+//! `[data] target` and the teacher source. Unknown keys are rejected with the nearest
+//! known key suggested, because a typo silently falling back to a default would make a
+//! run look valid while ignoring what the user asked for.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// A parsed recipe. Relative paths are relative to the recipe file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Recipe {
+    /// Run name; default: the recipe file's stem.
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    pub(crate) data: DataSection,
+    pub(crate) teacher: TeacherSection,
+    #[serde(default)]
+    pub(crate) student: StudentSection,
+    #[serde(default)]
+    pub(crate) distill: DistillSection,
+    #[serde(default)]
+    pub(crate) gates: GatesSection,
+}
+
+/// `[data]`: where the rows are and what the columns mean.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataSection {
+    /// Training file (CSV, CSV.gz or Parquet).
+    pub(crate) train: PathBuf,
+    /// Optional separate test file; otherwise `test_fraction` of `train` is held out.
+    #[serde(default)]
+    pub(crate) test: Option<PathBuf>,
+    /// The class label column.
+    pub(crate) target: String,
+    /// Share of rows held out for testing (default 0.2).
+    #[serde(default = "default_test_fraction")]
+    pub(crate) test_fraction: f64,
+    /// Share of rows used for early stopping (default 0.1).
+    #[serde(default = "default_validation_fraction")]
+    pub(crate) validation_fraction: f64,
+    /// Columns forced to be categorical.
+    #[serde(default)]
+    pub(crate) categorical: Vec<String>,
+    /// Columns forced to be numeric.
+    #[serde(default)]
+    pub(crate) numeric: Vec<String>,
+    /// Columns left out.
+    #[serde(default)]
+    pub(crate) ignore: Vec<String>,
+    /// Cell values meaning "missing" (default: "", "?", "NA", "N/A", "NaN", "nan", "null").
+    #[serde(default = "distillery_data::default_missing")]
+    pub(crate) missing: Vec<String>,
+}
+
+fn default_test_fraction() -> f64 {
+    0.2
+}
+fn default_validation_fraction() -> f64 {
+    0.1
+}
+
+/// `[teacher]`: exactly one of `onnx`, `columns`, `train`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TeacherSection {
+    /// An ONNX model run at run time.
+    #[serde(default)]
+    pub(crate) onnx: Option<PathBuf>,
+    /// Prefix of precomputed soft-label columns (one per class).
+    #[serde(default)]
+    pub(crate) columns: Option<String>,
+    /// Train a large MLP teacher from the labels.
+    #[serde(default)]
+    pub(crate) train: Option<TeacherTraining>,
+    /// Columns fed to the ONNX teacher, in order (default: the model's metadata, else all
+    /// feature columns in file order).
+    #[serde(default)]
+    pub(crate) inputs: Option<Vec<String>>,
+    /// ONNX output to read (default: `probabilities` or the only float matrix output).
+    #[serde(default)]
+    pub(crate) output: Option<String>,
+    /// Whether the teacher gives "probabilities", "logits" or "auto" (default: auto).
+    #[serde(default)]
+    pub(crate) scores: distillery_teacher::OutputKind,
+}
+
+/// `[teacher] train = { … }`: the in-house MLP teacher.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TeacherTraining {
+    /// Hidden widths (default [256, 256]).
+    #[serde(default = "default_teacher_hidden")]
+    pub(crate) hidden: Vec<usize>,
+    /// Epochs (default: `[distill] epochs`).
+    #[serde(default)]
+    pub(crate) epochs: Option<usize>,
+    /// Learning rate (default 0.001).
+    #[serde(default = "default_teacher_lr")]
+    pub(crate) learning_rate: f32,
+}
+
+fn default_teacher_hidden() -> Vec<usize> {
+    vec![256, 256]
+}
+fn default_teacher_lr() -> f32 {
+    0.001
+}
+
+/// `[student]`: the architecture.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StudentSection {
+    /// Hidden widths; `[]` = multinomial logistic regression (default [64]).
+    #[serde(default = "default_student_hidden")]
+    pub(crate) hidden: Vec<usize>,
+}
+
+impl Default for StudentSection {
+    fn default() -> Self {
+        StudentSection {
+            hidden: default_student_hidden(),
+        }
+    }
+}
+
+fn default_student_hidden() -> Vec<usize> {
+    vec![64]
+}
+
+/// `[distill]`: the training of the student.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct DistillSection {
+    /// Softmax temperature (default 4).
+    pub(crate) temperature: f32,
+    /// Weight of the teacher term (default 0.7).
+    pub(crate) soft_weight: f32,
+    /// Epochs (default 30).
+    pub(crate) epochs: usize,
+    /// Rows per step (default 256).
+    pub(crate) batch_size: usize,
+    /// Peak AdamW learning rate (default 0.003).
+    pub(crate) learning_rate: f32,
+    /// AdamW weight decay (default 1e-4).
+    pub(crate) weight_decay: f32,
+    /// Early-stopping patience in epochs; 0 = off (default 5).
+    pub(crate) patience: usize,
+    /// Seed of every random choice (default 7).
+    pub(crate) seed: u64,
+    /// "none" or "munge" (default "none").
+    pub(crate) augment: Augment,
+    /// Synthetic MUNGE rows per training row (default 1).
+    pub(crate) augment_factor: usize,
+    /// MUNGE swap probability p (default 0.5).
+    pub(crate) munge_probability: f64,
+    /// MUNGE spread s (default 1).
+    pub(crate) munge_spread: f64,
+}
+
+impl Default for DistillSection {
+    fn default() -> Self {
+        let p = distillery_train::DistillParams::default();
+        DistillSection {
+            temperature: p.temperature,
+            soft_weight: p.soft_weight,
+            epochs: p.epochs,
+            batch_size: p.batch_size,
+            learning_rate: p.learning_rate,
+            weight_decay: p.weight_decay,
+            patience: p.patience,
+            seed: p.seed,
+            augment: Augment::None,
+            augment_factor: 1,
+            munge_probability: 0.5,
+            munge_spread: 1.0,
+        }
+    }
+}
+
+/// Transfer-set augmentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Augment {
+    /// Train on the given rows only.
+    None,
+    /// Add teacher-labelled MUNGE neighbours (Buciluǎ et al. 2006).
+    Munge,
+}
+
+/// `[gates]`: thresholds that make `run` exit 1 when the student falls short.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GatesSection {
+    /// Minimum argmax agreement with the teacher on the test rows.
+    #[serde(default)]
+    pub(crate) min_fidelity: Option<f64>,
+    /// Largest allowed drop of test accuracy vs the teacher (absolute, e.g. 0.01).
+    #[serde(default)]
+    pub(crate) max_accuracy_drop: Option<f64>,
+}
+
+/// Every key a recipe may hold, per section (`""` = top level).
+const KEYS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &["name", "data", "teacher", "student", "distill", "gates"],
+    ),
+    (
+        "data",
+        &[
+            "train",
+            "test",
+            "target",
+            "test_fraction",
+            "validation_fraction",
+            "categorical",
+            "numeric",
+            "ignore",
+            "missing",
+        ],
+    ),
+    (
+        "teacher",
+        &["onnx", "columns", "train", "inputs", "output", "scores"],
+    ),
+    ("teacher.train", &["hidden", "epochs", "learning_rate"]),
+    ("student", &["hidden"]),
+    (
+        "distill",
+        &[
+            "temperature",
+            "soft_weight",
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "weight_decay",
+            "patience",
+            "seed",
+            "augment",
+            "augment_factor",
+            "munge_probability",
+            "munge_spread",
+        ],
+    ),
+    ("gates", &["min_fidelity", "max_accuracy_drop"]),
+];
+
+/// Rejects keys that do not exist, naming the nearest one that does.
+fn check_keys(table: &toml::Table, section: &str, path: &Path) -> Result<()> {
+    let known = KEYS
+        .iter()
+        .find(|(s, _)| *s == section)
+        .map(|(_, k)| *k)
+        .unwrap_or(&[]);
+    for (key, value) in table {
+        if !known.contains(&key.as_str()) {
+            let place = if section.is_empty() {
+                String::new()
+            } else {
+                format!(" in [{section}]")
+            };
+            let hint = known
+                .iter()
+                .map(|k| (strsim::jaro_winkler(key, k), k))
+                .filter(|(s, _)| *s > 0.7)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| format!("; did you mean '{k}'?"))
+                .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
+            bail!("{}: unknown key '{key}'{place}{hint}", path.display());
+        }
+        if let toml::Value::Table(inner) = value {
+            let sub = if section.is_empty() {
+                key.clone()
+            } else {
+                format!("{section}.{key}")
+            };
+            check_keys(inner, &sub, path)?;
+        }
+    }
+    Ok(())
+}
+
+impl Recipe {
+    /// Reads and checks a recipe file.
+    pub(crate) fn load(path: &Path) -> Result<(Recipe, String)> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read recipe {}; check the path", path.display()))?;
+        let recipe = Recipe::parse(&text, path)?;
+        Ok((recipe, text))
+    }
+
+    /// Parses recipe text (`path` is used in messages and as the base for relative paths).
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Recipe> {
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}: not valid TOML: {e}", path.display()))?;
+        check_keys(&table, "", path)?;
+        let mut recipe: Recipe = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+        let sources = [
+            recipe.teacher.onnx.is_some(),
+            recipe.teacher.columns.is_some(),
+            recipe.teacher.train.is_some(),
+        ];
+        match sources.iter().filter(|s| **s).count() {
+            1 => {}
+            0 => bail!(
+                "{}: [teacher] needs one source: onnx = \"model.onnx\", columns = \"prefix_\" or train = {{ hidden = [256, 256] }}",
+                path.display()
+            ),
+            _ => bail!(
+                "{}: [teacher] has more than one source; keep exactly one of onnx, columns, train",
+                path.display()
+            ),
+        }
+        if recipe.distill.augment_factor == 0 {
+            bail!(
+                "{}: [distill] augment_factor must be at least 1",
+                path.display()
+            );
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        recipe.data.train = base.join(&recipe.data.train);
+        recipe.data.test = recipe.data.test.map(|t| base.join(t));
+        recipe.teacher.onnx = recipe.teacher.onnx.map(|t| base.join(t));
+        if recipe.name.is_none() {
+            recipe.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(recipe)
+    }
+
+    /// The run name.
+    pub(crate) fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("run")
+    }
+
+    /// The student's training parameters, checked.
+    pub(crate) fn distill_params(&self) -> Result<distillery_train::ValidDistillParams> {
+        let d = &self.distill;
+        distillery_train::DistillParams {
+            hidden: self.student.hidden.clone(),
+            temperature: d.temperature,
+            soft_weight: d.soft_weight,
+            epochs: d.epochs,
+            batch_size: d.batch_size,
+            learning_rate: d.learning_rate,
+            weight_decay: d.weight_decay,
+            patience: d.patience,
+            seed: d.seed,
+        }
+        .check()
+        .map_err(|errors| {
+            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("invalid [distill]/[student] settings: {}", list.join("; "))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "[data]\ntrain = \"d.csv\"\ntarget = \"y\"\n[teacher]\nonnx = \"t.onnx\"\n";
+
+    #[test]
+    fn minimal_recipe_gets_defaults_and_relative_paths() {
+        let r = Recipe::parse(MINIMAL, Path::new("dir/census.toml")).unwrap();
+        assert_eq!(r.name(), "census");
+        assert_eq!(r.data.train, Path::new("dir/d.csv"));
+        assert_eq!(r.student.hidden, [64]);
+        assert_eq!(r.distill.temperature, 4.0);
+        assert_eq!(r.distill.augment, Augment::None);
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_nearest() {
+        let text = format!("{MINIMAL}[distill]\ntempreature = 2.0\n");
+        let err = Recipe::parse(&text, Path::new("r.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown key 'tempreature' in [distill]; did you mean 'temperature'?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn exactly_one_teacher_source() {
+        let text = MINIMAL.replace("onnx = \"t.onnx\"", "onnx = \"t.onnx\"\ncolumns = \"p_\"");
+        assert!(Recipe::parse(&text, Path::new("r.toml")).is_err());
+        let text = MINIMAL.replace("onnx = \"t.onnx\"", "");
+        assert!(Recipe::parse(&text, Path::new("r.toml")).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! Metrics that compare a student with the labels and with its teacher: accuracy,
+//! macro-averaged F1, log loss, fidelity (argmax agreement) and mean KL divergence.
+//! Definitions follow scikit-learn (`accuracy_score`, `f1_score(average="macro",
+//! zero_division=0)`, `log_loss` with probabilities clipped to [1e-15, 1 − 1e-15]).
+//!
+//! Probabilities are row-major `n × k` slices; labels are class indices. Rows without a
+//! label are skipped by the label metrics.
+//!
+//! ```
+//! use distillery_eval::{accuracy, fidelity};
+//! let p = [0.9, 0.1, 0.2, 0.8];
+//! assert_eq!(accuracy(&p, 2, &[Some(0), Some(0)]), 0.5);
+//! assert_eq!(fidelity(&p, &p, 2), 1.0);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Index of the largest value (first on ties, like numpy's argmax).
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+/// Share of labelled rows whose argmax equals the label.
+pub fn accuracy(p: &[f32], k: usize, y: &[Option<u32>]) -> f64 {
+    let (hit, n) = p
+        .chunks_exact(k)
+        .zip(y)
+        .filter_map(|(row, y)| y.map(|y| (argmax(row) == y as usize) as usize))
+        .fold((0, 0), |(h, n), v| (h + v, n + 1));
+    hit as f64 / n.max(1) as f64
+}
+
+/// Unweighted mean over classes of F1 = 2·TP / (2·TP + FP + FN); a class with no true and
+/// no predicted rows scores 0 (scikit-learn's `zero_division=0`) and still counts, as in
+/// scikit-learn when the class is among the labels.
+pub fn macro_f1(p: &[f32], k: usize, y: &[Option<u32>]) -> f64 {
+    let mut tp = vec![0usize; k];
+    let mut fp = vec![0usize; k];
+    let mut fneg = vec![0usize; k];
+    for (row, y) in p.chunks_exact(k).zip(y) {
+        let Some(y) = y else { continue };
+        let (pred, y) = (argmax(row), *y as usize);
+        if pred == y {
+            tp[y] += 1;
+        } else {
+            fp[pred] += 1;
+            fneg[y] += 1;
+        }
+    }
+    let present: Vec<usize> = (0..k).filter(|&c| tp[c] + fp[c] + fneg[c] > 0).collect();
+    let f1: f64 = present
+        .iter()
+        .map(|&c| {
+            let d = 2 * tp[c] + fp[c] + fneg[c];
+            if d == 0 {
+                0.0
+            } else {
+                2.0 * tp[c] as f64 / d as f64
+            }
+        })
+        .sum();
+    f1 / present.len().max(1) as f64
+}
+
+/// Mean negative log-likelihood of the labels (natural log, probabilities clipped to 1e-15).
+pub fn log_loss(p: &[f32], k: usize, y: &[Option<u32>]) -> f64 {
+    let (sum, n) = p
+        .chunks_exact(k)
+        .zip(y)
+        .filter_map(|(row, y)| {
+            y.map(|y| {
+                let total: f64 = row.iter().map(|&v| f64::from(v)).sum();
+                let q = (f64::from(row[y as usize]) / total).clamp(1e-15, 1.0 - 1e-15);
+                -q.ln()
+            })
+        })
+        .fold((0.0, 0), |(s, n), v| (s + v, n + 1));
+    sum / f64::from(n.max(1))
+}
+
+/// Share of rows where student and teacher pick the same class.
+pub fn fidelity(student: &[f32], teacher: &[f32], k: usize) -> f64 {
+    let n = student.len() / k;
+    let same = student
+        .chunks_exact(k)
+        .zip(teacher.chunks_exact(k))
+        .filter(|(s, t)| argmax(s) == argmax(t))
+        .count();
+    same as f64 / n.max(1) as f64
+}
+
+/// Mean KL(teacher ‖ student) in nats, at temperature 1.
+pub fn mean_kl(student: &[f32], teacher: &[f32], k: usize) -> f64 {
+    let n = student.len() / k;
+    let total: f64 = student
+        .chunks_exact(k)
+        .zip(teacher.chunks_exact(k))
+        .map(|(s, t)| {
+            t.iter()
+                .zip(s)
+                .filter(|(t, _)| **t > 0.0)
+                .map(|(&t, &s)| f64::from(t) * (f64::from(t).ln() - f64::from(s).max(1e-30).ln()))
+                .sum::<f64>()
+        })
+        .sum();
+    total / n.max(1) as f64
+}
+
+/// The headline metrics of one model on one labelled set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Share of correct argmax predictions.
+    pub accuracy: f64,
+    /// Macro-averaged F1.
+    pub macro_f1: f64,
+    /// Mean negative log-likelihood.
+    pub log_loss: f64,
+}
+
+impl Scores {
+    /// Computes all three on `p` (`n × k`) against `y`.
+    pub fn of(p: &[f32], k: usize, y: &[Option<u32>]) -> Scores {
+        Scores {
+            accuracy: accuracy(p, k, y),
+            macro_f1: macro_f1(p, k, y),
+            log_loss: log_loss(p, k, y),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// y = [0, 1, 2, 2], predictions [0, 2, 2, 2]: per-class F1 = 1, 0, 0.8 → macro 0.6
+    /// (scikit-learn `f1_score(..., average="macro")` gives 0.6).
+    #[test]
+    fn macro_f1_matches_hand_computation() {
+        let p = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+        let y = [Some(0), Some(1), Some(2), Some(2)];
+        assert!((macro_f1(&p, 3, &y) - 0.6).abs() < 1e-12);
+        assert!((accuracy(&p, 3, &y) - 0.75).abs() < 1e-12);
+    }
+
+    /// log loss of p(true) = 0.8 and 0.4: (−ln 0.8 − ln 0.4) / 2 = 0.5697171.
+    #[test]
+    fn log_loss_matches_hand_computation() {
+        let p = [0.8, 0.2, 0.6, 0.4];
+        assert!((log_loss(&p, 2, &[Some(0), Some(1), None]) - 0.569_717_1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn kl_is_zero_for_identical_and_positive_otherwise() {
+        let t = [0.7, 0.3];
+        assert!(mean_kl(&t, &t, 2).abs() < 1e-12);
+        assert!(mean_kl(&[0.5, 0.5], &t, 2) > 0.0);
+    }
+}
