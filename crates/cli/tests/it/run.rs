@@ -1,0 +1,177 @@
+//! `distillery run` and `distillery demo` on real data.
+
+use crate::util::{adult_recipe, data, json, onnx_line, setup, stderr};
+
+#[test]
+fn onnx_teacher_run_writes_a_complete_run_directory() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    assert_eq!(summary["dataset"]["test_rows"], 300);
+    assert!(
+        summary["teacher"]["kind"]
+            .as_str()
+            .unwrap()
+            .contains("tree-ensemble")
+    );
+    let student = &summary["student"];
+    assert!(student["accuracy"].as_f64().unwrap() > 0.75, "{student}");
+    assert!(student["fidelity"].as_f64().unwrap() > 0.85, "{student}");
+    assert!(summary["scratch"]["accuracy"].as_f64().unwrap() > 0.6);
+    assert!(summary["teacher"]["latency_us"].as_f64().unwrap() > 0.0);
+    let runs = s.runs();
+    assert_eq!(runs.len(), 1);
+    for f in [
+        "student.safetensors",
+        "scratch.safetensors",
+        "summary.json",
+        "recipe.toml",
+        "schema.json",
+        "history.json",
+    ] {
+        assert!(runs[0].join(f).exists(), "{f} missing");
+    }
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs[0].join("summary.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, summary, "--json prints summary.json");
+}
+
+#[test]
+fn two_runs_with_one_seed_give_identical_students() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            &onnx_line(),
+            "augment = \"munge\"\n",
+        ),
+    );
+    for _ in 0..2 {
+        let out = s.cmd(&["run", recipe.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let runs = s.runs();
+    assert_eq!(runs.len(), 2);
+    let a = std::fs::read(runs[0].join("student.safetensors")).unwrap();
+    let b = std::fs::read(runs[1].join("student.safetensors")).unwrap();
+    assert_eq!(a, b, "same recipe and seed must give the same bytes");
+}
+
+#[test]
+fn parquet_and_csv_of_the_same_rows_give_the_same_student() {
+    let s = setup();
+    let csv = s.write(
+        "c.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
+    );
+    let pq = s.write(
+        "p.toml",
+        &adult_recipe(&data("adult_sample.parquet"), &onnx_line(), ""),
+    );
+    let a = json(&s.cmd(&["run", csv.to_str().unwrap(), "--json"]));
+    let b = json(&s.cmd(&["run", pq.to_str().unwrap(), "--json"]));
+    assert_eq!(a["dataset"]["fingerprint"], b["dataset"]["fingerprint"]);
+    assert_eq!(a["student"]["accuracy"], b["student"]["accuracy"]);
+}
+
+#[test]
+fn precomputed_soft_label_columns_are_a_teacher() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_soft.csv"), "columns = \"teacher_p_\"", ""),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    assert_eq!(
+        summary["dataset"]["features"], 14,
+        "soft-label columns are not features"
+    );
+    assert!(summary["teacher"]["accuracy"].as_f64().unwrap() > 0.8);
+    assert!(summary["student"]["fidelity"].as_f64().unwrap() > 0.85);
+}
+
+#[test]
+fn in_house_mlp_teacher_is_trained_and_kept() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            "train = { hidden = [64, 64], epochs = 10 }",
+            "",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    assert!(
+        summary["teacher"]["parameters"].as_u64().unwrap()
+            > summary["student"]["parameters"].as_u64().unwrap()
+    );
+    assert!(s.runs()[0].join("teacher.safetensors").exists());
+}
+
+#[test]
+fn interrupted_training_resumes_to_the_same_student() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), "patience = 0\n"),
+    );
+    let r = recipe.to_str().unwrap();
+    let stopped = s.cmd_env(&["run", r], &[("DISTILLERY_STOP_AFTER_EPOCH", "3")]);
+    assert_eq!(stopped.status.code(), Some(2));
+    assert!(
+        stderr(&stopped).contains("--resume"),
+        "{}",
+        stderr(&stopped)
+    );
+    assert!(
+        s.runs().is_empty(),
+        "an interrupted run leaves no run directory"
+    );
+    let resumed = s.cmd(&["run", r, "--resume", "--json"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert_eq!(json(&resumed)["student"]["training"]["resumed_after"], 3);
+    let fresh = s.cmd(&["run", r]);
+    assert_eq!(fresh.status.code(), Some(0));
+    let runs = s.runs();
+    let a = std::fs::read(runs[0].join("student.safetensors")).unwrap();
+    let b = std::fs::read(runs[1].join("student.safetensors")).unwrap();
+    assert_eq!(a, b, "resumed training is bit-exact");
+}
+
+#[test]
+fn a_failed_gate_exits_1_and_still_writes_the_run() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            &onnx_line(),
+            "[gates]\nmin_fidelity = 0.99999\n",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gate min_fidelity"));
+    assert_eq!(s.runs().len(), 1);
+}
+
+#[test]
+fn demo_runs_with_zero_arguments_and_passes_its_gates() {
+    let s = setup();
+    let out = s.cmd(&["demo", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    assert!(summary["student"]["fidelity"].as_f64().unwrap() >= 0.95);
+    assert!(s.path("distillery-demo/recipe.toml").exists());
+}

@@ -1,0 +1,99 @@
+//! A fresh temp dir per test and a handle on the built binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub(crate) fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A file under `tests/data/`.
+pub(crate) fn data(name: &str) -> PathBuf {
+    repo().join("tests/data").join(name)
+}
+
+/// The demo teacher (LightGBM, 300 rounds, Adult).
+pub(crate) fn demo_teacher() -> PathBuf {
+    repo().join("crates/cli/demo/teacher.onnx")
+}
+
+/// A test's working directory.
+pub(crate) struct Setup {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+pub(crate) fn setup() -> Setup {
+    Setup {
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Setup {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub(crate) fn write(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    /// Runs `distillery args…` in the temp dir.
+    pub(crate) fn cmd(&self, args: &[&str]) -> Output {
+        self.cmd_env(args, &[])
+    }
+
+    pub(crate) fn cmd_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_distillery"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("DISTILLERY_STOP_AFTER_EPOCH");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
+    /// Completed run directories under `runs/` (hidden temp and checkpoint dirs excluded).
+    pub(crate) fn runs(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.path("runs")) else {
+            return Vec::new();
+        };
+        let mut v: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// A recipe on the Adult sample with the demo teacher; `extra` is appended verbatim.
+pub(crate) fn adult_recipe(data: &Path, teacher: &str, extra: &str) -> String {
+    format!(
+        "[data]\ntrain = {:?}\ntarget = \"income-per-year\"\ntest_fraction = 0.25\n\n[teacher]\n{teacher}\n\n[student]\nhidden = [16]\n\n[distill]\ntemperature = 2.0\nsoft_weight = 0.9\nepochs = 40\nbatch_size = 64\nseed = 11\n{extra}",
+        data.display()
+    )
+}
+
+pub(crate) fn onnx_line() -> String {
+    format!("onnx = {:?}", demo_teacher().display().to_string())
+}
+
+pub(crate) fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub(crate) fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
+}
