@@ -345,7 +345,7 @@ pub(crate) mod tests {
         assert!(
             Student::new(
                 s.encoder.clone(),
-                s.classes.clone(),
+                s.classes,
                 layers,
                 vec![],
                 Provenance::new()

@@ -53,10 +53,8 @@ impl<'a> Attributes<'a> {
 
     /// Floats from `name`, or from `name_as_tensor` (double precision) when that is used.
     pub(crate) fn floats(&self, name: &str) -> Vec<f32> {
-        if let Some(a) = self.get(name) {
-            if !a.floats.is_empty() {
-                return a.floats.clone();
-            }
+        if let Some(a) = self.get(name).filter(|a| !a.floats.is_empty()) {
+            return a.floats.clone();
         }
         self.get(&format!("{name}_as_tensor"))
             .and_then(|a| a.t.as_ref())

@@ -147,11 +147,11 @@ pub fn fit(
         history: Vec::new(),
     };
     let mut resumed_after = None;
-    if let (true, Some(path)) = (options.resume, &options.checkpoint) {
-        if path.exists() {
-            state = State::load(path, &options.job_key, &dims)?;
-            resumed_after = state.history.last().map(|r| r.epoch);
-        }
+    if let (true, Some(path)) = (options.resume, &options.checkpoint)
+        && path.exists()
+    {
+        state = State::load(path, &options.job_key, &dims)?;
+        resumed_after = state.history.last().map(|r| r.epoch);
     }
     let bs = params.batch_size.min(usable.len());
     let steps_per_epoch = usable.len().div_ceil(bs) as u64;
@@ -476,7 +476,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let ckpt = dir.join("c.bin");
         let opts = FitOptions {
-            checkpoint: Some(ckpt.clone()),
+            checkpoint: Some(ckpt),
             resume: true,
             job_key: "job".into(),
             on_epoch: None,

@@ -116,7 +116,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<ExitStatus> {
     );
     distillery_runtime::write_atomic(&args.output, recipe.as_bytes())
         .with_context(|| format!("writing {}", args.output.display()))?;
-    print!("{review}wrote {}\n", args.output.display());
+    println!("{review}wrote {}", args.output.display());
     Ok(ExitStatus::Ok)
 }
 

@@ -20,7 +20,7 @@ use crate::recipe::Recipe;
 /// Something that can label new rows (needed for MUNGE).
 pub(crate) enum Labeller {
     Onnx {
-        teacher: OnnxTeacher,
+        teacher: Box<OnnxTeacher>,
         feed: TeacherFeed,
         order: Vec<usize>,
     },
@@ -98,7 +98,7 @@ pub(crate) fn build(
             latency_us: Some(latency),
             in_house: None,
             labeller: Labeller::Onnx {
-                teacher,
+                teacher: Box::new(teacher),
                 feed,
                 order,
             },
