@@ -54,7 +54,6 @@ pub struct Student {
 /// Reusable buffers for [`Student::predict_one_into`], so the hot path never allocates.
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
-    input: Vec<f32>,
     a: Vec<f32>,
     b: Vec<f32>,
 }
@@ -168,10 +167,19 @@ impl Student {
         scratch: &mut Scratch,
         out: &mut [f32],
     ) -> Result<()> {
-        scratch.input.resize(self.encoder.width(), 0.0);
-        self.encoder.encode_into(row, &mut scratch.input)?;
-        let Scratch { input, a, b } = scratch;
-        self.forward_one(input, a, b, out);
+        // Fused encode + first layer: add the weight rows of the active inputs only.
+        let first = &self.layers[0];
+        let Scratch { a, b, .. } = scratch;
+        a.clear();
+        a.extend_from_slice(&first.bias);
+        let n = first.outputs;
+        self.encoder.for_each_active(row, |i, v| {
+            let w = &first.weight[i * n..(i + 1) * n];
+            for (h, &wj) in a.iter_mut().zip(w) {
+                *h += v * wj;
+            }
+        })?;
+        self.forward_from(1, a, b, out);
         Ok(())
     }
 
@@ -182,10 +190,20 @@ impl Student {
     }
 
     fn forward_one(&self, x: &[f32], a: &mut Vec<f32>, b: &mut Vec<f32>, out: &mut [f32]) {
+        let first = &self.layers[0];
+        b.resize(first.outputs, 0.0);
+        first.forward_one(x, b);
+        std::mem::swap(a, b);
+        self.forward_from(1, a, b, out);
+    }
+
+    /// Finishes a single-row pass whose layer `start − 1` pre-activations are in `a`.
+    fn forward_from(&self, start: usize, a: &mut Vec<f32>, b: &mut Vec<f32>, out: &mut [f32]) {
+        if start < self.layers.len() {
+            a.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
         let last = self.layers.len() - 1;
-        a.clear();
-        a.extend_from_slice(x);
-        for (k, layer) in self.layers.iter().enumerate() {
+        for (k, layer) in self.layers.iter().enumerate().skip(start) {
             b.resize(layer.outputs, 0.0);
             layer.forward_one(a, b);
             if k < last {
@@ -333,6 +351,26 @@ pub(crate) mod tests {
             s.predict_encoded_one(&x[r * 3..r * 3 + 3], &mut scratch, &mut out);
             for j in 0..2 {
                 assert!((out[j] - batch[r * 2 + j]).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn fused_single_row_path_equals_encode_then_batch() {
+        let s = tiny();
+        let rows = [
+            [RawValue::Number(2.0), RawValue::Text("a")],
+            [RawValue::Missing, RawValue::Text("unseen")],
+            [RawValue::Text("-0.5"), RawValue::Missing],
+            [RawValue::Number(0.0), RawValue::Number(3.0)],
+        ];
+        for row in rows {
+            let mut x = vec![0.0; s.encoder.width()];
+            s.encoder.encode_into(&row, &mut x).unwrap();
+            let batch = s.predict_encoded_batch(&x, 1);
+            let single = s.predict_one(&row).unwrap();
+            for (a, b) in batch.iter().zip(&single) {
+                assert!((a - b).abs() < 1e-6, "{row:?}: {batch:?} vs {single:?}");
             }
         }
     }

@@ -76,16 +76,15 @@ pub(crate) fn build(
         let train = label(&data.train_table, &data.train_rows)?;
         let validation = label(&data.train_table, &data.val_rows)?;
         let test = label(data.test_table(), &data.test_rows)?;
-        let sample = feed.build(
-            data.test_table(),
-            &data.test_rows[..data.test_rows.len().min(256)],
-        )?;
-        let width = teacher.input_width();
-        let rows = sample.len() / width;
+        // Like the student's, the teacher's latency runs from a raw row: category codes are
+        // looked up and the float input built inside the timed call.
+        let table = data.test_table();
+        let sample: Vec<usize> = data.test_rows.iter().take(256).copied().collect();
         let latency = latency::median_us(1000, |i| {
-            let r = i % rows;
-            let _ =
-                std::hint::black_box(teacher.predict_proba(&sample[r * width..(r + 1) * width], 1));
+            let row = [sample[i % sample.len()]];
+            if let Ok(x) = feed.build(table, &row) {
+                let _ = std::hint::black_box(teacher.predict_proba(&x, 1));
+            }
         });
         return Ok(TeacherOutputs {
             train,
