@@ -35,4 +35,6 @@ pub use fingerprint::fingerprint;
 pub use labels::Labels;
 pub use schema::{ColumnSchema, Kind, Schema, SchemaOptions};
 pub use split::{Split, stratified_split};
-pub use table::{Column, ColumnStats, MISSING, ReadOptions, Table, default_missing, nearest};
+pub use table::{
+    Column, ColumnStats, MISSING, ReadOptions, Table, default_missing, format_number, nearest,
+};

@@ -394,7 +394,7 @@ fn parse_number(s: &str) -> Option<f64> {
 
 /// Text form of a number read from a typed source (Parquet), matching how it would be
 /// written in a CSV: integers without a trailing `.0`.
-pub(crate) fn format_number(x: f64) -> String {
+pub fn format_number(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {

@@ -4,6 +4,12 @@
 //! missing values (NaN) so missing-value routing is checked too. Tolerance 1e-5 absolute:
 //! the engines sum the same f32 leaf weights in possibly different orders.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail the test by panicking"
+)]
+
 use std::path::PathBuf;
 
 use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};

@@ -5,6 +5,12 @@
 //!
 //! Usage: kd_speed <train.csv> <test.csv> <hidden> <epochs> <batch> <lr> <temperature> <soft_weight>
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark driver: aborting with a message is the right failure mode"
+)]
+
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -107,12 +113,12 @@ fn main() {
     )
     .expect("student");
     let probs = student.predict_encoded_batch(&tx, ty.len());
-    let acc = distillery_eval_free_accuracy(&probs, k, &ty);
+    let acc = accuracy(&probs, k, &ty);
     let times = times.into_inner().expect("lock");
     println!("{{\"epoch_seconds\": {times:?}, \"test_accuracy\": {acc}}}");
 }
 
-fn distillery_eval_free_accuracy(p: &[f32], k: usize, y: &[Option<u32>]) -> f64 {
+fn accuracy(p: &[f32], k: usize, y: &[Option<u32>]) -> f64 {
     let hits = p
         .chunks_exact(k)
         .zip(y)

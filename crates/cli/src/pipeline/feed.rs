@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::{Result, bail};
-use distillery_data::{Column, Kind, Schema, Table};
+use distillery_data::{Column, Kind, Schema, Table, format_number};
 use distillery_teacher::OnnxTeacher;
 
 /// The column order and category codes a teacher takes.
@@ -80,13 +80,5 @@ impl TeacherFeed {
             }
         }
         Ok(out)
-    }
-}
-
-fn format_number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
     }
 }

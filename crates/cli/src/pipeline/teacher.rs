@@ -71,6 +71,14 @@ pub(crate) fn build(
         let label = |table: &distillery_data::Table, rows: &[usize]| -> Result<Vec<f32>> {
             let x = feed.build(table, rows)?;
             let p = teacher.predict_proba(&x, rows.len())?;
+            if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "the teacher returned {} for row {} of {}; neural-network teachers cannot take missing values (tree ensembles can): impute or drop rows with missing inputs",
+                    p[bad],
+                    rows[bad / k] + 1,
+                    table.path().display()
+                );
+            }
             Ok(reorder(&p, &order, k))
         };
         let train = label(&data.train_table, &data.train_rows)?;

@@ -1,6 +1,13 @@
 //! End-to-end tests: the real `distillery` binary on real files from `tests/data/` and the
 //! bundled demo. One module per area.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test by panicking"
+)]
+
 mod errors;
 mod init;
 mod predict;
