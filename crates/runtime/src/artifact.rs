@@ -1,13 +1,20 @@
 //! Students on disk: one safetensors file whose tensors are the layer weights and whose
 //! header metadata (key `distillery`) carries the encoder, classes, missing tokens and
-//! provenance. Writes go to a temporary file that is synced and renamed, so a crash never
-//! leaves a half-written student behind.
+//! provenance.
+//!
+//! The format (8-byte little-endian header length, a JSON header, then the raw tensor
+//! bytes) is written and read here directly rather than through the `safetensors` crate:
+//! it is a page of code, it works without `std`, and tensors are laid out in name order so
+//! equal students give equal bytes. The tests check compatibility with the `safetensors`
+//! crate. With `std`, writes go to a temporary file that is synced and renamed, so a crash
+//! never leaves a half-written student behind.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::Path;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde_json::{Value, json};
 
 use crate::encoder::Encoder;
 use crate::error::{Result, RuntimeError};
@@ -17,15 +24,127 @@ use crate::student::{Dense, Header, Student};
 pub const FORMAT: &str = "distillery-student/1";
 const METADATA_KEY: &str = "distillery";
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
+/// Writes named f32 / i8 tensors and string metadata in the safetensors layout.
+pub(crate) fn write_safetensors(
+    tensors: &[(String, &str, Vec<usize>, Vec<u8>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut order: Vec<usize> = (0..tensors.len()).collect();
+    order.sort_by(|&a, &b| tensors[a].0.cmp(&tensors[b].0));
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), json!(metadata));
+    let mut offset = 0usize;
+    for &i in &order {
+        let (name, dtype, shape, bytes) = &tensors[i];
+        header.insert(
+            name.clone(),
+            json!({"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes.len()]}),
+        );
+        offset += bytes.len();
+    }
+    let mut json = serde_json::to_vec(&Value::Object(header))
+        .map_err(|e| RuntimeError::Format(e.to_string()))?;
+    while json.len() % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + offset);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for &i in &order {
+        out.extend_from_slice(&tensors[i].3);
+    }
+    Ok(out)
+}
+
+/// A parsed safetensors file: its metadata and a way to fetch tensors by name.
+pub(crate) struct SafeTensorsView<'a> {
+    header: serde_json::Map<String, Value>,
+    data: &'a [u8],
+}
+
+impl<'a> SafeTensorsView<'a> {
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let bad = |m: &str| RuntimeError::Format(m.to_string());
+        let len = bytes
+            .get(..8)
+            .ok_or_else(|| bad("shorter than a safetensors header"))?;
+        let len = u64::from_le_bytes([
+            len[0], len[1], len[2], len[3], len[4], len[5], len[6], len[7],
+        ]) as usize;
+        let json = bytes
+            .get(8..8usize.saturating_add(len))
+            .ok_or_else(|| bad("the safetensors header runs past the end of the file"))?;
+        let header: Value = serde_json::from_slice(json)
+            .map_err(|e| RuntimeError::Format(format!("bad safetensors header: {e}")))?;
+        let Value::Object(header) = header else {
+            return Err(bad("the safetensors header is not a JSON object"));
+        };
+        Ok(SafeTensorsView {
+            header,
+            data: &bytes[8 + len..],
+        })
+    }
+
+    pub(crate) fn metadata(&self, key: &str) -> Option<&str> {
+        self.header.get("__metadata__")?.get(key)?.as_str()
+    }
+
+    /// The raw bytes of tensor `name`, checked to be `dtype` with `shape`.
+    pub(crate) fn tensor(&self, name: &str, dtype: &str, shape: &[usize]) -> Result<&'a [u8]> {
+        let bad = |m: String| RuntimeError::Format(format!("tensor {name}: {m}"));
+        let t = self.header.get(name).ok_or_else(|| bad("missing".into()))?;
+        if t.get("dtype").and_then(Value::as_str) != Some(dtype) {
+            return Err(bad(format!("expected dtype {dtype}")));
+        }
+        let found: Vec<usize> = t
+            .get("shape")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_u64)
+                    .map(|v| v as usize)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if found != shape {
+            return Err(bad(format!("shape {found:?}, expected {shape:?}")));
+        }
+        let offsets: Vec<usize> = t
+            .get("data_offsets")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_u64)
+                    .map(|v| v as usize)
+                    .collect()
+            })
+            .unwrap_or_default();
+        match offsets.as_slice() {
+            [a, b] if a <= b => self
+                .data
+                .get(*a..*b)
+                .ok_or_else(|| bad("data out of bounds".into())),
+            _ => Err(bad("bad data_offsets".into())),
+        }
+    }
+}
+
+pub(crate) fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(crate) fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 impl Student {
     /// Serialises the student to safetensors bytes (deterministic for equal students).
     ///
     /// # Errors
-    /// Only if serialisation itself fails.
+    /// Only if JSON serialisation itself fails.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = Header {
             format: FORMAT.to_string(),
@@ -38,34 +157,23 @@ impl Student {
         };
         let json =
             serde_json::to_string(&header).map_err(|e| RuntimeError::Format(e.to_string()))?;
-        let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = self
-            .layers
-            .iter()
-            .enumerate()
-            .flat_map(|(k, l)| {
-                [
-                    (
-                        format!("layers.{k}.weight"),
-                        vec![l.inputs, l.outputs],
-                        f32_bytes(&l.weight),
-                    ),
-                    (
-                        format!("layers.{k}.bias"),
-                        vec![l.outputs],
-                        f32_bytes(&l.bias),
-                    ),
-                ]
-            })
-            .collect();
-        let mut views = Vec::with_capacity(buffers.len());
-        for (name, shape, bytes) in &buffers {
-            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
-                .map_err(|e| RuntimeError::Format(e.to_string()))?;
-            views.push((name.clone(), view));
+        let mut tensors = Vec::with_capacity(2 * self.layers.len());
+        for (k, l) in self.layers.iter().enumerate() {
+            tensors.push((
+                format!("layers.{k}.weight"),
+                "F32",
+                alloc::vec![l.inputs, l.outputs],
+                f32_bytes(&l.weight),
+            ));
+            tensors.push((
+                format!("layers.{k}.bias"),
+                "F32",
+                alloc::vec![l.outputs],
+                f32_bytes(&l.bias),
+            ));
         }
-        let metadata = HashMap::from([(METADATA_KEY.to_string(), json)]);
-        safetensors::serialize(views, Some(metadata))
-            .map_err(|e| RuntimeError::Format(e.to_string()))
+        let metadata = BTreeMap::from([(METADATA_KEY.to_string(), json)]);
+        write_safetensors(&tensors, &metadata)
     }
 
     /// Parses a student from safetensors bytes.
@@ -73,41 +181,30 @@ impl Student {
     /// # Errors
     /// Not safetensors, no distillery header, wrong tensor types or inconsistent shapes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Student> {
-        let bad = |e: String| RuntimeError::Format(e);
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
-        let json = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(METADATA_KEY))
-            .ok_or_else(|| bad("the safetensors header has no 'distillery' metadata".into()))?;
-        let mut header: Header = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let view = SafeTensorsView::parse(bytes)?;
+        let json = view.metadata(METADATA_KEY).ok_or_else(|| {
+            RuntimeError::Format("the safetensors header has no 'distillery' metadata".into())
+        })?;
+        let mut header: Header =
+            serde_json::from_str(json).map_err(|e| RuntimeError::Format(e.to_string()))?;
         if header.format != FORMAT {
-            return Err(bad(format!(
+            return Err(RuntimeError::Format(format!(
                 "format '{}', expected '{FORMAT}'",
                 header.format
             )));
         }
         header.encoder.index();
-        let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-        let read = |name: &str, len: usize| -> Result<Vec<f32>> {
-            let t = tensors
-                .tensor(name)
-                .map_err(|e| bad(format!("{name}: {e}")))?;
-            if t.dtype() != Dtype::F32 || t.data().len() != len * 4 {
-                return Err(bad(format!("{name} is not {len} f32 values")));
-            }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect())
-        };
         let mut layers = Vec::with_capacity(header.layers.len());
         for (k, &[inputs, outputs]) in header.layers.iter().enumerate() {
             layers.push(Dense {
                 inputs,
                 outputs,
-                weight: read(&format!("layers.{k}.weight"), inputs * outputs)?,
-                bias: read(&format!("layers.{k}.bias"), outputs)?,
+                weight: f32s(view.tensor(
+                    &format!("layers.{k}.weight"),
+                    "F32",
+                    &[inputs, outputs],
+                )?),
+                bias: f32s(view.tensor(&format!("layers.{k}.bias"), "F32", &[outputs])?),
             });
         }
         let encoder: Encoder = header.encoder;
@@ -119,58 +216,72 @@ impl Student {
             header.provenance,
         )
     }
+}
 
-    /// Loads a student from a `.safetensors` file.
+#[cfg(feature = "std")]
+mod file {
+    use std::io::Write;
+    use std::path::Path;
+
+    use crate::error::{Result, RuntimeError};
+    use crate::student::Student;
+
+    impl Student {
+        /// Loads a student from a `.safetensors` file.
+        ///
+        /// # Errors
+        /// Unreadable file or any [`Student::from_bytes`] error.
+        pub fn load(path: &Path) -> Result<Student> {
+            let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Student::from_bytes(&bytes)
+        }
+
+        /// Writes the student atomically (temp file, fsync, rename).
+        ///
+        /// # Errors
+        /// Any I/O failure; the destination is then left untouched.
+        pub fn save(&self, path: &Path) -> Result<()> {
+            write_atomic(path, &self.to_bytes()?)
+        }
+    }
+
+    /// Writes `bytes` to `path` through a synced temporary file in the same directory and a
+    /// rename, so readers see either the old file or the complete new one.
     ///
     /// # Errors
-    /// Unreadable file or any [`Student::from_bytes`] error.
-    pub fn load(path: &Path) -> Result<Student> {
-        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
+    /// Any I/O failure.
+    pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+        let io = |source| RuntimeError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        Student::from_bytes(&bytes)
-    }
-
-    /// Writes the student atomically (temp file, fsync, rename).
-    ///
-    /// # Errors
-    /// Any I/O failure; the destination is then left untouched.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes()?)
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(io)
     }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file in the same directory and a
-/// rename, so readers see either the old file or the complete new one.
-///
-/// # Errors
-/// Any I/O failure.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| RuntimeError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
-}
+#[cfg(feature = "std")]
+pub use file::write_atomic;
 
 #[cfg(test)]
 mod tests {
@@ -196,6 +307,19 @@ mod tests {
         );
     }
 
+    /// Our writer's output is valid for the reference `safetensors` crate, tensor by tensor.
+    #[test]
+    fn files_are_readable_by_the_safetensors_crate() {
+        let s = tiny();
+        let bytes = s.to_bytes().unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let w = st.tensor("layers.0.weight").unwrap();
+        assert_eq!(w.shape(), [3, 2]);
+        assert_eq!(super::f32s(w.data()), s.layers[0].weight);
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert!(meta.metadata().as_ref().unwrap().contains_key("distillery"));
+    }
+
     #[test]
     fn save_is_atomic_and_loadable() {
         let dir = tempfile::tempdir().unwrap();
@@ -210,7 +334,10 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_a_format_error() {
+    fn garbage_and_truncation_are_format_errors() {
         assert!(Student::from_bytes(b"not a model").is_err());
+        let bytes = tiny().to_bytes().unwrap();
+        assert!(Student::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+        assert!(Student::from_bytes(&bytes[..20]).is_err());
     }
 }

@@ -8,6 +8,10 @@
 //! - categorical: one-hot over the training levels, then one "unseen" slot for any level
 //!   not seen in training, plus a missing indicator when training had missing values.
 
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RuntimeError};
@@ -328,21 +332,31 @@ impl Default for NumberText {
     }
 }
 
+impl core::fmt::Write for NumberText {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(core::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 impl NumberText {
     fn format(&mut self, x: f64) -> &str {
-        use std::io::Write;
-        let mut cursor = std::io::Cursor::new(&mut self.buf[..]);
-        let ok = if x.fract() == 0.0 && x.abs() < 1e15 {
-            write!(cursor, "{}", x as i64)
+        use core::fmt::Write;
+        self.len = 0;
+        let ok = if crate::math::fract(x) == 0.0 && libm::fabs(x) < 1e15 {
+            write!(self, "{}", x as i64)
         } else {
-            write!(cursor, "{x}")
+            write!(self, "{x}")
         };
-        self.len = if ok.is_ok() {
-            cursor.position() as usize
-        } else {
-            0
-        };
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+        if ok.is_err() {
+            self.len = 0;
+        }
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }
 }
 

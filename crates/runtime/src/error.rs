@@ -1,16 +1,17 @@
 //! Errors of loading a student and predicting with it.
 
-use std::path::PathBuf;
+use alloc::string::String;
 
 /// Everything that can fail in `distillery-runtime`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RuntimeError {
     /// The artifact file could not be read or written.
+    #[cfg(feature = "std")]
     #[error("cannot access {path}: {source}")]
     Io {
         /// Artifact path.
-        path: PathBuf,
+        path: std::path::PathBuf,
         /// Underlying I/O error.
         source: std::io::Error,
     },
@@ -41,4 +42,4 @@ pub enum RuntimeError {
 }
 
 /// Shorthand for results in this crate.
-pub type Result<T> = std::result::Result<T, RuntimeError>;
+pub type Result<T> = core::result::Result<T, RuntimeError>;

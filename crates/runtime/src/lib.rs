@@ -4,7 +4,8 @@
 //!
 //! This crate deliberately has no training code, no ONNX runtime and no async runtime, so
 //! it can be embedded anywhere; training lives in `distillery-train`, teachers in
-//! `distillery-teacher`.
+//! `distillery-teacher`. Without its default `std` feature it builds as `no_std` + `alloc`
+//! (for microcontrollers and WASM hosts): everything but file I/O is available.
 //!
 //! ```
 //! use distillery_runtime::{Dense, Encoder, FeatureEncoder, RawValue, Student, Provenance};
@@ -19,12 +20,19 @@
 //! # Ok::<(), distillery_runtime::RuntimeError>(())
 //! ```
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
 mod artifact;
 mod encoder;
 mod error;
+mod math;
 mod student;
 
-pub use artifact::{FORMAT, write_atomic};
+pub use artifact::FORMAT;
+#[cfg(feature = "std")]
+pub use artifact::write_atomic;
 pub use encoder::{Encoder, FeatureEncoder, RawValue};
 pub use error::{Result, RuntimeError};
 pub use student::{Dense, Provenance, Scratch, Student, gemm_acc, softmax_in_place};

@@ -5,6 +5,11 @@
 //! sequence of contiguous axpy updates that the compiler vectorises, and it skips the
 //! zero inputs that one-hot encoding produces in abundance. Batches go through a real GEMM.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use serde::{Deserialize, Serialize};
 
 use crate::encoder::{Encoder, RawValue};
@@ -193,7 +198,7 @@ impl Student {
         let first = &self.layers[0];
         b.resize(first.outputs, 0.0);
         first.forward_one(x, b);
-        std::mem::swap(a, b);
+        core::mem::swap(a, b);
         self.forward_from(1, a, b, out);
     }
 
@@ -209,7 +214,7 @@ impl Student {
             if k < last {
                 b.iter_mut().for_each(|v| *v = v.max(0.0));
             }
-            std::mem::swap(a, b);
+            core::mem::swap(a, b);
         }
         out.copy_from_slice(a);
         softmax_in_place(out);
@@ -277,7 +282,7 @@ pub fn softmax_in_place(v: &mut [f32]) {
     let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for x in v.iter_mut() {
-        *x = (*x - max).exp();
+        *x = crate::math::exp(*x - max);
         sum += *x;
     }
     for x in v.iter_mut() {
