@@ -26,6 +26,19 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Score a CSV or Parquet file with a student.
     Predict(PredictArgs),
+    /// Export a student to ONNX (the encoder included: the model takes raw inputs).
+    Export(ExportArgs),
+}
+
+/// `distillery export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The student (.safetensors).
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// Where to write the ONNX model.
+    #[arg(long)]
+    pub(crate) output: PathBuf,
 }
 
 /// `distillery demo`.

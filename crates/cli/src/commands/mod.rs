@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes `run(args, …) -> Result<ExitStatus>`.
 
 mod demo;
+mod export;
 mod init;
 mod predict;
 mod run;
@@ -19,5 +20,6 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Init(args) => init::run(&args),
         Command::Run(args) => run::run(&args, progress),
         Command::Predict(args) => predict::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }

@@ -258,6 +258,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
             .with_context(|| format!("writing {name}"))
     };
     write("student.safetensors", &student_bytes)?;
+    write("student.onnx", &distillery_export::to_onnx(&student)?)?;
     write("scratch.safetensors", &scratch_bytes)?;
     if let Some(t) = &teacher.in_house {
         write("teacher.safetensors", &t.to_bytes()?)?;

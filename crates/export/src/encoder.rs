@@ -1,0 +1,80 @@
+//! The feature encoder as ONNX operators, so an exported student takes raw inputs:
+//! one input per feature, named after its column, shaped `[N, 1]`.
+//!
+//! - numeric feature → `float32`; `NaN` means missing. Graph: `Where(IsNaN(x), 0, (x − mean) · (1/scale))`,
+//!   plus `Cast(IsNaN(x))` as the missing indicator when the student has one.
+//! - categorical feature → `string`; the empty string means missing. Graph:
+//!   `CategoryMapper` (ai.onnx.ml) from level to slot, unseen levels to the "unseen" slot,
+//!   then a one-hot row through `Equal` against `[0, 1, …, width−1]`.
+
+use distillery_runtime::{Encoder, FeatureEncoder};
+
+use crate::builder::{Attr, FLOAT, Graph, STRING};
+
+/// Adds the encoder's inputs and operators; returns the name of the `[N, width]` float tensor.
+pub(crate) fn encode(g: &mut Graph, encoder: &Encoder) -> String {
+    let mut parts = Vec::new();
+    for feature in &encoder.features {
+        match feature {
+            FeatureEncoder::Numeric {
+                name,
+                mean,
+                scale,
+                missing_indicator,
+            } => {
+                g.input(name, FLOAT, 1);
+                let nan = g.node("IsNaN", &[name], "", vec![]);
+                let mean = g.floats("mean", &[], &[*mean as f32]);
+                let inv = g.floats("inv_scale", &[], &[(1.0 / scale) as f32]);
+                let centred = g.node("Sub", &[name, &mean], "", vec![]);
+                let z = g.node("Mul", &[&centred, &inv], "", vec![]);
+                let zero = g.floats("zero", &[], &[0.0]);
+                parts.push(g.node("Where", &[&nan, &zero, &z], "", vec![]));
+                if *missing_indicator {
+                    parts.push(g.node(
+                        "Cast",
+                        &[&nan],
+                        "",
+                        vec![("to", Attr::Int(i64::from(FLOAT)))],
+                    ));
+                }
+            }
+            FeatureEncoder::Categorical {
+                name,
+                levels,
+                missing_indicator,
+            } => {
+                g.input(name, STRING, 1);
+                let unseen = levels.len() as i64;
+                let mut cats: Vec<String> = levels.clone();
+                let mut codes: Vec<i64> = (0..unseen).collect();
+                if *missing_indicator {
+                    cats.push(String::new());
+                    codes.push(unseen + 1);
+                }
+                let slot = g.node_in(
+                    "CategoryMapper",
+                    "ai.onnx.ml",
+                    &[name],
+                    "",
+                    vec![
+                        ("cats_strings", Attr::Strings(cats)),
+                        ("cats_int64s", Attr::Ints(codes)),
+                        ("default_int64", Attr::Int(unseen)),
+                    ],
+                );
+                let width = feature.width() as i64;
+                let range = g.ints("slots", &[1, width], &(0..width).collect::<Vec<_>>());
+                let hot = g.node("Equal", &[&slot, &range], "", vec![]);
+                parts.push(g.node(
+                    "Cast",
+                    &[&hot],
+                    "",
+                    vec![("to", Attr::Int(i64::from(FLOAT)))],
+                ));
+            }
+        }
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    g.node("Concat", &refs, "", vec![("axis", Attr::Int(1))])
+}

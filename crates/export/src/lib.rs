@@ -1,0 +1,86 @@
+//! ONNX export of distillery students. The exported graph contains the feature encoder, so
+//! it takes the same raw inputs as the native runtime (one `[N, 1]` input per feature,
+//! `float32` for numeric and `string` for categorical features; `NaN` / `""` = missing) and
+//! returns `probabilities` `[N, classes]`, the same numbers as
+//! [`distillery_runtime::Student`] to float rounding (checked against onnxruntime and tract
+//! in the tests).
+//!
+//! This crate only writes models; running ONNX is tract's (teachers) or the user's job.
+//!
+//! ```
+//! use distillery_runtime::{Dense, Encoder, FeatureEncoder, Provenance, Student};
+//! let encoder = Encoder::new(vec![FeatureEncoder::Numeric {
+//!     name: "x".into(), mean: 0.0, scale: 1.0, missing_indicator: false,
+//! }]);
+//! let layer = Dense { inputs: 1, outputs: 2, weight: vec![1.0, -1.0], bias: vec![0.0, 0.0] };
+//! let student = Student::new(encoder, vec!["a".into(), "b".into()], vec![layer], vec![], Provenance::new()).unwrap();
+//! let bytes = distillery_export::to_onnx(&student)?;
+//! assert!(bytes.len() > 100);
+//! # Ok::<(), distillery_export::ExportError>(())
+//! ```
+
+mod builder;
+mod encoder;
+
+use distillery_runtime::Student;
+use prost::Message;
+
+use builder::{Attr, Graph};
+
+/// Export failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The student's metadata could not be serialised.
+    #[error("cannot export: {0}")]
+    Metadata(String),
+}
+
+/// The exported fp32 student as ONNX bytes (deterministic for equal students).
+///
+/// # Errors
+/// Only if the provenance metadata cannot be serialised.
+pub fn to_onnx(student: &Student) -> Result<Vec<u8>, ExportError> {
+    let mut g = Graph::default();
+    let mut x = encoder::encode(&mut g, student.encoder());
+    let last = student.layers().len() - 1;
+    for (k, layer) in student.layers().iter().enumerate() {
+        let w = g.floats(
+            "weight",
+            &[layer.inputs as i64, layer.outputs as i64],
+            &layer.weight,
+        );
+        let b = g.floats("bias", &[layer.outputs as i64], &layer.bias);
+        let mm = g.node("MatMul", &[&x, &w], "", vec![]);
+        x = g.node("Add", &[&mm, &b], "", vec![]);
+        if k < last {
+            x = g.node("Relu", &[&x], "", vec![]);
+        }
+    }
+    let p = g.node("Softmax", &[&x], "", vec![("axis", Attr::Int(-1))]);
+    g.output("probabilities", &p, student.classes().len() as i64);
+    let model = g.model("distillery_student", metadata(student)?);
+    Ok(model.encode_to_vec())
+}
+
+/// Class names, input order and provenance travel in `metadata_props`, so the ONNX file
+/// is as self-describing as the safetensors one.
+fn metadata(student: &Student) -> Result<Vec<(String, String)>, ExportError> {
+    let json = |v: serde_json::Value| {
+        serde_json::to_string(&v).map_err(|e| ExportError::Metadata(e.to_string()))
+    };
+    Ok(vec![
+        (
+            "distillery.classes".into(),
+            json(serde_json::json!(student.classes()))?,
+        ),
+        (
+            "distillery.inputs".into(),
+            json(serde_json::json!(student.encoder().names()))?,
+        ),
+        (
+            "distillery.provenance".into(),
+            json(serde_json::Value::Object(student.provenance().clone()))?,
+        ),
+    ])
+}
