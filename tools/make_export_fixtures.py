@@ -1,12 +1,14 @@
 """Builds the ONNX-export fixtures under tests/data/export/.
 
 1. distils a small student from tests/data/export/recipe.toml with the distillery binary,
-2. exports it to ONNX with `distillery export` (and, when given --int8, the int8 QDQ model),
+2. exports it to ONNX with `distillery export`, and quantizes it with `distillery quantize`
+   (calibrated on tests/data/adult_sample.csv) into an int8 student and its QDQ ONNX model,
 3. runs onnxruntime on 200 rows of tests/data/adult_sample.csv plus rows with missing and
    unseen values, and stores the inputs and onnxruntime's probabilities.
 
 The Rust tests then check that (a) exporting the committed student gives the committed ONNX
-bytes, (b) the native runtime matches onnxruntime within 1e-5, (c) tract matches too.
+bytes, (b) the native runtime matches onnxruntime within 1e-5 (fp32) and 1e-3 (int8),
+(c) tract matches too.
 
 Usage: python3 tools/make_export_fixtures.py
 """
@@ -30,8 +32,12 @@ def distillery(*args):
     subprocess.run(["cargo", "run", "--quiet", "--release", "-p", "distillery", "--", *args], check=True, cwd=ROOT)
 
 
-def run_onnx(path, frame, columns, kinds):
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+def run_onnx(path, frame, columns, kinds, optimize=True):
+    options = ort.SessionOptions()
+    if not optimize:
+        # the QDQ graph evaluated node by node, exactly as the ONNX spec defines it
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     feeds = {}
     for c in columns:
         if kinds[c] == "string":
@@ -47,6 +53,10 @@ def main():
     run_dir = glob.glob(os.path.join(runs, "export-fixture-*"))[0]
     shutil.copy(os.path.join(run_dir, "student.safetensors"), os.path.join(OUT, "student.safetensors"))
     distillery("export", "--model", os.path.join(OUT, "student.safetensors"), "--output", os.path.join(OUT, "student.onnx"))
+    distillery("quantize", "--model", os.path.join(OUT, "student.safetensors"),
+               "--calibration", os.path.join(ROOT, "tests", "data", "adult_sample.csv"),
+               "--output", os.path.join(OUT, "student.int8.safetensors"), "--onnx", os.path.join(OUT, "student.int8.onnx"))
+    onnx.checker.check_model(onnx.load(os.path.join(OUT, "student.int8.onnx")), full_check=True)
     model = onnx.load(os.path.join(OUT, "student.onnx"))
     onnx.checker.check_model(model, full_check=True)
     kinds = {i.name: ("string" if i.type.tensor_type.elem_type == onnx.TensorProto.STRING else "float") for i in model.graph.input}
@@ -64,11 +74,15 @@ def main():
     extra.loc[extra.index[5], "education"] = "Hogwarts"
     frame = pd.concat([frame, extra], ignore_index=True)
     probs = run_onnx(os.path.join(OUT, "student.onnx"), frame, columns, kinds)
+    probs_int8 = run_onnx(os.path.join(OUT, "student.int8.onnx"), frame, columns, kinds)
+    probs_int8_ref = run_onnx(os.path.join(OUT, "student.int8.onnx"), frame, columns, kinds, optimize=False)
     rows = [[(None if pd.isna(v) else (str(v) if kinds[c] == "string" else float(v))) for c, v in zip(columns, r)]
             for r in frame.itertuples(index=False)]
     with open(os.path.join(OUT, "onnxruntime.json"), "w") as f:
         json.dump({"onnxruntime": ort.__version__, "columns": columns, "kinds": [kinds[c] for c in columns],
-                   "rows": rows, "probabilities": probs.astype(float).tolist()}, f)
+                   "rows": rows, "probabilities": probs.astype(float).tolist(),
+                   "probabilities_int8": probs_int8.astype(float).tolist(),
+                   "probabilities_int8_reference": probs_int8_ref.astype(float).tolist()}, f)
     print(f"wrote {len(rows)} fixture rows; onnxruntime {ort.__version__}")
 
 

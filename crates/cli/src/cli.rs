@@ -28,6 +28,34 @@ pub(crate) enum Command {
     Predict(PredictArgs),
     /// Export a student to ONNX (the encoder included: the model takes raw inputs).
     Export(ExportArgs),
+    /// Quantize a student to int8 (per-channel weights, calibrated activations).
+    Quantize(QuantizeArgs),
+}
+
+/// `distillery quantize`.
+#[derive(Debug, Args)]
+pub(crate) struct QuantizeArgs {
+    /// The fp32 student (.safetensors).
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// Rows to calibrate activation scales on (CSV, CSV.gz or Parquet; e.g. training data).
+    #[arg(long)]
+    pub(crate) calibration: PathBuf,
+    /// Where to write the int8 student (.safetensors).
+    #[arg(long)]
+    pub(crate) output: PathBuf,
+    /// Also write the int8 model as ONNX (QDQ) here.
+    #[arg(long)]
+    pub(crate) onnx: Option<PathBuf>,
+    /// "percentile" or "minmax".
+    #[arg(long, default_value = "percentile")]
+    pub(crate) method: String,
+    /// Percentile of |activation| that maps to 127.
+    #[arg(long, default_value_t = 99.99)]
+    pub(crate) percentile: f32,
+    /// Calibration rows to use (the first ones).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) rows: usize,
 }
 
 /// `distillery export`.

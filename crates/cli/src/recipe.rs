@@ -23,6 +23,57 @@ pub(crate) struct Recipe {
     pub(crate) distill: DistillSection,
     #[serde(default)]
     pub(crate) gates: GatesSection,
+    #[serde(default)]
+    pub(crate) quantize: QuantizeSection,
+}
+
+/// `[quantize]`: int8 post-training quantization of the student.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct QuantizeSection {
+    /// Also produce `student.int8.safetensors` and `student.int8.onnx` (default false).
+    pub(crate) int8: bool,
+    /// "percentile" (default) or "minmax" activation calibration.
+    pub(crate) method: String,
+    /// Percentile of |activation| that maps to 127 (default 99.99).
+    pub(crate) percentile: f32,
+    /// Training rows used for calibration (default 2000).
+    pub(crate) calibration_rows: usize,
+}
+
+impl Default for QuantizeSection {
+    fn default() -> Self {
+        QuantizeSection {
+            int8: false,
+            method: "percentile".into(),
+            percentile: 99.99,
+            calibration_rows: 2000,
+        }
+    }
+}
+
+impl QuantizeSection {
+    /// The calibration rule.
+    pub(crate) fn calibration(&self) -> Result<distillery_runtime::Calibration> {
+        calibration(&self.method, self.percentile)
+    }
+}
+
+/// Parses a calibration method name.
+pub(crate) fn calibration(
+    method: &str,
+    percentile: f32,
+) -> Result<distillery_runtime::Calibration> {
+    match method {
+        "minmax" => Ok(distillery_runtime::Calibration::MinMax),
+        "percentile" if (50.0..=100.0).contains(&percentile) => {
+            Ok(distillery_runtime::Calibration::Percentile(percentile))
+        }
+        "percentile" => bail!("[quantize] percentile = {percentile} must be between 50 and 100"),
+        other => {
+            bail!("[quantize] method = \"{other}\" is unknown; use \"percentile\" or \"minmax\"")
+        }
+    }
 }
 
 /// `[data]`: where the rows are and what the columns mean.
@@ -207,7 +258,9 @@ pub(crate) struct GatesSection {
 const KEYS: &[(&str, &[&str])] = &[
     (
         "",
-        &["name", "data", "teacher", "student", "distill", "gates"],
+        &[
+            "name", "data", "teacher", "student", "distill", "gates", "quantize",
+        ],
     ),
     (
         "data",
@@ -247,6 +300,10 @@ const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("gates", &["min_fidelity", "max_accuracy_drop"]),
+    (
+        "quantize",
+        &["int8", "method", "percentile", "calibration_rows"],
+    ),
 ];
 
 /// Rejects keys that do not exist, naming the nearest one that does.
@@ -316,6 +373,7 @@ impl Recipe {
                 path.display()
             ),
         }
+        recipe.quantize.calibration()?;
         if recipe.distill.augment_factor == 0 {
             bail!(
                 "{}: [distill] augment_factor must be at least 1",

@@ -22,7 +22,7 @@
 mod builder;
 mod encoder;
 
-use distillery_runtime::Student;
+use distillery_runtime::{QuantizedStudent, Student};
 use prost::Message;
 
 use builder::{Attr, Graph};
@@ -59,28 +59,72 @@ pub fn to_onnx(student: &Student) -> Result<Vec<u8>, ExportError> {
     }
     let p = g.node("Softmax", &[&x], "", vec![("axis", Attr::Int(-1))]);
     g.output("probabilities", &p, student.classes().len() as i64);
-    let model = g.model("distillery_student", metadata(student)?);
+    let meta = metadata_of(student.classes(), student.encoder(), student.provenance())?;
+    let model = g.model("distillery_student", meta);
     Ok(model.encode_to_vec())
+}
+
+/// The int8 student as an ONNX QDQ model: every dense layer is
+/// `QuantizeLinear → DequantizeLinear → MatMul` with int8 weights dequantized per output
+/// channel (`DequantizeLinear`, axis 1), so onnxruntime and other engines can fuse it into
+/// integer kernels. Same inputs and output as [`to_onnx`].
+///
+/// # Errors
+/// Only if the provenance metadata cannot be serialised.
+pub fn to_onnx_int8(student: &QuantizedStudent) -> Result<Vec<u8>, ExportError> {
+    let mut g = Graph::default();
+    let mut x = encoder::encode(&mut g, student.encoder());
+    let last = student.layers().len() - 1;
+    for (k, layer) in student.layers().iter().enumerate() {
+        let (i, o) = (layer.inputs as i64, layer.outputs as i64);
+        let sx = g.floats("input_scale", &[], &[layer.input_scale]);
+        let zx = g.int8s("input_zero", &[], &[0]);
+        let xq = g.node("QuantizeLinear", &[&x, &sx, &zx], "", vec![]);
+        let xd = g.node("DequantizeLinear", &[&xq, &sx, &zx], "", vec![]);
+        let wq = g.int8s("weight_int8", &[i, o], &layer.weight);
+        let sw = g.floats("weight_scale", &[o], &layer.weight_scale);
+        let zw = g.int8s("weight_zero", &[o], &vec![0; layer.outputs]);
+        let wd = g.node(
+            "DequantizeLinear",
+            &[&wq, &sw, &zw],
+            "",
+            vec![("axis", Attr::Int(1))],
+        );
+        let b = g.floats("bias", &[o], &layer.bias);
+        let mm = g.node("MatMul", &[&xd, &wd], "", vec![]);
+        x = g.node("Add", &[&mm, &b], "", vec![]);
+        if k < last {
+            x = g.node("Relu", &[&x], "", vec![]);
+        }
+    }
+    let p = g.node("Softmax", &[&x], "", vec![("axis", Attr::Int(-1))]);
+    g.output("probabilities", &p, student.classes().len() as i64);
+    let meta = metadata_of(student.classes(), student.encoder(), student.provenance())?;
+    Ok(g.model("distillery_student_int8", meta).encode_to_vec())
 }
 
 /// Class names, input order and provenance travel in `metadata_props`, so the ONNX file
 /// is as self-describing as the safetensors one.
-fn metadata(student: &Student) -> Result<Vec<(String, String)>, ExportError> {
+fn metadata_of(
+    classes: &[String],
+    encoder: &distillery_runtime::Encoder,
+    provenance: &distillery_runtime::Provenance,
+) -> Result<Vec<(String, String)>, ExportError> {
     let json = |v: serde_json::Value| {
         serde_json::to_string(&v).map_err(|e| ExportError::Metadata(e.to_string()))
     };
     Ok(vec![
         (
             "distillery.classes".into(),
-            json(serde_json::json!(student.classes()))?,
+            json(serde_json::json!(classes))?,
         ),
         (
             "distillery.inputs".into(),
-            json(serde_json::json!(student.encoder().names()))?,
+            json(serde_json::json!(encoder.names()))?,
         ),
         (
             "distillery.provenance".into(),
-            json(serde_json::Value::Object(student.provenance().clone()))?,
+            json(serde_json::Value::Object(provenance.clone()))?,
         ),
     ])
 }

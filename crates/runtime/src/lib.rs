@@ -28,6 +28,7 @@ mod artifact;
 mod encoder;
 mod error;
 mod math;
+mod quantized;
 mod student;
 
 pub use artifact::FORMAT;
@@ -35,4 +36,7 @@ pub use artifact::FORMAT;
 pub use artifact::write_atomic;
 pub use encoder::{Encoder, FeatureEncoder, RawValue};
 pub use error::{Result, RuntimeError};
+pub use quantized::{
+    Calibration, INT8_FORMAT, Int8Scratch, QuantizedLayer, QuantizedStudent, WEIGHT_RANGE,
+};
 pub use student::{Dense, Provenance, Scratch, Student, gemm_acc, softmax_in_place};

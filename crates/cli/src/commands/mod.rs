@@ -4,6 +4,7 @@ mod demo;
 mod export;
 mod init;
 mod predict;
+mod quantize;
 mod run;
 
 use anyhow::Result;
@@ -21,5 +22,6 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Run(args) => run::run(&args, progress),
         Command::Predict(args) => predict::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Quantize(args) => quantize::run(&args),
     }
 }

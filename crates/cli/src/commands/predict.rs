@@ -10,9 +10,9 @@ use distillery_train::encode_rows;
 use crate::cli::PredictArgs;
 use crate::exit::ExitStatus;
 
-pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
-    let student = Student::load(&args.model)
-        .with_context(|| format!("loading student {}", args.model.display()))?;
+/// Reads a file the way `student` was trained to read data (its missing tokens, its
+/// categorical columns kept as text), checking that every feature column is there.
+pub(crate) fn read_for(student: &Student, path: &std::path::Path) -> Result<Table> {
     let keep_text: HashSet<String> = student
         .encoder()
         .features
@@ -24,12 +24,19 @@ pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
         missing: student.missing_tokens().to_vec(),
         keep_text,
     };
-    let table = Table::read(&args.input, &options)?;
+    let table = Table::read(path, &options)?;
     for name in student.encoder().names() {
-        table.index_of(name).with_context(|| {
-            format!("{} lacks a feature the student needs", args.input.display())
-        })?;
+        table
+            .index_of(name)
+            .with_context(|| format!("{} lacks a feature the student needs", path.display()))?;
     }
+    Ok(table)
+}
+
+pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
+    let student = Student::load(&args.model)
+        .with_context(|| format!("loading student {}", args.model.display()))?;
+    let table = read_for(&student, &args.input)?;
     let rows: Vec<usize> = (0..table.n_rows()).collect();
     let x = encode_rows(student.encoder(), &table, &rows)
         .with_context(|| format!("encoding {}", args.input.display()))?;

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use distillery_eval::{Scores, fidelity, mean_kl};
-use distillery_runtime::{Provenance, RawValue, Scratch, Student};
+use distillery_runtime::{Provenance, QuantizedStudent, RawValue, Scratch, Student};
 use distillery_train::{
     FitOptions, FitOutcome, TransferSet, ValidDistillParams, fit, raw_value, soften,
 };
@@ -216,6 +216,19 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         scratch_latency,
         &scratch_fit,
     );
+    let int8 = if recipe.quantize.int8 {
+        progress.stage("quantizing the student to int8");
+        Some(quantize(
+            recipe,
+            &prepared,
+            &student,
+            &teacher.test,
+            &test_y,
+            &raw_rows,
+        )?)
+    } else {
+        None
+    };
     let gates = check_gates(recipe, &teacher_summary, &student_summary);
     let run_id = run_id(recipe.name(), &recipe_hash);
     let summary = Summary {
@@ -245,6 +258,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         teacher: teacher_summary,
         student: student_summary,
         scratch: scratch_summary,
+        int8: int8.as_ref().map(|(_, m, _)| m.clone()),
         distill: serde_json::to_value(&recipe.distill)?,
         gates,
         seconds: started.elapsed().as_secs_f64(),
@@ -260,6 +274,10 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     write("student.safetensors", &student_bytes)?;
     write("student.onnx", &distillery_export::to_onnx(&student)?)?;
     write("scratch.safetensors", &scratch_bytes)?;
+    if let Some((q, _, bytes)) = &int8 {
+        write("student.int8.safetensors", bytes)?;
+        write("student.int8.onnx", &distillery_export::to_onnx_int8(q)?)?;
+    }
     if let Some(t) = &teacher.in_house {
         write("teacher.safetensors", &t.to_bytes()?)?;
     }
@@ -334,6 +352,55 @@ fn student_latency_of(student: &Student, rows: &[Vec<RawValue<'_>>]) -> f64 {
         let _ = student.predict_one_into(row, &mut scratch, &mut out);
         std::hint::black_box(&out);
     })
+}
+
+/// Quantizes the student (calibrated on training rows) and measures it like the others.
+fn quantize(
+    recipe: &Recipe,
+    prepared: &data::Prepared,
+    student: &Student,
+    teacher_test: &[f32],
+    test_y: &[Option<u32>],
+    raw_rows: &[Vec<RawValue<'_>>],
+) -> Result<(QuantizedStudent, ModelSummary, Vec<u8>)> {
+    let width = prepared.encoder.width();
+    let n = prepared.train_rows.len();
+    let take = recipe.quantize.calibration_rows.clamp(1, n);
+    let stride = n / take;
+    let calibration: Vec<f32> = (0..take)
+        .flat_map(|i| {
+            prepared.train_x[i * stride * width..(i * stride + 1) * width]
+                .iter()
+                .copied()
+        })
+        .collect();
+    let q = QuantizedStudent::quantize(student, &calibration, take, recipe.quantize.calibration()?);
+    let k = student.classes().len();
+    let p = q.predict_encoded_batch(&prepared.test_x, test_y.len());
+    let s = Scores::of(&p, k, test_y);
+    let bytes = q.to_bytes()?;
+    let mut scratch = distillery_runtime::Int8Scratch::default();
+    let mut out = vec![0.0; k];
+    let latency = latency::median_us(5000, |i| {
+        let _ = q.predict_one_into(&raw_rows[i % raw_rows.len()], &mut scratch, &mut out);
+        std::hint::black_box(&out);
+    });
+    let summary = ModelSummary {
+        kind: format!(
+            "int8 ({:?} calibration on {take} training rows)",
+            recipe.quantize.calibration()?
+        ),
+        accuracy: s.accuracy,
+        macro_f1: s.macro_f1,
+        log_loss: s.log_loss,
+        fidelity: fidelity(&p, teacher_test, k),
+        mean_kl: mean_kl(&p, teacher_test, k),
+        parameters: Some(student.parameters()),
+        bytes: Some(bytes.len() as u64),
+        latency_us: Some(latency),
+        training: None,
+    };
+    Ok((q, summary, bytes))
 }
 
 fn check_gates(recipe: &Recipe, teacher: &ModelSummary, student: &ModelSummary) -> Vec<GateResult> {

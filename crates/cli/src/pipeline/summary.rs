@@ -19,6 +19,9 @@ pub(crate) struct Summary {
     pub(crate) teacher: ModelSummary,
     pub(crate) student: ModelSummary,
     pub(crate) scratch: ModelSummary,
+    /// The int8 student, when `[quantize] int8 = true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) int8: Option<ModelSummary>,
     pub(crate) distill: serde_json::Value,
     pub(crate) gates: Vec<GateResult>,
     pub(crate) seconds: f64,
@@ -118,6 +121,9 @@ impl Summary {
         s.push_str(&row("teacher", &self.teacher));
         s.push_str(&row("student", &self.student));
         s.push_str(&row("scratch", &self.scratch));
+        if let Some(q) = &self.int8 {
+            s.push_str(&row("int8", q));
+        }
         if let (Some(t), Some(st)) = (self.teacher.latency_us, self.student.latency_us) {
             s.push_str(&format!("student is {:.0}× faster per row", t / st));
         }
