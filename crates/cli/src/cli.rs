@@ -30,6 +30,28 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Quantize a student to int8 (per-channel weights, calibrated activations).
     Quantize(QuantizeArgs),
+    /// Measure a run's student (fp32, int8) against onnxruntime and the teacher.
+    Bench(BenchArgs),
+}
+
+/// `distillery bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// A run directory (runs/<run-id>) holding student.safetensors and student.onnx.
+    #[arg(long)]
+    pub(crate) run: PathBuf,
+    /// Rows to predict on (CSV, CSV.gz or Parquet), e.g. the test file.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Skip the onnxruntime comparison (which runs `python3 bench/ort_bench.py`).
+    #[arg(long)]
+    pub(crate) no_ort: bool,
+    /// The onnxruntime benchmark script.
+    #[arg(long, default_value = "bench/ort_bench.py")]
+    pub(crate) ort_script: PathBuf,
+    /// Print the results as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `distillery quantize`.

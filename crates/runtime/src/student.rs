@@ -220,6 +220,52 @@ impl Student {
         softmax_in_place(out);
     }
 
+    /// Class probabilities for raw rows (`rows.len() × classes`): rows are encoded, then run
+    /// through GEMM in one batch; with `std`, batches of 8,192 rows or more are split
+    /// across threads.
+    ///
+    /// # Errors
+    /// See [`Encoder::encode_into`].
+    pub fn predict_batch(&self, rows: &[&[RawValue<'_>]]) -> Result<Vec<f32>> {
+        #[cfg(feature = "std")]
+        {
+            const PARALLEL_FROM: usize = 8192;
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if rows.len() >= PARALLEL_FROM && threads > 1 {
+                let chunk = rows.len().div_ceil(threads);
+                let parts: Vec<Result<Vec<f32>>> = std::thread::scope(|s| {
+                    let handles: Vec<_> = rows
+                        .chunks(chunk)
+                        .map(|c| s.spawn(move || self.predict_batch_serial(c)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                Err(RuntimeError::Shape("worker panicked".into()))
+                            })
+                        })
+                        .collect()
+                });
+                let mut out = Vec::with_capacity(rows.len() * self.classes.len());
+                for p in parts {
+                    out.extend(p?);
+                }
+                return Ok(out);
+            }
+        }
+        self.predict_batch_serial(rows)
+    }
+
+    fn predict_batch_serial(&self, rows: &[&[RawValue<'_>]]) -> Result<Vec<f32>> {
+        let width = self.encoder.width();
+        let mut x = vec![0.0f32; rows.len() * width];
+        for (row, out) in rows.iter().zip(x.chunks_exact_mut(width)) {
+            self.encoder.encode_into(row, out)?;
+        }
+        Ok(self.predict_encoded_batch(&x, rows.len()))
+    }
+
     /// Class probabilities for `n` encoded rows (`x` is `n × width`, row-major), through GEMM.
     pub fn predict_encoded_batch(&self, x: &[f32], n: usize) -> Vec<f32> {
         let mut act = x.to_vec();
@@ -377,6 +423,25 @@ pub(crate) mod tests {
             for (a, b) in batch.iter().zip(&single) {
                 assert!((a - b).abs() < 1e-6, "{row:?}: {batch:?} vs {single:?}");
             }
+        }
+    }
+
+    #[test]
+    fn raw_batch_equals_single_rows() {
+        let s = tiny();
+        let rows: Vec<Vec<RawValue<'_>>> = (0..9000)
+            .map(|i| {
+                vec![
+                    RawValue::Number(f64::from(i % 13) / 3.0),
+                    RawValue::Text(if i % 3 == 0 { "a" } else { "b" }),
+                ]
+            })
+            .collect();
+        let refs: Vec<&[RawValue<'_>]> = rows.iter().map(Vec::as_slice).collect();
+        let batch = s.predict_batch(&refs).unwrap();
+        for (i, row) in rows.iter().enumerate().step_by(97) {
+            let one = s.predict_one(row).unwrap();
+            assert!((one[0] - batch[2 * i]).abs() < 1e-6);
         }
     }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand; each exposes `run(args, …) -> Result<ExitStatus>`.
 
+mod bench;
 mod demo;
 mod export;
 mod init;
@@ -23,5 +24,6 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Predict(args) => predict::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Quantize(args) => quantize::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
