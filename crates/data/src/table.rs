@@ -5,7 +5,9 @@
 //! memory. Which representation a column gets is decided by its contents (and by the
 //! recipe, which can force text); [`crate::schema`] turns that into feature kinds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -296,7 +298,9 @@ pub(crate) struct ColumnBuilder {
     keep_text: bool,
     text_dropped: bool,
     levels: Vec<String>,
-    index: HashMap<String, u32>,
+    /// Fx hashing: SipHash's flood resistance buys nothing for a file we read ourselves, and
+    /// it was a tenth of the time of reading a 200k-row CSV.
+    index: FxHashMap<String, u32>,
     codes: Vec<u32>,
     numbers: Vec<f64>,
     stats: ColumnStats,
@@ -308,7 +312,7 @@ impl ColumnBuilder {
             keep_text,
             text_dropped: false,
             levels: Vec::new(),
-            index: HashMap::new(),
+            index: FxHashMap::default(),
             codes: Vec::new(),
             numbers: Vec::new(),
             stats: ColumnStats::default(),
@@ -368,7 +372,7 @@ impl ColumnBuilder {
         {
             self.text_dropped = true;
             self.levels = Vec::new();
-            self.index = HashMap::new();
+            self.index = FxHashMap::default();
             self.codes = Vec::new();
         }
     }
@@ -454,7 +458,6 @@ fn read_csv<R: Read>(path: &Path, reader: R, options: &ReadOptions) -> Result<Ta
             path: path.to_path_buf(),
         });
     }
-    let missing: HashSet<&str> = options.missing.iter().map(String::as_str).collect();
     let mut builders: Vec<ColumnBuilder> = names
         .iter()
         .map(|n| ColumnBuilder::new(options.keep_text.contains(n)))
@@ -462,7 +465,8 @@ fn read_csv<R: Read>(path: &Path, reader: R, options: &ReadOptions) -> Result<Ta
     let mut record = csv::StringRecord::new();
     while csv.read_record(&mut record).map_err(csv_error)? {
         for (builder, cell) in builders.iter_mut().zip(record.iter()) {
-            if missing.contains(cell) {
+            // A handful of short tokens: comparing them beats hashing every cell.
+            if options.missing.iter().any(|m| m == cell) {
                 builder.push(Cell::Missing);
             } else {
                 builder.push(Cell::Text(cell));

@@ -47,20 +47,30 @@ pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
     header.extend(student.classes().iter().map(|c| format!("prob_{c}")));
     header.push("prediction".into());
     out.write_record(&header)?;
-    let mut record: Vec<String> = Vec::with_capacity(header.len());
+    // Fields are written one by one from borrowed text and one reused number buffer:
+    // allocating a String per cell was a fifth of the time on a 200k-row file.
+    let mut number = String::new();
     for r in rows {
-        record.clear();
         for c in table.columns() {
-            record.push(match c {
-                Column::Numeric(v) if v[r].is_nan() => String::new(),
-                Column::Numeric(v) => v[r].to_string(),
-                Column::Text { .. } => c.text(r).unwrap_or_default().to_string(),
-            });
+            match c {
+                Column::Numeric(v) if v[r].is_nan() => out.write_field("")?,
+                Column::Numeric(v) => {
+                    number.clear();
+                    number.push_str(&distillery_data::format_number(v[r]));
+                    out.write_field(&number)?;
+                }
+                Column::Text { .. } => out.write_field(c.text(r).unwrap_or_default())?,
+            }
         }
         let probs = &p[r * k..(r + 1) * k];
-        record.extend(probs.iter().map(|v| format!("{v:.6}")));
-        record.push(student.classes()[distillery_eval::argmax(probs)].clone());
-        out.write_record(&record)?;
+        for v in probs {
+            number.clear();
+            use std::fmt::Write as _;
+            let _ = write!(number, "{v:.6}");
+            out.write_field(&number)?;
+        }
+        out.write_field(&student.classes()[distillery_eval::argmax(probs)])?;
+        out.write_record(None::<&[u8]>)?;
     }
     let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     distillery_runtime::write_atomic(&args.output, &bytes)
