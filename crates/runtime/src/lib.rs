@@ -27,6 +27,7 @@ extern crate alloc;
 mod artifact;
 mod encoder;
 mod error;
+mod kernels;
 mod math;
 mod quantized;
 mod student;

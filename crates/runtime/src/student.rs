@@ -34,10 +34,11 @@ impl Dense {
         y.copy_from_slice(&self.bias);
         for (i, &xi) in x.iter().enumerate() {
             if xi != 0.0 {
-                let row = &self.weight[i * self.outputs..(i + 1) * self.outputs];
-                for (yj, &wj) in y.iter_mut().zip(row) {
-                    *yj += xi * wj;
-                }
+                crate::kernels::axpy(
+                    y,
+                    xi,
+                    &self.weight[i * self.outputs..(i + 1) * self.outputs],
+                );
             }
         }
     }
@@ -179,10 +180,7 @@ impl Student {
         a.extend_from_slice(&first.bias);
         let n = first.outputs;
         self.encoder.for_each_active(row, |i, v| {
-            let w = &first.weight[i * n..(i + 1) * n];
-            for (h, &wj) in a.iter_mut().zip(w) {
-                *h += v * wj;
-            }
+            crate::kernels::axpy(a, v, &first.weight[i * n..(i + 1) * n]);
         })?;
         self.forward_from(1, a, b, out);
         Ok(())
