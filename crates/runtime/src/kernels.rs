@@ -17,6 +17,26 @@ pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     axpy_portable(y, a, x);
 }
 
+/// `acc[j] += a · w[j]` in i32 for int8 weights (the int8 student's inner loop).
+#[inline]
+pub(crate) fn axpy_i8(acc: &mut [i32], a: i32, w: &[i8]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        if avx2::available() {
+            avx2::axpy_i8(acc, a, w);
+            return;
+        }
+    }
+    axpy_i8_portable(acc, a, w);
+}
+
+#[inline(always)]
+fn axpy_i8_portable(acc: &mut [i32], a: i32, w: &[i8]) {
+    for (s, &wj) in acc.iter_mut().zip(w) {
+        *s += a * i32::from(wj);
+    }
+}
+
 #[inline(always)]
 fn axpy_portable(y: &mut [f32], a: f32, x: &[f32]) {
     for (yj, &xj) in y.iter_mut().zip(x) {
@@ -58,6 +78,17 @@ mod avx2 {
         // SAFETY: only reached after `available()` confirmed AVX2 on this CPU.
         unsafe { axpy_avx2(y, a, x) }
     }
+
+    #[target_feature(enable = "avx2")]
+    fn axpy_i8_avx2(acc: &mut [i32], a: i32, w: &[i8]) {
+        super::axpy_i8_portable(acc, a, w);
+    }
+
+    #[inline]
+    pub(super) fn axpy_i8(acc: &mut [i32], a: i32, w: &[i8]) {
+        // SAFETY: only reached after `available()` confirmed AVX2 on this CPU.
+        unsafe { axpy_i8_avx2(acc, a, w) }
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +104,12 @@ mod tests {
             axpy(&mut a, 1.7, &x);
             axpy_portable(&mut b, 1.7, &x);
             assert_eq!(a, b);
+            let w: Vec<i8> = (0..n).map(|i| (i as i32 * 37 % 255 - 127) as i8).collect();
+            let mut p = vec![5i32; n];
+            let mut q = p.clone();
+            axpy_i8(&mut p, -93, &w);
+            axpy_i8_portable(&mut q, -93, &w);
+            assert_eq!(p, q);
         }
     }
 }

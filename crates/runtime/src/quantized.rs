@@ -223,9 +223,7 @@ impl QuantizedStudent {
         self.encoder.for_each_active(row, |i, v| {
             let xq = i32::from(quantize(v, scale));
             if xq != 0 {
-                for (s, &w) in acc.iter_mut().zip(&first.weight[i * n..(i + 1) * n]) {
-                    *s += xq * i32::from(w);
-                }
+                crate::kernels::axpy_i8(acc, xq, &first.weight[i * n..(i + 1) * n]);
             }
         })?;
         a.clear();
@@ -384,10 +382,11 @@ impl QuantizedLayer {
         acc.resize(self.outputs, 0);
         for (i, &xi) in q.iter().enumerate() {
             if xi != 0 {
-                let row = &self.weight[i * self.outputs..(i + 1) * self.outputs];
-                for (a, &w) in acc.iter_mut().zip(row) {
-                    *a += i32::from(xi) * i32::from(w);
-                }
+                crate::kernels::axpy_i8(
+                    acc,
+                    i32::from(xi),
+                    &self.weight[i * self.outputs..(i + 1) * self.outputs],
+                );
             }
         }
         for j in 0..self.outputs {
