@@ -50,18 +50,43 @@ pub fn to_onnx(student: &Student) -> Result<Vec<u8>, ExportError> {
             &[layer.inputs as i64, layer.outputs as i64],
             &layer.weight,
         );
-        let b = g.floats("bias", &[layer.outputs as i64], &layer.bias);
-        let mm = g.node("MatMul", &[&x, &w], "", vec![]);
-        x = g.node("Add", &[&mm, &b], "", vec![]);
-        if k < last {
-            x = g.node("Relu", &[&x], "", vec![]);
-        }
+        x = affine(&mut g, &x, &w, &layer.bias, k < last);
     }
-    let p = g.node("Softmax", &[&x], "", vec![("axis", Attr::Int(-1))]);
-    g.output("probabilities", &p, student.classes().len() as i64);
-    let meta = metadata_of(student.classes(), student.encoder(), student.provenance())?;
-    let model = g.model("distillery_student", meta);
-    Ok(model.encode_to_vec())
+    finish(
+        g,
+        &x,
+        "distillery_student",
+        student.classes(),
+        student.encoder(),
+        student.provenance(),
+    )
+}
+
+/// `relu?(x · w + b)`.
+fn affine(g: &mut Graph, x: &str, w: &str, bias: &[f32], relu: bool) -> String {
+    let b = g.floats("bias", &[bias.len() as i64], bias);
+    let mm = g.node("MatMul", &[x, w], "", vec![]);
+    let y = g.node("Add", &[&mm, &b], "", vec![]);
+    if relu {
+        g.node("Relu", &[&y], "", vec![])
+    } else {
+        y
+    }
+}
+
+/// Softmax over the logits `x`, the `probabilities` output, metadata, and the bytes.
+fn finish(
+    mut g: Graph,
+    x: &str,
+    name: &str,
+    classes: &[String],
+    encoder: &distillery_runtime::Encoder,
+    provenance: &distillery_runtime::Provenance,
+) -> Result<Vec<u8>, ExportError> {
+    let p = g.node("Softmax", &[x], "", vec![("axis", Attr::Int(-1))]);
+    g.output("probabilities", &p, classes.len() as i64);
+    let meta = metadata_of(classes, encoder, provenance)?;
+    Ok(g.model(name, meta).encode_to_vec())
 }
 
 /// The int8 student as an ONNX QDQ model: every dense layer is
@@ -90,17 +115,16 @@ pub fn to_onnx_int8(student: &QuantizedStudent) -> Result<Vec<u8>, ExportError> 
             "",
             vec![("axis", Attr::Int(1))],
         );
-        let b = g.floats("bias", &[o], &layer.bias);
-        let mm = g.node("MatMul", &[&xd, &wd], "", vec![]);
-        x = g.node("Add", &[&mm, &b], "", vec![]);
-        if k < last {
-            x = g.node("Relu", &[&x], "", vec![]);
-        }
+        x = affine(&mut g, &xd, &wd, &layer.bias, k < last);
     }
-    let p = g.node("Softmax", &[&x], "", vec![("axis", Attr::Int(-1))]);
-    g.output("probabilities", &p, student.classes().len() as i64);
-    let meta = metadata_of(student.classes(), student.encoder(), student.provenance())?;
-    Ok(g.model("distillery_student_int8", meta).encode_to_vec())
+    finish(
+        g,
+        &x,
+        "distillery_student_int8",
+        student.classes(),
+        student.encoder(),
+        student.provenance(),
+    )
 }
 
 /// Class names, input order and provenance travel in `metadata_props`, so the ONNX file

@@ -96,29 +96,11 @@ impl<'a> SafeTensorsView<'a> {
         if t.get("dtype").and_then(Value::as_str) != Some(dtype) {
             return Err(bad(format!("expected dtype {dtype}")));
         }
-        let found: Vec<usize> = t
-            .get("shape")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_u64)
-                    .map(|v| v as usize)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let found = usizes(t, "shape");
         if found != shape {
             return Err(bad(format!("shape {found:?}, expected {shape:?}")));
         }
-        let offsets: Vec<usize> = t
-            .get("data_offsets")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_u64)
-                    .map(|v| v as usize)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let offsets = usizes(t, "data_offsets");
         match offsets.as_slice() {
             [a, b] if a <= b => self
                 .data
@@ -127,6 +109,19 @@ impl<'a> SafeTensorsView<'a> {
             _ => Err(bad("bad data_offsets".into())),
         }
     }
+}
+
+/// A header field holding a list of non-negative integers (empty when absent or malformed).
+fn usizes(t: &Value, key: &str) -> Vec<usize> {
+    t.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_u64)
+                .map(|v| v as usize)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub(crate) fn f32_bytes(v: &[f32]) -> Vec<u8> {

@@ -27,20 +27,10 @@ struct Measure {
 /// Median and 99th percentile of per-call time, from groups of calls (the clock's own cost
 /// would otherwise dominate sub-microsecond calls).
 fn single(mut f: impl FnMut(usize)) -> (f64, f64) {
-    const GROUP: usize = 16;
     for i in 0..2000 {
         f(i);
     }
-    let mut t: Vec<f64> = (0..4000)
-        .map(|g| {
-            let s = Instant::now();
-            for j in 0..GROUP {
-                f(g * GROUP + j);
-            }
-            s.elapsed().as_secs_f64() * 1e6 / GROUP as f64
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
+    let t = crate::pipeline::latency::per_call_us(16, 4000, f);
     (t[t.len() / 2], t[t.len() * 99 / 100])
 }
 

@@ -17,6 +17,12 @@ pub(crate) fn median_us(calls: usize, mut f: impl FnMut(usize)) -> f64 {
     // Groups of ≥ 50 µs each, so timer overhead stays below 1%.
     let group = ((50e-6 / per_call).ceil() as usize).clamp(1, 10_000);
     let groups = (calls / group).clamp(15, 200);
+    let times = per_call_us(group, groups, f);
+    times[times.len() / 2]
+}
+
+/// µs per call of `f(i)`, one value per group of `group` consecutive calls, sorted.
+pub(crate) fn per_call_us(group: usize, groups: usize, mut f: impl FnMut(usize)) -> Vec<f64> {
     let mut times: Vec<f64> = (0..groups)
         .map(|g| {
             let t = Instant::now();
@@ -27,5 +33,5 @@ pub(crate) fn median_us(calls: usize, mut f: impl FnMut(usize)) -> f64 {
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    times
 }

@@ -4,7 +4,7 @@
 
 mod data;
 mod feed;
-mod latency;
+pub(crate) mod latency;
 pub(crate) mod summary;
 mod teacher;
 
