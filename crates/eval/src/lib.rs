@@ -15,9 +15,11 @@
 //! assert_eq!(fidelity(&p, &p, 2), 1.0);
 //! ```
 
+mod bootstrap;
 mod calibration;
 mod report;
 
+pub use bootstrap::{Interval, bootstrap_ci};
 pub use calibration::{ReliabilityBin, brier, ece, reliability};
 pub use report::{Averages, ClassReport, PerClass, confusion_matrix, roc_auc};
 

@@ -20,7 +20,9 @@ use distillery_train::{
 
 use crate::progress::Progress;
 use crate::recipe::{Augment, Recipe};
-use summary::{DatasetSummary, GateResult, ModelSummary, SUMMARY_SCHEMA, Summary, TrainingSummary};
+use summary::{
+    DatasetSummary, GateResult, ModelSummary, Quality, SUMMARY_SCHEMA, Summary, TrainingSummary,
+};
 
 /// How to run a recipe.
 pub(crate) struct RunOptions {
@@ -178,6 +180,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
                 parameters: Some(parameters),
                 bytes: Some(bytes as u64),
                 latency_us: Some(latency),
+                quality: Quality::of(p, k, &test_y, params.seed),
                 training: Some(TrainingSummary {
                     hidden: params.hidden.clone(),
                     epochs_run: fit.history.len(),
@@ -198,6 +201,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         parameters: teacher.parameters,
         bytes: teacher.bytes,
         latency_us: teacher.latency_us,
+        quality: Quality::of(&teacher.test, k, &test_y, params.seed),
         training: None,
     };
     let student_summary = model(
@@ -398,6 +402,7 @@ fn quantize(
         parameters: Some(student.parameters()),
         bytes: Some(bytes.len() as u64),
         latency_us: Some(latency),
+        quality: Quality::of(&p, k, test_y, recipe.distill.seed),
         training: None,
     };
     Ok((q, summary, bytes))

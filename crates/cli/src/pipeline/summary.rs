@@ -60,9 +60,48 @@ pub(crate) struct ModelSummary {
     pub(crate) bytes: Option<u64>,
     /// Median single-row latency in µs, measured in-process.
     pub(crate) latency_us: Option<f64>,
+    /// Calibration, ranking and uncertainty of the numbers above.
+    pub(crate) quality: Quality,
     /// Training details, for students.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) training: Option<TrainingSummary>,
+}
+
+/// Beyond accuracy: how sure the accuracy is and how good the probabilities are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Quality {
+    /// 95% percentile-bootstrap interval of the test accuracy (1,000 resamples, seeded).
+    pub(crate) accuracy_ci: distillery_eval::Interval,
+    /// ROC-AUC (binary) or one-vs-rest macro ROC-AUC; `None` when a class has no test row.
+    pub(crate) roc_auc: Option<f64>,
+    /// Multiclass Brier score (sum over classes, not halved).
+    pub(crate) brier: f64,
+    /// Expected calibration error, 15 equal-width bins on top-label confidence.
+    pub(crate) ece: f64,
+}
+
+impl Quality {
+    /// Measures `p` (`n × k`) against labels `y`; `seed` drives the bootstrap.
+    pub(crate) fn of(p: &[f32], k: usize, y: &[Option<u32>], seed: u64) -> Quality {
+        let hits: Vec<f64> = p
+            .chunks_exact(k)
+            .zip(y)
+            .map(|(row, y)| {
+                f64::from(u8::from(
+                    y.is_some_and(|y| distillery_eval::argmax(row) == y as usize),
+                ))
+            })
+            .collect();
+        let accuracy_ci = distillery_eval::bootstrap_ci(hits.len(), 1000, seed, |idx| {
+            idx.iter().map(|&i| hits[i]).sum::<f64>() / idx.len().max(1) as f64
+        });
+        Quality {
+            accuracy_ci,
+            roc_auc: distillery_eval::roc_auc(p, k, y),
+            brier: distillery_eval::brier(p, k, y),
+            ece: distillery_eval::ece(p, k, y, 15),
+        }
+    }
 }
 
 /// How a student's training went.
@@ -124,6 +163,19 @@ impl Summary {
         if let Some(q) = &self.int8 {
             s.push_str(&row("int8", q));
         }
+        let ci = |m: &ModelSummary| {
+            format!(
+                "[{:.4}, {:.4}]",
+                m.quality.accuracy_ci.lo, m.quality.accuracy_ci.hi
+            )
+        };
+        s.push_str(&format!(
+            "accuracy 95% CI: teacher {}, student {}, scratch {}; student ECE {:.4}\n",
+            ci(&self.teacher),
+            ci(&self.student),
+            ci(&self.scratch),
+            self.student.quality.ece
+        ));
         if let (Some(t), Some(st)) = (self.teacher.latency_us, self.student.latency_us) {
             s.push_str(&format!("student is {:.0}× faster per row", t / st));
         }

@@ -24,6 +24,18 @@ fn onnx_teacher_run_writes_a_complete_run_directory() {
     assert!(student["fidelity"].as_f64().unwrap() > 0.85, "{student}");
     assert!(summary["scratch"]["accuracy"].as_f64().unwrap() > 0.6);
     assert!(summary["teacher"]["latency_us"].as_f64().unwrap() > 0.0);
+    let q = &student["quality"];
+    let acc = student["accuracy"].as_f64().unwrap();
+    let (lo, hi) = (
+        q["accuracy_ci"]["lo"].as_f64().unwrap(),
+        q["accuracy_ci"]["hi"].as_f64().unwrap(),
+    );
+    assert!(
+        lo < acc && acc < hi && hi - lo < 0.2,
+        "CI [{lo}, {hi}] around {acc}"
+    );
+    assert!(q["roc_auc"].as_f64().unwrap() > 0.8, "{q}");
+    assert!((0.0..0.2).contains(&q["ece"].as_f64().unwrap()), "{q}");
     let runs = s.runs();
     assert_eq!(runs.len(), 1);
     for f in [
