@@ -78,6 +78,12 @@ pub(crate) struct Quality {
     pub(crate) brier: f64,
     /// Expected calibration error, 15 equal-width bins on top-label confidence.
     pub(crate) ece: f64,
+    /// Reliability-diagram data behind the ECE.
+    pub(crate) reliability: Vec<distillery_eval::ReliabilityBin>,
+    /// Confusion matrix (row = true class, column = predicted), classes in `dataset.classes` order.
+    pub(crate) confusion: Vec<Vec<u64>>,
+    /// Per-class precision / recall / F1 / support and their macro, micro and weighted means.
+    pub(crate) classes: distillery_eval::ClassReport,
 }
 
 impl Quality {
@@ -95,11 +101,15 @@ impl Quality {
         let accuracy_ci = distillery_eval::bootstrap_ci(hits.len(), 1000, seed, |idx| {
             idx.iter().map(|&i| hits[i]).sum::<f64>() / idx.len().max(1) as f64
         });
+        let confusion = distillery_eval::confusion_matrix(p, k, y);
         Quality {
             accuracy_ci,
             roc_auc: distillery_eval::roc_auc(p, k, y),
             brier: distillery_eval::brier(p, k, y),
             ece: distillery_eval::ece(p, k, y, 15),
+            reliability: distillery_eval::reliability(p, k, y, 15),
+            classes: distillery_eval::ClassReport::from_confusion(&confusion),
+            confusion,
         }
     }
 }

@@ -36,6 +36,15 @@ fn onnx_teacher_run_writes_a_complete_run_directory() {
     );
     assert!(q["roc_auc"].as_f64().unwrap() > 0.8, "{q}");
     assert!((0.0..0.2).contains(&q["ece"].as_f64().unwrap()), "{q}");
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(q["confusion"].clone()).unwrap();
+    assert_eq!(
+        confusion.iter().flatten().sum::<u64>(),
+        300,
+        "every test row is counted once"
+    );
+    let macro_f1 = q["classes"]["macro_avg"]["f1"].as_f64().unwrap();
+    assert!((macro_f1 - student["macro_f1"].as_f64().unwrap()).abs() < 1e-12);
+    assert_eq!(q["reliability"].as_array().unwrap().len(), 15);
     let runs = s.runs();
     assert_eq!(runs.len(), 1);
     for f in [
