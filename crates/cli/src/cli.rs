@@ -32,6 +32,25 @@ pub(crate) enum Command {
     Quantize(QuantizeArgs),
     /// Measure a run's student (fp32, int8) against onnxruntime and the teacher.
     Bench(BenchArgs),
+    /// Evaluate a student on any labelled file (e.g. next month's data).
+    Eval(EvalArgs),
+}
+
+/// `distillery eval`.
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// The student (.safetensors).
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// Labelled rows (CSV, CSV.gz or Parquet) with the student's feature columns.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// The label column.
+    #[arg(long)]
+    pub(crate) target: String,
+    /// Seed of the bootstrap interval.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
 }
 
 /// `distillery bench`.

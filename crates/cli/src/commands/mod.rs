@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod eval;
 mod export;
 mod init;
 mod predict;
@@ -25,5 +26,6 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Export(args) => export::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Eval(args) => eval::run(&args),
     }
 }
