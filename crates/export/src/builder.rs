@@ -75,43 +75,42 @@ impl Graph {
             .push(value_info(name, FLOAT, &[None, Some(width)]));
     }
 
-    /// A float constant of the given shape.
-    pub(crate) fn floats(&mut self, hint: &str, dims: &[i64], values: &[f32]) -> String {
+    /// A constant initializer holding `raw` little-endian bytes of element type `elem`.
+    fn constant(&mut self, hint: &str, dims: &[i64], elem: i32, raw: Vec<u8>) -> String {
         let name = self.fresh(hint);
         self.initializers.push(TensorProto {
             name: Some(name.clone()),
             dims: dims.to_vec(),
-            data_type: Some(FLOAT),
-            raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            data_type: Some(elem),
+            raw_data: Some(raw),
             ..Default::default()
         });
         name
+    }
+
+    /// A float constant of the given shape.
+    pub(crate) fn floats(&mut self, hint: &str, dims: &[i64], values: &[f32]) -> String {
+        self.constant(
+            hint,
+            dims,
+            FLOAT,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )
     }
 
     /// An int64 constant of the given shape.
     pub(crate) fn ints(&mut self, hint: &str, dims: &[i64], values: &[i64]) -> String {
-        let name = self.fresh(hint);
-        self.initializers.push(TensorProto {
-            name: Some(name.clone()),
-            dims: dims.to_vec(),
-            data_type: Some(INT64),
-            raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
-            ..Default::default()
-        });
-        name
+        self.constant(
+            hint,
+            dims,
+            INT64,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )
     }
 
     /// An int8 constant of the given shape.
     pub(crate) fn int8s(&mut self, hint: &str, dims: &[i64], values: &[i8]) -> String {
-        let name = self.fresh(hint);
-        self.initializers.push(TensorProto {
-            name: Some(name.clone()),
-            dims: dims.to_vec(),
-            data_type: Some(INT8),
-            raw_data: Some(values.iter().map(|&v| v as u8).collect()),
-            ..Default::default()
-        });
-        name
+        self.constant(hint, dims, INT8, values.iter().map(|&v| v as u8).collect())
     }
 
     /// Adds a node with one output, returning that output's name (`out` = "" for a fresh one).

@@ -1,19 +1,11 @@
 //! `distillery predict` with a student from a real run.
 
-use crate::util::{adult_recipe, data, onnx_line, setup, stderr};
+use crate::util::{data, setup, stderr};
 
 #[test]
 fn predict_scores_every_row_with_probabilities_and_a_class() {
     let s = setup();
-    let recipe = s.write(
-        "r.toml",
-        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
-    );
-    assert_eq!(
-        s.cmd(&["run", recipe.to_str().unwrap()]).status.code(),
-        Some(0)
-    );
-    let model = s.runs()[0].join("student.safetensors");
+    let model = s.trained_student();
     let input = data("adult_sample.csv");
     let out = s.cmd(&[
         "predict",
@@ -45,15 +37,7 @@ fn predict_scores_every_row_with_probabilities_and_a_class() {
 #[test]
 fn predict_names_a_missing_feature_column() {
     let s = setup();
-    let recipe = s.write(
-        "r.toml",
-        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
-    );
-    assert_eq!(
-        s.cmd(&["run", recipe.to_str().unwrap()]).status.code(),
-        Some(0)
-    );
-    let model = s.runs()[0].join("student.safetensors");
+    let model = s.trained_student();
     let input = s.write("few.csv", "age,sex\n30,Male\n");
     let out = s.cmd(&[
         "predict",
@@ -71,15 +55,7 @@ fn predict_names_a_missing_feature_column() {
 #[test]
 fn eval_scores_a_student_on_a_labelled_file() {
     let s = setup();
-    let recipe = s.write(
-        "r.toml",
-        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
-    );
-    assert_eq!(
-        s.cmd(&["run", recipe.to_str().unwrap()]).status.code(),
-        Some(0)
-    );
-    let model = s.runs()[0].join("student.safetensors");
+    let model = s.trained_student();
     let input = data("adult_sample.parquet");
     let out = s.cmd(&[
         "eval",

@@ -59,6 +59,17 @@ impl Setup {
         c.output().unwrap()
     }
 
+    /// Runs the standard Adult-sample recipe (demo teacher) and returns the student's path.
+    pub(crate) fn trained_student(&self) -> PathBuf {
+        let recipe = self.write(
+            "r.toml",
+            &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
+        );
+        let out = self.cmd(&["run", recipe.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        self.runs()[0].join("student.safetensors")
+    }
+
     /// Completed run directories under `runs/` (hidden temp and checkpoint dirs excluded).
     pub(crate) fn runs(&self) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.path("runs")) else {
