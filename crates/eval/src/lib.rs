@@ -17,11 +17,16 @@
 
 mod bootstrap;
 mod calibration;
+mod pareto;
 mod report;
+pub mod slices;
+mod stats;
 
 pub use bootstrap::{Interval, bootstrap_ci};
 pub use calibration::{ReliabilityBin, brier, ece, reliability};
+pub use pareto::pareto_front;
 pub use report::{Averages, ClassReport, PerClass, confusion_matrix, roc_auc};
+pub use stats::{benjamini_hochberg, effect_size, lower_rate_p_value};
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +111,17 @@ pub fn fidelity(student: &[f32], teacher: &[f32], k: usize) -> f64 {
     same as f64 / n.max(1) as f64
 }
 
+/// Teacher × student argmax counts: entry `[t][s]` counts rows where the teacher picks
+/// class `t` and the student class `s`; the off-diagonal is where distillation lost the
+/// teacher's decision.
+pub fn disagreement_matrix(student: &[f32], teacher: &[f32], k: usize) -> Vec<Vec<u64>> {
+    let mut m = vec![vec![0u64; k]; k];
+    for (s, t) in student.chunks_exact(k).zip(teacher.chunks_exact(k)) {
+        m[argmax(t)][argmax(s)] += 1;
+    }
+    m
+}
+
 /// Mean KL(teacher ‖ student) in nats, at temperature 1.
 pub fn mean_kl(student: &[f32], teacher: &[f32], k: usize) -> f64 {
     let n = student.len() / k;
@@ -164,6 +180,13 @@ mod tests {
     fn log_loss_matches_hand_computation() {
         let p = [0.8, 0.2, 0.6, 0.4];
         assert!((log_loss(&p, 2, &[Some(0), Some(1), None]) - 0.569_717_1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn disagreement_rows_are_teacher_classes() {
+        let t = [0.9, 0.1, 0.9, 0.1, 0.2, 0.8];
+        let s = [0.9, 0.1, 0.3, 0.7, 0.2, 0.8];
+        assert_eq!(disagreement_matrix(&s, &t, 2), [[1, 1], [0, 1]]);
     }
 
     #[test]
