@@ -116,7 +116,7 @@ pub(crate) struct DemoArgs {
     /// Where to write the demo data, recipe and runs.
     #[arg(long, default_value = "distillery-demo")]
     pub(crate) dir: PathBuf,
-    /// Print the run summary as JSON on stdout.
+    /// Print the run report (report.json) as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -145,7 +145,7 @@ pub(crate) struct InitArgs {
 pub(crate) struct RunArgs {
     /// The recipe (TOML).
     pub(crate) recipe: PathBuf,
-    /// Print the run summary (summary.json) as JSON on stdout.
+    /// Print the run report (report.json) as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
     /// Directory that receives runs/<run-id>/.

@@ -7,6 +7,7 @@ mod exit;
 mod pipeline;
 mod progress;
 mod recipe;
+mod slicing;
 
 use clap::Parser;
 

@@ -25,6 +25,64 @@ pub(crate) struct Recipe {
     pub(crate) gates: GatesSection,
     #[serde(default)]
     pub(crate) quantize: QuantizeSection,
+    #[serde(default)]
+    pub(crate) evaluate: EvaluateSection,
+    #[serde(default)]
+    pub(crate) sweep: SweepSection,
+}
+
+/// `[evaluate]`: slices, the weak-slice search, cross-validation and feature groups.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct EvaluateSection {
+    /// Declared slices: `"sex"`, `"age:quantile(4)"`, `"hours:bins(20, 40)"`, `"race × sex"`.
+    pub(crate) slices: Vec<String>,
+    /// Search 1- and 2-feature conjunctions for weak slices (default true).
+    pub(crate) discover: bool,
+    /// Smallest slice counted, in labelled rows (default: 1% of the test rows, at least 30).
+    pub(crate) min_slice_rows: Option<usize>,
+    /// False-discovery rate of the search (default 0.05).
+    pub(crate) fdr: f64,
+    /// Smallest standardised effect size reported by the search (default 0.2).
+    pub(crate) min_effect: f64,
+    /// Stratified k-fold cross-validation of the whole recipe; 0 = off (default 0).
+    pub(crate) cv_folds: usize,
+    /// Named groups of feature columns; each is left out in turn and the student re-distilled.
+    pub(crate) feature_groups: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Default for EvaluateSection {
+    fn default() -> Self {
+        EvaluateSection {
+            slices: Vec::new(),
+            discover: true,
+            min_slice_rows: None,
+            fdr: 0.05,
+            min_effect: 0.2,
+            cv_folds: 0,
+            feature_groups: Default::default(),
+        }
+    }
+}
+
+/// `[sweep]`: alternative settings, each list crossed with the others; an empty list keeps
+/// the recipe's value. Every combination is distilled and measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SweepSection {
+    /// Temperatures.
+    pub(crate) temperature: Vec<f32>,
+    /// Soft weights.
+    pub(crate) soft_weight: Vec<f32>,
+    /// Hidden layer widths.
+    pub(crate) hidden: Vec<Vec<usize>>,
+}
+
+impl SweepSection {
+    /// True when the recipe asks for a sweep.
+    pub(crate) fn is_active(&self) -> bool {
+        !(self.temperature.is_empty() && self.soft_weight.is_empty() && self.hidden.is_empty())
+    }
 }
 
 /// `[quantize]`: int8 post-training quantization of the student.
@@ -252,6 +310,18 @@ pub(crate) struct GatesSection {
     /// Largest allowed drop of test accuracy vs the teacher (absolute, e.g. 0.01).
     #[serde(default)]
     pub(crate) max_accuracy_drop: Option<f64>,
+    /// Largest allowed teacher-minus-student accuracy in any declared or single-feature slice.
+    #[serde(default)]
+    pub(crate) max_slice_gap: Option<f64>,
+    /// Largest allowed expected calibration error of the student.
+    #[serde(default)]
+    pub(crate) max_ece: Option<f64>,
+    /// Largest allowed median single-row latency of the student, in µs.
+    #[serde(default)]
+    pub(crate) max_latency_us: Option<f64>,
+    /// Largest allowed student file size in bytes.
+    #[serde(default)]
+    pub(crate) max_bytes: Option<u64>,
 }
 
 /// Every key a recipe may hold, per section (`""` = top level).
@@ -259,7 +329,8 @@ const KEYS: &[(&str, &[&str])] = &[
     (
         "",
         &[
-            "name", "data", "teacher", "student", "distill", "gates", "quantize",
+            "name", "data", "teacher", "student", "distill", "gates", "quantize", "evaluate",
+            "sweep",
         ],
     ),
     (
@@ -299,7 +370,30 @@ const KEYS: &[(&str, &[&str])] = &[
             "munge_spread",
         ],
     ),
-    ("gates", &["min_fidelity", "max_accuracy_drop"]),
+    (
+        "gates",
+        &[
+            "min_fidelity",
+            "max_accuracy_drop",
+            "max_slice_gap",
+            "max_ece",
+            "max_latency_us",
+            "max_bytes",
+        ],
+    ),
+    (
+        "evaluate",
+        &[
+            "slices",
+            "discover",
+            "min_slice_rows",
+            "fdr",
+            "min_effect",
+            "cv_folds",
+            "feature_groups",
+        ],
+    ),
+    ("sweep", &["temperature", "soft_weight", "hidden"]),
     (
         "quantize",
         &["int8", "method", "percentile", "calibration_rows"],
@@ -330,6 +424,9 @@ fn check_keys(table: &toml::Table, section: &str, path: &Path) -> Result<()> {
             bail!("{}: unknown key '{key}'{place}{hint}", path.display());
         }
         if let toml::Value::Table(inner) = value {
+            if section == "evaluate" && key == "feature_groups" {
+                continue; // the user's own group names
+            }
             let sub = if section.is_empty() {
                 key.clone()
             } else {
@@ -380,6 +477,7 @@ impl Recipe {
                 path.display()
             );
         }
+        recipe.check_evaluate(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         recipe.data.train = base.join(&recipe.data.train);
         recipe.data.test = recipe.data.test.map(|t| base.join(t));
@@ -388,6 +486,72 @@ impl Recipe {
             recipe.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
         Ok(recipe)
+    }
+
+    /// Checks `[evaluate]` and `[sweep]` before any work starts.
+    fn check_evaluate(&self, path: &Path) -> Result<()> {
+        let e = &self.evaluate;
+        for spec in &e.slices {
+            crate::slicing::SliceSpec::parse(spec)
+                .map_err(|m| anyhow::anyhow!("{}: [evaluate] slices: {m}", path.display()))?;
+        }
+        if e.cv_folds == 1 {
+            bail!(
+                "{}: [evaluate] cv_folds = 1 cannot hold rows out; use 0 (off) or at least 2",
+                path.display()
+            );
+        }
+        if !(e.fdr > 0.0 && e.fdr < 1.0) {
+            bail!(
+                "{}: [evaluate] fdr = {} must be between 0 and 1 (e.g. 0.05)",
+                path.display(),
+                e.fdr
+            );
+        }
+        for (group, columns) in &e.feature_groups {
+            if columns.is_empty() {
+                bail!(
+                    "{}: [evaluate] feature_groups.{group} is empty; list its columns",
+                    path.display()
+                );
+            }
+        }
+        for params in self.sweep_params()? {
+            drop(params);
+        }
+        Ok(())
+    }
+
+    /// Every `[sweep]` combination as checked training parameters, recipe order
+    /// (hidden, then temperature, then soft weight).
+    pub(crate) fn sweep_params(&self) -> Result<Vec<distillery_train::ValidDistillParams>> {
+        let s = &self.sweep;
+        if !s.is_active() {
+            return Ok(Vec::new());
+        }
+        let or = |v: &[f32], d: f32| if v.is_empty() { vec![d] } else { v.to_vec() };
+        let hidden = if s.hidden.is_empty() {
+            vec![self.student.hidden.clone()]
+        } else {
+            s.hidden.clone()
+        };
+        let mut out = Vec::new();
+        for h in &hidden {
+            for &t in &or(&s.temperature, self.distill.temperature) {
+                for &w in &or(&s.soft_weight, self.distill.soft_weight) {
+                    let mut r = self.clone();
+                    r.student.hidden = h.clone();
+                    r.distill.temperature = t;
+                    r.distill.soft_weight = w;
+                    out.push(r.distill_params().map_err(|e| {
+                        anyhow::anyhow!(
+                            "[sweep] hidden = {h:?}, temperature = {t}, soft_weight = {w}: {e}"
+                        )
+                    })?);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The run name.

@@ -15,13 +15,19 @@
 //! assert_eq!(fidelity(&p, &p, 2), 1.0);
 //! ```
 
+mod ablation;
 mod bootstrap;
 mod calibration;
 mod pareto;
+pub mod render;
 mod report;
+pub mod run_report;
 pub mod slices;
 mod stats;
 
+pub use ablation::{
+    Ablation, AblationRow, CrossValidation, Fold, FoldModel, FoldSummary, MeanStd, PICK_RULE,
+};
 pub use bootstrap::{Interval, bootstrap_ci};
 pub use calibration::{ReliabilityBin, brier, ece, reliability};
 pub use pareto::pareto_front;

@@ -138,7 +138,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<ExitStatus> {
             }
         }
     }
-    let summary: Option<serde_json::Value> = std::fs::read(args.run.join("summary.json"))
+    let summary: Option<serde_json::Value> = std::fs::read(args.run.join("report.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     if let Some(t) = summary

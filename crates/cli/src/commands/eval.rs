@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cli::EvalArgs;
 use crate::exit::ExitStatus;
-use crate::pipeline::summary::Quality;
+use distillery_eval::run_report::Quality;
 
 #[derive(Serialize)]
 struct Evaluation {

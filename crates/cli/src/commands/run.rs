@@ -21,22 +21,22 @@ pub(crate) fn run(args: &RunArgs, progress: Progress) -> Result<ExitStatus> {
     report(&outcome, args.json)
 }
 
-/// Prints the table (stderr with `--json`, else stdout) and the JSON summary; picks the exit code.
+/// Prints the table (stderr with `--json`, else stdout) and the JSON report; picks the exit code.
 pub(crate) fn report(outcome: &RunOutcome, json: bool) -> Result<ExitStatus> {
     let table = format!(
         "{}wrote {}\n",
-        outcome.summary.table(),
+        outcome.report.table(),
         outcome.run_dir.display()
     );
     let mut stdout = std::io::stdout().lock();
     if json {
         eprint!("{table}");
-        serde_json::to_writer_pretty(&mut stdout, &outcome.summary)?;
+        serde_json::to_writer_pretty(&mut stdout, &outcome.report)?;
         writeln!(stdout)?;
     } else {
         write!(stdout, "{table}")?;
     }
-    Ok(if outcome.summary.gates_passed() {
+    Ok(if outcome.report.gates_passed() {
         ExitStatus::Ok
     } else {
         ExitStatus::GateFailed

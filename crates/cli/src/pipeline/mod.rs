@@ -3,9 +3,9 @@
 //! renamed into place at the very end, so a crash never leaves a run that looks complete.
 
 mod data;
+pub(crate) mod evaluate;
 mod feed;
 pub(crate) mod latency;
-pub(crate) mod summary;
 mod teacher;
 
 use std::path::{Path, PathBuf};
@@ -20,8 +20,8 @@ use distillery_train::{
 
 use crate::progress::Progress;
 use crate::recipe::{Augment, Recipe};
-use summary::{
-    DatasetSummary, GateResult, ModelSummary, Quality, SUMMARY_SCHEMA, Summary, TrainingSummary,
+use distillery_eval::run_report::{
+    DatasetSummary, ModelSummary, Quality, REPORT_SCHEMA, Report, TrainingSummary,
 };
 
 /// How to run a recipe.
@@ -35,7 +35,7 @@ pub(crate) struct RunOptions {
 
 /// A finished run.
 pub(crate) struct RunOutcome {
-    pub(crate) summary: Summary,
+    pub(crate) report: Report,
     pub(crate) run_dir: PathBuf,
 }
 
@@ -233,19 +233,40 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     } else {
         None
     };
-    let gates = check_gates(recipe, &teacher_summary, &student_summary);
+    progress.stage("evaluating slices");
+    let slices = evaluate::slices(
+        &recipe.evaluate,
+        &evaluate::SliceInput {
+            table: prepared.test_table(),
+            rows: &prepared.test_rows,
+            features: &prepared.features,
+            student: &student_p,
+            teacher: &teacher.test,
+            k,
+            y: &test_y,
+        },
+    )?;
+    let gates = evaluate::gates(
+        &recipe.gates,
+        Some(&teacher_summary),
+        &student_summary,
+        Some(&slices),
+    );
     let run_id = run_id(recipe.name(), &recipe_hash);
-    let summary = Summary {
-        schema: SUMMARY_SCHEMA.into(),
+    let report = Report {
+        schema: REPORT_SCHEMA.into(),
+        kind: "run".into(),
         run_id: run_id.clone(),
         name: recipe.name().to_string(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
+        created: now_rfc3339(),
         recipe_hash,
         seed: params.seed,
         dataset: DatasetSummary {
             train_file: recipe.data.train.display().to_string(),
             test_file: recipe.data.test.as_ref().map(|p| p.display().to_string()),
             fingerprint: prepared.fingerprint.clone(),
+            target: Some(recipe.data.target.clone()),
             classes: prepared.labels.classes.clone(),
             features: prepared.encoder.features.len(),
             encoded_width: width,
@@ -259,10 +280,14 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
             validation_rows: prepared.val_rows.len(),
             test_rows: n_test,
         },
-        teacher: teacher_summary,
+        teacher: Some(teacher_summary),
         student: student_summary,
-        scratch: scratch_summary,
+        scratch: Some(scratch_summary),
         int8: int8.as_ref().map(|(_, m, _)| m.clone()),
+        fidelity: Some(evaluate::fidelity(&student_p, &teacher.test, k)),
+        slices: Some(slices),
+        cross_validation: None,
+        ablation: None,
         distill: serde_json::to_value(&recipe.distill)?,
         gates,
         seconds: started.elapsed().as_secs_f64(),
@@ -290,11 +315,19 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     let history =
         serde_json::json!({ "student": student_fit.history, "scratch": scratch_fit.history });
     write("history.json", &serde_json::to_vec_pretty(&history)?)?;
-    write("summary.json", &serde_json::to_vec_pretty(&summary)?)?;
+    write("report.json", &serde_json::to_vec_pretty(&report)?)?;
+    write(
+        "report.html",
+        distillery_eval::render::html(&report).as_bytes(),
+    )?;
+    write(
+        "model_card.md",
+        distillery_eval::render::model_card(&report).as_bytes(),
+    )?;
     std::fs::rename(&tmp, &run_dir)
         .with_context(|| format!("cannot move the run into {}", run_dir.display()))?;
     let _ = std::fs::remove_dir_all(&checkpoints);
-    Ok(RunOutcome { summary, run_dir })
+    Ok(RunOutcome { report, run_dir })
 }
 
 fn train_student(
@@ -408,26 +441,9 @@ fn quantize(
     Ok((q, summary, bytes))
 }
 
-fn check_gates(recipe: &Recipe, teacher: &ModelSummary, student: &ModelSummary) -> Vec<GateResult> {
-    let mut gates = Vec::new();
-    if let Some(min) = recipe.gates.min_fidelity {
-        gates.push(GateResult {
-            gate: "min_fidelity".into(),
-            threshold: min,
-            value: student.fidelity,
-            passed: student.fidelity >= min,
-        });
-    }
-    if let Some(max) = recipe.gates.max_accuracy_drop {
-        let drop = teacher.accuracy - student.accuracy;
-        gates.push(GateResult {
-            gate: "max_accuracy_drop".into(),
-            threshold: max,
-            value: drop,
-            passed: drop <= max,
-        });
-    }
-    gates
+/// The current time as RFC 3339 UTC, to the second.
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 fn run_id(name: &str, recipe_hash: &str) -> String {

@@ -50,7 +50,9 @@ fn onnx_teacher_run_writes_a_complete_run_directory() {
     for f in [
         "student.safetensors",
         "scratch.safetensors",
-        "summary.json",
+        "report.json",
+        "report.html",
+        "model_card.md",
         "recipe.toml",
         "schema.json",
         "history.json",
@@ -58,8 +60,8 @@ fn onnx_teacher_run_writes_a_complete_run_directory() {
         assert!(runs[0].join(f).exists(), "{f} missing");
     }
     let on_disk: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(runs[0].join("summary.json")).unwrap()).unwrap();
-    assert_eq!(on_disk, summary, "--json prints summary.json");
+        serde_json::from_slice(&std::fs::read(runs[0].join("report.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, summary, "--json prints report.json");
 }
 
 #[test]

@@ -1,0 +1,162 @@
+//! The evidence beyond headline metrics: fidelity, slices and gate verdicts, shared by
+//! `distillery run` and `distillery eval`.
+
+use anyhow::Result;
+use distillery_data::{Kind, Table};
+use distillery_eval::run_report::{FidelityReport, GateResult, ModelSummary, SliceReport};
+use distillery_eval::slices::{self, DiscoveryOptions, Outcomes};
+
+use crate::recipe::{EvaluateSection, GatesSection};
+use crate::slicing::{SliceSpec, search_features};
+
+/// Student vs teacher row by row.
+pub(crate) fn fidelity(student: &[f32], teacher: &[f32], k: usize) -> FidelityReport {
+    FidelityReport {
+        agreement: distillery_eval::fidelity(student, teacher, k),
+        mean_kl: distillery_eval::mean_kl(student, teacher, k),
+        disagreement: distillery_eval::disagreement_matrix(student, teacher, k),
+    }
+}
+
+/// What the slice report is computed on.
+pub(crate) struct SliceInput<'a> {
+    pub(crate) table: &'a Table,
+    /// Rows of `table` in the order of the probability rows.
+    pub(crate) rows: &'a [usize],
+    pub(crate) features: &'a [(String, Kind)],
+    pub(crate) student: &'a [f32],
+    pub(crate) teacher: &'a [f32],
+    pub(crate) k: usize,
+    pub(crate) y: &'a [Option<u32>],
+}
+
+/// Declared slices, the weak-slice search and the slice gap.
+pub(crate) fn slices(settings: &EvaluateSection, input: &SliceInput<'_>) -> Result<SliceReport> {
+    let outcomes = Outcomes::new(input.student, input.teacher, input.k, input.y);
+    let labelled = input.y.iter().filter(|y| y.is_some()).count();
+    let min_rows = settings
+        .min_slice_rows
+        .unwrap_or_else(|| (labelled / 100).max(30));
+    let declared = settings
+        .slices
+        .iter()
+        .map(|spec| {
+            let spec =
+                SliceSpec::parse(spec).map_err(|m| anyhow::anyhow!("[evaluate] slices: {m}"))?;
+            Ok(slices::evaluate(
+                &spec.build(input.table, input.rows)?,
+                &outcomes,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let discovery = if settings.discover {
+        let features = search_features(input.table, input.features, input.rows)?;
+        let options = DiscoveryOptions {
+            min_rows,
+            min_effect: settings.min_effect,
+            fdr: settings.fdr,
+            ..DiscoveryOptions::default()
+        };
+        Some(slices::discover(&features, &outcomes, options))
+    } else {
+        None
+    };
+    let candidates = declared
+        .iter()
+        .flat_map(|g| &g.slices)
+        .chain(discovery.iter().flat_map(|d| &d.single));
+    let gap = slices::slice_gap(candidates, min_rows);
+    Ok(SliceReport {
+        min_rows,
+        declared,
+        discovery,
+        gap,
+    })
+}
+
+/// Verdicts of every configured gate. A gate whose measurement is unavailable (no teacher,
+/// no slice with enough rows) fails, naming why, rather than passing silently.
+pub(crate) fn gates(
+    gates: &GatesSection,
+    teacher: Option<&ModelSummary>,
+    student: &ModelSummary,
+    slices: Option<&SliceReport>,
+) -> Vec<GateResult> {
+    let mut out = Vec::new();
+    let mut push =
+        |gate: &str, threshold: f64, value: Option<f64>, at_most: bool, detail: Option<String>| {
+            let passed = value.is_some_and(|v| {
+                if at_most {
+                    v <= threshold
+                } else {
+                    v >= threshold
+                }
+            });
+            out.push(GateResult {
+                gate: gate.into(),
+                threshold,
+                value: value.unwrap_or(f64::NAN),
+                passed,
+                detail: if value.is_none() {
+                    Some(detail.unwrap_or_else(|| "not measured".into()))
+                } else {
+                    detail
+                },
+            });
+        };
+    if let Some(min) = gates.min_fidelity {
+        let value = teacher.map(|_| student.fidelity);
+        push(
+            "min_fidelity",
+            min,
+            value,
+            false,
+            teacher
+                .is_none()
+                .then(|| "no teacher to compare with".into()),
+        );
+    }
+    if let Some(max) = gates.max_accuracy_drop {
+        let value = teacher.map(|t| t.accuracy - student.accuracy);
+        push(
+            "max_accuracy_drop",
+            max,
+            value,
+            true,
+            teacher
+                .is_none()
+                .then(|| "no teacher to compare with".into()),
+        );
+    }
+    if let Some(max) = gates.max_slice_gap {
+        let gap = slices.and_then(|s| s.gap.as_ref());
+        let detail = match (teacher, gap) {
+            (None, _) => Some("no teacher to compare with".to_string()),
+            (_, Some(g)) => Some(format!("{}, {} rows", g.slice.name, g.slice.labelled)),
+            (_, None) => Some("no slice has enough labelled rows".to_string()),
+        };
+        push(
+            "max_slice_gap",
+            max,
+            gap.filter(|_| teacher.is_some()).map(|g| g.gap),
+            true,
+            detail,
+        );
+    }
+    if let Some(max) = gates.max_ece {
+        push("max_ece", max, Some(student.quality.ece), true, None);
+    }
+    if let Some(max) = gates.max_latency_us {
+        push("max_latency_us", max, student.latency_us, true, None);
+    }
+    if let Some(max) = gates.max_bytes {
+        push(
+            "max_bytes",
+            max as f64,
+            student.bytes.map(|b| b as f64),
+            true,
+            None,
+        );
+    }
+    out
+}

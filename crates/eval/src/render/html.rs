@@ -1,0 +1,439 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no script, no network) with
+//! the gate verdicts first, then models, fidelity, calibration, slices, ablations,
+//! cross-validation and the data's provenance. Key numbers carry `id`s so tests and
+//! scrapers can find them.
+
+use std::fmt::Write;
+
+use super::svg::{self, PALETTE, ParetoPoint, Series};
+use super::{escape, num, opt_num};
+use crate::run_report::{ModelSummary, Report};
+use crate::slices::{Finding, SliceStats};
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#111;background:#f6f7f9}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.meta{color:#555;font-size:12px}section{background:#fff;border:1px solid #e3e5e8;border-radius:6px;padding:12px 16px;margin:12px 0}
+table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#f1f3f5}
+.pass{color:#166534;font-weight:600}.fail{color:#b91c1c;font-weight:600}
+.verdict{display:inline-block;padding:6px 12px;border-radius:4px;font-weight:700;font-size:15px}
+.verdict.pass{background:#dcfce7}.verdict.fail{background:#fee2e2}
+tr.worst td{background:#fff1f2}tr.picked td{background:#eff6ff;font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.chart-title{font-size:13px;font-weight:600}
+.note{color:#555;font-size:12px}code{background:#f1f3f5;padding:0 3px;border-radius:3px}";
+
+/// Renders the report as one HTML page.
+pub fn html(r: &Report) -> String {
+    let mut s = String::with_capacity(64 * 1024);
+    let _ = write!(
+        s,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>distillery report: {}</title><style>{STYLE}</style></head><body><main>",
+        escape(&r.name)
+    );
+    header(&mut s, r);
+    gates(&mut s, r);
+    models(&mut s, r);
+    fidelity(&mut s, r);
+    calibration(&mut s, r);
+    slices(&mut s, r);
+    ablation(&mut s, r);
+    cross_validation(&mut s, r);
+    data(&mut s, r);
+    s.push_str("<p class=\"note\">Accuracy intervals are 95% percentile-bootstrap intervals (1,000 resamples, seeded). ECE uses 15 equal-width bins on the top-label confidence; bins are (lo, hi] except the first, which also holds 0. Weak slices: one-sided Fisher exact test of the slice against all other rows, Benjamini–Hochberg false-discovery control, then a greedy covering that explains away slices weak only because of another.</p>");
+    s.push_str("</main></body></html>\n");
+    s
+}
+
+fn header(s: &mut String, r: &Report) {
+    let _ = write!(
+        s,
+        "<h1>{} <span class=\"meta\">distillery {}</span></h1><div class=\"meta\">{} <code>{}</code> · {} · seed {} · {} test rows · {:.1} s</div>",
+        escape(&r.name),
+        escape(&r.tool_version),
+        if r.kind == "eval" {
+            "evaluation"
+        } else {
+            "run"
+        },
+        escape(&r.run_id),
+        escape(&r.created),
+        r.seed,
+        r.dataset.test_rows,
+        r.seconds
+    );
+}
+
+fn gates(s: &mut String, r: &Report) {
+    s.push_str("<section id=\"gates\"><h2>Gates</h2>");
+    if r.gates.is_empty() {
+        s.push_str(
+            "<p>No gates are configured (<code>[gates]</code> in the recipe).</p></section>",
+        );
+        return;
+    }
+    let ok = r.gates_passed();
+    let _ = write!(
+        s,
+        "<div id=\"verdict\" class=\"verdict {}\">{}</div><table><tr><th>gate</th><th>threshold</th><th>value</th><th>verdict</th><th>detail</th></tr>",
+        if ok { "pass" } else { "fail" },
+        if ok {
+            "ALL GATES PASSED"
+        } else {
+            "GATE FAILED"
+        }
+    );
+    for g in &r.gates {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            escape(&g.gate),
+            num(g.threshold, 4),
+            if g.value.is_nan() {
+                "–".into()
+            } else {
+                num(g.value, 4)
+            },
+            if g.passed { "pass" } else { "fail" },
+            if g.passed { "PASS" } else { "FAIL" },
+            escape(g.detail.as_deref().unwrap_or(""))
+        );
+    }
+    s.push_str("</table></section>");
+}
+
+fn models(s: &mut String, r: &Report) {
+    s.push_str("<section id=\"models\"><h2>Models</h2><table><tr><th>model</th><th>accuracy</th><th>95% CI</th><th>macro-F1</th><th>log loss</th><th>ROC-AUC</th><th>Brier</th><th>ECE</th><th>fidelity</th><th>mean KL</th><th>params</th><th>size</th><th>latency</th></tr>");
+    for (name, m) in r.models() {
+        let _ = write!(
+            s,
+            "<tr><td title=\"{}\">{name}</td><td id=\"{name}-accuracy\">{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td id=\"{name}-fidelity\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&m.kind),
+            num(m.accuracy, 4),
+            num(m.quality.accuracy_ci.lo, 4),
+            num(m.quality.accuracy_ci.hi, 4),
+            num(m.macro_f1, 4),
+            num(m.log_loss, 4),
+            opt_num(m.quality.roc_auc, 4),
+            num(m.quality.brier, 4),
+            num(m.quality.ece, 4),
+            num(m.fidelity, 4),
+            num(m.mean_kl, 4),
+            m.parameters.map_or("–".into(), |p| p.to_string()),
+            m.bytes.map_or("–".into(), crate::run_report::human_bytes),
+            m.latency_us.map_or("–".into(), |l| format!("{l:.2} µs")),
+        );
+    }
+    s.push_str("</table>");
+    per_class(s, r, &r.student);
+    s.push_str("<div class=\"charts\">");
+    for (name, m) in r.models().into_iter().take(2) {
+        s.push_str(&svg::heatmap(
+            &format!("{name}: confusion matrix"),
+            &m.quality.confusion,
+            &r.dataset.classes,
+            "true class",
+            "predicted class",
+        ));
+    }
+    s.push_str("</div></section>");
+}
+
+fn per_class(s: &mut String, r: &Report, m: &ModelSummary) {
+    let c = &m.quality.classes;
+    s.push_str("<table><tr><th>student, class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>");
+    for (i, pc) in c.per_class.iter().enumerate() {
+        let name = r.dataset.classes.get(i).map_or("?", String::as_str);
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            num(pc.precision, 4),
+            num(pc.recall, 4),
+            num(pc.f1, 4),
+            pc.support
+        );
+    }
+    for (name, a) in [
+        ("macro", &c.macro_avg),
+        ("micro", &c.micro_avg),
+        ("weighted", &c.weighted_avg),
+    ] {
+        let _ = write!(
+            s,
+            "<tr><td><i>{name} average</i></td><td>{}</td><td>{}</td><td>{}</td><td></td></tr>",
+            num(a.precision, 4),
+            num(a.recall, 4),
+            num(a.f1, 4)
+        );
+    }
+    s.push_str("</table>");
+}
+
+fn fidelity(s: &mut String, r: &Report) {
+    let Some(f) = &r.fidelity else { return };
+    let _ = write!(
+        s,
+        "<section id=\"fidelity\"><h2>Teacher–student fidelity</h2><p>The student picks the teacher's class on <b id=\"agreement\">{}</b> of the test rows; mean KL(teacher ‖ student) = {} nats.</p>{}</section>",
+        num(f.agreement, 4),
+        num(f.mean_kl, 4),
+        svg::heatmap(
+            "disagreement matrix",
+            &f.disagreement,
+            &r.dataset.classes,
+            "teacher's class",
+            "student's class"
+        )
+    );
+}
+
+fn calibration(s: &mut String, r: &Report) {
+    let series: Vec<Series<'_>> = r
+        .models()
+        .into_iter()
+        .zip(PALETTE)
+        .map(|((name, m), colour)| Series {
+            name,
+            colour,
+            points: m
+                .quality
+                .reliability
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| (b.confidence, b.accuracy))
+                .collect(),
+        })
+        .collect();
+    let _ = write!(
+        s,
+        "<section id=\"calibration\"><h2>Calibration</h2><p>Student ECE <b id=\"student-ece\">{}</b>, Brier {}.</p>{}</section>",
+        num(r.student.quality.ece, 4),
+        num(r.student.quality.brier, 4),
+        svg::reliability(&series)
+    );
+}
+
+fn slices(s: &mut String, r: &Report) {
+    let Some(sl) = &r.slices else { return };
+    s.push_str("<section id=\"slices\"><h2>Slices</h2>");
+    match &sl.gap {
+        Some(g) => {
+            let _ = write!(
+                s,
+                "<p>Largest slice gap (teacher − student accuracy, slices with ≥ {} labelled rows): <b id=\"slice-gap\">{}</b> on <b>{}</b> ({} rows).</p>",
+                sl.min_rows,
+                num(g.gap, 4),
+                escape(&g.slice.name),
+                g.slice.labelled
+            );
+        }
+        None => {
+            let _ = write!(
+                s,
+                "<p>No slice has ≥ {} labelled rows and a teacher to compare with.</p>",
+                sl.min_rows
+            );
+        }
+    }
+    let worst = sl.gap.as_ref().map(|g| g.slice.name.as_str());
+    for group in &sl.declared {
+        let _ = write!(s, "<h3>{}</h3>", escape(&group.feature));
+        slice_table(s, &group.slices, worst, sl.min_rows);
+    }
+    if let Some(d) = &sl.discovery {
+        let _ = write!(
+            s,
+            "<h3>Weakest slices found automatically</h3><p class=\"note\">Searched {} features: {} slices tested for accuracy, {} for fidelity (1- and 2-feature conjunctions with ≥ {} rows); false-discovery rate {}, effect size ≥ {}.</p>",
+            d.features.len(),
+            d.tested_accuracy,
+            d.tested_fidelity,
+            d.options.min_rows,
+            d.options.fdr,
+            d.options.min_effect
+        );
+        findings(s, "accuracy", &d.accuracy);
+        findings(s, "fidelity", &d.fidelity);
+        if sl.declared.is_empty() {
+            s.push_str("<h3>Every single-feature slice</h3>");
+            slice_table(s, &d.single, worst, sl.min_rows);
+        }
+    }
+    s.push_str("</section>");
+}
+
+fn slice_table(s: &mut String, slices: &[SliceStats], worst: Option<&str>, min_rows: usize) {
+    s.push_str("<table class=\"slices\"><tr><th>slice</th><th>rows</th><th>teacher accuracy</th><th>student accuracy</th><th>gap</th><th>fidelity</th></tr>");
+    for sl in slices {
+        let class = if Some(sl.name.as_str()) == worst {
+            " class=\"worst\""
+        } else {
+            ""
+        };
+        let small = if sl.labelled < min_rows {
+            " <span class=\"note\">(few rows)</span>"
+        } else {
+            ""
+        };
+        let _ = write!(
+            s,
+            "<tr{class}><td>{}{small}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&sl.name),
+            sl.rows,
+            opt_num(sl.teacher_accuracy, 4),
+            opt_num(sl.student_accuracy, 4),
+            opt_num(sl.gap, 4),
+            num(sl.fidelity, 4)
+        );
+    }
+    s.push_str("</table>");
+}
+
+fn findings(s: &mut String, metric: &str, list: &[Finding]) {
+    if list.is_empty() {
+        let _ = write!(s, "<p>No slice is significantly weaker in {metric}.</p>");
+        return;
+    }
+    let _ = write!(
+        s,
+        "<table class=\"findings\" data-metric=\"{metric}\"><tr><th>weak in {metric}</th><th>rows</th><th>{metric}</th><th>other rows</th><th>effect size</th><th>q-value</th><th>teacher accuracy</th></tr>"
+    );
+    for f in list {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2e}</td><td>{}</td></tr>",
+            escape(&f.slice.name),
+            f.slice.rows,
+            num(f.value, 4),
+            num(f.rest, 4),
+            num(f.effect_size, 2),
+            f.q_value,
+            opt_num(f.slice.teacher_accuracy, 4)
+        );
+    }
+    s.push_str("</table>");
+}
+
+fn ablation(s: &mut String, r: &Report) {
+    let Some(a) = &r.ablation else { return };
+    s.push_str("<section id=\"ablation\"><h2>Ablations</h2><table><tr><th>model</th><th>kind</th><th>accuracy</th><th>macro-F1</th><th>fidelity</th><th>params</th><th>size</th><th>latency</th><th>front (latency / size)</th><th>gates</th></tr>");
+    for (i, row) in a.rows.iter().enumerate() {
+        let class = if a.picked == Some(i) {
+            " class=\"picked\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            s,
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td></tr>",
+            escape(&row.name),
+            escape(&row.kind),
+            num(row.accuracy, 4),
+            num(row.macro_f1, 4),
+            num(row.fidelity, 4),
+            row.parameters.map_or("–".into(), |p| p.to_string()),
+            row.bytes.map_or("–".into(), crate::run_report::human_bytes),
+            row.latency_us.map_or("–".into(), |l| format!("{l:.2} µs")),
+            if row.pareto_latency { "●" } else { "" },
+            if row.pareto_bytes { "●" } else { "" },
+            match row.meets_gates {
+                Some(true) => "<span class=\"pass\">pass</span>",
+                Some(false) => "<span class=\"fail\">fail</span>",
+                None => "",
+            }
+        );
+    }
+    let _ = write!(
+        s,
+        "</table><p class=\"note\">Pick rule: {}.</p><div class=\"charts\">",
+        escape(&a.rule)
+    );
+    let points = |cost: &dyn Fn(&crate::AblationRow) -> Option<f64>,
+                  front: &dyn Fn(&crate::AblationRow) -> bool|
+     -> Vec<ParetoPoint<'_>> {
+        a.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.kind.as_str(), "student" | "sweep"))
+            .filter_map(|(i, r)| {
+                cost(r).map(|c| ParetoPoint {
+                    label: &r.name,
+                    accuracy: r.accuracy,
+                    cost: c,
+                    on_front: front(r),
+                    picked: a.picked == Some(i),
+                })
+            })
+            .collect()
+    };
+    s.push_str(&svg::pareto(
+        "accuracy vs single-row latency",
+        "latency µs",
+        &points(&|r| r.latency_us, &|r| r.pareto_latency),
+    ));
+    s.push_str(&svg::pareto(
+        "accuracy vs model size",
+        "bytes",
+        &points(&|r| r.bytes.map(|b| b as f64), &|r| r.pareto_bytes),
+    ));
+    s.push_str("</div></section>");
+}
+
+fn cross_validation(s: &mut String, r: &Report) {
+    let Some(cv) = &r.cross_validation else {
+        return;
+    };
+    let _ = write!(
+        s,
+        "<section id=\"cross-validation\"><h2>{}-fold stratified cross-validation</h2><table><tr><th>fold</th><th>train rows</th><th>test rows</th><th>teacher accuracy</th><th>student accuracy</th><th>scratch accuracy</th><th>student fidelity</th><th>student log loss</th></tr>",
+        cv.folds.len()
+    );
+    for f in &cv.folds {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            f.fold,
+            f.train_rows,
+            f.test_rows,
+            num(f.teacher.accuracy, 4),
+            num(f.student.accuracy, 4),
+            num(f.scratch.accuracy, 4),
+            num(f.student.fidelity, 4),
+            num(f.student.log_loss, 4)
+        );
+    }
+    let ms = |m: crate::MeanStd| format!("{} ± {}", num(m.mean, 4), num(m.std, 4));
+    let _ = write!(
+        s,
+        "<tr><td><b>mean ± std</b></td><td></td><td></td><td>{}</td><td id=\"cv-student-accuracy\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table><p class=\"note\">Teacher probabilities are {}out of fold; per-row probabilities are in <code>{}</code>.</p></section>",
+        ms(cv.teacher.accuracy),
+        ms(cv.student.accuracy),
+        ms(cv.scratch.accuracy),
+        ms(cv.student.fidelity),
+        ms(cv.student.log_loss),
+        if cv.teacher_out_of_fold { "" } else { "not " },
+        escape(&cv.probabilities_file)
+    );
+}
+
+fn data(s: &mut String, r: &Report) {
+    let d = &r.dataset;
+    let _ = write!(
+        s,
+        "<section id=\"data\"><h2>Data</h2><table><tr><td>training file</td><td>{}</td></tr><tr><td>test file</td><td>{}</td></tr><tr><td>fingerprint (BLAKE3)</td><td><code>{}</code></td></tr><tr><td>classes</td><td>{}</td></tr><tr><td>features / encoded width</td><td>{} / {}</td></tr><tr><td>rows: train / validation / test / augmented</td><td>{} / {} / {} / {}</td></tr><tr><td>recipe hash</td><td><code>{}</code></td></tr></table></section>",
+        escape(&d.train_file),
+        escape(
+            d.test_file
+                .as_deref()
+                .unwrap_or("held out from the training file")
+        ),
+        escape(&d.fingerprint),
+        escape(&d.classes.join(", ")),
+        d.features,
+        d.encoded_width,
+        d.train_rows,
+        d.validation_rows,
+        d.test_rows,
+        d.augmented_rows,
+        escape(&r.recipe_hash)
+    );
+}

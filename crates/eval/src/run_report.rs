@@ -1,0 +1,383 @@
+//! `report.json`: everything a run (or `distillery eval`) measured: headline metrics with
+//! intervals for teacher, distilled student, scratch baseline and int8 student, fidelity,
+//! slices, cross-validation, the ablation sweep and the gate verdicts, plus where it all
+//! came from. The layout is versioned by [`REPORT_SCHEMA`] and documented in
+//! `docs/report-schema.md`; a short table of it ends every run.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the report layout; bump on incompatible changes.
+pub const REPORT_SCHEMA: &str = "distillery-report/1";
+
+/// The whole run in one document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`REPORT_SCHEMA`].
+    pub schema: String,
+    /// `run` for `distillery run`, `eval` for `distillery eval`.
+    pub kind: String,
+    /// Directory name of the run under `runs/`.
+    pub run_id: String,
+    /// Recipe name.
+    pub name: String,
+    /// distillery version that wrote the report.
+    pub tool_version: String,
+    /// When the report was written (RFC 3339, UTC).
+    pub created: String,
+    /// BLAKE3 of the recipe text.
+    pub recipe_hash: String,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// The data.
+    pub dataset: DatasetSummary,
+    /// The teacher on the test rows (absent when `eval` had no teacher).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<ModelSummary>,
+    /// The distilled student.
+    pub student: ModelSummary,
+    /// The same architecture trained on hard labels only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<ModelSummary>,
+    /// The int8 student, when `[quantize] int8 = true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int8: Option<ModelSummary>,
+    /// Student vs teacher, row by row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<FidelityReport>,
+    /// Declared and discovered slices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slices: Option<SliceReport>,
+    /// Stratified k-fold cross-validation of the whole recipe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_validation: Option<crate::CrossValidation>,
+    /// The ablation table: sweep, feature groups and the Pareto fronts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ablation: Option<crate::Ablation>,
+    /// The `[distill]` settings.
+    pub distill: serde_json::Value,
+    /// One verdict per configured gate.
+    pub gates: Vec<GateResult>,
+    /// Wall-clock seconds of the whole run.
+    pub seconds: f64,
+}
+
+/// Student vs teacher on the test rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FidelityReport {
+    /// Share of rows where the argmaxes agree.
+    pub agreement: f64,
+    /// Mean KL(teacher ‖ student) in nats.
+    pub mean_kl: f64,
+    /// Teacher class (row) × student class (column) counts.
+    pub disagreement: Vec<Vec<u64>>,
+}
+
+/// Slices of the test rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SliceReport {
+    /// Smallest number of labelled rows for a slice to count toward the gap and the search.
+    pub min_rows: usize,
+    /// The slices the recipe declared.
+    pub declared: Vec<crate::slices::SliceGroup>,
+    /// The automatic search for weak slices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<crate::slices::Discovery>,
+    /// The largest student-vs-teacher accuracy drop over declared and single-feature slices.
+    pub gap: Option<crate::slices::SliceGap>,
+}
+
+/// The data a run used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    /// Training file as given.
+    pub train_file: String,
+    /// Test file, when separate.
+    pub test_file: Option<String>,
+    /// BLAKE3 fingerprint of the normalised content and schema.
+    pub fingerprint: String,
+    /// The label column.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Class names in model order.
+    pub classes: Vec<String>,
+    /// Feature columns.
+    pub features: usize,
+    /// Width of the encoded input.
+    pub encoded_width: usize,
+    /// Training rows (excluding validation).
+    pub train_rows: usize,
+    /// Training rows without a label.
+    pub unlabelled_rows: usize,
+    /// Synthetic rows added by augmentation.
+    pub augmented_rows: usize,
+    /// Rows used for early stopping.
+    pub validation_rows: usize,
+    /// Rows evaluated.
+    pub test_rows: usize,
+}
+
+/// One model's measurements on the test rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// What the model is, in words.
+    pub kind: String,
+    /// Test accuracy.
+    pub accuracy: f64,
+    /// Macro-averaged F1.
+    pub macro_f1: f64,
+    /// Mean negative log-likelihood.
+    pub log_loss: f64,
+    /// Argmax agreement with the teacher (1 for the teacher itself).
+    pub fidelity: f64,
+    /// Mean KL(teacher ‖ model) in nats.
+    pub mean_kl: f64,
+    /// Trainable parameters (`None` for teachers that are not MLPs).
+    pub parameters: Option<usize>,
+    /// Size of the model file.
+    pub bytes: Option<u64>,
+    /// Median single-row latency in µs, measured in-process.
+    pub latency_us: Option<f64>,
+    /// Calibration, ranking and uncertainty of the numbers above.
+    pub quality: Quality,
+    /// Training details, for students.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingSummary>,
+}
+
+/// Beyond accuracy: how sure the accuracy is and how good the probabilities are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Quality {
+    /// 95% percentile-bootstrap interval of the test accuracy (1,000 resamples, seeded).
+    pub accuracy_ci: crate::Interval,
+    /// ROC-AUC (binary) or one-vs-rest macro ROC-AUC; `None` when a class has no test row.
+    pub roc_auc: Option<f64>,
+    /// Multiclass Brier score (sum over classes, not halved).
+    pub brier: f64,
+    /// Expected calibration error, 15 equal-width bins on top-label confidence.
+    pub ece: f64,
+    /// Reliability-diagram data behind the ECE.
+    pub reliability: Vec<crate::ReliabilityBin>,
+    /// Confusion matrix (row = true class, column = predicted), classes in `dataset.classes` order.
+    pub confusion: Vec<Vec<u64>>,
+    /// Per-class precision / recall / F1 / support and their macro, micro and weighted means.
+    pub classes: crate::ClassReport,
+}
+
+impl Quality {
+    /// Measures `p` (`n × k`) against labels `y`; `seed` drives the bootstrap.
+    pub fn of(p: &[f32], k: usize, y: &[Option<u32>], seed: u64) -> Quality {
+        let hits: Vec<f64> = p
+            .chunks_exact(k)
+            .zip(y)
+            .map(|(row, y)| {
+                f64::from(u8::from(
+                    y.is_some_and(|y| crate::argmax(row) == y as usize),
+                ))
+            })
+            .collect();
+        let accuracy_ci = crate::bootstrap_ci(hits.len(), 1000, seed, |idx| {
+            idx.iter().map(|&i| hits[i]).sum::<f64>() / idx.len().max(1) as f64
+        });
+        let confusion = crate::confusion_matrix(p, k, y);
+        Quality {
+            accuracy_ci,
+            roc_auc: crate::roc_auc(p, k, y),
+            brier: crate::brier(p, k, y),
+            ece: crate::ece(p, k, y, 15),
+            reliability: crate::reliability(p, k, y, 15),
+            classes: crate::ClassReport::from_confusion(&confusion),
+            confusion,
+        }
+    }
+}
+
+/// How a student's training went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Epochs trained.
+    pub epochs_run: usize,
+    /// Epoch whose weights were kept.
+    pub best_epoch: usize,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+    /// Epoch a resumed run continued after.
+    pub resumed_after: Option<usize>,
+}
+
+/// One gate's verdict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateResult {
+    /// Gate key as in `[gates]`.
+    pub gate: String,
+    /// The configured limit.
+    pub threshold: f64,
+    /// The measured value.
+    pub value: f64,
+    /// Whether the value is within the limit.
+    pub passed: bool,
+    /// What was measured, e.g. the slice behind a slice gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Report {
+    /// True when every gate passed.
+    pub fn gates_passed(&self) -> bool {
+        self.gates.iter().all(|g| g.passed)
+    }
+
+    /// Hidden widths of the student, when it was trained here.
+    pub fn training_hidden(&self) -> Option<Vec<usize>> {
+        self.student.training.as_ref().map(|t| t.hidden.clone())
+    }
+
+    /// The target column's name, as the recipe gave it (or `the target` if unknown).
+    pub fn target_hint(&self) -> String {
+        self.dataset
+            .target
+            .clone()
+            .unwrap_or_else(|| "the target".into())
+    }
+
+    /// Every model measured, with its short name, teacher first.
+    pub fn models(&self) -> Vec<(&'static str, &ModelSummary)> {
+        let mut m = Vec::new();
+        if let Some(t) = &self.teacher {
+            m.push(("teacher", t));
+        }
+        m.push(("student", &self.student));
+        if let Some(s) = &self.scratch {
+            m.push(("scratch", s));
+        }
+        if let Some(q) = &self.int8 {
+            m.push(("int8", q));
+        }
+        m
+    }
+
+    /// The human-readable table printed at the end of a run.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let row = |name: &str, m: &ModelSummary| {
+            let opt = |v: Option<String>| v.unwrap_or_else(|| "–".into());
+            format!(
+                "{:<9} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>10} {:>11} {:>10}\n",
+                name,
+                m.accuracy,
+                m.macro_f1,
+                m.log_loss,
+                m.fidelity,
+                opt(m.parameters.map(|p| p.to_string())),
+                opt(m.bytes.map(human_bytes)),
+                opt(m.latency_us.map(|l| format!("{l:.2} µs"))),
+            )
+        };
+        s.push_str(&format!(
+            "run {}  ({} test rows, {} classes, {:.1} s)\n",
+            self.run_id,
+            self.dataset.test_rows,
+            self.dataset.classes.len(),
+            self.seconds
+        ));
+        s.push_str(&format!(
+            "{:<9} {:>8} {:>8} {:>8} {:>8} {:>10} {:>11} {:>10}\n",
+            "model", "accuracy", "macro-F1", "log loss", "fidelity", "params", "size", "latency"
+        ));
+        let models = self.models();
+        for (name, m) in &models {
+            s.push_str(&row(name, m));
+        }
+        let ci: Vec<String> = models
+            .iter()
+            .map(|(name, m)| {
+                let i = m.quality.accuracy_ci;
+                format!("{name} [{:.4}, {:.4}]", i.lo, i.hi)
+            })
+            .collect();
+        s.push_str(&format!(
+            "accuracy 95% CI: {}; student ECE {:.4}\n",
+            ci.join(", "),
+            self.student.quality.ece
+        ));
+        if let Some(t) = &self.teacher {
+            if let (Some(t), Some(st)) = (t.latency_us, self.student.latency_us) {
+                s.push_str(&format!("student is {:.0}× faster per row", t / st));
+            }
+            if let (Some(t), Some(st)) = (t.bytes, self.student.bytes) {
+                s.push_str(&format!(
+                    " and {:.0}× smaller than the teacher",
+                    t as f64 / st as f64
+                ));
+            }
+            s.push('\n');
+        }
+        if let Some(slices) = &self.slices {
+            if let Some(g) = &slices.gap {
+                s.push_str(&format!(
+                    "largest slice gap: {:.4} on {} ({} rows)\n",
+                    g.gap, g.slice.name, g.slice.labelled
+                ));
+            }
+            if let Some(d) = &slices.discovery {
+                let worst = |f: &[crate::slices::Finding]| {
+                    f.first().map_or_else(
+                        || "none".to_string(),
+                        |f| format!("{} ({:.3} vs {:.3})", f.slice.name, f.value, f.rest),
+                    )
+                };
+                s.push_str(&format!(
+                    "weak slices (FDR {}): accuracy {} found, worst {}; fidelity {} found, worst {}\n",
+                    d.options.fdr,
+                    d.accuracy.len(),
+                    worst(&d.accuracy),
+                    d.fidelity.len(),
+                    worst(&d.fidelity)
+                ));
+            }
+        }
+        if let Some(cv) = &self.cross_validation {
+            s.push_str(&format!(
+                "{}-fold CV: student accuracy {:.4} ± {:.4}, fidelity {:.4} ± {:.4}\n",
+                cv.folds.len(),
+                cv.student.accuracy.mean,
+                cv.student.accuracy.std,
+                cv.student.fidelity.mean,
+                cv.student.fidelity.std
+            ));
+        }
+        if let Some(a) = &self.ablation {
+            let picked = a.picked.and_then(|i| a.rows.get(i));
+            s.push_str(&format!(
+                "ablation: {} rows; picked {} ({})\n",
+                a.rows.len(),
+                picked.map_or("none: no student passes every gate", |p| p.name.as_str()),
+                a.rule
+            ));
+        }
+        for g in &self.gates {
+            s.push_str(&format!(
+                "gate {}: {:.4} vs {:.4} {}{}\n",
+                g.gate,
+                g.value,
+                g.threshold,
+                if g.passed { "passed" } else { "FAILED" },
+                g.detail
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ));
+        }
+        s
+    }
+}
+
+/// Bytes as B, kB or MB.
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} kB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
