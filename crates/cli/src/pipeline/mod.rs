@@ -3,23 +3,24 @@
 //! renamed into place at the very end, so a crash never leaves a run that looks complete.
 
 mod data;
+mod distill;
 pub(crate) mod evaluate;
 mod feed;
 pub(crate) mod latency;
 mod teacher;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use distillery_eval::{Scores, fidelity, mean_kl};
 use distillery_runtime::{Provenance, QuantizedStudent, RawValue, Scratch, Student};
 use distillery_train::{
-    FitOptions, FitOutcome, TransferSet, ValidDistillParams, fit, raw_value, soften,
+    FitOutcome, raw_value,
 };
 
 use crate::progress::Progress;
-use crate::recipe::{Augment, Recipe};
+use crate::recipe::Recipe;
 use distillery_eval::run_report::{
     DatasetSummary, ModelSummary, Quality, REPORT_SCHEMA, Report, TrainingSummary,
 };
@@ -59,80 +60,37 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     progress.stage("labelling the transfer set with the teacher");
     let teacher = teacher::build(recipe, &prepared, &params, &checkpoints, options)?;
 
-    let mut transfer_x = prepared.train_x.clone();
-    let mut transfer_p = teacher.train.clone();
-    let mut transfer_y: Vec<Option<u32>> = prepared
-        .train_rows
-        .iter()
-        .map(|&r| prepared.labels.y[r])
-        .collect();
-    let mut augmented = 0;
-    if recipe.distill.augment == Augment::Munge {
-        progress.stage("generating MUNGE neighbours");
-        let (x, p) = teacher::munge(recipe, &prepared, &teacher)?;
-        augmented = p.len() / k;
-        transfer_x.extend_from_slice(&x);
-        transfer_p.extend_from_slice(&p);
-        transfer_y.extend(std::iter::repeat_n(None, augmented));
-    }
+    let transfer = distill::transfer(recipe, &prepared, &teacher, options)?;
+    let checkpoint_dir = checkpoints;
+    let checkpoints = distill::Checkpoints {
+        dir: &checkpoint_dir,
+        job_key: &job_key,
+    };
+    let job = |role: &str, target| distill::Job {
+        role: role.into(),
+        params: &params,
+        target,
+        mask: None,
+        verbose: true,
+    };
+    let student_fit = distill::train(
+        &prepared,
+        &transfer,
+        &teacher,
+        &job("student", distill::Target::Teacher),
+        &checkpoints,
+        options,
+    )?;
+    let scratch_fit = distill::train(
+        &prepared,
+        &transfer,
+        &teacher,
+        &job("scratch", distill::Target::LabelsOnly),
+        &checkpoints,
+        options,
+    )?;
+    let augmented = transfer.augmented;
     let width = prepared.encoder.width();
-    let t = params.temperature;
-    let soft_train = soften(&transfer_p, k, t);
-    let soft_val = soften(&teacher.validation, k, t);
-    let val_y: Vec<Option<u32>> = prepared
-        .val_rows
-        .iter()
-        .map(|&r| prepared.labels.y[r])
-        .collect();
-    let train_set = TransferSet {
-        x: &transfer_x,
-        width,
-        soft: Some(&soft_train),
-        labels: &transfer_y,
-        classes: k,
-    };
-    let val_set = TransferSet {
-        x: &prepared.val_x,
-        width,
-        soft: Some(&soft_val),
-        labels: &val_y,
-        classes: k,
-    };
-    let student_fit = train_student(
-        &params,
-        &train_set,
-        &val_set,
-        "student",
-        &checkpoints,
-        &job_key,
-        options,
-    )?;
-
-    let scratch_y: Vec<Option<u32>> = prepared
-        .train_rows
-        .iter()
-        .map(|&r| prepared.labels.y[r])
-        .collect();
-    let scratch_train = TransferSet {
-        x: &prepared.train_x,
-        width,
-        soft: None,
-        labels: &scratch_y,
-        classes: k,
-    };
-    let scratch_val = TransferSet {
-        soft: None,
-        ..val_set
-    };
-    let scratch_fit = train_student(
-        &params,
-        &scratch_train,
-        &scratch_val,
-        "scratch",
-        &checkpoints,
-        &job_key,
-        options,
-    )?;
 
     let mut provenance = Provenance::new();
     provenance.insert("recipe_hash".into(), recipe_hash.clone().into());
@@ -143,19 +101,8 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     provenance.insert("teacher".into(), teacher.identity.clone().into());
     provenance.insert("seed".into(), params.seed.into());
     provenance.insert("tool_version".into(), env!("CARGO_PKG_VERSION").into());
-    let build = |fit: &FitOutcome, role: &str| -> Result<Student> {
-        let mut p = provenance.clone();
-        p.insert("role".into(), role.into());
-        Ok(Student::new(
-            prepared.encoder.clone(),
-            prepared.labels.classes.clone(),
-            fit.layers.clone(),
-            recipe.data.missing.clone(),
-            p,
-        )?)
-    };
-    let student = build(&student_fit, "distilled")?;
-    let scratch = build(&scratch_fit, "scratch")?;
+    let student = distill::student(recipe, &prepared, &student_fit, &provenance, "distilled")?;
+    let scratch = distill::student(recipe, &prepared, &scratch_fit, &provenance, "scratch")?;
 
     progress.stage("evaluating on the test rows");
     let test_y: Vec<Option<u32>> = prepared.test_labels.clone();
@@ -326,42 +273,8 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     )?;
     std::fs::rename(&tmp, &run_dir)
         .with_context(|| format!("cannot move the run into {}", run_dir.display()))?;
-    let _ = std::fs::remove_dir_all(&checkpoints);
+    let _ = std::fs::remove_dir_all(&checkpoint_dir);
     Ok(RunOutcome { report, run_dir })
-}
-
-fn train_student(
-    params: &ValidDistillParams,
-    train: &TransferSet<'_>,
-    validation: &TransferSet<'_>,
-    role: &str,
-    checkpoints: &Path,
-    job_key: &str,
-    options: &RunOptions,
-) -> Result<FitOutcome> {
-    let bar = options.progress.epochs(role, params.epochs);
-    let on_epoch = |r: &distillery_train::EpochRecord| bar.epoch(r);
-    let fit_options = FitOptions {
-        checkpoint: Some(checkpoints.join(format!("{role}.ckpt"))),
-        resume: options.resume,
-        job_key: job_key.to_string(),
-        on_epoch: Some(&on_epoch),
-        stop_after: std::env::var("DISTILLERY_STOP_AFTER_EPOCH")
-            .ok()
-            .and_then(|v| v.parse().ok()),
-    };
-    let out = fit(params, train, Some(validation), &fit_options)
-        .with_context(|| format!("training the {role}"))?;
-    bar.finish();
-    if fit_options.stop_after.is_some_and(|s| {
-        out.history.len() < params.epochs && !out.stopped_early && out.history.len() == s
-    }) {
-        anyhow::bail!(
-            "stopped after epoch {} as DISTILLERY_STOP_AFTER_EPOCH asked; rerun with --resume to continue",
-            out.history.len()
-        );
-    }
-    Ok(out)
 }
 
 /// Raw cells of (up to) 256 test rows, for latency measurement through the full path.

@@ -1,0 +1,195 @@
+//! Training students: the transfer set (training rows plus optional MUNGE neighbours, all
+//! labelled by the teacher) is built once, then any number of students are fitted on it —
+//! the recipe's student, the scratch baseline, sweep variants, feature-group ablations and
+//! cross-validation folds all go through [`train`].
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use distillery_runtime::{Provenance, Student};
+use distillery_train::{FitOptions, FitOutcome, TransferSet, ValidDistillParams, fit, soften};
+
+use super::RunOptions;
+use super::data::Prepared;
+use super::teacher::{self, TeacherOutputs};
+use crate::recipe::{Augment, Recipe};
+
+/// Everything a student learns from.
+pub(crate) struct Transfer {
+    /// Encoded inputs: the training rows, then the synthetic ones.
+    pub(crate) x: Vec<f32>,
+    /// Teacher probabilities (temperature 1) for every row of `x`.
+    pub(crate) p: Vec<f32>,
+    /// Hard labels (`None` for unlabelled and synthetic rows).
+    pub(crate) y: Vec<Option<u32>>,
+    /// Synthetic rows appended.
+    pub(crate) augmented: usize,
+}
+
+/// The training rows plus MUNGE neighbours when the recipe asks for them.
+pub(crate) fn transfer(
+    recipe: &Recipe,
+    prepared: &Prepared,
+    teacher: &TeacherOutputs,
+    options: &RunOptions,
+) -> Result<Transfer> {
+    let k = prepared.labels.n_classes();
+    let mut t = Transfer {
+        x: prepared.train_x.clone(),
+        p: teacher.train.clone(),
+        y: prepared
+            .train_rows
+            .iter()
+            .map(|&r| prepared.labels.y[r])
+            .collect(),
+        augmented: 0,
+    };
+    if recipe.distill.augment == Augment::Munge {
+        options.progress.stage("generating MUNGE neighbours");
+        let (x, p) = teacher::munge(recipe, prepared, teacher)?;
+        t.augmented = p.len() / k;
+        t.x.extend_from_slice(&x);
+        t.p.extend_from_slice(&p);
+        t.y.extend(std::iter::repeat_n(None, t.augmented));
+    }
+    Ok(t)
+}
+
+/// What a training job learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The teacher's softened probabilities weighted against the hard labels.
+    Teacher,
+    /// Hard labels of the real training rows only (the scratch baseline).
+    LabelsOnly,
+}
+
+/// One student to fit.
+pub(crate) struct Job<'a> {
+    pub(crate) role: String,
+    pub(crate) params: &'a ValidDistillParams,
+    pub(crate) target: Target,
+    /// Encoded columns held at zero (their training mean, or "unknown level"): the inputs
+    /// of a feature group left out.
+    pub(crate) mask: Option<&'a [bool]>,
+    /// Per-epoch bars and log lines (off for jobs run in parallel).
+    pub(crate) verbose: bool,
+}
+
+/// Where checkpoints go and which job they belong to.
+pub(crate) struct Checkpoints<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) job_key: &'a str,
+}
+
+/// Fits one student.
+pub(crate) fn train(
+    prepared: &Prepared,
+    transfer: &Transfer,
+    teacher: &TeacherOutputs,
+    job: &Job<'_>,
+    checkpoints: &Checkpoints<'_>,
+    options: &RunOptions,
+) -> Result<FitOutcome> {
+    let k = prepared.labels.n_classes();
+    let width = prepared.encoder.width();
+    let masked = |x: &[f32]| -> Option<Vec<f32>> {
+        job.mask.map(|m| {
+            let mut x = x.to_vec();
+            for row in x.chunks_exact_mut(width) {
+                row.iter_mut().zip(m).filter(|(_, m)| **m).for_each(|(v, _)| *v = 0.0);
+            }
+            x
+        })
+    };
+    let val_y: Vec<Option<u32>> = prepared
+        .val_rows
+        .iter()
+        .map(|&r| prepared.labels.y[r])
+        .collect();
+    let t = job.params.temperature;
+    let (train_x, train_y, soft_train) = match job.target {
+        Target::Teacher => (&transfer.x[..], &transfer.y[..], Some(soften(&transfer.p, k, t))),
+        Target::LabelsOnly => {
+            let n = prepared.train_rows.len();
+            (&transfer.x[..n * width], &transfer.y[..n], None)
+        }
+    };
+    let soft_val = (job.target == Target::Teacher).then(|| soften(&teacher.validation, k, t));
+    let train_masked = masked(train_x);
+    let val_masked = masked(&prepared.val_x);
+    let train_set = TransferSet {
+        x: train_masked.as_deref().unwrap_or(train_x),
+        width,
+        soft: soft_train.as_deref(),
+        labels: train_y,
+        classes: k,
+    };
+    let val_set = TransferSet {
+        x: val_masked.as_deref().unwrap_or(&prepared.val_x),
+        width,
+        soft: soft_val.as_deref(),
+        labels: &val_y,
+        classes: k,
+    };
+    let bar = job
+        .verbose
+        .then(|| options.progress.epochs(&job.role, job.params.epochs));
+    let on_epoch = |r: &distillery_train::EpochRecord| {
+        if let Some(b) = &bar {
+            b.epoch(r);
+        }
+    };
+    let fit_options = FitOptions {
+        checkpoint: Some(checkpoints.dir.join(format!("{}.ckpt", job.role))),
+        resume: options.resume,
+        job_key: checkpoints.job_key.to_string(),
+        on_epoch: Some(&on_epoch),
+        stop_after: std::env::var("DISTILLERY_STOP_AFTER_EPOCH")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    };
+    let out = fit(job.params, &train_set, Some(&val_set), &fit_options)
+        .with_context(|| format!("training the {}", job.role))?;
+    if let Some(b) = &bar {
+        b.finish();
+    }
+    if fit_options.stop_after.is_some_and(|s| {
+        out.history.len() < job.params.epochs && !out.stopped_early && out.history.len() == s
+    }) {
+        anyhow::bail!(
+            "stopped after epoch {} as DISTILLERY_STOP_AFTER_EPOCH asked; rerun with --resume to continue",
+            out.history.len()
+        );
+    }
+    Ok(out)
+}
+
+/// Wraps fitted layers with the encoder and classes into a student artifact.
+pub(crate) fn student(
+    recipe: &Recipe,
+    prepared: &Prepared,
+    fit: &FitOutcome,
+    provenance: &Provenance,
+    role: &str,
+) -> Result<Student> {
+    let mut p = provenance.clone();
+    p.insert("role".into(), role.into());
+    Ok(Student::new(
+        prepared.encoder.clone(),
+        prepared.labels.classes.clone(),
+        fit.layers.clone(),
+        recipe.data.missing.clone(),
+        p,
+    )?)
+}
+
+/// The encoded columns that belong to `columns` (by feature name).
+pub(crate) fn column_mask(prepared: &Prepared, columns: &[String]) -> Vec<bool> {
+    prepared
+        .encoder
+        .features
+        .iter()
+        .flat_map(|f| std::iter::repeat_n(columns.iter().any(|c| c == f.name()), f.width()))
+        .collect()
+}
