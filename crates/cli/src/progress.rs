@@ -43,6 +43,57 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// A bar counting `total` jobs of `what` that finish in any order, from any thread.
+    pub(crate) fn jobs(&self, what: &str, total: usize) -> JobBar {
+        let bar = self.bars.then(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_prefix(what.to_string());
+            b
+        });
+        JobBar {
+            bar,
+            what: what.to_string(),
+            total,
+            done: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Feedback for a set of jobs.
+pub(crate) struct JobBar {
+    bar: Option<ProgressBar>,
+    what: String,
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl JobBar {
+    /// Reports one finished job.
+    pub(crate) fn done(&self, name: &str) {
+        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        match &self.bar {
+            Some(b) => {
+                b.set_position(n as u64);
+                b.set_message(name.to_string());
+            }
+            None => tracing::info!("{}: {n}/{} done ({name})", self.what, self.total),
+        }
+    }
+
+    /// Closes the bar.
+    pub(crate) fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
 /// Per-epoch feedback for one training job.
 pub(crate) struct EpochBar {
     bar: Option<ProgressBar>,

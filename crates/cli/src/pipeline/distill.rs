@@ -93,15 +93,7 @@ pub(crate) fn train(
 ) -> Result<FitOutcome> {
     let k = prepared.labels.n_classes();
     let width = prepared.encoder.width();
-    let masked = |x: &[f32]| -> Option<Vec<f32>> {
-        job.mask.map(|m| {
-            let mut x = x.to_vec();
-            for row in x.chunks_exact_mut(width) {
-                row.iter_mut().zip(m).filter(|(_, m)| **m).for_each(|(v, _)| *v = 0.0);
-            }
-            x
-        })
-    };
+    let masked = |x: &[f32]| job.mask.map(|m| masked(x, width, m));
     let val_y: Vec<Option<u32>> = prepared
         .val_rows
         .iter()
@@ -109,7 +101,11 @@ pub(crate) fn train(
         .collect();
     let t = job.params.temperature;
     let (train_x, train_y, soft_train) = match job.target {
-        Target::Teacher => (&transfer.x[..], &transfer.y[..], Some(soften(&transfer.p, k, t))),
+        Target::Teacher => (
+            &transfer.x[..],
+            &transfer.y[..],
+            Some(soften(&transfer.p, k, t)),
+        ),
         Target::LabelsOnly => {
             let n = prepared.train_rows.len();
             (&transfer.x[..n * width], &transfer.y[..n], None)
@@ -182,6 +178,18 @@ pub(crate) fn student(
         recipe.data.missing.clone(),
         p,
     )?)
+}
+
+/// A copy of `x` (rows of `width`) with the columns where `mask` is true set to zero.
+pub(crate) fn masked(x: &[f32], width: usize, mask: &[bool]) -> Vec<f32> {
+    let mut x = x.to_vec();
+    for row in x.chunks_exact_mut(width) {
+        row.iter_mut()
+            .zip(mask)
+            .filter(|(_, m)| **m)
+            .for_each(|(v, _)| *v = 0.0);
+    }
+    x
 }
 
 /// The encoded columns that belong to `columns` (by feature name).

@@ -3,11 +3,56 @@
 
 use anyhow::Result;
 use distillery_data::{Kind, Table};
-use distillery_eval::run_report::{FidelityReport, GateResult, ModelSummary, SliceReport};
+use distillery_eval::run_report::{
+    FidelityReport, GateResult, ModelSummary, Quality, SliceReport, TrainingSummary,
+};
 use distillery_eval::slices::{self, DiscoveryOptions, Outcomes};
+use distillery_train::FitOutcome;
 
 use crate::recipe::{EvaluateSection, GatesSection};
 use crate::slicing::{SliceSpec, search_features};
+
+/// A trained student's raw measurements.
+pub(crate) struct Measured<'a> {
+    pub(crate) kind: &'a str,
+    /// Test probabilities, `n × k`.
+    pub(crate) p: &'a [f32],
+    pub(crate) parameters: usize,
+    pub(crate) bytes: usize,
+    pub(crate) latency_us: f64,
+    pub(crate) fit: &'a FitOutcome,
+    pub(crate) hidden: &'a [usize],
+}
+
+/// Every metric of one student on the test rows.
+pub(crate) fn student_summary(
+    m: &Measured<'_>,
+    teacher_test: &[f32],
+    k: usize,
+    y: &[Option<u32>],
+    seed: u64,
+) -> ModelSummary {
+    let s = distillery_eval::Scores::of(m.p, k, y);
+    ModelSummary {
+        kind: m.kind.into(),
+        accuracy: s.accuracy,
+        macro_f1: s.macro_f1,
+        log_loss: s.log_loss,
+        fidelity: distillery_eval::fidelity(m.p, teacher_test, k),
+        mean_kl: distillery_eval::mean_kl(m.p, teacher_test, k),
+        parameters: Some(m.parameters),
+        bytes: Some(m.bytes as u64),
+        latency_us: Some(m.latency_us),
+        quality: Quality::of(m.p, k, y, seed),
+        training: Some(TrainingSummary {
+            hidden: m.hidden.to_vec(),
+            epochs_run: m.fit.history.len(),
+            best_epoch: m.fit.best_epoch,
+            stopped_early: m.fit.stopped_early,
+            resumed_after: m.fit.resumed_after,
+        }),
+    }
+}
 
 /// Student vs teacher row by row.
 pub(crate) fn fidelity(student: &[f32], teacher: &[f32], k: usize) -> FidelityReport {
@@ -30,8 +75,13 @@ pub(crate) struct SliceInput<'a> {
     pub(crate) y: &'a [Option<u32>],
 }
 
-/// Declared slices, the weak-slice search and the slice gap.
-pub(crate) fn slices(settings: &EvaluateSection, input: &SliceInput<'_>) -> Result<SliceReport> {
+/// Declared slices, the weak-slice search (when `search` and the recipe allow) and the slice
+/// gap over declared and single-feature slices.
+pub(crate) fn slices(
+    settings: &EvaluateSection,
+    input: &SliceInput<'_>,
+    search: bool,
+) -> Result<SliceReport> {
     let outcomes = Outcomes::new(input.student, input.teacher, input.k, input.y);
     let labelled = input.y.iter().filter(|y| y.is_some()).count();
     let min_rows = settings
@@ -49,8 +99,8 @@ pub(crate) fn slices(settings: &EvaluateSection, input: &SliceInput<'_>) -> Resu
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    let discovery = if settings.discover {
-        let features = search_features(input.table, input.features, input.rows)?;
+    let features = search_features(input.table, input.features, input.rows)?;
+    let discovery = if settings.discover && search {
         let options = DiscoveryOptions {
             min_rows,
             min_effect: settings.min_effect,
@@ -61,8 +111,16 @@ pub(crate) fn slices(settings: &EvaluateSection, input: &SliceInput<'_>) -> Resu
     } else {
         None
     };
+    let single: Vec<slices::SliceGroup> = match &discovery {
+        Some(_) => Vec::new(),
+        None => features
+            .iter()
+            .map(|f| slices::evaluate(f, &outcomes))
+            .collect(),
+    };
     let candidates = declared
         .iter()
+        .chain(&single)
         .flat_map(|g| &g.slices)
         .chain(discovery.iter().flat_map(|d| &d.single));
     let gap = slices::slice_gap(candidates, min_rows);

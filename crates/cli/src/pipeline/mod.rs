@@ -2,6 +2,7 @@
 //! write `runs/<run-id>/`. Everything is written into a hidden temporary directory that is
 //! renamed into place at the very end, so a crash never leaves a run that looks complete.
 
+mod ablation;
 mod data;
 mod distill;
 pub(crate) mod evaluate;
@@ -15,15 +16,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use distillery_eval::{Scores, fidelity, mean_kl};
 use distillery_runtime::{Provenance, QuantizedStudent, RawValue, Scratch, Student};
-use distillery_train::{
-    FitOutcome, raw_value,
-};
+use distillery_train::{FitOutcome, raw_value};
 
 use crate::progress::Progress;
 use crate::recipe::Recipe;
-use distillery_eval::run_report::{
-    DatasetSummary, ModelSummary, Quality, REPORT_SCHEMA, Report, TrainingSummary,
-};
+use distillery_eval::run_report::{DatasetSummary, ModelSummary, Quality, REPORT_SCHEMA, Report};
 
 /// How to run a recipe.
 pub(crate) struct RunOptions {
@@ -115,27 +112,22 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     let student_latency = student_latency_of(&student, &raw_rows);
     let scratch_latency = student_latency_of(&scratch, &raw_rows);
     let model =
-        |kind: &str, p: &[f32], parameters: usize, bytes: usize, latency: f64, fit: &FitOutcome| {
-            let s = Scores::of(p, k, &test_y);
-            ModelSummary {
-                kind: kind.into(),
-                accuracy: s.accuracy,
-                macro_f1: s.macro_f1,
-                log_loss: s.log_loss,
-                fidelity: fidelity(p, &teacher.test, k),
-                mean_kl: mean_kl(p, &teacher.test, k),
-                parameters: Some(parameters),
-                bytes: Some(bytes as u64),
-                latency_us: Some(latency),
-                quality: Quality::of(p, k, &test_y, params.seed),
-                training: Some(TrainingSummary {
-                    hidden: params.hidden.clone(),
-                    epochs_run: fit.history.len(),
-                    best_epoch: fit.best_epoch,
-                    stopped_early: fit.stopped_early,
-                    resumed_after: fit.resumed_after,
-                }),
-            }
+        |kind: &str, p: &[f32], student: &Student, bytes: usize, latency: f64, fit: &FitOutcome| {
+            evaluate::student_summary(
+                &evaluate::Measured {
+                    kind,
+                    p,
+                    parameters: student.parameters(),
+                    bytes,
+                    latency_us: latency,
+                    fit,
+                    hidden: &params.hidden,
+                },
+                &teacher.test,
+                k,
+                &test_y,
+                params.seed,
+            )
         };
     let teacher_scores = Scores::of(&teacher.test, k, &test_y);
     let teacher_summary = ModelSummary {
@@ -154,7 +146,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     let student_summary = model(
         "distilled MLP",
         &student_p,
-        student.parameters(),
+        &student,
         student_bytes.len(),
         student_latency,
         &student_fit,
@@ -162,7 +154,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     let scratch_summary = model(
         "MLP on labels only",
         &scratch_p,
-        scratch.parameters(),
+        &scratch,
         scratch_bytes.len(),
         scratch_latency,
         &scratch_fit,
@@ -192,6 +184,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
             k,
             y: &test_y,
         },
+        true,
     )?;
     let gates = evaluate::gates(
         &recipe.gates,
@@ -199,6 +192,25 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         &student_summary,
         Some(&slices),
     );
+    let ablation = if ablation::wanted(recipe) {
+        Some(ablation::run(&ablation::Context {
+            recipe,
+            params: &params,
+            prepared: &prepared,
+            transfer: &transfer,
+            teacher: &teacher,
+            checkpoints: &checkpoints,
+            options,
+            provenance: &provenance,
+            raw_rows: &raw_rows,
+            teacher_summary: &teacher_summary,
+            student_summary: &student_summary,
+            scratch_summary: &scratch_summary,
+            student_slices: &slices,
+        })?)
+    } else {
+        None
+    };
     let run_id = run_id(recipe.name(), &recipe_hash);
     let report = Report {
         schema: REPORT_SCHEMA.into(),
@@ -234,7 +246,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         fidelity: Some(evaluate::fidelity(&student_p, &teacher.test, k)),
         slices: Some(slices),
         cross_validation: None,
-        ablation: None,
+        ablation,
         distill: serde_json::to_value(&recipe.distill)?,
         gates,
         seconds: started.elapsed().as_secs_f64(),
@@ -293,7 +305,7 @@ fn test_raw_rows(prepared: &data::Prepared) -> Vec<Vec<RawValue<'_>>> {
         .collect()
 }
 
-fn student_latency_of(student: &Student, rows: &[Vec<RawValue<'_>>]) -> f64 {
+pub(crate) fn student_latency_of(student: &Student, rows: &[Vec<RawValue<'_>>]) -> f64 {
     let mut scratch = Scratch::default();
     let mut out = vec![0.0; student.classes().len()];
     latency::median_us(5000, |i| {

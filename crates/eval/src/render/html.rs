@@ -32,6 +32,7 @@ pub fn html(r: &Report) -> String {
         escape(&r.name)
     );
     header(&mut s, r);
+    headline(&mut s, r);
     gates(&mut s, r);
     models(&mut s, r);
     fidelity(&mut s, r);
@@ -62,6 +63,40 @@ fn header(s: &mut String, r: &Report) {
         r.dataset.test_rows,
         r.seconds
     );
+}
+
+/// One sentence a reviewer reads first.
+fn headline(s: &mut String, r: &Report) {
+    let st = &r.student;
+    let _ = write!(
+        s,
+        "<p id=\"headline\" style=\"font-size:15px\">Student accuracy <b>{}</b>",
+        num(st.accuracy, 4)
+    );
+    if let Some(t) = &r.teacher {
+        let _ = write!(
+            s,
+            " vs teacher <b>{}</b> ({:+.2} points), fidelity <b>{}</b>",
+            num(t.accuracy, 4),
+            (st.accuracy - t.accuracy) * 100.0,
+            num(st.fidelity, 4)
+        );
+        if let (Some(tl), Some(sl)) = (t.latency_us, st.latency_us) {
+            let _ = write!(s, "; <b>{:.0}×</b> faster per row", tl / sl);
+        }
+        if let (Some(tb), Some(sb)) = (t.bytes, st.bytes) {
+            let _ = write!(s, ", <b>{:.0}×</b> smaller", tb as f64 / sb as f64);
+        }
+    }
+    if let Some(g) = r.slices.as_ref().and_then(|sl| sl.gap.as_ref()) {
+        let _ = write!(
+            s,
+            "; largest slice gap {} on <i>{}</i>",
+            num(g.gap, 4),
+            escape(&g.slice.name)
+        );
+    }
+    s.push_str(".</p>");
 }
 
 fn gates(s: &mut String, r: &Report) {
@@ -238,6 +273,8 @@ fn slices(s: &mut String, r: &Report) {
     let worst = sl.gap.as_ref().map(|g| g.slice.name.as_str());
     for group in &sl.declared {
         let _ = write!(s, "<h3>{}</h3>", escape(&group.feature));
+        let group_worst = crate::slices::slice_gap(&group.slices, sl.min_rows);
+        let worst = group_worst.as_ref().map(|g| g.slice.name.as_str());
         slice_table(s, &group.slices, worst, sl.min_rows);
     }
     if let Some(d) = &sl.discovery {
@@ -262,7 +299,7 @@ fn slices(s: &mut String, r: &Report) {
 }
 
 fn slice_table(s: &mut String, slices: &[SliceStats], worst: Option<&str>, min_rows: usize) {
-    s.push_str("<table class=\"slices\"><tr><th>slice</th><th>rows</th><th>teacher accuracy</th><th>student accuracy</th><th>gap</th><th>fidelity</th></tr>");
+    s.push_str("<table class=\"slices\"><tr><th>slice (worst with enough rows shaded)</th><th>rows</th><th>teacher accuracy</th><th>student accuracy</th><th>gap</th><th>fidelity</th></tr>");
     for sl in slices {
         let class = if Some(sl.name.as_str()) == worst {
             " class=\"worst\""
@@ -315,7 +352,7 @@ fn findings(s: &mut String, metric: &str, list: &[Finding]) {
 
 fn ablation(s: &mut String, r: &Report) {
     let Some(a) = &r.ablation else { return };
-    s.push_str("<section id=\"ablation\"><h2>Ablations</h2><table><tr><th>model</th><th>kind</th><th>accuracy</th><th>macro-F1</th><th>fidelity</th><th>params</th><th>size</th><th>latency</th><th>front (latency / size)</th><th>gates</th></tr>");
+    s.push_str("<section id=\"ablation\"><h2>Ablations</h2><table><tr><th>model</th><th>kind</th><th>accuracy</th><th>macro-F1</th><th>fidelity</th><th>params</th><th>size</th><th>latency</th><th>latency front</th><th>size front</th><th>gates</th></tr>");
     for (i, row) in a.rows.iter().enumerate() {
         let class = if a.picked == Some(i) {
             " class=\"picked\""
@@ -324,7 +361,7 @@ fn ablation(s: &mut String, r: &Report) {
         };
         let _ = write!(
             s,
-            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td></tr>",
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&row.name),
             escape(&row.kind),
             num(row.accuracy, 4),

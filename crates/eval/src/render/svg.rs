@@ -19,7 +19,10 @@ pub(crate) fn heatmap(
     let k = m.len().max(1);
     let cell = (240 / k).clamp(18, 60);
     let (left, top) = (110, 40);
-    let (w, h) = (left + cell * k + 20, top + cell * k + 50);
+    let (w, h) = (
+        (left + cell * k + 20).max(left + 8 * title.chars().count()),
+        top + cell * k + 50,
+    );
     let max = m.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
     let mut s = String::new();
     let _ = write!(
