@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Progress {
     bars: bool,
+    /// Per-epoch feedback at all (off for jobs that run side by side).
+    epochs: bool,
 }
 
 impl Progress {
@@ -16,6 +18,16 @@ impl Progress {
     pub(crate) fn detect(quiet: bool) -> Progress {
         Progress {
             bars: !quiet && std::io::stderr().is_terminal(),
+            epochs: true,
+        }
+    }
+
+    /// The same, without per-epoch bars or lines: for training jobs run in parallel, whose
+    /// progress is reported per job instead.
+    pub(crate) fn without_epochs(self) -> Progress {
+        Progress {
+            bars: false,
+            epochs: false,
         }
     }
 
@@ -39,6 +51,7 @@ impl Progress {
         EpochBar {
             bar,
             what: what.to_string(),
+            log: self.epochs,
         }
     }
 }
@@ -98,6 +111,7 @@ impl JobBar {
 pub(crate) struct EpochBar {
     bar: Option<ProgressBar>,
     what: String,
+    log: bool,
 }
 
 impl EpochBar {
@@ -108,6 +122,7 @@ impl EpochBar {
                 b.set_position(record.epoch as u64);
                 b.set_message(format!("val loss {:.4}", record.validation_loss));
             }
+            None if !self.log => {}
             None => tracing::info!(
                 "{}: epoch {} train loss {:.4} validation loss {:.4}",
                 self.what,

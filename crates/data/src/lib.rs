@@ -34,7 +34,7 @@ pub use error::{DataError, Result};
 pub use fingerprint::fingerprint;
 pub use labels::Labels;
 pub use schema::{ColumnSchema, Kind, Schema, SchemaOptions};
-pub use split::{Split, stratified_split};
+pub use split::{Split, stratified_folds, stratified_split};
 pub use table::{
     Column, ColumnStats, MISSING, ReadOptions, Table, default_missing, format_number, nearest,
 };

@@ -78,12 +78,71 @@ pub fn stratified_split(
     Ok(split)
 }
 
+/// Assigns the labelled rows of `y` to `k` folds, stratified by class: each class is
+/// shuffled (ChaCha8 seeded by `seed`) and dealt round-robin, continuing where the previous
+/// class stopped, so fold sizes differ by at most one row and class ratios are kept.
+/// Unlabelled rows are in no fold (they can only ever be training rows).
+///
+/// # Errors
+/// `k` below 2 or above the number of labelled rows.
+pub fn stratified_folds(y: &[Option<u32>], k: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+    let labelled = y.iter().filter(|v| v.is_some()).count();
+    if k < 2 || k > labelled {
+        return Err(DataError::Split(format!(
+            "{k} folds need at least 2 folds and at most one per labelled row ({labelled})"
+        )));
+    }
+    let n_classes = y
+        .iter()
+        .flatten()
+        .map(|&c| c as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut strata: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (row, label) in y.iter().enumerate() {
+        if let Some(c) = label {
+            strata[*c as usize].push(row);
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut folds: Vec<Vec<usize>> = vec![Vec::new(); k];
+    let mut next = 0;
+    for mut rows in strata {
+        rows.shuffle(&mut rng);
+        for row in rows {
+            folds[next].push(row);
+            next = (next + 1) % k;
+        }
+    }
+    folds.iter_mut().for_each(|f| f.sort_unstable());
+    Ok(folds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn labels() -> Vec<Option<u32>> {
         (0..1000).map(|i| Some(u32::from(i % 10 == 0))).collect()
+    }
+
+    #[test]
+    fn folds_partition_labelled_rows_and_keep_ratios() {
+        let mut y = labels();
+        y[3] = None;
+        let folds = stratified_folds(&y, 5, 7).unwrap();
+        let mut all: Vec<usize> = folds.concat();
+        all.sort_unstable();
+        assert_eq!(all.len(), 999, "the unlabelled row is in no fold");
+        assert!(!all.contains(&3));
+        all.dedup();
+        assert_eq!(all.len(), 999, "no row is in two folds");
+        for f in &folds {
+            assert!((199..=200).contains(&f.len()), "{}", f.len());
+            let pos = f.iter().filter(|&&r| y[r] == Some(1)).count();
+            assert_eq!(pos, 20);
+        }
+        assert!(stratified_folds(&y, 1, 7).is_err());
     }
 
     #[test]

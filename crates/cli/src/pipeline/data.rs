@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
 use distillery_data::{
     DataError, Kind, Labels, ReadOptions, Schema, SchemaOptions, Table, fingerprint,
@@ -14,8 +16,8 @@ use crate::recipe::Recipe;
 
 /// The data of a run, split and encoded.
 pub(crate) struct Prepared {
-    pub(crate) train_table: Table,
-    pub(crate) test_table: Option<Table>,
+    pub(crate) train_table: Arc<Table>,
+    pub(crate) test_table: Option<Arc<Table>>,
     pub(crate) schema: Schema,
     /// Labels of every row of the training table.
     pub(crate) labels: Labels,
@@ -33,9 +35,46 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// The training file re-split for one cross-validation fold: the labelled rows in
+    /// `held` become the test rows; every other row is split (stratified, seeded) into
+    /// training and validation rows, and the encoder is refitted on the fold's training
+    /// rows alone, so nothing about the held-out rows leaks into the student.
+    pub(crate) fn fold(
+        &self,
+        held: &[usize],
+        validation_fraction: f64,
+        seed: u64,
+    ) -> Result<Prepared> {
+        let table = &self.train_table;
+        let mut is_held = vec![false; table.n_rows()];
+        held.iter().for_each(|&r| is_held[r] = true);
+        let rest: Vec<usize> = (0..table.n_rows()).filter(|&r| !is_held[r]).collect();
+        let rest_y: Vec<Option<u32>> = rest.iter().map(|&r| self.labels.y[r]).collect();
+        let split = stratified_split(&rest_y, 0.0, validation_fraction, seed)?;
+        let train_rows: Vec<usize> = split.train.iter().map(|&i| rest[i]).collect();
+        let val_rows: Vec<usize> = split.validation.iter().map(|&i| rest[i]).collect();
+        let encoder = fit_encoder(table, &self.features, &train_rows)?;
+        Ok(Prepared {
+            train_table: Arc::clone(table),
+            test_table: None,
+            schema: self.schema.clone(),
+            labels: self.labels.clone(),
+            train_x: encode_rows(&encoder, table, &train_rows)?,
+            val_x: encode_rows(&encoder, table, &val_rows)?,
+            test_x: encode_rows(&encoder, table, held)?,
+            train_rows,
+            val_rows,
+            test_rows: held.to_vec(),
+            test_labels: held.iter().map(|&r| self.labels.y[r]).collect(),
+            features: self.features.clone(),
+            encoder,
+            fingerprint: self.fingerprint.clone(),
+        })
+    }
+
     /// The table the test rows index into.
     pub(crate) fn test_table(&self) -> &Table {
-        self.test_table.as_ref().unwrap_or(&self.train_table)
+        self.test_table.as_deref().unwrap_or(&self.train_table)
     }
 }
 
@@ -157,8 +196,8 @@ pub(crate) fn prepare(recipe: &Recipe) -> Result<Prepared> {
             .to_string();
     }
     Ok(Prepared {
-        train_table,
-        test_table,
+        train_table: Arc::new(train_table),
+        test_table: test_table.map(Arc::new),
         schema,
         labels,
         train_rows: split.train,

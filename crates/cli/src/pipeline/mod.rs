@@ -3,6 +3,7 @@
 //! renamed into place at the very end, so a crash never leaves a run that looks complete.
 
 mod ablation;
+mod cv;
 mod data;
 mod distill;
 pub(crate) mod evaluate;
@@ -211,6 +212,18 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     } else {
         None
     };
+    let cross_validation = if recipe.evaluate.cv_folds >= 2 {
+        Some(cv::run(
+            recipe,
+            &prepared,
+            &params,
+            &checkpoint_dir,
+            &job_key,
+            options,
+        )?)
+    } else {
+        None
+    };
     let run_id = run_id(recipe.name(), &recipe_hash);
     let report = Report {
         schema: REPORT_SCHEMA.into(),
@@ -245,7 +258,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         int8: int8.as_ref().map(|(_, m, _)| m.clone()),
         fidelity: Some(evaluate::fidelity(&student_p, &teacher.test, k)),
         slices: Some(slices),
-        cross_validation: None,
+        cross_validation: cross_validation.as_ref().map(|(cv, _)| cv.clone()),
         ablation,
         distill: serde_json::to_value(&recipe.distill)?,
         gates,
@@ -268,6 +281,9 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     }
     if let Some(t) = &teacher.in_house {
         write("teacher.safetensors", &t.to_bytes()?)?;
+    }
+    if let Some((_, csv)) = &cross_validation {
+        write(cv::PROBABILITIES_FILE, csv)?;
     }
     write("recipe.toml", recipe_text.as_bytes())?;
     write("schema.json", &serde_json::to_vec_pretty(&prepared.schema)?)?;
