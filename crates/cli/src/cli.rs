@@ -48,6 +48,21 @@ pub(crate) struct EvalArgs {
     /// The label column.
     #[arg(long)]
     pub(crate) target: String,
+    /// An ONNX teacher to measure fidelity and slice gaps against.
+    #[arg(long)]
+    pub(crate) teacher: Option<PathBuf>,
+    /// A recipe whose [evaluate] and [gates] sections apply (slices, search, gates).
+    #[arg(long)]
+    pub(crate) recipe: Option<PathBuf>,
+    /// A slice to report, as in [evaluate] slices (repeatable): "sex", "age:quantile(4)", "race × sex".
+    #[arg(long = "slice")]
+    pub(crate) slices: Vec<String>,
+    /// Directory that receives the report directory.
+    #[arg(long, default_value = "runs")]
+    pub(crate) out: PathBuf,
+    /// Print report.json on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
     /// Seed of the bootstrap interval.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,

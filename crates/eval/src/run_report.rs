@@ -263,12 +263,12 @@ impl Report {
         let row = |name: &str, m: &ModelSummary| {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "–".into());
             format!(
-                "{:<9} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>10} {:>11} {:>10}\n",
+                "{:<9} {:>8.4} {:>8.4} {:>8.4} {:>8} {:>10} {:>11} {:>10}\n",
                 name,
                 m.accuracy,
                 m.macro_f1,
                 m.log_loss,
-                m.fidelity,
+                crate::render::num(m.fidelity, 4),
                 opt(m.parameters.map(|p| p.to_string())),
                 opt(m.bytes.map(human_bytes)),
                 opt(m.latency_us.map(|l| format!("{l:.2} µs"))),

@@ -1,35 +1,48 @@
-//! `distillery eval --model student.safetensors --data labelled.csv --target y`: the
-//! student's metrics on any labelled file, as JSON on stdout.
+//! `distillery eval --model student.safetensors --data labelled.csv --target y
+//! [--teacher teacher.onnx] [--recipe recipe.toml] [--slice SPEC]…`: the same evidence a run
+//! produces (metrics with intervals, calibration, fidelity, slices, gates) for any student
+//! on any labelled file — next month's data, another region — written as
+//! `runs/eval-…/report.json`, `report.html` and `model_card.md`.
 
-use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use distillery_data::Labels;
+use distillery_data::{Kind, Labels, Schema, SchemaOptions, Table};
 use distillery_eval::Scores;
-use distillery_runtime::Student;
-use serde::Serialize;
+use distillery_eval::run_report::{DatasetSummary, ModelSummary, Quality, REPORT_SCHEMA, Report};
+use distillery_runtime::{FeatureEncoder, RawValue, Student};
+use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};
 
 use crate::cli::EvalArgs;
 use crate::exit::ExitStatus;
-use distillery_eval::run_report::Quality;
-
-#[derive(Serialize)]
-struct Evaluation {
-    model: String,
-    data: String,
-    rows: usize,
-    unlabelled_rows: usize,
-    classes: Vec<String>,
-    #[serde(flatten)]
-    scores: Scores,
-    quality: Quality,
-}
+use crate::pipeline::evaluate::{self, SliceInput};
+use crate::pipeline::feed::TeacherFeed;
+use crate::pipeline::{latency, now_rfc3339, run_id, student_latency_of, teacher};
+use crate::recipe::{EvaluateSection, GatesSection, Recipe};
 
 pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
+    let started = Instant::now();
     let student = Student::load(&args.model)
         .with_context(|| format!("loading student {}", args.model.display()))?;
+    let (mut settings, gates) = match &args.recipe {
+        Some(path) => {
+            let (r, _) = Recipe::load(path)?;
+            (r.evaluate, r.gates)
+        }
+        None => (EvaluateSection::default(), GatesSection::default()),
+    };
+    for spec in &args.slices {
+        crate::slicing::SliceSpec::parse(spec).map_err(|m| anyhow::anyhow!("--slice {m}"))?;
+        settings.slices.push(spec.clone());
+    }
     let table = super::predict::read_for(&student, &args.data)?;
-    let target = table.column(&args.target)?;
+    let target = table.column(&args.target).map_err(|_| {
+        let hint = distillery_data::nearest(&args.target, table.names())
+            .map(|n| format!("; did you mean '{n}'?"))
+            .unwrap_or_default();
+        anyhow::anyhow!("{}: no column '{}'{hint}", args.data.display(), args.target)
+    })?;
     let labels = Labels::from_column(target, Some(student.classes())).map_err(|v| {
         anyhow::anyhow!(
             "{}: label '{v}' in column '{}' is not one of the student's classes {:?}",
@@ -52,17 +65,205 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
     let x = distillery_train::encode_rows(student.encoder(), &table, &rows)?;
     let k = student.classes().len();
     let p = student.predict_encoded_batch(&x, rows.len());
-    let evaluation = Evaluation {
-        model: args.model.display().to_string(),
-        data: args.data.display().to_string(),
-        rows: rows.len(),
-        unlabelled_rows: table.n_rows() - rows.len(),
-        classes: student.classes().to_vec(),
-        scores: Scores::of(&p, k, &y),
-        quality: Quality::of(&p, k, &y, args.seed),
+    let features = student_features(&student);
+    let schema = Schema::infer(&table, &schema_options(&student, &table, &args.target))?;
+    let teacher_p = match &args.teacher {
+        Some(path) => Some(teacher_probabilities(
+            path, &student, &schema, &table, &rows,
+        )?),
+        None => None,
     };
-    let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, &evaluation)?;
-    writeln!(stdout)?;
-    Ok(ExitStatus::Ok)
+    let raw_rows = raw_rows(&student, &table, &rows);
+    let bytes = student.to_bytes()?.len() as u64;
+    let scores = Scores::of(&p, k, &y);
+    let reference = teacher_p.as_ref().map(|(t, _)| t.as_slice());
+    let student_summary = ModelSummary {
+        kind: format!("student {}", args.model.display()),
+        accuracy: scores.accuracy,
+        macro_f1: scores.macro_f1,
+        log_loss: scores.log_loss,
+        fidelity: reference.map_or(f64::NAN, |t| distillery_eval::fidelity(&p, t, k)),
+        mean_kl: reference.map_or(f64::NAN, |t| distillery_eval::mean_kl(&p, t, k)),
+        parameters: Some(student.parameters()),
+        bytes: Some(bytes),
+        latency_us: Some(student_latency_of(&student, &raw_rows)),
+        quality: Quality::of(&p, k, &y, args.seed),
+        training: None,
+    };
+    let teacher_summary = teacher_p.as_ref().map(|(t, (kind, latency, bytes))| {
+        let s = Scores::of(t, k, &y);
+        ModelSummary {
+            kind: kind.clone(),
+            accuracy: s.accuracy,
+            macro_f1: s.macro_f1,
+            log_loss: s.log_loss,
+            fidelity: 1.0,
+            mean_kl: 0.0,
+            parameters: None,
+            bytes: Some(*bytes),
+            latency_us: Some(*latency),
+            quality: Quality::of(t, k, &y, args.seed),
+            training: None,
+        }
+    });
+    // Without a teacher, slices report student accuracy alone and the search looks at
+    // accuracy only.
+    let slices = evaluate::slices(
+        &settings,
+        &SliceInput {
+            table: &table,
+            rows: &rows,
+            features: &features,
+            student: &p,
+            teacher: reference,
+            k,
+            y: &y,
+        },
+        true,
+    )?;
+    let gates = evaluate::gates(
+        &gates,
+        teacher_summary.as_ref(),
+        &student_summary,
+        Some(&slices),
+    );
+    let fingerprint = distillery_data::fingerprint(&table, &schema);
+    let name = args.model.parent().and_then(|d| d.file_name()).map_or_else(
+        || "student".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let id = run_id(&format!("eval-{name}"), &fingerprint);
+    let report = Report {
+        schema: REPORT_SCHEMA.into(),
+        kind: "eval".into(),
+        run_id: id.clone(),
+        name: format!("{name} on {}", file_name(&args.data)),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        created: now_rfc3339(),
+        recipe_hash: student
+            .provenance()
+            .get("recipe_hash")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
+        seed: args.seed,
+        dataset: DatasetSummary {
+            train_file: "(the student's own training data; see its provenance)".into(),
+            test_file: Some(args.data.display().to_string()),
+            fingerprint,
+            target: Some(args.target.clone()),
+            classes: student.classes().to_vec(),
+            features: features.len(),
+            encoded_width: student.encoder().width(),
+            train_rows: 0,
+            unlabelled_rows: table.n_rows() - rows.len(),
+            augmented_rows: 0,
+            validation_rows: 0,
+            test_rows: rows.len(),
+        },
+        fidelity: reference.map(|t| evaluate::fidelity(&p, t, k)),
+        teacher: teacher_summary,
+        student: student_summary,
+        scratch: None,
+        int8: None,
+        slices: Some(slices),
+        cross_validation: None,
+        ablation: None,
+        distill: serde_json::Value::Null,
+        gates,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let dir = crate::pipeline::write_report_dir(&args.out, &id, &report)?;
+    super::run::print(&report, &dir, args.json)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// The student's feature columns and how the slice search should see them.
+fn student_features(student: &Student) -> Vec<(String, Kind)> {
+    student
+        .encoder()
+        .features
+        .iter()
+        .map(|f| {
+            let kind = match f {
+                FeatureEncoder::Numeric { .. } => Kind::Numeric,
+                FeatureEncoder::Categorical { .. } => Kind::Categorical,
+            };
+            (f.name().to_string(), kind)
+        })
+        .collect()
+}
+
+fn schema_options(student: &Student, table: &Table, target: &str) -> SchemaOptions {
+    let mut categorical = Vec::new();
+    let mut numeric = Vec::new();
+    for (name, kind) in student_features(student) {
+        match kind {
+            Kind::Numeric => numeric.push(name),
+            _ => categorical.push(name),
+        }
+    }
+    let ignore = table
+        .names()
+        .iter()
+        .filter(|n| *n != target && !categorical.contains(n) && !numeric.contains(n))
+        .cloned()
+        .collect();
+    SchemaOptions {
+        target: target.into(),
+        categorical,
+        numeric,
+        ignore,
+    }
+}
+
+/// The teacher's probabilities on `rows` (student class order), and its kind, median
+/// single-row latency and file size.
+fn teacher_probabilities(
+    path: &Path,
+    student: &Student,
+    schema: &Schema,
+    table: &Table,
+    rows: &[usize],
+) -> Result<(Vec<f32>, (String, f64, u64))> {
+    let t = OnnxTeacher::load(path, &OnnxOptions::default())
+        .with_context(|| format!("loading teacher {}", path.display()))?;
+    let feed = TeacherFeed::new(&t, None, schema, table)
+        .with_context(|| format!("feeding teacher {}", path.display()))?;
+    let order = teacher::class_order(&t, student.classes(), path)?;
+    let k = student.classes().len();
+    let x = feed.build(table, rows)?;
+    let p = teacher::reorder(&t.predict_proba(&x, rows.len())?, &order, k);
+    let sample: Vec<usize> = rows.iter().take(256).copied().collect();
+    let latency = latency::median_us(1000, |i| {
+        if let Ok(x) = feed.build(table, &[sample[i % sample.len()]]) {
+            let _ = std::hint::black_box(t.predict_proba(&x, 1));
+        }
+    });
+    Ok((p, (format!("ONNX ({})", t.engine()), latency, t.bytes)))
+}
+
+/// Raw cells of up to 256 rows, for latency through the full path.
+fn raw_rows<'a>(student: &Student, table: &'a Table, rows: &[usize]) -> Vec<Vec<RawValue<'a>>> {
+    let columns: Vec<_> = student
+        .encoder()
+        .names()
+        .iter()
+        .filter_map(|n| table.column(n).ok())
+        .collect();
+    rows.iter()
+        .take(256)
+        .map(|&r| {
+            columns
+                .iter()
+                .map(|c| distillery_train::raw_value(c, r))
+                .collect()
+        })
+        .collect()
 }

@@ -1,8 +1,10 @@
 //! `distillery run recipe.toml [--json]`.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::Result;
+use distillery_eval::run_report::Report;
 
 use crate::cli::RunArgs;
 use crate::exit::ExitStatus;
@@ -23,20 +25,27 @@ pub(crate) fn run(args: &RunArgs, progress: Progress) -> Result<ExitStatus> {
 
 /// Prints the table (stderr with `--json`, else stdout) and the JSON report; picks the exit code.
 pub(crate) fn report(outcome: &RunOutcome, json: bool) -> Result<ExitStatus> {
+    print(&outcome.report, &outcome.run_dir, json)
+}
+
+/// Prints `report`'s table and where it was written (stderr with `--json`, which prints
+/// the report itself on stdout); exit status 1 when a gate failed.
+pub(crate) fn print(report: &Report, dir: &Path, json: bool) -> Result<ExitStatus> {
     let table = format!(
-        "{}wrote {}\n",
-        outcome.report.table(),
-        outcome.run_dir.display()
+        "{}wrote {} (open {} in a browser)\n",
+        report.table(),
+        dir.display(),
+        dir.join("report.html").display()
     );
     let mut stdout = std::io::stdout().lock();
     if json {
         eprint!("{table}");
-        serde_json::to_writer_pretty(&mut stdout, &outcome.report)?;
+        serde_json::to_writer_pretty(&mut stdout, report)?;
         writeln!(stdout)?;
     } else {
         write!(stdout, "{table}")?;
     }
-    Ok(if outcome.report.gates_passed() {
+    Ok(if report.gates_passed() {
         ExitStatus::Ok
     } else {
         ExitStatus::GateFailed

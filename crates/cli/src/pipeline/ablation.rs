@@ -241,7 +241,7 @@ fn slice_input<'a>(cx: &'a Context<'_>, p: &'a [f32]) -> SliceInput<'a> {
         rows: &cx.prepared.test_rows,
         features: &cx.prepared.features,
         student: p,
-        teacher: &cx.teacher.test,
+        teacher: Some(&cx.teacher.test),
         k: cx.prepared.labels.n_classes(),
         y: &cx.prepared.test_labels,
     }

@@ -1,7 +1,7 @@
 //! The evidence beyond headline metrics: fidelity, slices and gate verdicts, shared by
 //! `distillery run` and `distillery eval`.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use distillery_data::{Kind, Table};
 use distillery_eval::run_report::{
     FidelityReport, GateResult, ModelSummary, Quality, SliceReport, TrainingSummary,
@@ -9,8 +9,32 @@ use distillery_eval::run_report::{
 use distillery_eval::slices::{self, DiscoveryOptions, Outcomes};
 use distillery_train::FitOutcome;
 
+use super::data::Prepared;
 use crate::recipe::{EvaluateSection, GatesSection};
 use crate::slicing::{SliceSpec, search_features};
+
+/// Checks, before any training, that every declared slice and feature group names real
+/// columns, so a typo fails in a second rather than after the whole run.
+pub(crate) fn check_columns(settings: &EvaluateSection, prepared: &Prepared) -> Result<()> {
+    for spec in &settings.slices {
+        let spec = SliceSpec::parse(spec).map_err(|m| anyhow::anyhow!("[evaluate] slices: {m}"))?;
+        spec.build(prepared.test_table(), &prepared.test_rows)?;
+    }
+    let names: Vec<&str> = prepared.features.iter().map(|(n, _)| n.as_str()).collect();
+    for (group, columns) in &settings.feature_groups {
+        if let Some(bad) = columns.iter().find(|c| !names.contains(&c.as_str())) {
+            let hint = distillery_data::nearest(bad, prepared.train_table.names())
+                .filter(|n| names.contains(&n.as_str()))
+                .map(|n| format!("did you mean '{n}'? "))
+                .unwrap_or_default();
+            bail!(
+                "[evaluate] feature_groups.{group}: '{bad}' is not a feature column; {hint}features are {}",
+                names.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
 
 /// A trained student's raw measurements.
 pub(crate) struct Measured<'a> {
@@ -70,7 +94,8 @@ pub(crate) struct SliceInput<'a> {
     pub(crate) rows: &'a [usize],
     pub(crate) features: &'a [(String, Kind)],
     pub(crate) student: &'a [f32],
-    pub(crate) teacher: &'a [f32],
+    /// The teacher's probabilities (`None`: slices report the student alone).
+    pub(crate) teacher: Option<&'a [f32]>,
     pub(crate) k: usize,
     pub(crate) y: &'a [Option<u32>],
 }
@@ -82,7 +107,10 @@ pub(crate) fn slices(
     input: &SliceInput<'_>,
     search: bool,
 ) -> Result<SliceReport> {
-    let outcomes = Outcomes::new(input.student, input.teacher, input.k, input.y);
+    let outcomes = match input.teacher {
+        Some(t) => Outcomes::new(input.student, t, input.k, input.y),
+        None => Outcomes::without_teacher(input.student, input.k, input.y),
+    };
     let labelled = input.y.iter().filter(|y| y.is_some()).count();
     let min_rows = settings
         .min_slice_rows

@@ -7,9 +7,9 @@ mod cv;
 mod data;
 mod distill;
 pub(crate) mod evaluate;
-mod feed;
+pub(crate) mod feed;
 pub(crate) mod latency;
-mod teacher;
+pub(crate) mod teacher;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -45,6 +45,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     let params = recipe.distill_params()?;
     progress.stage(&format!("reading {}", recipe.data.train.display()));
     let prepared = data::prepare(recipe)?;
+    evaluate::check_columns(&recipe.evaluate, &prepared)?;
     let k = prepared.labels.n_classes();
     let recipe_hash = blake3::hash(recipe_text.as_bytes()).to_hex().to_string();
     let job_key = format!("{recipe_hash}:{}", prepared.fingerprint);
@@ -181,7 +182,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
             rows: &prepared.test_rows,
             features: &prepared.features,
             student: &student_p,
-            teacher: &teacher.test,
+            teacher: Some(&teacher.test),
             k,
             y: &test_y,
         },
@@ -382,12 +383,45 @@ fn quantize(
     Ok((q, summary, bytes))
 }
 
+/// Writes `report.json`, `report.html` and `model_card.md` into `dir`, each atomically.
+pub(crate) fn write_reports(dir: &std::path::Path, report: &Report) -> Result<()> {
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        distillery_runtime::write_atomic(&dir.join(name), bytes)
+            .with_context(|| format!("writing {name}"))
+    };
+    write("report.json", &serde_json::to_vec_pretty(report)?)?;
+    write(
+        "report.html",
+        distillery_eval::render::html(report).as_bytes(),
+    )?;
+    write(
+        "model_card.md",
+        distillery_eval::render::model_card(report).as_bytes(),
+    )
+}
+
+/// Writes a report-only directory `out/id/` (via a hidden temporary directory renamed into
+/// place, so it appears complete or not at all).
+pub(crate) fn write_report_dir(
+    out: &std::path::Path,
+    id: &str,
+    report: &Report,
+) -> Result<PathBuf> {
+    let dir = out.join(id);
+    let tmp = out.join(format!(".tmp-{id}"));
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    write_reports(&tmp, report)?;
+    std::fs::rename(&tmp, &dir)
+        .with_context(|| format!("cannot move the report into {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// The current time as RFC 3339 UTC, to the second.
 pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-fn run_id(name: &str, recipe_hash: &str) -> String {
+pub(crate) fn run_id(name: &str, recipe_hash: &str) -> String {
     let now = std::time::SystemTime::now();
     let stamp: String = humantime::format_rfc3339_seconds(now)
         .to_string()

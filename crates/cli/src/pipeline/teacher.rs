@@ -264,7 +264,11 @@ pub(crate) fn munge(
 }
 
 /// For each data class, the teacher output column holding it.
-fn class_order(teacher: &OnnxTeacher, classes: &[String], path: &Path) -> Result<Vec<usize>> {
+pub(crate) fn class_order(
+    teacher: &OnnxTeacher,
+    classes: &[String],
+    path: &Path,
+) -> Result<Vec<usize>> {
     let k = teacher.n_classes();
     if k != classes.len() {
         bail!(
@@ -289,7 +293,7 @@ fn class_order(teacher: &OnnxTeacher, classes: &[String], path: &Path) -> Result
     Ok((0..k).collect())
 }
 
-fn reorder(p: &[f32], order: &[usize], k: usize) -> Vec<f32> {
+pub(crate) fn reorder(p: &[f32], order: &[usize], k: usize) -> Vec<f32> {
     if order.iter().enumerate().all(|(i, &o)| i == o) {
         return p.to_vec();
     }

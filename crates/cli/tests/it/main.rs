@@ -8,7 +8,9 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod browser;
 mod errors;
+mod evaluate;
 mod init;
 mod predict;
 mod run;

@@ -51,38 +51,3 @@ fn predict_names_a_missing_feature_column() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("'workclass'"), "{}", stderr(&out));
 }
-
-#[test]
-fn eval_scores_a_student_on_a_labelled_file() {
-    let s = setup();
-    let model = s.trained_student();
-    let input = data("adult_sample.parquet");
-    let out = s.cmd(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        input.to_str().unwrap(),
-        "--target",
-        "income-per-year",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["rows"], 1200);
-    assert!(v["accuracy"].as_f64().unwrap() > 0.75);
-    let bad = s.cmd(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        input.to_str().unwrap(),
-        "--target",
-        "sex",
-    ]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        stderr(&bad).contains("not one of the student's classes"),
-        "{}",
-        stderr(&bad)
-    );
-}

@@ -165,7 +165,7 @@ pub fn model_card(r: &Report) -> String {
                     opt_num(x.teacher_accuracy, 4),
                     opt_num(x.student_accuracy, 4),
                     opt_num(x.gap, 4),
-                    num(x.fidelity, 4)
+                    opt_num(x.fidelity, 4)
                 );
             }
             s.push('\n');

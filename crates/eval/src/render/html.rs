@@ -319,7 +319,7 @@ fn slice_table(s: &mut String, slices: &[SliceStats], worst: Option<&str>, min_r
             opt_num(sl.teacher_accuracy, 4),
             opt_num(sl.student_accuracy, 4),
             opt_num(sl.gap, 4),
-            num(sl.fidelity, 4)
+            opt_num(sl.fidelity, 4)
         );
     }
     s.push_str("</table>");

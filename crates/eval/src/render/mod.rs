@@ -24,8 +24,8 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
-/// A number to `digits` decimals; `–` for NaN.
-pub(crate) fn num(v: f64, digits: usize) -> String {
+/// A number to `digits` decimals; `–` for NaN (a measurement that was not possible).
+pub fn num(v: f64, digits: usize) -> String {
     if v.is_finite() {
         format!("{v:.digits$}")
     } else {

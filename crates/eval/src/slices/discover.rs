@@ -160,7 +160,7 @@ pub fn discover(
             .map(|&(f, l)| features[f].condition(l))
             .collect::<Vec<_>>()
             .join(" ∧ ");
-        SliceStats::of(name, conditions, c.tally)
+        SliceStats::of(name, conditions, c.tally, outcomes.has_teacher)
     };
     let single = candidates
         .iter()
@@ -179,7 +179,11 @@ pub fn discover(
         )
     };
     let (tested_accuracy, accuracy) = search(SliceMetric::Accuracy);
-    let (tested_fidelity, fidelity) = search(SliceMetric::Fidelity);
+    let (tested_fidelity, fidelity) = if outcomes.has_teacher {
+        search(SliceMetric::Fidelity)
+    } else {
+        (0, Vec::new())
+    };
     Discovery {
         options,
         features: features.iter().map(|f| f.name.clone()).collect(),
@@ -301,6 +305,7 @@ mod tests {
             student_ok: Vec::new(),
             teacher_ok: Vec::new(),
             agree: Vec::new(),
+            has_teacher: true,
         };
         for (&a, &b) in codes[0].iter().zip(&codes[1]) {
             let planted = plant && a == 1 && b == 2;

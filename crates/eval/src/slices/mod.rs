@@ -22,6 +22,8 @@ pub struct Outcomes {
     pub teacher_ok: Vec<Option<bool>>,
     /// Student's argmax equals the teacher's.
     pub agree: Vec<bool>,
+    /// False when there is no teacher: teacher accuracy, gaps and fidelity are then absent.
+    pub has_teacher: bool,
 }
 
 impl Outcomes {
@@ -31,6 +33,7 @@ impl Outcomes {
             student_ok: Vec::with_capacity(y.len()),
             teacher_ok: Vec::with_capacity(y.len()),
             agree: Vec::with_capacity(y.len()),
+            has_teacher: true,
         };
         for ((s, t), y) in student.chunks_exact(k).zip(teacher.chunks_exact(k)).zip(y) {
             let (s, t) = (argmax(s), argmax(t));
@@ -39,6 +42,14 @@ impl Outcomes {
             out.agree.push(s == t);
         }
         out
+    }
+
+    /// Student-only outcomes, for evaluating a student without its teacher.
+    pub fn without_teacher(student: &[f32], k: usize, y: &[Option<u32>]) -> Outcomes {
+        Outcomes {
+            has_teacher: false,
+            ..Outcomes::new(student, student, k, y)
+        }
     }
 
     /// Number of rows.
@@ -114,17 +125,22 @@ pub struct SliceStats {
     pub student_accuracy: Option<f64>,
     /// Teacher accuracy on the labelled rows.
     pub teacher_accuracy: Option<f64>,
-    /// Share of rows where student and teacher agree.
-    pub fidelity: f64,
+    /// Share of rows where student and teacher agree (`None` without a teacher).
+    pub fidelity: Option<f64>,
     /// Teacher accuracy minus student accuracy.
     pub gap: Option<f64>,
 }
 
 impl SliceStats {
-    pub(crate) fn of(name: String, conditions: Vec<Condition>, t: Tally) -> SliceStats {
+    pub(crate) fn of(
+        name: String,
+        conditions: Vec<Condition>,
+        t: Tally,
+        has_teacher: bool,
+    ) -> SliceStats {
         let rate = |x: usize, n: usize| (n > 0).then(|| x as f64 / n as f64);
         let student_accuracy = rate(t.student_ok, t.labelled);
-        let teacher_accuracy = rate(t.teacher_ok, t.labelled);
+        let teacher_accuracy = rate(t.teacher_ok, t.labelled).filter(|_| has_teacher);
         SliceStats {
             name,
             conditions,
@@ -132,7 +148,7 @@ impl SliceStats {
             labelled: t.labelled,
             student_accuracy,
             teacher_accuracy,
-            fidelity: rate(t.agree, t.rows).unwrap_or(1.0),
+            fidelity: rate(t.agree, t.rows).filter(|_| has_teacher),
             gap: teacher_accuracy.zip(student_accuracy).map(|(t, s)| t - s),
         }
     }
@@ -167,7 +183,12 @@ pub fn evaluate(feature: &SliceFeature, outcomes: &Outcomes) -> SliceGroup {
                     level: strip_feature(f, l),
                 })
                 .collect();
-            SliceStats::of(feature.condition(level as u32), conditions, t)
+            SliceStats::of(
+                feature.condition(level as u32),
+                conditions,
+                t,
+                outcomes.has_teacher,
+            )
         })
         .collect();
     SliceGroup {
@@ -227,11 +248,23 @@ mod tests {
         assert_eq!(g.slices[0].student_accuracy, Some(1.0));
         assert_eq!(g.slices[1].student_accuracy, Some(0.0));
         assert_eq!(g.slices[1].teacher_accuracy, Some(1.0));
-        assert_eq!(g.slices[1].fidelity, 0.0);
+        assert_eq!(g.slices[1].fidelity, Some(0.0));
         let gap = slice_gap(&g.slices, 1).unwrap();
         assert_eq!(gap.gap, 1.0);
         assert_eq!(gap.slice.name, "g = b");
         assert!(slice_gap(&g.slices, 3).is_none());
+    }
+
+    #[test]
+    fn without_a_teacher_there_is_no_gap() {
+        let s = [1.0, 0.0, 0.0, 1.0];
+        let o = Outcomes::without_teacher(&s, 2, &[Some(0), Some(0)]);
+        let f = SliceFeature::categorical("g", &["a".into(), "b".into()], &[0, 1]);
+        let g = evaluate(&f, &o);
+        assert_eq!(g.slices[1].student_accuracy, Some(0.0));
+        assert_eq!(g.slices[1].teacher_accuracy, None);
+        assert_eq!(g.slices[1].fidelity, None);
+        assert!(slice_gap(&g.slices, 1).is_none());
     }
 
     #[test]

@@ -1,0 +1,115 @@
+//! `report.html` opened in a real browser: headless Chromium renders it to a screenshot
+//! and dumps the DOM, which must hold the run's key numbers. Needs Chromium (Debian's
+//! `chromium` package; `.ci/run` installs it and sets `DISTILLERY_REQUIRE_BROWSER=1`, so
+//! CI can never skip this). Elsewhere, without Chromium, the test says so loudly and passes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{adult_recipe, data, json, onnx_line, setup, stderr};
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("DISTILLERY_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// Runs headless Chromium on `page` with `args`, killing it after two minutes.
+fn headless(chrome: &Path, profile: &Path, args: &[&str], page: &Path) -> Output {
+    let mut child = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("chromium did not finish within two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var_os("DISTILLERY_REQUIRE_BROWSER").is_none(),
+            "DISTILLERY_REQUIRE_BROWSER is set but Chromium is not installed (apt-get install chromium)"
+        );
+        eprintln!(
+            "SKIPPED the_html_report_renders_in_headless_chromium: no Chromium here; install Debian's `chromium` or set DISTILLERY_CHROMIUM"
+        );
+        return;
+    };
+    let s = setup();
+    let extra = "\n[evaluate]\nslices = [\"sex\", \"race\", \"age:quantile(4)\"]\n\n[gates]\nmin_fidelity = 0.5\n";
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), extra),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let page = s.runs()[0].join("report.html").canonicalize().unwrap();
+    let profile = s.path("chromium-profile");
+
+    let shot = s.path("report.png");
+    let out = headless(
+        &chrome,
+        &profile,
+        &[
+            "--window-size=1280,2000",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &page,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let png = std::fs::read(&shot).expect("a screenshot was written");
+    assert_eq!(&png[1..4], b"PNG");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 2000));
+    // A blank page of this size compresses to a few kB; tables and charts do not.
+    assert!(png.len() > 40_000, "screenshot is only {} bytes", png.len());
+
+    let out = headless(&chrome, &profile, &["--dump-dom"], &page);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let acc = format!("{:.4}", report["student"]["accuracy"].as_f64().unwrap());
+    let gap = format!("{:.4}", report["slices"]["gap"]["gap"].as_f64().unwrap());
+    for needle in [
+        format!("id=\"student-accuracy\">{acc}</td>"),
+        format!("id=\"slice-gap\">{gap}</b>"),
+        "ALL GATES PASSED".to_string(),
+        "race = White".to_string(),
+        "<svg".to_string(),
+    ] {
+        assert!(dom.contains(&needle), "{needle} not in the rendered DOM");
+    }
+}
