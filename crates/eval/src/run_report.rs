@@ -358,10 +358,10 @@ impl Report {
         }
         for g in &self.gates {
             s.push_str(&format!(
-                "gate {}: {:.4} vs {:.4} {}{}\n",
+                "gate {}: {} vs {} {}{}\n",
                 g.gate,
-                g.value,
-                g.threshold,
+                crate::render::gate_num(g.value),
+                crate::render::gate_num(g.threshold),
                 if g.passed { "passed" } else { "FAILED" },
                 g.detail
                     .as_ref()

@@ -113,8 +113,8 @@ pub fn model_card(r: &Report) -> String {
             "- {} **{}**: {} against {}{}",
             g.gate,
             if g.passed { "PASS" } else { "FAIL" },
-            num(g.value, 4),
-            num(g.threshold, 4),
+            super::gate_num(g.value),
+            super::gate_num(g.threshold),
             g.detail
                 .as_ref()
                 .map(|d| format!(" ({d})"))

@@ -12,7 +12,7 @@ use crate::slices::{Finding, SliceStats};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#111;background:#f6f7f9}
 main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:4px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:14px;margin:14px 0 4px}
 .meta{color:#555;font-size:12px}section{background:#fff;border:1px solid #e3e5e8;border-radius:6px;padding:12px 16px;margin:12px 0}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f1f3f5}
@@ -21,7 +21,8 @@ th:first-child,td:first-child{text-align:left}th{background:#f1f3f5}
 .verdict.pass{background:#dcfce7}.verdict.fail{background:#fee2e2}
 tr.worst td{background:#fff1f2}tr.picked td{background:#eff6ff;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.chart-title{font-size:13px;font-weight:600}
-.note{color:#555;font-size:12px}code{background:#f1f3f5;padding:0 3px;border-radius:3px}";
+.note{color:#555;font-size:12px}code{background:#f1f3f5;padding:0 3px;border-radius:3px}
+main:has(section:target) section:not(:target){display:none}";
 
 /// Renders the report as one HTML page.
 pub fn html(r: &Report) -> String {
@@ -46,6 +47,8 @@ pub fn html(r: &Report) -> String {
     s
 }
 
+/// Opening `report.html#slices` (or any section id) shows that section alone, for linking
+/// and for screenshots.
 fn header(s: &mut String, r: &Report) {
     let _ = write!(
         s,

@@ -33,6 +33,15 @@ pub fn num(v: f64, digits: usize) -> String {
     }
 }
 
+/// A gate's threshold or value: whole numbers (bytes) without decimals, others to 4.
+pub fn gate_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        num(v, 4)
+    }
+}
+
 /// An optional number to `digits` decimals.
 pub(crate) fn opt_num(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".into(), |v| num(v, digits))
