@@ -18,6 +18,7 @@
 mod ablation;
 mod bootstrap;
 mod calibration;
+mod intervals;
 mod pareto;
 pub mod render;
 mod report;
@@ -30,6 +31,7 @@ pub use ablation::{
 };
 pub use bootstrap::{Interval, bootstrap_ci};
 pub use calibration::{ReliabilityBin, brier, ece, reliability};
+pub use intervals::{MetricIntervals, metric_intervals};
 pub use pareto::pareto_front;
 pub use report::{Averages, ClassReport, PerClass, confusion_matrix, roc_auc};
 pub use stats::{benjamini_hochberg, effect_size, lower_rate_p_value};

@@ -149,6 +149,8 @@ pub struct ModelSummary {
 pub struct Quality {
     /// 95% percentile-bootstrap interval of the test accuracy (1,000 resamples, seeded).
     pub accuracy_ci: crate::Interval,
+    /// 95% bootstrap intervals of every headline metric (same resamples as `accuracy_ci`).
+    pub intervals: crate::MetricIntervals,
     /// ROC-AUC (binary) or one-vs-rest macro ROC-AUC; `None` when a class has no test row.
     pub roc_auc: Option<f64>,
     /// Multiclass Brier score (sum over classes, not halved).
@@ -164,23 +166,20 @@ pub struct Quality {
 }
 
 impl Quality {
-    /// Measures `p` (`n × k`) against labels `y`; `seed` drives the bootstrap.
-    pub fn of(p: &[f32], k: usize, y: &[Option<u32>], seed: u64) -> Quality {
-        let hits: Vec<f64> = p
-            .chunks_exact(k)
-            .zip(y)
-            .map(|(row, y)| {
-                f64::from(u8::from(
-                    y.is_some_and(|y| crate::argmax(row) == y as usize),
-                ))
-            })
-            .collect();
-        let accuracy_ci = crate::bootstrap_ci(hits.len(), 1000, seed, |idx| {
-            idx.iter().map(|&i| hits[i]).sum::<f64>() / idx.len().max(1) as f64
-        });
+    /// Measures `p` (`n × k`) against labels `y` (and agreement with `teacher` when given);
+    /// `seed` drives the bootstrap (1,000 resamples).
+    pub fn of(
+        p: &[f32],
+        k: usize,
+        y: &[Option<u32>],
+        teacher: Option<&[f32]>,
+        seed: u64,
+    ) -> Quality {
+        let intervals = crate::metric_intervals(p, k, y, teacher, 1000, seed);
         let confusion = crate::confusion_matrix(p, k, y);
         Quality {
-            accuracy_ci,
+            accuracy_ci: intervals.accuracy,
+            intervals,
             roc_auc: crate::roc_auc(p, k, y),
             brier: crate::brier(p, k, y),
             ece: crate::ece(p, k, y, 15),

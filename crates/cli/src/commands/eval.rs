@@ -87,7 +87,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         parameters: Some(student.parameters()),
         bytes: Some(bytes),
         latency_us: Some(student_latency_of(&student, &raw_rows)),
-        quality: Quality::of(&p, k, &y, args.seed),
+        quality: Quality::of(&p, k, &y, reference, args.seed),
         training: None,
     };
     let teacher_summary = teacher_p.as_ref().map(|(t, (kind, latency, bytes))| {
@@ -102,7 +102,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
             parameters: None,
             bytes: Some(*bytes),
             latency_us: Some(*latency),
-            quality: Quality::of(t, k, &y, args.seed),
+            quality: Quality::of(t, k, &y, None, args.seed),
             training: None,
         }
     });

@@ -67,7 +67,7 @@ pub(crate) fn student_summary(
         parameters: Some(m.parameters),
         bytes: Some(m.bytes as u64),
         latency_us: Some(m.latency_us),
-        quality: Quality::of(m.p, k, y, seed),
+        quality: Quality::of(m.p, k, y, Some(teacher_test), seed),
         training: Some(TrainingSummary {
             hidden: m.hidden.to_vec(),
             epochs_run: m.fit.history.len(),

@@ -142,7 +142,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         parameters: teacher.parameters,
         bytes: teacher.bytes,
         latency_us: teacher.latency_us,
-        quality: Quality::of(&teacher.test, k, &test_y, params.seed),
+        quality: Quality::of(&teacher.test, k, &test_y, None, params.seed),
         training: None,
     };
     let student_summary = model(
@@ -377,7 +377,7 @@ fn quantize(
         parameters: Some(student.parameters()),
         bytes: Some(bytes.len() as u64),
         latency_us: Some(latency),
-        quality: Quality::of(&p, k, test_y, recipe.distill.seed),
+        quality: Quality::of(&p, k, test_y, Some(teacher_test), recipe.distill.seed),
         training: None,
     };
     Ok((q, summary, bytes))

@@ -21,7 +21,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f1f3f5}
 .verdict.pass{background:#dcfce7}.verdict.fail{background:#fee2e2}
 tr.worst td{background:#fff1f2}tr.picked td{background:#eff6ff;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.chart-title{font-size:13px;font-weight:600}
-.note{color:#555;font-size:12px}code{background:#f1f3f5;padding:0 3px;border-radius:3px}
+.note{color:#555;font-size:12px}.ci{color:#666;font-size:11px}code{background:#f1f3f5;padding:0 3px;border-radius:3px}
 main:has(section:target) section:not(:target){display:none}";
 
 /// Renders the report as one HTML page.
@@ -141,28 +141,34 @@ fn gates(s: &mut String, r: &Report) {
 }
 
 fn models(s: &mut String, r: &Report) {
-    s.push_str("<section id=\"models\"><h2>Models</h2><table><tr><th>model</th><th>accuracy</th><th>95% CI</th><th>macro-F1</th><th>log loss</th><th>ROC-AUC</th><th>Brier</th><th>ECE</th><th>fidelity</th><th>mean KL</th><th>params</th><th>size</th><th>latency</th></tr>");
+    s.push_str("<section id=\"models\"><h2>Models</h2><table><tr><th>model</th><th>accuracy</th><th>macro-F1</th><th>log loss</th><th>ROC-AUC</th><th>Brier</th><th>ECE</th><th>fidelity</th><th>mean KL</th><th>params</th><th>size</th><th>latency</th></tr>");
     for (name, m) in r.models() {
+        let iv = &m.quality.intervals;
         let _ = write!(
             s,
-            "<tr><td title=\"{}\">{name}</td><td id=\"{name}-accuracy\">{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td id=\"{name}-fidelity\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td title=\"{}\">{name}</td><td><span id=\"{name}-accuracy\">{}</span>{}</td><td>{}{}</td><td>{}{}</td><td>{}{}</td><td>{}{}</td><td>{}{}</td><td><span id=\"{name}-fidelity\">{}</span>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&m.kind),
             num(m.accuracy, 4),
-            num(m.quality.accuracy_ci.lo, 4),
-            num(m.quality.accuracy_ci.hi, 4),
+            ci(Some(iv.accuracy)),
             num(m.macro_f1, 4),
+            ci(Some(iv.macro_f1)),
             num(m.log_loss, 4),
+            ci(Some(iv.log_loss)),
             opt_num(m.quality.roc_auc, 4),
+            ci(iv.roc_auc),
             num(m.quality.brier, 4),
+            ci(Some(iv.brier)),
             num(m.quality.ece, 4),
+            ci(Some(iv.ece)),
             num(m.fidelity, 4),
+            ci(iv.fidelity),
             num(m.mean_kl, 4),
             m.parameters.map_or("–".into(), |p| p.to_string()),
             m.bytes.map_or("–".into(), crate::run_report::human_bytes),
             m.latency_us.map_or("–".into(), |l| format!("{l:.2} µs")),
         );
     }
-    s.push_str("</table>");
+    s.push_str("</table><p class=\"note\">Under each value: its 95% bootstrap interval.</p>");
     per_class(s, r, &r.student);
     s.push_str("<div class=\"charts\">");
     for (name, m) in r.models().into_iter().take(2) {
@@ -175,6 +181,19 @@ fn models(s: &mut String, r: &Report) {
         ));
     }
     s.push_str("</div></section>");
+}
+
+/// A 95% interval as a small second line of a table cell.
+fn ci(i: Option<crate::Interval>) -> String {
+    i.filter(|i| i.lo.is_finite())
+        .map(|i| {
+            format!(
+                "<br><span class=\"ci\">[{}, {}]</span>",
+                num(i.lo, 4),
+                num(i.hi, 4)
+            )
+        })
+        .unwrap_or_default()
 }
 
 fn per_class(s: &mut String, r: &Report, m: &ModelSummary) {
