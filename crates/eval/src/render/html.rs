@@ -21,7 +21,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f1f3f5}
 .verdict.pass{background:#dcfce7}.verdict.fail{background:#fee2e2}
 tr.worst td{background:#fff1f2}tr.picked td{background:#eff6ff;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}.chart-title{font-size:13px;font-weight:600}
-.note{color:#555;font-size:12px}.ci{color:#666;font-size:11px}code{background:#f1f3f5;padding:0 3px;border-radius:3px}
+.note{color:#555;font-size:12px}.ci{color:#666;font-size:11px;white-space:nowrap}code{background:#f1f3f5;padding:0 3px;border-radius:3px}
 main:has(section:target) section:not(:target){display:none}";
 
 /// Renders the report as one HTML page.
@@ -126,12 +126,8 @@ fn gates(s: &mut String, r: &Report) {
             s,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
             escape(&g.gate),
-            num(g.threshold, 4),
-            if g.value.is_nan() {
-                "–".into()
-            } else {
-                num(g.value, 4)
-            },
+            super::gate_num(g.threshold),
+            super::gate_num(g.value),
             if g.passed { "pass" } else { "fail" },
             if g.passed { "PASS" } else { "FAIL" },
             escape(g.detail.as_deref().unwrap_or(""))
