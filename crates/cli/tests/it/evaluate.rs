@@ -286,3 +286,30 @@ fn eval_writes_the_same_report_for_any_student_and_file() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn cross_validation_trains_an_in_house_teacher_per_fold() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            "train = { hidden = [16], epochs = 5 }",
+            "\n[evaluate]\ncv_folds = 2\ndiscover = false\n",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    let cv = &r["cross_validation"];
+    assert_eq!(cv["teacher_out_of_fold"], true);
+    assert_eq!(cv["folds"].as_array().unwrap().len(), 2);
+    for f in cv["folds"].as_array().unwrap() {
+        assert!(f["teacher"]["accuracy"].as_f64().unwrap() > 0.7, "{f}");
+        assert!(f["student"]["fidelity"].as_f64().unwrap() > 0.7, "{f}");
+    }
+    assert!(
+        r["slices"].get("discovery").is_none(),
+        "discover = false skips the search"
+    );
+}
