@@ -12,7 +12,7 @@
 //! let encoder = Encoder::new(vec![FeatureEncoder::Numeric {
 //!     name: "x".into(), mean: 0.0, scale: 1.0, missing_indicator: false,
 //! }]);
-//! let layer = Dense { inputs: 1, outputs: 2, weight: vec![1.0, -1.0], bias: vec![0.0, 0.0] };
+//! let layer = Dense { inputs: 1, outputs: 2, weight: vec![1.0, -1.0].into(), bias: vec![0.0, 0.0] };
 //! let student = Student::new(encoder, vec!["a".into(), "b".into()], vec![layer], vec![], Provenance::new()).unwrap();
 //! let bytes = distillery_export::to_onnx(&student)?;
 //! assert!(bytes.len() > 100);

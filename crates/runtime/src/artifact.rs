@@ -198,7 +198,8 @@ impl Student {
                     &format!("layers.{k}.weight"),
                     "F32",
                     &[inputs, outputs],
-                )?),
+                )?)
+                .into(),
                 bias: f32s(view.tensor(&format!("layers.{k}.bias"), "F32", &[outputs])?),
             });
         }
@@ -310,7 +311,7 @@ mod tests {
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let w = st.tensor("layers.0.weight").unwrap();
         assert_eq!(w.shape(), [3, 2]);
-        assert_eq!(super::f32s(w.data()), s.layers[0].weight);
+        assert_eq!(super::f32s(w.data()), *s.layers[0].weight);
         let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
         assert!(meta.metadata().as_ref().unwrap().contains_key("distillery"));
     }

@@ -12,7 +12,7 @@
 //! let encoder = Encoder::new(vec![FeatureEncoder::Numeric {
 //!     name: "x".into(), mean: 0.0, scale: 1.0, missing_indicator: false,
 //! }]);
-//! let layer = Dense { inputs: 1, outputs: 2, weight: vec![1.0, -1.0], bias: vec![0.0, 0.0] };
+//! let layer = Dense { inputs: 1, outputs: 2, weight: vec![1.0, -1.0].into(), bias: vec![0.0, 0.0] };
 //! let student = Student::new(encoder, vec!["a".into(), "b".into()], vec![layer], vec![], Provenance::new())?;
 //! let bytes = student.to_bytes()?;
 //! let p = Student::from_bytes(&bytes)?.predict_one(&[RawValue::Number(1.0)])?;
@@ -24,6 +24,7 @@
 
 extern crate alloc;
 
+mod aligned;
 mod artifact;
 mod encoder;
 mod error;
@@ -32,6 +33,7 @@ mod math;
 mod quantized;
 mod student;
 
+pub use aligned::AlignedF32;
 pub use artifact::FORMAT;
 #[cfg(feature = "std")]
 pub use artifact::write_atomic;

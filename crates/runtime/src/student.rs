@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::AlignedF32;
 use crate::encoder::{Encoder, RawValue};
 use crate::error::{Result, RuntimeError};
 
@@ -22,8 +23,8 @@ pub struct Dense {
     pub inputs: usize,
     /// Output width.
     pub outputs: usize,
-    /// `inputs × outputs` weights, input-major.
-    pub weight: Vec<f32>,
+    /// `inputs × outputs` weights, input-major, starting on a cache line.
+    pub weight: AlignedF32,
     /// `outputs` biases.
     pub bias: Vec<f32>,
 }
@@ -60,8 +61,8 @@ pub struct Student {
 /// Reusable buffers for [`Student::predict_one_into`], so the hot path never allocates.
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
-    a: Vec<f32>,
-    b: Vec<f32>,
+    a: AlignedF32,
+    b: AlignedF32,
 }
 
 /// Metadata stored next to the weights (the safetensors header).
@@ -176,8 +177,7 @@ impl Student {
         // Fused encode + first layer: add the weight rows of the active inputs only.
         let first = &self.layers[0];
         let Scratch { a, b, .. } = scratch;
-        a.clear();
-        a.extend_from_slice(&first.bias);
+        a.assign(&first.bias);
         let n = first.outputs;
         self.encoder.for_each_active(row, |i, v| {
             crate::kernels::axpy(a, v, &first.weight[i * n..(i + 1) * n]);
@@ -192,7 +192,7 @@ impl Student {
         self.forward_one(x, a, b, out);
     }
 
-    fn forward_one(&self, x: &[f32], a: &mut Vec<f32>, b: &mut Vec<f32>, out: &mut [f32]) {
+    fn forward_one(&self, x: &[f32], a: &mut AlignedF32, b: &mut AlignedF32, out: &mut [f32]) {
         let first = &self.layers[0];
         b.resize(first.outputs, 0.0);
         first.forward_one(x, b);
@@ -201,7 +201,7 @@ impl Student {
     }
 
     /// Finishes a single-row pass whose layer `start − 1` pre-activations are in `a`.
-    fn forward_from(&self, start: usize, a: &mut Vec<f32>, b: &mut Vec<f32>, out: &mut [f32]) {
+    fn forward_from(&self, start: usize, a: &mut AlignedF32, b: &mut AlignedF32, out: &mut [f32]) {
         if start < self.layers.len() {
             a.iter_mut().for_each(|v| *v = v.max(0.0));
         }
@@ -357,13 +357,13 @@ pub(crate) mod tests {
             Dense {
                 inputs: 3,
                 outputs: 2,
-                weight: vec![1.0, -1.0, 0.5, 0.5, 0.0, 2.0],
+                weight: vec![1.0, -1.0, 0.5, 0.5, 0.0, 2.0].into(),
                 bias: vec![0.1, -0.1],
             },
             Dense {
                 inputs: 2,
                 outputs: 2,
-                weight: vec![1.0, 0.0, 0.0, 1.0],
+                weight: vec![1.0, 0.0, 0.0, 1.0].into(),
                 bias: vec![0.0, 0.0],
             },
         ];

@@ -379,7 +379,7 @@ impl State {
         let mut net = Network::init(dims, 0);
         for k in 0..net.layers.len() {
             let (nw, nb) = (net.layers[k].weight.len(), net.layers[k].bias.len());
-            net.layers[k].weight = take(nw)?;
+            net.layers[k].weight = take(nw)?.into();
             net.layers[k].bias = take(nb)?;
             net.m[k] = take(nw + nb)?;
             net.v[k] = take(nw + nb)?;
@@ -388,7 +388,7 @@ impl State {
         let best = if header.has_best {
             let mut layers = net.layers.clone();
             for l in &mut layers {
-                l.weight = take(l.weight.len())?;
+                l.weight = take(l.weight.len())?.into();
                 l.bias = take(l.bias.len())?;
             }
             Some(layers)

@@ -46,7 +46,7 @@ impl Network {
                 Dense {
                     inputs: i,
                     outputs: o,
-                    weight,
+                    weight: weight.into(),
                     bias,
                 }
             })
