@@ -313,3 +313,38 @@ fn cross_validation_trains_an_in_house_teacher_per_fold() {
         "discover = false skips the search"
     );
 }
+
+#[test]
+fn a_multiclass_run_reports_every_class() {
+    let s = setup();
+    let recipe = adult_recipe(
+        &data("adult_sample.csv"),
+        "train = { hidden = [32], epochs = 8 }",
+        "\n[evaluate]\nslices = [\"sex\"]\n",
+    )
+    .replace("target = \"income-per-year\"", "target = \"race\"");
+    let path = s.write("r.toml", &recipe);
+    let out = s.cmd(&["run", path.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    let k = r["dataset"]["classes"].as_array().unwrap().len();
+    assert_eq!(k, 5, "{}", r["dataset"]["classes"]);
+    let n = r["dataset"]["test_rows"].as_u64().unwrap();
+    for m in [
+        &r["student"]["quality"]["confusion"],
+        &r["fidelity"]["disagreement"],
+    ] {
+        let m: Vec<Vec<u64>> = serde_json::from_value(m.clone()).unwrap();
+        assert_eq!((m.len(), m[0].len()), (k, k));
+        assert_eq!(m.iter().flatten().sum::<u64>(), n);
+    }
+    let per_class = r["student"]["quality"]["classes"]["per_class"]
+        .as_array()
+        .unwrap();
+    assert_eq!(per_class.len(), k);
+    let html = std::fs::read_to_string(s.runs()[0].join("report.html")).unwrap();
+    assert!(
+        html.contains("Amer-Indian-Eskimo"),
+        "every class is labelled"
+    );
+}

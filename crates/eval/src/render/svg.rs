@@ -19,9 +19,17 @@ pub(crate) fn heatmap(
     let k = m.len().max(1);
     let cell = (240 / k).clamp(18, 60);
     let (left, top) = (110, 40);
+    // Column labels that do not fit under their cell are written at 45°.
+    let widest = labels
+        .iter()
+        .map(|l| l.chars().count().min(14))
+        .max()
+        .unwrap_or(0);
+    let slanted = widest * 7 > cell;
+    let room = if slanted { widest * 5 + 12 } else { 16 };
     let (w, h) = (
         (left + cell * k + 20).max(left + 8 * title.chars().count()),
-        top + cell * k + 50,
+        top + cell * k + room + 34,
     );
     let max = m.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
     let mut s = String::new();
@@ -63,18 +71,24 @@ pub(crate) fn heatmap(
             left - 6,
             top + i * cell + cell / 2 + 4
         );
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle" font-size="11">{label}</text>"#,
-            left + i * cell + cell / 2,
-            top + k * cell + 16
-        );
+        let (x, y) = (left + i * cell + cell / 2, top + k * cell + 14);
+        if slanted {
+            let _ = write!(
+                s,
+                r#"<text x="{x}" y="{y}" text-anchor="end" font-size="11" transform="rotate(-45 {x} {y})">{label}</text>"#
+            );
+        } else {
+            let _ = write!(
+                s,
+                r#"<text x="{x}" y="{y}" text-anchor="middle" font-size="11">{label}</text>"#
+            );
+        }
     }
     let _ = write!(
         s,
         r##"<text x="{}" y="{}" text-anchor="middle" font-size="11" fill="#555">{}</text><text x="12" y="{}" font-size="11" fill="#555" transform="rotate(-90 12 {})" text-anchor="middle">{}</text></svg>"##,
         left + k * cell / 2,
-        top + k * cell + 36,
+        top + k * cell + room + 20,
         escape(cols),
         top + k * cell / 2,
         top + k * cell / 2,
