@@ -136,15 +136,19 @@ pub fn mean_kl(student: &[f32], teacher: &[f32], k: usize) -> f64 {
     let total: f64 = student
         .chunks_exact(k)
         .zip(teacher.chunks_exact(k))
-        .map(|(s, t)| {
-            t.iter()
-                .zip(s)
-                .filter(|(t, _)| **t > 0.0)
-                .map(|(&t, &s)| f64::from(t) * (f64::from(t).ln() - f64::from(s).max(1e-30).ln()))
-                .sum::<f64>()
-        })
+        .map(|(s, t)| row_kl(s, t))
         .sum();
     total / n.max(1) as f64
+}
+
+/// KL(teacher ‖ student) of one row in nats (student probabilities floored at 1e-30).
+pub fn row_kl(student: &[f32], teacher: &[f32]) -> f64 {
+    teacher
+        .iter()
+        .zip(student)
+        .filter(|(t, _)| **t > 0.0)
+        .map(|(&t, &s)| f64::from(t) * (f64::from(t).ln() - f64::from(s).max(1e-30).ln()))
+        .sum()
 }
 
 /// The headline metrics of one model on one labelled set.

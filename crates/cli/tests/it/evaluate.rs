@@ -53,6 +53,15 @@ fn a_run_reports_slices_cross_validation_ablations_and_gates() {
         assert_eq!(rows, n, "{} covers every row once", group["feature"]);
     }
     assert_eq!(declared[0]["feature"], "sex");
+    // Per-slice mean KL averages back to the overall mean KL.
+    let kl: f64 = declared[0]["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["mean_kl"].as_f64().unwrap() * s["rows"].as_f64().unwrap())
+        .sum::<f64>()
+        / n as f64;
+    assert!((kl - r["fidelity"]["mean_kl"].as_f64().unwrap()).abs() < 1e-9);
     assert_eq!(declared[1]["slices"].as_array().unwrap().len(), 4);
     let cross = declared[2]["slices"][0]["name"].as_str().unwrap();
     assert!(

@@ -159,19 +159,20 @@ pub fn model_card(r: &Report) -> String {
         for group in &sl.declared {
             let _ = writeln!(
                 s,
-                "**{}**\n\n| slice | rows | teacher accuracy | student accuracy | gap | fidelity |\n|---|---|---|---|---|---|",
+                "**{}**\n\n| slice | rows | teacher accuracy | student accuracy | gap | fidelity | mean KL |\n|---|---|---|---|---|---|---|",
                 group.feature
             );
             for x in &group.slices {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |",
                     x.name,
                     x.rows,
                     opt_num(x.teacher_accuracy, 4),
                     opt_num(x.student_accuracy, 4),
                     opt_num(x.gap, 4),
-                    opt_num(x.fidelity, 4)
+                    opt_num(x.fidelity, 4),
+                    opt_num(x.mean_kl, 4)
                 );
             }
             s.push('\n');

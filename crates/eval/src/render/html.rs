@@ -317,7 +317,7 @@ fn slices(s: &mut String, r: &Report) {
 }
 
 fn slice_table(s: &mut String, slices: &[SliceStats], worst: Option<&str>, min_rows: usize) {
-    s.push_str("<table class=\"slices\"><tr><th>slice (worst with enough rows shaded)</th><th>rows</th><th>teacher accuracy</th><th>student accuracy</th><th>gap</th><th>fidelity</th></tr>");
+    s.push_str("<table class=\"slices\"><tr><th>slice (worst with enough rows shaded)</th><th>rows</th><th>teacher accuracy</th><th>student accuracy</th><th>gap</th><th>fidelity</th><th>mean KL</th></tr>");
     for sl in slices {
         let class = if Some(sl.name.as_str()) == worst {
             " class=\"worst\""
@@ -331,13 +331,14 @@ fn slice_table(s: &mut String, slices: &[SliceStats], worst: Option<&str>, min_r
         };
         let _ = write!(
             s,
-            "<tr{class}><td>{}{small}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{class}><td>{}{small}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&sl.name),
             sl.rows,
             opt_num(sl.teacher_accuracy, 4),
             opt_num(sl.student_accuracy, 4),
             opt_num(sl.gap, 4),
-            opt_num(sl.fidelity, 4)
+            opt_num(sl.fidelity, 4),
+            opt_num(sl.mean_kl, 4)
         );
     }
     s.push_str("</table>");

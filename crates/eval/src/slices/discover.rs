@@ -305,6 +305,7 @@ mod tests {
             student_ok: Vec::new(),
             teacher_ok: Vec::new(),
             agree: Vec::new(),
+            kl: Vec::new(),
             has_teacher: true,
         };
         for (&a, &b) in codes[0].iter().zip(&codes[1]) {
@@ -313,6 +314,7 @@ mod tests {
             o.student_ok.push(Some(ok));
             o.teacher_ok.push(Some(rng.random_bool(0.87)));
             o.agree.push(!planted && rng.random_bool(0.95));
+            o.kl.push(0.0);
         }
         let features = names
             .iter()

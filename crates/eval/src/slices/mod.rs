@@ -22,6 +22,8 @@ pub struct Outcomes {
     pub teacher_ok: Vec<Option<bool>>,
     /// Student's argmax equals the teacher's.
     pub agree: Vec<bool>,
+    /// KL(teacher ‖ student) of the row, in nats.
+    pub kl: Vec<f64>,
     /// False when there is no teacher: teacher accuracy, gaps and fidelity are then absent.
     pub has_teacher: bool,
 }
@@ -33,9 +35,11 @@ impl Outcomes {
             student_ok: Vec::with_capacity(y.len()),
             teacher_ok: Vec::with_capacity(y.len()),
             agree: Vec::with_capacity(y.len()),
+            kl: Vec::with_capacity(y.len()),
             has_teacher: true,
         };
         for ((s, t), y) in student.chunks_exact(k).zip(teacher.chunks_exact(k)).zip(y) {
+            out.kl.push(crate::row_kl(s, t));
             let (s, t) = (argmax(s), argmax(t));
             out.student_ok.push(y.map(|y| y as usize == s));
             out.teacher_ok.push(y.map(|y| y as usize == t));
@@ -64,19 +68,21 @@ impl Outcomes {
 }
 
 /// Counts over one group of rows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Tally {
     pub(crate) rows: usize,
     pub(crate) labelled: usize,
     pub(crate) student_ok: usize,
     pub(crate) teacher_ok: usize,
     pub(crate) agree: usize,
+    pub(crate) kl: f64,
 }
 
 impl Tally {
     fn add(&mut self, o: &Outcomes, row: usize) {
         self.rows += 1;
         self.agree += usize::from(o.agree[row]);
+        self.kl += o.kl[row];
         if let (Some(s), Some(t)) = (o.student_ok[row], o.teacher_ok[row]) {
             self.labelled += 1;
             self.student_ok += usize::from(s);
@@ -97,6 +103,7 @@ impl Tally {
             student_ok: self.student_ok - other.student_ok,
             teacher_ok: self.teacher_ok - other.teacher_ok,
             agree: self.agree - other.agree,
+            kl: self.kl - other.kl,
         }
     }
 }
@@ -127,6 +134,8 @@ pub struct SliceStats {
     pub teacher_accuracy: Option<f64>,
     /// Share of rows where student and teacher agree (`None` without a teacher).
     pub fidelity: Option<f64>,
+    /// Mean KL(teacher ‖ student) over the slice's rows, in nats.
+    pub mean_kl: Option<f64>,
     /// Teacher accuracy minus student accuracy.
     pub gap: Option<f64>,
 }
@@ -149,6 +158,7 @@ impl SliceStats {
             student_accuracy,
             teacher_accuracy,
             fidelity: rate(t.agree, t.rows).filter(|_| has_teacher),
+            mean_kl: (t.rows > 0 && has_teacher).then(|| t.kl / t.rows as f64),
             gap: teacher_accuracy.zip(student_accuracy).map(|(t, s)| t - s),
         }
     }
