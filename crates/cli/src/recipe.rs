@@ -313,6 +313,10 @@ pub(crate) struct GatesSection {
     /// Largest allowed teacher-minus-student accuracy in any declared or single-feature slice.
     #[serde(default)]
     pub(crate) max_slice_gap: Option<f64>,
+    /// Largest allowed accuracy drop of the int8 student vs the fp32 student, over all test
+    /// rows and in any declared or single-feature slice.
+    #[serde(default)]
+    pub(crate) max_int8_drop: Option<f64>,
     /// Largest allowed expected calibration error of the student.
     #[serde(default)]
     pub(crate) max_ece: Option<f64>,
@@ -376,6 +380,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "min_fidelity",
             "max_accuracy_drop",
             "max_slice_gap",
+            "max_int8_drop",
             "max_ece",
             "max_latency_us",
             "max_bytes",

@@ -41,6 +41,10 @@ pub struct Report {
     /// The int8 student, when `[quantize] int8 = true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub int8: Option<ModelSummary>,
+    /// The int8 student per slice against the fp32 student (its `gap` is fp32 − int8
+    /// accuracy, its `fidelity` the agreement of the two).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int8_slices: Option<SliceReport>,
     /// Student vs teacher, row by row.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<FidelityReport>,
@@ -335,6 +339,12 @@ impl Report {
                     worst(&d.fidelity)
                 ));
             }
+        }
+        if let Some(g) = self.int8_slices.as_ref().and_then(|sl| sl.gap.as_ref()) {
+            s.push_str(&format!(
+                "int8 vs fp32: largest slice drop {:.4} on {} ({} rows)\n",
+                g.gap, g.slice.name, g.slice.labelled
+            ));
         }
         if let Some(cv) = &self.cross_validation {
             s.push_str(&format!(

@@ -123,9 +123,12 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
     )?;
     let gates = evaluate::gates(
         &gates,
-        teacher_summary.as_ref(),
-        &student_summary,
-        Some(&slices),
+        &evaluate::GateInputs {
+            teacher: teacher_summary.as_ref(),
+            student: &student_summary,
+            slices: Some(&slices),
+            int8: None,
+        },
     );
     let fingerprint = distillery_data::fingerprint(&table, &schema);
     let name = args.model.parent().and_then(|d| d.file_name()).map_or_else(
@@ -166,6 +169,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         student: student_summary,
         scratch: None,
         int8: None,
+        int8_slices: None,
         slices: Some(slices),
         cross_validation: None,
         ablation: None,

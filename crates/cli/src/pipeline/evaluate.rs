@@ -160,14 +160,20 @@ pub(crate) fn slices(
     })
 }
 
+/// What the gates are checked against.
+pub(crate) struct GateInputs<'a> {
+    pub(crate) teacher: Option<&'a ModelSummary>,
+    pub(crate) student: &'a ModelSummary,
+    pub(crate) slices: Option<&'a SliceReport>,
+    /// The int8 student and its slices measured against the fp32 student.
+    pub(crate) int8: Option<(&'a ModelSummary, &'a SliceReport)>,
+}
+
 /// Verdicts of every configured gate. A gate whose measurement is unavailable (no teacher,
-/// no slice with enough rows) fails, naming why, rather than passing silently.
-pub(crate) fn gates(
-    gates: &GatesSection,
-    teacher: Option<&ModelSummary>,
-    student: &ModelSummary,
-    slices: Option<&SliceReport>,
-) -> Vec<GateResult> {
+/// no slice with enough rows, no int8 student) fails, naming why, rather than passing
+/// silently.
+pub(crate) fn gates(gates: &GatesSection, input: &GateInputs<'_>) -> Vec<GateResult> {
+    let (teacher, student, slices) = (input.teacher, input.student, input.slices);
     let mut out = Vec::new();
     let mut push =
         |gate: &str, threshold: f64, value: Option<f64>, at_most: bool, detail: Option<String>| {
@@ -228,6 +234,25 @@ pub(crate) fn gates(
             true,
             detail,
         );
+    }
+    if let Some(max) = gates.max_int8_drop {
+        let (value, detail) = match input.int8 {
+            None => (
+                None,
+                Some("no int8 student: set [quantize] int8 = true".to_string()),
+            ),
+            Some((q, sl)) => {
+                let overall = student.accuracy - q.accuracy;
+                match &sl.gap {
+                    Some(g) if g.gap > overall => (
+                        Some(g.gap),
+                        Some(format!("{}, {} rows", g.slice.name, g.slice.labelled)),
+                    ),
+                    _ => (Some(overall), Some("all test rows".to_string())),
+                }
+            }
+        };
+        push("max_int8_drop", max, value, true, detail);
     }
     if let Some(max) = gates.max_ece {
         push("max_ece", max, Some(student.quality.ece), true, None);

@@ -188,11 +188,31 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         },
         true,
     )?;
+    // The int8 student per slice, against the fp32 student it was quantized from.
+    let int8_slices = match &int8 {
+        Some(q) => Some(evaluate::slices(
+            &recipe.evaluate,
+            &evaluate::SliceInput {
+                table: prepared.test_table(),
+                rows: &prepared.test_rows,
+                features: &prepared.features,
+                student: &q.p,
+                teacher: Some(&student_p),
+                k,
+                y: &test_y,
+            },
+            false,
+        )?),
+        None => None,
+    };
     let gates = evaluate::gates(
         &recipe.gates,
-        Some(&teacher_summary),
-        &student_summary,
-        Some(&slices),
+        &evaluate::GateInputs {
+            teacher: Some(&teacher_summary),
+            student: &student_summary,
+            slices: Some(&slices),
+            int8: int8.as_ref().map(|q| &q.summary).zip(int8_slices.as_ref()),
+        },
     );
     let ablation = if ablation::wanted(recipe) {
         Some(ablation::run(&ablation::Context {
@@ -256,7 +276,8 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         teacher: Some(teacher_summary),
         student: student_summary,
         scratch: Some(scratch_summary),
-        int8: int8.as_ref().map(|(_, m, _)| m.clone()),
+        int8: int8.as_ref().map(|q| q.summary.clone()),
+        int8_slices,
         fidelity: Some(evaluate::fidelity(&student_p, &teacher.test, k)),
         slices: Some(slices),
         cross_validation: cross_validation.as_ref().map(|(cv, _)| cv.clone()),
@@ -276,9 +297,12 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     write("student.safetensors", &student_bytes)?;
     write("student.onnx", &distillery_export::to_onnx(&student)?)?;
     write("scratch.safetensors", &scratch_bytes)?;
-    if let Some((q, _, bytes)) = &int8 {
-        write("student.int8.safetensors", bytes)?;
-        write("student.int8.onnx", &distillery_export::to_onnx_int8(q)?)?;
+    if let Some(q) = &int8 {
+        write("student.int8.safetensors", &q.bytes)?;
+        write(
+            "student.int8.onnx",
+            &distillery_export::to_onnx_int8(&q.student)?,
+        )?;
     }
     if let Some(t) = &teacher.in_house {
         write("teacher.safetensors", &t.to_bytes()?)?;
@@ -333,6 +357,15 @@ pub(crate) fn student_latency_of(student: &Student, rows: &[Vec<RawValue<'_>>]) 
     })
 }
 
+/// The int8 student and its measurements.
+struct Int8 {
+    student: QuantizedStudent,
+    summary: ModelSummary,
+    bytes: Vec<u8>,
+    /// Test probabilities.
+    p: Vec<f32>,
+}
+
 /// Quantizes the student (calibrated on training rows) and measures it like the others.
 fn quantize(
     recipe: &Recipe,
@@ -341,7 +374,7 @@ fn quantize(
     teacher_test: &[f32],
     test_y: &[Option<u32>],
     raw_rows: &[Vec<RawValue<'_>>],
-) -> Result<(QuantizedStudent, ModelSummary, Vec<u8>)> {
+) -> Result<Int8> {
     let width = prepared.encoder.width();
     let n = prepared.train_rows.len();
     let take = recipe.quantize.calibration_rows.clamp(1, n);
@@ -380,7 +413,12 @@ fn quantize(
         quality: Quality::of(&p, k, test_y, Some(teacher_test), recipe.distill.seed),
         training: None,
     };
-    Ok((q, summary, bytes))
+    Ok(Int8 {
+        student: q,
+        summary,
+        bytes,
+        p,
+    })
 }
 
 /// Writes `report.json`, `report.html` and `model_card.md` into `dir`, each atomically.

@@ -357,3 +357,49 @@ fn a_multiclass_run_reports_every_class() {
         "every class is labelled"
     );
 }
+
+#[test]
+fn the_int8_student_is_compared_with_fp32_slice_by_slice_and_gated() {
+    let s = setup();
+    let extra = "\n[evaluate]\nslices = [\"sex\", \"race\"]\n\n[quantize]\nint8 = true\n\n[gates]\nmax_int8_drop = 0.5\n";
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), extra),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    let sl = &r["int8_slices"];
+    let sex = &sl["declared"][0]["slices"];
+    for slice in sex.as_array().unwrap() {
+        // The reference of these slices is the fp32 student.
+        let fp32 = slice["teacher_accuracy"].as_f64().unwrap();
+        let int8 = slice["student_accuracy"].as_f64().unwrap();
+        assert!((slice["gap"].as_f64().unwrap() - (fp32 - int8)).abs() < 1e-12);
+    }
+    let fp32_sex: Vec<f64> = r["slices"]["declared"][0]["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["student_accuracy"].as_f64().unwrap())
+        .collect();
+    let ref_sex: Vec<f64> = sex
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["teacher_accuracy"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        fp32_sex, ref_sex,
+        "the int8 slices' reference is the fp32 student"
+    );
+    let gate = &r["gates"][0];
+    assert_eq!(gate["gate"], "max_int8_drop");
+    let overall =
+        r["student"]["accuracy"].as_f64().unwrap() - r["int8"]["accuracy"].as_f64().unwrap();
+    let slice_drop = sl["gap"]["gap"].as_f64().unwrap_or(f64::NEG_INFINITY);
+    assert_eq!(gate["value"].as_f64().unwrap(), overall.max(slice_drop));
+    assert_eq!(gate["passed"], true);
+    let html = std::fs::read_to_string(s.runs()[0].join("report.html")).unwrap();
+    assert!(html.contains("id=\"int8\""), "the int8 section is rendered");
+}

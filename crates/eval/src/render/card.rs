@@ -236,6 +236,15 @@ pub fn model_card(r: &Report) -> String {
             num(r.student.accuracy, 4),
             num(r.student.fidelity, 4)
         );
+        if let Some(g) = r.int8_slices.as_ref().and_then(|sl| sl.gap.as_ref()) {
+            let _ = writeln!(
+                s,
+                "- Its largest accuracy drop against the fp32 student in a slice is {} on `{}` ({} rows).",
+                num(g.gap, 4),
+                g.slice.name,
+                g.slice.labelled
+            );
+        }
     }
     s
 }

@@ -39,6 +39,7 @@ pub fn html(r: &Report) -> String {
     fidelity(&mut s, r);
     calibration(&mut s, r);
     slices(&mut s, r);
+    int8_slices(&mut s, r);
     ablation(&mut s, r);
     cross_validation(&mut s, r);
     data(&mut s, r);
@@ -316,8 +317,44 @@ fn slices(s: &mut String, r: &Report) {
     s.push_str("</section>");
 }
 
+/// Column names of a slice table: the reference model, the model, and their agreement.
+struct Columns {
+    reference: &'static str,
+    model: &'static str,
+    gap: &'static str,
+    agreement: &'static str,
+}
+
+const TEACHER_STUDENT: Columns = Columns {
+    reference: "teacher accuracy",
+    model: "student accuracy",
+    gap: "gap",
+    agreement: "fidelity",
+};
+
+const FP32_INT8: Columns = Columns {
+    reference: "fp32 accuracy",
+    model: "int8 accuracy",
+    gap: "drop",
+    agreement: "agreement",
+};
+
 fn slice_table(s: &mut String, slices: &[SliceStats], worst: Option<&str>, min_rows: usize) {
-    s.push_str("<table class=\"slices\"><tr><th>slice (worst with enough rows shaded)</th><th>rows</th><th>teacher accuracy</th><th>student accuracy</th><th>gap</th><th>fidelity</th><th>mean KL</th></tr>");
+    slice_table_with(s, slices, worst, min_rows, &TEACHER_STUDENT);
+}
+
+fn slice_table_with(
+    s: &mut String,
+    slices: &[SliceStats],
+    worst: Option<&str>,
+    min_rows: usize,
+    c: &Columns,
+) {
+    let _ = write!(
+        s,
+        "<table class=\"slices\"><tr><th>slice (worst with enough rows shaded)</th><th>rows</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>mean KL</th></tr>",
+        c.reference, c.model, c.gap, c.agreement
+    );
     for sl in slices {
         let class = if Some(sl.name.as_str()) == worst {
             " class=\"worst\""
@@ -342,6 +379,37 @@ fn slice_table(s: &mut String, slices: &[SliceStats], worst: Option<&str>, min_r
         );
     }
     s.push_str("</table>");
+}
+
+/// The int8 student against the fp32 student it was quantized from, slice by slice.
+fn int8_slices(s: &mut String, r: &Report) {
+    let (Some(sl), Some(q)) = (&r.int8_slices, &r.int8) else {
+        return;
+    };
+    let _ = write!(
+        s,
+        "<section id=\"int8\"><h2>int8 vs fp32</h2><p>Overall accuracy drop {} ({} → {}).",
+        num(r.student.accuracy - q.accuracy, 4),
+        num(r.student.accuracy, 4),
+        num(q.accuracy, 4),
+    );
+    if let Some(g) = &sl.gap {
+        let _ = write!(
+            s,
+            " Largest drop in a slice with ≥ {} rows: <b id=\"int8-slice-drop\">{}</b> on <b>{}</b>.",
+            sl.min_rows,
+            num(g.gap, 4),
+            escape(&g.slice.name)
+        );
+    }
+    s.push_str("</p>");
+    for group in &sl.declared {
+        let _ = write!(s, "<h3>{}</h3>", escape(&group.feature));
+        let worst = crate::slices::slice_gap(&group.slices, sl.min_rows);
+        let worst = worst.as_ref().map(|g| g.slice.name.as_str());
+        slice_table_with(s, &group.slices, worst, sl.min_rows, &FP32_INT8);
+    }
+    s.push_str("</section>");
 }
 
 fn findings(s: &mut String, metric: &str, list: &[Finding]) {
