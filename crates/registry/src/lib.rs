@@ -1,0 +1,27 @@
+//! The model registry: one source of truth for which student is where, made from what.
+//!
+//! - An embedded SQLite database (`registry.db`, WAL mode, migrations applied on open)
+//!   behind the [`Store`] trait, so a PostgreSQL backend can replace it without touching
+//!   callers.
+//! - A content-addressed artifact store (`objects/<blake3>`): atomic writes, never
+//!   overwritten, every load re-hashed ([`ObjectStore`]).
+//! - Datasets, runs, model versions (`name/3`), MLflow-style aliases (`name@production`),
+//!   tags and an append-only audit log (a trigger refuses updates and deletes).
+//!
+//! Crash safety comes from ordering: objects are made durable before the transaction that
+//! records the version pointing at them, so a crash leaves at worst an unreferenced
+//! object, never a version with a missing or partial artifact.
+
+mod error;
+mod objects;
+mod records;
+mod registry;
+mod sqlite;
+mod store;
+
+pub use error::{RegistryError, Result};
+pub use objects::ObjectStore;
+pub use records::{Artifact, AuditEntry, Dataset, ModelVersion, Reference, RunRecord};
+pub use registry::{Lineage, RUN_FILES, Registry};
+pub use sqlite::SqliteStore;
+pub use store::{Change, Store};

@@ -1,0 +1,490 @@
+//! The registry as callers use it: register a run directory, resolve `name@alias`,
+//! promote and roll back aliases, tag, load artifacts (hash-checked), verify everything
+//! and trace lineage. Artifacts are stored before the version that points at them is
+//! committed, so a crash at any moment leaves no version pointing at a missing object.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{RegistryError, Result};
+use crate::objects::ObjectStore;
+use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, Reference, RunRecord};
+use crate::sqlite::SqliteStore;
+use crate::store::{Change, Store};
+
+/// Files of a run directory that a version keeps, by role. The first is required.
+pub const RUN_FILES: &[(&str, &str)] = &[
+    ("student", "student.safetensors"),
+    ("onnx", "student.onnx"),
+    ("int8", "student.int8.safetensors"),
+    ("int8_onnx", "student.int8.onnx"),
+    ("report", "report.json"),
+    ("report_html", "report.html"),
+    ("model_card", "model_card.md"),
+    ("recipe", "recipe.toml"),
+];
+
+/// An open registry directory (`registry.db` + `objects/`).
+pub struct Registry {
+    dir: PathBuf,
+    store: Box<dyn Store>,
+    objects: ObjectStore,
+}
+
+/// Everything known about where a version came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lineage {
+    /// The dataset.
+    pub dataset: Option<Dataset>,
+    /// The run.
+    pub run: Option<RunRecord>,
+    /// The version.
+    pub version: ModelVersion,
+    /// Aliases pointing at it now.
+    pub aliases: Vec<String>,
+    /// Its audit trail (registration, alias changes, tags).
+    pub events: Vec<AuditEntry>,
+}
+
+impl Registry {
+    /// Opens (creating) the registry in `dir`.
+    pub fn open(dir: &Path) -> Result<Registry> {
+        std::fs::create_dir_all(dir).map_err(|source| RegistryError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(Registry {
+            dir: dir.to_path_buf(),
+            store: Box::new(SqliteStore::open(&dir.join("registry.db"))?),
+            objects: ObjectStore::open(&dir.join("objects"))?,
+        })
+    }
+
+    /// The registry directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The metadata store.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Registers the student of a finished run directory as the next version of its model.
+    pub fn register_run(&self, run_dir: &Path, actor: &str, why: &str) -> Result<ModelVersion> {
+        let bad = |message: String| RegistryError::BadRun {
+            path: run_dir.to_path_buf(),
+            message,
+        };
+        let report_bytes = std::fs::read(run_dir.join("report.json")).map_err(|e| {
+            bad(format!(
+                "no readable report.json ({e}); is this a run directory?"
+            ))
+        })?;
+        let report: serde_json::Value = serde_json::from_slice(&report_bytes)
+            .map_err(|e| bad(format!("report.json is not JSON: {e}")))?;
+        if report["schema"] != "distillery-report/1" || report["kind"] != "run" {
+            return Err(bad(format!(
+                "report.json has schema {} and kind {}; only runs of schema distillery-report/1 can be registered",
+                report["schema"], report["kind"]
+            )));
+        }
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        let name = text(&report["name"]);
+        let run_id = text(&report["run_id"]);
+        // 1. Objects first, each durable before the database mentions it.
+        let mut artifacts = Vec::new();
+        for (i, (role, file)) in RUN_FILES.iter().enumerate() {
+            let path = run_dir.join(file);
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(_) if i > 0 => continue,
+                Err(e) => return Err(bad(format!("cannot read {file}: {e}"))),
+            };
+            let hash = self.objects.put(&bytes)?;
+            artifacts.push(Artifact {
+                role: (*role).into(),
+                file: (*file).into(),
+                hash,
+                bytes: bytes.len() as u64,
+            });
+        }
+        // 2. Then the records, each insert atomic; the version last.
+        let d = &report["dataset"];
+        let fingerprint = text(&d["fingerprint"]);
+        let count = |k: &str| d[k].as_u64().unwrap_or(0);
+        self.store.put_dataset(&Dataset {
+            fingerprint: fingerprint.clone(),
+            source: text(&d["train_file"]),
+            test_source: d["test_file"].as_str().map(str::to_string),
+            rows: count("train_rows") + count("validation_rows") + count("test_rows"),
+            classes: serde_json::from_value(d["classes"].clone()).unwrap_or_default(),
+            checks: report
+                .get("checks")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        })?;
+        let student = &report["student"];
+        let metrics: BTreeMap<String, f64> = [
+            "accuracy",
+            "macro_f1",
+            "log_loss",
+            "fidelity",
+            "mean_kl",
+            "latency_us",
+        ]
+        .iter()
+        .filter_map(|k| student[*k].as_f64().map(|v| ((*k).to_string(), v)))
+        .collect();
+        let gates = report["gates"].clone();
+        let gates_passed = gates
+            .as_array()
+            .is_none_or(|g| g.iter().all(|g| g["passed"] == true));
+        self.store.put_run(&RunRecord {
+            run_id: run_id.clone(),
+            name: name.clone(),
+            recipe_hash: text(&report["recipe_hash"]),
+            seed: report["seed"].as_u64().unwrap_or(0),
+            tool_version: text(&report["tool_version"]),
+            ended: text(&report["created"]),
+            seconds: report["seconds"].as_f64().unwrap_or(0.0),
+            status: "completed".into(),
+            dataset: fingerprint,
+            teacher: teacher_identity(run_dir),
+            metrics,
+            gates,
+        })?;
+        self.store.create_version(
+            &name,
+            &run_id,
+            &artifacts,
+            gates_passed,
+            &Change { actor, why },
+        )
+    }
+
+    /// The version a reference names.
+    pub fn resolve(&self, reference: &Reference) -> Result<ModelVersion> {
+        let name = reference.name();
+        let version = match reference {
+            Reference::Latest(_) => self.store.versions(Some(name))?.last().map(|v| v.version),
+            Reference::Version(_, v) => Some(*v),
+            Reference::Alias(_, alias) => self.store.alias(name, alias)?,
+        };
+        let missing = || {
+            let known: Vec<String> = self
+                .store
+                .versions(None)
+                .map(|v| v.iter().map(ModelVersion::label).collect())
+                .unwrap_or_default();
+            RegistryError::NotFound(match reference {
+                Reference::Alias(n, a) => format!(
+                    "{n}@{a} is not set; `distillery registry promote {n}/<version> --to {a}` sets it"
+                ),
+                _ if known.is_empty() => format!(
+                    "no model '{name}' in the registry; it is empty (runs register their student when every gate passes)"
+                ),
+                _ => format!(
+                    "no {} in the registry; it has {}",
+                    describe(reference),
+                    known.join(", ")
+                ),
+            })
+        };
+        let version = version.ok_or_else(missing)?;
+        self.store.version(name, version)?.ok_or_else(missing)
+    }
+
+    /// Points `alias` at `version`. A version whose gates failed is refused unless
+    /// `force` (which needs a reason).
+    pub fn promote(
+        &self,
+        version: &ModelVersion,
+        alias: &str,
+        force: bool,
+        change: &Change<'_>,
+    ) -> Result<Option<u32>> {
+        if !version.gates_passed && !force {
+            return Err(RegistryError::Invalid(format!(
+                "{} failed a gate in its run; promote it anyway with --force --why \"…\"",
+                version.label()
+            )));
+        }
+        if force && change.why.trim().is_empty() {
+            return Err(RegistryError::Invalid(
+                "--force needs --why \"…\": the audit log records the reason".into(),
+            ));
+        }
+        let action = if force { "promote (forced)" } else { "promote" };
+        self.store
+            .set_alias(&version.name, alias, Some(version.version), action, change)
+    }
+
+    /// Points `alias` of `name` back at the version it named before its latest change;
+    /// returns (from, to).
+    pub fn rollback(&self, name: &str, alias: &str, change: &Change<'_>) -> Result<(u32, u32)> {
+        let current = self.store.alias(name, alias)?.ok_or_else(|| {
+            RegistryError::NotFound(format!("{name}@{alias} is not set; nothing to roll back"))
+        })?;
+        let history = self.store.alias_history(name, alias)?;
+        let previous = history
+            .iter()
+            .rev()
+            .skip(1)
+            .flatten()
+            .find(|&&v| v != current)
+            .copied()
+            .ok_or_else(|| {
+                RegistryError::NotFound(format!(
+                    "{name}@{alias} has pointed only at version {current}; there is nothing to roll back to"
+                ))
+            })?;
+        self.store
+            .set_alias(name, alias, Some(previous), "rollback", change)?;
+        Ok((current, previous))
+    }
+
+    /// Reads one artifact of a version, checking its hash.
+    pub fn load(&self, version: &ModelVersion, role: &str) -> Result<Vec<u8>> {
+        let a = version.artifact(role).ok_or_else(|| {
+            RegistryError::NotFound(format!("{} has no '{role}' artifact", version.label()))
+        })?;
+        self.objects.get(&a.hash, role, &version.label())
+    }
+
+    /// Checks the database and every artifact of every version; returns the problems.
+    pub fn verify(&self) -> Result<Vec<String>> {
+        let mut problems = self.store.integrity_check()?;
+        for v in self.store.versions(None)? {
+            for a in &v.artifacts {
+                if let Err(e) = self.objects.get(&a.hash, &a.role, &v.label()) {
+                    problems.push(e.to_string());
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Where a version came from and what happened to it since.
+    pub fn lineage(&self, version: &ModelVersion) -> Result<Lineage> {
+        let run = self.store.run(&version.run_id)?;
+        let dataset = match &run {
+            Some(r) => self.store.dataset(&r.dataset)?,
+            None => None,
+        };
+        let aliases = self
+            .store
+            .aliases(&version.name)?
+            .into_iter()
+            .filter(|(_, v)| *v == version.version)
+            .map(|(a, _)| a)
+            .collect();
+        let label = version.label();
+        let events = self
+            .store
+            .audit(Some(&version.name))?
+            .into_iter()
+            .filter(|e| {
+                e.target == label
+                    || e.details["to"].as_u64() == Some(u64::from(version.version))
+                    || e.details["from"].as_u64() == Some(u64::from(version.version))
+            })
+            .collect();
+        Ok(Lineage {
+            dataset,
+            run,
+            version: version.clone(),
+            aliases,
+            events,
+        })
+    }
+}
+
+fn describe(r: &Reference) -> String {
+    match r {
+        Reference::Latest(n) => format!("model '{n}'"),
+        Reference::Version(n, v) => format!("{n}/{v}"),
+        Reference::Alias(n, a) => format!("{n}@{a}"),
+    }
+}
+
+/// The teacher identity recorded in the student's provenance (safetensors metadata).
+fn teacher_identity(run_dir: &Path) -> String {
+    let Ok(bytes) = std::fs::read(run_dir.join("student.safetensors")) else {
+        return String::new();
+    };
+    let Some(len) = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+    else {
+        return String::new();
+    };
+    let header = bytes
+        .get(8..8 + len as usize)
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(h).ok());
+    header
+        .and_then(|h| {
+            let meta = h["__metadata__"]["distillery"].as_str()?.to_string();
+            let meta: serde_json::Value = serde_json::from_str(&meta).ok()?;
+            meta["provenance"]["teacher"].as_str().map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_dir(root: &Path, id: &str, passed: bool) -> PathBuf {
+        let dir = root.join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let report = serde_json::json!({
+            "schema": "distillery-report/1", "kind": "run", "run_id": id, "name": "adult",
+            "created": "2026-11-27T00:00:00Z", "recipe_hash": "r", "seed": 7, "tool_version": "0.1.0",
+            "seconds": 1.0,
+            "dataset": {"fingerprint": "fp", "train_file": "t.csv", "test_file": null,
+                        "classes": ["a", "b"], "train_rows": 8, "validation_rows": 1, "test_rows": 2},
+            "student": {"accuracy": 0.9, "fidelity": 0.95},
+            "gates": [{"gate": "min_fidelity", "threshold": 0.9, "value": 0.95, "passed": passed}]
+        });
+        std::fs::write(dir.join("report.json"), report.to_string()).unwrap();
+        std::fs::write(dir.join("student.safetensors"), format!("weights of {id}")).unwrap();
+        dir
+    }
+
+    const ME: Change<'static> = Change {
+        actor: "tester",
+        why: "test",
+    };
+
+    #[test]
+    fn versions_aliases_rollback_tags_and_audit() {
+        let root = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&root.path().join(".distillery")).unwrap();
+        let v1 = reg
+            .register_run(&run_dir(root.path(), "r1", true), "tester", "")
+            .unwrap();
+        let v2 = reg
+            .register_run(&run_dir(root.path(), "r2", true), "tester", "")
+            .unwrap();
+        assert_eq!((v1.version, v2.version), (1, 2));
+        assert_eq!(
+            reg.resolve(&Reference::parse("adult").unwrap())
+                .unwrap()
+                .version,
+            2
+        );
+        assert_eq!(reg.load(&v1, "student").unwrap(), b"weights of r1");
+
+        reg.promote(&v1, "production", false, &ME).unwrap();
+        reg.promote(&v2, "production", false, &ME).unwrap();
+        let prod = Reference::parse("adult@production").unwrap();
+        assert_eq!(reg.resolve(&prod).unwrap().version, 2);
+        assert_eq!(reg.rollback("adult", "production", &ME).unwrap(), (2, 1));
+        assert_eq!(reg.resolve(&prod).unwrap().version, 1);
+
+        reg.store()
+            .set_tag("adult", 1, "owner", "ml-team", &ME)
+            .unwrap();
+        assert_eq!(
+            reg.store().tags("adult", 1).unwrap(),
+            [("owner".into(), "ml-team".into())]
+        );
+        let actions: Vec<String> = reg
+            .store()
+            .audit(Some("adult"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "register", "register", "promote", "promote", "rollback", "tag"
+            ]
+        );
+
+        let lineage = reg.lineage(&v1).unwrap();
+        assert_eq!(lineage.dataset.unwrap().rows, 11);
+        assert_eq!(lineage.run.unwrap().metrics["fidelity"], 0.95);
+        assert_eq!(lineage.aliases, ["production"]);
+        assert!(reg.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn failed_gates_need_force_and_a_reason() {
+        let root = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&root.path().join(".distillery")).unwrap();
+        let v = reg
+            .register_run(&run_dir(root.path(), "r1", false), "tester", "")
+            .unwrap();
+        assert!(!v.gates_passed);
+        let e = reg
+            .promote(&v, "production", false, &ME)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("failed a gate") && e.contains("--force"), "{e}");
+        let silent = Change {
+            actor: "tester",
+            why: " ",
+        };
+        assert!(reg.promote(&v, "production", true, &silent).is_err());
+        reg.promote(&v, "production", true, &ME).unwrap();
+        let last = reg.store().audit(None).unwrap().pop().unwrap();
+        assert_eq!(last.action, "promote (forced)");
+    }
+
+    #[test]
+    fn tampering_is_named_and_the_audit_log_cannot_be_rewritten() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(".distillery");
+        let reg = Registry::open(&dir).unwrap();
+        let v = reg
+            .register_run(&run_dir(root.path(), "r1", true), "tester", "")
+            .unwrap();
+        let obj = dir
+            .join("objects")
+            .join(&v.artifact("student").unwrap().hash);
+        let mut bytes = std::fs::read(&obj).unwrap();
+        bytes[0] ^= 1;
+        std::fs::write(&obj, bytes).unwrap();
+        let e = reg.load(&v, "student").unwrap_err().to_string();
+        assert!(
+            e.contains("artifact 'student' of adult/1 is corrupt"),
+            "{e}"
+        );
+        assert_eq!(reg.verify().unwrap().len(), 1);
+        let conn = rusqlite::Connection::open(dir.join("registry.db")).unwrap();
+        let e = conn
+            .execute("DELETE FROM audit", [])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("append-only"), "{e}");
+    }
+
+    #[test]
+    fn unknown_references_say_what_exists() {
+        let root = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&root.path().join(".distillery")).unwrap();
+        let e = reg
+            .resolve(&Reference::parse("adult").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("empty"), "{e}");
+        reg.register_run(&run_dir(root.path(), "r1", true), "tester", "")
+            .unwrap();
+        let e = reg
+            .resolve(&Reference::parse("adult/5").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("it has adult/1"), "{e}");
+        let e = reg
+            .resolve(&Reference::parse("adult@production").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("promote adult/<version> --to production"), "{e}");
+    }
+}

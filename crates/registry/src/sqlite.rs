@@ -1,0 +1,495 @@
+//! The SQLite backend: one file in WAL mode, schema migrations numbered and applied on
+//! open (`PRAGMA user_version`), a busy timeout so concurrent writers queue instead of
+//! failing, and `BEGIN IMMEDIATE` transactions so two processes registering at once get
+//! distinct versions.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::error::{RegistryError, Result};
+use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, RunRecord};
+use crate::store::{Change, Store};
+
+/// Schema migrations; entry i brings the schema from version i to i + 1.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE datasets (
+    fingerprint TEXT PRIMARY KEY, source TEXT NOT NULL, test_source TEXT,
+    rows INTEGER NOT NULL, classes TEXT NOT NULL, checks TEXT NOT NULL);
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY, name TEXT NOT NULL, recipe_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL, tool_version TEXT NOT NULL, ended TEXT NOT NULL,
+    seconds REAL NOT NULL, status TEXT NOT NULL,
+    dataset TEXT NOT NULL REFERENCES datasets(fingerprint),
+    teacher TEXT NOT NULL, metrics TEXT NOT NULL, gates TEXT NOT NULL);
+CREATE TABLE versions (
+    name TEXT NOT NULL, version INTEGER NOT NULL,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    gates_passed INTEGER NOT NULL, created TEXT NOT NULL, actor TEXT NOT NULL,
+    PRIMARY KEY (name, version));
+CREATE TABLE artifacts (
+    name TEXT NOT NULL, version INTEGER NOT NULL, role TEXT NOT NULL,
+    file TEXT NOT NULL, hash TEXT NOT NULL, bytes INTEGER NOT NULL,
+    PRIMARY KEY (name, version, role),
+    FOREIGN KEY (name, version) REFERENCES versions(name, version));
+CREATE TABLE aliases (
+    name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (name, alias),
+    FOREIGN KEY (name, version) REFERENCES versions(name, version));
+CREATE TABLE alias_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, alias TEXT NOT NULL,
+    version INTEGER);
+CREATE TABLE tags (
+    name TEXT NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (name, version, key));
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, model TEXT NOT NULL, target TEXT NOT NULL, why TEXT NOT NULL,
+    details TEXT NOT NULL);
+CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"];
+
+/// The registry database.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating) the database and applies pending migrations.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let db = |source| RegistryError::Database {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        let store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> RegistryError {
+        RegistryError::Database {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let current: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let current = usize::try_from(current).unwrap_or(usize::MAX);
+        if current > MIGRATIONS.len() {
+            return Err(RegistryError::Invalid(format!(
+                "{}: schema version {current} is newer than this distillery understands ({}); upgrade distillery",
+                self.path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            tx.execute_batch(sql).map_err(|e| self.err(e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn transaction(&self) -> Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn audit_insert(
+    tx: &rusqlite::Transaction<'_>,
+    change: &Change<'_>,
+    action: &str,
+    model: &str,
+    target: &str,
+    details: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO audit (at, actor, action, model, target, why, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![now(), change.actor, action, model, target, change.why, details.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The current time, RFC 3339 UTC with milliseconds.
+pub(crate) fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// Parses a JSON column; a value this version cannot read becomes the type's default.
+fn json<T: serde::de::DeserializeOwned + Default>(s: String) -> T {
+    serde_json::from_str(&s).unwrap_or_default()
+}
+
+impl Store for SqliteStore {
+    fn put_dataset(&self, d: &Dataset) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO datasets VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    d.fingerprint,
+                    d.source,
+                    d.test_source,
+                    d.rows as i64,
+                    serde_json::to_string(&d.classes).unwrap_or_default(),
+                    d.checks.to_string()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn dataset(&self, fingerprint: &str) -> Result<Option<Dataset>> {
+        self.conn
+            .query_row(
+                "SELECT fingerprint, source, test_source, rows, classes, checks FROM datasets WHERE fingerprint = ?1",
+                [fingerprint],
+                |r| {
+                    Ok(Dataset {
+                        fingerprint: r.get(0)?,
+                        source: r.get(1)?,
+                        test_source: r.get(2)?,
+                        rows: r.get::<_, i64>(3)? as u64,
+                        classes: json(r.get(4)?),
+                        checks: json(r.get(5)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn put_run(&self, run: &RunRecord) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    run.run_id,
+                    run.name,
+                    run.recipe_hash,
+                    run.seed as i64,
+                    run.tool_version,
+                    run.ended,
+                    run.seconds,
+                    run.status,
+                    run.dataset,
+                    run.teacher,
+                    serde_json::to_string(&run.metrics).unwrap_or_default(),
+                    run.gates.to_string()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        self.conn
+            .query_row(
+                "SELECT run_id, name, recipe_hash, seed, tool_version, ended, seconds, status, dataset, teacher, metrics, gates FROM runs WHERE run_id = ?1",
+                [run_id],
+                |r| {
+                    Ok(RunRecord {
+                        run_id: r.get(0)?,
+                        name: r.get(1)?,
+                        recipe_hash: r.get(2)?,
+                        seed: r.get::<_, i64>(3)? as u64,
+                        tool_version: r.get(4)?,
+                        ended: r.get(5)?,
+                        seconds: r.get(6)?,
+                        status: r.get(7)?,
+                        dataset: r.get(8)?,
+                        teacher: r.get(9)?,
+                        metrics: json(r.get(10)?),
+                        gates: json(r.get(11)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn create_version(
+        &self,
+        name: &str,
+        run_id: &str,
+        artifacts: &[Artifact],
+        gates_passed: bool,
+        change: &Change<'_>,
+    ) -> Result<ModelVersion> {
+        let tx = self.transaction()?;
+        let inner = || -> rusqlite::Result<ModelVersion> {
+            let version: u32 = tx.query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )?;
+            let created = now();
+            tx.execute(
+                "INSERT INTO versions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![name, version, run_id, gates_passed, created, change.actor],
+            )?;
+            for a in artifacts {
+                tx.execute(
+                    "INSERT INTO artifacts VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![name, version, a.role, a.file, a.hash, a.bytes as i64],
+                )?;
+            }
+            let target = format!("{name}/{version}");
+            let details = serde_json::json!({ "run_id": run_id, "gates_passed": gates_passed });
+            audit_insert(&tx, change, "register", name, &target, &details)?;
+            Ok(ModelVersion {
+                name: name.into(),
+                version,
+                run_id: run_id.into(),
+                artifacts: artifacts.to_vec(),
+                gates_passed,
+                created,
+                actor: change.actor.into(),
+            })
+        };
+        let v = inner().map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(v)
+    }
+
+    fn versions(&self, name: Option<&str>) -> Result<Vec<ModelVersion>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, version, run_id, gates_passed, created, actor FROM versions WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([name], |r| {
+                Ok(ModelVersion {
+                    name: r.get(0)?,
+                    version: r.get(1)?,
+                    run_id: r.get(2)?,
+                    artifacts: Vec::new(),
+                    gates_passed: r.get(3)?,
+                    created: r.get(4)?,
+                    actor: r.get(5)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|mut v| {
+                v.artifacts = self.artifacts(&v.name, v.version)?;
+                Ok(v)
+            })
+            .collect()
+    }
+
+    fn version(&self, name: &str, version: u32) -> Result<Option<ModelVersion>> {
+        Ok(self
+            .versions(Some(name))?
+            .into_iter()
+            .find(|v| v.version == version))
+    }
+
+    fn set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: Option<u32>,
+        action: &str,
+        change: &Change<'_>,
+    ) -> Result<Option<u32>> {
+        let tx = self.transaction()?;
+        let inner = || -> rusqlite::Result<Option<u32>> {
+            let previous: Option<u32> = tx
+                .query_row(
+                    "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
+                    [name, alias],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match version {
+                Some(v) => tx.execute(
+                    "INSERT INTO aliases VALUES (?1, ?2, ?3) ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version",
+                    params![name, alias, v],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM aliases WHERE name = ?1 AND alias = ?2",
+                    [name, alias],
+                )?,
+            };
+            tx.execute(
+                "INSERT INTO alias_history (name, alias, version) VALUES (?1, ?2, ?3)",
+                params![name, alias, version],
+            )?;
+            let details = serde_json::json!({ "from": previous, "to": version });
+            audit_insert(
+                &tx,
+                change,
+                action,
+                name,
+                &format!("{name}@{alias}"),
+                &details,
+            )?;
+            Ok(previous)
+        };
+        let previous = inner().map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(previous)
+    }
+
+    fn alias(&self, name: &str, alias: &str) -> Result<Option<u32>> {
+        self.conn
+            .query_row(
+                "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
+                [name, alias],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn aliases(&self, name: &str) -> Result<Vec<(String, u32)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT alias, version FROM aliases WHERE name = ?1 ORDER BY alias")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    fn alias_history(&self, name: &str, alias: &str) -> Result<Vec<Option<u32>>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT version FROM alias_history WHERE name = ?1 AND alias = ?2 ORDER BY seq",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([name, alias], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    fn set_tag(
+        &self,
+        name: &str,
+        version: u32,
+        key: &str,
+        value: &str,
+        change: &Change<'_>,
+    ) -> Result<()> {
+        let tx = self.transaction()?;
+        let inner = || -> rusqlite::Result<()> {
+            tx.execute(
+                "INSERT INTO tags VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name, version, key) DO UPDATE SET value = excluded.value",
+                params![name, version, key, value],
+            )?;
+            let details = serde_json::json!({ "key": key, "value": value });
+            audit_insert(
+                &tx,
+                change,
+                "tag",
+                name,
+                &format!("{name}/{version}"),
+                &details,
+            )
+        };
+        inner().map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn tags(&self, name: &str, version: u32) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM tags WHERE name = ?1 AND version = ?2 ORDER BY key")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map(params![name, version], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    fn audit(&self, name: Option<&str>) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, at, actor, action, target, why, details FROM audit WHERE ?1 IS NULL OR model = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([name], |r| {
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                why: r.get(5)?,
+                details: json(r.get(6)?),
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
+    fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(|e| self.err(e))?;
+        let lines: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        problems.extend(lines.into_iter().filter(|l| l != "ok"));
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA foreign_key_check")
+            .map_err(|e| self.err(e))?;
+        let bad: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        problems.extend(
+            bad.into_iter()
+                .map(|t| format!("foreign key violation in {t}")),
+        );
+        Ok(problems)
+    }
+}
+
+impl SqliteStore {
+    fn artifacts(&self, name: &str, version: u32) -> Result<Vec<Artifact>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT role, file, hash, bytes FROM artifacts WHERE name = ?1 AND version = ?2 ORDER BY role")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map(params![name, version], |r| {
+            Ok(Artifact {
+                role: r.get(0)?,
+                file: r.get(1)?,
+                hash: r.get(2)?,
+                bytes: r.get::<_, i64>(3)? as u64,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+}
