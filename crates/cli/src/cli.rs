@@ -34,6 +34,142 @@ pub(crate) enum Command {
     Bench(BenchArgs),
     /// Evaluate a student on any labelled file (e.g. next month's data).
     Eval(EvalArgs),
+    /// The model registry: versions, aliases, tags, audit log, integrity.
+    Registry(RegistryArgs),
+    /// Where a registered version came from: dataset → teacher → run → version → aliases.
+    Lineage(LineageArgs),
+}
+
+/// Where the registry lives and who is acting.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct RegistryOptions {
+    /// Registry directory (registry.db + objects/).
+    #[arg(
+        long,
+        env = "DISTILLERY_REGISTRY",
+        default_value = ".distillery",
+        global = true
+    )]
+    pub(crate) registry: PathBuf,
+    /// Who is acting, for the audit log (default: the OS user).
+    #[arg(long, global = true)]
+    pub(crate) actor: Option<String>,
+}
+
+/// `distillery registry`.
+#[derive(Debug, Args)]
+pub(crate) struct RegistryArgs {
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
+    #[command(subcommand)]
+    pub(crate) command: RegistryCommand,
+}
+
+/// Registry subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistryCommand {
+    /// List models and versions, with their aliases.
+    Ls {
+        /// Only this model.
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one version: name, name/3 or name@alias.
+    Show {
+        /// The version.
+        reference: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a run directory's student as the next version of its model.
+    Add {
+        /// The run directory (runs/<run-id>).
+        run: PathBuf,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        why: String,
+    },
+    /// Point an alias (e.g. production) at a version.
+    Promote {
+        /// The version: name/3 (or name@alias, name).
+        reference: String,
+        /// The alias to set.
+        #[arg(long)]
+        to: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        why: String,
+        /// Promote a version that failed a gate (needs --why).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Point an alias back at the version it named before its last change.
+    Rollback {
+        /// The model name.
+        name: String,
+        /// The alias.
+        #[arg(long, default_value = "production")]
+        alias: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        why: String,
+    },
+    /// Set a tag on a version: key=value.
+    Tag {
+        /// The version.
+        reference: String,
+        /// key=value.
+        tag: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        why: String,
+    },
+    /// Compare two versions: metrics, slice gap and gates side by side.
+    Diff {
+        /// The first version.
+        a: String,
+        /// The second version.
+        b: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The append-only audit log.
+    Audit {
+        /// Only this model.
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the database and re-hash every artifact; exit 1 on any inconsistency.
+    Verify,
+    /// Copy one artifact of a version out of the registry (its hash is checked first).
+    Get {
+        /// The version.
+        reference: String,
+        /// Which artifact: student, onnx, int8, int8_onnx, report, report_html, model_card, recipe.
+        #[arg(long, default_value = "student")]
+        artifact: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `distillery lineage`.
+#[derive(Debug, Args)]
+pub(crate) struct LineageArgs {
+    /// The version: name, name/3 or name@alias.
+    pub(crate) reference: String,
+    /// Print JSON instead of the text chain.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
 }
 
 /// `distillery eval`.
@@ -169,6 +305,11 @@ pub(crate) struct RunArgs {
     /// Continue an interrupted run from its last per-epoch checkpoint.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Do not register the student, even when every gate passes.
+    #[arg(long)]
+    pub(crate) no_register: bool,
+    #[command(flatten)]
+    pub(crate) registry: RegistryOptions,
 }
 
 /// `distillery predict`.

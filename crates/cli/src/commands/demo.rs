@@ -37,5 +37,9 @@ pub(crate) fn run(args: &DemoArgs, progress: Progress) -> Result<ExitStatus> {
         progress,
     };
     let outcome = pipeline::run(&recipe, RECIPE, &options)?;
-    super::run::report(&outcome, args.json)
+    let registry = crate::cli::RegistryOptions {
+        registry: dir.join(".distillery"),
+        actor: None,
+    };
+    super::run::report(&outcome, args.json, Some(&registry))
 }

@@ -7,6 +7,7 @@ mod export;
 mod init;
 mod predict;
 mod quantize;
+mod registry;
 mod run;
 
 use anyhow::Result;
@@ -27,5 +28,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Quantize(args) => quantize::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Registry(args) => registry::run(&args),
+        Command::Lineage(args) => registry::lineage(&args),
     }
 }

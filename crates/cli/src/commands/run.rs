@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use distillery_eval::run_report::Report;
 
-use crate::cli::RunArgs;
+use crate::cli::{RegistryOptions, RunArgs};
 use crate::exit::ExitStatus;
 use crate::pipeline::{self, RunOptions, RunOutcome};
 use crate::progress::Progress;
@@ -20,12 +20,44 @@ pub(crate) fn run(args: &RunArgs, progress: Progress) -> Result<ExitStatus> {
         progress,
     };
     let outcome = pipeline::run(&recipe, &text, &options)?;
-    report(&outcome, args.json)
+    let registry = (!args.no_register).then_some(&args.registry);
+    report(&outcome, args.json, registry)
 }
 
-/// Prints the table (stderr with `--json`, else stdout) and the JSON report; picks the exit code.
-pub(crate) fn report(outcome: &RunOutcome, json: bool) -> Result<ExitStatus> {
-    print(&outcome.report, &outcome.run_dir, json)
+/// Prints the table (stderr with `--json`, else stdout) and the JSON report, registers the
+/// student when every gate passed (and a registry is given); picks the exit code.
+pub(crate) fn report(
+    outcome: &RunOutcome,
+    json: bool,
+    registry: Option<&RegistryOptions>,
+) -> Result<ExitStatus> {
+    let status = print(&outcome.report, &outcome.run_dir, json)?;
+    if let Some(options) = registry {
+        let line = if status == ExitStatus::Ok {
+            let reg = super::registry::open(options)?;
+            let v = reg
+                .register_run(
+                    &outcome.run_dir,
+                    &super::registry::actor(options),
+                    "registered by distillery run: every gate passed",
+                )
+                .with_context(|| format!("registering {}", outcome.run_dir.display()))?;
+            format!(
+                "registered {} in {}\n",
+                v.label(),
+                options.registry.display()
+            )
+        } else {
+            "not registered: a gate failed (`distillery registry add <run>` registers it anyway)\n"
+                .to_string()
+        };
+        if json {
+            eprint!("{line}");
+        } else {
+            print!("{line}");
+        }
+    }
+    Ok(status)
 }
 
 /// Prints `report`'s table and where it was written (stderr with `--json`, which prints

@@ -13,5 +13,6 @@ mod errors;
 mod evaluate;
 mod init;
 mod predict;
+mod registry;
 mod run;
 mod util;

@@ -1,0 +1,257 @@
+//! Issue #6: the registry through the real binary: automatic registration, aliases,
+//! rollback, lineage, tampering, concurrent writers and SIGKILL at random moments.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::util::{Setup, adult_recipe, data, json, onnx_line, setup, stderr};
+
+fn run(s: &Setup, extra: &str) -> std::process::Output {
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), extra),
+    );
+    s.cmd(&["run", recipe.to_str().unwrap(), "--actor", "alice"])
+}
+
+fn reg(s: &Setup, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["registry"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--actor", "alice"]);
+    s.cmd(&all)
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(o)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn runs_register_promote_roll_back_and_trace_lineage() {
+    let s = setup();
+    for expected in ["registered r/1", "registered r/2"] {
+        let out = ok(&run(&s, ""));
+        assert!(out.contains(expected), "{out}");
+    }
+    let versions = json(&reg(&s, &["ls", "--json"]));
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    assert_eq!(versions[0]["actor"], "alice");
+    ok(&reg(
+        &s,
+        &["promote", "r/1", "--to", "production", "--why", "first"],
+    ));
+    let out = ok(&reg(
+        &s,
+        &["promote", "r/2", "--to", "production", "--why", "better"],
+    ));
+    assert!(out.contains("version 1 → 2"), "{out}");
+    let out = ok(&reg(&s, &["rollback", "r", "--why", "incident"]));
+    assert!(out.contains("from version 2 to 1"), "{out}");
+    let shown = json(&reg(&s, &["show", "r@production", "--json"]));
+    assert_eq!(shown["lineage"]["version"]["version"], 1);
+
+    let lineage = ok(&s.cmd(&["lineage", "r@production"]));
+    for needle in [
+        "dataset ",
+        "→ teacher onnx:",
+        "→ run r-",
+        "→ version r/1",
+        "promote r@production by alice",
+        "rollback r@production by alice at",
+    ] {
+        assert!(lineage.contains(needle), "{needle} not in:\n{lineage}");
+    }
+    let audit = json(&reg(&s, &["audit", "--json"]));
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["register", "register", "promote", "promote", "rollback"]
+    );
+    assert_eq!(audit[4]["why"], "incident");
+
+    let diff = ok(&reg(&s, &["diff", "r/1", "r/2"]));
+    assert!(
+        diff.contains("accuracy") && diff.contains("largest slice gap"),
+        "{diff}"
+    );
+    assert!(ok(&reg(&s, &["verify"])).contains("every artifact verified"));
+}
+
+#[test]
+fn a_failed_gate_is_not_registered_and_needs_force_to_promote() {
+    let s = setup();
+    let out = run(&s, "\n[gates]\nmin_fidelity = 1.01\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not registered: a gate failed"));
+    let run_dir = s.runs()[0].clone();
+    ok(&reg(
+        &s,
+        &["add", run_dir.to_str().unwrap(), "--why", "for the record"],
+    ));
+    let refused = reg(&s, &["promote", "r/1", "--to", "production"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("failed a gate"),
+        "{}",
+        stderr(&refused)
+    );
+    let no_reason = reg(&s, &["promote", "r/1", "--to", "production", "--force"]);
+    assert_eq!(no_reason.status.code(), Some(2));
+    ok(&reg(
+        &s,
+        &[
+            "promote",
+            "r/1",
+            "--to",
+            "production",
+            "--force",
+            "--why",
+            "hotfix",
+        ],
+    ));
+    let bad = reg(&s, &["show", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("it has r/1"), "{}", stderr(&bad));
+}
+
+#[test]
+fn one_altered_byte_is_caught_and_named() {
+    let s = setup();
+    ok(&run(&s, ""));
+    let shown = json(&reg(&s, &["show", "r/1", "--json"]));
+    let student = shown["lineage"]["version"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["role"] == "student")
+        .unwrap()["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let object = s.path(".distillery/objects").join(&student);
+    let mut bytes = std::fs::read(&object).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x20;
+    std::fs::write(&object, bytes).unwrap();
+    let get = reg(&s, &["get", "r/1", "--out", "s.safetensors"]);
+    assert_eq!(get.status.code(), Some(2));
+    assert!(
+        stderr(&get).contains("artifact 'student' of r/1 is corrupt"),
+        "{}",
+        stderr(&get)
+    );
+    let verify = reg(&s, &["verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("1 inconsistencies"));
+}
+
+fn add_child(s: &Setup, run_dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_distillery"))
+        .args([
+            "registry",
+            "add",
+            run_dir.to_str().unwrap(),
+            "--actor",
+            "crash",
+        ])
+        .current_dir(s.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn concurrent_writers_get_distinct_versions() {
+    let s = setup();
+    ok(&run(&s, ""));
+    let run_dir: PathBuf = s.runs()[0].clone();
+    let children: Vec<_> = (0..4).map(|_| add_child(&s, &run_dir)).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let versions = json(&reg(&s, &["ls", "--json"]));
+    let mut numbers: Vec<u64> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [1, 2, 3, 4, 5]);
+}
+
+/// SIGKILL a registering process at 50 seeded random moments; the registry must stay
+/// consistent and every surviving version must load. Each attempt registers a variant of
+/// the run (its recipe and model card differ), so new objects are being written when the
+/// kill lands, not only database rows.
+#[test]
+fn sigkill_at_random_moments_leaves_a_consistent_registry() {
+    let s = setup();
+    ok(&run(&s, "\n[quantize]\nint8 = true\n"));
+    let original: PathBuf = s.runs()[0].clone();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..50 {
+        let variant = s.path(&format!("variant-{i}"));
+        std::fs::create_dir_all(&variant).unwrap();
+        for e in std::fs::read_dir(&original).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), variant.join(e.file_name())).unwrap();
+        }
+        for f in ["recipe.toml", "model_card.md"] {
+            let mut text = std::fs::read_to_string(variant.join(f)).unwrap();
+            text.push_str(&format!("\n<!-- variant {i} -->\n"));
+            std::fs::write(variant.join(f), text).unwrap();
+        }
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut child = add_child(&s, &variant);
+        std::thread::sleep(Duration::from_micros(state % 12_000));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let verify = reg(&s, &["verify"]);
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(0), "{out}{}", stderr(&verify));
+    let versions = json(&reg(&s, &["ls", "--json"]));
+    let versions = versions.as_array().unwrap();
+    eprintln!(
+        "{} of 50 killed registrations completed before the kill",
+        versions.len() - 1
+    );
+    for v in versions {
+        let label = format!("{}/{}", v["name"].as_str().unwrap(), v["version"]);
+        ok(&reg(&s, &["get", &label, "--out", "x.safetensors"]));
+        assert!(
+            v["artifacts"].as_array().unwrap().len() >= 6,
+            "{label} has all its artifacts"
+        );
+    }
+    let leftovers = std::fs::read_dir(s.path(".distillery/objects"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
+        .count();
+    assert_eq!(
+        leftovers, 0,
+        "opening the registry cleans interrupted writes"
+    );
+}
