@@ -38,6 +38,50 @@ pub(crate) enum Command {
     Registry(RegistryArgs),
     /// Where a registered version came from: dataset → teacher → run → version → aliases.
     Lineage(LineageArgs),
+    /// Make an ed25519 key pair for signing versions (<out>.secret, <out>.pub).
+    Keygen(KeygenArgs),
+    /// Sign a registered version: a detached signature over its artifact hashes.
+    Sign(SignArgs),
+    /// Check a version's signatures against its artifacts as they are now.
+    Verify(VerifyArgs),
+}
+
+/// `distillery keygen`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Path prefix of the key files.
+    #[arg(long, default_value = "distillery-key")]
+    pub(crate) out: PathBuf,
+}
+
+/// `distillery sign`.
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// The version: name/3, name@alias or name.
+    pub(crate) reference: String,
+    /// The secret key file from `distillery keygen`.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// Also write the detached signature (JSON) to this file.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
+}
+
+/// `distillery verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The version: name/3, name@alias or name.
+    pub(crate) reference: String,
+    /// Accept only signatures by this public key file.
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// Check this detached signature file instead of the ones stored in the registry.
+    #[arg(long)]
+    pub(crate) signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
 }
 
 /// Where the registry lives and who is acting.

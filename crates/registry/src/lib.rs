@@ -16,12 +16,14 @@ mod error;
 mod objects;
 mod records;
 mod registry;
+mod signing;
 mod sqlite;
 mod store;
 
 pub use error::{RegistryError, Result};
 pub use objects::ObjectStore;
 pub use records::{Artifact, AuditEntry, Dataset, ModelVersion, Reference, RunRecord};
-pub use registry::{Lineage, RUN_FILES, Registry};
+pub use registry::{Config, Lineage, RUN_FILES, Registry, RegistryConfig};
+pub use signing::{DetachedSignature, Manifest, keygen, sign, verify};
 pub use sqlite::SqliteStore;
 pub use store::{Change, Store};

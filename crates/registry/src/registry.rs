@@ -26,11 +26,31 @@ pub const RUN_FILES: &[(&str, &str)] = &[
     ("recipe", "recipe.toml"),
 ];
 
-/// An open registry directory (`registry.db` + `objects/`).
+/// An open registry directory (`registry.db` + `objects/` + optional `config.toml`).
 pub struct Registry {
     dir: PathBuf,
     store: Box<dyn Store>,
     objects: ObjectStore,
+    config: Config,
+}
+
+/// `config.toml` in the registry directory:
+/// `[registry] require_signature = true`, `trusted_keys = ["<hex public key>", …]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The `[registry]` table.
+    pub registry: RegistryConfig,
+}
+
+/// Promotion policy.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Promotion to `production` needs a valid signature.
+    pub require_signature: bool,
+    /// Public keys (hex) whose signatures count; empty = any key.
+    pub trusted_keys: Vec<String>,
 }
 
 /// Everything known about where a version came from.
@@ -55,10 +75,18 @@ impl Registry {
             path: dir.to_path_buf(),
             source,
         })?;
+        let config_path = dir.join("config.toml");
+        let config = match std::fs::read_to_string(&config_path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| {
+                RegistryError::Invalid(format!("{}: {}", config_path.display(), e.message()))
+            })?,
+            Err(_) => Config::default(),
+        };
         Ok(Registry {
             dir: dir.to_path_buf(),
             store: Box::new(SqliteStore::open(&dir.join("registry.db"))?),
             objects: ObjectStore::open(&dir.join("objects"))?,
+            config,
         })
     }
 
@@ -212,6 +240,9 @@ impl Registry {
                 version.label()
             )));
         }
+        if alias == "production" && self.config.registry.require_signature {
+            self.check_signature(version)?;
+        }
         if force && change.why.trim().is_empty() {
             return Err(RegistryError::Invalid(
                 "--force needs --why \"…\": the audit log records the reason".into(),
@@ -220,6 +251,30 @@ impl Registry {
         let action = if force { "promote (forced)" } else { "promote" };
         self.store
             .set_alias(&version.name, alias, Some(version.version), action, change)
+    }
+
+    /// Succeeds when the version carries a signature that verifies against its current
+    /// artifacts (from a trusted key, when the config lists any).
+    pub fn check_signature(&self, version: &ModelVersion) -> Result<()> {
+        for a in &version.artifacts {
+            self.load(version, &a.role)?;
+        }
+        let signatures = self.store.signatures(&version.name, version.version)?;
+        if signatures.is_empty() {
+            return Err(RegistryError::Invalid(format!(
+                "{} is not signed and this registry requires a signature for production; `distillery sign {} --key <key>.secret`",
+                version.label(),
+                version.label()
+            )));
+        }
+        let mut last = None;
+        for s in &signatures {
+            match crate::signing::verify(version, s, &self.config.registry.trusted_keys) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| RegistryError::Invalid("no valid signature".into())))
     }
 
     /// Points `alias` of `name` back at the version it named before its latest change;

@@ -10,10 +10,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::{RegistryError, Result};
 use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, RunRecord};
+use crate::signing::DetachedSignature;
 use crate::store::{Change, Store};
 
 /// Schema migrations; entry i brings the schema from version i to i + 1.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE datasets (
     fingerprint TEXT PRIMARY KEY, source TEXT NOT NULL, test_source TEXT,
     rows INTEGER NOT NULL, classes TEXT NOT NULL, checks TEXT NOT NULL);
@@ -51,7 +53,15 @@ CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"];
+",
+    "
+CREATE TABLE signatures (
+    name TEXT NOT NULL, version INTEGER NOT NULL, public_key TEXT NOT NULL,
+    signature TEXT NOT NULL, manifest TEXT NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (name, version, public_key),
+    FOREIGN KEY (name, version) REFERENCES versions(name, version));
+",
+];
 
 /// The registry database.
 pub struct SqliteStore {
@@ -446,6 +456,56 @@ impl Store for SqliteStore {
         })
         .and_then(|rows| rows.collect())
         .map_err(|e| self.err(e))
+    }
+
+    fn add_signature(
+        &self,
+        name: &str,
+        version: u32,
+        s: &DetachedSignature,
+        change: &Change<'_>,
+    ) -> Result<()> {
+        let tx = self.transaction()?;
+        let inner = || -> rusqlite::Result<()> {
+            tx.execute(
+                "INSERT INTO signatures VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name, version, public_key) DO UPDATE SET signature = excluded.signature, manifest = excluded.manifest, at = excluded.at",
+                params![name, version, s.public_key, s.signature, serde_json::to_string(&s.manifest).unwrap_or_default(), now()],
+            )?;
+            let details = serde_json::json!({ "public_key": s.public_key });
+            audit_insert(
+                &tx,
+                change,
+                "sign",
+                name,
+                &format!("{name}/{version}"),
+                &details,
+            )
+        };
+        inner().map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn signatures(&self, name: &str, version: u32) -> Result<Vec<DetachedSignature>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT public_key, signature, manifest FROM signatures WHERE name = ?1 AND version = ?2 ORDER BY at")
+            .map_err(|e| self.err(e))?;
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map(params![name, version], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(public_key, signature, manifest)| {
+                Some(DetachedSignature {
+                    public_key,
+                    signature,
+                    manifest: serde_json::from_str(&manifest).ok()?,
+                })
+            })
+            .collect())
     }
 
     fn integrity_check(&self) -> Result<Vec<String>> {

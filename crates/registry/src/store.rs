@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, RunRecord};
+use crate::signing::DetachedSignature;
 
 /// A change's who and why, written to the audit log in the same transaction.
 #[derive(Debug, Clone)]
@@ -65,6 +66,16 @@ pub trait Store {
     fn tags(&self, name: &str, version: u32) -> Result<Vec<(String, String)>>;
     /// The audit log (of one model when `name` is given), oldest first.
     fn audit(&self, name: Option<&str>) -> Result<Vec<AuditEntry>>;
+    /// Stores a detached signature of a version (one per public key; re-signing replaces it).
+    fn add_signature(
+        &self,
+        name: &str,
+        version: u32,
+        s: &DetachedSignature,
+        change: &Change<'_>,
+    ) -> Result<()>;
+    /// The signatures of a version.
+    fn signatures(&self, name: &str, version: u32) -> Result<Vec<DetachedSignature>>;
     /// The backend's own consistency check; an empty list means healthy.
     fn integrity_check(&self) -> Result<Vec<String>>;
 }

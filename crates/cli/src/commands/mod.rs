@@ -9,6 +9,7 @@ mod predict;
 mod quantize;
 mod registry;
 mod run;
+mod signing;
 
 use anyhow::Result;
 
@@ -30,5 +31,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Eval(args) => eval::run(&args),
         Command::Registry(args) => registry::run(&args),
         Command::Lineage(args) => registry::lineage(&args),
+        Command::Keygen(args) => signing::keygen(&args),
+        Command::Sign(args) => signing::sign(&args),
+        Command::Verify(args) => signing::verify(&args),
     }
 }

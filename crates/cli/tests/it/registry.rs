@@ -255,3 +255,88 @@ fn sigkill_at_random_moments_leaves_a_consistent_registry() {
         "opening the registry cleans interrupted writes"
     );
 }
+
+#[test]
+fn production_can_require_a_valid_signature_from_a_trusted_key() {
+    let s = setup();
+    ok(&run(&s, ""));
+    ok(&s.cmd(&["keygen", "--out", "alice"]));
+    ok(&s.cmd(&["keygen", "--out", "mallory"]));
+    let alice = std::fs::read_to_string(s.path("alice.pub")).unwrap();
+    std::fs::write(
+        s.path(".distillery/config.toml"),
+        format!(
+            "[registry]\nrequire_signature = true\ntrusted_keys = [\"{}\"]\n",
+            alice.trim()
+        ),
+    )
+    .unwrap();
+
+    let unsigned = reg(&s, &["promote", "r/1", "--to", "production"]);
+    assert_eq!(unsigned.status.code(), Some(2));
+    assert!(
+        stderr(&unsigned).contains("is not signed"),
+        "{}",
+        stderr(&unsigned)
+    );
+    assert!(
+        ok(&reg(&s, &["promote", "r/1", "--to", "staging"])).contains("r@staging"),
+        "only production needs it"
+    );
+
+    ok(&s.cmd(&["sign", "r/1", "--key", "mallory.secret"]));
+    let untrusted = reg(&s, &["promote", "r/1", "--to", "production"]);
+    assert_eq!(untrusted.status.code(), Some(2));
+    assert!(
+        stderr(&untrusted).contains("not among the trusted keys"),
+        "{}",
+        stderr(&untrusted)
+    );
+
+    ok(&s.cmd(&[
+        "sign",
+        "r/1",
+        "--key",
+        "alice.secret",
+        "--out",
+        "r1.sig.json",
+    ]));
+    let verified = ok(&s.cmd(&[
+        "verify",
+        "r/1",
+        "--key",
+        "alice.pub",
+        "--signature",
+        "r1.sig.json",
+    ]));
+    assert!(verified.contains("valid signature"), "{verified}");
+    ok(&reg(
+        &s,
+        &["promote", "r/1", "--to", "production", "--why", "signed"],
+    ));
+
+    // A signed artifact altered afterwards: verification and promotion both refuse.
+    let shown = json(&reg(&s, &["show", "r/1", "--json"]));
+    let card = shown["lineage"]["version"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["role"] == "model_card")
+        .unwrap()["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        s.path(".distillery/objects").join(card),
+        "# a different card\n",
+    )
+    .unwrap();
+    let tampered = s.cmd(&["verify", "r/1", "--key", "alice.pub"]);
+    assert_eq!(tampered.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&tampered.stdout)
+            .contains("artifact 'model_card' of r/1 is corrupt")
+    );
+    let blocked = reg(&s, &["promote", "r/1", "--to", "production"]);
+    assert_eq!(blocked.status.code(), Some(2));
+}
