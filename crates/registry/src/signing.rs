@@ -128,7 +128,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -182,7 +182,7 @@ mod tests {
                 .to_string()
                 .contains("other artifacts")
         );
-        let mut forged = s.clone();
+        let mut forged = s;
         forged.signature.replace_range(
             0..2,
             if &forged.signature[0..2] == "00" {
