@@ -212,6 +212,10 @@ pub(crate) struct LineageArgs {
     /// Print JSON instead of the text chain.
     #[arg(long)]
     pub(crate) json: bool,
+    /// `text` (default), `json`, or `openlineage`: OpenLineage 2-0-2 run events, one JSON
+    /// document per line.
+    #[arg(long, default_value = "text")]
+    pub(crate) format: String,
     #[command(flatten)]
     pub(crate) options: RegistryOptions,
 }

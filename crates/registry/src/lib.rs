@@ -14,6 +14,7 @@
 
 mod error;
 mod objects;
+pub mod openlineage;
 mod records;
 mod registry;
 mod signing;

@@ -318,10 +318,25 @@ pub(crate) fn lineage(args: &LineageArgs) -> Result<ExitStatus> {
     let v = reg.resolve(&Reference::parse(&args.reference)?)?;
     let l = reg.lineage(&v)?;
     let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &l)?;
-        writeln!(out)?;
-        return Ok(ExitStatus::Ok);
+    match (args.json, args.format.as_str()) {
+        (true, _) | (false, "json") => {
+            serde_json::to_writer_pretty(&mut out, &l)?;
+            writeln!(out)?;
+            return Ok(ExitStatus::Ok);
+        }
+        (false, "openlineage") => {
+            let producer = format!(
+                "https://github.com/distillery-ml/distillery/tree/v{}",
+                env!("CARGO_PKG_VERSION")
+            );
+            for e in distillery_registry::openlineage::events(&l, &producer) {
+                serde_json::to_writer(&mut out, &e)?;
+                writeln!(out)?;
+            }
+            return Ok(ExitStatus::Ok);
+        }
+        (false, "text") => {}
+        (false, other) => bail!("--format {other} is unknown; use text, json or openlineage"),
     }
     if let Some(d) = &l.dataset {
         writeln!(

@@ -68,6 +68,12 @@ fn runs_register_promote_roll_back_and_trace_lineage() {
     ] {
         assert!(lineage.contains(needle), "{needle} not in:\n{lineage}");
     }
+    check_openlineage(&ok(&s.cmd(&[
+        "lineage",
+        "r@production",
+        "--format",
+        "openlineage",
+    ])));
     let audit = json(&reg(&s, &["audit", "--json"]));
     let actions: Vec<&str> = audit
         .as_array()
@@ -339,4 +345,64 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
     );
     let blocked = reg(&s, &["promote", "r/1", "--to", "production"]);
     assert_eq!(blocked.status.code(), Some(2));
+}
+
+/// The OpenLineage 2-0-2 RunEvent rules the events must follow: required `eventTime`
+/// (RFC 3339), `producer` and `schemaURL` (URIs), `run.runId` (a UUID), `job.namespace`
+/// and `job.name`; `eventType` from the spec's enum; every dataset with a namespace and a
+/// name; every facet with `_producer` and `_schemaURL`.
+fn check_openlineage(text: &str) {
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["START", "COMPLETE"]);
+    let is_uri = |v: &serde_json::Value| v.as_str().is_some_and(|s| s.starts_with("https://"));
+    let facets_ok = |f: &serde_json::Value| {
+        f.as_object()
+            .unwrap()
+            .values()
+            .all(|f| is_uri(&f["_producer"]) && is_uri(&f["_schemaURL"]))
+    };
+    let mut times = Vec::new();
+    for e in &events {
+        assert_eq!(
+            e["schemaURL"],
+            "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+        );
+        assert!(is_uri(&e["producer"]));
+        let t = e["eventTime"].as_str().unwrap();
+        times.push(humantime::parse_rfc3339_weak(t).unwrap());
+        let id = e["run"]["runId"].as_str().unwrap();
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id} is a UUID");
+        assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        assert_eq!(e["job"]["namespace"], "distillery");
+        assert_eq!(e["job"]["name"], "r");
+        assert!(facets_ok(&e["run"]["facets"]) && facets_ok(&e["job"]["facets"]));
+        for d in e["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(e["outputs"].as_array().unwrap())
+        {
+            assert!(d["namespace"].is_string() && d["name"].is_string(), "{d}");
+            assert!(facets_ok(&d["facets"]));
+        }
+    }
+    assert!(times[0] <= times[1], "START precedes COMPLETE");
+    assert_eq!(events[0]["run"]["runId"], events[1]["run"]["runId"]);
+    assert_eq!(events[1]["outputs"][0]["name"], "r/1");
+    let inputs: Vec<&str> = events[1]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, ["file", "distillery-teacher"]);
 }
