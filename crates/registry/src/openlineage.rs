@@ -54,7 +54,7 @@ pub fn events(lineage: &Lineage, producer: &str) -> Vec<Value> {
     if let Some(d) = &lineage.dataset {
         let data_facet =
             facet(json!({ "fingerprint": d.fingerprint, "rows": d.rows, "classes": d.classes }));
-        inputs.push(json!({ "namespace": "file", "name": d.source, "facets": { "distillery_dataset": data_facet.clone() } }));
+        inputs.push(json!({ "namespace": "file", "name": d.source, "facets": { "distillery_dataset": data_facet } }));
         if let Some(t) = &d.test_source {
             inputs.push(json!({ "namespace": "file", "name": t, "facets": { "distillery_dataset": data_facet } }));
         }
