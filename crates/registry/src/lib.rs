@@ -4,7 +4,7 @@
 //!   behind the [`Store`] trait, so a PostgreSQL backend can replace it without touching
 //!   callers.
 //! - A content-addressed artifact store (`objects/<blake3>`): atomic writes, never
-//!   overwritten, every load re-hashed ([`ObjectStore`]).
+//!   overwritten, every load re-hashed ([`ObjectStore`], behind the [`Artifacts`] trait).
 //! - Datasets, runs, model versions (`name/3`), MLflow-style aliases (`name@production`),
 //!   tags and an append-only audit log (a trigger refuses updates and deletes).
 //!
@@ -22,7 +22,7 @@ mod sqlite;
 mod store;
 
 pub use error::{RegistryError, Result};
-pub use objects::ObjectStore;
+pub use objects::{Artifacts, ObjectStore};
 pub use records::{Artifact, AuditEntry, Dataset, ModelVersion, Reference, RunRecord};
 pub use registry::{Config, Lineage, RUN_FILES, Registry, RegistryConfig};
 pub use signing::{DetachedSignature, Manifest, keygen, sign, verify};

@@ -8,6 +8,18 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{RegistryError, Result};
 
+/// Where artifact bytes live, addressed by their BLAKE3 hash: a local directory here, an
+/// object store (S3 and the like) in a future backend.
+pub trait Artifacts {
+    /// Stores `bytes` durably (before returning) and returns their hash; storing existing
+    /// content again is a no-op.
+    fn put(&self, bytes: &[u8]) -> Result<String>;
+    /// The bytes with `hash`, re-hashed; `role` and `model` name the artifact in errors.
+    fn get(&self, hash: &str, role: &str, model: &str) -> Result<Vec<u8>>;
+    /// Where the objects are, for messages.
+    fn location(&self) -> String;
+}
+
 /// The object directory.
 #[derive(Debug, Clone)]
 pub struct ObjectStore {
@@ -42,10 +54,12 @@ impl ObjectStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
 
+impl Artifacts for ObjectStore {
     /// Stores `bytes` and returns their BLAKE3 hex hash. An object already present is kept
     /// as it is (same hash, same content).
-    pub fn put(&self, bytes: &[u8]) -> Result<String> {
+    fn put(&self, bytes: &[u8]) -> Result<String> {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let path = self.path(&hash);
         if path.exists() {
@@ -71,7 +85,7 @@ impl ObjectStore {
     }
 
     /// Reads an object and checks its hash; `role` and `model` name it in errors.
-    pub fn get(&self, hash: &str, role: &str, model: &str) -> Result<Vec<u8>> {
+    fn get(&self, hash: &str, role: &str, model: &str) -> Result<Vec<u8>> {
         let path = self.path(hash);
         let bytes = fs::read(&path).map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
@@ -95,6 +109,10 @@ impl ObjectStore {
             });
         }
         Ok(bytes)
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{RegistryError, Result};
-use crate::objects::ObjectStore;
+use crate::objects::{Artifacts, ObjectStore};
 use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, Reference, RunRecord};
 use crate::sqlite::SqliteStore;
 use crate::store::{Change, Store};
@@ -30,7 +30,7 @@ pub const RUN_FILES: &[(&str, &str)] = &[
 pub struct Registry {
     dir: PathBuf,
     store: Box<dyn Store>,
-    objects: ObjectStore,
+    objects: Box<dyn Artifacts>,
     config: Config,
 }
 
@@ -85,7 +85,7 @@ impl Registry {
         Ok(Registry {
             dir: dir.to_path_buf(),
             store: Box::new(SqliteStore::open(&dir.join("registry.db"))?),
-            objects: ObjectStore::open(&dir.join("objects"))?,
+            objects: Box::new(ObjectStore::open(&dir.join("objects"))?),
             config,
         })
     }
