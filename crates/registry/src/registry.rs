@@ -365,27 +365,12 @@ fn describe(r: &Reference) -> String {
     }
 }
 
-/// The teacher identity recorded in the student's provenance (safetensors metadata).
+/// The teacher identity recorded in the student's provenance.
 fn teacher_identity(run_dir: &Path) -> String {
-    let Ok(bytes) = std::fs::read(run_dir.join("student.safetensors")) else {
-        return String::new();
-    };
-    let Some(len) = bytes
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_le_bytes)
-    else {
-        return String::new();
-    };
-    let header = bytes
-        .get(8..8 + len as usize)
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(h).ok());
-    header
-        .and_then(|h| {
-            let meta = h["__metadata__"]["distillery"].as_str()?.to_string();
-            let meta: serde_json::Value = serde_json::from_str(&meta).ok()?;
-            meta["provenance"]["teacher"].as_str().map(str::to_string)
-        })
+    std::fs::read(run_dir.join("student.safetensors"))
+        .ok()
+        .and_then(|b| distillery_runtime::Student::from_bytes(&b).ok())
+        .and_then(|s| s.provenance().get("teacher")?.as_str().map(str::to_string))
         .unwrap_or_default()
 }
 

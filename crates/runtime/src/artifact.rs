@@ -22,7 +22,33 @@ use crate::student::{Dense, Header, Student};
 
 /// Identifies the artifact layout; bump when the header changes incompatibly.
 pub const FORMAT: &str = "distillery-student/1";
+/// Where files written before the header was compressed keep their header JSON: a string in
+/// the safetensors metadata (where JSON-in-JSON escaping made it larger still). Still read.
 const METADATA_KEY: &str = "distillery";
+/// The tensor holding the header JSON, deflated: the encoder's category levels dominate a
+/// small student's file, and text compresses 3–4×.
+pub(crate) const HEADER_TENSOR: &str = "distillery.header";
+/// Metadata naming the container, so a reader knows where the header is.
+const CONTAINER_KEY: &str = "distillery.container";
+const CONTAINER: &str = "deflated-header/1";
+/// Largest inflated header accepted (guards against a decompression bomb).
+const MAX_HEADER: usize = 64 << 20;
+
+/// Writes `tensors` plus the header JSON (deflated, as a `U8` tensor).
+pub(crate) fn write_with_header(
+    json: &str,
+    mut tensors: Vec<(String, &str, Vec<usize>, Vec<u8>)>,
+) -> Result<Vec<u8>> {
+    let packed = miniz_oxide::deflate::compress_to_vec(json.as_bytes(), 9);
+    tensors.push((
+        HEADER_TENSOR.into(),
+        "U8",
+        alloc::vec![packed.len()],
+        packed,
+    ));
+    let metadata = BTreeMap::from([(CONTAINER_KEY.to_string(), CONTAINER.to_string())]);
+    write_safetensors(&tensors, &metadata)
+}
 
 /// Writes named f32 / i8 tensors and string metadata in the safetensors layout.
 pub(crate) fn write_safetensors(
@@ -87,6 +113,30 @@ impl<'a> SafeTensorsView<'a> {
 
     pub(crate) fn metadata(&self, key: &str) -> Option<&str> {
         self.header.get("__metadata__")?.get(key)?.as_str()
+    }
+
+    /// The distillery header JSON: inflated from its tensor, or (older files) read from the
+    /// metadata.
+    pub(crate) fn header_json(&self) -> Result<String> {
+        if let Some(json) = self.metadata(METADATA_KEY) {
+            return Ok(json.into());
+        }
+        let t = self.header.get(HEADER_TENSOR).ok_or_else(|| {
+            RuntimeError::Format(
+                "no distillery header (neither a 'distillery.header' tensor nor 'distillery' metadata): not a distillery student".into(),
+            )
+        })?;
+        let shape = usizes(t, "shape");
+        let [len] = shape.as_slice() else {
+            return Err(RuntimeError::Format(
+                "the distillery header tensor is not one-dimensional".into(),
+            ));
+        };
+        let packed = self.tensor(HEADER_TENSOR, "U8", &[*len])?;
+        let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(packed, MAX_HEADER)
+            .map_err(|_| RuntimeError::Format("the distillery header does not inflate".into()))?;
+        String::from_utf8(raw)
+            .map_err(|_| RuntimeError::Format("the distillery header is not UTF-8".into()))
     }
 
     /// The raw bytes of tensor `name`, checked to be `dtype` with `shape`.
@@ -167,8 +217,7 @@ impl Student {
                 f32_bytes(&l.bias),
             ));
         }
-        let metadata = BTreeMap::from([(METADATA_KEY.to_string(), json)]);
-        write_safetensors(&tensors, &metadata)
+        write_with_header(&json, tensors)
     }
 
     /// Parses a student from safetensors bytes.
@@ -177,11 +226,9 @@ impl Student {
     /// Not safetensors, no distillery header, wrong tensor types or inconsistent shapes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Student> {
         let view = SafeTensorsView::parse(bytes)?;
-        let json = view.metadata(METADATA_KEY).ok_or_else(|| {
-            RuntimeError::Format("the safetensors header has no 'distillery' metadata".into())
-        })?;
+        let json = view.header_json()?;
         let mut header: Header =
-            serde_json::from_str(json).map_err(|e| RuntimeError::Format(e.to_string()))?;
+            serde_json::from_str(&json).map_err(|e| RuntimeError::Format(e.to_string()))?;
         if header.format != FORMAT {
             return Err(RuntimeError::Format(format!(
                 "format '{}', expected '{FORMAT}'",
@@ -286,6 +333,40 @@ mod tests {
     use crate::student::tests::tiny;
 
     #[test]
+    fn files_with_the_header_in_the_metadata_still_load() {
+        let s = tiny();
+        let bytes = s.to_bytes().unwrap();
+        let json = super::SafeTensorsView::parse(&bytes)
+            .unwrap()
+            .header_json()
+            .unwrap();
+        let tensors: alloc::vec::Vec<_> = s
+            .layers
+            .iter()
+            .enumerate()
+            .flat_map(|(k, l)| {
+                [
+                    (
+                        alloc::format!("layers.{k}.weight"),
+                        "F32",
+                        alloc::vec![l.inputs, l.outputs],
+                        super::f32_bytes(&l.weight),
+                    ),
+                    (
+                        alloc::format!("layers.{k}.bias"),
+                        "F32",
+                        alloc::vec![l.outputs],
+                        super::f32_bytes(&l.bias),
+                    ),
+                ]
+            })
+            .collect();
+        let metadata = super::BTreeMap::from([("distillery".into(), json)]);
+        let old = super::write_safetensors(&tensors, &metadata).unwrap();
+        assert_eq!(Student::from_bytes(&old).unwrap(), s);
+    }
+
+    #[test]
     fn student_round_trips_through_safetensors_bit_for_bit() {
         let s = tiny();
         let bytes = s.to_bytes().unwrap();
@@ -313,7 +394,10 @@ mod tests {
         assert_eq!(w.shape(), [3, 2]);
         assert_eq!(super::f32s(w.data()), *s.layers[0].weight);
         let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-        assert!(meta.metadata().as_ref().unwrap().contains_key("distillery"));
+        let metadata = meta.metadata().as_ref().unwrap();
+        assert_eq!(metadata["distillery.container"], "deflated-header/1");
+        let t = st.tensor("distillery.header").unwrap();
+        assert_eq!(t.dtype(), safetensors::Dtype::U8);
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! (QuantizeLinear → DequantizeLinear → MatMul) computes, up to float rounding, so the
 //! exported int8 model and this runtime agree.
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -15,7 +14,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{SafeTensorsView, f32_bytes, f32s, write_safetensors};
+use crate::artifact::{SafeTensorsView, f32_bytes, f32s};
 use crate::encoder::{Encoder, RawValue};
 use crate::error::{Result, RuntimeError};
 use crate::student::{Provenance, Student, softmax_in_place};
@@ -306,10 +305,7 @@ impl QuantizedStudent {
                 f32_bytes(&l.bias),
             ));
         }
-        write_safetensors(
-            &tensors,
-            &BTreeMap::from([("distillery".to_string(), json)]),
-        )
+        crate::artifact::write_with_header(&json, tensors)
     }
 
     /// Parses an int8 student from safetensors bytes.
@@ -318,11 +314,9 @@ impl QuantizedStudent {
     /// Not an int8 distillery student, or inconsistent shapes.
     pub fn from_bytes(bytes: &[u8]) -> Result<QuantizedStudent> {
         let view = SafeTensorsView::parse(bytes)?;
-        let json = view
-            .metadata("distillery")
-            .ok_or_else(|| RuntimeError::Format("no 'distillery' metadata".into()))?;
+        let json = view.header_json()?;
         let mut h: Int8Header =
-            serde_json::from_str(json).map_err(|e| RuntimeError::Format(e.to_string()))?;
+            serde_json::from_str(&json).map_err(|e| RuntimeError::Format(e.to_string()))?;
         if h.format != INT8_FORMAT {
             return Err(RuntimeError::Format(format!(
                 "format '{}', expected '{INT8_FORMAT}'",
