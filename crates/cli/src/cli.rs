@@ -22,6 +22,8 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Write a starter recipe for a CSV/Parquet file (schema inferred and printed).
     Init(InitArgs),
+    /// Check a recipe's data (integrity, train/test hygiene, leakage, PII) without training.
+    Check(CheckArgs),
     /// Run a recipe: validate → teacher → distill → evaluate → runs/<run-id>/.
     Run(RunArgs),
     /// Score a CSV or Parquet file with a student.
@@ -44,6 +46,16 @@ pub(crate) enum Command {
     Sign(SignArgs),
     /// Check a version's signatures against its artifacts as they are now.
     Verify(VerifyArgs),
+}
+
+/// `distillery check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The recipe (TOML).
+    pub(crate) recipe: PathBuf,
+    /// Print every finding as one JSON document on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `distillery keygen`.

@@ -29,6 +29,30 @@ pub(crate) struct Recipe {
     pub(crate) evaluate: EvaluateSection,
     #[serde(default)]
     pub(crate) sweep: SweepSection,
+    #[serde(default)]
+    pub(crate) quality: QualitySection,
+}
+
+/// `[quality]`: the data checks that run before training.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct QualitySection {
+    /// Run the checks (default true).
+    pub(crate) checks: bool,
+    /// Findings accepted as they are: `check` or `check:column` (e.g. "leakage:id", "overlap").
+    pub(crate) acknowledge: Vec<String>,
+    /// Severity per check ("info", "warn" or "block"), e.g. { duplicates = "block" }.
+    pub(crate) severity: std::collections::BTreeMap<String, distillery_quality::Severity>,
+}
+
+impl Default for QualitySection {
+    fn default() -> Self {
+        QualitySection {
+            checks: true,
+            acknowledge: Vec::new(),
+            severity: Default::default(),
+        }
+    }
 }
 
 /// `[evaluate]`: slices, the weak-slice search, cross-validation and feature groups.
@@ -334,7 +358,7 @@ const KEYS: &[(&str, &[&str])] = &[
         "",
         &[
             "name", "data", "teacher", "student", "distill", "gates", "quantize", "evaluate",
-            "sweep",
+            "sweep", "quality",
         ],
     ),
     (
@@ -399,6 +423,7 @@ const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("sweep", &["temperature", "soft_weight", "hidden"]),
+    ("quality", &["checks", "acknowledge", "severity"]),
     (
         "quantize",
         &["int8", "method", "percentile", "calibration_rows"],
@@ -429,7 +454,9 @@ fn check_keys(table: &toml::Table, section: &str, path: &Path) -> Result<()> {
             bail!("{}: unknown key '{key}'{place}{hint}", path.display());
         }
         if let toml::Value::Table(inner) = value {
-            if section == "evaluate" && key == "feature_groups" {
+            if (section == "evaluate" && key == "feature_groups")
+                || (section == "quality" && key == "severity")
+            {
                 continue; // the user's own group names
             }
             let sub = if section.is_empty() {

@@ -54,6 +54,9 @@ pub struct Report {
     /// Stratified k-fold cross-validation of the whole recipe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_validation: Option<crate::CrossValidation>,
+    /// The data checks (`check.json`), when they ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<serde_json::Value>,
     /// The ablation table: sweep, feature groups and the Pareto fronts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ablation: Option<crate::Ablation>,

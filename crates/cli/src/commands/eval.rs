@@ -172,6 +172,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         int8_slices: None,
         slices: Some(slices),
         cross_validation: None,
+        checks: None,
         ablation: None,
         distill: serde_json::Value::Null,
         gates,

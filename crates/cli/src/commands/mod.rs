@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes `run(args, …) -> Result<ExitStatus>`.
 
 mod bench;
+mod check;
 mod demo;
 mod eval;
 mod export;
@@ -24,6 +25,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Demo(args) => demo::run(&args, progress),
         Command::Init(args) => init::run(&args),
         Command::Run(args) => run::run(&args, progress),
+        Command::Check(args) => check::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Quantize(args) => quantize::run(&args),

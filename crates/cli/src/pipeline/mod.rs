@@ -9,6 +9,7 @@ mod distill;
 pub(crate) mod evaluate;
 pub(crate) mod feed;
 pub(crate) mod latency;
+pub(crate) mod quality;
 pub(crate) mod teacher;
 
 use std::path::PathBuf;
@@ -46,6 +47,14 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     progress.stage(&format!("reading {}", recipe.data.train.display()));
     let prepared = data::prepare(recipe)?;
     evaluate::check_columns(&recipe.evaluate, &prepared)?;
+    let checks = if recipe.quality.checks {
+        progress.stage("checking the data");
+        let report = quality::check(recipe, &prepared);
+        quality::refuse_blocking(&report)?;
+        Some(report)
+    } else {
+        None
+    };
     let k = prepared.labels.n_classes();
     let recipe_hash = blake3::hash(recipe_text.as_bytes()).to_hex().to_string();
     let job_key = format!("{recipe_hash}:{}", prepared.fingerprint);
@@ -281,6 +290,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         fidelity: Some(evaluate::fidelity(&student_p, &teacher.test, k)),
         slices: Some(slices),
         cross_validation: cross_validation.as_ref().map(|(cv, _)| cv.clone()),
+        checks: checks.as_ref().map(serde_json::to_value).transpose()?,
         ablation,
         distill: serde_json::to_value(&recipe.distill)?,
         gates,
@@ -309,6 +319,13 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     }
     if let Some((_, csv)) = &cross_validation {
         write(cv::PROBABILITIES_FILE, csv)?;
+    }
+    if let Some(c) = &checks {
+        write("check.json", &serde_json::to_vec_pretty(c)?)?;
+        write(
+            "data_card.md",
+            quality::data_card(recipe, &prepared, c).as_bytes(),
+        )?;
     }
     write("recipe.toml", recipe_text.as_bytes())?;
     write("schema.json", &serde_json::to_vec_pretty(&prepared.schema)?)?;
@@ -419,6 +436,11 @@ fn quantize(
         bytes,
         p,
     })
+}
+
+/// Reads, types, splits and encodes a recipe's data (the first stage of every run).
+pub(crate) fn prepare_data(recipe: &Recipe) -> Result<data::Prepared> {
+    data::prepare(recipe)
 }
 
 /// Writes `report.json`, `report.html` and `model_card.md` into `dir`, each atomically.

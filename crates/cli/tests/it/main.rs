@@ -13,6 +13,7 @@ mod errors;
 mod evaluate;
 mod init;
 mod predict;
+mod quality;
 mod registry;
 mod run;
 mod util;

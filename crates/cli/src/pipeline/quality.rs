@@ -1,0 +1,148 @@
+//! The data checks as the first stage of a run (and of `distillery check`): findings,
+//! `check.json` and `data_card.md`, and the refusal to train on unacknowledged `block`
+//! findings.
+
+use std::fmt::Write;
+
+use anyhow::{Result, bail};
+use distillery_quality::{CheckReport, Input, Settings, Severity};
+
+use super::data::Prepared;
+use crate::recipe::Recipe;
+
+/// Runs the checks on the prepared data.
+pub(crate) fn check(recipe: &Recipe, prepared: &Prepared) -> CheckReport {
+    let features: Vec<String> = prepared.features.iter().map(|(n, _)| n.clone()).collect();
+    let settings = Settings {
+        severity: recipe.quality.severity.clone(),
+        acknowledge: recipe.quality.acknowledge.clone(),
+    };
+    distillery_quality::check(
+        &Input {
+            train: &prepared.train_table,
+            test: prepared.test_table.as_deref(),
+            target: &recipe.data.target,
+            features: &features,
+            train_labels: &prepared.labels.y,
+            test_labels: prepared
+                .test_table
+                .as_ref()
+                .map(|_| prepared.test_labels.as_slice()),
+            classes: &prepared.labels.classes,
+        },
+        &settings,
+    )
+}
+
+/// Fails (naming every blocking finding and how to accept it) when one is unacknowledged.
+pub(crate) fn refuse_blocking(report: &CheckReport) -> Result<()> {
+    let blocking = report.blocking();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = blocking
+        .iter()
+        .map(|f| format!("  - [{}] {}", f.key, f.message))
+        .collect();
+    let keys: Vec<String> = blocking.iter().map(|f| format!("\"{}\"", f.key)).collect();
+    bail!(
+        "the data checks found {} problem(s) that block training:\n{}\nfix the data, or accept them with [quality] acknowledge = [{}]",
+        blocking.len(),
+        list.join("\n"),
+        keys.join(", ")
+    )
+}
+
+/// A readable summary of the findings (one line each, most severe first).
+pub(crate) fn table(report: &CheckReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "checked {} rows × {} columns{}: {} findings",
+        report.rows,
+        report.columns,
+        report
+            .test_rows
+            .map(|t| format!(" (+ {t} test rows)"))
+            .unwrap_or_default(),
+        report.findings.len()
+    );
+    for f in &report.findings {
+        let _ = writeln!(
+            s,
+            "{:<5} {}{}",
+            match f.severity {
+                Severity::Info => "info",
+                Severity::Warn => "warn",
+                Severity::Block => "BLOCK",
+            },
+            f.message,
+            if f.acknowledged {
+                " (acknowledged)"
+            } else {
+                ""
+            }
+        );
+    }
+    s
+}
+
+/// `data_card.md`: provenance, missing values and the checks' verdicts.
+pub(crate) fn data_card(recipe: &Recipe, prepared: &Prepared, report: &CheckReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Data card: {}\n", recipe.name());
+    let _ = writeln!(s, "## Provenance\n");
+    let _ = writeln!(
+        s,
+        "- Training file: `{}` ({} rows, {} columns)",
+        recipe.data.train.display(),
+        report.rows,
+        report.columns
+    );
+    if let (Some(t), Some(n)) = (&recipe.data.test, report.test_rows) {
+        let _ = writeln!(s, "- Test file: `{}` ({n} rows)", t.display());
+    }
+    let _ = writeln!(
+        s,
+        "- Fingerprint (BLAKE3 of the normalised content and schema): `{}`",
+        prepared.fingerprint
+    );
+    let _ = writeln!(
+        s,
+        "- Target: `{}` with classes {}",
+        recipe.data.target,
+        prepared.labels.classes.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "\n## Missing values\n\n| column | missing | share |\n|---|---|---|"
+    );
+    for m in report.missing.iter().filter(|m| m.count > 0) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.2}% |",
+            m.column,
+            m.count,
+            m.share * 100.0
+        );
+    }
+    let _ = writeln!(s, "\n## Findings\n");
+    if report.findings.is_empty() {
+        let _ = writeln!(s, "None.");
+    }
+    for f in &report.findings {
+        let _ = writeln!(
+            s,
+            "- **{:?}** `{}`: {}{}",
+            f.severity,
+            f.key,
+            f.message,
+            if f.acknowledged {
+                " — acknowledged in the recipe"
+            } else {
+                ""
+            }
+        );
+    }
+    s
+}

@@ -1,0 +1,151 @@
+//! Issue #5: the data checks through the real binary.
+
+use crate::util::{Setup, adult_recipe, data, json, onnx_line, setup, stderr};
+
+#[test]
+fn missing_counts_match_pandas() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
+    );
+    let out = s.cmd(&["check", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data("quality_missing.json")).unwrap()).unwrap();
+    let ours: Vec<(String, u64)> = report["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["column"].as_str().unwrap().to_string(),
+                m["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let theirs = fixture["missing"].as_object().unwrap();
+    assert_eq!(ours.len(), theirs.len());
+    for (column, count) in ours {
+        assert_eq!(theirs[&column].as_u64(), Some(count), "{column}");
+    }
+    assert!(
+        theirs.values().any(|v| v.as_u64() > Some(0)),
+        "the sample has `?` cells"
+    );
+}
+
+/// 16-digit numbers with a valid (or, when `valid` is false, a wrong) Luhn check digit.
+fn card(i: usize, valid: bool) -> String {
+    let body = format!("{:015}", 400_000_000_000_000u64 + i as u64 * 7_919);
+    let digits: Vec<u32> = body.chars().map(|c| c.to_digit(10).unwrap()).collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(k, &d)| {
+            if k % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    let check = (10 - sum % 10) % 10;
+    let check = if valid { check } else { (check + 1) % 10 };
+    let n = format!("{body}{check}");
+    format!("{} {} {} {}", &n[0..4], &n[4..8], &n[8..12], &n[12..16])
+}
+
+/// The Adult sample split into train and test files, with a leaking column, a column of
+/// Luhn-valid card numbers, one of invalid ones, and 10 training rows copied into the test.
+fn planted(s: &Setup) -> (std::path::PathBuf, std::path::PathBuf) {
+    let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = format!("{},leak,card,bad_card", lines.next().unwrap());
+    let rows: Vec<String> = lines
+        .enumerate()
+        .map(|(i, l)| {
+            let label = l.rsplit(',').next().unwrap();
+            format!("{l},L{label},{},{}", card(i, true), card(i, false))
+        })
+        .collect();
+    let train: Vec<&String> = rows[..900].iter().collect();
+    let test: Vec<&String> = rows[900..].iter().chain(rows[..10].iter()).collect();
+    let write = |name: &str, body: &[&String]| {
+        let joined: Vec<&str> = body.iter().map(|s| s.as_str()).collect();
+        s.write(name, &format!("{header}\n{}\n", joined.join("\n")))
+    };
+    (write("train.csv", &train), write("test.csv", &test))
+}
+
+#[test]
+fn planted_leakage_overlap_and_card_numbers_block_training_until_acknowledged() {
+    let s = setup();
+    let (train, test) = planted(&s);
+    let recipe = |extra: &str| {
+        adult_recipe(&train, &onnx_line(), extra).replace(
+            "test_fraction = 0.25",
+            &format!("test = {:?}", test.display().to_string()),
+        )
+    };
+    let path = s.write("r.toml", &recipe(""));
+    let report = json(&s.cmd(&["check", path.to_str().unwrap(), "--json"]));
+    let keys: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["key"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    for want in [
+        ("leakage:leak", "block"),
+        ("overlap", "block"),
+        ("pii:card", "block"),
+    ] {
+        assert!(keys.contains(&want), "{want:?} not in {keys:?}");
+    }
+    assert!(
+        !keys.iter().any(|(k, _)| *k == "pii:bad_card"),
+        "an invalid checksum is not a card: {keys:?}"
+    );
+    let card_finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "pii:card")
+        .unwrap();
+    assert!(
+        card_finding["examples"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("**** **** ****")
+    );
+
+    let out = s.cmd(&["run", path.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for key in [
+        "[leakage:leak]",
+        "[overlap]",
+        "[pii:card]",
+        "[quality] acknowledge",
+    ] {
+        assert!(err.contains(key), "{key} not in {err}");
+    }
+    assert!(s.runs().is_empty(), "nothing trained");
+
+    let accepted = recipe("\n[quality]\nacknowledge = [\"leakage:leak\", \"overlap\"]\n").replace(
+        "[teacher]",
+        "ignore = [\"card\", \"bad_card\"]\n\n[teacher]",
+    );
+    let path = s.write("r.toml", &accepted);
+    let out = s.cmd(&["run", path.to_str().unwrap(), "--json", "--no-register"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = &s.runs()[0];
+    assert!(run.join("check.json").exists() && run.join("data_card.md").exists());
+    let card = std::fs::read_to_string(run.join("data_card.md")).unwrap();
+    assert!(card.contains("acknowledged in the recipe"), "{card}");
+    assert!(json(&out)["checks"]["findings"].is_array());
+}
