@@ -148,4 +148,9 @@ fn planted_leakage_overlap_and_card_numbers_block_training_until_acknowledged() 
     let card = std::fs::read_to_string(run.join("data_card.md")).unwrap();
     assert!(card.contains("acknowledged in the recipe"), "{card}");
     assert!(json(&out)["checks"]["findings"].is_array());
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"checks\"") && html.contains("leakage:leak"),
+        "the report shows the checks"
+    );
 }

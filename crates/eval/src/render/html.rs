@@ -560,4 +560,38 @@ fn data(s: &mut String, r: &Report) {
         d.augmented_rows,
         escape(&r.recipe_hash)
     );
+    checks(s, r);
+}
+
+/// The data checks' findings (from `check.json`), most severe first.
+fn checks(s: &mut String, r: &Report) {
+    let Some(findings) = r.checks.as_ref().and_then(|c| c["findings"].as_array()) else {
+        return;
+    };
+    s.push_str("<section id=\"checks\"><h2>Data checks</h2>");
+    if findings.is_empty() {
+        s.push_str("<p>No findings.</p>");
+    } else {
+        s.push_str(
+            "<table><tr><th>severity</th><th>finding</th><th>key</th><th>acknowledged</th></tr>",
+        );
+        for f in findings {
+            let severity = f["severity"].as_str().unwrap_or("");
+            let class = if severity == "block" {
+                " class=\"fail\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                s,
+                "<tr><td{class}>{}</td><td style=\"text-align:left\">{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                escape(severity),
+                escape(f["message"].as_str().unwrap_or("")),
+                escape(f["key"].as_str().unwrap_or("")),
+                if f["acknowledged"] == true { "yes" } else { "" }
+            );
+        }
+        s.push_str("</table>");
+    }
+    s.push_str("</section>");
 }
