@@ -6,7 +6,10 @@
 
 mod hygiene;
 mod integrity;
+mod label_issues;
 pub mod pii;
+
+pub use label_issues::{LabelIssues, find_label_issues};
 
 use std::collections::BTreeMap;
 
