@@ -83,10 +83,18 @@ pub fn find_label_issues(p: &[f64], k: usize, labels: &[usize]) -> LabelIssues {
     let mut cj = vec![vec![0i64; k]; k];
     for (i, &y) in labels.iter().enumerate() {
         let r = row(i);
-        let confident: Vec<usize> = (0..k).filter(|&c| r[c] >= thresholds[c] - 1e-6).collect();
-        let guess = match confident.len() {
+        let (mut first, mut confident) = (usize::MAX, 0usize);
+        for c in 0..k {
+            if r[c] >= thresholds[c] - 1e-6 {
+                if confident == 0 {
+                    first = c;
+                }
+                confident += 1;
+            }
+        }
+        let guess = match confident {
             0 => continue,
-            1 => confident[0],
+            1 => first,
             _ => argmax(r),
         };
         cj[y][guess] += 1;
@@ -109,27 +117,64 @@ pub fn find_label_issues(p: &[f64], k: usize, labels: &[usize]) -> LabelIssues {
         .for_each(|v| *v = *v / total * n as f64);
     let joint: Vec<Vec<i64>> = cal.iter().map(|r| round_preserving_sum(r)).collect();
     let prune = keep_at_least_one_per_class(&joint);
-    // Prune by noise rate.
-    let mut flagged = vec![false; n];
-    for given in 0..k {
-        let members: Vec<usize> = (0..n).filter(|&i| labels[i] == given).collect();
-        if members.len() <= 1 {
-            continue;
+    // Prune by noise rate: per given class, the `count` largest margins p(j) − p(given),
+    // found by selection (linear) rather than a full sort; classes split across threads.
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for (i, &y) in labels.iter().enumerate() {
+        members[y].push(i as u32);
+    }
+    let prune_class = |given: usize| -> Vec<u32> {
+        let rows = &members[given];
+        let mut out = Vec::new();
+        if rows.len() <= 1 {
+            return out;
         }
+        let mut scored: Vec<(f64, u32)> = Vec::with_capacity(rows.len());
         for (j, prune_row) in prune.iter().enumerate() {
-            let count = prune_row[given];
-            if j == given || count <= 0 {
+            let count = prune_row[given].max(0) as usize;
+            if j == given || count == 0 {
                 continue;
             }
-            let mut order = members.clone();
-            let margin = |i: usize| row(i)[j] - row(i)[given];
-            order.sort_by(|&a, &b| margin(b).total_cmp(&margin(a)));
-            order
-                .iter()
-                .take(count as usize)
-                .for_each(|&i| flagged[i] = true);
+            scored.clear();
+            scored.extend(rows.iter().map(|&i| {
+                let r = row(i as usize);
+                (r[j] - r[given], i)
+            }));
+            let take = count.min(scored.len());
+            if take < scored.len() {
+                scored.select_nth_unstable_by(take - 1, |a, b| {
+                    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+                });
+            }
+            out.extend(scored[..take].iter().map(|&(_, i)| i));
         }
-    }
+        out
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, k.max(1));
+    let per_thread: Vec<Vec<u32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let prune_class = &prune_class;
+                scope.spawn(move || {
+                    (t..k)
+                        .step_by(threads)
+                        .flat_map(prune_class)
+                        .collect::<Vec<u32>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut flagged = vec![false; n];
+    per_thread
+        .iter()
+        .flatten()
+        .for_each(|&i| flagged[i as usize] = true);
     let mut rows: Vec<usize> = (0..n)
         .filter(|&i| flagged[i] && argmax(row(i)) != labels[i])
         .collect();
