@@ -30,7 +30,8 @@ struct FoldResult {
     student: Vec<f32>,
 }
 
-/// Runs the cross-validation; returns the summary and the CSV of per-row probabilities.
+/// Runs the cross-validation; returns the summary, the CSV of per-row out-of-fold
+/// probabilities and the label issues found in them.
 pub(crate) fn run(
     recipe: &Recipe,
     prepared: &Prepared,
@@ -38,7 +39,7 @@ pub(crate) fn run(
     checkpoint_dir: &Path,
     job_key: &str,
     options: &RunOptions,
-) -> Result<(CrossValidation, Vec<u8>)> {
+) -> Result<CvOutcome> {
     let k_folds = recipe.evaluate.cv_folds;
     let folds = distillery_data::stratified_folds(&prepared.labels.y, k_folds, params.seed)
         .context("[evaluate] cv_folds")?;
@@ -90,6 +91,7 @@ pub(crate) fn run(
         })
         .collect::<Result<_>>()?;
     let csv = probabilities_csv(prepared, &results)?;
+    let issues = label_issues(prepared, &results, recipe.teacher.train.is_some());
     let summary = |pick: fn(&Fold) -> FoldModel| {
         FoldSummary::of(&results.iter().map(|r| pick(&r.fold)).collect::<Vec<_>>())
     };
@@ -101,7 +103,58 @@ pub(crate) fn run(
         teacher_out_of_fold: recipe.teacher.train.is_some(),
         probabilities_file: PROBABILITIES_FILE.into(),
     };
-    Ok((cv, csv))
+    Ok(CvOutcome {
+        summary: cv,
+        probabilities_csv: csv,
+        label_issues: issues,
+    })
+}
+
+/// What cross-validation leaves behind.
+pub(crate) struct CvOutcome {
+    pub(crate) summary: CrossValidation,
+    pub(crate) probabilities_csv: Vec<u8>,
+    pub(crate) label_issues: LabelIssueRows,
+}
+
+/// Label issues over the training file's labelled rows.
+pub(crate) struct LabelIssueRows {
+    /// Data rows (0-based) of the flagged labels, least self-confident first.
+    pub(crate) rows: Vec<usize>,
+    pub(crate) found: distillery_quality::LabelIssues,
+    /// Whose out-of-fold probabilities were used.
+    pub(crate) source: &'static str,
+    /// Labelled rows examined.
+    pub(crate) examined: usize,
+}
+
+/// Confident learning on the out-of-fold probabilities: the teacher's when it was trained
+/// per fold, else the student's (each fold's student never saw its held-out labels).
+fn label_issues(prepared: &Prepared, results: &[FoldResult], teacher_oof: bool) -> LabelIssueRows {
+    let k = prepared.labels.n_classes();
+    let mut rows: Vec<(usize, Vec<f64>, usize)> = Vec::new();
+    for r in results {
+        let p = if teacher_oof { &r.teacher } else { &r.student };
+        for (i, &row) in r.rows.iter().enumerate() {
+            if let Some(y) = prepared.labels.y[row] {
+                let probs = p[i * k..(i + 1) * k]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+                rows.push((row, probs, y as usize));
+            }
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    let p: Vec<f64> = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
+    let labels: Vec<usize> = rows.iter().map(|r| r.2).collect();
+    let found = distillery_quality::find_label_issues(&p, k, &labels);
+    LabelIssueRows {
+        rows: found.rows.iter().map(|&i| rows[i].0).collect(),
+        found,
+        source: if teacher_oof { "teacher" } else { "student" },
+        examined: rows.len(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // one fold needs the whole run's context

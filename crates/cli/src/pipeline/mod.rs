@@ -3,7 +3,7 @@
 //! renamed into place at the very end, so a crash never leaves a run that looks complete.
 
 mod ablation;
-mod cv;
+pub(crate) mod cv;
 mod data;
 mod distill;
 pub(crate) mod evaluate;
@@ -254,6 +254,10 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     } else {
         None
     };
+    let mut checks = checks;
+    if let (Some(c), Some(cv)) = (checks.as_mut(), &cross_validation) {
+        quality::add_label_issues(c, &prepared, &cv.label_issues);
+    }
     let run_id = run_id(recipe.name(), &recipe_hash);
     let report = Report {
         schema: REPORT_SCHEMA.into(),
@@ -289,7 +293,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         int8_slices,
         fidelity: Some(evaluate::fidelity(&student_p, &teacher.test, k)),
         slices: Some(slices),
-        cross_validation: cross_validation.as_ref().map(|(cv, _)| cv.clone()),
+        cross_validation: cross_validation.as_ref().map(|cv| cv.summary.clone()),
         checks: checks.as_ref().map(serde_json::to_value).transpose()?,
         ablation,
         distill: serde_json::to_value(&recipe.distill)?,
@@ -317,8 +321,12 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     if let Some(t) = &teacher.in_house {
         write("teacher.safetensors", &t.to_bytes()?)?;
     }
-    if let Some((_, csv)) = &cross_validation {
-        write(cv::PROBABILITIES_FILE, csv)?;
+    if let Some(cv) = &cross_validation {
+        write(cv::PROBABILITIES_FILE, &cv.probabilities_csv)?;
+        write(
+            "label_issues.csv",
+            &quality::label_issues_csv(&prepared, &cv.label_issues)?,
+        )?;
     }
     if let Some(c) = &checks {
         write("check.json", &serde_json::to_vec_pretty(c)?)?;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use anyhow::{Result, bail};
 use distillery_quality::{CheckReport, Input, Settings, Severity};
 
+use super::cv::LabelIssueRows;
 use super::data::Prepared;
 use crate::recipe::Recipe;
 
@@ -51,6 +52,64 @@ pub(crate) fn refuse_blocking(report: &CheckReport) -> Result<()> {
         list.join("\n"),
         keys.join(", ")
     )
+}
+
+/// Adds the label issues found in the cross-validation's out-of-fold probabilities.
+pub(crate) fn add_label_issues(
+    report: &mut CheckReport,
+    prepared: &Prepared,
+    issues: &LabelIssueRows,
+) {
+    let n = issues.rows.len();
+    let classes = &prepared.labels.classes;
+    let examples = issues
+        .rows
+        .iter()
+        .zip(&issues.found.suggested)
+        .take(3)
+        .map(|(&r, &s)| {
+            let given = prepared.labels.y[r].map_or("?", |y| classes[y as usize].as_str());
+            format!("row {}: labelled {given}, looks like {}", r + 1, classes[s])
+        })
+        .collect();
+    report.findings.push(distillery_quality::Finding {
+        check: "label_issues".into(),
+        column: None,
+        key: "label_issues".into(),
+        severity: Severity::Warn,
+        acknowledged: false,
+        message: format!(
+            "{n} of {} labels look wrong by confident learning on the {} out-of-fold probabilities (cleanlab's prune_by_noise_rate); see label_issues.csv",
+            issues.examined, issues.source
+        ),
+        count: n,
+        share: n as f64 / issues.examined.max(1) as f64,
+        examples,
+    });
+}
+
+/// `label_issues.csv`: row (1-based data row), given label, likely label, self-confidence,
+/// least self-confident first.
+pub(crate) fn label_issues_csv(prepared: &Prepared, issues: &LabelIssueRows) -> Result<Vec<u8>> {
+    let classes = &prepared.labels.classes;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["row", "label", "likely_label", "self_confidence"])?;
+    for ((&r, &s), &c) in issues
+        .rows
+        .iter()
+        .zip(&issues.found.suggested)
+        .zip(&issues.found.self_confidence)
+    {
+        let given = prepared.labels.y[r].map_or("", |y| classes[y as usize].as_str());
+        w.write_record([
+            (r + 1).to_string(),
+            given.to_string(),
+            classes[s].clone(),
+            format!("{c:.6}"),
+        ])?;
+    }
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("writing label_issues.csv: {e}"))
 }
 
 /// A readable summary of the findings (one line each, most severe first).

@@ -108,6 +108,25 @@ fn a_run_reports_slices_cross_validation_ablations_and_gates() {
     let oof = std::fs::read_to_string(run.join("cv_probabilities.csv")).unwrap();
     assert_eq!(oof.lines().count(), 1201);
     assert!(oof.starts_with("row,fold,label,teacher_<=50K,teacher_>50K,student_<=50K"));
+    // Confident learning on the students' out-of-fold probabilities.
+    let issues = std::fs::read_to_string(run.join("label_issues.csv")).unwrap();
+    assert!(issues.starts_with("row,label,likely_label,self_confidence"));
+    let finding = r["checks"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "label_issues")
+        .expect("a label_issues finding");
+    assert_eq!(
+        finding["count"].as_u64().unwrap() as usize,
+        issues.lines().count() - 1
+    );
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("student out-of-fold")
+    );
 
     // Ablation: teacher, student, scratch, one sweep row ([16] is the recipe's own) and
     // one feature group; the pick is a passing sweep or recipe student on the size front.
