@@ -1,6 +1,7 @@
-//! `label_issues <probs.f32> <labels.u32> <k>`: times `find_label_issues` on row-major
+//! `label_issues <probs.f32> <labels.u32> <k> [--rows]`: times `find_label_issues` on row-major
 //! little-endian f32 probabilities and u32 labels (the files `bench/label_issues.py`
-//! writes) and prints the seconds and the number of rows flagged.
+//! writes) and prints the seconds and the number of rows flagged (and, with `--rows`, the
+//! flagged rows).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark driver")]
 
@@ -22,5 +23,11 @@ fn main() {
     let start = Instant::now();
     let found = distillery_quality::find_label_issues(&p, k, &y);
     let seconds = start.elapsed().as_secs_f64();
-    println!("{seconds:.4} {}", found.rows.len());
+    print!("{seconds:.4} {}", found.rows.len());
+    if args.get(4).is_some_and(|a| a == "--rows") {
+        for r in &found.rows {
+            print!(" {r}");
+        }
+    }
+    println!();
 }
