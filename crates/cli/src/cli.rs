@@ -51,8 +51,15 @@ pub(crate) enum Command {
 /// `distillery check`.
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The recipe (TOML).
-    pub(crate) recipe: PathBuf,
+    /// The recipe (TOML) whose data to check.
+    #[arg(required_unless_present = "against")]
+    pub(crate) recipe: Option<PathBuf>,
+    /// A run directory whose schema contract (contract.json) `--data` must meet.
+    #[arg(long, requires = "data")]
+    pub(crate) against: Option<PathBuf>,
+    /// Later data to check against the run's contract.
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
     /// Print every finding as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,

@@ -4,11 +4,13 @@
 //! finding has a severity (`info`, `warn`, `block`); a `block` finding stops training until
 //! the recipe acknowledges it.
 
+mod contract;
 mod hygiene;
 mod integrity;
 mod label_issues;
 pub mod pii;
 
+pub use contract::{ColumnContract, Contract};
 pub use label_issues::{LabelIssues, find_label_issues};
 
 use std::collections::BTreeMap;

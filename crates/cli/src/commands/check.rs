@@ -11,7 +11,13 @@ use crate::pipeline::quality;
 use crate::recipe::Recipe;
 
 pub(crate) fn run(args: &CheckArgs) -> Result<ExitStatus> {
-    let (recipe, _) = Recipe::load(&args.recipe)?;
+    if let (Some(run), Some(data)) = (&args.against, &args.data) {
+        return against(run, data, args.json);
+    }
+    let Some(path) = &args.recipe else {
+        anyhow::bail!("give a recipe, or --against <run dir> --data <file>");
+    };
+    let (recipe, _) = Recipe::load(path)?;
     let prepared = crate::pipeline::prepare_data(&recipe)?;
     let report = quality::check(&recipe, &prepared);
     let mut out = std::io::stdout().lock();
@@ -25,5 +31,51 @@ pub(crate) fn run(args: &CheckArgs) -> Result<ExitStatus> {
         ExitStatus::Ok
     } else {
         ExitStatus::GateFailed
+    })
+}
+
+/// Later data against a run's schema contract.
+fn against(run: &std::path::Path, data: &std::path::Path, json: bool) -> Result<ExitStatus> {
+    use anyhow::Context;
+    let path = run.join("contract.json");
+    let contract: distillery_quality::Contract = serde_json::from_slice(
+        &std::fs::read(&path)
+            .with_context(|| format!("reading {}; is it a run directory?", path.display()))?,
+    )
+    .with_context(|| format!("{} is not a schema contract", path.display()))?;
+    let table = distillery_data::Table::read(data, &contract.read_options())?;
+    let findings = contract.validate(&table);
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({ "data": data.display().to_string(), "rows": table.n_rows(), "findings": findings }),
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "checked {} rows of {} against {}: {} findings",
+            table.n_rows(),
+            data.display(),
+            path.display(),
+            findings.len()
+        )?;
+        for f in &findings {
+            writeln!(
+                out,
+                "{:<5} {}",
+                format!("{:?}", f.severity).to_lowercase(),
+                f.message
+            )?;
+        }
+    }
+    let blocking = findings
+        .iter()
+        .any(|f| f.severity == distillery_quality::Severity::Block);
+    Ok(if blocking {
+        ExitStatus::GateFailed
+    } else {
+        ExitStatus::Ok
     })
 }

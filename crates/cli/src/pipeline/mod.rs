@@ -328,6 +328,15 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
             &quality::label_issues_csv(&prepared, &cv.label_issues)?,
         )?;
     }
+    let mut contract_columns: Vec<String> =
+        prepared.features.iter().map(|(n, _)| n.clone()).collect();
+    contract_columns.push(recipe.data.target.clone());
+    let contract = distillery_quality::Contract::of(
+        &prepared.train_table,
+        &contract_columns,
+        &recipe.data.missing,
+    );
+    write("contract.json", &serde_json::to_vec_pretty(&contract)?)?;
     if let Some(c) = &checks {
         write("check.json", &serde_json::to_vec_pretty(c)?)?;
         write(

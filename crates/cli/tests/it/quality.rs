@@ -154,3 +154,83 @@ fn planted_leakage_overlap_and_card_numbers_block_training_until_acknowledged() 
         "the report shows the checks"
     );
 }
+
+#[test]
+fn later_data_is_checked_against_the_runs_schema_contract() {
+    let s = setup();
+    let model = s.trained_student();
+    let run = model.parent().unwrap();
+    assert!(run.join("contract.json").exists());
+    let same = s.cmd(&[
+        "check",
+        "--against",
+        run.to_str().unwrap(),
+        "--data",
+        data("adult_sample.csv").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    assert_eq!(
+        json(&same)["findings"].as_array().unwrap().len(),
+        0,
+        "the training file meets its own contract"
+    );
+
+    let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let race = header.iter().position(|h| *h == "race").unwrap();
+    let keep = |cells: Vec<String>| -> String {
+        let mut c = cells;
+        c.remove(race);
+        c.push("x".into());
+        c.join(",")
+    };
+    let mut out =
+        vec![keep(header.iter().map(|h| h.to_string()).collect()).replace(",x", ",extra")];
+    for (i, l) in lines.take(100).enumerate() {
+        let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+        if i < 3 {
+            cells[1] = "Space-force".into(); // workclass
+        }
+        if i == 5 {
+            cells[0] = "250".into(); // age
+        }
+        out.push(keep(cells));
+    }
+    let later = s.write("later.csv", &(out.join("\n") + "\n"));
+    let checked = s.cmd(&[
+        "check",
+        "--against",
+        run.to_str().unwrap(),
+        "--data",
+        later.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        checked.status.code(),
+        Some(1),
+        "a missing column blocks: {}",
+        stderr(&checked)
+    );
+    let r = json(&checked);
+    let found: Vec<(String, u64)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["key"].as_str().unwrap().to_string(),
+                f["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for want in [
+        ("missing_column:race".to_string(), 100),
+        ("new_category:workclass".to_string(), 3),
+        ("out_of_range:age".to_string(), 1),
+        ("extra_column:extra".to_string(), 100),
+    ] {
+        assert!(found.contains(&want), "{want:?} not in {found:?}");
+    }
+}
