@@ -43,6 +43,8 @@ pub(crate) struct QualitySection {
     pub(crate) acknowledge: Vec<String>,
     /// Severity per check ("info", "warn" or "block"), e.g. { duplicates = "block" }.
     pub(crate) severity: std::collections::BTreeMap<String, distillery_quality::Severity>,
+    /// A column with each row's time: test rows dated before training rows are reported.
+    pub(crate) time_column: Option<String>,
 }
 
 impl Default for QualitySection {
@@ -51,6 +53,7 @@ impl Default for QualitySection {
             checks: true,
             acknowledge: Vec::new(),
             severity: Default::default(),
+            time_column: None,
         }
     }
 }
@@ -423,7 +426,10 @@ const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("sweep", &["temperature", "soft_weight", "hidden"]),
-    ("quality", &["checks", "acknowledge", "severity"]),
+    (
+        "quality",
+        &["checks", "acknowledge", "severity", "time_column"],
+    ),
     (
         "quantize",
         &["int8", "method", "percentile", "calibration_rows"],

@@ -186,3 +186,130 @@ pub(crate) fn balance(input: &Input<'_>, out: &mut Vec<Finding>) {
         }
     }
 }
+
+/// With a time column: test rows stamped before the latest training row mean the test
+/// measures interpolation, not the future the model will face.
+pub(crate) fn time_order(input: &Input<'_>, out: &mut Vec<Finding>) {
+    let Some(name) = input.time_column else {
+        return;
+    };
+    let Ok(train) = input.train.column(name) else {
+        out.push(finding(
+            "time_order",
+            Some(name),
+            Severity::Warn,
+            format!("time column '{name}' is not in the training file"),
+            0,
+            1,
+            Vec::new(),
+        ));
+        return;
+    };
+    // Comparable keys: numbers as they are, text (ISO 8601 sorts as text) by its string.
+    #[derive(PartialEq, PartialOrd)]
+    enum Key<'s> {
+        Number(f64),
+        Text(&'s str),
+    }
+    fn key(c: &Column, r: usize) -> Option<Key<'_>> {
+        match c {
+            Column::Numeric(v) => (!v[r].is_nan()).then_some(Key::Number(v[r])),
+            Column::Text { .. } => c.text(r).map(Key::Text),
+        }
+    }
+    let held: FxHashSet<usize> = input.held_out.iter().copied().collect();
+    let train_rows: Vec<usize> = (0..input.train.n_rows())
+        .filter(|r| !held.contains(r))
+        .collect();
+    let latest = train_rows.iter().filter_map(|&r| key(train, r)).fold(
+        None,
+        |m: Option<Key<'_>>, k| match m {
+            Some(m) if m >= k => Some(m),
+            _ => Some(k),
+        },
+    );
+    let Some(latest) = latest else { return };
+    let (test_col, test_rows): (&Column, Vec<usize>) = match input.test {
+        Some(t) => match t.column(name) {
+            Ok(c) => (c, (0..t.n_rows()).collect()),
+            Err(_) => return,
+        },
+        None => (train, input.held_out.to_vec()),
+    };
+    let early: Vec<usize> = test_rows
+        .iter()
+        .copied()
+        .filter(|&r| key(test_col, r).is_some_and(|k| k < latest))
+        .collect();
+    if !early.is_empty() {
+        out.push(finding(
+            "time_order",
+            Some(name),
+            Severity::Warn,
+            format!("{} test rows are dated before the latest training row: the test measures the past, not the future the model will face; split by time instead", early.len()),
+            early.len(),
+            test_rows.len(),
+            early.iter().take(3).map(|r| format!("test row {}", r + 1)).collect(),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use distillery_data::Table;
+
+    fn table(dates: &[&str], y: &[&str]) -> Table {
+        let text = |v: &[&str]| {
+            let levels: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            Column::Text {
+                codes: (0..v.len() as u32).collect(),
+                levels,
+            }
+        };
+        Table::from_columns(
+            "t.csv".into(),
+            vec!["date".into(), "y".into()],
+            vec![text(dates), text(y)],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn test_rows_dated_before_training_rows_are_reported() {
+        let train = table(
+            &["2024-01-05", "2024-02-01", "2024-03-09"],
+            &["a", "b", "a"],
+        );
+        let test = table(&["2024-04-01", "2023-12-31"], &["a", "b"]);
+        let labels = [Some(0), Some(1), Some(0)];
+        let classes = ["a".to_string(), "b".to_string()];
+        let features = ["date".to_string()];
+        let input = Input {
+            train: &train,
+            test: Some(&test),
+            target: "y",
+            features: &features,
+            train_labels: &labels,
+            test_labels: None,
+            classes: &classes,
+            time_column: Some("date"),
+            held_out: &[],
+        };
+        let mut out = Vec::new();
+        time_order(&input, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].count, 1);
+        assert_eq!(out[0].examples, ["test row 2"]);
+        // A held-out split of one file: row 0 (January) is held out, later rows train.
+        let held = [0usize];
+        let input = Input {
+            test: None,
+            held_out: &held,
+            ..input
+        };
+        let mut out = Vec::new();
+        time_order(&input, &mut out);
+        assert_eq!(out[0].count, 1, "a random split puts the past in the test");
+    }
+}

@@ -108,6 +108,11 @@ pub struct Input<'a> {
     pub test_labels: Option<&'a [Option<u32>]>,
     /// Class names.
     pub classes: &'a [String],
+    /// A column giving each row's time (ISO 8601 text or a number), to check that no test
+    /// row precedes the training rows.
+    pub time_column: Option<&'a str>,
+    /// Rows of `train` held out as test rows when there is no separate test file.
+    pub held_out: &'a [usize],
 }
 
 /// Per-check overrides from `[quality]`.
@@ -128,6 +133,7 @@ pub fn check(input: &Input<'_>, settings: &Settings) -> CheckReport {
     hygiene::overlap(input, &mut findings);
     hygiene::leakage(input, &mut findings);
     hygiene::balance(input, &mut findings);
+    hygiene::time_order(input, &mut findings);
     pii_scan(input, &mut findings);
     for f in &mut findings {
         if let Some(&s) = settings.severity.get(&f.check) {

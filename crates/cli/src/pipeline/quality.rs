@@ -30,6 +30,12 @@ pub(crate) fn check(recipe: &Recipe, prepared: &Prepared) -> CheckReport {
                 .as_ref()
                 .map(|_| prepared.test_labels.as_slice()),
             classes: &prepared.labels.classes,
+            time_column: recipe.quality.time_column.as_deref(),
+            held_out: if prepared.test_table.is_some() {
+                &[]
+            } else {
+                &prepared.test_rows
+            },
         },
         &settings,
     )
