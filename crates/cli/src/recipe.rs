@@ -45,6 +45,22 @@ pub(crate) struct QualitySection {
     pub(crate) severity: std::collections::BTreeMap<String, distillery_quality::Severity>,
     /// A column with each row's time: test rows dated before training rows are reported.
     pub(crate) time_column: Option<String>,
+    /// What to do with suspected label errors found by cross-validation: "report"
+    /// (default), "drop" them from training, or "downweight" (soft labels only).
+    pub(crate) label_issues: LabelIssueMode,
+}
+
+/// `[quality] label_issues`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LabelIssueMode {
+    /// List them only.
+    #[default]
+    Report,
+    /// Leave them out of training.
+    Drop,
+    /// Train on the teacher's soft labels alone for them.
+    Downweight,
 }
 
 impl Default for QualitySection {
@@ -54,6 +70,7 @@ impl Default for QualitySection {
             acknowledge: Vec::new(),
             severity: Default::default(),
             time_column: None,
+            label_issues: LabelIssueMode::Report,
         }
     }
 }
@@ -428,7 +445,13 @@ const KEYS: &[(&str, &[&str])] = &[
     ("sweep", &["temperature", "soft_weight", "hidden"]),
     (
         "quality",
-        &["checks", "acknowledge", "severity", "time_column"],
+        &[
+            "checks",
+            "acknowledge",
+            "severity",
+            "time_column",
+            "label_issues",
+        ],
     ),
     (
         "quantize",
@@ -532,6 +555,17 @@ impl Recipe {
         for spec in &e.slices {
             crate::slicing::SliceSpec::parse(spec)
                 .map_err(|m| anyhow::anyhow!("{}: [evaluate] slices: {m}", path.display()))?;
+        }
+        if self.quality.label_issues != LabelIssueMode::Report && e.cv_folds < 2 {
+            bail!(
+                "{}: [quality] label_issues = \"{}\" needs the out-of-fold probabilities of [evaluate] cv_folds = 5 (or any k ≥ 2)",
+                path.display(),
+                if self.quality.label_issues == LabelIssueMode::Drop {
+                    "drop"
+                } else {
+                    "downweight"
+                }
+            );
         }
         if e.cv_folds == 1 {
             bail!(

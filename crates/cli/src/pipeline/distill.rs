@@ -12,7 +12,7 @@ use distillery_train::{FitOptions, FitOutcome, TransferSet, ValidDistillParams, 
 use super::RunOptions;
 use super::data::Prepared;
 use super::teacher::{self, TeacherOutputs};
-use crate::recipe::{Augment, Recipe};
+use crate::recipe::{Augment, LabelIssueMode, Recipe};
 
 /// Everything a student learns from.
 pub(crate) struct Transfer {
@@ -24,6 +24,73 @@ pub(crate) struct Transfer {
     pub(crate) y: Vec<Option<u32>>,
     /// Synthetic rows appended.
     pub(crate) augmented: usize,
+    /// Real training rows at the front of `x` (the rest are synthetic).
+    pub(crate) real: usize,
+}
+
+impl Transfer {
+    /// Acts on suspected label errors (data rows of the training file): `Drop` removes the
+    /// rows from training, `Downweight` keeps them but trains on the teacher's soft labels
+    /// alone (their hard labels get weight 0), `Report` changes nothing.
+    pub(crate) fn apply_label_issues(
+        &mut self,
+        prepared: &Prepared,
+        rows: &[usize],
+        mode: LabelIssueMode,
+    ) {
+        if mode == LabelIssueMode::Report || rows.is_empty() {
+            return;
+        }
+        let flagged: std::collections::HashSet<usize> = rows.iter().copied().collect();
+        let hit: Vec<bool> = prepared
+            .train_rows
+            .iter()
+            .map(|r| flagged.contains(r))
+            .collect();
+        match mode {
+            LabelIssueMode::Downweight => {
+                for (y, &h) in self.y.iter_mut().zip(&hit) {
+                    if h {
+                        *y = None;
+                    }
+                }
+            }
+            LabelIssueMode::Drop => {
+                let width = self.x.len() / self.y.len().max(1);
+                let k = self.p.len() / self.y.len().max(1);
+                let keep: Vec<bool> = (0..self.y.len())
+                    .map(|i| !hit.get(i).copied().unwrap_or(false))
+                    .collect();
+                let filter = |v: &[f32], w: usize| -> Vec<f32> {
+                    v.chunks_exact(w)
+                        .zip(&keep)
+                        .filter(|(_, k)| **k)
+                        .flat_map(|(c, _)| c.iter().copied())
+                        .collect()
+                };
+                self.x = filter(&self.x, width);
+                self.p = filter(&self.p, k);
+                self.y = self
+                    .y
+                    .iter()
+                    .zip(&keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(y, _)| *y)
+                    .collect();
+                self.real -= hit.iter().filter(|h| **h).count();
+            }
+            LabelIssueMode::Report => {}
+        }
+        tracing::info!(
+            "label issues: {} training rows {}",
+            hit.iter().filter(|h| **h).count(),
+            if mode == LabelIssueMode::Drop {
+                "dropped"
+            } else {
+                "trained on soft labels only"
+            }
+        );
+    }
 }
 
 /// The training rows plus MUNGE neighbours when the recipe asks for them.
@@ -43,6 +110,7 @@ pub(crate) fn transfer(
             .map(|&r| prepared.labels.y[r])
             .collect(),
         augmented: 0,
+        real: prepared.train_rows.len(),
     };
     if recipe.distill.augment == Augment::Munge {
         options.progress.stage("generating MUNGE neighbours");
@@ -107,7 +175,7 @@ pub(crate) fn train(
             Some(soften(&transfer.p, k, t)),
         ),
         Target::LabelsOnly => {
-            let n = prepared.train_rows.len();
+            let n = transfer.real;
             (&transfer.x[..n * width], &transfer.y[..n], None)
         }
     };

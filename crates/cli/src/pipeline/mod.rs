@@ -68,7 +68,28 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     progress.stage("labelling the transfer set with the teacher");
     let teacher = teacher::build(recipe, &prepared, &params, &checkpoints, options)?;
 
-    let transfer = distill::transfer(recipe, &prepared, &teacher, options)?;
+    // Cross-validation runs before the final student so that its label issues can shape
+    // the transfer set (`[quality] label_issues = "drop" | "downweight"`).
+    let cross_validation = if recipe.evaluate.cv_folds >= 2 {
+        Some(cv::run(
+            recipe,
+            &prepared,
+            &params,
+            &checkpoints,
+            &job_key,
+            options,
+        )?)
+    } else {
+        None
+    };
+    let mut transfer = distill::transfer(recipe, &prepared, &teacher, options)?;
+    if let Some(cv) = &cross_validation {
+        transfer.apply_label_issues(
+            &prepared,
+            &cv.label_issues.rows,
+            recipe.quality.label_issues,
+        );
+    }
     let checkpoint_dir = checkpoints;
     let checkpoints = distill::Checkpoints {
         dir: &checkpoint_dir,
@@ -242,21 +263,9 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     } else {
         None
     };
-    let cross_validation = if recipe.evaluate.cv_folds >= 2 {
-        Some(cv::run(
-            recipe,
-            &prepared,
-            &params,
-            &checkpoint_dir,
-            &job_key,
-            options,
-        )?)
-    } else {
-        None
-    };
     let mut checks = checks;
     if let (Some(c), Some(cv)) = (checks.as_mut(), &cross_validation) {
-        quality::add_label_issues(c, &prepared, &cv.label_issues);
+        quality::add_label_issues(c, &prepared, &cv.label_issues, recipe.quality.label_issues);
     }
     let run_id = run_id(recipe.name(), &recipe_hash);
     let report = Report {

@@ -65,6 +65,7 @@ pub(crate) fn add_label_issues(
     report: &mut CheckReport,
     prepared: &Prepared,
     issues: &LabelIssueRows,
+    mode: crate::recipe::LabelIssueMode,
 ) {
     let n = issues.rows.len();
     let classes = &prepared.labels.classes;
@@ -85,8 +86,15 @@ pub(crate) fn add_label_issues(
         severity: Severity::Warn,
         acknowledged: false,
         message: format!(
-            "{n} of {} labels look wrong by confident learning on the {} out-of-fold probabilities (cleanlab's prune_by_noise_rate); see label_issues.csv",
-            issues.examined, issues.source
+            "{n} of {} labels look wrong by confident learning on the {} out-of-fold probabilities (cleanlab's prune_by_noise_rate); see label_issues.csv{}",
+            issues.examined,
+            issues.source,
+            match mode {
+                crate::recipe::LabelIssueMode::Report => "",
+                crate::recipe::LabelIssueMode::Drop => "; their training rows were dropped",
+                crate::recipe::LabelIssueMode::Downweight =>
+                    "; their training rows were trained on the teacher's soft labels only",
+            }
         ),
         count: n,
         share: n as f64 / issues.examined.max(1) as f64,

@@ -234,3 +234,82 @@ fn later_data_is_checked_against_the_runs_schema_contract() {
         assert!(found.contains(&want), "{want:?} not in {found:?}");
     }
 }
+
+#[test]
+fn label_issues_can_be_dropped_or_downweighted_in_training() {
+    let s = setup();
+    let student = |mode: &str| -> (Vec<u8>, serde_json::Value) {
+        let extra = format!(
+            "\n[evaluate]\ncv_folds = 3\ndiscover = false\n\n[quality]\nlabel_issues = \"{mode}\"\n"
+        );
+        let path = s.write(
+            "r.toml",
+            &adult_recipe(&data("adult_sample.csv"), &onnx_line(), &extra),
+        );
+        let out = s.cmd(&[
+            "run",
+            path.to_str().unwrap(),
+            "--json",
+            "--no-register",
+            "--out",
+            mode,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let run = std::fs::read_dir(s.path(mode))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .unwrap();
+        (
+            std::fs::read(run.join("student.safetensors")).unwrap(),
+            json(&out),
+        )
+    };
+    let (report_bytes, r) = student("report");
+    let finding = |r: &serde_json::Value| -> String {
+        r["checks"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "label_issues")
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        r["checks"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "label_issues")
+            .unwrap()["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let (drop_bytes, d) = student("drop");
+    assert!(finding(&d).contains("dropped"), "{}", finding(&d));
+    let (down_bytes, w) = student("downweight");
+    assert!(finding(&w).contains("soft labels only"), "{}", finding(&w));
+    assert_ne!(
+        report_bytes, drop_bytes,
+        "dropping rows changes the student"
+    );
+    assert_ne!(
+        report_bytes, down_bytes,
+        "down-weighting changes the student"
+    );
+
+    let path = s.write(
+        "bad.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            &onnx_line(),
+            "\n[quality]\nlabel_issues = \"drop\"\n",
+        ),
+    );
+    let out = s.cmd(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cv_folds"), "{}", stderr(&out));
+}
