@@ -4,36 +4,37 @@ use crate::util::{Setup, adult_recipe, data, json, onnx_line, setup, stderr};
 
 #[test]
 fn missing_counts_match_pandas() {
-    let s = setup();
-    let recipe = s.write(
-        "r.toml",
-        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
-    );
-    let out = s.cmd(&["check", recipe.to_str().unwrap(), "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = json(&out);
     let fixture: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data("quality_missing.json")).unwrap()).unwrap();
-    let ours: Vec<(String, u64)> = report["missing"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["column"].as_str().unwrap().to_string(),
-                m["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    let theirs = fixture["missing"].as_object().unwrap();
-    assert_eq!(ours.len(), theirs.len());
-    for (column, count) in ours {
-        assert_eq!(theirs[&column].as_u64(), Some(count), "{column}");
+    for (file, target) in [
+        ("adult_sample.csv", "income-per-year"),
+        ("credit_sample.csv", "Status"),
+    ] {
+        let s = setup();
+        let recipe = format!(
+            "[data]\ntrain = {:?}\ntarget = \"{target}\"\n[teacher]\ntrain = {{ hidden = [8], epochs = 1 }}\n",
+            data(file).display().to_string()
+        );
+        let path = s.write("r.toml", &recipe);
+        let out = s.cmd(&["check", path.to_str().unwrap(), "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+        let report = json(&out);
+        let theirs = fixture[file]["missing"].as_object().unwrap();
+        let ours = report["missing"].as_array().unwrap();
+        assert_eq!(ours.len(), theirs.len(), "{file}");
+        for m in ours {
+            let column = m["column"].as_str().unwrap();
+            assert_eq!(
+                theirs[column].as_u64(),
+                m["count"].as_u64(),
+                "{file}: {column}"
+            );
+        }
+        assert!(
+            theirs.values().any(|v| v.as_u64() > Some(0)),
+            "{file} has missing cells"
+        );
     }
-    assert!(
-        theirs.values().any(|v| v.as_u64() > Some(0)),
-        "the sample has `?` cells"
-    );
 }
 
 /// 16-digit numbers with a valid (or, when `valid` is false, a wrong) Luhn check digit.

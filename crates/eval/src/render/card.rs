@@ -145,6 +145,24 @@ pub fn model_card(r: &Report) -> String {
         "- `{}`: {} training rows ({} unlabelled), {} validation rows for early stopping, {} synthetic rows labelled by the teacher.",
         d.train_file, d.train_rows, d.unlabelled_rows, d.validation_rows, d.augmented_rows
     );
+    if let Some(findings) = r.checks.as_ref().and_then(|c| c["findings"].as_array()) {
+        let count = |sev: &str| findings.iter().filter(|f| f["severity"] == sev).count();
+        let acknowledged = findings
+            .iter()
+            .filter(|f| f["acknowledged"] == true)
+            .count();
+        let _ = writeln!(
+            s,
+            "- Data checks: {} findings ({} block, {} warn, {} info; {acknowledged} acknowledged in the recipe); details in `check.json` and `data_card.md`.",
+            findings.len(),
+            count("block"),
+            count("warn"),
+            count("info")
+        );
+        for f in findings.iter().filter(|f| f["severity"] != "info") {
+            let _ = writeln!(s, "  - {}", f["message"].as_str().unwrap_or(""));
+        }
+    }
     let _ = writeln!(s, "\n## Quantitative analyses\n");
     if let Some(sl) = &r.slices {
         if let Some(g) = &sl.gap {
