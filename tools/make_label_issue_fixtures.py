@@ -1,14 +1,15 @@
 """Reference label issues from cleanlab (tests/data/label_issues/).
 
-3,000 seeded rows of UCI Letter (from the shared datasets), 5% of their labels flipped at
+All 20,000 rows of UCI Letter (from the shared datasets), 5% of their labels flipped at
 random to another class (seed 11); out-of-fold probabilities from a 5-fold
-cross-validated scikit-learn HistGradientBoostingClassifier on the noisy labels, rounded to
-float32; then cleanlab's `find_label_issues(labels, pred_probs)` with its defaults
-(`filter_by="prune_by_noise_rate"`), single process.
+cross-validated scikit-learn HistGradientBoostingClassifier on the noisy labels. To keep
+the fixture small, each row keeps its 5 most probable classes, quantised to 1/65535 and
+renormalised (the other 21 classes get 0); cleanlab's `find_label_issues(labels,
+pred_probs)` with its defaults (`filter_by="prune_by_noise_rate"`, single process) runs on
+exactly those reconstructed probabilities.
 
-Writes probs.f32 (row-major n × 26, little-endian float32) and cases.json (labels, the
-flipped rows, cleanlab's flagged rows, versions). The Rust test compares its own
-confident-learning filter with cleanlab's on exactly these probabilities.
+Writes top5.bin (per row, 5 × [u8 class, u16 little-endian probability · 65535]) and
+cases.json (labels, flipped rows, cleanlab's flagged rows, versions).
 
 Usage: python3 tools/make_label_issue_fixtures.py <path-to-shared-data>
 """
@@ -25,33 +26,43 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import cross_val_predict
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "label_issues")
+TOP = 5
+
+
+def reconstruct(classes, values, k):
+    p = np.zeros((len(classes), k))
+    np.put_along_axis(p, classes.astype(np.int64), values.astype(np.float64) / 65535.0, axis=1)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def main():
-    shared = sys.argv[1]
-    df = pd.read_csv(os.path.join(shared, "letter", "letter.csv"))
+    df = pd.read_csv(os.path.join(sys.argv[1], "letter", "letter.csv"))
     rng = np.random.default_rng(11)
-    rows = rng.choice(len(df), 3000, replace=False)
-    df = df.iloc[np.sort(rows)].reset_index(drop=True)
     classes = sorted(df["lettr"].unique())
     y_true = df["lettr"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     x = df.drop(columns=["lettr"]).to_numpy(dtype=float)
     k = len(classes)
-    flipped = np.sort(rng.choice(len(y_true), int(0.05 * len(y_true)), replace=False))
+    flipped = np.sort(rng.choice(len(y_true), len(y_true) // 20, replace=False))
     y = y_true.copy()
-    for i in flipped:
-        y[i] = (y[i] + rng.integers(1, k)) % k
-    model = HistGradientBoostingClassifier(max_iter=100, random_state=0)
-    p = cross_val_predict(model, x, y, cv=5, method="predict_proba").astype(np.float32)
-    p = (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
-    mask = find_label_issues(y, p.astype(np.float64), n_jobs=1)
+    y[flipped] = (y[flipped] + rng.integers(1, k, len(flipped))) % k
+    model = HistGradientBoostingClassifier(max_iter=200, random_state=0)
+    p = cross_val_predict(model, x, y, cv=5, method="predict_proba")
+    top = np.argsort(-p, axis=1, kind="stable")[:, :TOP]
+    q = np.clip(np.round(np.take_along_axis(p, top, axis=1) * 65535), 1, 65535).astype("<u2")
+    p = reconstruct(top, q, k)
+    mask = find_label_issues(y, p, n_jobs=1)
     os.makedirs(OUT, exist_ok=True)
-    p.astype("<f4").tofile(os.path.join(OUT, "probs.f32"))
+    rows = bytearray()
+    for i in range(len(y)):
+        for j in range(TOP):
+            rows += int(top[i, j]).to_bytes(1, "little") + int(q[i, j]).to_bytes(2, "little")
+    with open(os.path.join(OUT, "top5.bin"), "wb") as f:
+        f.write(bytes(rows))
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump({
-            "source": "UCI Letter via the shared datasets (letter/letter.csv), 3,000 seeded rows",
+            "source": "UCI Letter via the shared datasets (letter/letter.csv), all 20,000 rows",
             "cleanlab": cleanlab.__version__, "sklearn": sklearn.__version__,
-            "n": len(y), "k": k, "classes": classes,
+            "n": len(y), "k": k, "top": TOP, "classes": classes,
             "labels": y.tolist(), "flipped": flipped.tolist(),
             "cleanlab_issues": np.flatnonzero(mask).tolist(),
         }, f)
