@@ -60,6 +60,10 @@ pub(crate) struct CheckArgs {
     /// Later data to check against the run's contract.
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
+    /// Also look for label errors: cross-validate the recipe's student ([evaluate] cv_folds,
+    /// else 5 folds) and apply confident learning to its out-of-fold probabilities.
+    #[arg(long)]
+    pub(crate) label_issues: bool,
     /// Print every finding as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,

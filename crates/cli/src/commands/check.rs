@@ -10,7 +10,7 @@ use crate::exit::ExitStatus;
 use crate::pipeline::quality;
 use crate::recipe::Recipe;
 
-pub(crate) fn run(args: &CheckArgs) -> Result<ExitStatus> {
+pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Progress) -> Result<ExitStatus> {
     if let (Some(run), Some(data)) = (&args.against, &args.data) {
         return against(run, data, args.json);
     }
@@ -19,7 +19,53 @@ pub(crate) fn run(args: &CheckArgs) -> Result<ExitStatus> {
     };
     let (recipe, _) = Recipe::load(path)?;
     let prepared = crate::pipeline::prepare_data(&recipe)?;
-    let report = quality::check(&recipe, &prepared);
+    let mut report = quality::check(&recipe, &prepared);
+    if args.label_issues {
+        let mut recipe = recipe;
+        if recipe.evaluate.cv_folds < 2 {
+            recipe.evaluate.cv_folds = 5;
+        }
+        let scratch = tempfile::tempdir()?;
+        let options = crate::pipeline::RunOptions {
+            out_dir: scratch.path().to_path_buf(),
+            resume: false,
+            progress,
+        };
+        let params = recipe.distill_params()?;
+        let cv = crate::pipeline::cv::run(
+            &recipe,
+            &prepared,
+            &params,
+            scratch.path(),
+            "check",
+            &options,
+        )?;
+        quality::add_label_issues(
+            &mut report,
+            &prepared,
+            &cv.label_issues,
+            crate::recipe::LabelIssueMode::Report,
+        );
+        if !args.json {
+            let classes = &prepared.labels.classes;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "label issues, least self-confident first (row, label, likely label, self-confidence):"
+            )?;
+            for ((&r, &s), &c) in cv
+                .label_issues
+                .rows
+                .iter()
+                .zip(&cv.label_issues.found.suggested)
+                .zip(&cv.label_issues.found.self_confidence)
+                .take(20)
+            {
+                let given = prepared.labels.y[r].map_or("?", |y| classes[y as usize].as_str());
+                writeln!(out, "  {:>7} {given:>12} {:>12} {c:.4}", r + 1, classes[s])?;
+            }
+        }
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

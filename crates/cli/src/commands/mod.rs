@@ -25,7 +25,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Demo(args) => demo::run(&args, progress),
         Command::Init(args) => init::run(&args),
         Command::Run(args) => run::run(&args, progress),
-        Command::Check(args) => check::run(&args),
+        Command::Check(args) => check::run(&args, progress),
         Command::Predict(args) => predict::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Quantize(args) => quantize::run(&args),

@@ -314,3 +314,28 @@ fn label_issues_can_be_dropped_or_downweighted_in_training() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cv_folds"), "{}", stderr(&out));
 }
+
+#[test]
+fn check_can_look_for_label_errors_on_its_own() {
+    let s = setup();
+    let path = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
+    );
+    let out = s.cmd(&["check", path.to_str().unwrap(), "--label-issues", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "label_issues")
+        .expect("label issues reported");
+    assert!(f["count"].as_u64().unwrap() > 0);
+    assert!(
+        f["message"].as_str().unwrap().contains("of 1200 labels"),
+        "{}",
+        f["message"]
+    );
+    assert!(s.runs().is_empty(), "checking trains nothing that stays");
+}
