@@ -18,7 +18,10 @@ pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Progress) -> Resu
         anyhow::bail!("give a recipe, or --against <run dir> --data <file>");
     };
     let (recipe, _) = Recipe::load(path)?;
-    let prepared = crate::pipeline::prepare_data(&recipe)?;
+    let prepared = match crate::pipeline::prepare_data(&recipe) {
+        Ok(p) => p,
+        Err(e) => return mixed_types(&e, args.json).unwrap_or(Err(e)),
+    };
     let mut report = quality::check(&recipe, &prepared);
     if args.label_issues {
         let mut recipe = recipe;
@@ -124,4 +127,41 @@ fn against(run: &std::path::Path, data: &std::path::Path, json: bool) -> Result<
     } else {
         ExitStatus::Ok
     })
+}
+
+/// A column mixing numbers and text cannot be typed, so nothing else can be checked: report
+/// it as the one (blocking) finding, in the same shapes as a full check.
+fn mixed_types(error: &anyhow::Error, json: bool) -> Option<Result<ExitStatus>> {
+    let distillery_data::DataError::MixedColumn {
+        column,
+        numeric,
+        text,
+        row,
+        value,
+        ..
+    } = error.downcast_ref::<distillery_data::DataError>()?
+    else {
+        return None;
+    };
+    let finding = serde_json::json!({
+        "check": "mixed_types", "column": column, "key": format!("mixed_types:{column}"),
+        "severity": "block", "acknowledged": false,
+        "message": format!("'{column}' mixes {numeric} numbers with {text} text cells (first text: '{value}' in row {row}); fix the data or declare it in [data] categorical / numeric"),
+        "count": text, "share": *text as f64 / (numeric + text).max(1) as f64,
+        "examples": [format!("row {row}: {value}")],
+    });
+    let result = (|| -> Result<ExitStatus> {
+        let mut out = std::io::stdout().lock();
+        if json {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({ "schema": "distillery-check/1", "findings": [finding] }),
+            )?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "BLOCK {}", finding["message"].as_str().unwrap_or(""))?;
+        }
+        Ok(ExitStatus::GateFailed)
+    })();
+    Some(result)
 }

@@ -339,3 +339,19 @@ fn check_can_look_for_label_errors_on_its_own() {
     );
     assert!(s.runs().is_empty(), "checking trains nothing that stays");
 }
+
+#[test]
+fn a_column_mixing_numbers_and_text_is_a_blocking_finding() {
+    let s = setup();
+    let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let age = lines[40].split(',').next().unwrap().to_string();
+    lines[40] = lines[40].replacen(&age, "forty", 1);
+    let d = s.write("bad.csv", &lines.join("\n"));
+    let path = s.write("r.toml", &adult_recipe(&d, &onnx_line(), ""));
+    let out = s.cmd(&["check", path.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(r["findings"][0]["key"], "mixed_types:age");
+    assert_eq!(r["findings"][0]["examples"][0], "row 40: forty");
+}
