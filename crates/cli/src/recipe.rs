@@ -270,12 +270,17 @@ pub(crate) struct StudentSection {
     /// Hidden widths; `[]` = multinomial logistic regression (default [64]).
     #[serde(default = "default_student_hidden")]
     pub(crate) hidden: Vec<usize>,
+    /// Numeric columns that also get a one-hot slot per frequent exact value (e.g. sparse,
+    /// heavy-tailed amounts whose exact values a tree teacher splits on).
+    #[serde(default)]
+    pub(crate) value_levels: Vec<String>,
 }
 
 impl Default for StudentSection {
     fn default() -> Self {
         StudentSection {
             hidden: default_student_hidden(),
+            value_levels: Vec::new(),
         }
     }
 }
@@ -400,7 +405,7 @@ const KEYS: &[(&str, &[&str])] = &[
         &["onnx", "columns", "train", "inputs", "output", "scores"],
     ),
     ("teacher.train", &["hidden", "epochs", "learning_rate"]),
-    ("student", &["hidden"]),
+    ("student", &["hidden", "value_levels"]),
     (
         "distill",
         &[

@@ -2,7 +2,8 @@
 //! one input per feature, named after its column, shaped `[N, 1]`.
 //!
 //! - numeric feature → `float32`; `NaN` means missing. Graph: `Where(IsNaN(x), 0, (x − mean) · (1/scale))`,
-//!   plus `Cast(IsNaN(x))` as the missing indicator when the student has one.
+//!   plus `Cast(IsNaN(x))` as the missing indicator when the student has one, plus
+//!   `Cast(Equal(x, [v₁ … vₘ]))` when the feature also one-hot encodes exact values.
 //! - categorical feature → `string`; the empty string means missing. Graph:
 //!   `CategoryMapper` (ai.onnx.ml) from level to slot, unseen levels to the "unseen" slot,
 //!   then a one-hot row through `Equal` against `[0, 1, …, width−1]`.
@@ -21,6 +22,7 @@ pub(crate) fn encode(g: &mut Graph, encoder: &Encoder) -> String {
                 mean,
                 scale,
                 missing_indicator,
+                levels,
             } => {
                 g.input(name, FLOAT, 1);
                 let nan = g.node("IsNaN", &[name], "", vec![]);
@@ -34,6 +36,18 @@ pub(crate) fn encode(g: &mut Graph, encoder: &Encoder) -> String {
                     parts.push(g.node(
                         "Cast",
                         &[&nan],
+                        "",
+                        vec![("to", Attr::Int(i64::from(FLOAT)))],
+                    ));
+                }
+                if !levels.is_empty() {
+                    // One-hot of exact values: NaN equals nothing, as in the runtime.
+                    let values: Vec<f32> = levels.iter().map(|&v| v as f32).collect();
+                    let table = g.floats("levels", &[1, values.len() as i64], &values);
+                    let hot = g.node("Equal", &[name, &table], "", vec![]);
+                    parts.push(g.node(
+                        "Cast",
+                        &[&hot],
                         "",
                         vec![("to", Attr::Int(i64::from(FLOAT)))],
                     ));

@@ -39,6 +39,7 @@ fn numeric_student() -> Student {
             mean: 0.0,
             scale: 1.0,
             missing_indicator: false,
+            levels: Vec::new(),
         })
         .collect();
     let classes = (0..7).map(|c| c.to_string()).collect();
@@ -60,6 +61,7 @@ fn categorical_student() -> Student {
             mean: 1.0,
             scale: 2.0,
             missing_indicator: true,
+            levels: Vec::new(),
         })
         .collect();
     features.extend((0..20).map(|i| {

@@ -41,6 +41,11 @@ pub enum FeatureEncoder {
         scale: f64,
         /// Whether a missing-indicator slot follows.
         missing_indicator: bool,
+        /// Exact values that also get a one-hot slot each (sorted), after the number and the
+        /// missing indicator: lets a small student learn a teacher's splits on sparse,
+        /// heavy-tailed columns such as capital gains.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        levels: Vec<f64>,
     },
     /// One-hot category.
     Categorical {
@@ -65,8 +70,10 @@ impl FeatureEncoder {
     pub fn width(&self) -> usize {
         match self {
             FeatureEncoder::Numeric {
-                missing_indicator, ..
-            } => 1 + usize::from(*missing_indicator),
+                missing_indicator,
+                levels,
+                ..
+            } => 1 + usize::from(*missing_indicator) + levels.len(),
             FeatureEncoder::Categorical {
                 levels,
                 missing_indicator,
@@ -258,6 +265,7 @@ impl Encoder {
                     name,
                     mean,
                     missing_indicator,
+                    levels,
                     ..
                 } => {
                     let x =
@@ -272,17 +280,21 @@ impl Encoder {
                                 }
                             })?),
                         };
+                    let level_base = at + 1 + usize::from(*missing_indicator);
                     match x {
                         Some(x) => {
                             let v = ((x - mean) * inv_scale) as f32;
                             if v != 0.0 {
                                 f(at, v);
                             }
+                            if let Ok(i) = levels.binary_search_by(|l| l.total_cmp(&x)) {
+                                f(level_base + i, 1.0);
+                            }
                         }
                         None if *missing_indicator => f(at + 1, 1.0),
                         None => {}
                     }
-                    at += 1 + usize::from(*missing_indicator);
+                    at = level_base + levels.len();
                 }
                 FeatureEncoder::Categorical {
                     levels,
@@ -371,6 +383,7 @@ mod tests {
                 mean: 40.0,
                 scale: 10.0,
                 missing_indicator: true,
+                levels: Vec::new(),
             },
             FeatureEncoder::Categorical {
                 name: "city".into(),
@@ -390,6 +403,42 @@ mod tests {
         let mut out = vec![f32::NAN; e.width()];
         e.encode_into(row, &mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn value_levels_add_a_one_hot_slot_per_known_value() {
+        let e = Encoder::new(vec![FeatureEncoder::Numeric {
+            name: "loss".into(),
+            mean: 100.0,
+            scale: 50.0,
+            missing_indicator: true,
+            levels: vec![0.0, 1902.0, 1977.0],
+        }]);
+        assert_eq!(e.width(), 1 + 1 + 3);
+        let enc = |v: RawValue<'_>| {
+            let mut out = vec![f32::NAN; e.width()];
+            e.encode_into(&[v], &mut out).unwrap();
+            out
+        };
+        assert_eq!(enc(RawValue::Number(1902.0)), [36.04, 0.0, 0.0, 1.0, 0.0]);
+        assert_eq!(enc(RawValue::Number(0.0)), [-2.0, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(
+            enc(RawValue::Number(5.0)),
+            [-1.9, 0.0, 0.0, 0.0, 0.0],
+            "unknown value: no slot"
+        );
+        assert_eq!(enc(RawValue::Missing), [0.0, 1.0, 0.0, 0.0, 0.0]);
+        let json = serde_json::to_string(&e.features[0]).unwrap();
+        assert!(json.contains("\"levels\":[0.0,1902.0,1977.0]"), "{json}");
+        let old: FeatureEncoder = serde_json::from_str(
+            r#"{"kind":"numeric","name":"x","mean":0.0,"scale":1.0,"missing_indicator":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            old.width(),
+            1,
+            "files written before value levels still load"
+        );
     }
 
     #[test]

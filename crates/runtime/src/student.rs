@@ -346,6 +346,7 @@ pub(crate) mod tests {
                 mean: 0.0,
                 scale: 1.0,
                 missing_indicator: false,
+                levels: Vec::new(),
             },
             FeatureEncoder::Categorical {
                 name: "c".into(),

@@ -103,6 +103,7 @@ fn main() {
                     mean: 0.0,
                     scale: 1.0,
                     missing_indicator: false,
+                    levels: Vec::new(),
                 })
                 .collect(),
         ),

@@ -17,6 +17,21 @@ pub const MAX_LEVELS: usize = 100;
 /// # Errors
 /// A feature column is missing from the table.
 pub fn fit_encoder(table: &Table, features: &[(String, Kind)], rows: &[usize]) -> Result<Encoder> {
+    fit_encoder_with_levels(table, features, rows, &[])
+}
+
+/// Like [`fit_encoder`], and each numeric feature named in `value_levels` also one-hot
+/// encodes its most frequent exact values (up to [`MAX_LEVELS`] values seen at least twice
+/// in training, each exactly representable as `f32` so the ONNX export agrees).
+///
+/// # Errors
+/// A feature column is missing from the table.
+pub fn fit_encoder_with_levels(
+    table: &Table,
+    features: &[(String, Kind)],
+    rows: &[usize],
+    value_levels: &[String],
+) -> Result<Encoder> {
     let mut encoders = Vec::with_capacity(features.len());
     for (name, kind) in features {
         let column = table
@@ -54,11 +69,30 @@ pub fn fit_encoder(table: &Table, features: &[(String, Kind)], rows: &[usize]) -
                     mean,
                     scale: if std > 1e-12 { std } else { 1.0 },
                     missing_indicator: missing,
+                    levels: if value_levels.contains(name) {
+                        frequent_values(&values)
+                    } else {
+                        Vec::new()
+                    },
                 }
             }
         });
     }
     Ok(Encoder::new(encoders))
+}
+
+/// The most frequent exact values (seen at least twice, `f32`-exact), sorted.
+fn frequent_values(values: &[f64]) -> Vec<f64> {
+    let mut counts: HashMap<u64, usize> = HashMap::new();
+    for v in values.iter().filter(|v| f64::from(**v as f32) == **v) {
+        *counts.entry(v.to_bits()).or_default() += 1;
+    }
+    let mut top: Vec<(u64, usize)> = counts.into_iter().filter(|&(_, c)| c >= 2).collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.truncate(MAX_LEVELS);
+    let mut out: Vec<f64> = top.into_iter().map(|(b, _)| f64::from_bits(b)).collect();
+    out.sort_by(f64::total_cmp);
+    out
 }
 
 /// Encodes rows `rows` of `table` (columns matched by name) into an `n × width` matrix.

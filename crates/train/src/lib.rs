@@ -33,7 +33,7 @@ mod munge;
 mod network;
 mod params;
 
-pub use encode::{MAX_LEVELS, encode_rows, fit_encoder, raw_value};
+pub use encode::{MAX_LEVELS, encode_rows, fit_encoder, fit_encoder_with_levels, raw_value};
 pub use error::{ParamsError, Result, TrainError};
 pub use fit::{EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
 pub use loss::{Target, loss_and_grad, soften};

@@ -10,7 +10,7 @@ use distillery_data::{
     stratified_split,
 };
 use distillery_runtime::Encoder;
-use distillery_train::{encode_rows, fit_encoder};
+use distillery_train::{encode_rows, fit_encoder_with_levels};
 
 use crate::recipe::Recipe;
 
@@ -32,6 +32,8 @@ pub(crate) struct Prepared {
     pub(crate) val_x: Vec<f32>,
     pub(crate) test_x: Vec<f32>,
     pub(crate) fingerprint: String,
+    /// Numeric columns that also one-hot encode frequent values (`[student] value_levels`).
+    pub(crate) value_levels: Vec<String>,
 }
 
 impl Prepared {
@@ -53,7 +55,8 @@ impl Prepared {
         let split = stratified_split(&rest_y, 0.0, validation_fraction, seed)?;
         let train_rows: Vec<usize> = split.train.iter().map(|&i| rest[i]).collect();
         let val_rows: Vec<usize> = split.validation.iter().map(|&i| rest[i]).collect();
-        let encoder = fit_encoder(table, &self.features, &train_rows)?;
+        let encoder =
+            fit_encoder_with_levels(table, &self.features, &train_rows, &self.value_levels)?;
         Ok(Prepared {
             train_table: Arc::clone(table),
             test_table: None,
@@ -69,6 +72,7 @@ impl Prepared {
             features: self.features.clone(),
             encoder,
             fingerprint: self.fingerprint.clone(),
+            value_levels: self.value_levels.clone(),
         })
     }
 
@@ -183,7 +187,24 @@ pub(crate) fn prepare(recipe: &Recipe) -> Result<Prepared> {
             "no labelled training rows left after the split; lower test_fraction / validation_fraction"
         );
     }
-    let encoder = fit_encoder(&train_table, &features, &split.train)?;
+    let value_levels = &recipe.student.value_levels;
+    for name in value_levels {
+        if !features
+            .iter()
+            .any(|(f, k)| f == name && *k == Kind::Numeric)
+        {
+            bail!(
+                "[student] value_levels: '{name}' is not a numeric feature column; numeric features are {}",
+                features
+                    .iter()
+                    .filter(|(_, k)| *k == Kind::Numeric)
+                    .map(|(f, _)| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let encoder = fit_encoder_with_levels(&train_table, &features, &split.train, value_levels)?;
     let test_source = test_table.as_ref().unwrap_or(&train_table);
     let train_x = encode_rows(&encoder, &train_table, &split.train)?;
     let val_x = encode_rows(&encoder, &train_table, &split.validation)?;
@@ -210,5 +231,6 @@ pub(crate) fn prepare(recipe: &Recipe) -> Result<Prepared> {
         val_x,
         test_x,
         fingerprint: fp,
+        value_levels: value_levels.clone(),
     })
 }

@@ -422,3 +422,40 @@ fn the_int8_student_is_compared_with_fp32_slice_by_slice_and_gated() {
     let html = std::fs::read_to_string(s.runs()[0].join("report.html")).unwrap();
     assert!(html.contains("id=\"int8\""), "the int8 section is rendered");
 }
+
+#[test]
+fn value_levels_train_and_must_name_numeric_columns() {
+    let s = setup();
+    let base = adult_recipe(&data("adult_sample.csv"), &onnx_line(), "");
+    let with = |cols: &str| {
+        base.replace(
+            "hidden = [16]",
+            &format!("hidden = [16]\nvalue_levels = [{cols}]"),
+        )
+    };
+    let path = s.write("r.toml", &with("\"capital-gain\", \"capital-loss\""));
+    let out = s.cmd(&["run", path.to_str().unwrap(), "--json", "--no-register"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plain = s.write("p.toml", &base);
+    let p = s.cmd(&[
+        "run",
+        plain.to_str().unwrap(),
+        "--json",
+        "--no-register",
+        "--out",
+        "plain",
+    ]);
+    let (a, b) = (json(&out), json(&p));
+    assert!(
+        a["dataset"]["encoded_width"].as_u64() > b["dataset"]["encoded_width"].as_u64(),
+        "the capital columns' frequent values got slots"
+    );
+    let bad = s.write("b.toml", &with("\"sex\""));
+    let out = s.cmd(&["run", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("'sex' is not a numeric feature"),
+        "{}",
+        stderr(&out)
+    );
+}
