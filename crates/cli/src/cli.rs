@@ -40,6 +40,8 @@ pub(crate) enum Command {
     Registry(RegistryArgs),
     /// Where a registered version came from: dataset → teacher → run → version → aliases.
     Lineage(LineageArgs),
+    /// Serve registered students over the Open Inference Protocol (KServe v2) REST API.
+    Serve(ServeArgs),
     /// Make an ed25519 key pair for signing versions (<out>.secret, <out>.pub).
     Keygen(KeygenArgs),
     /// Sign a registered version: a detached signature over its artifact hashes.
@@ -67,6 +69,22 @@ pub(crate) struct CheckArgs {
     /// Print every finding as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `distillery serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub(crate) port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: String,
+    /// Models to serve (name@alias, name/3 or name); default: every model with a production alias.
+    #[arg(long = "model")]
+    pub(crate) models: Vec<String>,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
 }
 
 /// `distillery keygen`.

@@ -10,6 +10,7 @@ mod predict;
 mod quantize;
 mod registry;
 mod run;
+mod serve;
 mod signing;
 
 use anyhow::Result;
@@ -33,6 +34,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Eval(args) => eval::run(&args),
         Command::Registry(args) => registry::run(&args),
         Command::Lineage(args) => registry::lineage(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Keygen(args) => signing::keygen(&args),
         Command::Sign(args) => signing::sign(&args),
         Command::Verify(args) => signing::verify(&args),

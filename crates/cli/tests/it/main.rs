@@ -16,4 +16,5 @@ mod predict;
 mod quality;
 mod registry;
 mod run;
+mod serve;
 mod util;

@@ -1,0 +1,44 @@
+//! `distillery serve`: registered students behind the Open Inference Protocol REST API.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use distillery_serve::{Models, router};
+
+use crate::cli::ServeArgs;
+use crate::exit::ExitStatus;
+
+pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
+    let registry = super::registry::open(&args.options)?;
+    let models = Models::load(&registry, &args.models)?;
+    let served: Vec<String> = models.by_name.values().map(|m| m.version.label()).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the server runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{}; is the port taken?",
+                    args.host, args.port
+                )
+            })?;
+        let address = listener.local_addr()?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "serving {} on http://{address}", served.join(", "))?;
+            out.flush()?;
+        }
+        axum::serve(listener, router(Arc::new(models)))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the server stopped")?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitStatus::Ok)
+}

@@ -1,0 +1,171 @@
+//! Issue #7 (first part): `distillery serve` speaks the Open Inference Protocol REST API
+//! to a real HTTP client.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::util::{data, setup, stderr};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distillery"))
+        .args(["serve", "--port", "0"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.split_whitespace().last().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    Server { child, base }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> (u16, String) {
+    let mut r = agent().get(url).call().unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
+    let mut r = agent()
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body)
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn the_production_student_answers_kserve_v2_requests() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let server = serve(s.dir.path());
+    let b = &server.base;
+
+    assert_eq!(get(&format!("{b}/v2/health/live")).0, 200);
+    assert_eq!(get(&format!("{b}/v2/health/ready")).0, 200);
+    assert_eq!(get(&format!("{b}/v2/models/r/ready")).0, 200);
+    let (status, meta) = get(&format!("{b}/v2/models/r"));
+    assert_eq!(status, 200);
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    let inputs = meta["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 14);
+    assert_eq!(meta["outputs"][0]["name"], "probabilities");
+
+    // Three rows of the Adult sample, one tensor per feature.
+    let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.take(3).map(|l| l.split(',').collect()).collect();
+    let tensors: Vec<serde_json::Value> = inputs
+        .iter()
+        .map(|i| {
+            let name = i["name"].as_str().unwrap();
+            let col = header.iter().position(|h| *h == name).unwrap();
+            let numeric = i["datatype"] == "FP32";
+            let data: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let v = r[col];
+                    if v == "?" {
+                        serde_json::Value::Null
+                    } else if numeric {
+                        serde_json::json!(v.parse::<f64>().unwrap())
+                    } else {
+                        serde_json::json!(v)
+                    }
+                })
+                .collect();
+            serde_json::json!({"name": name, "shape": [3, 1], "datatype": i["datatype"], "data": data})
+        })
+        .collect();
+    let request = serde_json::json!({"id": "req-7", "inputs": tensors}).to_string();
+    let (status, r) = post(&format!("{b}/v2/models/r/infer"), &request);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["id"], "req-7");
+    assert_eq!(r["model_version"], "1");
+    let p = r["outputs"][0]["data"].as_array().unwrap();
+    assert_eq!(r["outputs"][0]["shape"], serde_json::json!([3, 2]));
+    for row in p.chunks(2) {
+        let sum: f64 = row.iter().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-5);
+    }
+    assert_eq!(r["outputs"][1]["data"].as_array().unwrap().len(), 3);
+    let (status, _) = post(&format!("{b}/v2/models/r/versions/1/infer"), &request);
+    assert_eq!(status, 200);
+
+    // Errors: unknown model 404, bad input 400 naming it, oversized body 413.
+    let (status, e) = post(&format!("{b}/v2/models/nope/infer"), "{}");
+    assert_eq!(status, 404);
+    assert!(e["error"].as_str().unwrap().contains("'nope'"));
+    let (status, _) = post(&format!("{b}/v2/models/r/versions/9/infer"), &request);
+    assert_eq!(status, 404);
+    let bad = request.replace("\"name\":\"age\"", "\"name\":\"agee\"");
+    let (status, e) = post(&format!("{b}/v2/models/r/infer"), &bad);
+    assert_eq!(status, 400);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown input 'agee'"),
+        "{e}"
+    );
+    let mut broken = tensors;
+    let age = broken.iter_mut().find(|t| t["name"] == "age").unwrap();
+    age["data"][1] = serde_json::json!("forty");
+    let text_in_number = serde_json::json!({"inputs": broken}).to_string();
+    let (status, e) = post(&format!("{b}/v2/models/r/infer"), &text_in_number);
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("input 'age' row 1"),
+        "{e}"
+    );
+    let (status, e) = post(&format!("{b}/v2/models/r/infer"), "not json");
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().contains("not JSON"));
+    let huge = format!("{{\"inputs\": [], \"pad\": \"{}\"}}", "x".repeat(17 << 20));
+    let (status, e) = post(&format!("{b}/v2/models/r/infer"), &huge);
+    assert_eq!(status, 413);
+    assert!(e["error"].as_str().unwrap().contains("larger than"), "{e}");
+}
+
+#[test]
+fn serving_without_a_production_model_says_what_to_do() {
+    let s = setup();
+    let out = s.cmd(&["serve", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("promote"), "{}", stderr(&out));
+}

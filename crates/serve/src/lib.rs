@@ -1,0 +1,97 @@
+//! Serving registered students over the Open Inference Protocol (KServe v2) REST API:
+//! health, server and model metadata, readiness and inference, with the protocol's error
+//! shape (`{"error": "…"}`: 400 for bad input naming the input or row, 404 for an unknown
+//! model, 413 for an oversized body). Students are loaded from the registry, each artifact
+//! hash-checked, and predict in-process through `distillery-runtime`.
+
+mod oip;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use distillery_registry::{ModelVersion, Reference, Registry};
+use distillery_runtime::Student;
+
+pub use oip::{MAX_BODY_BYTES, router};
+
+/// Serving errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A registry problem (missing alias, corrupt artifact, …).
+    #[error(transparent)]
+    Registry(#[from] distillery_registry::RegistryError),
+    /// A stored student that does not load.
+    #[error("{model}: {source}")]
+    Student {
+        /// `name/version`.
+        model: String,
+        /// Why it does not load.
+        source: distillery_runtime::RuntimeError,
+    },
+    /// Nothing to serve.
+    #[error("{0}")]
+    Nothing(String),
+}
+
+/// One served model.
+pub struct Served {
+    /// The registry version behind it.
+    pub version: ModelVersion,
+    /// The student, ready to predict.
+    pub student: Student,
+}
+
+/// Every served model, by name.
+pub struct Models {
+    /// Name → model.
+    pub by_name: BTreeMap<String, Arc<Served>>,
+}
+
+impl Models {
+    /// Loads the named references (`name@alias`, `name/3`, `name`), or, when none are
+    /// given, every model that has a `production` alias.
+    pub fn load(registry: &Registry, references: &[String]) -> Result<Models, ServeError> {
+        let refs: Vec<Reference> = if references.is_empty() {
+            let mut names: Vec<String> = registry
+                .store()
+                .versions(None)?
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            names.dedup();
+            names
+                .into_iter()
+                .filter(|n| {
+                    registry
+                        .store()
+                        .alias(n, "production")
+                        .ok()
+                        .flatten()
+                        .is_some()
+                })
+                .map(|n| Reference::Alias(n, "production".into()))
+                .collect()
+        } else {
+            references
+                .iter()
+                .map(|r| Reference::parse(r))
+                .collect::<Result<_, _>>()?
+        };
+        if refs.is_empty() {
+            return Err(ServeError::Nothing(
+                "no model has a production alias; promote one (`distillery registry promote name/1 --to production`) or name models with --model".into(),
+            ));
+        }
+        let mut by_name = BTreeMap::new();
+        for r in &refs {
+            let version = registry.resolve(r)?;
+            let bytes = registry.load(&version, "student")?;
+            let student = Student::from_bytes(&bytes).map_err(|source| ServeError::Student {
+                model: version.label(),
+                source,
+            })?;
+            by_name.insert(version.name.clone(), Arc::new(Served { version, student }));
+        }
+        Ok(Models { by_name })
+    }
+}

@@ -1,0 +1,375 @@
+//! The Open Inference Protocol (KServe v2) REST routes, exactly as
+//! `kserve/docs/predict-api/v2/required_api.md` lays them out.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use distillery_runtime::{FeatureEncoder, RawValue, Scratch};
+use serde_json::{Value, json};
+
+use crate::{Models, Served};
+
+/// Largest request body accepted (16 MiB); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+type Shared = Arc<Models>;
+
+/// The HTTP routes over `models`.
+pub fn router(models: Arc<Models>) -> Router {
+    Router::new()
+        .route("/v2/health/live", get(|| async { StatusCode::OK }))
+        .route("/v2/health/ready", get(|| async { StatusCode::OK }))
+        .route("/v2", get(server_metadata))
+        .route("/v2/models/{name}", get(model_metadata))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(model_metadata_at),
+        )
+        .route("/v2/models/{name}/ready", get(model_ready))
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(model_ready_at),
+        )
+        .route("/v2/models/{name}/infer", post(infer))
+        .route("/v2/models/{name}/versions/{version}/infer", post(infer_at))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(models)
+}
+
+/// `{"error": message}` with a status.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// A protocol error: status and message, answered as `{"error": message}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
+}
+
+fn find<'m>(
+    models: &'m Models,
+    name: &str,
+    version: Option<&str>,
+) -> Result<&'m Arc<Served>, ApiError> {
+    let served = models.by_name.get(name).ok_or_else(|| {
+        let known: Vec<&String> = models.by_name.keys().collect();
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("model '{name}' is not served; served models: {known:?}"),
+        )
+    })?;
+    match version {
+        Some(v) if v != served.version.version.to_string() => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!(
+                "model '{name}' version {v} is not served; version {} is",
+                served.version.version
+            ),
+        )),
+        _ => Ok(served),
+    }
+}
+
+async fn server_metadata() -> impl IntoResponse {
+    axum::Json(
+        json!({ "name": "distillery", "version": env!("CARGO_PKG_VERSION"), "extensions": [] }),
+    )
+}
+
+fn metadata(served: &Served) -> Value {
+    let inputs: Vec<Value> = served
+        .student
+        .encoder()
+        .features
+        .iter()
+        .map(|f| {
+            let datatype = match f {
+                FeatureEncoder::Numeric { .. } => "FP32",
+                FeatureEncoder::Categorical { .. } => "BYTES",
+            };
+            json!({ "name": f.name(), "datatype": datatype, "shape": [-1, 1] })
+        })
+        .collect();
+    let k = served.student.classes().len();
+    json!({
+        "name": served.version.name,
+        "versions": [served.version.version.to_string()],
+        "platform": "distillery_safetensors",
+        "inputs": inputs,
+        "outputs": [
+            { "name": "probabilities", "datatype": "FP32", "shape": [-1, k] },
+            { "name": "label", "datatype": "BYTES", "shape": [-1] },
+        ],
+        "parameters": { "classes": served.student.classes() },
+    })
+}
+
+async fn model_metadata(State(m): State<Shared>, Path(name): Path<String>) -> Response {
+    match find(&m, &name, None) {
+        Ok(s) => axum::Json(metadata(s)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn model_metadata_at(
+    State(m): State<Shared>,
+    Path((name, v)): Path<(String, String)>,
+) -> Response {
+    match find(&m, &name, Some(&v)) {
+        Ok(s) => axum::Json(metadata(s)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn model_ready(State(m): State<Shared>, Path(name): Path<String>) -> Response {
+    match find(&m, &name, None) {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn model_ready_at(
+    State(m): State<Shared>,
+    Path((name, v)): Path<(String, String)>,
+) -> Response {
+    match find(&m, &name, Some(&v)) {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn infer(
+    State(m): State<Shared>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    infer_version(&m, &name, None, body)
+}
+
+async fn infer_at(
+    State(m): State<Shared>,
+    Path((name, v)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    infer_version(&m, &name, Some(&v), body)
+}
+
+fn infer_version(
+    m: &Models,
+    name: &str,
+    version: Option<&str>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let served = match find(m, name, version) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"),
+            );
+        }
+        Err(r) => return error(r.status(), r.body_text()),
+    };
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not JSON: {e}"),
+            );
+        }
+    };
+    match run(served, &request) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// Flattens nested `data` arrays (row-major).
+fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+        other => out.push(other),
+    }
+}
+
+/// One cell of an input tensor as a raw value.
+fn cell<'v>(v: &'v Value, datatype: &str, input: &str, row: usize) -> Result<RawValue<'v>, String> {
+    match (v, datatype) {
+        (Value::Null, _) => Ok(RawValue::Missing),
+        (Value::String(s), "BYTES") => Ok(RawValue::Text(s)),
+        (Value::Number(n), _) if datatype != "BYTES" => {
+            Ok(RawValue::Number(n.as_f64().ok_or_else(|| {
+                format!("input '{input}' row {row}: {n} is not a number")
+            })?))
+        }
+        (Value::Bool(b), "BOOL") => Ok(RawValue::Number(f64::from(u8::from(*b)))),
+        (other, _) => Err(format!(
+            "input '{input}' row {row}: {other} does not match datatype {datatype}"
+        )),
+    }
+}
+
+const NUMERIC: &[&str] = &[
+    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16",
+    "FP32", "FP64",
+];
+
+/// Runs one inference request; errors are messages for a 400.
+fn run(served: &Served, request: &Value) -> Result<Value, String> {
+    let student = &served.student;
+    let features: Vec<&str> = student.encoder().names();
+    let inputs = request["inputs"]
+        .as_array()
+        .ok_or("the request has no \"inputs\" array")?;
+    // Rows of raw values, feature order.
+    let mut columns: Vec<Option<Vec<RawValue<'_>>>> = vec![None; features.len()];
+    let mut n: Option<usize> = None;
+    let mut set_n = |len: usize, input: &str| -> Result<(), String> {
+        match n {
+            Some(m) if m != len => Err(format!(
+                "input '{input}' has {len} rows but another input has {m}"
+            )),
+            _ => {
+                n = Some(len);
+                Ok(())
+            }
+        }
+    };
+    for input in inputs {
+        let name = input["name"].as_str().ok_or("an input has no \"name\"")?;
+        let datatype = input["datatype"]
+            .as_str()
+            .ok_or_else(|| format!("input '{name}' has no \"datatype\""))?;
+        if datatype != "BYTES" && !NUMERIC.contains(&datatype) {
+            return Err(format!(
+                "input '{name}': datatype {datatype} is not a KServe v2 datatype"
+            ));
+        }
+        let shape: Vec<usize> = input["shape"]
+            .as_array()
+            .ok_or_else(|| format!("input '{name}' has no \"shape\""))?
+            .iter()
+            .map(|d| {
+                d.as_u64().map(|d| d as usize).ok_or_else(|| {
+                    format!("input '{name}': shape entries must be non-negative integers")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut data = Vec::new();
+        flatten(&input["data"], &mut data);
+        let expected: usize = shape.iter().product();
+        if data.len() != expected {
+            return Err(format!(
+                "input '{name}': shape {shape:?} needs {expected} values, data has {}",
+                data.len()
+            ));
+        }
+        match features.iter().position(|f| *f == name) {
+            Some(f) => {
+                if shape.len() > 2 || (shape.len() == 2 && shape[1] != 1) {
+                    return Err(format!(
+                        "input '{name}': shape {shape:?} must be [n] or [n, 1]"
+                    ));
+                }
+                set_n(shape[0], name)?;
+                let values = data
+                    .iter()
+                    .enumerate()
+                    .map(|(r, v)| cell(v, datatype, name, r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                columns[f] = Some(values);
+            }
+            None if inputs.len() == 1
+                && shape.len() == 2
+                && shape[1] == features.len()
+                && datatype != "BYTES" =>
+            {
+                // One [n, d] tensor, features in schema order.
+                set_n(shape[0], name)?;
+                for (f, column) in columns.iter_mut().enumerate() {
+                    let values = (0..shape[0])
+                        .map(|r| cell(data[r * features.len() + f], datatype, name, r))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    *column = Some(values);
+                }
+            }
+            None => {
+                return Err(format!(
+                    "unknown input '{name}'; the model takes one input per feature ({}) or one [n, {}] tensor in that order",
+                    features.join(", "),
+                    features.len()
+                ));
+            }
+        }
+    }
+    let missing: Vec<&str> = features
+        .iter()
+        .zip(&columns)
+        .filter(|(_, c)| c.is_none())
+        .map(|(f, _)| *f)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("missing input(s): {}", missing.join(", ")));
+    }
+    let n = n.unwrap_or(0);
+    let k = student.classes().len();
+    let mut probabilities = Vec::with_capacity(n * k);
+    let mut labels = Vec::with_capacity(n);
+    let mut scratch = Scratch::default();
+    let mut out = vec![0.0f32; k];
+    let mut row = Vec::with_capacity(features.len());
+    for r in 0..n {
+        row.clear();
+        row.extend(
+            columns
+                .iter()
+                .map(|c| c.as_ref().map_or(RawValue::Missing, |c| c[r])),
+        );
+        student
+            .predict_one_into(&row, &mut scratch, &mut out)
+            .map_err(|e| format!("row {r}: {e}"))?;
+        let best = (0..k).fold(0, |b, j| if out[j] > out[b] { j } else { b });
+        labels.push(student.classes()[best].clone());
+        probabilities.extend(out.iter().map(|&p| f64::from(p)));
+    }
+    let mut outputs = vec![
+        json!({ "name": "probabilities", "shape": [n, k], "datatype": "FP32", "data": probabilities }),
+        json!({ "name": "label", "shape": [n], "datatype": "BYTES", "data": labels }),
+    ];
+    if let Some(wanted) = request["outputs"].as_array() {
+        let names: Vec<&str> = wanted.iter().filter_map(|o| o["name"].as_str()).collect();
+        if let Some(bad) = names
+            .iter()
+            .find(|n| !matches!(**n, "probabilities" | "label"))
+        {
+            return Err(format!(
+                "unknown output '{bad}'; the model gives probabilities and label"
+            ));
+        }
+        outputs.retain(|o| names.contains(&o["name"].as_str().unwrap_or("")));
+    }
+    let mut response = json!({
+        "model_name": served.version.name,
+        "model_version": served.version.version.to_string(),
+        "outputs": outputs,
+    });
+    if let Some(id) = request.get("id") {
+        response["id"] = id.clone();
+    }
+    Ok(response)
+}
