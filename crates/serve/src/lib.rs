@@ -4,6 +4,7 @@
 //! model, 413 for an oversized body). Students are loaded from the registry, each artifact
 //! hash-checked, and predict in-process through `distillery-runtime`.
 
+mod metrics;
 mod oip;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use distillery_registry::{ModelVersion, Reference, Registry};
 use distillery_runtime::Student;
 
+pub use metrics::Metrics;
 pub use oip::{MAX_BODY_BYTES, router};
 
 /// Serving errors.
@@ -45,6 +47,8 @@ pub struct Served {
 pub struct Models {
     /// Name → model.
     pub by_name: BTreeMap<String, Arc<Served>>,
+    /// Request counters for `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl Models {
@@ -92,6 +96,9 @@ impl Models {
             })?;
             by_name.insert(version.name.clone(), Arc::new(Served { version, student }));
         }
-        Ok(Models { by_name })
+        Ok(Models {
+            by_name,
+            metrics: Metrics::default(),
+        })
     }
 }

@@ -26,6 +26,7 @@ pub fn router(models: Arc<Models>) -> Router {
         .route("/v2/health/live", get(|| async { StatusCode::OK }))
         .route("/v2/health/ready", get(|| async { StatusCode::OK }))
         .route("/v2", get(server_metadata))
+        .route("/metrics", get(metrics))
         .route("/v2/models/{name}", get(model_metadata))
         .route(
             "/v2/models/{name}/versions/{version}",
@@ -78,6 +79,16 @@ fn find<'m>(
         )),
         _ => Ok(served),
     }
+}
+
+async fn metrics(State(m): State<Shared>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        m.metrics.render(),
+    )
 }
 
 async fn server_metadata() -> impl IntoResponse {
@@ -170,32 +181,62 @@ fn infer_version(
     version: Option<&str>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let start = std::time::Instant::now();
+    let (response, rows) = answer(m, name, version, body);
+    let label = if m.by_name.contains_key(name) {
+        name
+    } else {
+        "(unknown)"
+    };
+    m.metrics
+        .record(label, response.status().as_u16(), rows, start.elapsed());
+    response
+}
+
+/// The response to one inference request and the rows it predicted.
+fn answer(
+    m: &Models,
+    name: &str,
+    version: Option<&str>,
+    body: Result<Bytes, BytesRejection>,
+) -> (Response, usize) {
     let served = match find(m, name, version) {
         Ok(s) => s,
-        Err(e) => return e.into_response(),
+        Err(e) => return (e.into_response(), 0),
     };
     let body = match body {
         Ok(b) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"),
+            return (
+                error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "request body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"
+                    ),
+                ),
+                0,
             );
         }
-        Err(r) => return error(r.status(), r.body_text()),
+        Err(r) => return (error(r.status(), r.body_text()), 0),
     };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not JSON: {e}"),
+            return (
+                error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the body is not JSON: {e}"),
+                ),
+                0,
             );
         }
     };
     match run(served, &request) {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(message) => error(StatusCode::BAD_REQUEST, message),
+        Ok(v) => {
+            let rows = v["outputs"][0]["shape"][0].as_u64().unwrap_or(0) as usize;
+            (axum::Json(v).into_response(), rows)
+        }
+        Err(message) => (error(StatusCode::BAD_REQUEST, message), 0),
     }
 }
 

@@ -160,6 +160,18 @@ fn the_production_student_answers_kserve_v2_requests() {
     let (status, e) = post(&format!("{b}/v2/models/r/infer"), &huge);
     assert_eq!(status, 413);
     assert!(e["error"].as_str().unwrap().contains("larger than"), "{e}");
+
+    // Prometheus metrics count what happened above.
+    let (status, metrics) = get(&format!("{b}/metrics"));
+    assert_eq!(status, 200);
+    for line in [
+        "distillery_requests_total{model=\"r\",code=\"200\"} 2",
+        "distillery_rows_total{model=\"r\"} 6",
+        "distillery_requests_total{model=\"(unknown)\",code=\"404\"} 1",
+        "distillery_request_seconds_count{model=\"r\"} ",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
 }
 
 #[test]

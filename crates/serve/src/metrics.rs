@@ -1,0 +1,126 @@
+//! Prometheus metrics in the text exposition format (`GET /metrics`): inference requests
+//! per model and status code, rows predicted, and a latency histogram.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram's buckets, in seconds.
+const BUCKETS: [f64; 10] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
+];
+
+#[derive(Default)]
+struct PerModel {
+    requests: BTreeMap<u16, u64>,
+    rows: u64,
+    buckets: [u64; BUCKETS.len()],
+    seconds: f64,
+    count: u64,
+}
+
+/// Counters shared by all request handlers.
+#[derive(Default)]
+pub struct Metrics {
+    models: Mutex<BTreeMap<String, PerModel>>,
+}
+
+impl Metrics {
+    /// Records one inference request.
+    pub fn record(&self, model: &str, status: u16, rows: usize, took: Duration) {
+        let Ok(mut m) = self.models.lock() else {
+            return;
+        };
+        let e = m.entry(model.to_string()).or_default();
+        *e.requests.entry(status).or_default() += 1;
+        e.rows += rows as u64;
+        let s = took.as_secs_f64();
+        for (b, &le) in e.buckets.iter_mut().zip(&BUCKETS) {
+            if s <= le {
+                *b += 1;
+            }
+        }
+        e.seconds += s;
+        e.count += 1;
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let Ok(m) = self.models.lock() else {
+            return out;
+        };
+        let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push_str("# HELP distillery_requests_total Inference requests by model and HTTP status code.\n# TYPE distillery_requests_total counter\n");
+        for (name, e) in m.iter() {
+            for (code, n) in &e.requests {
+                let _ = writeln!(
+                    out,
+                    "distillery_requests_total{{model=\"{}\",code=\"{code}\"}} {n}",
+                    label(name)
+                );
+            }
+        }
+        out.push_str(
+            "# HELP distillery_rows_total Rows predicted.\n# TYPE distillery_rows_total counter\n",
+        );
+        for (name, e) in m.iter() {
+            let _ = writeln!(
+                out,
+                "distillery_rows_total{{model=\"{}\"}} {}",
+                label(name),
+                e.rows
+            );
+        }
+        out.push_str("# HELP distillery_request_seconds Inference request latency in seconds.\n# TYPE distillery_request_seconds histogram\n");
+        for (name, e) in m.iter() {
+            let name = label(name);
+            for (le, n) in BUCKETS.iter().zip(&e.buckets) {
+                let _ = writeln!(
+                    out,
+                    "distillery_request_seconds_bucket{{model=\"{name}\",le=\"{le}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "distillery_request_seconds_bucket{{model=\"{name}\",le=\"+Inf\"}} {}",
+                e.count
+            );
+            let _ = writeln!(
+                out,
+                "distillery_request_seconds_sum{{model=\"{name}\"}} {}",
+                e.seconds
+            );
+            let _ = writeln!(
+                out,
+                "distillery_request_seconds_count{{model=\"{name}\"}} {}",
+                e.count
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_buckets_are_cumulative() {
+        let m = Metrics::default();
+        m.record("a", 200, 3, Duration::from_micros(50));
+        m.record("a", 200, 2, Duration::from_millis(3));
+        m.record("a", 400, 0, Duration::from_micros(20));
+        let text = m.render();
+        assert!(
+            text.contains("distillery_requests_total{model=\"a\",code=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("distillery_requests_total{model=\"a\",code=\"400\"} 1"));
+        assert!(text.contains("distillery_rows_total{model=\"a\"} 5"));
+        assert!(text.contains("distillery_request_seconds_bucket{model=\"a\",le=\"0.0001\"} 2"));
+        assert!(text.contains("distillery_request_seconds_bucket{model=\"a\",le=\"0.005\"} 3"));
+        assert!(text.contains("distillery_request_seconds_count{model=\"a\"} 3"));
+    }
+}
