@@ -83,6 +83,21 @@ pub(crate) struct ServeArgs {
     /// Models to serve (name@alias, name/3 or name); default: every model with a production alias.
     #[arg(long = "model")]
     pub(crate) models: Vec<String>,
+    /// Directory of the prediction log (predictions-<n>.jsonl, one request and answer per line).
+    #[arg(long, default_value = "predictions")]
+    pub(crate) log_dir: PathBuf,
+    /// Do not log predictions.
+    #[arg(long)]
+    pub(crate) no_log: bool,
+    /// When the log's queue is full: "block" (default; nothing is lost) or "drop" (counted in /metrics).
+    #[arg(long, default_value = "block")]
+    pub(crate) log_policy: String,
+    /// Records the log's queue holds before the policy applies.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) log_queue: usize,
+    /// Start a new log file after this many MiB.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) log_rotate_mib: u64,
     #[command(flatten)]
     pub(crate) options: RegistryOptions,
 }

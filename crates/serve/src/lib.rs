@@ -4,6 +4,7 @@
 //! model, 413 for an oversized body). Students are loaded from the registry, each artifact
 //! hash-checked, and predict in-process through `distillery-runtime`.
 
+mod log;
 mod metrics;
 mod oip;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use distillery_registry::{ModelVersion, Reference, Registry};
 use distillery_runtime::Student;
 
+pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
 pub use oip::{MAX_BODY_BYTES, router};
 
@@ -49,6 +51,8 @@ pub struct Models {
     pub by_name: BTreeMap<String, Arc<Served>>,
     /// Request counters for `/metrics`.
     pub metrics: Metrics,
+    /// Where every request and answer is appended, when logging is on.
+    pub log: Option<PredictionLog>,
 }
 
 impl Models {
@@ -99,6 +103,7 @@ impl Models {
         Ok(Models {
             by_name,
             metrics: Metrics::default(),
+            log: None,
         })
     }
 }

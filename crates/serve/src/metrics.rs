@@ -45,9 +45,18 @@ impl Metrics {
         e.count += 1;
     }
 
-    /// The exposition text.
-    pub fn render(&self) -> String {
+    /// The exposition text, with the prediction log's counters when there is one.
+    pub fn render(&self, log: Option<&crate::PredictionLog>) -> String {
         let mut out = String::new();
+        if let Some(log) = log {
+            use std::sync::atomic::Ordering::Relaxed;
+            let _ = writeln!(
+                out,
+                "# HELP distillery_prediction_log_records_total Records queued for the prediction log.\n# TYPE distillery_prediction_log_records_total counter\ndistillery_prediction_log_records_total {}\n# HELP distillery_prediction_log_dropped_total Records dropped because the log queue was full.\n# TYPE distillery_prediction_log_dropped_total counter\ndistillery_prediction_log_dropped_total {}",
+                log.queued.load(Relaxed),
+                log.dropped.load(Relaxed)
+            );
+        }
         let Ok(m) = self.models.lock() else {
             return out;
         };
@@ -112,7 +121,7 @@ mod tests {
         m.record("a", 200, 3, Duration::from_micros(50));
         m.record("a", 200, 2, Duration::from_millis(3));
         m.record("a", 400, 0, Duration::from_micros(20));
-        let text = m.render();
+        let text = m.render(None);
         assert!(
             text.contains("distillery_requests_total{model=\"a\",code=\"200\"} 2"),
             "{text}"

@@ -87,7 +87,7 @@ async fn metrics(State(m): State<Shared>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        m.metrics.render(),
+        m.metrics.render(m.log.as_ref()),
     )
 }
 
@@ -182,27 +182,42 @@ fn infer_version(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let start = std::time::Instant::now();
-    let (response, rows) = answer(m, name, version, body);
+    let (response, rows, record) = answer(m, name, version, body);
     let label = if m.by_name.contains_key(name) {
         name
     } else {
         "(unknown)"
     };
+    if let (Some(log), Some(mut record)) = (&m.log, record) {
+        record["status"] = json!(response.status().as_u16());
+        record["latency_us"] = json!(start.elapsed().as_secs_f64() * 1e6);
+        record["model"] = json!(label);
+        record["ts"] = json!(timestamp());
+        log.record(record.to_string());
+    }
     m.metrics
         .record(label, response.status().as_u16(), rows, start.elapsed());
     response
 }
 
-/// The response to one inference request and the rows it predicted.
+/// Seconds since the Unix epoch, with microseconds.
+fn timestamp() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The response to one inference request, the rows it predicted and its log record (the
+/// request's id, inputs and outputs, or the error).
 fn answer(
     m: &Models,
     name: &str,
     version: Option<&str>,
     body: Result<Bytes, BytesRejection>,
-) -> (Response, usize) {
+) -> (Response, usize, Option<Value>) {
     let served = match find(m, name, version) {
         Ok(s) => s,
-        Err(e) => return (e.into_response(), 0),
+        Err(e) => return (e.into_response(), 0, None),
     };
     let body = match body {
         Ok(b) => b,
@@ -215,28 +230,43 @@ fn answer(
                     ),
                 ),
                 0,
+                None,
             );
         }
-        Err(r) => return (error(r.status(), r.body_text()), 0),
+        Err(r) => return (error(r.status(), r.body_text()), 0, None),
     };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            return (
-                error(
-                    StatusCode::BAD_REQUEST,
-                    format!("the body is not JSON: {e}"),
-                ),
-                0,
-            );
+            let message = format!("the body is not JSON: {e}");
+            let record = m
+                .log
+                .is_some()
+                .then(|| json!({ "version": served.version.version, "error": message }));
+            return (error(StatusCode::BAD_REQUEST, message), 0, record);
         }
     };
+    let logging = m.log.is_some();
     match run(served, &request) {
         Ok(v) => {
             let rows = v["outputs"][0]["shape"][0].as_u64().unwrap_or(0) as usize;
-            (axum::Json(v).into_response(), rows)
+            let record = logging.then(|| {
+                json!({
+                    "version": served.version.version,
+                    "id": request.get("id"),
+                    "rows": rows,
+                    "inputs": request["inputs"],
+                    "outputs": v["outputs"],
+                })
+            });
+            (axum::Json(v).into_response(), rows, record)
         }
-        Err(message) => (error(StatusCode::BAD_REQUEST, message), 0),
+        Err(message) => {
+            let record = logging.then(|| {
+                json!({ "version": served.version.version, "id": request.get("id"), "error": message })
+            });
+            (error(StatusCode::BAD_REQUEST, message), 0, record)
+        }
     }
 }
 

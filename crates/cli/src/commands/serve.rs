@@ -4,14 +4,32 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use distillery_serve::{Models, router};
+use distillery_serve::{Models, Policy, PredictionLog, router};
 
 use crate::cli::ServeArgs;
 use crate::exit::ExitStatus;
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
     let registry = super::registry::open(&args.options)?;
-    let models = Models::load(&registry, &args.models)?;
+    let mut models = Models::load(&registry, &args.models)?;
+    if !args.no_log {
+        let policy = match args.log_policy.as_str() {
+            "block" => Policy::Block,
+            "drop" => Policy::Drop,
+            other => anyhow::bail!("--log-policy {other} is unknown; use block or drop"),
+        };
+        models.log = Some(
+            PredictionLog::start(
+                &args.log_dir,
+                args.log_queue,
+                policy,
+                args.log_rotate_mib << 20,
+            )
+            .with_context(|| {
+                format!("starting the prediction log in {}", args.log_dir.display())
+            })?,
+        );
+    }
     let served: Vec<String> = models.by_name.values().map(|m| m.version.label()).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

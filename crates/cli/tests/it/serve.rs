@@ -161,6 +161,43 @@ fn the_production_student_answers_kserve_v2_requests() {
     assert_eq!(status, 413);
     assert!(e["error"].as_str().unwrap().contains("larger than"), "{e}");
 
+    // The prediction log holds every answered request: two predictions, three bad inputs.
+    let log_dir = s.path("predictions");
+    let read = || -> Vec<serde_json::Value> {
+        std::fs::read_dir(&log_dir)
+            .map(|d| {
+                d.flat_map(|e| {
+                    std::fs::read_to_string(e.unwrap().path())
+                        .unwrap()
+                        .lines()
+                        .map(|l| serde_json::from_str(l).unwrap())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+            })
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while read().len() < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let records = read();
+    assert_eq!(records.len(), 5, "{records:?}");
+    let ok: Vec<&serde_json::Value> = records.iter().filter(|r| r["status"] == 200).collect();
+    assert_eq!(ok.len(), 2);
+    assert_eq!(ok[0]["id"], "req-7");
+    assert_eq!(ok[0]["rows"], 3);
+    assert_eq!(ok[0]["model"], "r");
+    assert_eq!(ok[0]["inputs"].as_array().unwrap().len(), 14);
+    assert_eq!(ok[0]["outputs"][1]["data"].as_array().unwrap().len(), 3);
+    assert!(ok[0]["latency_us"].as_f64().unwrap() > 0.0);
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["status"] == 400)
+            .all(|r| r["error"].is_string())
+    );
+
     // Prometheus metrics count what happened above.
     let (status, metrics) = get(&format!("{b}/metrics"));
     assert_eq!(status, 200);
@@ -169,6 +206,8 @@ fn the_production_student_answers_kserve_v2_requests() {
         "distillery_rows_total{model=\"r\"} 6",
         "distillery_requests_total{model=\"(unknown)\",code=\"404\"} 1",
         "distillery_request_seconds_count{model=\"r\"} ",
+        "distillery_prediction_log_records_total 5",
+        "distillery_prediction_log_dropped_total 0",
     ] {
         assert!(metrics.contains(line), "{line} not in\n{metrics}");
     }
