@@ -42,24 +42,12 @@ pub fn stratified_split(
             "test_fraction {test_fraction} and validation_fraction {validation_fraction} must each be in [0, 1) and sum to less than 1"
         )));
     }
-    let n_classes = y
-        .iter()
-        .flatten()
-        .map(|&c| c as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut strata: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    let (strata, unlabelled) = strata(y);
     let mut split = Split {
-        train: Vec::new(),
+        train: unlabelled,
         validation: Vec::new(),
         test: Vec::new(),
     };
-    for (row, label) in y.iter().enumerate() {
-        match label {
-            Some(c) => strata[*c as usize].push(row),
-            None => split.train.push(row),
-        }
-    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for mut rows in strata {
         rows.shuffle(&mut rng);
@@ -78,6 +66,25 @@ pub fn stratified_split(
     Ok(split)
 }
 
+/// The rows of each class, in row order, and the unlabelled rows.
+fn strata(y: &[Option<u32>]) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let n_classes = y
+        .iter()
+        .flatten()
+        .map(|&c| c as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut strata: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    let mut unlabelled = Vec::new();
+    for (row, label) in y.iter().enumerate() {
+        match label {
+            Some(c) => strata[*c as usize].push(row),
+            None => unlabelled.push(row),
+        }
+    }
+    (strata, unlabelled)
+}
+
 /// Assigns the labelled rows of `y` to `k` folds, stratified by class: each class is
 /// shuffled (ChaCha8 seeded by `seed`) and dealt round-robin, continuing where the previous
 /// class stopped, so fold sizes differ by at most one row and class ratios are kept.
@@ -92,18 +99,7 @@ pub fn stratified_folds(y: &[Option<u32>], k: usize, seed: u64) -> Result<Vec<Ve
             "{k} folds need at least 2 folds and at most one per labelled row ({labelled})"
         )));
     }
-    let n_classes = y
-        .iter()
-        .flatten()
-        .map(|&c| c as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut strata: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
-    for (row, label) in y.iter().enumerate() {
-        if let Some(c) = label {
-            strata[*c as usize].push(row);
-        }
-    }
+    let (strata, _) = strata(y);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut folds: Vec<Vec<usize>> = vec![Vec::new(); k];
     let mut next = 0;
