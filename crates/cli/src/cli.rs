@@ -83,6 +83,13 @@ pub(crate) struct ServeArgs {
     /// Models to serve (name@alias, name/3 or name); default: every model with a production alias.
     #[arg(long = "model")]
     pub(crate) models: Vec<String>,
+    /// A canary version (e.g. name/4) that receives --canary-weight % of its model's traffic
+    /// (a request with an id always goes the same way).
+    #[arg(long)]
+    pub(crate) canary: Option<String>,
+    /// Share of traffic, 0–100, that the canary receives.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub(crate) canary_weight: u8,
     /// Directory of the prediction log (predictions-<n>.jsonl, one request and answer per line).
     #[arg(long, default_value = "predictions")]
     pub(crate) log_dir: PathBuf,

@@ -53,9 +53,49 @@ pub struct Models {
     pub metrics: Metrics,
     /// Where every request and answer is appended, when logging is on.
     pub log: Option<PredictionLog>,
+    /// Canary versions by model name, with the share of traffic (0–100) they receive.
+    pub canaries: BTreeMap<String, (Arc<Served>, u8)>,
+    /// Spreads requests without an id over stable and canary.
+    pub counter: std::sync::atomic::AtomicU64,
+}
+
+/// Loads one version's student from the registry (hash-checked).
+fn load_version(registry: &Registry, reference: &Reference) -> Result<Served, ServeError> {
+    let version = registry.resolve(reference)?;
+    let bytes = registry.load(&version, "student")?;
+    let student = Student::from_bytes(&bytes).map_err(|source| ServeError::Student {
+        model: version.label(),
+        source,
+    })?;
+    Ok(Served { version, student })
 }
 
 impl Models {
+    /// Adds a canary: `reference` (e.g. `name/4`) receives `weight`% of the traffic of the
+    /// served model with the same name; a request with an `id` always goes the same way.
+    pub fn add_canary(
+        &mut self,
+        registry: &Registry,
+        reference: &str,
+        weight: u8,
+    ) -> Result<(), ServeError> {
+        let canary = load_version(registry, &Reference::parse(reference)?)?;
+        let name = canary.version.name.clone();
+        let Some(stable) = self.by_name.get(&name) else {
+            return Err(ServeError::Nothing(format!(
+                "canary {reference}: model '{name}' is not served; serve its stable version too"
+            )));
+        };
+        if stable.version.version == canary.version.version {
+            return Err(ServeError::Nothing(format!(
+                "canary {reference} is the stable version itself; name another version"
+            )));
+        }
+        self.canaries
+            .insert(name, (Arc::new(canary), weight.min(100)));
+        Ok(())
+    }
+
     /// Loads the named references (`name@alias`, `name/3`, `name`), or, when none are
     /// given, every model that has a `production` alias.
     pub fn load(registry: &Registry, references: &[String]) -> Result<Models, ServeError> {
@@ -92,18 +132,15 @@ impl Models {
         }
         let mut by_name = BTreeMap::new();
         for r in &refs {
-            let version = registry.resolve(r)?;
-            let bytes = registry.load(&version, "student")?;
-            let student = Student::from_bytes(&bytes).map_err(|source| ServeError::Student {
-                model: version.label(),
-                source,
-            })?;
-            by_name.insert(version.name.clone(), Arc::new(Served { version, student }));
+            let served = load_version(registry, r)?;
+            by_name.insert(served.version.name.clone(), Arc::new(served));
         }
         Ok(Models {
             by_name,
             metrics: Metrics::default(),
             log: None,
+            canaries: BTreeMap::new(),
+            counter: std::sync::atomic::AtomicU64::new(0),
         })
     }
 }

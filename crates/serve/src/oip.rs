@@ -69,7 +69,11 @@ fn find<'m>(
             format!("model '{name}' is not served; served models: {known:?}"),
         )
     })?;
+    let canary = models.canaries.get(name).map(|c| &c.0);
     match version {
+        Some(v) if canary.is_some_and(|c| v == c.version.version.to_string()) => {
+            Ok(canary.unwrap_or(served))
+        }
         Some(v) if v != served.version.version.to_string() => Err(ApiError(
             StatusCode::NOT_FOUND,
             format!(
@@ -95,6 +99,27 @@ async fn server_metadata() -> impl IntoResponse {
     axum::Json(
         json!({ "name": "distillery", "version": env!("CARGO_PKG_VERSION"), "extensions": [] }),
     )
+}
+
+/// Stable or canary for one request: requests with an `id` hash it into 100 buckets (so
+/// the same id always lands on the same version), others are spread by a counter.
+fn pick<'m>(m: &'m Models, stable: &'m Arc<Served>, id: Option<&Value>) -> &'m Arc<Served> {
+    let Some((canary, weight)) = m.canaries.get(&stable.version.name) else {
+        return stable;
+    };
+    let bucket = match id {
+        Some(id) => {
+            let key = id.as_str().map_or_else(|| id.to_string(), str::to_string);
+            let h = blake3::hash(key.as_bytes());
+            u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or([0; 8])) % 100
+        }
+        None => m.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 37 % 100,
+    };
+    if bucket < u64::from(*weight) {
+        canary
+    } else {
+        stable
+    }
 }
 
 fn metadata(served: &Served) -> Value {
@@ -245,6 +270,11 @@ fn answer(
                 .then(|| json!({ "version": served.version.version, "error": message }));
             return (error(StatusCode::BAD_REQUEST, message), 0, record);
         }
+    };
+    let served = if version.is_none() {
+        pick(m, served, request.get("id"))
+    } else {
+        served
     };
     let logging = m.log.is_some();
     match run(served, &request) {

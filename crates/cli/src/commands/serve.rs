@@ -12,6 +12,9 @@ use crate::exit::ExitStatus;
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
     let registry = super::registry::open(&args.options)?;
     let mut models = Models::load(&registry, &args.models)?;
+    if let Some(canary) = &args.canary {
+        models.add_canary(&registry, canary, args.canary_weight)?;
+    }
     if !args.no_log {
         let policy = match args.log_policy.as_str() {
             "block" => Policy::Block,
@@ -30,7 +33,13 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             })?,
         );
     }
-    let served: Vec<String> = models.by_name.values().map(|m| m.version.label()).collect();
+    let mut served: Vec<String> = models.by_name.values().map(|m| m.version.label()).collect();
+    served.extend(
+        models
+            .canaries
+            .values()
+            .map(|(c, w)| format!("{} (canary, {w}%)", c.version.label())),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -19,8 +19,13 @@ impl Drop for Server {
 }
 
 fn serve(dir: &std::path::Path) -> Server {
+    serve_with(dir, &[])
+}
+
+fn serve_with(dir: &std::path::Path, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_distillery"))
         .args(["serve", "--port", "0"])
+        .args(extra)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -219,4 +224,67 @@ fn serving_without_a_production_model_says_what_to_do() {
     let out = s.cmd(&["serve", "--port", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("promote"), "{}", stderr(&out));
+}
+
+/// One request as a single numeric [1, 14] tensor (categories given as numbers are
+/// unseen levels, which is valid), with an id.
+fn one_row(id: &str) -> String {
+    let data: Vec<f64> = (0..14).map(f64::from).collect();
+    serde_json::json!({"id": id, "inputs": [{"name": "x", "shape": [1, 14], "datatype": "FP64", "data": data}]}).to_string()
+}
+
+#[test]
+fn a_canary_takes_its_share_of_traffic_and_ids_stick() {
+    let s = setup();
+    s.trained_student();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let version = |server: &Server, id: &str| -> String {
+        let (status, r) = post(&format!("{}/v2/models/r/infer", server.base), &one_row(id));
+        assert_eq!(status, 200, "{r}");
+        r["model_version"].as_str().unwrap().to_string()
+    };
+    {
+        let all = serve_with(
+            s.dir.path(),
+            &["--canary", "r/2", "--canary-weight", "100", "--no-log"],
+        );
+        assert_eq!(version(&all, "a"), "2");
+        let (status, _) = post(
+            &format!("{}/v2/models/r/versions/1/infer", all.base),
+            &one_row("a"),
+        );
+        assert_eq!(status, 200, "the stable version stays addressable");
+    }
+    {
+        let none = serve_with(
+            s.dir.path(),
+            &["--canary", "r/2", "--canary-weight", "0", "--no-log"],
+        );
+        assert_eq!(version(&none, "a"), "1");
+    }
+    let half = serve_with(
+        s.dir.path(),
+        &["--canary", "r/2", "--canary-weight", "50", "--no-log"],
+    );
+    let first = version(&half, "user-7");
+    for _ in 0..5 {
+        assert_eq!(
+            version(&half, "user-7"),
+            first,
+            "an id always goes the same way"
+        );
+    }
+    let seen: std::collections::BTreeSet<String> = (0..40)
+        .map(|i| version(&half, &format!("user-{i}")))
+        .collect();
+    assert_eq!(seen.len(), 2, "both versions answer at 50%: {seen:?}");
+    let bad = s.cmd(&["serve", "--port", "0", "--canary", "r/1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("stable version itself"),
+        "{}",
+        stderr(&bad)
+    );
 }
