@@ -90,6 +90,13 @@ pub(crate) struct ServeArgs {
     /// Share of traffic, 0–100, that the canary receives.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub(crate) canary_weight: u8,
+    /// A shadow version (e.g. name/4) that sees a copy of --shadow-fraction of its model's
+    /// requests; its answers are compared and logged, never returned.
+    #[arg(long)]
+    pub(crate) shadow: Option<String>,
+    /// Fraction (0–1) of requests copied to the shadow.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) shadow_fraction: f64,
     /// Directory of the prediction log (predictions-<n>.jsonl, one request and answer per line).
     #[arg(long, default_value = "predictions")]
     pub(crate) log_dir: PathBuf,

@@ -57,6 +57,9 @@ pub struct Models {
     pub canaries: BTreeMap<String, (Arc<Served>, u8)>,
     /// Spreads requests without an id over stable and canary.
     pub counter: std::sync::atomic::AtomicU64,
+    /// Shadow versions by model name, with the fraction (0–1) of requests copied to them.
+    /// A shadow's answers are compared and logged, never returned.
+    pub shadows: BTreeMap<String, (Arc<Served>, f64)>,
 }
 
 /// Loads one version's student from the registry (hash-checked).
@@ -71,6 +74,31 @@ fn load_version(registry: &Registry, reference: &Reference) -> Result<Served, Se
 }
 
 impl Models {
+    /// Adds a shadow: `reference` sees a copy of `fraction` of the requests to the served
+    /// model with the same name; its answers are compared with the served ones and logged.
+    pub fn add_shadow(
+        &mut self,
+        registry: &Registry,
+        reference: &str,
+        fraction: f64,
+    ) -> Result<(), ServeError> {
+        let shadow = load_version(registry, &Reference::parse(reference)?)?;
+        let name = shadow.version.name.clone();
+        let Some(stable) = self.by_name.get(&name) else {
+            return Err(ServeError::Nothing(format!(
+                "shadow {reference}: model '{name}' is not served; serve its stable version too"
+            )));
+        };
+        if stable.version.version == shadow.version.version {
+            return Err(ServeError::Nothing(format!(
+                "shadow {reference} is the stable version itself; name another version"
+            )));
+        }
+        self.shadows
+            .insert(name, (Arc::new(shadow), fraction.clamp(0.0, 1.0)));
+        Ok(())
+    }
+
     /// Adds a canary: `reference` (e.g. `name/4`) receives `weight`% of the traffic of the
     /// served model with the same name; a request with an `id` always goes the same way.
     pub fn add_canary(
@@ -141,6 +169,7 @@ impl Models {
             log: None,
             canaries: BTreeMap::new(),
             counter: std::sync::atomic::AtomicU64::new(0),
+            shadows: BTreeMap::new(),
         })
     }
 }

@@ -12,12 +12,20 @@ const BUCKETS: [f64; 10] = [
 ];
 
 #[derive(Default)]
+struct Shadow {
+    requests: u64,
+    rows: u64,
+    disagreements: u64,
+}
+
+#[derive(Default)]
 struct PerModel {
     requests: BTreeMap<u16, u64>,
     rows: u64,
     buckets: [u64; BUCKETS.len()],
     seconds: f64,
     count: u64,
+    shadow: Shadow,
 }
 
 /// Counters shared by all request handlers.
@@ -43,6 +51,18 @@ impl Metrics {
         }
         e.seconds += s;
         e.count += 1;
+    }
+
+    /// Records one request copied to a shadow and how many of its rows the shadow labelled
+    /// differently from the version that answered.
+    pub fn record_shadow(&self, model: &str, rows: usize, disagreements: usize) {
+        let Ok(mut m) = self.models.lock() else {
+            return;
+        };
+        let e = &mut m.entry(model.to_string()).or_default().shadow;
+        e.requests += 1;
+        e.rows += rows as u64;
+        e.disagreements += disagreements as u64;
     }
 
     /// The exposition text, with the prediction log's counters when there is one.
@@ -81,6 +101,37 @@ impl Metrics {
                 label(name),
                 e.rows
             );
+        }
+        let shadowed: Vec<(&String, &PerModel)> =
+            m.iter().filter(|(_, e)| e.shadow.requests > 0).collect();
+        if !shadowed.is_empty() {
+            out.push_str("# HELP distillery_shadow_requests_total Requests copied to a shadow version.\n# TYPE distillery_shadow_requests_total counter\n");
+            for (name, e) in &shadowed {
+                let _ = writeln!(
+                    out,
+                    "distillery_shadow_requests_total{{model=\"{}\"}} {}",
+                    label(name),
+                    e.shadow.requests
+                );
+            }
+            out.push_str("# HELP distillery_shadow_disagreements_total Rows the shadow labelled differently.\n# TYPE distillery_shadow_disagreements_total counter\n");
+            for (name, e) in &shadowed {
+                let _ = writeln!(
+                    out,
+                    "distillery_shadow_disagreements_total{{model=\"{}\"}} {}",
+                    label(name),
+                    e.shadow.disagreements
+                );
+            }
+            out.push_str("# HELP distillery_shadow_rows_total Rows the shadow predicted.\n# TYPE distillery_shadow_rows_total counter\n");
+            for (name, e) in &shadowed {
+                let _ = writeln!(
+                    out,
+                    "distillery_shadow_rows_total{{model=\"{}\"}} {}",
+                    label(name),
+                    e.shadow.rows
+                );
+            }
         }
         out.push_str("# HELP distillery_request_seconds Inference request latency in seconds.\n# TYPE distillery_request_seconds histogram\n");
         for (name, e) in m.iter() {

@@ -280,6 +280,7 @@ fn answer(
     match run(served, &request) {
         Ok(v) => {
             let rows = v["outputs"][0]["shape"][0].as_u64().unwrap_or(0) as usize;
+            let shadow = shadow(m, name, &request, &v, rows);
             let record = logging.then(|| {
                 json!({
                     "version": served.version.version,
@@ -287,6 +288,7 @@ fn answer(
                     "rows": rows,
                     "inputs": request["inputs"],
                     "outputs": v["outputs"],
+                    "shadow": shadow,
                 })
             });
             (axum::Json(v).into_response(), rows, record)
@@ -298,6 +300,40 @@ fn answer(
             (error(StatusCode::BAD_REQUEST, message), 0, record)
         }
     }
+}
+
+/// Runs the model's shadow (when one is set and this request is in its fraction) on the
+/// same request; counts the rows whose label differs from the answer given. Returns what
+/// the prediction log keeps of it.
+fn shadow(m: &Models, name: &str, request: &Value, answer: &Value, rows: usize) -> Value {
+    let Some((shadow, fraction)) = m.shadows.get(name) else {
+        return Value::Null;
+    };
+    let n = m.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if (n * 61 % 1000) as f64 >= fraction * 1000.0 {
+        return Value::Null;
+    }
+    let Ok(theirs) = run(shadow, request) else {
+        return json!({ "version": shadow.version.version, "error": "the shadow rejected the request" });
+    };
+    let labels = |v: &Value| {
+        v["outputs"][1]["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (ours, shadow_labels) = (labels(answer), labels(&theirs));
+    let disagreements = ours
+        .iter()
+        .zip(&shadow_labels)
+        .filter(|(a, b)| a != b)
+        .count();
+    m.metrics.record_shadow(name, rows, disagreements);
+    json!({
+        "version": shadow.version.version,
+        "labels": shadow_labels,
+        "disagreements": disagreements,
+    })
 }
 
 /// Flattens nested `data` arrays (row-major).

@@ -15,6 +15,15 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
     if let Some(canary) = &args.canary {
         models.add_canary(&registry, canary, args.canary_weight)?;
     }
+    if let Some(shadow) = &args.shadow {
+        if !(0.0..=1.0).contains(&args.shadow_fraction) {
+            anyhow::bail!(
+                "--shadow-fraction {} must be between 0 and 1",
+                args.shadow_fraction
+            );
+        }
+        models.add_shadow(&registry, shadow, args.shadow_fraction)?;
+    }
     if !args.no_log {
         let policy = match args.log_policy.as_str() {
             "block" => Policy::Block,
@@ -39,6 +48,12 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             .canaries
             .values()
             .map(|(c, w)| format!("{} (canary, {w}%)", c.version.label())),
+    );
+    served.extend(
+        models
+            .shadows
+            .values()
+            .map(|(sh, f)| format!("{} (shadow, {:.0}%)", sh.version.label(), f * 100.0)),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

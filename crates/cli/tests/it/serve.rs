@@ -288,3 +288,46 @@ fn a_canary_takes_its_share_of_traffic_and_ids_stick() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn a_shadow_sees_the_traffic_is_compared_and_never_answers() {
+    let s = setup();
+    s.trained_student();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let server = serve_with(s.dir.path(), &["--shadow", "r/2"]);
+    for id in ["a", "b", "c"] {
+        let (status, r) = post(&format!("{}/v2/models/r/infer", server.base), &one_row(id));
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["model_version"], "1", "the shadow never answers");
+    }
+    let (_, metrics) = get(&format!("{}/metrics", server.base));
+    assert!(
+        metrics.contains("distillery_shadow_requests_total{model=\"r\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("distillery_shadow_rows_total{model=\"r\"} 3"),
+        "{metrics}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let records = loop {
+        let text: String = std::fs::read_dir(s.path("predictions"))
+            .map(|d| {
+                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if text.lines().count() >= 3 || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    for line in records.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(r["shadow"]["version"], 2, "{r}");
+        assert_eq!(r["shadow"]["labels"].as_array().unwrap().len(), 1);
+        assert!(r["shadow"]["disagreements"].as_u64().unwrap() <= 1);
+    }
+}
