@@ -97,6 +97,10 @@ pub(crate) struct ServeArgs {
     /// Fraction (0–1) of requests copied to the shadow.
     #[arg(long, default_value_t = 1.0)]
     pub(crate) shadow_fraction: f64,
+    /// File holding the admin API's bearer token (else DISTILLERY_ADMIN_TOKEN; neither: the
+    /// admin API is off). The token is never logged.
+    #[arg(long)]
+    pub(crate) admin_token_file: Option<PathBuf>,
     /// Directory of the prediction log (predictions-<n>.jsonl, one request and answer per line).
     #[arg(long, default_value = "predictions")]
     pub(crate) log_dir: PathBuf,

@@ -10,7 +10,7 @@ use crate::error::{RegistryError, Result};
 
 /// Where artifact bytes live, addressed by their BLAKE3 hash: a local directory here, an
 /// object store (S3 and the like) in a future backend.
-pub trait Artifacts {
+pub trait Artifacts: Send {
     /// Stores `bytes` durably (before returning) and returns their hash; storing existing
     /// content again is a no-op.
     fn put(&self, bytes: &[u8]) -> Result<String>;

@@ -15,7 +15,7 @@ pub struct Change<'a> {
 }
 
 /// Metadata storage of the registry.
-pub trait Store {
+pub trait Store: Send {
     /// Records a dataset (kept as first seen when the fingerprint exists).
     fn put_dataset(&self, d: &Dataset) -> Result<()>;
     /// A dataset by fingerprint.

@@ -4,6 +4,7 @@
 //! model, 413 for an oversized body). Students are loaded from the registry, each artifact
 //! hash-checked, and predict in-process through `distillery-runtime`.
 
+mod admin;
 mod log;
 mod metrics;
 mod oip;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use distillery_registry::{ModelVersion, Reference, Registry};
 use distillery_runtime::Student;
 
+pub use admin::Server;
 pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
 pub use oip::{MAX_BODY_BYTES, router};
@@ -45,25 +47,28 @@ pub struct Served {
     pub student: Student,
 }
 
-/// Every served model, by name.
+/// Every served model, by name: one routing snapshot. The admin API replaces the whole
+/// snapshot at once; requests in flight keep the one they started with, so a swap never
+/// drops or mixes a request. Counters and the log are shared by all snapshots.
+#[derive(Clone)]
 pub struct Models {
     /// Name → model.
     pub by_name: BTreeMap<String, Arc<Served>>,
     /// Request counters for `/metrics`.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Where every request and answer is appended, when logging is on.
-    pub log: Option<PredictionLog>,
+    pub log: Option<Arc<PredictionLog>>,
     /// Canary versions by model name, with the share of traffic (0–100) they receive.
     pub canaries: BTreeMap<String, (Arc<Served>, u8)>,
     /// Spreads requests without an id over stable and canary.
-    pub counter: std::sync::atomic::AtomicU64,
+    pub counter: Arc<std::sync::atomic::AtomicU64>,
     /// Shadow versions by model name, with the fraction (0–1) of requests copied to them.
     /// A shadow's answers are compared and logged, never returned.
     pub shadows: BTreeMap<String, (Arc<Served>, f64)>,
 }
 
 /// Loads one version's student from the registry (hash-checked).
-fn load_version(registry: &Registry, reference: &Reference) -> Result<Served, ServeError> {
+pub fn load_version(registry: &Registry, reference: &Reference) -> Result<Served, ServeError> {
     let version = registry.resolve(reference)?;
     let bytes = registry.load(&version, "student")?;
     let student = Student::from_bytes(&bytes).map_err(|source| ServeError::Student {
@@ -165,10 +170,10 @@ impl Models {
         }
         Ok(Models {
             by_name,
-            metrics: Metrics::default(),
+            metrics: Arc::new(Metrics::default()),
             log: None,
             canaries: BTreeMap::new(),
-            counter: std::sync::atomic::AtomicU64::new(0),
+            counter: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             shadows: BTreeMap::new(),
         })
     }

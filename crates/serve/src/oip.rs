@@ -18,10 +18,10 @@ use crate::{Models, Served};
 /// Largest request body accepted (16 MiB); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
 
-type Shared = Arc<Models>;
+type Shared = Arc<crate::Server>;
 
-/// The HTTP routes over `models`.
-pub fn router(models: Arc<Models>) -> Router {
+/// The HTTP routes over a running server's state.
+pub fn router(server: Arc<crate::Server>) -> Router {
     Router::new()
         .route("/v2/health/live", get(|| async { StatusCode::OK }))
         .route("/v2/health/ready", get(|| async { StatusCode::OK }))
@@ -39,8 +39,14 @@ pub fn router(models: Arc<Models>) -> Router {
         )
         .route("/v2/models/{name}/infer", post(infer))
         .route("/v2/models/{name}/versions/{version}/infer", post(infer_at))
+        .route("/admin/models/{name}/canary", post(crate::admin::canary))
+        .route("/admin/models/{name}/promote", post(crate::admin::promote))
+        .route(
+            "/admin/models/{name}/rollback",
+            post(crate::admin::rollback),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(models)
+        .with_state(server)
 }
 
 /// `{"error": message}` with a status.
@@ -85,13 +91,14 @@ fn find<'m>(
     }
 }
 
-async fn metrics(State(m): State<Shared>) -> impl IntoResponse {
+async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
+    let m = server.current();
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        m.metrics.render(m.log.as_ref()),
+        m.metrics.render(m.log.as_deref()),
     )
 }
 
@@ -150,7 +157,8 @@ fn metadata(served: &Served) -> Value {
     })
 }
 
-async fn model_metadata(State(m): State<Shared>, Path(name): Path<String>) -> Response {
+async fn model_metadata(State(server): State<Shared>, Path(name): Path<String>) -> Response {
+    let m = server.current();
     match find(&m, &name, None) {
         Ok(s) => axum::Json(metadata(s)).into_response(),
         Err(e) => e.into_response(),
@@ -158,16 +166,18 @@ async fn model_metadata(State(m): State<Shared>, Path(name): Path<String>) -> Re
 }
 
 async fn model_metadata_at(
-    State(m): State<Shared>,
+    State(server): State<Shared>,
     Path((name, v)): Path<(String, String)>,
 ) -> Response {
+    let m = server.current();
     match find(&m, &name, Some(&v)) {
         Ok(s) => axum::Json(metadata(s)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn model_ready(State(m): State<Shared>, Path(name): Path<String>) -> Response {
+async fn model_ready(State(server): State<Shared>, Path(name): Path<String>) -> Response {
+    let m = server.current();
     match find(&m, &name, None) {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
@@ -175,9 +185,10 @@ async fn model_ready(State(m): State<Shared>, Path(name): Path<String>) -> Respo
 }
 
 async fn model_ready_at(
-    State(m): State<Shared>,
+    State(server): State<Shared>,
     Path((name, v)): Path<(String, String)>,
 ) -> Response {
+    let m = server.current();
     match find(&m, &name, Some(&v)) {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
@@ -185,18 +196,20 @@ async fn model_ready_at(
 }
 
 async fn infer(
-    State(m): State<Shared>,
+    State(server): State<Shared>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let m = server.current();
     infer_version(&m, &name, None, body)
 }
 
 async fn infer_at(
-    State(m): State<Shared>,
+    State(server): State<Shared>,
     Path((name, v)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let m = server.current();
     infer_version(&m, &name, Some(&v), body)
 }
 

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use distillery_serve::{Models, Policy, PredictionLog, router};
+use distillery_serve::{Models, Policy, PredictionLog, Server, router};
 
 use crate::cli::ServeArgs;
 use crate::exit::ExitStatus;
@@ -30,17 +30,14 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             "drop" => Policy::Drop,
             other => anyhow::bail!("--log-policy {other} is unknown; use block or drop"),
         };
-        models.log = Some(
-            PredictionLog::start(
-                &args.log_dir,
-                args.log_queue,
-                policy,
-                args.log_rotate_mib << 20,
-            )
-            .with_context(|| {
-                format!("starting the prediction log in {}", args.log_dir.display())
-            })?,
-        );
+        let log = PredictionLog::start(
+            &args.log_dir,
+            args.log_queue,
+            policy,
+            args.log_rotate_mib << 20,
+        )
+        .with_context(|| format!("starting the prediction log in {}", args.log_dir.display()))?;
+        models.log = Some(Arc::new(log));
     }
     let mut served: Vec<String> = models.by_name.values().map(|m| m.version.label()).collect();
     served.extend(
@@ -55,6 +52,17 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             .values()
             .map(|(sh, f)| format!("{} (shadow, {:.0}%)", sh.version.label(), f * 100.0)),
     );
+    let token = match &args.admin_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the admin token file {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("DISTILLERY_ADMIN_TOKEN").ok(),
+    };
+    let actor = super::registry::actor(&args.options);
+    let server = Server::new(models, registry, token, actor);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,7 +82,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             writeln!(out, "serving {} on http://{address}", served.join(", "))?;
             out.flush()?;
         }
-        axum::serve(listener, router(Arc::new(models)))
+        axum::serve(listener, router(Arc::new(server)))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -23,9 +23,14 @@ fn serve(dir: &std::path::Path) -> Server {
 }
 
 fn serve_with(dir: &std::path::Path, extra: &[&str]) -> Server {
+    serve_env(dir, extra, &[])
+}
+
+fn serve_env(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_distillery"))
         .args(["serve", "--port", "0"])
         .args(extra)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -330,4 +335,111 @@ fn a_shadow_sees_the_traffic_is_compared_and_never_answers() {
         assert_eq!(r["shadow"]["labels"].as_array().unwrap().len(), 1);
         assert!(r["shadow"]["disagreements"].as_u64().unwrap() <= 1);
     }
+}
+
+fn admin(base: &str, path: &str, token: Option<&str>, body: &str) -> (u16, serde_json::Value) {
+    let mut req = agent()
+        .post(&format!("{base}{path}"))
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", &format!("Bearer {t}"));
+    }
+    let mut r = req.send(body).unwrap();
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn the_admin_api_starts_rolls_back_and_promotes_a_canary_and_audits_it() {
+    let s = setup();
+    s.trained_student();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let server = serve_env(
+        s.dir.path(),
+        &["--no-log", "--actor", "ops"],
+        &[("DISTILLERY_ADMIN_TOKEN", "s3cret")],
+    );
+    let b = &server.base;
+    let version = |id: &str| -> String {
+        let (status, r) = post(&format!("{b}/v2/models/r/infer"), &one_row(id));
+        assert_eq!(status, 200, "{r}");
+        r["model_version"].as_str().unwrap().to_string()
+    };
+    let start = r#"{"version": 2, "weight": 100, "why": "try v2"}"#;
+    assert_eq!(admin(b, "/admin/models/r/canary", None, start).0, 401);
+    assert_eq!(
+        admin(b, "/admin/models/r/canary", Some("wrong"), start).0,
+        401
+    );
+    assert_eq!(version("a"), "1", "refused changes change nothing");
+    let (status, r) = admin(b, "/admin/models/r/canary", Some("s3cret"), start);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(version("a"), "2");
+    let (status, r) = admin(
+        b,
+        "/admin/models/r/rollback",
+        Some("s3cret"),
+        r#"{"why": "errors"}"#,
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(version("a"), "1");
+    assert_eq!(
+        admin(b, "/admin/models/r/canary", Some("s3cret"), start).0,
+        200
+    );
+    let (status, r) = admin(
+        b,
+        "/admin/models/r/promote",
+        Some("s3cret"),
+        r#"{"why": "healthy"}"#,
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(version("a"), "2");
+    assert_eq!(
+        version("b"),
+        "2",
+        "no canary any more: every request goes to the new stable"
+    );
+
+    let shown = crate::util::json(&s.cmd(&["registry", "show", "r@production", "--json"]));
+    assert_eq!(
+        shown["lineage"]["version"]["version"], 2,
+        "the registry's production alias moved"
+    );
+    let audit = crate::util::json(&s.cmd(&["registry", "audit", "--json"]));
+    let actions: Vec<(String, String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["actor"].as_str().unwrap().into(),
+                e["why"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for want in [
+        (
+            "canary weight 100".to_string(),
+            "ops".to_string(),
+            "try v2".to_string(),
+        ),
+        ("canary rollback".into(), "ops".into(), "errors".into()),
+        ("promote".into(), "ops".into(), "healthy".into()),
+    ] {
+        assert!(actions.contains(&want), "{want:?} not in {actions:?}");
+    }
+    drop(server);
+    let off = serve_with(s.dir.path(), &["--no-log"]);
+    assert_eq!(
+        admin(&off.base, "/admin/models/r/rollback", Some("x"), "{}").0,
+        403
+    );
 }

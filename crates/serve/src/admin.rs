@@ -1,0 +1,254 @@
+//! The running server's state and its admin API (`/admin/…`, bearer-token protected with
+//! a constant-time comparison): change a canary's version or weight, promote the canary to
+//! stable, roll the canary back. Every change is written to the registry — the `canary`
+//! and `production` aliases and their audit entries — and swaps the routing snapshot
+//! atomically.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use distillery_registry::{Change, Reference, Registry};
+use serde_json::{Value, json};
+
+use crate::{Models, load_version};
+
+/// Routing plus what the admin API needs.
+pub struct Server {
+    routing: RwLock<Arc<Models>>,
+    registry: Mutex<Registry>,
+    admin_token: Option<String>,
+    actor: String,
+}
+
+impl Server {
+    /// A server over `models`; `admin_token` (never logged) enables `/admin/…`.
+    pub fn new(
+        models: Models,
+        registry: Registry,
+        admin_token: Option<String>,
+        actor: String,
+    ) -> Server {
+        Server {
+            routing: RwLock::new(Arc::new(models)),
+            registry: Mutex::new(registry),
+            admin_token: admin_token.filter(|t| !t.is_empty()),
+            actor,
+        }
+    }
+
+    /// The current routing snapshot.
+    pub fn current(&self) -> Arc<Models> {
+        match self.routing.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn swap(&self, models: Models) {
+        match self.routing.write() {
+            Ok(mut g) => *g = Arc::new(models),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(models),
+        }
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Equal-length byte strings compared without an early exit.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `None` when the request carries the admin token, else the refusal to send.
+fn refusal(server: &Server, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &server.admin_token else {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "the admin API is off; start the server with --admin-token-file or DISTILLERY_ADMIN_TOKEN",
+        ));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    (!same(given.as_bytes(), token.as_bytes())).then(|| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong admin token (Authorization: Bearer …)",
+        )
+    })
+}
+
+fn why(body: &Value) -> String {
+    body["why"].as_str().unwrap_or("").to_string()
+}
+
+/// `POST /admin/models/{m}/canary {"version": 4, "weight": 10, "why": "…"}`.
+pub(crate) async fn canary(
+    State(server): State<Arc<Server>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(refused) = refusal(&server, &headers) {
+        return refused;
+    }
+    let mut models = (*server.current()).clone();
+    let Some(stable) = models.by_name.get(&name).cloned() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("model '{name}' is not served"),
+        );
+    };
+    let weight = match body["weight"].as_u64() {
+        Some(w) if w <= 100 => w as u8,
+        Some(w) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("weight {w} must be between 0 and 100"),
+            );
+        }
+        None => match models.canaries.get(&name) {
+            Some((_, w)) => *w,
+            None => return error(StatusCode::BAD_REQUEST, "give \"weight\" (0–100)"),
+        },
+    };
+    let Ok(registry) = server.registry.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the registry lock is poisoned",
+        );
+    };
+    let canary = match body["version"].as_u64() {
+        Some(v) => {
+            if v == u64::from(stable.version.version) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("version {v} is the stable version"),
+                );
+            }
+            match load_version(&registry, &Reference::Version(name.clone(), v as u32)) {
+                Ok(s) => Arc::new(s),
+                Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+            }
+        }
+        None => match models.canaries.get(&name) {
+            Some((c, _)) => Arc::clone(c),
+            None => return error(StatusCode::BAD_REQUEST, "no canary yet; give \"version\""),
+        },
+    };
+    let change = Change {
+        actor: &server.actor,
+        why: &why(&body),
+    };
+    if let Err(e) = registry.store().set_alias(
+        &name,
+        "canary",
+        Some(canary.version.version),
+        &format!("canary weight {weight}"),
+        &change,
+    ) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    let version = canary.version.version;
+    models.canaries.insert(name.clone(), (canary, weight));
+    server.swap(models);
+    Json(json!({ "model": name, "stable": stable.version.version, "canary": version, "weight": weight })).into_response()
+}
+
+/// `POST /admin/models/{m}/promote {"why": "…"}`: the canary becomes the stable version and
+/// the registry's `production` alias.
+pub(crate) async fn promote(
+    State(server): State<Arc<Server>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(refused) = refusal(&server, &headers) {
+        return refused;
+    }
+    let mut models = (*server.current()).clone();
+    let Some((canary, _)) = models.canaries.remove(&name) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("model '{name}' has no canary to promote"),
+        );
+    };
+    let Ok(registry) = server.registry.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the registry lock is poisoned",
+        );
+    };
+    let reason = why(&body);
+    let change = Change {
+        actor: &server.actor,
+        why: &reason,
+    };
+    if let Err(e) = registry.promote(&canary.version, "production", false, &change) {
+        return error(StatusCode::CONFLICT, e.to_string());
+    }
+    let _ = registry
+        .store()
+        .set_alias(&name, "canary", None, "canary promoted", &change);
+    let version = canary.version.version;
+    models.by_name.insert(name.clone(), canary);
+    server.swap(models);
+    Json(json!({ "model": name, "stable": version })).into_response()
+}
+
+/// `POST /admin/models/{m}/rollback {"why": "…"}`: the canary stops receiving traffic.
+pub(crate) async fn rollback(
+    State(server): State<Arc<Server>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(refused) = refusal(&server, &headers) {
+        return refused;
+    }
+    let mut models = (*server.current()).clone();
+    let Some((canary, _)) = models.canaries.remove(&name) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("model '{name}' has no canary to roll back"),
+        );
+    };
+    let Ok(registry) = server.registry.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the registry lock is poisoned",
+        );
+    };
+    let reason = why(&body);
+    let change = Change {
+        actor: &server.actor,
+        why: &reason,
+    };
+    if let Err(e) = registry
+        .store()
+        .set_alias(&name, "canary", None, "canary rollback", &change)
+    {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    server.swap(models);
+    Json(json!({ "model": name, "rolled_back": canary.version.version })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison_needs_every_byte() {
+        assert!(same(b"secret-token", b"secret-token"));
+        assert!(!same(b"secret-token", b"secret-tokeN"));
+        assert!(!same(b"secret", b"secret-token"));
+    }
+}
