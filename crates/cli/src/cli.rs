@@ -42,6 +42,8 @@ pub(crate) enum Command {
     Lineage(LineageArgs),
     /// Serve registered students over the Open Inference Protocol (KServe v2) REST API.
     Serve(ServeArgs),
+    /// Change a running server's deployments through its admin API.
+    Deploy(DeployArgs),
     /// Make an ed25519 key pair for signing versions (<out>.secret, <out>.pub).
     Keygen(KeygenArgs),
     /// Sign a registered version: a detached signature over its artifact hashes.
@@ -118,6 +120,45 @@ pub(crate) struct ServeArgs {
     pub(crate) log_rotate_mib: u64,
     #[command(flatten)]
     pub(crate) options: RegistryOptions,
+}
+
+/// `distillery deploy`.
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// The server's address.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub(crate) server: String,
+    /// File holding the admin token (else DISTILLERY_ADMIN_TOKEN).
+    #[arg(long)]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Why, for the audit log.
+    #[arg(long, default_value = "")]
+    pub(crate) why: String,
+    #[command(subcommand)]
+    pub(crate) action: DeployAction,
+}
+
+/// What to change.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeployAction {
+    /// Start a canary (name/version) or change its weight.
+    Canary {
+        /// The canary version, e.g. adult/4.
+        reference: String,
+        /// Share of traffic, 0–100.
+        #[arg(long, default_value_t = 10)]
+        weight: u8,
+    },
+    /// Take a model's canary out of traffic.
+    Rollback {
+        /// The model name.
+        name: String,
+    },
+    /// Make a model's canary its stable version and production alias.
+    Promote {
+        /// The model name.
+        name: String,
+    },
 }
 
 /// `distillery keygen`.

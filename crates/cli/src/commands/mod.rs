@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod demo;
+mod deploy;
 mod eval;
 mod export;
 mod init;
@@ -35,6 +36,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Registry(args) => registry::run(&args),
         Command::Lineage(args) => registry::lineage(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Deploy(args) => deploy::run(&args),
         Command::Keygen(args) => signing::keygen(&args),
         Command::Sign(args) => signing::sign(&args),
         Command::Verify(args) => signing::verify(&args),

@@ -443,3 +443,40 @@ fn the_admin_api_starts_rolls_back_and_promotes_a_canary_and_audits_it() {
         403
     );
 }
+
+#[test]
+fn distillery_deploy_drives_the_admin_api() {
+    let s = setup();
+    s.trained_student();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let server = serve_env(
+        s.dir.path(),
+        &["--no-log"],
+        &[("DISTILLERY_ADMIN_TOKEN", "t0ken")],
+    );
+    let deploy = |args: &[&str], token: &str| {
+        let mut all = vec![
+            "deploy",
+            "--server",
+            server.base.as_str(),
+            "--why",
+            "cli test",
+        ];
+        all.extend_from_slice(args);
+        s.cmd_env(&all, &[("DISTILLERY_ADMIN_TOKEN", token)])
+    };
+    let out = deploy(&["canary", "r/2", "--weight", "100"], "t0ken");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_, r) = post(&format!("{}/v2/models/r/infer", server.base), &one_row("x"));
+    assert_eq!(r["model_version"], "2");
+    let refused = deploy(&["rollback", "r"], "nope");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("401"), "{}", stderr(&refused));
+    let out = deploy(&["promote", "r"], "t0ken");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let again = deploy(&["promote", "r"], "t0ken");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("no canary"), "{}", stderr(&again));
+}

@@ -1,0 +1,64 @@
+//! `distillery deploy canary|rollback|promote`: the admin API of a running
+//! `distillery serve`, from the command line.
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::cli::{DeployAction, DeployArgs};
+use crate::exit::ExitStatus;
+
+pub(crate) fn run(args: &DeployArgs) -> Result<ExitStatus> {
+    let token = match &args.token_file {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading the admin token file {}", p.display()))?
+            .trim()
+            .to_string(),
+        None => std::env::var("DISTILLERY_ADMIN_TOKEN").context(
+            "no admin token: pass --token-file or set DISTILLERY_ADMIN_TOKEN (the server's token)",
+        )?,
+    };
+    let (path, body) = match &args.action {
+        DeployAction::Canary { reference, weight } => {
+            let Some((name, version)) = reference.rsplit_once('/') else {
+                bail!("'{reference}' is not name/version (e.g. adult/4)");
+            };
+            let version: u32 = version
+                .parse()
+                .with_context(|| format!("'{reference}': the version must be a number"))?;
+            (
+                format!("/admin/models/{name}/canary"),
+                json!({ "version": version, "weight": weight, "why": args.why }),
+            )
+        }
+        DeployAction::Rollback { name } => (
+            format!("/admin/models/{name}/rollback"),
+            json!({ "why": args.why }),
+        ),
+        DeployAction::Promote { name } => (
+            format!("/admin/models/{name}/promote"),
+            json!({ "why": args.why }),
+        ),
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}{path}", args.server.trim_end_matches('/'));
+    let mut response = agent
+        .post(&url)
+        .header("authorization", &format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .send(body.to_string())
+        .with_context(|| format!("cannot reach {url}; is `distillery serve` running there?"))?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    if status != 200 {
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string))
+            .unwrap_or(text);
+        bail!("the server refused ({status}): {message}");
+    }
+    println!("{text}");
+    Ok(ExitStatus::Ok)
+}
