@@ -73,15 +73,19 @@ pub(crate) struct CheckArgs {
     pub(crate) json: bool,
 }
 
-/// `distillery serve`.
+/// `distillery serve`. Every setting can also come from `--config serve.toml`; a flag
+/// given here overrides the file.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Port to listen on (0: any free port; the address is printed).
-    #[arg(long, default_value_t = 8080)]
-    pub(crate) port: u16,
-    /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub(crate) host: String,
+    /// A TOML file of serve settings (see the README's serve.toml); flags override it.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Port to listen on (default 8080; 0: any free port, the address is printed).
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+    /// Address to bind (default 127.0.0.1).
+    #[arg(long)]
+    pub(crate) host: Option<String>,
     /// Models to serve (name@alias, name/3 or name); default: every model with a production alias.
     #[arg(long = "model")]
     pub(crate) models: Vec<String>,
@@ -89,35 +93,52 @@ pub(crate) struct ServeArgs {
     /// (a request with an id always goes the same way).
     #[arg(long)]
     pub(crate) canary: Option<String>,
-    /// Share of traffic, 0–100, that the canary receives.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
-    pub(crate) canary_weight: u8,
+    /// Share of traffic, 0–100, that the canary receives (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub(crate) canary_weight: Option<u8>,
     /// A shadow version (e.g. name/4) that sees a copy of --shadow-fraction of its model's
     /// requests; its answers are compared and logged, never returned.
     #[arg(long)]
     pub(crate) shadow: Option<String>,
-    /// Fraction (0–1) of requests copied to the shadow.
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) shadow_fraction: f64,
+    /// Fraction (0–1) of requests copied to the shadow (default 1).
+    #[arg(long)]
+    pub(crate) shadow_fraction: Option<f64>,
     /// File holding the admin API's bearer token (else DISTILLERY_ADMIN_TOKEN; neither: the
     /// admin API is off). The token is never logged.
     #[arg(long)]
     pub(crate) admin_token_file: Option<PathBuf>,
-    /// Directory of the prediction log (predictions-<n>.jsonl, one request and answer per line).
-    #[arg(long, default_value = "predictions")]
-    pub(crate) log_dir: PathBuf,
+    /// Directory of the prediction log (default "predictions"; predictions-<n>.jsonl, one
+    /// request and answer per line).
+    #[arg(long)]
+    pub(crate) log_dir: Option<PathBuf>,
     /// Do not log predictions.
     #[arg(long)]
     pub(crate) no_log: bool,
     /// When the log's queue is full: "block" (default; nothing is lost) or "drop" (counted in /metrics).
-    #[arg(long, default_value = "block")]
-    pub(crate) log_policy: String,
-    /// Records the log's queue holds before the policy applies.
-    #[arg(long, default_value_t = 10_000)]
-    pub(crate) log_queue: usize,
-    /// Start a new log file after this many MiB.
-    #[arg(long, default_value_t = 64)]
-    pub(crate) log_rotate_mib: u64,
+    #[arg(long)]
+    pub(crate) log_policy: Option<String>,
+    /// Records the log's queue holds before the policy applies (default 10000).
+    #[arg(long)]
+    pub(crate) log_queue: Option<usize>,
+    /// Start a new log file after this many MiB (default 64).
+    #[arg(long)]
+    pub(crate) log_rotate_mib: Option<u64>,
+    /// Guardrail: canary requests the limits are judged over (default 100).
+    #[arg(long)]
+    pub(crate) guard_window: Option<usize>,
+    /// Guardrail: canary requests before any limit applies (default 20).
+    #[arg(long)]
+    pub(crate) guard_min_requests: Option<usize>,
+    /// Guardrail: roll the canary back when more than this share of its requests fail.
+    #[arg(long)]
+    pub(crate) guard_max_error_rate: Option<f64>,
+    /// Guardrail: roll the canary back when its p99 latency exceeds this many milliseconds.
+    #[arg(long)]
+    pub(crate) guard_max_p99_ms: Option<f64>,
+    /// Guardrail: roll the canary back when it labels more than this share of rows
+    /// differently from the stable version.
+    #[arg(long)]
+    pub(crate) guard_max_disagreement: Option<f64>,
     #[command(flatten)]
     pub(crate) options: RegistryOptions,
 }

@@ -4,6 +4,7 @@
 //! and `production` aliases and their audit entries — and swaps the routing snapshot
 //! atomically.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Json;
@@ -13,30 +14,93 @@ use axum::response::{IntoResponse, Response};
 use distillery_registry::{Change, Reference, Registry};
 use serde_json::{Value, json};
 
+use crate::guard::{CanaryObservation, Guardrails, Window};
 use crate::{Models, load_version};
 
-/// Routing plus what the admin API needs.
+/// Routing plus what the admin API and the guardrails need.
 pub struct Server {
     routing: RwLock<Arc<Models>>,
     registry: Mutex<Registry>,
     admin_token: Option<String>,
     actor: String,
+    guard: Option<Guardrails>,
+    windows: Mutex<BTreeMap<String, Window>>,
 }
 
 impl Server {
-    /// A server over `models`; `admin_token` (never logged) enables `/admin/…`.
+    /// A server over `models`; `admin_token` (never logged) enables `/admin/…`; `guard`
+    /// (when it sets a limit) rolls canaries back automatically.
     pub fn new(
         models: Models,
         registry: Registry,
         admin_token: Option<String>,
         actor: String,
+        guard: Option<Guardrails>,
     ) -> Server {
         Server {
             routing: RwLock::new(Arc::new(models)),
             registry: Mutex::new(registry),
             admin_token: admin_token.filter(|t| !t.is_empty()),
             actor,
+            guard: guard.filter(Guardrails::any),
+            windows: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Records a request that `name`'s canary answered; rolls the canary back when it
+    /// breaches a guardrail.
+    pub(crate) fn observe_canary(&self, name: &str, o: CanaryObservation) {
+        let Some(g) = &self.guard else { return };
+        let breach = match self.windows.lock() {
+            Ok(mut w) => w.entry(name.to_string()).or_default().observe(g, o),
+            Err(_) => None,
+        };
+        if let Some(reason) = breach {
+            self.guardrail_rollback(name, &reason);
+        }
+    }
+
+    /// Whether canary requests must also be answered by the stable version, to count
+    /// disagreements for a guardrail.
+    pub(crate) fn compares_canaries(&self) -> bool {
+        self.guard.is_some_and(|g| g.max_disagreement.is_some())
+    }
+
+    /// A fresh start for `name`'s guardrail window (a new canary or a new weight).
+    fn forget_canary(&self, name: &str) {
+        if let Ok(mut w) = self.windows.lock() {
+            w.remove(name);
+        }
+    }
+
+    fn guardrail_rollback(&self, name: &str, reason: &str) {
+        let Ok(registry) = self.registry.lock() else {
+            return;
+        };
+        let mut models = (*self.current()).clone();
+        let Some((canary, _)) = models.canaries.remove(name) else {
+            return; // another request already rolled it back
+        };
+        self.swap(models);
+        tracing::warn!(
+            model = name,
+            version = canary.version.version,
+            reason,
+            "guardrail rolled the canary back"
+        );
+        let why = format!("guardrail breached: {reason}");
+        let change = Change {
+            actor: &self.actor,
+            why: &why,
+        };
+        if let Err(e) =
+            registry
+                .store()
+                .set_alias(name, "canary", None, "guardrail rollback", &change)
+        {
+            tracing::error!(model = name, error = %e, "could not record the guardrail rollback");
+        }
+        self.current().metrics.record_guardrail_rollback(name);
     }
 
     /// The current routing snapshot.
@@ -99,6 +163,13 @@ pub(crate) async fn canary(
     if let Some(refused) = refusal(&server, &headers) {
         return refused;
     }
+    // The registry lock serialises every routing change, so none is lost.
+    let Ok(registry) = server.registry.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the registry lock is poisoned",
+        );
+    };
     let mut models = (*server.current()).clone();
     let Some(stable) = models.by_name.get(&name).cloned() else {
         return error(
@@ -118,12 +189,6 @@ pub(crate) async fn canary(
             Some((_, w)) => *w,
             None => return error(StatusCode::BAD_REQUEST, "give \"weight\" (0–100)"),
         },
-    };
-    let Ok(registry) = server.registry.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the registry lock is poisoned",
-        );
     };
     let canary = match body["version"].as_u64() {
         Some(v) => {
@@ -159,6 +224,7 @@ pub(crate) async fn canary(
     let version = canary.version.version;
     models.canaries.insert(name.clone(), (canary, weight));
     server.swap(models);
+    server.forget_canary(&name);
     Json(json!({ "model": name, "stable": stable.version.version, "canary": version, "weight": weight })).into_response()
 }
 
@@ -173,17 +239,18 @@ pub(crate) async fn promote(
     if let Some(refused) = refusal(&server, &headers) {
         return refused;
     }
+    // The registry lock serialises every routing change, so none is lost.
+    let Ok(registry) = server.registry.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the registry lock is poisoned",
+        );
+    };
     let mut models = (*server.current()).clone();
     let Some((canary, _)) = models.canaries.remove(&name) else {
         return error(
             StatusCode::BAD_REQUEST,
             format!("model '{name}' has no canary to promote"),
-        );
-    };
-    let Ok(registry) = server.registry.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the registry lock is poisoned",
         );
     };
     let reason = why(&body);
@@ -200,6 +267,7 @@ pub(crate) async fn promote(
     let version = canary.version.version;
     models.by_name.insert(name.clone(), canary);
     server.swap(models);
+    server.forget_canary(&name);
     Json(json!({ "model": name, "stable": version })).into_response()
 }
 
@@ -213,17 +281,18 @@ pub(crate) async fn rollback(
     if let Some(refused) = refusal(&server, &headers) {
         return refused;
     }
+    // The registry lock serialises every routing change, so none is lost.
+    let Ok(registry) = server.registry.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the registry lock is poisoned",
+        );
+    };
     let mut models = (*server.current()).clone();
     let Some((canary, _)) = models.canaries.remove(&name) else {
         return error(
             StatusCode::BAD_REQUEST,
             format!("model '{name}' has no canary to roll back"),
-        );
-    };
-    let Ok(registry) = server.registry.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the registry lock is poisoned",
         );
     };
     let reason = why(&body);
@@ -238,6 +307,7 @@ pub(crate) async fn rollback(
         return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     }
     server.swap(models);
+    server.forget_canary(&name);
     Json(json!({ "model": name, "rolled_back": canary.version.version })).into_response()
 }
 

@@ -5,6 +5,7 @@
 //! hash-checked, and predict in-process through `distillery-runtime`.
 
 mod admin;
+mod guard;
 mod log;
 mod metrics;
 mod oip;
@@ -16,6 +17,7 @@ use distillery_registry::{ModelVersion, Reference, Registry};
 use distillery_runtime::Student;
 
 pub use admin::Server;
+pub use guard::{CanaryObservation, Guardrails, Window};
 pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
 pub use oip::{MAX_BODY_BYTES, router};

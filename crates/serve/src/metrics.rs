@@ -26,6 +26,7 @@ struct PerModel {
     seconds: f64,
     count: u64,
     shadow: Shadow,
+    guardrail_rollbacks: u64,
 }
 
 /// Counters shared by all request handlers.
@@ -63,6 +64,13 @@ impl Metrics {
         e.requests += 1;
         e.rows += rows as u64;
         e.disagreements += disagreements as u64;
+    }
+
+    /// Records a canary that a guardrail took out of traffic.
+    pub fn record_guardrail_rollback(&self, model: &str) {
+        if let Ok(mut m) = self.models.lock() {
+            m.entry(model.to_string()).or_default().guardrail_rollbacks += 1;
+        }
     }
 
     /// The exposition text, with the prediction log's counters when there is one.
@@ -132,6 +140,15 @@ impl Metrics {
                     e.shadow.rows
                 );
             }
+        }
+        out.push_str("# HELP distillery_guardrail_rollbacks_total Canaries taken out of traffic by a guardrail.\n# TYPE distillery_guardrail_rollbacks_total counter\n");
+        for (name, e) in m.iter() {
+            let _ = writeln!(
+                out,
+                "distillery_guardrail_rollbacks_total{{model=\"{}\"}} {}",
+                label(name),
+                e.guardrail_rollbacks
+            );
         }
         out.push_str("# HELP distillery_request_seconds Inference request latency in seconds.\n# TYPE distillery_request_seconds histogram\n");
         for (name, e) in m.iter() {

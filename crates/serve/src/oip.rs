@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use distillery_runtime::{FeatureEncoder, RawValue, Scratch};
 use serde_json::{Value, json};
 
-use crate::{Models, Served};
+use crate::{CanaryObservation, Models, Served};
 
 /// Largest request body accepted (16 MiB); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
@@ -201,7 +201,7 @@ async fn infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let m = server.current();
-    infer_version(&m, &name, None, body)
+    infer_version(&server, &m, &name, None, body)
 }
 
 async fn infer_at(
@@ -210,17 +210,22 @@ async fn infer_at(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let m = server.current();
-    infer_version(&m, &name, Some(&v), body)
+    infer_version(&server, &m, &name, Some(&v), body)
 }
 
 fn infer_version(
+    server: &crate::Server,
     m: &Models,
     name: &str,
     version: Option<&str>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let start = std::time::Instant::now();
-    let (response, rows, record) = answer(m, name, version, body);
+    let compare = server.compares_canaries();
+    let (response, rows, record, observation) = answer(m, name, version, body, compare);
+    if let Some(o) = observation {
+        server.observe_canary(name, o);
+    }
     let label = if m.by_name.contains_key(name) {
         name
     } else {
@@ -252,10 +257,11 @@ fn answer(
     name: &str,
     version: Option<&str>,
     body: Result<Bytes, BytesRejection>,
-) -> (Response, usize, Option<Value>) {
+    compare: bool,
+) -> (Response, usize, Option<Value>, Option<CanaryObservation>) {
     let served = match find(m, name, version) {
         Ok(s) => s,
-        Err(e) => return (e.into_response(), 0, None),
+        Err(e) => return (e.into_response(), 0, None, None),
     };
     let body = match body {
         Ok(b) => b,
@@ -269,9 +275,10 @@ fn answer(
                 ),
                 0,
                 None,
+                None,
             );
         }
-        Err(r) => return (error(r.status(), r.body_text()), 0, None),
+        Err(r) => return (error(r.status(), r.body_text()), 0, None, None),
     };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -281,16 +288,25 @@ fn answer(
                 .log
                 .is_some()
                 .then(|| json!({ "version": served.version.version, "error": message }));
-            return (error(StatusCode::BAD_REQUEST, message), 0, record);
+            return (error(StatusCode::BAD_REQUEST, message), 0, record, None);
         }
     };
-    let served = if version.is_none() {
+    let chosen = if version.is_none() {
         pick(m, served, request.get("id"))
     } else {
         served
     };
     let logging = m.log.is_some();
-    match run(served, &request) {
+    let stable = served;
+    let served = chosen;
+    let on_canary = m
+        .canaries
+        .get(name)
+        .is_some_and(|(c, _)| Arc::ptr_eq(c, served));
+    let ran = std::time::Instant::now();
+    let result = run(served, &request);
+    let millis = ran.elapsed().as_secs_f64() * 1000.0;
+    match result {
         Ok(v) => {
             let rows = v["outputs"][0]["shape"][0].as_u64().unwrap_or(0) as usize;
             let shadow = shadow(m, name, &request, &v, rows);
@@ -304,13 +320,42 @@ fn answer(
                     "shadow": shadow,
                 })
             });
-            (axum::Json(v).into_response(), rows, record)
+            // When a guardrail limits disagreement, the stable version answers canary
+            // requests too (after the canary's time is taken).
+            let observation = on_canary.then(|| {
+                let labels = |v: &Value| v["outputs"][1]["data"].clone();
+                let disagreements = match compare.then(|| run(stable, &request)) {
+                    Some(Ok(s)) => labels(&s)
+                        .as_array()
+                        .zip(labels(&v).as_array())
+                        .map_or(0, |(a, b)| a.iter().zip(b).filter(|(x, y)| x != y).count()),
+                    _ => 0,
+                };
+                CanaryObservation {
+                    error: false,
+                    rows,
+                    disagreements,
+                    millis,
+                }
+            });
+            (axum::Json(v).into_response(), rows, record, observation)
         }
         Err(message) => {
             let record = logging.then(|| {
                 json!({ "version": served.version.version, "id": request.get("id"), "error": message })
             });
-            (error(StatusCode::BAD_REQUEST, message), 0, record)
+            let observation = on_canary.then_some(CanaryObservation {
+                error: true,
+                rows: 0,
+                disagreements: 0,
+                millis,
+            });
+            (
+                error(StatusCode::BAD_REQUEST, message),
+                0,
+                record,
+                observation,
+            )
         }
     }
 }

@@ -17,4 +17,5 @@ mod quality;
 mod registry;
 mod run;
 mod serve;
+mod serve_deploy;
 mod util;

@@ -6,9 +6,9 @@ use std::process::{Child, Command, Stdio};
 
 use crate::util::{data, setup, stderr};
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -22,11 +22,11 @@ fn serve(dir: &std::path::Path) -> Server {
     serve_with(dir, &[])
 }
 
-fn serve_with(dir: &std::path::Path, extra: &[&str]) -> Server {
+pub(crate) fn serve_with(dir: &std::path::Path, extra: &[&str]) -> Server {
     serve_env(dir, extra, &[])
 }
 
-fn serve_env(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+pub(crate) fn serve_env(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_distillery"))
         .args(["serve", "--port", "0"])
         .args(extra)
@@ -52,12 +52,12 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn get(url: &str) -> (u16, String) {
+pub(crate) fn get(url: &str) -> (u16, String) {
     let mut r = agent().get(url).call().unwrap();
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
-fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
+pub(crate) fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
     let mut r = agent()
         .post(url)
         .header("content-type", "application/json")
@@ -233,7 +233,7 @@ fn serving_without_a_production_model_says_what_to_do() {
 
 /// One request as a single numeric [1, 14] tensor (categories given as numbers are
 /// unseen levels, which is valid), with an id.
-fn one_row(id: &str) -> String {
+pub(crate) fn one_row(id: &str) -> String {
     let data: Vec<f64> = (0..14).map(f64::from).collect();
     serde_json::json!({"id": id, "inputs": [{"name": "x", "shape": [1, 14], "datatype": "FP64", "data": data}]}).to_string()
 }
@@ -337,7 +337,12 @@ fn a_shadow_sees_the_traffic_is_compared_and_never_answers() {
     }
 }
 
-fn admin(base: &str, path: &str, token: Option<&str>, body: &str) -> (u16, serde_json::Value) {
+pub(crate) fn admin(
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
     let mut req = agent()
         .post(&format!("{base}{path}"))
         .header("content-type", "application/json");

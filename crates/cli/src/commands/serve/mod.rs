@@ -4,40 +4,33 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use distillery_serve::{Models, Policy, PredictionLog, Server, router};
+use distillery_serve::{Models, PredictionLog, Server, router};
 
-use crate::cli::ServeArgs;
+use crate::cli::{RegistryOptions, ServeArgs};
 use crate::exit::ExitStatus;
 
+mod settings;
+
+use settings::Settings;
+
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
-    let registry = super::registry::open(&args.options)?;
-    let mut models = Models::load(&registry, &args.models)?;
-    if let Some(canary) = &args.canary {
-        models.add_canary(&registry, canary, args.canary_weight)?;
+    let settings = Settings::resolve(args)?;
+    let options = RegistryOptions {
+        registry: settings.registry.clone(),
+        actor: settings.actor.clone(),
+    };
+    let registry = super::registry::open(&options)?;
+    let mut models = Models::load(&registry, &settings.models)?;
+    if let Some((canary, weight)) = &settings.canary {
+        models.add_canary(&registry, canary, *weight)?;
     }
-    if let Some(shadow) = &args.shadow {
-        if !(0.0..=1.0).contains(&args.shadow_fraction) {
-            anyhow::bail!(
-                "--shadow-fraction {} must be between 0 and 1",
-                args.shadow_fraction
-            );
-        }
-        models.add_shadow(&registry, shadow, args.shadow_fraction)?;
+    if let Some((shadow, fraction)) = &settings.shadow {
+        models.add_shadow(&registry, shadow, *fraction)?;
     }
-    if !args.no_log {
-        let policy = match args.log_policy.as_str() {
-            "block" => Policy::Block,
-            "drop" => Policy::Drop,
-            other => anyhow::bail!("--log-policy {other} is unknown; use block or drop"),
-        };
-        let log = PredictionLog::start(
-            &args.log_dir,
-            args.log_queue,
-            policy,
-            args.log_rotate_mib << 20,
-        )
-        .with_context(|| format!("starting the prediction log in {}", args.log_dir.display()))?;
-        models.log = Some(Arc::new(log));
+    if let Some(log) = &settings.log {
+        let started = PredictionLog::start(&log.dir, log.queue, log.policy, log.rotate_bytes)
+            .with_context(|| format!("starting the prediction log in {}", log.dir.display()))?;
+        models.log = Some(Arc::new(started));
     }
     let mut served: Vec<String> = models.by_name.values().map(|m| m.version.label()).collect();
     served.extend(
@@ -52,7 +45,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             .values()
             .map(|(sh, f)| format!("{} (shadow, {:.0}%)", sh.version.label(), f * 100.0)),
     );
-    let token = match &args.admin_token_file {
+    let token = match &settings.admin_token_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
                 .with_context(|| format!("reading the admin token file {}", path.display()))?
@@ -61,19 +54,19 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         ),
         None => std::env::var("DISTILLERY_ADMIN_TOKEN").ok(),
     };
-    let actor = super::registry::actor(&args.options);
-    let server = Server::new(models, registry, token, actor);
+    let actor = super::registry::actor(&options);
+    let server = Server::new(models, registry, token, actor, Some(settings.guard));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the server runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port))
             .await
             .with_context(|| {
                 format!(
                     "cannot listen on {}:{}; is the port taken?",
-                    args.host, args.port
+                    settings.host, settings.port
                 )
             })?;
         let address = listener.local_addr()?;

@@ -1,0 +1,227 @@
+//! `distillery serve`'s settings: the flags, over an optional `serve.toml` (paths in the
+//! file are relative to the file), over the defaults. Every value is checked here, before
+//! anything is loaded or bound, so a typo fails fast with exit code 2.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use distillery_serve::{Guardrails, Policy};
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// What the server runs with, fully resolved.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) registry: PathBuf,
+    pub(crate) actor: Option<String>,
+    pub(crate) models: Vec<String>,
+    pub(crate) canary: Option<(String, u8)>,
+    pub(crate) shadow: Option<(String, f64)>,
+    pub(crate) admin_token_file: Option<PathBuf>,
+    pub(crate) log: Option<LogSettings>,
+    pub(crate) guard: Guardrails,
+}
+
+/// The prediction log's settings.
+#[derive(Debug)]
+pub(crate) struct LogSettings {
+    pub(crate) dir: PathBuf,
+    pub(crate) policy: Policy,
+    pub(crate) queue: usize,
+    pub(crate) rotate_bytes: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    host: Option<String>,
+    port: Option<u16>,
+    registry: Option<PathBuf>,
+    actor: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    admin_token_file: Option<PathBuf>,
+    canary: Option<CanaryFile>,
+    shadow: Option<ShadowFile>,
+    #[serde(default)]
+    log: LogFile,
+    guardrails: Option<Guardrails>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CanaryFile {
+    model: String,
+    weight: Option<u8>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShadowFile {
+    model: String,
+    fraction: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogFile {
+    enabled: Option<bool>,
+    dir: Option<PathBuf>,
+    policy: Option<String>,
+    queue: Option<usize>,
+    rotate_mib: Option<u64>,
+}
+
+/// The registry directory clap falls back to when neither the flag nor the variable is set.
+const DEFAULT_REGISTRY: &str = ".distillery";
+
+impl Settings {
+    /// Resolves the flags over the config file over the defaults.
+    pub(crate) fn resolve(args: &ServeArgs) -> Result<Settings> {
+        let (file, base) = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the serve config {}", path.display()))?;
+                let file: File = toml::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{} is not a valid serve config: {}",
+                        path.display(),
+                        e.message()
+                    )
+                })?;
+                let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+                (file, base)
+            }
+            None => (File::default(), PathBuf::new()),
+        };
+        let here = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        // `--registry` has a default, so the file's value wins only over that default.
+        let flag_registry = &args.options.registry;
+        let registry = match file.registry {
+            Some(r)
+                if flag_registry == Path::new(DEFAULT_REGISTRY)
+                    && std::env::var_os("DISTILLERY_REGISTRY").is_none() =>
+            {
+                here(r)
+            }
+            _ => flag_registry.clone(),
+        };
+        let canary = match (&args.canary, file.canary) {
+            (Some(m), f) => Some((m.clone(), args.canary_weight.or(f.and_then(|f| f.weight)))),
+            (None, Some(f)) => Some((f.model, args.canary_weight.or(f.weight))),
+            (None, None) => None,
+        }
+        .map(|(m, w)| (m, w.unwrap_or(10)));
+        if let Some((m, w)) = &canary
+            && *w > 100
+        {
+            bail!("canary {m}: weight {w} must be between 0 and 100");
+        }
+        let shadow = match (&args.shadow, file.shadow) {
+            (Some(m), f) => Some((
+                m.clone(),
+                args.shadow_fraction.or(f.and_then(|f| f.fraction)),
+            )),
+            (None, Some(f)) => Some((f.model, args.shadow_fraction.or(f.fraction))),
+            (None, None) => None,
+        }
+        .map(|(m, f)| (m, f.unwrap_or(1.0)));
+        if let Some((m, f)) = &shadow
+            && !(0.0..=1.0).contains(f)
+        {
+            bail!("shadow {m}: fraction {f} must be between 0 and 1");
+        }
+        let logging = !args.no_log && file.log.enabled.unwrap_or(true);
+        let log = if logging {
+            let policy = match args
+                .log_policy
+                .as_deref()
+                .or(file.log.policy.as_deref())
+                .unwrap_or("block")
+            {
+                "block" => Policy::Block,
+                "drop" => Policy::Drop,
+                other => bail!("log policy '{other}' is unknown; use block or drop"),
+            };
+            let queue = args.log_queue.or(file.log.queue).unwrap_or(10_000);
+            if queue == 0 {
+                bail!("the log queue must hold at least one record");
+            }
+            let rotate_mib = args.log_rotate_mib.or(file.log.rotate_mib).unwrap_or(64);
+            Some(LogSettings {
+                dir: args
+                    .log_dir
+                    .clone()
+                    .or(file.log.dir.map(here))
+                    .unwrap_or_else(|| "predictions".into()),
+                policy,
+                queue,
+                rotate_bytes: rotate_mib.max(1) << 20,
+            })
+        } else {
+            None
+        };
+        let mut guard = file.guardrails.unwrap_or_default();
+        guard.window = args.guard_window.unwrap_or(guard.window);
+        guard.min_requests = args.guard_min_requests.unwrap_or(guard.min_requests);
+        guard.max_error_rate = args.guard_max_error_rate.or(guard.max_error_rate);
+        guard.max_p99_ms = args.guard_max_p99_ms.or(guard.max_p99_ms);
+        guard.max_disagreement = args.guard_max_disagreement.or(guard.max_disagreement);
+        check_guardrails(&guard)?;
+        let mut models = args.models.clone();
+        if models.is_empty() {
+            models = file.models;
+        }
+        Ok(Settings {
+            host: args
+                .host
+                .clone()
+                .or(file.host)
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            port: args.port.or(file.port).unwrap_or(8080),
+            registry,
+            actor: args.options.actor.clone().or(file.actor),
+            models,
+            canary,
+            shadow,
+            admin_token_file: args
+                .admin_token_file
+                .clone()
+                .or(file.admin_token_file.map(here)),
+            log,
+            guard,
+        })
+    }
+}
+
+fn check_guardrails(g: &Guardrails) -> Result<()> {
+    if g.window == 0 {
+        bail!("guardrail window must be at least 1 request");
+    }
+    if g.min_requests > g.window {
+        bail!(
+            "guardrail min_requests {} exceeds the window of {}: no limit could ever apply",
+            g.min_requests,
+            g.window
+        );
+    }
+    for (what, v) in [
+        ("max_error_rate", g.max_error_rate),
+        ("max_disagreement", g.max_disagreement),
+    ] {
+        if let Some(v) = v
+            && !(0.0..=1.0).contains(&v)
+        {
+            bail!("guardrail {what} {v} must be a share between 0 and 1");
+        }
+    }
+    if let Some(ms) = g.max_p99_ms
+        && (ms.is_nan() || ms <= 0.0)
+    {
+        bail!("guardrail max_p99_ms {ms} must be a positive number of milliseconds");
+    }
+    Ok(())
+}
