@@ -219,11 +219,11 @@ mod tests {
         assert_eq!(w.observe(&g, big), None);
         assert_eq!(w.observe(&g, big), None, "10 of 200 rows is 0.05");
         let bad = CanaryObservation {
-            rows: 10,
-            disagreements: 10,
+            rows: 20,
+            disagreements: 20,
             ..big
         };
-        let breach = w.observe(&g, bad).expect("20 of 210 rows is over 0.1");
-        assert!(breach.contains("over 210 rows"), "{breach}");
+        let breach = w.observe(&g, bad).expect("30 of 220 rows is over 0.1");
+        assert!(breach.contains("over 220 rows"), "{breach}");
     }
 }

@@ -5,6 +5,7 @@
 //! hash-checked, and predict in-process through `distillery-runtime`.
 
 mod admin;
+mod binary;
 mod guard;
 mod log;
 mod metrics;

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use distillery_runtime::{FeatureEncoder, RawValue, Scratch};
@@ -104,7 +104,7 @@ async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
 
 async fn server_metadata() -> impl IntoResponse {
     axum::Json(
-        json!({ "name": "distillery", "version": env!("CARGO_PKG_VERSION"), "extensions": [] }),
+        json!({ "name": "distillery", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }),
     )
 }
 
@@ -198,19 +198,21 @@ async fn model_ready_at(
 async fn infer(
     State(server): State<Shared>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let m = server.current();
-    infer_version(&server, &m, &name, None, body)
+    infer_version(&server, &m, &name, None, &headers, body)
 }
 
 async fn infer_at(
     State(server): State<Shared>,
     Path((name, v)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let m = server.current();
-    infer_version(&server, &m, &name, Some(&v), body)
+    infer_version(&server, &m, &name, Some(&v), &headers, body)
 }
 
 fn infer_version(
@@ -218,11 +220,13 @@ fn infer_version(
     m: &Models,
     name: &str,
     version: Option<&str>,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let start = std::time::Instant::now();
     let compare = server.compares_canaries();
-    let (response, rows, record, observation) = answer(m, name, version, body, compare);
+    let split = crate::binary::header_length(headers);
+    let (response, rows, record, observation) = answer(m, name, version, body, split, compare);
     if let Some(o) = observation {
         server.observe_canary(name, o);
     }
@@ -257,6 +261,7 @@ fn answer(
     name: &str,
     version: Option<&str>,
     body: Result<Bytes, BytesRejection>,
+    split: Result<Option<usize>, String>,
     compare: bool,
 ) -> (Response, usize, Option<Value>, Option<CanaryObservation>) {
     let served = match find(m, name, version) {
@@ -280,10 +285,24 @@ fn answer(
         }
         Err(r) => return (error(r.status(), r.body_text()), 0, None, None),
     };
-    let request: Value = match serde_json::from_slice(&body) {
+    let request: Result<Value, String> = split.and_then(|split| {
+        let (head, tail) = match split {
+            Some(n) => body.split_at_checked(n).ok_or_else(|| {
+                format!(
+                    "the JSON header is said to be {n} bytes but the body has {}",
+                    body.len()
+                )
+            })?,
+            None => (&body[..], &[][..]),
+        };
+        let mut request: Value =
+            serde_json::from_slice(head).map_err(|e| format!("the body is not JSON: {e}"))?;
+        crate::binary::inline_inputs(&mut request, tail)?;
+        Ok(request)
+    });
+    let request = match request {
         Ok(v) => v,
-        Err(e) => {
-            let message = format!("the body is not JSON: {e}");
+        Err(message) => {
             let record = m
                 .log
                 .is_some()
@@ -338,7 +357,12 @@ fn answer(
                     millis,
                 }
             });
-            (axum::Json(v).into_response(), rows, record, observation)
+            (
+                crate::binary::respond(&request, v),
+                rows,
+                record,
+                observation,
+            )
         }
         Err(message) => {
             let record = logging.then(|| {
@@ -395,7 +419,7 @@ fn shadow(m: &Models, name: &str, request: &Value, answer: &Value, rows: usize) 
 }
 
 /// Flattens nested `data` arrays (row-major).
-fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+pub(crate) fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
     match v {
         Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
         other => out.push(other),

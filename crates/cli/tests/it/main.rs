@@ -18,4 +18,5 @@ mod registry;
 mod run;
 mod serve;
 mod serve_deploy;
+mod triton;
 mod util;
