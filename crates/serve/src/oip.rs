@@ -46,7 +46,32 @@ pub fn router(server: Arc<crate::Server>) -> Router {
             post(crate::admin::rollback),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_oversized))
         .with_state(server)
+}
+
+/// Answers 413 at once when the declared `Content-Length` is over the limit, instead of
+/// reading (and the client sending) the body first.
+async fn refuse_oversized(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > MAX_BODY_BYTES as u64 => too_large(),
+        _ => next.run(request).await,
+    }
+}
+
+fn too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"),
+    )
 }
 
 /// `{"error": message}` with a status.
@@ -271,17 +296,7 @@ fn answer(
     let body = match body {
         Ok(b) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return (
-                error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "request body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"
-                    ),
-                ),
-                0,
-                None,
-                None,
-            );
+            return (too_large(), 0, None, None);
         }
         Err(r) => return (error(r.status(), r.body_text()), 0, None, None),
     };

@@ -18,5 +18,6 @@ mod registry;
 mod run;
 mod serve;
 mod serve_deploy;
+mod serve_errors;
 mod triton;
 mod util;

@@ -1,0 +1,182 @@
+//! Issue #7 acceptance: every kind of bad request gets the right status and a message that
+//! says what was wrong — never a 500 — and the server keeps serving afterwards.
+
+use std::io::{Read, Write};
+
+use crate::serve::{admin, post, serve_env};
+use crate::util::{setup, stderr};
+
+fn tensor(name: &str, datatype: &str, shape: serde_json::Value, data: serde_json::Value) -> String {
+    serde_json::json!({"inputs": [{"name": name, "datatype": datatype, "shape": shape, "data": data}]})
+        .to_string()
+}
+
+#[test]
+fn bad_requests_get_the_right_status_and_a_clear_message_and_serving_goes_on() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let server = serve_env(
+        s.dir.path(),
+        &["--no-log"],
+        &[("DISTILLERY_ADMIN_TOKEN", "tok")],
+    );
+    let infer = format!("{}/v2/models/r/infer", server.base);
+    let row: Vec<f64> = (0..14).map(f64::from).collect();
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("malformed JSON", "{\"inputs\": [".into(), 400, "not JSON"),
+        (
+            "a JSON NaN literal",
+            "{\"inputs\": [NaN]}".into(),
+            400,
+            "not JSON",
+        ),
+        ("no inputs", "{}".into(), 400, "no \"inputs\""),
+        (
+            "a shape that does not match the data",
+            tensor(
+                "x",
+                "FP64",
+                serde_json::json!([2, 14]),
+                serde_json::json!(row),
+            ),
+            400,
+            "shape",
+        ),
+        (
+            "too few columns",
+            tensor(
+                "x",
+                "FP64",
+                serde_json::json!([1, 13]),
+                serde_json::json!(&row[..13]),
+            ),
+            400,
+            "14",
+        ),
+        (
+            "an unknown datatype",
+            tensor(
+                "x",
+                "FLOAT",
+                serde_json::json!([1, 14]),
+                serde_json::json!(row),
+            ),
+            400,
+            "datatype FLOAT",
+        ),
+        (
+            "text in a numeric tensor",
+            tensor(
+                "age",
+                "FP32",
+                serde_json::json!([1]),
+                serde_json::json!(["old"]),
+            ),
+            400,
+            "input 'age' row 0",
+        ),
+        (
+            "the string NaN as a number",
+            tensor(
+                "age",
+                "FP32",
+                serde_json::json!([1]),
+                serde_json::json!(["NaN"]),
+            ),
+            400,
+            "input 'age' row 0",
+        ),
+    ];
+    for (what, body, status, says) in &cases {
+        let (got, e) = post(&infer, body);
+        assert_eq!(got, *status, "{what}: {e}");
+        let message = e["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: no error message in {e}"));
+        assert!(
+            message.contains(says),
+            "{what}: '{message}' does not say '{says}'"
+        );
+    }
+
+    // An unknown category is not an error: it is an unseen level, as in training.
+    let mut unseen = serde_json::json!({"inputs": []});
+    let features = [
+        "age",
+        "workclass",
+        "fnlwgt",
+        "education",
+        "education-num",
+        "marital-status",
+        "occupation",
+        "relationship",
+        "race",
+        "sex",
+        "capital-gain",
+        "capital-loss",
+        "hours-per-week",
+        "native-country",
+    ];
+    for f in features {
+        let (datatype, value) = if [
+            "age",
+            "fnlwgt",
+            "education-num",
+            "capital-gain",
+            "capital-loss",
+            "hours-per-week",
+        ]
+        .contains(&f)
+        {
+            ("FP64", serde_json::json!(40))
+        } else {
+            ("BYTES", serde_json::json!("never-seen-before"))
+        };
+        unseen["inputs"].as_array_mut().unwrap().push(
+            serde_json::json!({"name": f, "datatype": datatype, "shape": [1], "data": [value]}),
+        );
+    }
+    let (status, r) = post(&infer, &unseen.to_string());
+    assert_eq!(status, 200, "{r}");
+
+    // 100 MB: refused with 413 from its Content-Length, before the body is read (a
+    // raw socket, because a client still sending when the server closes sees a reset).
+    let address = server.base.trim_start_matches("http://");
+    let mut socket = std::net::TcpStream::connect(address).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        socket,
+        "POST /v2/models/r/infer HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{{\"inputs\": [], \"pad\": \"",
+        100 << 20
+    )
+    .unwrap();
+    socket.write_all(&[b'x'; 1 << 16]).unwrap();
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than"), "{answer}");
+
+    // Admin calls without the token.
+    let (status, e) = admin(
+        &server.base,
+        "/admin/models/r/canary",
+        None,
+        "{\"version\": 1, \"weight\": 5}",
+    );
+    assert_eq!(status, 401, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("token"), "{e}");
+
+    // Still serving.
+    let good = tensor(
+        "x",
+        "FP64",
+        serde_json::json!([1, 14]),
+        serde_json::json!(row),
+    );
+    let (status, r) = post(&infer, &good);
+    assert_eq!(status, 200, "{r}");
+}
