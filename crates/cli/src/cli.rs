@@ -180,6 +180,18 @@ pub(crate) enum DeployAction {
         /// The model name.
         name: String,
     },
+    /// Start a shadow (name/version) that sees a copy of --fraction of the traffic, or
+    /// stop a model's shadow with --stop (then give just the name).
+    Shadow {
+        /// The shadow version, e.g. adult/5 (or the model name with --stop).
+        reference: String,
+        /// Fraction (0–1) of requests copied to the shadow.
+        #[arg(long, default_value_t = 1.0)]
+        fraction: f64,
+        /// Stop the model's shadow.
+        #[arg(long)]
+        stop: bool,
+    },
 }
 
 /// `distillery keygen`.

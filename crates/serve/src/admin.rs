@@ -311,6 +311,93 @@ pub(crate) async fn rollback(
     Json(json!({ "model": name, "rolled_back": canary.version.version })).into_response()
 }
 
+/// `POST /admin/models/{m}/shadow {"version": 5, "fraction": 0.1, "why": "…"}` starts a
+/// shadow or changes it; `{"version": null}` stops it. Recorded as the `shadow` alias.
+pub(crate) async fn shadow(
+    State(server): State<Arc<Server>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(refused) = refusal(&server, &headers) {
+        return refused;
+    }
+    // The registry lock serialises every routing change, so none is lost.
+    let Ok(registry) = server.registry.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the registry lock is poisoned",
+        );
+    };
+    let mut models = (*server.current()).clone();
+    let Some(stable) = models.by_name.get(&name).cloned() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("model '{name}' is not served"),
+        );
+    };
+    let reason = why(&body);
+    let change = Change {
+        actor: &server.actor,
+        why: &reason,
+    };
+    if body.get("version").is_some_and(Value::is_null) {
+        let Some((old, _)) = models.shadows.remove(&name) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("model '{name}' has no shadow to stop"),
+            );
+        };
+        if let Err(e) = registry
+            .store()
+            .set_alias(&name, "shadow", None, "shadow stopped", &change)
+        {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        }
+        server.swap(models);
+        return Json(json!({ "model": name, "stopped": old.version.version })).into_response();
+    }
+    let fraction = match body.get("fraction").map(Value::as_f64) {
+        Some(Some(f)) if (0.0..=1.0).contains(&f) => f,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "\"fraction\" must be a number between 0 and 1",
+            );
+        }
+        None => models.shadows.get(&name).map_or(1.0, |(_, f)| *f),
+    };
+    let shadow = match body["version"].as_u64() {
+        Some(v) if v == u64::from(stable.version.version) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("version {v} is the stable version"),
+            );
+        }
+        Some(v) => match load_version(&registry, &Reference::Version(name.clone(), v as u32)) {
+            Ok(s) => Arc::new(s),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        },
+        None => match models.shadows.get(&name) {
+            Some((sh, _)) => Arc::clone(sh),
+            None => return error(StatusCode::BAD_REQUEST, "no shadow yet; give \"version\""),
+        },
+    };
+    if let Err(e) = registry.store().set_alias(
+        &name,
+        "shadow",
+        Some(shadow.version.version),
+        &format!("shadow fraction {fraction}"),
+        &change,
+    ) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    let version = shadow.version.version;
+    models.shadows.insert(name.clone(), (shadow, fraction));
+    server.swap(models);
+    Json(json!({ "model": name, "shadow": version, "fraction": fraction })).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,7 @@ pub fn router(server: Arc<crate::Server>) -> Router {
             "/admin/models/{name}/rollback",
             post(crate::admin::rollback),
         )
+        .route("/admin/models/{name}/shadow", post(crate::admin::shadow))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(refuse_oversized))
         .with_state(server)

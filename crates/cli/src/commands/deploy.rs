@@ -1,4 +1,4 @@
-//! `distillery deploy canary|rollback|promote`: the admin API of a running
+//! `distillery deploy canary|rollback|promote|shadow`: the admin API of a running
 //! `distillery serve`, from the command line.
 
 use anyhow::{Context, Result, bail};
@@ -6,6 +6,17 @@ use serde_json::json;
 
 use crate::cli::{DeployAction, DeployArgs};
 use crate::exit::ExitStatus;
+
+/// `adult/4` → ("adult", 4).
+fn name_version(reference: &str) -> Result<(&str, u32)> {
+    let Some((name, version)) = reference.rsplit_once('/') else {
+        bail!("'{reference}' is not name/version (e.g. adult/4)");
+    };
+    let version = version
+        .parse()
+        .with_context(|| format!("'{reference}': the version must be a number"))?;
+    Ok((name, version))
+}
 
 pub(crate) fn run(args: &DeployArgs) -> Result<ExitStatus> {
     let token = match &args.token_file {
@@ -19,15 +30,32 @@ pub(crate) fn run(args: &DeployArgs) -> Result<ExitStatus> {
     };
     let (path, body) = match &args.action {
         DeployAction::Canary { reference, weight } => {
-            let Some((name, version)) = reference.rsplit_once('/') else {
-                bail!("'{reference}' is not name/version (e.g. adult/4)");
-            };
-            let version: u32 = version
-                .parse()
-                .with_context(|| format!("'{reference}': the version must be a number"))?;
+            let (name, version) = name_version(reference)?;
             (
                 format!("/admin/models/{name}/canary"),
                 json!({ "version": version, "weight": weight, "why": args.why }),
+            )
+        }
+        DeployAction::Shadow {
+            reference,
+            stop: true,
+            ..
+        } => (
+            format!("/admin/models/{reference}/shadow"),
+            json!({ "version": null, "why": args.why }),
+        ),
+        DeployAction::Shadow {
+            reference,
+            fraction,
+            ..
+        } => {
+            if !(0.0..=1.0).contains(fraction) {
+                bail!("--fraction {fraction} must be between 0 and 1");
+            }
+            let (name, version) = name_version(reference)?;
+            (
+                format!("/admin/models/{name}/shadow"),
+                json!({ "version": version, "fraction": fraction, "why": args.why }),
             )
         }
         DeployAction::Rollback { name } => (

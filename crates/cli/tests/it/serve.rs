@@ -484,4 +484,36 @@ fn distillery_deploy_drives_the_admin_api() {
     let again = deploy(&["promote", "r"], "t0ken");
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("no canary"), "{}", stderr(&again));
+
+    // A shadow set and stopped at run time.
+    let out = deploy(&["shadow", "r/1", "--fraction", "1"], "t0ken");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shadow_count = || {
+        let (_, metrics) = get(&format!("{}/metrics", server.base));
+        metrics
+            .lines()
+            .find(|l| l.starts_with("distillery_shadow_requests_total{model=\"r\"}"))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+    };
+    let (_, r) = post(&format!("{}/v2/models/r/infer", server.base), &one_row("y"));
+    assert_eq!(r["model_version"], "2", "the shadow never answers");
+    assert_eq!(shadow_count().as_deref(), Some("1"));
+    let out = deploy(&["shadow", "r", "--stop"], "t0ken");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let _ = post(&format!("{}/v2/models/r/infer", server.base), &one_row("z"));
+    assert_eq!(
+        shadow_count().as_deref(),
+        Some("1"),
+        "stopped: no more copies"
+    );
+    let audit = crate::util::json(&s.cmd(&["registry", "audit", "--json"]));
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for want in ["shadow fraction 1", "shadow stopped"] {
+        assert!(actions.contains(&want), "{want} not in {actions:?}");
+    }
 }
