@@ -25,6 +25,8 @@ pub struct Server {
     actor: String,
     guard: Option<Guardrails>,
     windows: Mutex<BTreeMap<String, Window>>,
+    /// Recent answers, for feedback to be matched against.
+    pub(crate) answers: crate::feedback::Answers,
 }
 
 impl Server {
@@ -44,6 +46,7 @@ impl Server {
             actor,
             guard: guard.filter(Guardrails::any),
             windows: Mutex::new(BTreeMap::new()),
+            answers: crate::feedback::Answers::new(crate::feedback::REMEMBERED),
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod admin;
 mod binary;
+mod feedback;
 mod guard;
 mod log;
 mod metrics;

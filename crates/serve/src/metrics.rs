@@ -20,7 +20,10 @@ struct Shadow {
 
 #[derive(Default)]
 struct PerModel {
-    requests: BTreeMap<u16, u64>,
+    /// (version, status code) → requests; version 0 when none was reached.
+    requests: BTreeMap<(u32, u16), u64>,
+    /// version → (feedback rows, rows answered right).
+    feedback: BTreeMap<u32, (u64, u64)>,
     rows: u64,
     buckets: [u64; BUCKETS.len()],
     seconds: f64,
@@ -36,13 +39,22 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Records one inference request.
-    pub fn record(&self, model: &str, status: u16, rows: usize, took: Duration) {
+    /// Records one inference request and the version that answered it, if any.
+    pub fn record(
+        &self,
+        model: &str,
+        version: Option<u32>,
+        status: u16,
+        rows: usize,
+        took: Duration,
+    ) {
         let Ok(mut m) = self.models.lock() else {
             return;
         };
         let e = m.entry(model.to_string()).or_default();
-        *e.requests.entry(status).or_default() += 1;
+        *e.requests
+            .entry((version.unwrap_or(0), status))
+            .or_default() += 1;
         e.rows += rows as u64;
         let s = took.as_secs_f64();
         for (b, &le) in e.buckets.iter_mut().zip(&BUCKETS) {
@@ -64,6 +76,16 @@ impl Metrics {
         e.requests += 1;
         e.rows += rows as u64;
         e.disagreements += disagreements as u64;
+    }
+
+    /// Records ground truth for `rows` rows that `version` answered, `correct` of them right.
+    pub fn record_feedback(&self, model: &str, version: u32, rows: usize, correct: usize) {
+        if let Ok(mut m) = self.models.lock() {
+            let e = m.entry(model.to_string()).or_default();
+            let f = e.feedback.entry(version).or_default();
+            f.0 += rows as u64;
+            f.1 += correct as u64;
+        }
     }
 
     /// Records a canary that a guardrail took out of traffic.
@@ -89,14 +111,41 @@ impl Metrics {
             return out;
         };
         let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-        out.push_str("# HELP distillery_requests_total Inference requests by model and HTTP status code.\n# TYPE distillery_requests_total counter\n");
+        out.push_str("# HELP distillery_requests_total Inference requests by model, version (empty when none was reached) and HTTP status code.\n# TYPE distillery_requests_total counter\n");
         for (name, e) in m.iter() {
-            for (code, n) in &e.requests {
+            for ((version, code), n) in &e.requests {
+                let version = if *version == 0 {
+                    String::new()
+                } else {
+                    version.to_string()
+                };
                 let _ = writeln!(
                     out,
-                    "distillery_requests_total{{model=\"{}\",code=\"{code}\"}} {n}",
+                    "distillery_requests_total{{model=\"{}\",version=\"{version}\",code=\"{code}\"}} {n}",
                     label(name)
                 );
+            }
+        }
+        if m.values().any(|e| !e.feedback.is_empty()) {
+            out.push_str("# HELP distillery_feedback_rows_total Rows whose true label came back as feedback.\n# TYPE distillery_feedback_rows_total counter\n");
+            for (name, e) in m.iter() {
+                for (version, (rows, _)) in &e.feedback {
+                    let _ = writeln!(
+                        out,
+                        "distillery_feedback_rows_total{{model=\"{}\",version=\"{version}\"}} {rows}",
+                        label(name)
+                    );
+                }
+            }
+            out.push_str("# HELP distillery_feedback_correct_total Feedback rows the served label got right.\n# TYPE distillery_feedback_correct_total counter\n");
+            for (name, e) in m.iter() {
+                for (version, (_, correct)) in &e.feedback {
+                    let _ = writeln!(
+                        out,
+                        "distillery_feedback_correct_total{{model=\"{}\",version=\"{version}\"}} {correct}",
+                        label(name)
+                    );
+                }
             }
         }
         out.push_str(
@@ -186,15 +235,17 @@ mod tests {
     #[test]
     fn counts_and_buckets_are_cumulative() {
         let m = Metrics::default();
-        m.record("a", 200, 3, Duration::from_micros(50));
-        m.record("a", 200, 2, Duration::from_millis(3));
-        m.record("a", 400, 0, Duration::from_micros(20));
+        m.record("a", Some(1), 200, 3, Duration::from_micros(50));
+        m.record("a", Some(1), 200, 2, Duration::from_millis(3));
+        m.record("a", None, 400, 0, Duration::from_micros(20));
         let text = m.render(None);
         assert!(
-            text.contains("distillery_requests_total{model=\"a\",code=\"200\"} 2"),
+            text.contains("distillery_requests_total{model=\"a\",version=\"1\",code=\"200\"} 2"),
             "{text}"
         );
-        assert!(text.contains("distillery_requests_total{model=\"a\",code=\"400\"} 1"));
+        assert!(
+            text.contains("distillery_requests_total{model=\"a\",version=\"\",code=\"400\"} 1")
+        );
         assert!(text.contains("distillery_rows_total{model=\"a\"} 5"));
         assert!(text.contains("distillery_request_seconds_bucket{model=\"a\",le=\"0.0001\"} 2"));
         assert!(text.contains("distillery_request_seconds_bucket{model=\"a\",le=\"0.005\"} 3"));

@@ -46,6 +46,10 @@ pub fn router(server: Arc<crate::Server>) -> Router {
             post(crate::admin::rollback),
         )
         .route("/admin/models/{name}/shadow", post(crate::admin::shadow))
+        .route(
+            "/v2/models/{name}/feedback",
+            post(crate::feedback::feedback),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(refuse_oversized))
         .with_state(server)
@@ -142,7 +146,7 @@ fn pick<'m>(m: &'m Models, stable: &'m Arc<Served>, id: Option<&Value>) -> &'m A
     };
     let bucket = match id {
         Some(id) => {
-            let key = id.as_str().map_or_else(|| id.to_string(), str::to_string);
+            let key = id_text(id);
             let h = blake3::hash(key.as_bytes());
             u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or([0; 8])) % 100
         }
@@ -252,8 +256,8 @@ fn infer_version(
     let start = std::time::Instant::now();
     let compare = server.compares_canaries();
     let split = crate::binary::header_length(headers);
-    let (response, rows, record, observation) = answer(m, name, version, body, split, compare);
-    if let Some(o) = observation {
+    let a = answer(m, name, version, body, split, compare);
+    if let Some(o) = a.canary {
         server.observe_canary(name, o);
     }
     let label = if m.by_name.contains_key(name) {
@@ -261,27 +265,80 @@ fn infer_version(
     } else {
         "(unknown)"
     };
-    if let (Some(log), Some(mut record)) = (&m.log, record) {
-        record["status"] = json!(response.status().as_u16());
+    let status = a.response.status().as_u16();
+    if let (Some(id), Some(version), Some(labels)) = (&a.id, a.version, a.labels) {
+        server.answers.remember(id, name, version, labels);
+    }
+    if let (Some(log), Some(mut record)) = (&m.log, a.record) {
+        record["status"] = json!(status);
         record["latency_us"] = json!(start.elapsed().as_secs_f64() * 1e6);
         record["model"] = json!(label);
         record["ts"] = json!(timestamp());
         log.record(record.to_string());
     }
     m.metrics
-        .record(label, response.status().as_u16(), rows, start.elapsed());
-    response
+        .record(label, a.version, status, a.rows, start.elapsed());
+    a.response
 }
 
 /// Seconds since the Unix epoch, with microseconds.
-fn timestamp() -> f64 {
+pub(crate) fn timestamp() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// The response to one inference request, the rows it predicted and its log record (the
-/// request's id, inputs and outputs, or the error).
+/// What answering one inference request produced.
+struct Answered {
+    response: Response,
+    /// Rows predicted.
+    rows: usize,
+    /// The version that answered (or refused), once the model was found.
+    version: Option<u32>,
+    /// The request's id, when it had one.
+    id: Option<String>,
+    /// The labels answered, for feedback to be matched against.
+    labels: Option<Vec<String>>,
+    /// The prediction log's record (inputs and outputs, or the error), when logging.
+    record: Option<Value>,
+    /// What the canary showed, when the canary answered.
+    canary: Option<CanaryObservation>,
+}
+
+impl Answered {
+    fn refused(response: Response, version: Option<u32>, record: Option<Value>) -> Answered {
+        Answered {
+            response,
+            rows: 0,
+            version,
+            id: None,
+            labels: None,
+            record,
+            canary: None,
+        }
+    }
+}
+
+/// The `label` output of an answer.
+pub(crate) fn labels_of(answer: &Value) -> Vec<String> {
+    answer["outputs"]
+        .as_array()
+        .and_then(|outs| outs.iter().find(|o| o["name"] == "label"))
+        .and_then(|o| o["data"].as_array())
+        .map(|d| {
+            d.iter()
+                .filter_map(|l| l.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An id as the string it is matched by (a number id is its JSON text).
+fn id_text(id: &Value) -> String {
+    id.as_str().map_or_else(|| id.to_string(), str::to_string)
+}
+
+/// Answers one inference request.
 fn answer(
     m: &Models,
     name: &str,
@@ -289,17 +346,17 @@ fn answer(
     body: Result<Bytes, BytesRejection>,
     split: Result<Option<usize>, String>,
     compare: bool,
-) -> (Response, usize, Option<Value>, Option<CanaryObservation>) {
+) -> Answered {
     let served = match find(m, name, version) {
         Ok(s) => s,
-        Err(e) => return (e.into_response(), 0, None, None),
+        Err(e) => return Answered::refused(e.into_response(), None, None),
     };
     let body = match body {
         Ok(b) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return (too_large(), 0, None, None);
+            return Answered::refused(too_large(), None, None);
         }
-        Err(r) => return (error(r.status(), r.body_text()), 0, None, None),
+        Err(r) => return Answered::refused(error(r.status(), r.body_text()), None, None),
     };
     let request: Result<Value, String> = split.and_then(|split| {
         let (head, tail) = match split {
@@ -323,7 +380,11 @@ fn answer(
                 .log
                 .is_some()
                 .then(|| json!({ "version": served.version.version, "error": message }));
-            return (error(StatusCode::BAD_REQUEST, message), 0, record, None);
+            return Answered::refused(
+                error(StatusCode::BAD_REQUEST, message),
+                Some(served.version.version),
+                record,
+            );
         }
     };
     let chosen = if version.is_none() {
@@ -338,6 +399,7 @@ fn answer(
         .canaries
         .get(name)
         .is_some_and(|(c, _)| Arc::ptr_eq(c, served));
+    let id = request.get("id").map(id_text);
     let ran = std::time::Instant::now();
     let result = run(served, &request);
     let millis = ran.elapsed().as_secs_f64() * 1000.0;
@@ -355,15 +417,16 @@ fn answer(
                     "shadow": shadow,
                 })
             });
+            let labels = labels_of(&v);
             // When a guardrail limits disagreement, the stable version answers canary
             // requests too (after the canary's time is taken).
-            let observation = on_canary.then(|| {
-                let labels = |v: &Value| v["outputs"][1]["data"].clone();
+            let canary = on_canary.then(|| {
                 let disagreements = match compare.then(|| run(stable, &request)) {
-                    Some(Ok(s)) => labels(&s)
-                        .as_array()
-                        .zip(labels(&v).as_array())
-                        .map_or(0, |(a, b)| a.iter().zip(b).filter(|(x, y)| x != y).count()),
+                    Some(Ok(s)) => labels_of(&s)
+                        .iter()
+                        .zip(&labels)
+                        .filter(|(x, y)| x != y)
+                        .count(),
                     _ => 0,
                 };
                 CanaryObservation {
@@ -373,29 +436,34 @@ fn answer(
                     millis,
                 }
             });
-            (
-                crate::binary::respond(&request, v),
+            Answered {
+                response: crate::binary::respond(&request, v),
                 rows,
+                version: Some(served.version.version),
+                id,
+                labels: Some(labels),
                 record,
-                observation,
-            )
+                canary,
+            }
         }
         Err(message) => {
             let record = logging.then(|| {
                 json!({ "version": served.version.version, "id": request.get("id"), "error": message })
             });
-            let observation = on_canary.then_some(CanaryObservation {
+            let canary = on_canary.then_some(CanaryObservation {
                 error: true,
                 rows: 0,
                 disagreements: 0,
                 millis,
             });
-            (
-                error(StatusCode::BAD_REQUEST, message),
-                0,
-                record,
-                observation,
-            )
+            Answered {
+                canary,
+                ..Answered::refused(
+                    error(StatusCode::BAD_REQUEST, message),
+                    Some(served.version.version),
+                    record,
+                )
+            }
         }
     }
 }
@@ -414,13 +482,7 @@ fn shadow(m: &Models, name: &str, request: &Value, answer: &Value, rows: usize) 
     let Ok(theirs) = run(shadow, request) else {
         return json!({ "version": shadow.version.version, "error": "the shadow rejected the request" });
     };
-    let labels = |v: &Value| {
-        v["outputs"][1]["data"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    };
-    let (ours, shadow_labels) = (labels(answer), labels(&theirs));
+    let (ours, shadow_labels) = (labels_of(answer), labels_of(&theirs));
     let disagreements = ours
         .iter()
         .zip(&shadow_labels)

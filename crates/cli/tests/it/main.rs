@@ -19,5 +19,6 @@ mod run;
 mod serve;
 mod serve_deploy;
 mod serve_errors;
+mod serve_feedback;
 mod triton;
 mod util;

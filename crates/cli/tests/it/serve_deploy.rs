@@ -8,7 +8,7 @@ use crate::serve::{admin, get, post, serve_env, serve_with};
 use crate::util::{Setup, data, setup, stderr};
 
 /// Row `i` of the Adult sample as one tensor per feature, with an id.
-fn adult_request(i: usize, id: &str) -> String {
+pub(crate) fn adult_request(i: usize, id: &str) -> String {
     let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

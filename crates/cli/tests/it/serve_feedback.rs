@@ -1,0 +1,104 @@
+//! Issue #7: ground truth sent after the answer is matched by request id, counted per
+//! version in /metrics and appended to the prediction log.
+
+use crate::serve::{get, post, serve_with};
+use crate::serve_deploy::adult_request;
+use crate::util::{data, setup, stderr};
+
+#[test]
+fn feedback_is_matched_by_id_counted_per_version_and_logged() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let server = serve_with(s.dir.path(), &[]);
+    let b = &server.base;
+    // The true labels of the sample's first 50 rows, sent back after each answer.
+    let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
+    let truth: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take(50)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    let mut right = 0;
+    for (i, label) in truth.iter().enumerate() {
+        let (status, r) = post(
+            &format!("{b}/v2/models/r/infer"),
+            &adult_request(i, &format!("q{i}")),
+        );
+        assert_eq!(status, 200, "{r}");
+        right += usize::from(r["outputs"][1]["data"][0] == *label);
+    }
+    let items: Vec<serde_json::Value> = truth
+        .iter()
+        .enumerate()
+        .map(|(i, l)| serde_json::json!({"id": format!("q{i}"), "label": l}))
+        .chain([serde_json::json!({"id": "never-asked", "label": ">50K"})])
+        .collect();
+    let (status, r) = post(
+        &format!("{b}/v2/models/r/feedback"),
+        &serde_json::json!({"feedback": items}).to_string(),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["received"], 51);
+    assert_eq!(r["matched"], 50, "the unknown id is kept but not matched");
+    assert_eq!(r["correct"], right);
+    assert!(right >= 35, "the student is right on {right} of 50");
+
+    let (_, metrics) = get(&format!("{b}/metrics"));
+    assert!(
+        metrics.contains("distillery_feedback_rows_total{model=\"r\",version=\"1\"} 50"),
+        "{metrics}"
+    );
+    let line = format!("distillery_feedback_correct_total{{model=\"r\",version=\"1\"}} {right}");
+    assert!(metrics.contains(&line), "{line} not in {metrics}");
+
+    // Bad feedback is refused, naming the problem.
+    let (status, e) = post(
+        &format!("{b}/v2/models/r/feedback"),
+        r#"{"id": "q1", "label": "rich"}"#,
+    );
+    assert_eq!(status, 400);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("'rich' is not one of"),
+        "{e}"
+    );
+    let (status, _) = post(&format!("{b}/v2/models/r/feedback"), r#"{"label": ">50K"}"#);
+    assert_eq!(status, 400);
+    let (status, _) = post(
+        &format!("{b}/v2/models/nope/feedback"),
+        r#"{"id": "q1", "label": ">50K"}"#,
+    );
+    assert_eq!(status, 404);
+
+    // Every feedback item is in the prediction log, matched ones with the answer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let feedback = loop {
+        let records: Vec<serde_json::Value> = std::fs::read_dir(s.path("predictions"))
+            .unwrap()
+            .flat_map(|e| {
+                std::fs::read_to_string(e.unwrap().path())
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|r| r["kind"] == "feedback")
+            .collect();
+        if records.len() >= 51 || std::time::Instant::now() > deadline {
+            break records;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(feedback.len(), 51);
+    let q0 = feedback.iter().find(|r| r["id"] == "q0").unwrap();
+    assert_eq!(q0["version"], 1);
+    assert_eq!(q0["labels"][0], truth[0]);
+    assert!(q0["answered"].is_array());
+    let unknown = feedback.iter().find(|r| r["id"] == "never-asked").unwrap();
+    assert!(unknown["version"].is_null());
+}
