@@ -7,8 +7,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
 
 /// What to do when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,14 +21,24 @@ pub enum Policy {
     Drop,
 }
 
+/// What travels to the writer.
+enum Message {
+    /// One record.
+    Line(String),
+    /// Write out everything before this, fsync, then answer.
+    Flush(SyncSender<()>),
+}
+
 /// Handle to the background writer.
 pub struct PredictionLog {
-    tx: SyncSender<String>,
+    tx: SyncSender<Message>,
     policy: Policy,
     /// Records handed to the writer.
     pub queued: AtomicU64,
     /// Records dropped because the queue was full (`Policy::Drop`).
     pub dropped: AtomicU64,
+    /// Records the writer has written (`queued - written` is the queue's depth).
+    pub written: Arc<AtomicU64>,
 }
 
 impl PredictionLog {
@@ -42,22 +54,32 @@ impl PredictionLog {
         let (tx, rx) = sync_channel(capacity.max(1));
         let dir = dir.to_path_buf();
         let first = next_index(&dir);
+        let written = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&written);
         std::thread::Builder::new()
             .name("prediction-log".into())
-            .spawn(move || writer(&dir, first, rx, rotate_bytes))?;
+            .spawn(move || writer(&dir, first, rx, rotate_bytes, &counter))?;
         Ok(PredictionLog {
             tx,
             policy,
             queued: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            written,
         })
+    }
+
+    /// Waits (up to `timeout`) until every record queued so far is written and synced to
+    /// disk; false when the writer did not confirm in time or has stopped.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let (ack, done) = sync_channel(1);
+        self.tx.send(Message::Flush(ack)).is_ok() && done.recv_timeout(timeout).is_ok()
     }
 
     /// Queues one record (a JSON line without the newline).
     pub fn record(&self, line: String) {
         let sent = match self.policy {
-            Policy::Block => self.tx.send(line).is_ok(),
-            Policy::Drop => match self.tx.try_send(line) {
+            Policy::Block => self.tx.send(Message::Line(line)).is_ok(),
+            Policy::Drop => match self.tx.try_send(Message::Line(line)) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -101,15 +123,28 @@ fn open(dir: &Path, index: u64) -> Option<(BufWriter<File>, PathBuf)> {
     Some((BufWriter::new(f), path))
 }
 
-fn writer(dir: &Path, mut index: u64, rx: Receiver<String>, rotate_bytes: u64) {
+fn writer(dir: &Path, mut index: u64, rx: Receiver<Message>, rotate_bytes: u64, count: &AtomicU64) {
     let Some((mut file, _)) = open(dir, index) else {
         return;
     };
     let mut written = 0u64;
-    while let Ok(line) = rx.recv() {
-        let mut batch = vec![line];
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
         batch.extend(rx.try_iter());
-        for line in batch {
+        for message in batch {
+            let line = match message {
+                Message::Line(line) => line,
+                Message::Flush(ack) => {
+                    if file
+                        .flush()
+                        .and_then(|()| file.get_ref().sync_all())
+                        .is_ok()
+                    {
+                        let _ = ack.send(());
+                    }
+                    continue;
+                }
+            };
             if written > 0 && written + line.len() as u64 + 1 > rotate_bytes {
                 let _ = file.flush();
                 index += 1;
@@ -127,6 +162,7 @@ fn writer(dir: &Path, mut index: u64, rx: Receiver<String>, rotate_bytes: u64) {
                 return;
             }
             written += line.len() as u64 + 1;
+            count.fetch_add(1, Ordering::Relaxed);
         }
         // The queue is empty: make what was written visible to readers.
         let _ = file.flush();
@@ -176,6 +212,10 @@ mod tests {
             "rotated by size"
         );
         assert_eq!(log.dropped.load(Ordering::Relaxed), 0);
+        log.record("{\"last\":true}".into());
+        assert!(log.flush(Duration::from_secs(5)), "flush confirms");
+        assert_eq!(read_all(&dir).len(), 51, "flushed means on disk");
+        assert_eq!(log.written.load(Ordering::Relaxed), 51);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -106,6 +106,14 @@ impl Metrics {
                 log.queued.load(Relaxed),
                 log.dropped.load(Relaxed)
             );
+            let depth = log
+                .queued
+                .load(Relaxed)
+                .saturating_sub(log.written.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP distillery_prediction_log_queue_depth Records queued but not yet written.\n# TYPE distillery_prediction_log_queue_depth gauge\ndistillery_prediction_log_queue_depth {depth}"
+            );
         }
         let Ok(m) = self.models.lock() else {
             return out;

@@ -123,12 +123,21 @@ fn find<'m>(
 
 async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
     let m = server.current();
+    let mut text = m.metrics.render(m.log.as_deref());
+    text.push_str("# HELP distillery_canary_weight Share of traffic (0-100) routed to each model's canary.\n# TYPE distillery_canary_weight gauge\n");
+    for (name, (canary, weight)) in &m.canaries {
+        text.push_str(&format!(
+            "distillery_canary_weight{{model=\"{}\",version=\"{}\"}} {weight}\n",
+            name.replace('\\', "\\\\").replace('"', "\\\""),
+            canary.version.version
+        ));
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        m.metrics.render(m.log.as_deref()),
+        text,
     )
 }
 

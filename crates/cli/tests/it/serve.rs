@@ -215,6 +215,7 @@ fn the_production_student_answers_kserve_v2_requests() {
         "distillery_request_seconds_count{model=\"r\"} ",
         "distillery_prediction_log_records_total 5",
         "distillery_prediction_log_dropped_total 0",
+        "distillery_prediction_log_queue_depth ",
     ] {
         assert!(metrics.contains(line), "{line} not in\n{metrics}");
     }

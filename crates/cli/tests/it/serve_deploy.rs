@@ -93,6 +93,11 @@ fn a_ten_percent_canary_splits_traffic_and_a_bad_one_is_rolled_back_by_its_guard
         "canary answered {canary} of 1000"
     );
     assert_eq!(answered_by(b, 0, "late"), answered_by(b, 0, "late"));
+    let (_, metrics) = get(&format!("{b}/metrics"));
+    assert!(
+        metrics.contains("distillery_canary_weight{model=\"r\",version=\"2\"} 10"),
+        "{metrics}"
+    );
 
     // A bad canary: it labels most rows unlike the stable version, so the guardrail
     // takes it out after its 10th request.

@@ -180,3 +180,52 @@ fn bad_requests_get_the_right_status_and_a_clear_message_and_serving_goes_on() {
     let (status, r) = post(&infer, &good);
     assert_eq!(status, 200, "{r}");
 }
+
+#[test]
+fn sigterm_drains_requests_in_flight_and_flushes_the_log() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let mut server = crate::serve::serve_with(s.dir.path(), &[]);
+    let infer = format!("{}/v2/models/r/infer", server.base);
+    for i in 0..20 {
+        let (status, _) = post(&infer, &crate::serve::one_row(&format!("r{i}")));
+        assert_eq!(status, 200);
+    }
+    // A big batch is in flight when SIGTERM arrives; it is still answered.
+    let rows = 60_000;
+    let data: Vec<f64> = (0..rows * 14).map(|i| (i % 50) as f64).collect();
+    let big = tensor(
+        "x",
+        "FP64",
+        serde_json::json!([rows, 14]),
+        serde_json::json!(data),
+    );
+    let in_flight = std::thread::spawn(move || post(&infer, &big).0);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let pid = server.child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(
+        in_flight.join().unwrap(),
+        200,
+        "the request in flight is answered"
+    );
+    let exit = server.child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0), "a clean stop");
+    // Everything was written before the process exited: no waiting here.
+    let records: usize = std::fs::read_dir(s.path("predictions"))
+        .unwrap()
+        .map(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert_eq!(records, 21);
+}

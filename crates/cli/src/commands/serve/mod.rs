@@ -75,13 +75,46 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             writeln!(out, "serving {} on http://{address}", served.join(", "))?;
             out.flush()?;
         }
-        axum::serve(listener, router(Arc::new(server)))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+        let server = Arc::new(server);
+        axum::serve(listener, router(Arc::clone(&server)))
+            .with_graceful_shutdown(stop_signal())
             .await
             .context("the server stopped")?;
+        // Every request in flight has been answered; make their log records durable.
+        if let Some(log) = &server.current().log {
+            if log.flush(std::time::Duration::from_secs(30)) {
+                tracing::info!("stopped: requests drained, prediction log flushed and synced");
+            } else {
+                tracing::error!("stopped, but the prediction log did not confirm its flush");
+            }
+        } else {
+            tracing::info!("stopped: requests drained");
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitStatus::Ok)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what `docker stop`, systemd and Kubernetes send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            () = term => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("stopping: finishing the requests in flight");
 }
