@@ -112,8 +112,26 @@ fn decode(bytes: &[u8], datatype: &str, name: &str) -> Result<Vec<Value>, String
 
 /// The response, with the outputs the request asked for as bytes (`binary_data` on an
 /// output, or `binary_data_output` on the request) moved after the JSON header.
-pub(crate) fn respond(request: &Value, mut answer: Value) -> Response {
+pub(crate) fn respond(request: &Value, answer: &Value) -> Response {
     let all = request["parameters"]["binary_data_output"].as_bool() == Some(true);
+    let asked = request["outputs"].as_array().is_some_and(|outs| {
+        outs.iter()
+            .any(|o| o["parameters"]["binary_data"].as_bool() == Some(true))
+    });
+    if !all && !asked {
+        return match serde_json::to_vec(answer) {
+            Ok(body) => (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        };
+    }
+    let mut answer = answer.clone();
     let wanted = |name: &str| {
         all || request["outputs"].as_array().is_some_and(|outs| {
             outs.iter().any(|o| {
@@ -212,7 +230,7 @@ mod tests {
             {"name": "probabilities", "datatype": "FP32", "shape": [1, 2], "data": [0.25, 0.75]},
             {"name": "label", "datatype": "BYTES", "shape": [1], "data": [">50K"]},
         ]});
-        let r = respond(&request, answer);
+        let r = respond(&request, &answer);
         let header: usize = r.headers()[HEADER].to_str().unwrap().parse().unwrap();
         let body = futures_body(r);
         let json: Value = serde_json::from_slice(&body[..header]).unwrap();

@@ -9,8 +9,41 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
+
+/// One inference request as the log keeps it (one JSON line), serialised once.
+#[derive(Debug, Default, serde::Serialize)]
+pub(crate) struct Record {
+    /// Seconds since the Unix epoch.
+    pub ts: f64,
+    /// The model name (`(unknown)` for a request to no served model).
+    pub model: String,
+    /// The version that answered or refused.
+    pub version: u32,
+    /// The request's `id`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<serde_json::Value>,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Time to answer, in microseconds.
+    pub latency_us: f64,
+    /// Rows predicted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+    /// The request's input tensors (binary ones as JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<serde_json::Value>,
+    /// The answer's output tensors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<serde_json::Value>,
+    /// What the shadow answered, when it saw this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<serde_json::Value>,
+    /// Why the request was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
 
 /// What to do when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,9 +161,23 @@ fn writer(dir: &Path, mut index: u64, rx: Receiver<Message>, rotate_bytes: u64, 
         return;
     };
     let mut written = 0u64;
-    while let Ok(first) = rx.recv() {
+    let mut dirty = false;
+    loop {
+        let first = match rx.recv_timeout(FLUSH_EVERY) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) => {
+                // Quiet for a while: make what was written visible to readers.
+                if dirty {
+                    let _ = file.flush();
+                    dirty = false;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
+        let more = batch.len() > 1;
         for message in batch {
             let line = match message {
                 Message::Line(line) => line,
@@ -163,12 +210,21 @@ fn writer(dir: &Path, mut index: u64, rx: Receiver<Message>, rotate_bytes: u64, 
             }
             written += line.len() as u64 + 1;
             count.fetch_add(1, Ordering::Relaxed);
+            dirty = true;
         }
-        // The queue is empty: make what was written visible to readers.
-        let _ = file.flush();
+        if more {
+            // Under load, let records gather rather than wake for each one: a sender only
+            // pays for a wake-up when this thread is parked in `recv`.
+            std::thread::sleep(GATHER);
+        }
     }
     let _ = file.flush();
 }
+
+/// How long the writer lets records gather under load.
+const GATHER: Duration = Duration::from_millis(2);
+/// Longest time a written record may sit in the writer's buffer before readers see it.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use distillery_runtime::{FeatureEncoder, RawValue, Scratch};
 use serde_json::{Value, json};
 
+use crate::log::Record;
 use crate::{CanaryObservation, Models, Served};
 
 /// Largest request body accepted (16 MiB); larger ones get 413.
@@ -279,11 +280,13 @@ fn infer_version(
         server.answers.remember(id, name, version, labels);
     }
     if let (Some(log), Some(mut record)) = (&m.log, a.record) {
-        record["status"] = json!(status);
-        record["latency_us"] = json!(start.elapsed().as_secs_f64() * 1e6);
-        record["model"] = json!(label);
-        record["ts"] = json!(timestamp());
-        log.record(record.to_string());
+        record.status = status;
+        record.latency_us = start.elapsed().as_secs_f64() * 1e6;
+        record.model = label.to_string();
+        record.ts = timestamp();
+        if let Ok(line) = serde_json::to_string(&record) {
+            log.record(line);
+        }
     }
     m.metrics
         .record(label, a.version, status, a.rows, start.elapsed());
@@ -309,13 +312,13 @@ struct Answered {
     /// The labels answered, for feedback to be matched against.
     labels: Option<Vec<String>>,
     /// The prediction log's record (inputs and outputs, or the error), when logging.
-    record: Option<Value>,
+    record: Option<Record>,
     /// What the canary showed, when the canary answered.
     canary: Option<CanaryObservation>,
 }
 
 impl Answered {
-    fn refused(response: Response, version: Option<u32>, record: Option<Value>) -> Answered {
+    fn refused(response: Response, version: Option<u32>, record: Option<Record>) -> Answered {
         Answered {
             response,
             rows: 0,
@@ -382,13 +385,14 @@ fn answer(
         crate::binary::inline_inputs(&mut request, tail)?;
         Ok(request)
     });
-    let request = match request {
+    let mut request = match request {
         Ok(v) => v,
         Err(message) => {
-            let record = m
-                .log
-                .is_some()
-                .then(|| json!({ "version": served.version.version, "error": message }));
+            let record = m.log.is_some().then(|| Record {
+                version: served.version.version,
+                error: Some(message.clone()),
+                ..Record::default()
+            });
             return Answered::refused(
                 error(StatusCode::BAD_REQUEST, message),
                 Some(served.version.version),
@@ -413,19 +417,9 @@ fn answer(
     let result = run(served, &request);
     let millis = ran.elapsed().as_secs_f64() * 1000.0;
     match result {
-        Ok(v) => {
+        Ok(mut v) => {
             let rows = v["outputs"][0]["shape"][0].as_u64().unwrap_or(0) as usize;
             let shadow = shadow(m, name, &request, &v, rows);
-            let record = logging.then(|| {
-                json!({
-                    "version": served.version.version,
-                    "id": request.get("id"),
-                    "rows": rows,
-                    "inputs": request["inputs"],
-                    "outputs": v["outputs"],
-                    "shadow": shadow,
-                })
-            });
             let labels = labels_of(&v);
             // When a guardrail limits disagreement, the stable version answers canary
             // requests too (after the canary's time is taken).
@@ -445,8 +439,19 @@ fn answer(
                     millis,
                 }
             });
+            let response = crate::binary::respond(&request, &v);
+            // The request and answer are done with: the record takes their tensors.
+            let record = logging.then(|| Record {
+                version: served.version.version,
+                id: request.get("id").cloned(),
+                rows: Some(rows),
+                inputs: Some(request["inputs"].take()),
+                outputs: Some(v["outputs"].take()),
+                shadow: (!shadow.is_null()).then_some(shadow),
+                ..Record::default()
+            });
             Answered {
-                response: crate::binary::respond(&request, v),
+                response,
                 rows,
                 version: Some(served.version.version),
                 id,
@@ -456,8 +461,11 @@ fn answer(
             }
         }
         Err(message) => {
-            let record = logging.then(|| {
-                json!({ "version": served.version.version, "id": request.get("id"), "error": message })
+            let record = logging.then(|| Record {
+                version: served.version.version,
+                id: request.get("id").cloned(),
+                error: Some(message.clone()),
+                ..Record::default()
             });
             let canary = on_canary.then_some(CanaryObservation {
                 error: true,
