@@ -148,7 +148,7 @@ pub(crate) fn respond(request: &Value, answer: &Value) -> Response {
             }
             let start = tail.len();
             let mut cells = Vec::new();
-            crate::oip::flatten(&output["data"], &mut cells);
+            crate::predict::flatten(&output["data"], &mut cells);
             for cell in cells {
                 match cell {
                     Value::String(s) => {

@@ -11,6 +11,7 @@ mod guard;
 mod log;
 mod metrics;
 mod oip;
+mod predict;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
