@@ -6,6 +6,7 @@
 # connections. MLServer runs the exported student.onnx in onnxruntime through a small
 # custom runtime (bench/serve/mlserver_student.py), once with its default settings
 # (parallel_workers = 1) and once in-process (parallel_workers = 0); the table keeps both.
+# distillery runs plain, with its prediction log, and with micro-batching (32 rows, 200 µs).
 #
 # Usage: bench/serve.sh [seconds-per-run]      (default 10)
 # Needs: wrk (Debian: apt-get install wrk), python3 with venv; MLServer is installed into
@@ -87,6 +88,12 @@ stop "${pids[-1]}"
 pids+=($!)
 wait_ready http://127.0.0.1:18080
 measure distillery+log http://127.0.0.1:18080
+stop "${pids[-1]}"
+
+"$bin" serve --port 18080 --no-log --batch-max-rows 32 --batch-max-wait-us 200 --registry "$registry" >/dev/null 2>&1 &
+pids+=($!)
+wait_ready http://127.0.0.1:18080
+measure distillery+batch http://127.0.0.1:18080
 stop "${pids[-1]}"
 
 for workers in 1 0; do

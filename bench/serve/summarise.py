@@ -39,7 +39,7 @@ def main():
                 print(f"| {s} | {conns} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {bad} | {errors} |")
     print()
     for conns in sorted({c for _, c in results}):
-        ours = results.get(("distillery", conns))
+        ours = results.get(("distillery", conns))  # the default: no batching
         peers = {s: r for (s, c), r in results.items() if c == conns and s.startswith("mlserver")}
         if ours and peers:
             best = max(peers.items(), key=lambda kv: kv[1][0])

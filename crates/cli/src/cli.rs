@@ -41,7 +41,7 @@ pub(crate) enum Command {
     /// Where a registered version came from: dataset → teacher → run → version → aliases.
     Lineage(LineageArgs),
     /// Serve registered students over the Open Inference Protocol (KServe v2) REST API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Change a running server's deployments through its admin API.
     Deploy(DeployArgs),
     /// Make an ed25519 key pair for signing versions (<out>.secret, <out>.pub).
@@ -139,6 +139,12 @@ pub(crate) struct ServeArgs {
     /// differently from the stable version.
     #[arg(long)]
     pub(crate) guard_max_disagreement: Option<f64>,
+    /// Micro-batching (off unless set): most rows gathered into one prediction.
+    #[arg(long)]
+    pub(crate) batch_max_rows: Option<usize>,
+    /// Micro-batching: longest a request waits for others, in microseconds (default 500).
+    #[arg(long)]
+    pub(crate) batch_max_wait_us: Option<u64>,
     #[command(flatten)]
     pub(crate) options: RegistryOptions,
 }

@@ -27,6 +27,8 @@ pub struct Server {
     windows: Mutex<BTreeMap<String, Window>>,
     /// Recent answers, for feedback to be matched against.
     pub(crate) answers: crate::feedback::Answers,
+    /// The micro-batcher, when batching is on.
+    pub(crate) batcher: Option<crate::batch::Batcher>,
 }
 
 impl Server {
@@ -47,7 +49,15 @@ impl Server {
             guard: guard.filter(Guardrails::any),
             windows: Mutex::new(BTreeMap::new()),
             answers: crate::feedback::Answers::new(crate::feedback::REMEMBERED),
+            batcher: None,
         }
+    }
+
+    /// Turns micro-batching on; call from inside the tokio runtime that will serve.
+    #[must_use]
+    pub fn with_batching(mut self, limits: crate::Batching) -> Server {
+        self.batcher = Some(crate::batch::Batcher::start(limits));
+        self
     }
 
     /// Records a request that `name`'s canary answered; rolls the canary back when it

@@ -5,6 +5,7 @@
 //! hash-checked, and predict in-process through `distillery-runtime`.
 
 mod admin;
+mod batch;
 mod binary;
 mod feedback;
 mod guard;
@@ -20,6 +21,7 @@ use distillery_registry::{ModelVersion, Reference, Registry};
 use distillery_runtime::Student;
 
 pub use admin::Server;
+pub use batch::Batching;
 pub use guard::{CanaryObservation, Guardrails, Window};
 pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;

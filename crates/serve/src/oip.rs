@@ -134,6 +134,14 @@ async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
             canary.version.version
         ));
     }
+    if let Some(b) = &server.batcher {
+        use std::sync::atomic::Ordering::Relaxed;
+        text.push_str(&format!(
+            "# HELP distillery_batches_total Micro-batches predicted.\n# TYPE distillery_batches_total counter\ndistillery_batches_total {}\n# HELP distillery_batched_rows_total Rows predicted in micro-batches.\n# TYPE distillery_batched_rows_total counter\ndistillery_batched_rows_total {}\n",
+            b.batches.load(Relaxed),
+            b.batched_rows.load(Relaxed)
+        ));
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -243,7 +251,7 @@ async fn infer(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let m = server.current();
-    infer_version(&server, &m, &name, None, &headers, body)
+    infer_version(&server, &m, &name, None, &headers, body).await
 }
 
 async fn infer_at(
@@ -253,10 +261,10 @@ async fn infer_at(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let m = server.current();
-    infer_version(&server, &m, &name, Some(&v), &headers, body)
+    infer_version(&server, &m, &name, Some(&v), &headers, body).await
 }
 
-fn infer_version(
+async fn infer_version(
     server: &crate::Server,
     m: &Models,
     name: &str,
@@ -265,9 +273,9 @@ fn infer_version(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let start = std::time::Instant::now();
-    let compare = server.compares_canaries();
+    let _in_flight = server.batcher.as_ref().map(InFlight::enter);
     let split = crate::binary::header_length(headers);
-    let a = answer(m, name, version, body, split, compare);
+    let a = answer(server, m, name, version, body, split).await;
     if let Some(o) = a.canary {
         server.observe_canary(name, o);
     }
@@ -351,15 +359,53 @@ fn id_text(id: &Value) -> String {
     id.as_str().map_or_else(|| id.to_string(), str::to_string)
 }
 
+/// Counts a request as in flight for the batcher while it lives.
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    fn enter(b: &crate::batch::Batcher) -> InFlight {
+        b.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlight(Arc::clone(&b.in_flight))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Predicts one request: through the batcher when micro-batching is on, else row by row.
+async fn predict(
+    batcher: Option<&crate::batch::Batcher>,
+    served: &Arc<Served>,
+    request: &Value,
+) -> Result<Value, String> {
+    let Some(batcher) = batcher else {
+        return run(served, request);
+    };
+    let (x, n) = {
+        let rows = crate::predict::decode(&served.student, request)?;
+        (crate::predict::encode(&served.student, &rows)?, rows.n)
+    };
+    let probabilities = batcher
+        .predict(Arc::clone(served), x, n)
+        .await
+        .ok_or("the batcher has stopped")?;
+    crate::predict::answer_with(served, request, &probabilities, n)
+}
+
 /// Answers one inference request.
-fn answer(
+async fn answer(
+    server: &crate::Server,
     m: &Models,
     name: &str,
     version: Option<&str>,
     body: Result<Bytes, BytesRejection>,
     split: Result<Option<usize>, String>,
-    compare: bool,
 ) -> Answered {
+    let compare = server.compares_canaries();
     let served = match find(m, name, version) {
         Ok(s) => s,
         Err(e) => return Answered::refused(e.into_response(), None, None),
@@ -415,7 +461,7 @@ fn answer(
         .is_some_and(|(c, _)| Arc::ptr_eq(c, served));
     let id = request.get("id").map(id_text);
     let ran = std::time::Instant::now();
-    let result = run(served, &request);
+    let result = predict(server.batcher.as_ref(), served, &request).await;
     let millis = ran.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(mut v) => {

@@ -259,3 +259,73 @@ fn serve_toml_holds_the_settings_and_flags_override_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("between 0 and 1"), "{}", stderr(&out));
 }
+
+#[test]
+fn micro_batching_gathers_concurrent_requests_and_answers_as_row_by_row_does() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let plain = serve_with(s.dir.path(), &["--no-log"]);
+    let batched = serve_with(
+        s.dir.path(),
+        &[
+            "--no-log",
+            "--batch-max-rows",
+            "32",
+            "--batch-max-wait-us",
+            "5000",
+        ],
+    );
+    let base = batched.base.clone();
+    let answers: Vec<(usize, serde_json::Value)> = (0..16)
+        .map(|c| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|k| {
+                        let i = c * 10 + k;
+                        let (status, r) =
+                            post(&format!("{base}/v2/models/r/infer"), &adult_request(i, "b"));
+                        assert_eq!(status, 200, "{r}");
+                        (i, r)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(answers.len(), 160);
+    for (i, batched) in &answers {
+        let (_, alone) = post(
+            &format!("{}/v2/models/r/infer", plain.base),
+            &adult_request(*i, "p"),
+        );
+        assert_eq!(
+            batched["outputs"][1], alone["outputs"][1],
+            "row {i}: same label"
+        );
+        let (a, b) = (&batched["outputs"][0]["data"], &alone["outputs"][0]["data"]);
+        for (x, y) in a.as_array().unwrap().iter().zip(b.as_array().unwrap()) {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() < 1e-5, "row {i}: {x} batched vs {y} alone");
+        }
+    }
+    let (_, metrics) = get(&format!("{base}/metrics"));
+    let value = |name: &str| -> usize {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not in {metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("distillery_batched_rows_total"), 160);
+    let batches = value("distillery_batches_total");
+    assert!(
+        batches < 160,
+        "16 concurrent clients share batches: {batches} batches for 160 rows"
+    );
+}

@@ -55,7 +55,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         None => std::env::var("DISTILLERY_ADMIN_TOKEN").ok(),
     };
     let actor = super::registry::actor(&options);
-    let server = Server::new(models, registry, token, actor, Some(settings.guard));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,6 +73,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "serving {} on http://{address}", served.join(", "))?;
             out.flush()?;
+        }
+        let mut server = Server::new(models, registry, token, actor, Some(settings.guard));
+        if let Some(limits) = settings.batching {
+            server = server.with_batching(limits);
         }
         let server = Arc::new(server);
         axum::serve(listener, router(Arc::clone(&server)))

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use distillery_serve::{Guardrails, Policy};
+use distillery_serve::{Batching, Guardrails, Policy};
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -23,6 +23,7 @@ pub(crate) struct Settings {
     pub(crate) admin_token_file: Option<PathBuf>,
     pub(crate) log: Option<LogSettings>,
     pub(crate) guard: Guardrails,
+    pub(crate) batching: Option<Batching>,
 }
 
 /// The prediction log's settings.
@@ -49,6 +50,7 @@ struct File {
     #[serde(default)]
     log: LogFile,
     guardrails: Option<Guardrails>,
+    batching: Option<Batching>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +173,31 @@ impl Settings {
         guard.max_p99_ms = args.guard_max_p99_ms.or(guard.max_p99_ms);
         guard.max_disagreement = args.guard_max_disagreement.or(guard.max_disagreement);
         check_guardrails(&guard)?;
+        let batching = match (args.batch_max_rows, file.batching) {
+            (Some(max_rows), f) => Some(Batching {
+                max_rows,
+                max_wait_us: args
+                    .batch_max_wait_us
+                    .or(f.map(|f| f.max_wait_us))
+                    .unwrap_or(500),
+            }),
+            (None, Some(f)) => Some(Batching {
+                max_wait_us: args.batch_max_wait_us.unwrap_or(f.max_wait_us),
+                ..f
+            }),
+            (None, None) => None,
+        };
+        if let Some(b) = &batching {
+            if b.max_rows < 2 {
+                bail!("batching max_rows {} must be at least 2", b.max_rows);
+            }
+            if b.max_wait_us > 1_000_000 {
+                bail!(
+                    "batching max_wait_us {} is over a second; use a few hundred",
+                    b.max_wait_us
+                );
+            }
+        }
         let mut models = args.models.clone();
         if models.is_empty() {
             models = file.models;
@@ -193,6 +220,7 @@ impl Settings {
                 .or(file.admin_token_file.map(here)),
             log,
             guard,
+            batching,
         })
     }
 }
