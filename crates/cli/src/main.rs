@@ -28,15 +28,24 @@ fn main() -> std::process::ExitCode {
         }
     };
     let level = if cli.quiet { "error" } else { "info" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DISTILLERY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DISTILLERY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // DISTILLERY_LOG_FORMAT=json: one JSON object per line, with time and fields, for log
+    // collectors (e.g. under `distillery serve`); otherwise plain lines for people.
+    if std::env::var("DISTILLERY_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .without_time()
+            .init();
+    }
     match commands::run(cli) {
         Ok(status) => status.into(),
         Err(e) => {

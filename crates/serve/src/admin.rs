@@ -238,6 +238,7 @@ pub(crate) async fn canary(
     models.canaries.insert(name.clone(), (canary, weight));
     server.swap(models);
     server.forget_canary(&name);
+    tracing::info!(model = %name, canary = version, weight, actor = %server.actor, "canary set");
     Json(json!({ "model": name, "stable": stable.version.version, "canary": version, "weight": weight })).into_response()
 }
 
@@ -281,6 +282,7 @@ pub(crate) async fn promote(
     models.by_name.insert(name.clone(), canary);
     server.swap(models);
     server.forget_canary(&name);
+    tracing::info!(model = %name, stable = version, actor = %server.actor, "canary promoted");
     Json(json!({ "model": name, "stable": version })).into_response()
 }
 
@@ -321,6 +323,7 @@ pub(crate) async fn rollback(
     }
     server.swap(models);
     server.forget_canary(&name);
+    tracing::info!(model = %name, version = canary.version.version, actor = %server.actor, "canary rolled back");
     Json(json!({ "model": name, "rolled_back": canary.version.version })).into_response()
 }
 

@@ -229,3 +229,50 @@ fn sigterm_drains_requests_in_flight_and_flushes_the_log() {
         .sum();
     assert_eq!(records, 21);
 }
+
+#[test]
+fn json_log_lines_for_log_collectors() {
+    use std::io::BufRead;
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_distillery"))
+        .args(["serve", "--port", "0", "--no-log"])
+        .env("DISTILLERY_LOG_FORMAT", "json")
+        .current_dir(s.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("serving r/1 on http://"), "{line}");
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["fields"]["message"].as_str().unwrap())
+        .collect();
+    assert!(messages.contains(&"serving"), "{messages:?}");
+    assert!(
+        messages.contains(&"stopped: requests drained"),
+        "{messages:?}"
+    );
+    let serving = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "serving")
+        .unwrap();
+    assert_eq!(serving["fields"]["models"], "r/1");
+    assert!(serving["timestamp"].is_string());
+}

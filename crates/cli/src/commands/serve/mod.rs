@@ -74,6 +74,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             writeln!(out, "serving {} on http://{address}", served.join(", "))?;
             out.flush()?;
         }
+        tracing::info!(address = %address, models = %served.join(", "), "serving");
         let mut server = Server::new(models, registry, token, actor, Some(settings.guard));
         if let Some(limits) = settings.batching {
             server = server.with_batching(limits);
