@@ -1,0 +1,297 @@
+//! The reference profile: everything monitoring needs to know about the training data and
+//! the student's predictions, computed once at training time and stored as
+//! `profile.json` next to the student, so drift checks never read the training rows again.
+
+use std::path::Path;
+
+use distillery_data::{Column, Kind, Table, format_number};
+use serde::{Deserialize, Serialize};
+
+use crate::error::MonitorError;
+use crate::sample::{Categories, Distribution, Numbers};
+
+/// Version of the `profile.json` layout.
+pub const PROFILE_SCHEMA_VERSION: u32 = 1;
+
+/// Quantiles kept for display (the sketch in `distribution` is what tests use).
+const DISPLAY_QUANTILES: [f64; 7] = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
+
+/// One feature's summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    /// Column name as in the data file.
+    pub name: String,
+    /// Rows with a missing cell.
+    pub missing: u64,
+    /// The non-missing values: exact, or an equal-mass sketch for many distinct numbers.
+    pub distribution: Distribution,
+    /// Display quantiles `(q, value)` of a numeric column.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quantiles: Vec<(f64, f64)>,
+}
+
+impl ColumnProfile {
+    /// Share of rows with a missing cell.
+    pub fn missing_share(&self) -> f64 {
+        let total = self.missing + self.distribution.n();
+        if total == 0 {
+            0.0
+        } else {
+            self.missing as f64 / total as f64
+        }
+    }
+}
+
+/// What the student predicted on held-out reference rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionProfile {
+    /// Class labels in the student's order.
+    pub classes: Vec<String>,
+    /// How often each class was predicted.
+    pub predicted: Categories,
+    /// The distribution of each class's probability, in `classes` order.
+    pub probabilities: Vec<Numbers>,
+}
+
+/// A reference profile of features and predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Layout version ([`PROFILE_SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Which student this profile belongs to (its artifact hash), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student: Option<String>,
+    /// Where the rows came from (the training file), for people reading the profile.
+    pub source: String,
+    /// Rows profiled.
+    pub rows: u64,
+    /// One entry per feature, in schema order.
+    pub columns: Vec<ColumnProfile>,
+    /// The student's prediction distribution, when profiled with a student.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<PredictionProfile>,
+}
+
+impl Profile {
+    /// Profiles the named features of `table`, keeping every distinct value (see
+    /// [`Profile::sketched`] for the stored form).
+    ///
+    /// # Errors
+    /// A feature is not in the table.
+    pub fn from_table(table: &Table, features: &[(String, Kind)]) -> Result<Profile, MonitorError> {
+        let columns = features
+            .iter()
+            .map(|(name, kind)| {
+                let column = table
+                    .column(name)
+                    .map_err(|e| MonitorError::Invalid(e.to_string()))?;
+                Ok(profile_column(name, column, *kind))
+            })
+            .collect::<Result<Vec<_>, MonitorError>>()?;
+        Ok(Profile {
+            schema_version: PROFILE_SCHEMA_VERSION,
+            student: None,
+            source: table.path().display().to_string(),
+            rows: table.n_rows() as u64,
+            columns,
+            prediction: None,
+        })
+    }
+
+    /// Adds the prediction distribution from per-row class probabilities.
+    pub fn with_predictions(mut self, classes: &[String], probabilities: &[Vec<f64>]) -> Profile {
+        self.prediction = Some(prediction_profile(classes, probabilities));
+        self
+    }
+
+    /// The profile as stored: numeric columns with many distinct values (and the
+    /// prediction probabilities) reduced to quantile sketches, so its size no longer
+    /// grows with the training set.
+    pub fn sketched(mut self) -> Profile {
+        for c in &mut self.columns {
+            if let Distribution::Numeric(x) = &mut c.distribution {
+                *x = std::mem::replace(x, Numbers::from_values(Vec::new())).sketched();
+            }
+        }
+        if let Some(p) = &mut self.prediction {
+            p.probabilities = std::mem::take(&mut p.probabilities)
+                .into_iter()
+                .map(Numbers::sketched)
+                .collect();
+        }
+        self
+    }
+
+    /// The profile of one column.
+    pub fn column(&self, name: &str) -> Option<&ColumnProfile> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Reads a `profile.json`.
+    ///
+    /// # Errors
+    /// Unreadable file, malformed JSON or a newer layout version.
+    pub fn load(path: &Path) -> Result<Profile, MonitorError> {
+        let bytes = std::fs::read(path).map_err(|source| MonitorError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let profile: Profile = serde_json::from_slice(&bytes).map_err(|e| {
+            MonitorError::Invalid(format!("{} is not a reference profile: {e}", path.display()))
+        })?;
+        if profile.schema_version > PROFILE_SCHEMA_VERSION {
+            return Err(MonitorError::Invalid(format!(
+                "{} has profile layout {} but this distillery reads up to {}; upgrade distillery",
+                path.display(),
+                profile.schema_version,
+                PROFILE_SCHEMA_VERSION
+            )));
+        }
+        Ok(profile)
+    }
+}
+
+/// The distribution of one column read as `kind`, and its count of missing cells.
+pub fn column_distribution(column: &Column, kind: Kind) -> (Distribution, u64) {
+    let rows = column.len();
+    if kind == Kind::Numeric {
+        let values: Vec<f64> = (0..rows)
+            .filter_map(|r| column.number(r))
+            .filter(|x| x.is_finite())
+            .collect();
+        let missing = (rows - values.len()) as u64;
+        return (Distribution::Numeric(Numbers::from_values(values)), missing);
+    }
+    let (categories, missing) = match column {
+        Column::Text { levels, codes } => {
+            let mut counts = vec![0u64; levels.len()];
+            let mut missing = 0u64;
+            for &c in codes {
+                match counts.get_mut(c as usize) {
+                    Some(n) => *n += 1,
+                    None => missing += 1,
+                }
+            }
+            (
+                Categories::from_counts(levels.iter().map(String::as_str).zip(counts)),
+                missing,
+            )
+        }
+        Column::Numeric(values) => {
+            let texts: Vec<String> = values
+                .iter()
+                .filter(|x| x.is_finite())
+                .map(|&x| format_number(x))
+                .collect();
+            let missing = (rows - texts.len()) as u64;
+            (
+                Categories::from_counts(texts.iter().map(|t| (t.as_str(), 1))),
+                missing,
+            )
+        }
+    };
+    (Distribution::Categorical(categories), missing)
+}
+
+fn profile_column(name: &str, column: &Column, kind: Kind) -> ColumnProfile {
+    let (distribution, missing) = column_distribution(column, kind);
+    let quantiles = match &distribution {
+        Distribution::Numeric(x) if x.n > 0 => DISPLAY_QUANTILES
+            .iter()
+            .map(|&q| (q, quantile(x, q)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    ColumnProfile {
+        name: name.to_string(),
+        missing,
+        distribution,
+        quantiles,
+    }
+}
+
+/// The smallest value whose cumulative share reaches `q`.
+fn quantile(x: &Numbers, q: f64) -> f64 {
+    let target = q * x.n as f64;
+    let mut acc = 0.0;
+    for (v, c) in x.values.iter().zip(&x.counts) {
+        acc += c;
+        if acc >= target {
+            return *v;
+        }
+    }
+    x.max
+}
+
+fn prediction_profile(classes: &[String], probabilities: &[Vec<f64>]) -> PredictionProfile {
+    let k = classes.len();
+    let mut predicted = vec![0u64; k];
+    let mut per_class: Vec<Vec<f64>> = vec![Vec::with_capacity(probabilities.len()); k];
+    for row in probabilities {
+        let best = row
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        if let Some(n) = predicted.get_mut(best) {
+            *n += 1;
+        }
+        for (c, p) in row.iter().enumerate().take(k) {
+            per_class[c].push(*p);
+        }
+    }
+    PredictionProfile {
+        classes: classes.to_vec(),
+        predicted: Categories::from_counts(classes.iter().map(String::as_str).zip(predicted)),
+        probabilities: per_class.into_iter().map(Numbers::from_values).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn table() -> Table {
+        Table::from_columns(
+            PathBuf::from("t.csv"),
+            vec!["age".into(), "city".into()],
+            vec![
+                Column::Numeric(vec![30.0, f64::NAN, 50.0, 40.0]),
+                Column::Text {
+                    levels: vec!["Oslo".into(), "Rome".into()],
+                    codes: vec![0, 1, 0, distillery_data::MISSING],
+                },
+            ],
+        )
+        .expect("table")
+    }
+
+    #[test]
+    fn profile_counts_missing_cells_and_keeps_exact_values() {
+        let p = Profile::from_table(
+            &table(),
+            &[("age".into(), Kind::Numeric), ("city".into(), Kind::Categorical)],
+        )
+        .expect("profile")
+        .with_predictions(&["no".into(), "yes".into()], &[vec![0.2, 0.8], vec![0.6, 0.4]]);
+        let age = p.column("age").expect("age");
+        assert_eq!(age.missing, 1);
+        assert!((age.missing_share() - 0.25).abs() < 1e-15);
+        let Distribution::Numeric(x) = &age.distribution else {
+            panic!("age is numeric")
+        };
+        assert_eq!(x.values, vec![30.0, 40.0, 50.0]);
+        assert_eq!(age.quantiles[3], (0.5, 40.0));
+        let city = p.column("city").expect("city");
+        let Distribution::Categorical(c) = &city.distribution else {
+            panic!("city is categorical")
+        };
+        assert_eq!((c.count("Oslo"), c.count("Rome"), city.missing), (2, 1, 1));
+        let pred = p.prediction.as_ref().expect("predictions");
+        assert_eq!((pred.predicted.count("yes"), pred.predicted.count("no")), (1, 1));
+        // A round trip through JSON loses nothing.
+        let json = serde_json::to_string(&p).expect("json");
+        assert_eq!(serde_json::from_str::<Profile>(&json).expect("parse"), p);
+    }
+}
