@@ -44,6 +44,9 @@ pub(crate) enum Command {
     Serve(Box<ServeArgs>),
     /// Change a running server's deployments through its admin API.
     Deploy(DeployArgs),
+    /// Compare current data (a file or the server's prediction log) with a run's reference
+    /// profile: a drift test per column, PSI, and a dataset verdict.
+    Drift(DriftArgs),
     /// Make an ed25519 key pair for signing versions (<out>.secret, <out>.pub).
     Keygen(KeygenArgs),
     /// Sign a registered version: a detached signature over its artifact hashes.
@@ -372,6 +375,47 @@ pub(crate) struct LineageArgs {
     pub(crate) format: String,
     #[command(flatten)]
     pub(crate) options: RegistryOptions,
+}
+
+/// `distillery drift`.
+#[derive(Debug, Args)]
+pub(crate) struct DriftArgs {
+    /// The reference: a run directory (its profile.json), a profile.json, or a data file
+    /// (CSV, CSV.gz or Parquet) compared as is.
+    #[arg(long)]
+    pub(crate) reference: PathBuf,
+    /// The current data: a data file, or a prediction-log directory of `distillery serve
+    /// --log-dir` (then the served inputs and the student's answers are compared).
+    #[arg(long)]
+    pub(crate) current: PathBuf,
+    /// With a prediction log: only requests to this model.
+    #[arg(long)]
+    pub(crate) model: Option<String>,
+    /// Force a test for a column (repeatable): "column=test", test one of ks, chisquare, z,
+    /// wasserstein, jensenshannon, psi.
+    #[arg(long = "test", value_name = "COLUMN=TEST")]
+    pub(crate) tests: Vec<String>,
+    /// Change a test's threshold (repeatable): "test=value", e.g. "ks=0.01", "psi=0.2".
+    #[arg(long = "threshold", value_name = "TEST=VALUE")]
+    pub(crate) thresholds: Vec<String>,
+    /// Share of drifted columns at or above which the dataset counts as drifted.
+    #[arg(long, default_value_t = 0.5)]
+    pub(crate) drift_share: f64,
+    /// Compare only these columns (comma-separated); default every reference feature.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) columns: Vec<String>,
+    /// With a data-file reference: columns to leave out (the target, ids), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) ignore: Vec<String>,
+    /// Write the report with per-column distribution plots as self-contained HTML.
+    #[arg(long)]
+    pub(crate) html: Option<PathBuf>,
+    /// Exit 1 when the dataset drifted (for cron jobs and CI).
+    #[arg(long)]
+    pub(crate) fail_on_drift: bool,
+    /// Print the report as one JSON document on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `distillery eval`.

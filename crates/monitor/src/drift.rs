@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::MonitorError;
-use crate::profile::{ColumnProfile, Profile};
+use crate::profile::{ColumnProfile, PredictionProfile, Profile};
 use crate::sample::Distribution;
 use crate::stattest::{self, StatTest, TestOutcome};
 
@@ -86,6 +86,10 @@ pub struct DriftReport {
     pub dataset_drift: bool,
     /// One entry per column, in reference order.
     pub columns: Vec<ColumnDrift>,
+    /// The student's predictions compared the same way (predicted class and each class's
+    /// probability); reported, but not counted in the dataset verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prediction: Vec<ColumnDrift>,
 }
 
 impl DriftReport {
@@ -153,7 +157,39 @@ impl DriftReport {
             share_drifted: share,
             dataset_drift: !columns.is_empty() && share >= options.drift_share,
             columns,
+            prediction: Vec::new(),
         })
+    }
+
+    /// Adds the comparison of the student's prediction distributions.
+    ///
+    /// # Errors
+    /// The two sides have different classes.
+    pub fn with_predictions(
+        mut self,
+        reference: &PredictionProfile,
+        current: &PredictionProfile,
+        options: &DriftOptions,
+    ) -> Result<DriftReport, MonitorError> {
+        if reference.classes != current.classes {
+            return Err(MonitorError::Invalid(format!(
+                "the reference predicts classes {:?} but the current predictions have {:?}",
+                reference.classes, current.classes
+            )));
+        }
+        let defaults = DriftOptions {
+            tests: BTreeMap::new(),
+            columns: Vec::new(),
+            ..options.clone()
+        };
+        self.prediction = reference
+            .as_columns()
+            .iter()
+            .zip(current.as_columns().iter())
+            .filter(|(r, c)| r.distribution.n() > 0 && c.distribution.n() > 0)
+            .map(|(r, c)| compare_column(r, c, &defaults))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
     }
 }
 
@@ -163,7 +199,8 @@ fn compare_column(
     options: &DriftOptions,
 ) -> Result<ColumnDrift, MonitorError> {
     let (r, c) = (&reference.distribution, &current.distribution);
-    let context = |e: MonitorError| MonitorError::Invalid(format!("column `{}`: {e}", reference.name));
+    let context =
+        |e: MonitorError| MonitorError::Invalid(format!("column `{}`: {e}", reference.name));
     if std::mem::discriminant(r) != std::mem::discriminant(c) {
         return Err(context(MonitorError::Invalid(
             "numeric in one dataset and categorical in the other".into(),
@@ -173,7 +210,8 @@ fn compare_column(
         Some(t) => (*t, "override"),
         None => (stattest::default_test(r, c), "default"),
     };
-    let outcome = stattest::run(test, r, c, options.thresholds.get(&test).copied()).map_err(context)?;
+    let outcome =
+        stattest::run(test, r, c, options.thresholds.get(&test).copied()).map_err(context)?;
     let psi = stattest::distance::psi(r, c);
     Ok(ColumnDrift {
         column: reference.name.clone(),
@@ -212,14 +250,21 @@ mod tests {
             ],
         )
         .expect("table");
-        Profile::from_table(&table, &[("x".into(), Kind::Numeric), ("y".into(), Kind::Numeric)])
-            .expect("profile")
+        Profile::from_table(
+            &table,
+            &[("x".into(), Kind::Numeric), ("y".into(), Kind::Numeric)],
+        )
+        .expect("profile")
     }
 
     #[test]
     fn a_shifted_column_drifts_and_half_the_columns_make_the_dataset_drift() {
-        let report = DriftReport::compare(&profile(0.0, 500), &profile(30.0, 400), &DriftOptions::default())
-            .expect("report");
+        let report = DriftReport::compare(
+            &profile(0.0, 500),
+            &profile(30.0, 400),
+            &DriftOptions::default(),
+        )
+        .expect("report");
         assert_eq!(report.columns[0].outcome.test, StatTest::Ks);
         assert!(report.columns[0].outcome.drifted);
         assert!(!report.columns[1].outcome.drifted);
@@ -231,7 +276,8 @@ mod tests {
     fn overrides_and_unknown_columns() {
         let mut options = DriftOptions::default();
         options.tests.insert("y".into(), StatTest::Psi);
-        let report = DriftReport::compare(&profile(0.0, 2000), &profile(0.0, 2000), &options).expect("report");
+        let report = DriftReport::compare(&profile(0.0, 2000), &profile(0.0, 2000), &options)
+            .expect("report");
         assert_eq!(report.columns[0].outcome.test, StatTest::Wasserstein);
         assert_eq!(report.columns[1].outcome.test, StatTest::Psi);
         assert_eq!(report.columns[1].chosen_by, "override");

@@ -7,7 +7,9 @@
 
 pub mod drift;
 pub mod error;
+pub mod log;
 pub mod profile;
+pub mod render;
 pub mod sample;
 pub mod stattest;
 

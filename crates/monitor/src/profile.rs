@@ -53,6 +53,33 @@ pub struct PredictionProfile {
     pub probabilities: Vec<Numbers>,
 }
 
+impl PredictionProfile {
+    /// Builds the prediction distribution from per-row class probabilities.
+    pub fn from_probabilities(classes: &[String], probabilities: &[Vec<f64>]) -> PredictionProfile {
+        prediction_profile(classes, probabilities)
+    }
+
+    /// The predictions as columns a drift test can compare: the predicted class
+    /// (`prediction`) and each class's probability (`p(<class>)`).
+    pub fn as_columns(&self) -> Vec<ColumnProfile> {
+        let mut out = vec![ColumnProfile {
+            name: "prediction".into(),
+            missing: 0,
+            distribution: Distribution::Categorical(self.predicted.clone()),
+            quantiles: Vec::new(),
+        }];
+        for (class, p) in self.classes.iter().zip(&self.probabilities) {
+            out.push(ColumnProfile {
+                name: format!("p({class})"),
+                missing: 0,
+                distribution: Distribution::Numeric(p.clone()),
+                quantiles: Vec::new(),
+            });
+        }
+        out
+    }
+}
+
 /// A reference profile of features and predictions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -137,7 +164,10 @@ impl Profile {
             source,
         })?;
         let profile: Profile = serde_json::from_slice(&bytes).map_err(|e| {
-            MonitorError::Invalid(format!("{} is not a reference profile: {e}", path.display()))
+            MonitorError::Invalid(format!(
+                "{} is not a reference profile: {e}",
+                path.display()
+            ))
         })?;
         if profile.schema_version > PROFILE_SCHEMA_VERSION {
             return Err(MonitorError::Invalid(format!(
@@ -271,10 +301,16 @@ mod tests {
     fn profile_counts_missing_cells_and_keeps_exact_values() {
         let p = Profile::from_table(
             &table(),
-            &[("age".into(), Kind::Numeric), ("city".into(), Kind::Categorical)],
+            &[
+                ("age".into(), Kind::Numeric),
+                ("city".into(), Kind::Categorical),
+            ],
         )
         .expect("profile")
-        .with_predictions(&["no".into(), "yes".into()], &[vec![0.2, 0.8], vec![0.6, 0.4]]);
+        .with_predictions(
+            &["no".into(), "yes".into()],
+            &[vec![0.2, 0.8], vec![0.6, 0.4]],
+        );
         let age = p.column("age").expect("age");
         assert_eq!(age.missing, 1);
         assert!((age.missing_share() - 0.25).abs() < 1e-15);
@@ -289,7 +325,10 @@ mod tests {
         };
         assert_eq!((c.count("Oslo"), c.count("Rome"), city.missing), (2, 1, 1));
         let pred = p.prediction.as_ref().expect("predictions");
-        assert_eq!((pred.predicted.count("yes"), pred.predicted.count("no")), (1, 1));
+        assert_eq!(
+            (pred.predicted.count("yes"), pred.predicted.count("no")),
+            (1, 1)
+        );
         // A round trip through JSON loses nothing.
         let json = serde_json::to_string(&p).expect("json");
         assert_eq!(serde_json::from_str::<Profile>(&json).expect("parse"), p);

@@ -3,18 +3,28 @@
 //! the whole per-column report (test choice, score, threshold, verdict). Fixtures come
 //! from `tools/make_drift_fixtures.py`; every score must agree to 1e-9.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test by panicking"
+)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use distillery_data::{Kind, ReadOptions, Table};
 use distillery_monitor::stattest::{distance, ks, proportions};
-use distillery_monitor::{Categories, Distribution, DriftOptions, DriftReport, Numbers, Profile, StatTest};
+use distillery_monitor::{
+    Categories, Distribution, DriftOptions, DriftReport, Numbers, Profile, StatTest,
+};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-9;
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/drift").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/drift")
+        .join(name)
 }
 
 fn fixture(name: &str) -> Value {
@@ -23,8 +33,21 @@ fn fixture(name: &str) -> Value {
 
 /// The integer recipe of `tools/make_drift_fixtures.py`.
 fn generated(spec: &Value) -> Vec<f64> {
-    let p: Vec<f64> = spec.as_array().expect("spec").iter().map(|v| v.as_f64().expect("number")).collect();
-    let (n, a, b, m, scale, shift, digits) = (p[0] as i64, p[1] as i64, p[2] as i64, p[3] as i64, p[4], p[5], p[6]);
+    let p: Vec<f64> = spec
+        .as_array()
+        .expect("spec")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
+    let (n, a, b, m, scale, shift, digits) = (
+        p[0] as i64,
+        p[1] as i64,
+        p[2] as i64,
+        p[3] as i64,
+        p[4],
+        p[5],
+        p[6],
+    );
     (0..n)
         .map(|i| {
             let x = ((i * a + b) % m) as f64 * scale / m as f64 + shift;
@@ -54,10 +77,30 @@ fn ks_and_wasserstein_match_scipy_on_every_branch() {
         let x = Numbers::from_values(generated(&case["first"]));
         let y = Numbers::from_values(generated(&case["second"]));
         let r = ks::ks_2samp(&x, &y);
-        close(label, "KS statistic", r.statistic, case["ks_statistic"].as_f64().expect("d"));
-        close(label, "KS p-value", r.p_value, case["ks_p_value"].as_f64().expect("p"));
-        close(label, "Wasserstein", distance::wasserstein(&x, &y), case["wasserstein"].as_f64().expect("w"));
-        close(label, "std", x.std, case["std_first"].as_f64().expect("std"));
+        close(
+            label,
+            "KS statistic",
+            r.statistic,
+            case["ks_statistic"].as_f64().expect("d"),
+        );
+        close(
+            label,
+            "KS p-value",
+            r.p_value,
+            case["ks_p_value"].as_f64().expect("p"),
+        );
+        close(
+            label,
+            "Wasserstein",
+            distance::wasserstein(&x, &y),
+            case["wasserstein"].as_f64().expect("w"),
+        );
+        close(
+            label,
+            "std",
+            x.std,
+            case["std_first"].as_f64().expect("std"),
+        );
     }
 }
 
@@ -66,16 +109,38 @@ fn chi_square_and_jensen_shannon_match_scipy() {
     let f = fixture("scipy.json");
     for case in f["counts"].as_array().expect("cases") {
         let side = |key: &str| {
-            let counts: Vec<u64> = case[key].as_array().expect("counts").iter().map(|v| v.as_u64().expect("n")).collect();
+            let counts: Vec<u64> = case[key]
+                .as_array()
+                .expect("counts")
+                .iter()
+                .map(|v| v.as_u64().expect("n"))
+                .collect();
             let names: Vec<String> = (0..counts.len()).map(|i| format!("level{i}")).collect();
-            Distribution::Categorical(Categories::from_counts(names.iter().map(String::as_str).zip(counts)))
+            Distribution::Categorical(Categories::from_counts(
+                names.iter().map(String::as_str).zip(counts),
+            ))
         };
         let (reference, observed) = (side("reference"), side("observed"));
         let (stat, p) = proportions::chi_square(&reference, &observed);
-        close("counts", "chi-square", stat, case["chisquare_statistic"].as_f64().expect("stat"));
-        close("counts", "chi-square p", p, case["chisquare_p_value"].as_f64().expect("p"));
+        close(
+            "counts",
+            "chi-square",
+            stat,
+            case["chisquare_statistic"].as_f64().expect("stat"),
+        );
+        close(
+            "counts",
+            "chi-square p",
+            p,
+            case["chisquare_p_value"].as_f64().expect("p"),
+        );
         let js = distance::jensen_shannon(&reference, &observed);
-        close("counts", "Jensen-Shannon", js, case["jensenshannon"].as_f64().expect("js"));
+        close(
+            "counts",
+            "Jensen-Shannon",
+            js,
+            case["jensenshannon"].as_f64().expect("js"),
+        );
     }
 }
 
@@ -96,15 +161,25 @@ fn drift_report_matches_evidently_data_drift_table() {
     let f = fixture("evidently.json");
     let table = Table::read(&data("car_loan_sample.csv"), &ReadOptions::default()).expect("sample");
     let ids = table.column("id").expect("id");
-    let row_of: HashMap<i64, usize> = (0..table.n_rows()).map(|r| (ids.number(r).expect("id") as i64, r)).collect();
+    let row_of: HashMap<i64, usize> = (0..table.n_rows())
+        .map(|r| (ids.number(r).expect("id") as i64, r))
+        .collect();
     let mut features: Vec<(String, Kind)> = Vec::new();
-    for (key, kind) in [("numeric", Kind::Numeric), ("categorical", Kind::Categorical)] {
+    for (key, kind) in [
+        ("numeric", Kind::Numeric),
+        ("categorical", Kind::Categorical),
+    ] {
         for name in f[key].as_array().expect("names") {
             features.push((name.as_str().expect("name").to_string(), kind));
         }
     }
     let side = |case: &Value, key: &str| {
-        let rows: Vec<usize> = case[key].as_array().expect("ids").iter().map(|v| row_of[&v.as_i64().expect("id")]).collect();
+        let rows: Vec<usize> = case[key]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(|v| row_of[&v.as_i64().expect("id")])
+            .collect();
         Profile::from_table(&table.take(&rows), &features).expect("profile")
     };
     for case in f["cases"].as_array().expect("cases") {
@@ -115,16 +190,47 @@ fn drift_report_matches_evidently_data_drift_table() {
                 options.tests.insert(column.clone(), StatTest::Psi);
             }
         }
-        let report = DriftReport::compare(&side(case, "reference_ids"), &side(case, "current_ids"), &options).expect("report");
+        let report = DriftReport::compare(
+            &side(case, "reference_ids"),
+            &side(case, "current_ids"),
+            &options,
+        )
+        .expect("report");
         for column in &report.columns {
             let expected = &case["columns"][&column.column];
             let label = format!("{name} / {}", column.column);
-            assert_eq!(column.outcome.test, evidently_test(expected["test"].as_str().expect("test")), "{label}");
-            close(&label, "score", column.outcome.score, expected["score"].as_f64().expect("score"));
-            close(&label, "threshold", column.outcome.threshold, expected["threshold"].as_f64().expect("t"));
-            assert_eq!(column.outcome.drifted, expected["drifted"].as_bool().expect("drifted"), "{label}");
+            assert_eq!(
+                column.outcome.test,
+                evidently_test(expected["test"].as_str().expect("test")),
+                "{label}"
+            );
+            close(
+                &label,
+                "score",
+                column.outcome.score,
+                expected["score"].as_f64().expect("score"),
+            );
+            close(
+                &label,
+                "threshold",
+                column.outcome.threshold,
+                expected["threshold"].as_f64().expect("t"),
+            );
+            assert_eq!(
+                column.outcome.drifted,
+                expected["drifted"].as_bool().expect("drifted"),
+                "{label}"
+            );
         }
-        assert_eq!(report.drifted_columns as u64, case["drifted_columns"].as_u64().expect("n"), "{name}");
-        assert_eq!(report.dataset_drift, case["dataset_drift"].as_bool().expect("drift"), "{name}");
+        assert_eq!(
+            report.drifted_columns as u64,
+            case["drifted_columns"].as_u64().expect("n"),
+            "{name}"
+        );
+        assert_eq!(
+            report.dataset_drift,
+            case["dataset_drift"].as_bool().expect("drift"),
+            "{name}"
+        );
     }
 }

@@ -24,6 +24,7 @@ pub const RUN_FILES: &[(&str, &str)] = &[
     ("report_html", "report.html"),
     ("model_card", "model_card.md"),
     ("recipe", "recipe.toml"),
+    ("profile", "profile.json"),
 ];
 
 /// An open registry directory (`registry.db` + `objects/` + optional `config.toml`).

@@ -346,6 +346,10 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         &recipe.data.missing,
     );
     write("contract.json", &serde_json::to_vec_pretty(&contract)?)?;
+    write(
+        "profile.json",
+        &serde_json::to_vec(&reference_profile(&prepared, &student_p, &student_bytes)?)?,
+    )?;
     if let Some(c) = &checks {
         write("check.json", &serde_json::to_vec_pretty(c)?)?;
         write(
@@ -371,6 +375,27 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         .with_context(|| format!("cannot move the run into {}", run_dir.display()))?;
     let _ = std::fs::remove_dir_all(&checkpoint_dir);
     Ok(RunOutcome { report, run_dir })
+}
+
+/// The reference profile monitoring compares live traffic with: the training rows'
+/// features, and the student's predictions on the held-out rows (predictions on training
+/// rows would be over-confident), tied to the student by its hash.
+fn reference_profile(
+    prepared: &data::Prepared,
+    student_p: &[f32],
+    student_bytes: &[u8],
+) -> Result<distillery_monitor::Profile> {
+    let train = prepared.train_table.take(&prepared.train_rows);
+    let classes = &prepared.labels.classes;
+    let probabilities: Vec<Vec<f64>> = student_p
+        .chunks(classes.len().max(1))
+        .map(|row| row.iter().map(|&p| f64::from(p)).collect())
+        .collect();
+    let mut profile = distillery_monitor::Profile::from_table(&train, &prepared.features)?
+        .with_predictions(classes, &probabilities)
+        .sketched();
+    profile.student = Some(blake3::hash(student_bytes).to_hex().to_string());
+    Ok(profile)
 }
 
 /// Raw cells of (up to) 256 test rows, for latency measurement through the full path.

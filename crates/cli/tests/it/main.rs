@@ -9,6 +9,7 @@
 )]
 
 mod browser;
+mod drift;
 mod errors;
 mod evaluate;
 mod init;

@@ -10,7 +10,7 @@ use crate::sample::{Categories, Distribution, Numbers};
 const MAX_VALUES_AS_BUCKETS: usize = 20;
 
 /// Shares of rows per shared bucket, reference first.
-pub(crate) fn binned(
+pub fn binned(
     reference: &Distribution,
     current: &Distribution,
     fill_zeroes: bool,
@@ -34,7 +34,7 @@ pub(crate) fn binned(
 }
 
 /// numpy's `histogram_bin_edges(bins="sturges")` over both samples.
-pub(crate) fn sturges_edges(a: &Numbers, b: &Numbers) -> Vec<f64> {
+pub fn sturges_edges(a: &Numbers, b: &Numbers) -> Vec<f64> {
     let (mut first, mut last) = (a.min.min(b.min), a.max.max(b.max));
     let size = (a.n + b.n) as f64;
     let ptp = last - first;
@@ -55,14 +55,17 @@ pub(crate) fn sturges_edges(a: &Numbers, b: &Numbers) -> Vec<f64> {
 }
 
 /// Row counts per bin of `edges` (numpy's `histogram`: half-open bins, the last closed).
-pub(crate) fn histogram(x: &Numbers, edges: &[f64]) -> Vec<f64> {
+pub fn histogram(x: &Numbers, edges: &[f64]) -> Vec<f64> {
     let bins = edges.len() - 1;
     let mut counts = vec![0.0; bins];
     for (&v, &c) in x.values.iter().zip(&x.counts) {
         if v < edges[0] || v > edges[bins] {
             continue;
         }
-        let i = edges.partition_point(|&e| e <= v).saturating_sub(1).min(bins - 1);
+        let i = edges
+            .partition_point(|&e| e <= v)
+            .saturating_sub(1)
+            .min(bins - 1);
         counts[i] += c;
     }
     counts
@@ -97,7 +100,12 @@ fn value_buckets(a: &Numbers, b: &Numbers) -> (Vec<f64>, Vec<f64>) {
 }
 
 fn level_buckets(a: &Categories, b: &Categories) -> (Vec<f64>, Vec<f64>) {
-    let mut keys: Vec<&str> = a.levels.iter().chain(&b.levels).map(String::as_str).collect();
+    let mut keys: Vec<&str> = a
+        .levels
+        .iter()
+        .chain(&b.levels)
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     keys.dedup();
     let share = |x: &Categories| -> Vec<f64> {
@@ -128,6 +136,64 @@ fn fill(shares: &mut [f64]) {
         .iter_mut()
         .filter(|s| **s == 0.0)
         .for_each(|s| *s = value);
+}
+
+/// Buckets for drawing two distributions side by side: labels and the shares of each
+/// side. Numbers get the same Sturges bins the tests use; categories the union of levels,
+/// the 20 most frequent in the reference first and the rest pooled as "(other)".
+pub fn plot_buckets(
+    reference: &Distribution,
+    current: &Distribution,
+) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+    match (reference, current) {
+        (Distribution::Numeric(a), Distribution::Numeric(b)) => {
+            let edges = sturges_edges(a, b);
+            let share = |x: &Numbers| -> Vec<f64> {
+                histogram(x, &edges)
+                    .into_iter()
+                    .map(|c| c / x.n.max(1) as f64)
+                    .collect()
+            };
+            let labels = edges
+                .windows(2)
+                .map(|w| format!("{:.4}–{:.4}", w[0], w[1]))
+                .collect();
+            (labels, share(a), share(b))
+        }
+        (Distribution::Categorical(a), Distribution::Categorical(b)) => {
+            let mut levels: Vec<&str> = a.levels.iter().map(String::as_str).collect();
+            for l in &b.levels {
+                if !levels.contains(&l.as_str()) {
+                    levels.push(l);
+                }
+            }
+            let shown = levels.len().min(MAX_VALUES_AS_BUCKETS);
+            let share = |x: &Categories| -> Vec<f64> {
+                let n = x.n.max(1) as f64;
+                let mut out: Vec<f64> = levels[..shown]
+                    .iter()
+                    .map(|l| x.count(l) as f64 / n)
+                    .collect();
+                if levels.len() > shown {
+                    out.push(
+                        levels[shown..]
+                            .iter()
+                            .map(|l| x.count(l) as f64)
+                            .sum::<f64>()
+                            / n,
+                    );
+                }
+                out
+            };
+            let mut labels: Vec<String> =
+                levels[..shown].iter().map(|l| (*l).to_string()).collect();
+            if levels.len() > shown {
+                labels.push("(other)".into());
+            }
+            (labels, share(a), share(b))
+        }
+        _ => (Vec::new(), Vec::new(), Vec::new()),
+    }
 }
 
 #[cfg(test)]

@@ -49,10 +49,7 @@ pub fn jensen_shannon(reference: &Distribution, current: &Distribution) -> f64 {
 /// Population stability index over Evidently's shared buckets, empty ones filled.
 pub fn psi(reference: &Distribution, current: &Distribution) -> f64 {
     let (r, c) = binned(reference, current, true);
-    r.iter()
-        .zip(&c)
-        .map(|(r, c)| (r - c) * (r / c).ln())
-        .sum()
+    r.iter().zip(&c).map(|(r, c)| (r - c) * (r / c).ln()).sum()
 }
 
 #[cfg(test)]

@@ -222,8 +222,7 @@ fn pelz_good_cdf(n: f64, x: f64) -> f64 {
     }
     sums[2] += extra2 * pi2 * sqrt_2pi / (-36.0 * z3);
     sums[3] += extra3 * pi2 * sqrt_2pi / (216.0 * z6);
-    sums
-        .iter()
+    sums.iter()
         .enumerate()
         .map(|(i, s)| s / n.powf(i as f64 / 2.0))
         .sum()

@@ -5,7 +5,7 @@
 //! default choice copies Evidently's `_get_default_stattest` so a report can be checked
 //! against it column by column.
 
-mod binning;
+pub mod binning;
 pub mod distance;
 pub mod kolmogorov;
 pub mod ks;
@@ -159,7 +159,9 @@ pub fn run(
     if reference.n() == 0 || current.n() == 0 {
         return Err(MonitorError::Empty);
     }
-    if !test.accepts(reference) || std::mem::discriminant(reference) != std::mem::discriminant(current) {
+    if !test.accepts(reference)
+        || std::mem::discriminant(reference) != std::mem::discriminant(current)
+    {
         return Err(MonitorError::WrongKind(test.name()));
     }
     let threshold = threshold.unwrap_or_else(|| test.default_threshold());
@@ -212,11 +214,26 @@ mod tests {
 
     #[test]
     fn default_selection_follows_evidently_boundaries() {
-        assert_eq!(default_test(&numeric(1000, 6), &numeric(10, 6)), StatTest::Ks);
-        assert_eq!(default_test(&numeric(1000, 5), &numeric(10, 5)), StatTest::ChiSquare);
-        assert_eq!(default_test(&numeric(1000, 2), &numeric(10, 2)), StatTest::Z);
-        assert_eq!(default_test(&numeric(1001, 6), &numeric(10, 6)), StatTest::Wasserstein);
-        assert_eq!(default_test(&numeric(1001, 5), &numeric(10, 5)), StatTest::JensenShannon);
+        assert_eq!(
+            default_test(&numeric(1000, 6), &numeric(10, 6)),
+            StatTest::Ks
+        );
+        assert_eq!(
+            default_test(&numeric(1000, 5), &numeric(10, 5)),
+            StatTest::ChiSquare
+        );
+        assert_eq!(
+            default_test(&numeric(1000, 2), &numeric(10, 2)),
+            StatTest::Z
+        );
+        assert_eq!(
+            default_test(&numeric(1001, 6), &numeric(10, 6)),
+            StatTest::Wasserstein
+        );
+        assert_eq!(
+            default_test(&numeric(1001, 5), &numeric(10, 5)),
+            StatTest::JensenShannon
+        );
         let cat = |n: u64| Distribution::Categorical(Categories::from_counts([("a", n), ("b", 1)]));
         assert_eq!(default_test(&cat(10), &cat(10)), StatTest::Z);
         assert_eq!(default_test(&cat(2000), &cat(10)), StatTest::JensenShannon);

@@ -57,10 +57,16 @@ mod tests {
 
     #[test]
     fn identical_shares_do_not_drift() {
-        let (stat, p) = chi_square(&cats(&[("a", 10), ("b", 20)]), &cats(&[("a", 20), ("b", 40)]));
+        let (stat, p) = chi_square(
+            &cats(&[("a", 10), ("b", 20)]),
+            &cats(&[("a", 20), ("b", 40)]),
+        );
         assert!(stat.abs() < 1e-12);
         assert!((p - 1.0).abs() < 1e-12);
-        let (z, p) = z_test(&cats(&[("a", 10), ("b", 20)]), &cats(&[("a", 20), ("b", 40)]));
+        let (z, p) = z_test(
+            &cats(&[("a", 10), ("b", 20)]),
+            &cats(&[("a", 20), ("b", 40)]),
+        );
         assert!(z.abs() < 1e-12 && (p - 1.0).abs() < 1e-12);
     }
 

@@ -1,0 +1,236 @@
+//! `distillery drift --reference <run|profile.json|file> --current <file|log dir>`: the
+//! batch drift report. Exit 1 with `--fail-on-drift` when the dataset drifted.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use distillery_data::{Column, Kind, ReadOptions, Table};
+use distillery_monitor::profile::PredictionProfile;
+use distillery_monitor::{Distribution, DriftOptions, DriftReport, Profile, StatTest};
+
+use crate::cli::DriftArgs;
+use crate::exit::ExitStatus;
+
+pub(crate) fn run(args: &DriftArgs) -> Result<ExitStatus> {
+    let options = options(args)?;
+    let reference = reference(args)?;
+    let features: Vec<(String, Kind)> = reference
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), kind_of(&c.distribution)))
+        .collect();
+    let current = current(args, &features, &reference)?;
+    let mut report = DriftReport::compare(&reference, &current, &options)?;
+    if let (Some(r), Some(c)) = (&reference.prediction, &current.prediction) {
+        report = report.with_predictions(r, c, &options)?;
+    }
+    if let Some(path) = &args.html {
+        let page = distillery_monitor::render::html(&report, &reference, &current);
+        distillery_runtime::write_atomic(path, page.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        print_report(&mut out, &report)?;
+    }
+    Ok(if args.fail_on_drift && report.dataset_drift {
+        ExitStatus::GateFailed
+    } else {
+        ExitStatus::Ok
+    })
+}
+
+fn options(args: &DriftArgs) -> Result<DriftOptions> {
+    if !(args.drift_share > 0.0 && args.drift_share <= 1.0) {
+        bail!("--drift-share must be in (0, 1], got {}", args.drift_share);
+    }
+    let mut options = DriftOptions {
+        drift_share: args.drift_share,
+        columns: args.columns.clone(),
+        ..DriftOptions::default()
+    };
+    for spec in &args.tests {
+        let (column, test) = spec
+            .split_once('=')
+            .with_context(|| format!("--test {spec}: write it as column=test, e.g. age=psi"))?;
+        options
+            .tests
+            .insert(column.trim().to_string(), StatTest::parse(test)?);
+    }
+    for spec in &args.thresholds {
+        let (test, value) = spec
+            .split_once('=')
+            .with_context(|| format!("--threshold {spec}: write it as test=value, e.g. ks=0.01"))?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .with_context(|| {
+                format!("--threshold {spec}: the value must be a non-negative number")
+            })?;
+        options.thresholds.insert(StatTest::parse(test)?, value);
+    }
+    Ok(options)
+}
+
+fn kind_of(d: &Distribution) -> Kind {
+    match d {
+        Distribution::Numeric(_) => Kind::Numeric,
+        Distribution::Categorical(_) => Kind::Categorical,
+    }
+}
+
+fn is_data_file(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_lowercase();
+    [
+        ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".pq", ".txt",
+    ]
+    .iter()
+    .any(|ext| name.ends_with(ext))
+}
+
+fn reference(args: &DriftArgs) -> Result<Profile> {
+    let path = &args.reference;
+    if path.is_dir() {
+        let profile = path.join("profile.json");
+        if !profile.exists() {
+            bail!(
+                "{} has no profile.json; runs record one since distillery 0.1 — rerun the recipe, \
+                 or pass the training data file as --reference",
+                path.display()
+            );
+        }
+        return Ok(Profile::load(&profile)?);
+    }
+    if !is_data_file(path) {
+        return Ok(Profile::load(path)?);
+    }
+    let table = Table::read(path, &ReadOptions::default())
+        .with_context(|| format!("reading the reference {}", path.display()))?;
+    for name in &args.ignore {
+        table
+            .index_of(name)
+            .with_context(|| format!("--ignore {name}: not a column of {}", path.display()))?;
+    }
+    let features: Vec<(String, Kind)> = table
+        .names()
+        .iter()
+        .zip(table.columns())
+        .filter(|(n, _)| !args.ignore.contains(n))
+        .map(|(n, c)| {
+            let kind = match c {
+                Column::Numeric(_) => Kind::Numeric,
+                Column::Text { .. } => Kind::Categorical,
+            };
+            (n.clone(), kind)
+        })
+        .collect();
+    Ok(Profile::from_table(&table, &features)?)
+}
+
+fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -> Result<Profile> {
+    let path = &args.current;
+    if path.is_dir() {
+        let traffic = distillery_monitor::log::read_log(path, features, args.model.as_deref())?;
+        tracing::info!(
+            requests = traffic.requests,
+            rows = traffic.table.n_rows(),
+            skipped = traffic.skipped,
+            "read the prediction log"
+        );
+        let mut profile = Profile::from_table(&traffic.table, features)?;
+        if let Some(r) = &reference.prediction
+            && !traffic.probabilities.is_empty()
+        {
+            profile.prediction = Some(PredictionProfile::from_probabilities(
+                &r.classes,
+                &traffic.probabilities,
+            ));
+        }
+        return Ok(profile);
+    }
+    let table = Table::read(path, &ReadOptions::default())
+        .with_context(|| format!("reading the current data {}", path.display()))?;
+    let missing: Vec<&str> = features
+        .iter()
+        .filter(|(n, _)| table.index_of(n).is_err())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} lacks the reference column(s) {}; compare only the others with --columns",
+            path.display(),
+            missing.join(", ")
+        );
+    }
+    Ok(Profile::from_table(&table, features)?)
+}
+
+fn print_report(out: &mut impl Write, report: &DriftReport) -> Result<()> {
+    writeln!(
+        out,
+        "{}: {} of {} columns drifted ({:.0}%; the dataset drifts at {:.0}%)",
+        if report.dataset_drift {
+            "DATASET DRIFT"
+        } else {
+            "no dataset drift"
+        },
+        report.drifted_columns,
+        report.columns_compared,
+        report.share_drifted * 100.0,
+        report.drift_share * 100.0
+    )?;
+    writeln!(
+        out,
+        "reference {} rows, current {} rows",
+        report.reference_rows, report.current_rows
+    )?;
+    let width = report
+        .columns
+        .iter()
+        .chain(&report.prediction)
+        .map(|c| c.column.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut section = |title: &str, rows: &[distillery_monitor::ColumnDrift]| -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        writeln!(out, "\n{title}")?;
+        writeln!(
+            out,
+            "  {:width$}  {:13}  {:>11}  {:>9}  {:5}  {:>8}",
+            "column", "test", "score", "threshold", "drift", "psi"
+        )?;
+        for c in rows {
+            writeln!(
+                out,
+                "  {:width$}  {:13}  {:>11.4e}  {:>9}  {:5}  {:>8.4}{}",
+                c.column,
+                c.outcome.test.name(),
+                c.outcome.score,
+                c.outcome.threshold,
+                if c.outcome.drifted { "yes" } else { "no" },
+                c.psi,
+                if c.reference_exact {
+                    ""
+                } else {
+                    "  (sketched reference)"
+                }
+            )?;
+        }
+        Ok(())
+    };
+    section("features", &report.columns)?;
+    section(
+        "predictions (not counted in the verdict)",
+        &report.prediction,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! Issue #8: `distillery drift` on real data files and on the server's prediction log,
+//! against the reference profile a run records.
+
+use crate::serve::{post, serve_with};
+use crate::util::{Setup, data, json, setup, stderr};
+
+/// Rows of the car-loan sample whose `period` (and id range) match, as a CSV file.
+fn car_loan_subset(s: &Setup, name: &str, keep: impl Fn(&str, i64) -> bool) -> String {
+    let text = std::fs::read_to_string(data("drift/car_loan_sample.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let mut out = format!("{header}\n");
+    for line in lines {
+        let id: i64 = line.split(',').next().unwrap().parse().unwrap();
+        let period = line.rsplit(',').next().unwrap();
+        if keep(period, id) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    s.write(name, &out).to_str().unwrap().to_string()
+}
+
+const NOT_FEATURES: &str = "id,repaid,timestamp,y_pred_proba,period";
+
+#[test]
+fn car_loan_drift_is_flagged_in_the_drifted_period_only() {
+    let s = setup();
+    let reference = car_loan_subset(&s, "ref.csv", |p, _| p == "reference");
+    let late = car_loan_subset(&s, "late.csv", |p, id| p == "analysis" && id >= 75_000);
+    let early = car_loan_subset(&s, "early.csv", |p, id| p == "analysis" && id < 70_000);
+    let html = s.path("drift.html");
+    let drifted = s.cmd(&[
+        "drift",
+        "--reference",
+        &reference,
+        "--current",
+        &late,
+        "--ignore",
+        NOT_FEATURES,
+        "--json",
+        "--fail-on-drift",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        drifted.status.code(),
+        Some(1),
+        "a drifted dataset fails the gate: {}",
+        stderr(&drifted)
+    );
+    let r = json(&drifted);
+    assert_eq!(r["dataset_drift"], true);
+    assert_eq!(r["columns_compared"], 7);
+    let column = |r: &serde_json::Value, name: &str| {
+        r["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["column"] == name)
+            .unwrap()
+            .clone()
+    };
+    // 1,200 reference rows: distances, as Evidently picks them.
+    let car_value = column(&r, "car_value");
+    assert_eq!(car_value["test"], "wasserstein");
+    assert_eq!(car_value["drifted"], true);
+    assert!(car_value["score"].as_f64().unwrap() > 0.5, "{car_value}");
+    assert_eq!(column(&r, "salary_range")["test"], "jensenshannon");
+    assert_eq!(column(&r, "debt_to_income_ratio")["drifted"], false);
+    assert!(car_value["psi"].as_f64().unwrap() > 0.25);
+
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        page.matches("<svg").count(),
+        7,
+        "one distribution plot per column"
+    );
+    assert!(page.contains("dataset drift") && page.contains("id=\"col-car-value\""));
+
+    let stable = s.cmd(&[
+        "drift",
+        "--reference",
+        &reference,
+        "--current",
+        &early,
+        "--ignore",
+        NOT_FEATURES,
+        "--json",
+        "--fail-on-drift",
+    ]);
+    assert_eq!(stable.status.code(), Some(0), "{}", stderr(&stable));
+    let r = json(&stable);
+    assert_eq!(r["dataset_drift"], false);
+    assert_eq!(column(&r, "car_value")["drifted"], false);
+
+    // Overrides: a forced test and a threshold, shown as such.
+    let forced = s.cmd(&[
+        "drift",
+        "--reference",
+        &reference,
+        "--current",
+        &early,
+        "--ignore",
+        NOT_FEATURES,
+        "--json",
+        "--test",
+        "car_value=ks",
+        "--threshold",
+        "ks=0.01",
+    ]);
+    let c = column(&json(&forced), "car_value");
+    assert_eq!(
+        (
+            c["test"].as_str(),
+            c["chosen_by"].as_str(),
+            c["threshold"].as_f64()
+        ),
+        (Some("ks"), Some("override"), Some(0.01))
+    );
+    assert!(c["p_value"].as_f64().unwrap() > 0.01);
+}
+
+#[test]
+fn bad_drift_requests_say_what_is_wrong() {
+    let s = setup();
+    let reference = car_loan_subset(&s, "ref.csv", |p, _| p == "reference");
+    for (args, needle) in [
+        (vec!["--current", "nowhere.csv"], "nowhere.csv"),
+        (
+            vec![
+                "--current",
+                reference.as_str(),
+                "--test",
+                "car_value=t-test",
+            ],
+            "unknown drift test `t-test`",
+        ),
+        (
+            vec!["--current", reference.as_str(), "--test", "nope=psi"],
+            "`nope`",
+        ),
+        (
+            vec!["--current", reference.as_str(), "--threshold", "ks=-1"],
+            "non-negative",
+        ),
+        (
+            vec!["--current", reference.as_str(), "--drift-share", "0"],
+            "--drift-share",
+        ),
+        (
+            vec!["--current", reference.as_str(), "--test", "salary_range=ks"],
+            "does not apply",
+        ),
+    ] {
+        let mut full = vec!["drift", "--reference", reference.as_str()];
+        full.extend(args);
+        let out = s.cmd(&full);
+        assert_eq!(out.status.code(), Some(2), "{full:?}");
+        assert!(stderr(&out).contains(needle), "{full:?}: {}", stderr(&out));
+    }
+    let missing = s.write("missing.csv", "car_value\n1\n");
+    let out = s.cmd(&[
+        "drift",
+        "--reference",
+        &reference,
+        "--current",
+        missing.to_str().unwrap(),
+        "--ignore",
+        NOT_FEATURES,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("lacks the reference column(s)")
+            && stderr(&out).contains("salary_range"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A request of `n` Adult-sample rows starting at `from`, with `age` moved by `age_shift`.
+fn adult_batch(from: usize, n: usize, age_shift: f64) -> String {
+    let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines
+        .skip(from)
+        .take(n)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let inputs: Vec<serde_json::Value> = header[..14]
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let numeric = rows.iter().all(|r| r[j].parse::<f64>().is_ok());
+            let cells: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| match (numeric, r[j].parse::<f64>()) {
+                    (true, Ok(x)) if *name == "age" => serde_json::json!(x + age_shift),
+                    (true, Ok(x)) => serde_json::json!(x),
+                    _ if r[j] == "?" => serde_json::Value::Null,
+                    _ => serde_json::json!(r[j]),
+                })
+                .collect();
+            let datatype = if numeric { "FP64" } else { "BYTES" };
+            serde_json::json!({"name": name, "shape": [rows.len()], "datatype": datatype, "data": cells})
+        })
+        .collect();
+    serde_json::json!({ "inputs": inputs }).to_string()
+}
+
+#[test]
+fn a_run_records_a_profile_and_drift_reads_the_prediction_log() {
+    let s = setup();
+    s.trained_student();
+    let run = s.runs()[0].clone();
+    let profile: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("profile.json")).unwrap()).unwrap();
+    assert_eq!(profile["schema_version"], 1);
+    assert_eq!(
+        profile["columns"].as_array().unwrap().len(),
+        14,
+        "every feature of the recipe"
+    );
+    assert_eq!(
+        profile["prediction"]["classes"].as_array().unwrap().len(),
+        2
+    );
+    assert!(
+        profile["student"].as_str().unwrap().len() == 64,
+        "tied to the student's hash"
+    );
+    let shown = s.cmd(&["registry", "show", "r/1", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("profile.json"),
+        "registered with the version"
+    );
+
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    {
+        let server = serve_with(s.dir.path(), &["--log-dir", "log-stable"]);
+        for from in (0..400).step_by(100) {
+            let (status, r) = post(
+                &format!("{}/v2/models/r/infer", server.base),
+                &adult_batch(from, 100, 0.0),
+            );
+            assert_eq!(status, 200, "{r}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    {
+        let server = serve_with(s.dir.path(), &["--log-dir", "log-older"]);
+        for from in (400..800).step_by(100) {
+            let (status, r) = post(
+                &format!("{}/v2/models/r/infer", server.base),
+                &adult_batch(from, 100, 25.0),
+            );
+            assert_eq!(status, 200, "{r}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let drift = |log: &str| {
+        let out = s.cmd(&[
+            "drift",
+            "--reference",
+            run.to_str().unwrap(),
+            "--current",
+            log,
+            "--model",
+            "r",
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)
+    };
+    let age_of = |r: &serde_json::Value| {
+        r["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["column"] == "age")
+            .unwrap()
+            .clone()
+    };
+    let stable = drift("log-stable");
+    assert_eq!(stable["current_rows"], 400);
+    assert_eq!(age_of(&stable)["drifted"], false, "{}", age_of(&stable));
+    assert_eq!(stable["dataset_drift"], false);
+    let older = drift("log-older");
+    let age = age_of(&older);
+    assert_eq!(age["drifted"], true, "{age}");
+    assert_eq!(
+        age["reference_exact"], true,
+        "age has few distinct values: kept exactly"
+    );
+    // The student's answers are compared too: older people earn more, so it predicts
+    // >50K more often than on the reference.
+    let prediction = older["prediction"].as_array().unwrap();
+    assert_eq!(
+        prediction.len(),
+        3,
+        "the predicted class and both probabilities"
+    );
+    assert_eq!(prediction[0]["column"], "prediction");
+    assert_eq!(
+        prediction[1]["reference_rows"], 300,
+        "the reference predictions are the held-out rows'"
+    );
+    assert_eq!(prediction[1]["current_rows"], 400);
+}

@@ -1,0 +1,239 @@
+//! Reading the server's prediction log (`predictions-*.jsonl`) back into a table of the
+//! inputs that were served and the probabilities that were answered, so live traffic can
+//! be compared with the reference profile.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use distillery_data::{Column, Kind, MISSING, Table, format_number};
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use crate::error::MonitorError;
+
+/// The served rows of a prediction log.
+#[derive(Debug)]
+pub struct LoggedTraffic {
+    /// One column per requested feature, one row per served row.
+    pub table: Table,
+    /// The probabilities answered for each row (empty when the log has no outputs).
+    pub probabilities: Vec<Vec<f64>>,
+    /// Log records read (answered requests of the chosen model).
+    pub requests: usize,
+    /// Lines skipped: refusals, other models, feedback records, unreadable lines.
+    pub skipped: usize,
+}
+
+/// Reads every `predictions-*.jsonl` file of `dir`, in order, keeping answered requests
+/// (of `model` when given) and the features named in `features`.
+///
+/// # Errors
+/// The directory cannot be read, holds no log files, or no answered request.
+pub fn read_log(
+    dir: &Path,
+    features: &[(String, Kind)],
+    model: Option<&str>,
+) -> Result<LoggedTraffic, MonitorError> {
+    let io = |path: &Path, source| MonitorError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("predictions-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(MonitorError::Invalid(format!(
+            "{} holds no predictions-*.jsonl files; point --current at the server's --log-dir",
+            dir.display()
+        )));
+    }
+    let mut builder = Builder::new(features);
+    let (mut requests, mut skipped) = (0usize, 0usize);
+    for path in &files {
+        let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(|e| io(path, e))?;
+            let Ok(record) = serde_json::from_str::<Value>(&line) else {
+                skipped += 1;
+                continue;
+            };
+            let wanted = record["status"] == 200
+                && record.get("kind").is_none()
+                && model.is_none_or(|m| record["model"] == m);
+            if wanted && builder.add(&record) {
+                requests += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+    }
+    if requests == 0 {
+        return Err(MonitorError::Invalid(format!(
+            "the prediction log in {} has no answered requests{}",
+            dir.display(),
+            model
+                .map(|m| format!(" for model `{m}`"))
+                .unwrap_or_default()
+        )));
+    }
+    let (table, probabilities) = builder.finish(dir)?;
+    Ok(LoggedTraffic {
+        table,
+        probabilities,
+        requests,
+        skipped,
+    })
+}
+
+/// Collects cells column by column.
+struct Builder<'f> {
+    features: &'f [(String, Kind)],
+    numbers: Vec<Vec<f64>>,
+    texts: Vec<Vec<Option<String>>>,
+    probabilities: Vec<Vec<f64>>,
+}
+
+impl<'f> Builder<'f> {
+    fn new(features: &'f [(String, Kind)]) -> Self {
+        Builder {
+            features,
+            numbers: vec![Vec::new(); features.len()],
+            texts: vec![Vec::new(); features.len()],
+            probabilities: Vec::new(),
+        }
+    }
+
+    /// Adds one record's rows; false when it carries no inputs.
+    fn add(&mut self, record: &Value) -> bool {
+        let Some(inputs) = record["inputs"].as_array() else {
+            return false;
+        };
+        let by_name: FxHashMap<&str, Vec<&Value>> = inputs
+            .iter()
+            .filter_map(|t| {
+                let mut cells = Vec::new();
+                flatten(&t["data"], &mut cells);
+                Some((t["name"].as_str()?, cells))
+            })
+            .collect();
+        let rows = record["rows"]
+            .as_u64()
+            .map(|r| r as usize)
+            .or_else(|| by_name.values().map(Vec::len).max())
+            .unwrap_or(0);
+        for (i, (name, kind)) in self.features.iter().enumerate() {
+            let cells = by_name.get(name.as_str());
+            for r in 0..rows {
+                let cell = cells
+                    .and_then(|c| c.get(r))
+                    .copied()
+                    .unwrap_or(&Value::Null);
+                if *kind == Kind::Numeric {
+                    let x = match cell {
+                        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+                        Value::String(s) => s.trim().parse().unwrap_or(f64::NAN),
+                        _ => f64::NAN,
+                    };
+                    self.numbers[i].push(x);
+                } else {
+                    self.texts[i].push(match cell {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => n.as_f64().map(format_number),
+                        Value::Bool(b) => Some(b.to_string()),
+                        _ => None,
+                    });
+                }
+            }
+        }
+        if let Some(out) = record["outputs"].as_array()
+            && let Some(p) = out.iter().find(|o| o["name"] == "probabilities")
+        {
+            let mut cells = Vec::new();
+            flatten(&p["data"], &mut cells);
+            let k = cells.len().checked_div(rows).unwrap_or(0);
+            for r in 0..rows {
+                self.probabilities.push(
+                    cells[r * k..(r + 1) * k]
+                        .iter()
+                        .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                        .collect(),
+                );
+            }
+        }
+        true
+    }
+
+    fn finish(self, dir: &Path) -> Result<(Table, Vec<Vec<f64>>), MonitorError> {
+        let mut columns = Vec::with_capacity(self.features.len());
+        for (i, (_, kind)) in self.features.iter().enumerate() {
+            if *kind == Kind::Numeric {
+                columns.push(Column::Numeric(self.numbers[i].clone()));
+            } else {
+                let mut levels: Vec<String> = Vec::new();
+                let mut index: FxHashMap<String, u32> = FxHashMap::default();
+                let codes = self.texts[i]
+                    .iter()
+                    .map(|cell| match cell {
+                        None => MISSING,
+                        Some(s) => *index.entry(s.clone()).or_insert_with(|| {
+                            levels.push(s.clone());
+                            (levels.len() - 1) as u32
+                        }),
+                    })
+                    .collect();
+                columns.push(Column::Text { levels, codes });
+            }
+        }
+        let names = self.features.iter().map(|(n, _)| n.clone()).collect();
+        let table = Table::from_columns(dir.to_path_buf(), names, columns)
+            .map_err(|e| MonitorError::Invalid(e.to_string()))?;
+        Ok((table, self.probabilities))
+    }
+}
+
+fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+        other => out.push(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answered_requests_become_rows_and_refusals_are_skipped() {
+        let dir = tempfile::tempdir().expect("dir");
+        let lines = [
+            r#"{"ts":1,"model":"m","version":1,"status":200,"rows":2,"inputs":[{"name":"age","datatype":"FP32","shape":[2,1],"data":[[30],[40]]},{"name":"city","datatype":"BYTES","shape":[2],"data":["Oslo",null]}],"outputs":[{"name":"probabilities","shape":[2,2],"datatype":"FP32","data":[0.1,0.9,0.7,0.3]}]}"#,
+            r#"{"ts":2,"model":"m","version":1,"status":400,"error":"bad"}"#,
+            r#"{"ts":3,"model":"other","version":1,"status":200,"rows":1,"inputs":[{"name":"age","datatype":"FP32","shape":[1],"data":[99]}]}"#,
+            r#"{"kind":"feedback","model":"m","status":200}"#,
+            "not json",
+        ];
+        std::fs::write(
+            dir.path().join("predictions-000001.jsonl"),
+            lines.join("\n"),
+        )
+        .expect("write");
+        let features = vec![
+            ("age".to_string(), Kind::Numeric),
+            ("city".to_string(), Kind::Categorical),
+        ];
+        let t = read_log(dir.path(), &features, Some("m")).expect("log");
+        assert_eq!((t.requests, t.skipped), (1, 4));
+        assert_eq!(t.table.n_rows(), 2);
+        assert_eq!(t.table.column("age").expect("age").number(1), Some(40.0));
+        assert!(t.table.column("city").expect("city").is_missing(1));
+        assert_eq!(t.probabilities, vec![vec![0.1, 0.9], vec![0.7, 0.3]]);
+        assert!(read_log(dir.path(), &features, Some("nobody")).is_err());
+    }
+}
