@@ -285,4 +285,34 @@ mod tests {
         options.tests.insert("nope".into(), StatTest::Psi);
         assert!(DriftReport::compare(&profile(0.0, 10), &profile(0.0, 10), &options).is_err());
     }
+
+    #[test]
+    fn a_sketched_reference_stays_close_to_the_exact_one() {
+        use crate::sample::{Numbers, SKETCH_POINTS};
+        use crate::stattest::{distance, ks};
+        // A skewed column of 20,000 distinct values against a shifted current sample.
+        let reference: Vec<f64> = (0..20_000)
+            .map(|i| (f64::from(i) / 20_000.0).powi(3) * 1e5)
+            .collect();
+        let current: Vec<f64> = (0..5_000)
+            .map(|i| (f64::from(i) / 5_000.0).powi(3) * 1.1e5 + 7.0)
+            .collect();
+        let exact = Numbers::from_values(reference);
+        let sketch = exact.clone().sketched();
+        let cur = Numbers::from_values(current);
+        assert_eq!(sketch.values.len(), SKETCH_POINTS);
+        let (w_exact, w_sketch) = (
+            distance::wasserstein_normed(&exact, &cur),
+            distance::wasserstein_normed(&sketch, &cur),
+        );
+        assert!((w_exact - w_sketch).abs() < 2e-3, "{w_exact} vs {w_sketch}");
+        let (d_exact, d_sketch) = (
+            ks::ks_2samp(&exact, &cur).statistic,
+            ks::ks_2samp(&sketch, &cur).statistic,
+        );
+        assert!(
+            (d_exact - d_sketch).abs() <= 1.0 / SKETCH_POINTS as f64,
+            "{d_exact} vs {d_sketch}"
+        );
+    }
 }
