@@ -12,6 +12,7 @@ pub mod profile;
 pub mod render;
 pub mod sample;
 pub mod stattest;
+pub mod stream;
 
 pub use drift::{ColumnDrift, DriftOptions, DriftReport};
 pub use error::MonitorError;
