@@ -47,6 +47,9 @@ pub(crate) enum Command {
     /// Compare current data (a file or the server's prediction log) with a run's reference
     /// profile: a drift test per column, PSI, and a dataset verdict.
     Drift(DriftArgs),
+    /// Run streaming drift detectors (ADWIN, Page–Hinkley, KSWIN, DDM) over one column of a
+    /// data file or of the prediction log, in row order, and list where they fire.
+    Detect(DetectArgs),
     /// Make an ed25519 key pair for signing versions (<out>.secret, <out>.pub).
     Keygen(KeygenArgs),
     /// Sign a registered version: a detached signature over its artifact hashes.
@@ -414,6 +417,30 @@ pub(crate) struct DriftArgs {
     #[arg(long)]
     pub(crate) fail_on_drift: bool,
     /// Print the report as one JSON document on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `distillery detect`.
+#[derive(Debug, Args)]
+pub(crate) struct DetectArgs {
+    /// A data file (rows in time order) or a prediction-log directory.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// The numeric column to watch (for DDM: 1 = error, 0 = correct).
+    #[arg(long)]
+    pub(crate) column: String,
+    /// adwin, page-hinkley, kswin, ddm, or all (every detector but DDM, plus DDM when the
+    /// column holds only 0 and 1).
+    #[arg(long, default_value = "all")]
+    pub(crate) detector: String,
+    /// Seed of KSWIN's draws (river's examples use 42).
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// With a prediction log: only requests to this model.
+    #[arg(long)]
+    pub(crate) model: Option<String>,
+    /// Print the detections as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod demo;
 mod deploy;
+mod detect;
 mod drift;
 mod eval;
 mod export;
@@ -35,6 +36,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Bench(args) => bench::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Drift(args) => drift::run(&args),
+        Command::Detect(args) => detect::run(&args),
         Command::Registry(args) => registry::run(&args),
         Command::Lineage(args) => registry::lineage(&args),
         Command::Serve(args) => serve::run(&args),
