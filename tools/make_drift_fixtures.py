@@ -7,6 +7,8 @@
 - evidently.json: Evidently 0.7.23's legacy DataDriftTable on three splits of that sample
   (small reference, so KS / chi-square / Z; large reference, so Wasserstein / Jensen-Shannon;
   and every column forced to PSI), per column: test, score, threshold, verdict.
+- nannyml.json: NannyML 0.13.1's CBPE (binary accuracy and F1, chunks of 200 rows) fitted on the
+  sample's reference period and estimated on its analysis period, with the realized values.
 - scipy.json: scipy 1.17.1's ks_2samp, chisquare, wasserstein_distance and jensenshannon on
   generated samples covering every branch of the KS p-value (exact square and rectangular
   lattices, ties, the asymptotic method's Durbin, Pelz-Good and Smirnov regions).
@@ -37,7 +39,7 @@ OUT = os.path.join(ROOT, "tests", "data", "drift")
 
 NUMERIC = ["car_value", "debt_to_income_ratio", "loan_length", "driver_tenure"]
 CATEGORICAL = ["salary_range", "repaid_loan_on_prev_car", "size_of_downpayment"]
-KEEP = ["id"] + NUMERIC + CATEGORICAL + ["repaid", "timestamp", "y_pred_proba", "period"]
+KEEP = ["id"] + NUMERIC + CATEGORICAL + ["repaid", "timestamp", "y_pred_proba", "y_pred", "period"]
 
 
 def sample(path):
@@ -125,6 +127,23 @@ def scipy_cases():
     return {"ks_and_wasserstein": out, "counts": counts}
 
 
+def nannyml_case(data):
+    import nannyml as nml
+    ref = data[data.period == "reference"]
+    ana = data[data.period == "analysis"]
+    est = nml.CBPE(y_pred_proba="y_pred_proba", y_pred="y_pred", y_true="repaid", metrics=["accuracy", "f1"],
+                   chunk_size=200, problem_type="classification_binary")
+    est.fit(ref)
+    r = est.estimate(ana).to_df(multilevel=False)
+    keep = ["chunk_period", "chunk_start_index", "chunk_end_index"]
+    for m in ["accuracy", "f1"]:
+        keep += [f"{m}_value", f"{m}_realized", f"{m}_sampling_error", f"{m}_upper_confidence_boundary",
+                 f"{m}_lower_confidence_boundary", f"{m}_lower_threshold", f"{m}_upper_threshold", f"{m}_alert"]
+    return {"nannyml": "0.13.1", "chunk_size": 200, "needs_calibration": bool(est.needs_calibration),
+            "chunks": [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                       for row in r[keep].to_dict(orient="records")]}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     warnings.simplefilter("ignore")
@@ -143,6 +162,8 @@ def main():
     with open(os.path.join(OUT, "evidently.json"), "w") as f:
         json.dump({"evidently": "0.7.23", "numeric": NUMERIC, "categorical": CATEGORICAL, "cases": cases},
                   f, indent=1)
+    with open(os.path.join(OUT, "nannyml.json"), "w") as f:
+        json.dump(nannyml_case(data), f, indent=1)
     with open(os.path.join(OUT, "scipy.json"), "w") as f:
         json.dump({"scipy": "1.17.1", **scipy_cases()}, f, indent=1)
 

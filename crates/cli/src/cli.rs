@@ -47,6 +47,9 @@ pub(crate) enum Command {
     /// Compare current data (a file or the server's prediction log) with a run's reference
     /// profile: a drift test per column, PSI, and a dataset verdict.
     Drift(DriftArgs),
+    /// Estimate a binary student's accuracy and F1 on unlabelled data (CBPE), chunk by
+    /// chunk, from its calibrated probabilities and the run's labelled held-out rows.
+    Estimate(EstimateArgs),
     /// Run streaming drift detectors (ADWIN, Page–Hinkley, KSWIN, DDM) over one column of a
     /// data file or of the prediction log, in row order, and list where they fire.
     Detect(DetectArgs),
@@ -417,6 +420,36 @@ pub(crate) struct DriftArgs {
     #[arg(long)]
     pub(crate) fail_on_drift: bool,
     /// Print the report as one JSON document on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `distillery estimate`.
+#[derive(Debug, Args)]
+pub(crate) struct EstimateArgs {
+    /// The run directory whose student and profile.json (held-out rows with labels) to use.
+    #[arg(long)]
+    pub(crate) reference: PathBuf,
+    /// Unlabelled data: a data file (the student scores it) or a prediction-log directory
+    /// (the answers it gave).
+    #[arg(long)]
+    pub(crate) current: PathBuf,
+    /// Rows per chunk.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) chunk_size: usize,
+    /// With a data file: its label column, to print the realized values beside the estimates.
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// With a prediction log: only requests to this model.
+    #[arg(long)]
+    pub(crate) model: Option<String>,
+    /// Seed of the calibration check's splits.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Exit 1 when any chunk's estimate leaves the reference thresholds.
+    #[arg(long)]
+    pub(crate) fail_on_alert: bool,
+    /// Print the estimates as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -5,6 +5,7 @@
 //! The crate never touches the server or training code: it takes distributions in and
 //! gives verdicts out, so the CLI, the server and the benchmarks share one implementation.
 
+pub mod cbpe;
 pub mod drift;
 pub mod error;
 pub mod log;

@@ -97,6 +97,21 @@ pub struct Profile {
     /// The student's prediction distribution, when profiled with a student.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<PredictionProfile>,
+    /// Held-out rows with the student's probability of the second class and the true
+    /// class, for label-free performance estimation (binary students only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labelled: Option<LabelledReference>,
+}
+
+/// The student's held-out predictions with their labels: what CBPE is fitted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelledReference {
+    /// The two class labels; `probability` is that of the second.
+    pub classes: Vec<String>,
+    /// P(second class) per row.
+    pub probability: Vec<f64>,
+    /// True class per row (0 or 1).
+    pub truth: Vec<u8>,
 }
 
 impl Profile {
@@ -122,6 +137,7 @@ impl Profile {
             rows: table.n_rows() as u64,
             columns,
             prediction: None,
+            labelled: None,
         })
     }
 

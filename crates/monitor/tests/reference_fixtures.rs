@@ -234,3 +234,85 @@ fn drift_report_matches_evidently_data_drift_table() {
         );
     }
 }
+
+#[test]
+fn cbpe_estimates_match_nannyml_within_a_hundredth() {
+    use distillery_monitor::cbpe::{BinaryReference, Cbpe};
+    let f = fixture("nannyml.json");
+    let table = Table::read(&data("car_loan_sample.csv"), &ReadOptions::default()).expect("sample");
+    let column = |name: &str| {
+        let c = table.column(name).expect("column");
+        (0..table.n_rows())
+            .map(|r| c.number(r).expect("number"))
+            .collect::<Vec<f64>>()
+    };
+    let period = table.column("period").expect("period");
+    let (p, pred, truth) = (column("y_pred_proba"), column("y_pred"), column("repaid"));
+    let split = |want: &str| {
+        let rows: Vec<usize> = (0..table.n_rows())
+            .filter(|&r| period.text(r) == Some(want))
+            .collect();
+        let pick = |v: &[f64]| rows.iter().map(|&r| v[r]).collect::<Vec<f64>>();
+        let bits = |v: &[f64]| rows.iter().map(|&r| v[r] as u8).collect::<Vec<u8>>();
+        (pick(&p), bits(&pred), bits(&truth))
+    };
+    let (rp, rpred, rtruth) = split("reference");
+    let (ap, apred, atruth) = split("analysis");
+    let chunk = f["chunk_size"].as_u64().expect("size") as usize;
+    let cbpe = Cbpe::fit(
+        &BinaryReference {
+            probability: &rp,
+            predicted: &rpred,
+            truth: &rtruth,
+        },
+        chunk,
+        42,
+    )
+    .expect("fit");
+    assert_eq!(
+        cbpe.calibrator.is_some(),
+        f["needs_calibration"].as_bool().expect("flag")
+    );
+    let mut ours = cbpe.estimate(&rp, &rpred, Some(&rtruth));
+    ours.extend(cbpe.estimate(&ap, &apred, Some(&atruth)));
+    let theirs = f["chunks"].as_array().expect("chunks");
+    assert_eq!(ours.len(), theirs.len());
+    let within = |what: &str, a: f64, b: &Value, tol: f64| {
+        let b = b.as_f64().expect(what);
+        assert!((a - b).abs() <= tol, "{what}: ours {a}, NannyML {b}");
+    };
+    for (o, t) in ours.iter().zip(theirs) {
+        within("estimated accuracy", o.accuracy, &t["accuracy_value"], 0.01);
+        within("estimated F1", o.f1, &t["f1_value"], 0.01);
+        let (acc, f1) = o.realized.expect("realized");
+        within("realized accuracy", acc, &t["accuracy_realized"], 1e-12);
+        within("realized F1", f1, &t["f1_realized"], 1e-12);
+        within(
+            "accuracy sampling error",
+            o.accuracy_sampling_error,
+            &t["accuracy_sampling_error"],
+            1e-12,
+        );
+        within(
+            "F1 sampling error",
+            o.f1_sampling_error,
+            &t["f1_sampling_error"],
+            1e-12,
+        );
+        within(
+            "accuracy threshold",
+            cbpe.accuracy_thresholds.0,
+            &t["accuracy_lower_threshold"],
+            1e-12,
+        );
+        within(
+            "F1 threshold",
+            cbpe.f1_thresholds.0,
+            &t["f1_lower_threshold"],
+            1e-12,
+        );
+        let alert = t["accuracy_alert"].as_bool().expect("alert")
+            || t["f1_alert"].as_bool().expect("alert");
+        assert_eq!(o.alert, alert, "alert of chunk {}..{}", o.start, o.end);
+    }
+}

@@ -6,6 +6,7 @@ mod demo;
 mod deploy;
 mod detect;
 mod drift;
+mod estimate;
 mod eval;
 mod export;
 mod init;
@@ -37,6 +38,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Eval(args) => eval::run(&args),
         Command::Drift(args) => drift::run(&args),
         Command::Detect(args) => detect::run(&args),
+        Command::Estimate(args) => estimate::run(&args),
         Command::Registry(args) => registry::run(&args),
         Command::Lineage(args) => registry::lineage(&args),
         Command::Serve(args) => serve::run(&args),

@@ -395,6 +395,18 @@ fn reference_profile(
         .with_predictions(classes, &probabilities)
         .sketched();
     profile.student = Some(blake3::hash(student_bytes).to_hex().to_string());
+    if classes.len() == 2 {
+        let (probability, truth): (Vec<f64>, Vec<u8>) = probabilities
+            .iter()
+            .zip(&prepared.test_labels)
+            .filter_map(|(p, y)| Some((p[1], u8::try_from((*y)?).ok()?)))
+            .unzip();
+        profile.labelled = Some(distillery_monitor::profile::LabelledReference {
+            classes: classes.clone(),
+            probability,
+            truth,
+        });
+    }
     Ok(profile)
 }
 

@@ -406,3 +406,87 @@ fn detect_finds_a_shift_in_a_stream_and_refuses_what_it_cannot_watch() {
         assert!(stderr(&out).contains(needle), "{full:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn estimate_tracks_realized_accuracy_without_labels() {
+    let s = setup();
+    s.trained_student();
+    let run = s.runs()[0].clone();
+    let out = s.cmd(&[
+        "estimate",
+        "--reference",
+        run.to_str().unwrap(),
+        "--current",
+        data("adult_sample.csv").to_str().unwrap(),
+        "--chunk-size",
+        "100",
+        "--target",
+        "income-per-year",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(r["positive_class"], ">50K");
+    let chunks = r["chunks"].as_array().unwrap();
+    assert_eq!(chunks.len(), 12, "1,200 rows in chunks of 100");
+    let (mut estimated, mut realized) = (0.0, 0.0);
+    for c in chunks {
+        estimated += c["accuracy"].as_f64().unwrap();
+        realized += c["realized"][0].as_f64().unwrap();
+        let band = c["accuracy_band"].as_array().unwrap();
+        assert!(band[0].as_f64().unwrap() < c["accuracy"].as_f64().unwrap());
+    }
+    // Averaged over the file, the label-free estimate is close to the truth.
+    assert!(
+        (estimated - realized).abs() / 12.0 < 0.03,
+        "estimated {estimated} vs realized {realized}"
+    );
+
+    // From the prediction log: the answers the server gave.
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    {
+        let server = serve_with(s.dir.path(), &["--log-dir", "log"]);
+        for from in (0..600).step_by(100) {
+            let (status, r) = post(
+                &format!("{}/v2/models/r/infer", server.base),
+                &adult_batch(from, 100, 0.0),
+            );
+            assert_eq!(status, 200, "{r}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let logged = s.cmd(&[
+        "estimate",
+        "--reference",
+        run.to_str().unwrap(),
+        "--current",
+        "log",
+        "--chunk-size",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(logged.status.code(), Some(0), "{}", stderr(&logged));
+    let chunks = json(&logged)["chunks"].as_array().unwrap().clone();
+    assert_eq!(chunks.len(), 6);
+    assert!(
+        chunks.iter().all(|c| c["realized"].is_null()),
+        "no labels in the log"
+    );
+
+    let bad = s.cmd(&[
+        "estimate",
+        "--reference",
+        run.to_str().unwrap(),
+        "--current",
+        "log",
+        "--chunk-size",
+        "1000",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("at least two reference chunks"),
+        "{}",
+        stderr(&bad)
+    );
+}
