@@ -416,6 +416,14 @@ pub(crate) struct DriftArgs {
     /// Write the report with per-column distribution plots as self-contained HTML.
     #[arg(long)]
     pub(crate) html: Option<PathBuf>,
+    /// Also test the joint distribution: MMD with a permutation test and a domain
+    /// classifier's AUC, on up to 1,000 rows a side (needs the reference's row sample: a run
+    /// or a data file). Either rejecting at p < 0.05 also makes the dataset drift.
+    #[arg(long)]
+    pub(crate) multivariate: bool,
+    /// Seed of the multivariate tests' subsamples and permutations.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
     /// Exit 1 when the dataset drifted (for cron jobs and CI).
     #[arg(long)]
     pub(crate) fail_on_drift: bool,

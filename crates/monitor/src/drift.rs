@@ -86,6 +86,9 @@ pub struct DriftReport {
     pub dataset_drift: bool,
     /// One entry per column, in reference order.
     pub columns: Vec<ColumnDrift>,
+    /// The joint distribution compared (MMD and a domain classifier), with `--multivariate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multivariate: Option<crate::multivariate::MultivariateDrift>,
     /// The student's predictions compared the same way (predicted class and each class's
     /// probability); reported, but not counted in the dataset verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -157,6 +160,7 @@ impl DriftReport {
             share_drifted: share,
             dataset_drift: !columns.is_empty() && share >= options.drift_share,
             columns,
+            multivariate: None,
             prediction: Vec::new(),
         })
     }

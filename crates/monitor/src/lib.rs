@@ -9,6 +9,7 @@ pub mod cbpe;
 pub mod drift;
 pub mod error;
 pub mod log;
+pub mod multivariate;
 pub mod profile;
 pub mod render;
 pub mod sample;

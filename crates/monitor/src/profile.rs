@@ -97,6 +97,10 @@ pub struct Profile {
     /// The student's prediction distribution, when profiled with a student.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<PredictionProfile>,
+    /// A seeded sample of at most 1,000 training rows for the multivariate tests (these are
+    /// raw rows: treat the profile like the training data it came from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<crate::multivariate::RowSample>,
     /// Held-out rows with the student's probability of the second class and the true
     /// class, for label-free performance estimation (binary students only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +141,7 @@ impl Profile {
             rows: table.n_rows() as u64,
             columns,
             prediction: None,
+            sample: None,
             labelled: None,
         })
     }
@@ -163,6 +168,21 @@ impl Profile {
                 .collect();
         }
         self
+    }
+
+    /// Adds a seeded sample of at most [`crate::multivariate::MAX_ROWS`] rows of `table`.
+    ///
+    /// # Errors
+    /// A feature is not in the table.
+    pub fn with_sample(
+        mut self,
+        table: &Table,
+        features: &[(String, Kind)],
+        seed: u64,
+    ) -> Result<Profile, MonitorError> {
+        let all = crate::multivariate::RowSample::from_table(table, features)?;
+        self.sample = Some(all.subsample(crate::multivariate::MAX_ROWS, seed));
+        Ok(self)
     }
 
     /// The profile of one column.

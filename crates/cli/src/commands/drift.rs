@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use distillery_data::{Column, Kind, ReadOptions, Table};
+use distillery_monitor::multivariate::RowSample;
 use distillery_monitor::profile::PredictionProfile;
 use distillery_monitor::{Distribution, DriftOptions, DriftReport, Profile, StatTest};
 
@@ -24,6 +25,16 @@ pub(crate) fn run(args: &DriftArgs) -> Result<ExitStatus> {
     let mut report = DriftReport::compare(&reference, &current, &options)?;
     if let (Some(r), Some(c)) = (&reference.prediction, &current.prediction) {
         report = report.with_predictions(r, c, &options)?;
+    }
+    if args.multivariate {
+        let (Some(r), Some(c)) = (&reference.sample, &current.sample) else {
+            bail!(
+                "--multivariate needs rows of the reference: this profile has no row sample (rerun the recipe, or pass the training data file as --reference)"
+            );
+        };
+        let joint = distillery_monitor::multivariate::compare(r, c, &reference, 0.05, args.seed);
+        report.dataset_drift |= joint.drifted;
+        report.multivariate = Some(joint);
     }
     if let Some(path) = &args.html {
         let page = distillery_monitor::render::html(&report, &reference, &current);
@@ -130,7 +141,11 @@ fn reference(args: &DriftArgs) -> Result<Profile> {
             (n.clone(), kind)
         })
         .collect();
-    Ok(Profile::from_table(&table, &features)?)
+    let profile = Profile::from_table(&table, &features)?;
+    Ok(Profile {
+        sample: Some(RowSample::from_table(&table, &features)?),
+        ..profile
+    })
 }
 
 fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -> Result<Profile> {
@@ -144,6 +159,7 @@ fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -
             "read the prediction log"
         );
         let mut profile = Profile::from_table(&traffic.table, features)?;
+        profile.sample = Some(RowSample::from_table(&traffic.table, features)?);
         if let Some(r) = &reference.prediction
             && !traffic.probabilities.is_empty()
         {
@@ -168,7 +184,11 @@ fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -
             missing.join(", ")
         );
     }
-    Ok(Profile::from_table(&table, features)?)
+    let profile = Profile::from_table(&table, features)?;
+    Ok(Profile {
+        sample: Some(RowSample::from_table(&table, features)?),
+        ..profile
+    })
 }
 
 fn print_report(out: &mut impl Write, report: &DriftReport) -> Result<()> {
@@ -190,6 +210,20 @@ fn print_report(out: &mut impl Write, report: &DriftReport) -> Result<()> {
         "reference {} rows, current {} rows",
         report.reference_rows, report.current_rows
     )?;
+    if let Some(m) = &report.multivariate {
+        writeln!(
+            out,
+            "multivariate ({} + {} rows, {} inputs): MMD² {:.4e}, permutation p {:.4}; domain classifier AUC {:.4}, p {:.4} → {}",
+            m.reference_rows,
+            m.current_rows,
+            m.dimensions,
+            m.mmd2,
+            m.mmd_p_value,
+            m.classifier_auc,
+            m.classifier_p_value,
+            if m.drifted { "drift" } else { "no drift" }
+        )?;
+    }
     let width = report
         .columns
         .iter()

@@ -393,6 +393,7 @@ fn reference_profile(
         .collect();
     let mut profile = distillery_monitor::Profile::from_table(&train, &prepared.features)?
         .with_predictions(classes, &probabilities)
+        .with_sample(&train, &prepared.features, 7)?
         .sketched();
     profile.student = Some(blake3::hash(student_bytes).to_hex().to_string());
     if classes.len() == 2 {

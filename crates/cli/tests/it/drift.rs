@@ -21,7 +21,7 @@ fn car_loan_subset(s: &Setup, name: &str, keep: impl Fn(&str, i64) -> bool) -> S
     s.write(name, &out).to_str().unwrap().to_string()
 }
 
-const NOT_FEATURES: &str = "id,repaid,timestamp,y_pred_proba,period";
+const NOT_FEATURES: &str = "id,repaid,timestamp,y_pred_proba,y_pred,period";
 
 #[test]
 fn car_loan_drift_is_flagged_in_the_drifted_period_only() {
@@ -93,6 +93,27 @@ fn car_loan_drift_is_flagged_in_the_drifted_period_only() {
     let r = json(&stable);
     assert_eq!(r["dataset_drift"], false);
     assert_eq!(column(&r, "car_value")["drifted"], false);
+
+    // The joint distribution: MMD and the domain classifier agree with the columns.
+    for (current, expected) in [(&late, true), (&early, false)] {
+        let out = s.cmd(&[
+            "drift",
+            "--reference",
+            &reference,
+            "--current",
+            current,
+            "--ignore",
+            NOT_FEATURES,
+            "--json",
+            "--multivariate",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let m = json(&out)["multivariate"].clone();
+        assert_eq!(m["drifted"], expected, "{m}");
+        assert_eq!(m["reference_rows"], 1000, "subsampled to 1,000 rows");
+        let auc = m["classifier_auc"].as_f64().unwrap();
+        assert!(if expected { auc > 0.7 } else { auc < 0.6 }, "{m}");
+    }
 
     // Overrides: a forced test and a threshold, shown as such.
     let forced = s.cmd(&[
