@@ -7,6 +7,7 @@
 
 pub mod cbpe;
 pub mod drift;
+pub mod live;
 pub mod error;
 pub mod log;
 pub mod multivariate;

@@ -54,7 +54,7 @@ pub fn read_log(
             dir.display()
         )));
     }
-    let mut builder = Builder::new(features);
+    let mut builder = TrafficBuffer::new(features);
     let (mut requests, mut skipped) = (0usize, 0usize);
     for path in &files {
         let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
@@ -83,7 +83,7 @@ pub fn read_log(
                 .unwrap_or_default()
         )));
     }
-    let (table, probabilities) = builder.finish(dir)?;
+    let (table, probabilities) = builder.take(dir)?;
     Ok(LoggedTraffic {
         table,
         probabilities,
@@ -92,26 +92,37 @@ pub fn read_log(
     })
 }
 
-/// Collects cells column by column.
-struct Builder<'f> {
-    features: &'f [(String, Kind)],
+/// Served rows collected column by column from log records (or from the same JSON built
+/// live by the server): the inputs of the named features and the probabilities answered.
+#[derive(Debug, Clone)]
+pub struct TrafficBuffer {
+    features: Vec<(String, Kind)>,
     numbers: Vec<Vec<f64>>,
     texts: Vec<Vec<Option<String>>>,
     probabilities: Vec<Vec<f64>>,
+    rows: usize,
 }
 
-impl<'f> Builder<'f> {
-    fn new(features: &'f [(String, Kind)]) -> Self {
-        Builder {
-            features,
+impl TrafficBuffer {
+    /// An empty buffer for these features.
+    pub fn new(features: &[(String, Kind)]) -> Self {
+        TrafficBuffer {
+            features: features.to_vec(),
             numbers: vec![Vec::new(); features.len()],
             texts: vec![Vec::new(); features.len()],
             probabilities: Vec::new(),
+            rows: 0,
         }
     }
 
-    /// Adds one record's rows; false when it carries no inputs.
-    fn add(&mut self, record: &Value) -> bool {
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Adds one record's rows (`{"inputs": [...], "outputs": [...], "rows": n}`, the
+    /// prediction log's shape); false when it carries no inputs.
+    pub fn add(&mut self, record: &Value) -> bool {
         let Some(inputs) = record["inputs"].as_array() else {
             return false;
         };
@@ -152,6 +163,7 @@ impl<'f> Builder<'f> {
                 }
             }
         }
+        self.rows += rows;
         if let Some(out) = record["outputs"].as_array()
             && let Some(p) = out.iter().find(|o| o["name"] == "probabilities")
         {
@@ -170,7 +182,17 @@ impl<'f> Builder<'f> {
         true
     }
 
-    fn finish(self, dir: &Path) -> Result<(Table, Vec<Vec<f64>>), MonitorError> {
+    /// The rows held as a table (named after `source`) and their probabilities; the buffer
+    /// is left empty.
+    ///
+    /// # Errors
+    /// Columns of unequal length (a record whose tensors disagree on rows).
+    pub fn take(&mut self, source: &Path) -> Result<(Table, Vec<Vec<f64>>), MonitorError> {
+        let taken = std::mem::replace(self, TrafficBuffer::new(&self.features));
+        taken.into_table(source)
+    }
+
+    fn into_table(self, dir: &Path) -> Result<(Table, Vec<Vec<f64>>), MonitorError> {
         let mut columns = Vec::with_capacity(self.features.len());
         for (i, (_, kind)) in self.features.iter().enumerate() {
             if *kind == Kind::Numeric {

@@ -1,0 +1,471 @@
+//! Monitoring live traffic, window by window: every `window` served rows are compared with
+//! the reference profile (share of drifted features), a sampled fraction of them is sent
+//! to the teacher to measure **fidelity** (agreement with the student), and CBPE estimates
+//! accuracy for binary students. Rules on those signals, held for `consecutive` windows,
+//! raise an alert; the caller decides what an alert does (log, webhook, command,
+//! re-distil). Streaming detectors run alongside: ADWIN on per-row teacher disagreement
+//! and DDM on the errors that feedback reveals.
+//!
+//! The engine has no threads and no I/O of its own: the server feeds it records from a
+//! background thread, so a slow teacher never delays an answer.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use distillery_data::{Kind, Table};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::cbpe::{BinaryReference, Cbpe};
+use crate::drift::{DriftOptions, DriftReport};
+use crate::log::TrafficBuffer;
+use crate::profile::Profile;
+use crate::stream::{Adwin, Ddm, Detector, Signal};
+
+/// Windows kept in the state's history.
+const HISTORY: usize = 50;
+
+/// A source of teacher probabilities for live rows (ONNX through tract, a remote Open
+/// Inference Protocol endpoint, …), rows in the student's class order.
+pub trait TeacherOracle: Send {
+    /// Class probabilities for every row of `table`.
+    ///
+    /// # Errors
+    /// The teacher could not be run; the message says why.
+    fn probabilities(&mut self, table: &Table) -> Result<Vec<Vec<f64>>, String>;
+}
+
+/// What to watch and when to alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Served rows per window.
+    pub window: usize,
+    /// Fraction (0–1) of rows sent to the teacher.
+    pub teacher_fraction: f64,
+    /// Alert when a window's fidelity (agreement with the teacher) is below this.
+    pub min_fidelity: Option<f64>,
+    /// Alert when a window's share of drifted features is at least this.
+    pub max_drift_share: Option<f64>,
+    /// Alert when a window's CBPE accuracy estimate is below this (binary students).
+    pub min_estimated_accuracy: Option<f64>,
+    /// Windows in a row that must breach a rule before the alert fires.
+    pub consecutive: usize,
+    /// Windows after an alert during which no new alert fires.
+    pub cooldown: usize,
+    /// Seed of the teacher sample.
+    pub seed: u64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            window: 1000,
+            teacher_fraction: 0.1,
+            min_fidelity: None,
+            max_drift_share: None,
+            min_estimated_accuracy: None,
+            consecutive: 2,
+            cooldown: 5,
+            seed: 7,
+        }
+    }
+}
+
+/// One closed window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    /// 1-based window number.
+    pub window: usize,
+    /// Rows in the window.
+    pub rows: usize,
+    /// Agreement of student and teacher on the sampled rows.
+    pub fidelity: Option<f64>,
+    /// Rows the teacher saw.
+    pub teacher_rows: usize,
+    /// Share of features that drifted against the reference profile.
+    pub drift_share: f64,
+    /// The features that drifted.
+    pub drifted_columns: Vec<String>,
+    /// CBPE's accuracy estimate.
+    pub estimated_accuracy: Option<f64>,
+    /// The rules this window breached, in words.
+    pub breaches: Vec<String>,
+    /// Why the teacher could not be consulted, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_error: Option<String>,
+}
+
+/// An alert: rules breached for enough windows in a row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The model watched.
+    pub model: String,
+    /// The window that fired it.
+    pub window: usize,
+    /// What was breached, in words.
+    pub reasons: Vec<String>,
+    /// The window's figures.
+    pub summary: WindowSummary,
+}
+
+/// Everything `GET /monitor` shows for one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    /// The model watched.
+    pub model: String,
+    /// The settings in force.
+    pub config: LiveConfig,
+    /// Rows observed so far.
+    pub rows: u64,
+    /// Rows waiting in the open window.
+    pub open_window_rows: usize,
+    /// Windows closed so far.
+    pub windows: usize,
+    /// The last windows, newest last.
+    pub history: VecDeque<WindowSummary>,
+    /// Alerts fired, oldest first.
+    pub alerts: Vec<Alert>,
+    /// ADWIN alarms on per-row teacher disagreement.
+    pub disagreement_alarms: u64,
+    /// Feedback rows seen and how many were wrong.
+    pub feedback: (u64, u64),
+    /// DDM alarms on feedback errors.
+    pub error_alarms: u64,
+}
+
+/// The monitor of one served model.
+pub struct LiveMonitor {
+    profile: Profile,
+    classes: Vec<String>,
+    buffer: TrafficBuffer,
+    teacher: Option<Box<dyn TeacherOracle>>,
+    cbpe: Option<Cbpe>,
+    rng: ChaCha8Rng,
+    disagreement: Adwin,
+    errors: Ddm,
+    in_breach: usize,
+    cooldown_left: usize,
+    state: LiveState,
+}
+
+impl LiveMonitor {
+    /// Watches `model` against its reference `profile`; `teacher`, when given, measures
+    /// fidelity on `config.teacher_fraction` of the rows.
+    pub fn new(model: &str, profile: Profile, config: LiveConfig, teacher: Option<Box<dyn TeacherOracle>>) -> LiveMonitor {
+        let features: Vec<(String, Kind)> = profile
+            .columns
+            .iter()
+            .map(|c| {
+                let kind = match c.distribution {
+                    crate::Distribution::Numeric(_) => Kind::Numeric,
+                    crate::Distribution::Categorical(_) => Kind::Categorical,
+                };
+                (c.name.clone(), kind)
+            })
+            .collect();
+        let classes = profile.prediction.as_ref().map(|p| p.classes.clone()).unwrap_or_default();
+        let cbpe = profile.labelled.as_ref().and_then(|l| {
+            let predicted: Vec<u8> = l.probability.iter().map(|&p| u8::from(p >= 0.5)).collect();
+            let reference = BinaryReference {
+                probability: &l.probability,
+                predicted: &predicted,
+                truth: &l.truth,
+            };
+            Cbpe::fit(&reference, config.window.min(l.truth.len() / 2).max(1), config.seed).ok()
+        });
+        LiveMonitor {
+            buffer: TrafficBuffer::new(&features),
+            classes,
+            teacher,
+            cbpe,
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            disagreement: Adwin::default(),
+            errors: Ddm::default(),
+            in_breach: 0,
+            cooldown_left: 0,
+            state: LiveState {
+                model: model.to_string(),
+                config,
+                rows: 0,
+                open_window_rows: 0,
+                windows: 0,
+                history: VecDeque::new(),
+                alerts: Vec::new(),
+                disagreement_alarms: 0,
+                feedback: (0, 0),
+                error_alarms: 0,
+            },
+            profile,
+        }
+    }
+
+    /// What the monitor knows now.
+    pub fn state(&self) -> &LiveState {
+        &self.state
+    }
+
+    /// Adds one answered request (the prediction log's record shape); returns the alert
+    /// when the request closed a window that fired one.
+    pub fn observe(&mut self, record: &Value) -> Option<Alert> {
+        let before = self.buffer.rows();
+        if !self.buffer.add(record) {
+            return None;
+        }
+        self.state.rows += (self.buffer.rows() - before) as u64;
+        self.state.open_window_rows = self.buffer.rows();
+        if self.buffer.rows() < self.state.config.window {
+            return None;
+        }
+        self.close_window()
+    }
+
+    /// Adds ground truth for one answered row (true when the student was right).
+    pub fn feedback(&mut self, correct: bool) {
+        self.state.feedback.0 += 1;
+        if !correct {
+            self.state.feedback.1 += 1;
+        }
+        if self.errors.update(f64::from(u8::from(!correct))) == Signal::Drift {
+            self.state.error_alarms += 1;
+        }
+    }
+
+    fn close_window(&mut self) -> Option<Alert> {
+        let Ok((table, probabilities)) = self.buffer.take(Path::new("live traffic")) else {
+            return None;
+        };
+        self.state.open_window_rows = 0;
+        self.state.windows += 1;
+        let mut summary = WindowSummary {
+            window: self.state.windows,
+            rows: table.n_rows(),
+            fidelity: None,
+            teacher_rows: 0,
+            drift_share: 0.0,
+            drifted_columns: Vec::new(),
+            estimated_accuracy: None,
+            breaches: Vec::new(),
+            teacher_error: None,
+        };
+        self.drift(&table, &mut summary);
+        self.fidelity(&table, &probabilities, &mut summary);
+        if let Some(cbpe) = &self.cbpe
+            && probabilities.iter().all(|p| p.len() == 2)
+        {
+            let p: Vec<f64> = probabilities.iter().map(|r| r[1]).collect();
+            let predicted: Vec<u8> = p.iter().map(|&x| u8::from(x >= 0.5)).collect();
+            let chunks = cbpe.estimate(&p, &predicted, None);
+            let total: f64 = chunks.iter().map(|c| c.accuracy * (c.end - c.start) as f64).sum();
+            summary.estimated_accuracy = Some(total / p.len().max(1) as f64);
+        }
+        self.judge(&mut summary);
+        let alert = self.maybe_alert(&summary);
+        self.state.history.push_back(summary);
+        if self.state.history.len() > HISTORY {
+            self.state.history.pop_front();
+        }
+        alert
+    }
+
+    fn drift(&self, table: &Table, summary: &mut WindowSummary) {
+        let features: Vec<(String, Kind)> = self
+            .profile
+            .columns
+            .iter()
+            .map(|c| {
+                let kind = match c.distribution {
+                    crate::Distribution::Numeric(_) => Kind::Numeric,
+                    crate::Distribution::Categorical(_) => Kind::Categorical,
+                };
+                (c.name.clone(), kind)
+            })
+            .collect();
+        let Ok(current) = Profile::from_table(table, &features) else {
+            return;
+        };
+        // Columns with no values in this window (all missing) are left out, not errors.
+        let options = DriftOptions {
+            columns: current
+                .columns
+                .iter()
+                .filter(|c| c.distribution.n() > 0)
+                .map(|c| c.name.clone())
+                .collect(),
+            ..DriftOptions::default()
+        };
+        if options.columns.is_empty() {
+            return;
+        }
+        if let Ok(report) = DriftReport::compare(&self.profile, &current, &options) {
+            summary.drift_share = report.share_drifted;
+            summary.drifted_columns = report
+                .columns
+                .iter()
+                .filter(|c| c.outcome.drifted)
+                .map(|c| c.column.clone())
+                .collect();
+        }
+    }
+
+    fn fidelity(&mut self, table: &Table, probabilities: &[Vec<f64>], summary: &mut WindowSummary) {
+        let Some(teacher) = self.teacher.as_mut() else {
+            return;
+        };
+        let fraction = self.state.config.teacher_fraction.clamp(0.0, 1.0);
+        let rows: Vec<usize> = (0..table.n_rows())
+            .filter(|_| self.rng.random::<f64>() < fraction)
+            .filter(|&r| probabilities.get(r).is_some_and(|p| !p.is_empty()))
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        match teacher.probabilities(&table.take(&rows)) {
+            Ok(teacher_p) => {
+                let mut agree = 0usize;
+                for (t, &r) in teacher_p.iter().zip(&rows) {
+                    let same = argmax(t) == argmax(&probabilities[r]);
+                    agree += usize::from(same);
+                    if self.disagreement.update(f64::from(u8::from(!same))) == Signal::Drift {
+                        self.state.disagreement_alarms += 1;
+                    }
+                }
+                summary.teacher_rows = rows.len();
+                summary.fidelity = Some(agree as f64 / rows.len() as f64);
+            }
+            Err(e) => summary.teacher_error = Some(e),
+        }
+    }
+
+    fn judge(&self, summary: &mut WindowSummary) {
+        let c = &self.state.config;
+        if let (Some(min), Some(f)) = (c.min_fidelity, summary.fidelity)
+            && f < min
+        {
+            summary.breaches.push(format!("fidelity {f:.4} < {min}"));
+        }
+        if let Some(max) = c.max_drift_share
+            && summary.drift_share >= max
+        {
+            summary.breaches.push(format!(
+                "drift share {:.2} ≥ {max} ({})",
+                summary.drift_share,
+                summary.drifted_columns.join(", ")
+            ));
+        }
+        if let (Some(min), Some(a)) = (c.min_estimated_accuracy, summary.estimated_accuracy)
+            && a < min
+        {
+            summary.breaches.push(format!("estimated accuracy {a:.4} < {min}"));
+        }
+    }
+
+    fn maybe_alert(&mut self, summary: &WindowSummary) -> Option<Alert> {
+        self.cooldown_left = self.cooldown_left.saturating_sub(1);
+        if summary.breaches.is_empty() {
+            self.in_breach = 0;
+            return None;
+        }
+        self.in_breach += 1;
+        if self.in_breach < self.state.config.consecutive.max(1) || self.cooldown_left > 0 {
+            return None;
+        }
+        self.in_breach = 0;
+        self.cooldown_left = self.state.config.cooldown + 1;
+        let alert = Alert {
+            model: self.state.model.clone(),
+            window: summary.window,
+            reasons: summary.breaches.clone(),
+            summary: summary.clone(),
+        };
+        self.state.alerts.push(alert.clone());
+        Some(alert)
+    }
+
+    /// The classes the student predicts, in order.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+}
+
+fn argmax(p: &[f64]) -> usize {
+    p.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use distillery_data::Column;
+    use serde_json::json;
+    use std::path::PathBuf;
+
+    /// A teacher that says class 1 when x > threshold.
+    struct Threshold(f64);
+
+    impl TeacherOracle for Threshold {
+        fn probabilities(&mut self, table: &Table) -> Result<Vec<Vec<f64>>, String> {
+            let x = table.column("x").map_err(|e| e.to_string())?;
+            Ok((0..table.n_rows())
+                .map(|r| {
+                    let v = x.number(r).unwrap_or(0.0);
+                    if v > self.0 { vec![0.0, 1.0] } else { vec![1.0, 0.0] }
+                })
+                .collect())
+        }
+    }
+
+    fn record(xs: &[f64], student_threshold: f64) -> Value {
+        let probs: Vec<f64> = xs
+            .iter()
+            .flat_map(|&x| if x > student_threshold { [0.2, 0.8] } else { [0.8, 0.2] })
+            .collect();
+        json!({
+            "rows": xs.len(),
+            "inputs": [{"name": "x", "datatype": "FP64", "shape": [xs.len()], "data": xs}],
+            "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [xs.len(), 2], "data": probs}],
+        })
+    }
+
+    #[test]
+    fn falling_fidelity_and_drift_fire_one_alert_after_consecutive_windows() {
+        let reference: Vec<f64> = (0..1000).map(|i| f64::from(i % 100) / 100.0).collect();
+        let table = Table::from_columns(PathBuf::from("t.csv"), vec!["x".into()], vec![Column::Numeric(reference)]).expect("table");
+        let profile = Profile::from_table(&table, &[("x".into(), Kind::Numeric)])
+            .expect("profile")
+            .with_predictions(&["no".into(), "yes".into()], &[vec![0.5, 0.5]]);
+        let config = LiveConfig {
+            window: 100,
+            teacher_fraction: 1.0,
+            min_fidelity: Some(0.9),
+            max_drift_share: Some(0.5),
+            consecutive: 2,
+            cooldown: 3,
+            ..LiveConfig::default()
+        };
+        let mut m = LiveMonitor::new("m", profile, config, Some(Box::new(Threshold(0.5))));
+        // Student and teacher agree on reference-like traffic: no alert.
+        for _ in 0..3 {
+            let xs: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0).collect();
+            assert!(m.observe(&record(&xs, 0.5)).is_none());
+        }
+        assert_eq!(m.state().history.back().and_then(|w| w.fidelity), Some(1.0));
+        // Traffic moves to [1, 2): drift, and the student's boundary (1.5) now disagrees
+        // with the teacher's (0.5) on half the rows.
+        let moved: Vec<f64> = (0..100).map(|i| 1.0 + f64::from(i) / 100.0).collect();
+        assert!(m.observe(&record(&moved, 1.5)).is_none(), "one window in breach is not enough");
+        let alert = m.observe(&record(&moved, 1.5)).expect("the second window fires");
+        assert!(alert.reasons.iter().any(|r| r.starts_with("fidelity 0.49")), "{alert:?}");
+        assert!(alert.reasons.iter().any(|r| r.starts_with("drift share 1.00")), "{alert:?}");
+        // Cooldown: the next windows in breach stay quiet.
+        for _ in 0..3 {
+            assert!(m.observe(&record(&moved, 1.5)).is_none());
+        }
+        assert_eq!(m.state().alerts.len(), 1);
+        assert_eq!(m.state().windows, 8);
+    }
+}
