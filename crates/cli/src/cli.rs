@@ -50,6 +50,9 @@ pub(crate) enum Command {
     /// Estimate a binary student's accuracy and F1 on unlabelled data (CBPE), chunk by
     /// chunk, from its calibrated probabilities and the run's labelled held-out rows.
     Estimate(EstimateArgs),
+    /// Re-distil a served model on its recent traffic, labelled by the recipe's teacher:
+    /// gates, registration and a canary deployment (what a monitoring alert launches).
+    Redistill(RedistillArgs),
     /// Run streaming drift detectors (ADWIN, Page–Hinkley, KSWIN, DDM) over one column of a
     /// data file or of the prediction log, in row order, and list where they fire.
     Detect(DetectArgs),
@@ -460,6 +463,48 @@ pub(crate) struct EstimateArgs {
     /// Print the estimates as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `distillery redistill`.
+#[derive(Debug, Args)]
+pub(crate) struct RedistillArgs {
+    /// The served model's name (its production version supplies the features and classes).
+    #[arg(long)]
+    pub(crate) model: String,
+    /// The recipe the student came from; its ONNX teacher labels the traffic and its
+    /// student, distillation and gates settings are reused.
+    #[arg(long)]
+    pub(crate) recipe: PathBuf,
+    /// The prediction-log directory to take traffic from.
+    #[arg(long)]
+    pub(crate) log_dir: PathBuf,
+    /// Most recent logged rows to use.
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) rows: usize,
+    /// Share of those rows held out to compare old and new students with the teacher.
+    #[arg(long, default_value_t = 0.25)]
+    pub(crate) holdout: f64,
+    /// Canary weight (0–100) of the new version.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) canary_weight: u8,
+    /// A running server to deploy the canary through (its admin API; the token comes from
+    /// DISTILLERY_ADMIN_TOKEN); without it the registry's `canary` alias is set.
+    #[arg(long)]
+    pub(crate) server: Option<String>,
+    /// Register the new version but leave deployment to a person (tagged "awaiting approval").
+    #[arg(long)]
+    pub(crate) require_approval: bool,
+    /// Why, for the audit log.
+    #[arg(long, default_value = "re-distilled on recent traffic")]
+    pub(crate) why: String,
+    /// Seed of the hold-out split.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Print the outcome as one JSON document on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
 }
 
 /// `distillery detect`.

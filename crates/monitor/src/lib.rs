@@ -7,8 +7,8 @@
 
 pub mod cbpe;
 pub mod drift;
-pub mod live;
 pub mod error;
+pub mod live;
 pub mod log;
 pub mod multivariate;
 pub mod profile;

@@ -154,7 +154,12 @@ pub struct LiveMonitor {
 impl LiveMonitor {
     /// Watches `model` against its reference `profile`; `teacher`, when given, measures
     /// fidelity on `config.teacher_fraction` of the rows.
-    pub fn new(model: &str, profile: Profile, config: LiveConfig, teacher: Option<Box<dyn TeacherOracle>>) -> LiveMonitor {
+    pub fn new(
+        model: &str,
+        profile: Profile,
+        config: LiveConfig,
+        teacher: Option<Box<dyn TeacherOracle>>,
+    ) -> LiveMonitor {
         let features: Vec<(String, Kind)> = profile
             .columns
             .iter()
@@ -166,7 +171,11 @@ impl LiveMonitor {
                 (c.name.clone(), kind)
             })
             .collect();
-        let classes = profile.prediction.as_ref().map(|p| p.classes.clone()).unwrap_or_default();
+        let classes = profile
+            .prediction
+            .as_ref()
+            .map(|p| p.classes.clone())
+            .unwrap_or_default();
         let cbpe = profile.labelled.as_ref().and_then(|l| {
             let predicted: Vec<u8> = l.probability.iter().map(|&p| u8::from(p >= 0.5)).collect();
             let reference = BinaryReference {
@@ -174,7 +183,12 @@ impl LiveMonitor {
                 predicted: &predicted,
                 truth: &l.truth,
             };
-            Cbpe::fit(&reference, config.window.min(l.truth.len() / 2).max(1), config.seed).ok()
+            Cbpe::fit(
+                &reference,
+                config.window.min(l.truth.len() / 2).max(1),
+                config.seed,
+            )
+            .ok()
         });
         LiveMonitor {
             buffer: TrafficBuffer::new(&features),
@@ -258,7 +272,10 @@ impl LiveMonitor {
             let p: Vec<f64> = probabilities.iter().map(|r| r[1]).collect();
             let predicted: Vec<u8> = p.iter().map(|&x| u8::from(x >= 0.5)).collect();
             let chunks = cbpe.estimate(&p, &predicted, None);
-            let total: f64 = chunks.iter().map(|c| c.accuracy * (c.end - c.start) as f64).sum();
+            let total: f64 = chunks
+                .iter()
+                .map(|c| c.accuracy * (c.end - c.start) as f64)
+                .sum();
             summary.estimated_accuracy = Some(total / p.len().max(1) as f64);
         }
         self.judge(&mut summary);
@@ -358,7 +375,9 @@ impl LiveMonitor {
         if let (Some(min), Some(a)) = (c.min_estimated_accuracy, summary.estimated_accuracy)
             && a < min
         {
-            summary.breaches.push(format!("estimated accuracy {a:.4} < {min}"));
+            summary
+                .breaches
+                .push(format!("estimated accuracy {a:.4} < {min}"));
         }
     }
 
@@ -413,7 +432,11 @@ mod tests {
             Ok((0..table.n_rows())
                 .map(|r| {
                     let v = x.number(r).unwrap_or(0.0);
-                    if v > self.0 { vec![0.0, 1.0] } else { vec![1.0, 0.0] }
+                    if v > self.0 {
+                        vec![0.0, 1.0]
+                    } else {
+                        vec![1.0, 0.0]
+                    }
                 })
                 .collect())
         }
@@ -422,7 +445,13 @@ mod tests {
     fn record(xs: &[f64], student_threshold: f64) -> Value {
         let probs: Vec<f64> = xs
             .iter()
-            .flat_map(|&x| if x > student_threshold { [0.2, 0.8] } else { [0.8, 0.2] })
+            .flat_map(|&x| {
+                if x > student_threshold {
+                    [0.2, 0.8]
+                } else {
+                    [0.8, 0.2]
+                }
+            })
             .collect();
         json!({
             "rows": xs.len(),
@@ -434,7 +463,12 @@ mod tests {
     #[test]
     fn falling_fidelity_and_drift_fire_one_alert_after_consecutive_windows() {
         let reference: Vec<f64> = (0..1000).map(|i| f64::from(i % 100) / 100.0).collect();
-        let table = Table::from_columns(PathBuf::from("t.csv"), vec!["x".into()], vec![Column::Numeric(reference)]).expect("table");
+        let table = Table::from_columns(
+            PathBuf::from("t.csv"),
+            vec!["x".into()],
+            vec![Column::Numeric(reference)],
+        )
+        .expect("table");
         let profile = Profile::from_table(&table, &[("x".into(), Kind::Numeric)])
             .expect("profile")
             .with_predictions(&["no".into(), "yes".into()], &[vec![0.5, 0.5]]);
@@ -457,10 +491,24 @@ mod tests {
         // Traffic moves to [1, 2): drift, and the student's boundary (1.5) now disagrees
         // with the teacher's (0.5) on half the rows.
         let moved: Vec<f64> = (0..100).map(|i| 1.0 + f64::from(i) / 100.0).collect();
-        assert!(m.observe(&record(&moved, 1.5)).is_none(), "one window in breach is not enough");
-        let alert = m.observe(&record(&moved, 1.5)).expect("the second window fires");
-        assert!(alert.reasons.iter().any(|r| r.starts_with("fidelity 0.49")), "{alert:?}");
-        assert!(alert.reasons.iter().any(|r| r.starts_with("drift share 1.00")), "{alert:?}");
+        assert!(
+            m.observe(&record(&moved, 1.5)).is_none(),
+            "one window in breach is not enough"
+        );
+        let alert = m
+            .observe(&record(&moved, 1.5))
+            .expect("the second window fires");
+        assert!(
+            alert.reasons.iter().any(|r| r.starts_with("fidelity 0.49")),
+            "{alert:?}"
+        );
+        assert!(
+            alert
+                .reasons
+                .iter()
+                .any(|r| r.starts_with("drift share 1.00")),
+            "{alert:?}"
+        );
         // Cooldown: the next windows in breach stay quiet.
         for _ in 0..3 {
             assert!(m.observe(&record(&moved, 1.5)).is_none());

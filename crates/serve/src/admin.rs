@@ -29,6 +29,8 @@ pub struct Server {
     pub(crate) answers: crate::feedback::Answers,
     /// The micro-batcher, when batching is on.
     pub(crate) batcher: Option<crate::batch::Batcher>,
+    /// Live monitoring, when `[monitor]` is set.
+    pub monitors: Option<crate::Monitors>,
 }
 
 impl Server {
@@ -50,7 +52,15 @@ impl Server {
             windows: Mutex::new(BTreeMap::new()),
             answers: crate::feedback::Answers::new(crate::feedback::REMEMBERED),
             batcher: None,
+            monitors: None,
         }
+    }
+
+    /// Turns live monitoring on.
+    #[must_use]
+    pub fn with_monitors(mut self, monitors: crate::Monitors) -> Server {
+        self.monitors = Some(monitors);
+        self
     }
 
     /// Turns micro-batching on; call from inside the tokio runtime that will serve.

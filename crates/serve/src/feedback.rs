@@ -135,6 +135,11 @@ pub(crate) async fn feedback(
         let record = match &answer {
             Some(a) if a.labels.len() == labels.len() => {
                 let hits = a.labels.iter().zip(&labels).filter(|(x, y)| x == y).count();
+                if let Some(monitors) = &server.monitors {
+                    for (x, y) in a.labels.iter().zip(&labels) {
+                        monitors.feedback(&name, x == y);
+                    }
+                }
                 m.metrics
                     .record_feedback(&name, a.version, labels.len(), hits);
                 matched += 1;

@@ -11,6 +11,7 @@ mod feedback;
 mod guard;
 mod log;
 mod metrics;
+mod monitor;
 mod oip;
 mod predict;
 
@@ -25,6 +26,7 @@ pub use batch::Batching;
 pub use guard::{CanaryObservation, Guardrails, Window};
 pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
+pub use monitor::{AlertAction, MonitorSettings, Monitors, TeacherFactory};
 pub use oip::{MAX_BODY_BYTES, router};
 
 /// Serving errors.

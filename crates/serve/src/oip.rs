@@ -29,6 +29,7 @@ pub fn router(server: Arc<crate::Server>) -> Router {
         .route("/v2/health/ready", get(|| async { StatusCode::OK }))
         .route("/v2", get(server_metadata))
         .route("/metrics", get(metrics))
+        .route("/monitor", get(monitor))
         .route("/v2/models/{name}", get(model_metadata))
         .route(
             "/v2/models/{name}/versions/{version}",
@@ -134,6 +135,9 @@ async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
             canary.version.version
         ));
     }
+    if let Some(monitors) = &server.monitors {
+        text.push_str(&monitors.render());
+    }
     if let Some(b) = &server.batcher {
         use std::sync::atomic::Ordering::Relaxed;
         text.push_str(&format!(
@@ -149,6 +153,17 @@ async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
         )],
         text,
     )
+}
+
+/// `GET /monitor`: every watched model's windows, signals and alerts.
+async fn monitor(State(server): State<Shared>) -> Response {
+    match &server.monitors {
+        Some(m) => axum::Json(m.snapshot()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "monitoring is off; add a [monitor] section to serve.toml",
+        ),
+    }
 }
 
 async fn server_metadata() -> impl IntoResponse {
@@ -285,6 +300,9 @@ async fn infer_version(
         "(unknown)"
     };
     let status = a.response.status().as_u16();
+    if let (Some(monitors), Some(observed)) = (&server.monitors, a.observed) {
+        monitors.observe(name, observed);
+    }
     if let (Some(id), Some(version), Some(labels)) = (&a.id, a.version, a.labels) {
         server.answers.remember(id, name, version, labels);
     }
@@ -324,6 +342,8 @@ struct Answered {
     record: Option<Record>,
     /// What the canary showed, when the canary answered.
     canary: Option<CanaryObservation>,
+    /// The request's inputs and the answer's outputs, for live monitoring.
+    observed: Option<Value>,
 }
 
 impl Answered {
@@ -336,6 +356,7 @@ impl Answered {
             labels: None,
             record,
             canary: None,
+            observed: None,
         }
     }
 }
@@ -487,6 +508,9 @@ async fn answer(
                 }
             });
             let response = crate::binary::respond(&request, &v);
+            let observed = server.monitors.is_some().then(|| {
+                json!({ "rows": rows, "inputs": request["inputs"].clone(), "outputs": v["outputs"].clone() })
+            });
             // The request and answer are done with: the record takes their tensors.
             let record = logging.then(|| Record {
                 version: served.version.version,
@@ -505,6 +529,7 @@ async fn answer(
                 labels: Some(labels),
                 record,
                 canary,
+                observed,
             }
         }
         Err(message) => {

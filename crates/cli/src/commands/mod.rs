@@ -12,6 +12,7 @@ mod export;
 mod init;
 mod predict;
 mod quantize;
+mod redistill;
 mod registry;
 mod run;
 mod serve;
@@ -39,6 +40,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Drift(args) => drift::run(&args),
         Command::Detect(args) => detect::run(&args),
         Command::Estimate(args) => estimate::run(&args),
+        Command::Redistill(args) => redistill::run(&args, progress),
         Command::Registry(args) => registry::run(&args),
         Command::Lineage(args) => registry::lineage(&args),
         Command::Serve(args) => serve::run(&args),

@@ -201,6 +201,11 @@ fn bad_drift_requests_say_what_is_wrong() {
 
 /// A request of `n` Adult-sample rows starting at `from`, with `age` moved by `age_shift`.
 fn adult_batch(from: usize, n: usize, age_shift: f64) -> String {
+    adult_batch_moved(from, n, "age", age_shift)
+}
+
+/// A request of `n` Adult-sample rows starting at `from`, with `column` moved by `shift`.
+fn adult_batch_moved(from: usize, n: usize, column: &str, shift: f64) -> String {
     let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -217,7 +222,7 @@ fn adult_batch(from: usize, n: usize, age_shift: f64) -> String {
             let cells: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|r| match (numeric, r[j].parse::<f64>()) {
-                    (true, Ok(x)) if *name == "age" => serde_json::json!(x + age_shift),
+                    (true, Ok(x)) if *name == column => serde_json::json!(x + shift),
                     (true, Ok(x)) => serde_json::json!(x),
                     _ if r[j] == "?" => serde_json::Value::Null,
                     _ => serde_json::json!(r[j]),
@@ -510,4 +515,157 @@ fn estimate_tracks_realized_accuracy_without_labels() {
         "{}",
         stderr(&bad)
     );
+}
+
+#[test]
+fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let teacher = crate::util::demo_teacher();
+    s.write(
+        "serve.toml",
+        &format!(
+            "[log]\ndir = \"log\"\n\n[monitor]\nwindow = 200\nteacher = {:?}\nteacher_fraction = 1.0\nmin_fidelity = 0.85\nconsecutive = 1\n\n[[monitor.actions]]\nkind = \"log\"\n\n[[monitor.actions]]\nkind = \"redistill\"\nrecipe = \"r.toml\"\ncanary_weight = 20\nrows = 1000\n",
+            teacher.display().to_string()
+        ),
+    );
+    let server = crate::serve::serve_env(
+        s.dir.path(),
+        &["--config", "serve.toml"],
+        &[("DISTILLERY_ADMIN_TOKEN", "s3cret")],
+    );
+    let b = server.base.clone();
+    let monitor = || {
+        let (status, text) = crate::serve::get(&format!("{b}/monitor"));
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r"].clone()
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        for _ in 0..600 {
+            if done() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}");
+    };
+    // Ordinary traffic: two windows in which student and teacher agree; no alert.
+    for from in (0..400).step_by(100) {
+        let (status, r) = post(
+            &format!("{b}/v2/models/r/infer"),
+            &adult_batch(from, 100, 0.0),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    wait_for("two windows", &|| monitor()["windows"] == 2);
+    let calm = monitor();
+    assert!(calm["alerts"].as_array().unwrap().is_empty(), "{calm}");
+    let fidelity = calm["history"][1]["fidelity"].as_f64().unwrap();
+    assert!(fidelity >= 0.85, "ordinary traffic: fidelity {fidelity}");
+
+    // Capital gains jump by 5,000: the student extrapolates where the teacher's trees do not.
+    for from in (400..1000).step_by(100) {
+        let (status, r) = post(
+            &format!("{b}/v2/models/r/infer"),
+            &adult_batch_moved(from, 100, "capital-gain", 5000.0),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    wait_for("an alert", &|| {
+        !monitor()["alerts"].as_array().unwrap().is_empty()
+    });
+    let alert = monitor()["alerts"][0].clone();
+    assert!(
+        alert["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("fidelity"),
+        "{alert}"
+    );
+    assert!(
+        alert["summary"]["drifted_columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "capital-gain"),
+        "{alert}"
+    );
+
+    // The alert launched `distillery redistill`, which reports when it is done.
+    let window = alert["window"].as_u64().unwrap();
+    let report_path = s.path(&format!("log/redistill-window-{window}.json"));
+    wait_for("the re-distillation report", &|| {
+        std::fs::read(&report_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some()
+    });
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    assert_eq!(report["new_version"], 2, "{report}");
+    let (before, after) = (
+        report["fidelity_before"].as_f64().unwrap(),
+        report["fidelity_after"].as_f64().unwrap(),
+    );
+    assert!(
+        after > before + 0.05,
+        "held-out fidelity {before} → {after}"
+    );
+    assert!(
+        report["deployed"].as_str().unwrap().contains("20% canary"),
+        "{report}"
+    );
+
+    // The server now routes 20% to version 2, and the registry and its audit log say why.
+    let (_, metrics) = crate::serve::get(&format!("{b}/metrics"));
+    assert!(
+        metrics.contains("distillery_canary_weight{model=\"r\",version=\"2\"} 20"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("distillery_monitor_alerts_total 1"),
+        "{metrics}"
+    );
+    let audit = json(&s.cmd(&["registry", "audit", "--json"]));
+    let whys: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["why"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        whys.iter()
+            .any(|w| w.contains("monitoring alert at window") && w.contains("re-distilled on")),
+        "{whys:?}"
+    );
+    drop(server);
+}
+
+#[test]
+fn bad_monitor_settings_are_refused_before_serving() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    for (body, needle) in [
+        ("[monitor]\nwindow = 5\n", "too small"),
+        ("[monitor]\nmin_fidelity = 0.9\n", "needs a teacher"),
+        ("[monitor]\nteacher_fraction = 2\n", "between 0 and 1"),
+        (
+            "[monitor]\n[[monitor.actions]]\nkind = \"page\"\n",
+            "kind 'page' is unknown",
+        ),
+        (
+            "[monitor]\n[[monitor.actions]]\nkind = \"redistill\"\nrecipe = \"missing.toml\"\n",
+            "does not exist",
+        ),
+        ("[monitor]\nteacher = \"nope.onnx\"\n", "nope.onnx"),
+    ] {
+        s.write("bad.toml", body);
+        let out = s.cmd(&["serve", "--port", "0", "--config", "bad.toml"]);
+        assert_eq!(out.status.code(), Some(2), "{body}");
+        assert!(stderr(&out).contains(needle), "{body}: {}", stderr(&out));
+    }
 }

@@ -9,7 +9,8 @@ use distillery_serve::{Models, PredictionLog, Server, router};
 use crate::cli::{RegistryOptions, ServeArgs};
 use crate::exit::ExitStatus;
 
-mod settings;
+pub(crate) mod oracle;
+pub(crate) mod settings;
 
 use settings::Settings;
 
@@ -54,6 +55,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         ),
         None => std::env::var("DISTILLERY_ADMIN_TOKEN").ok(),
     };
+    let monitor_settings = match &settings.monitor {
+        Some(m) => Some(monitor_settings(m, &models, &registry, &settings)?),
+        None => None,
+    };
     let actor = super::registry::actor(&options);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -75,7 +80,19 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             out.flush()?;
         }
         tracing::info!(address = %address, models = %served.join(", "), "serving");
+        let monitors = match monitor_settings {
+            Some(m) => {
+                let monitors = distillery_serve::Monitors::start(m, token.clone())
+                    .context("starting the monitor")?;
+                let _ = monitors.base_url.set(format!("http://{address}"));
+                Some(monitors)
+            }
+            None => None,
+        };
         let mut server = Server::new(models, registry, token, actor, Some(settings.guard));
+        if let Some(m) = monitors {
+            server = server.with_monitors(m);
+        }
         if let Some(limits) = settings.batching {
             server = server.with_batching(limits);
         }
@@ -97,6 +114,54 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitStatus::Ok)
+}
+
+/// The monitor's settings: each served model's reference profile from the registry (its
+/// `profile` artifact, hash-checked) and a teacher for each, checked now so a bad teacher
+/// fails at start-up rather than in the first window.
+fn monitor_settings(
+    m: &settings::MonitorResolved,
+    models: &Models,
+    registry: &distillery_registry::Registry,
+    settings: &Settings,
+) -> Result<distillery_serve::MonitorSettings> {
+    let mut profiles = std::collections::BTreeMap::new();
+    for (name, served) in &models.by_name {
+        let bytes = registry.load(&served.version, "profile").with_context(|| {
+            format!(
+                "[monitor] needs {}'s reference profile; versions registered before profiles existed have none: re-run the recipe and register it",
+                served.version.label()
+            )
+        })?;
+        let profile: distillery_monitor::Profile = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}'s profile.json does not parse", served.version.label()))?;
+        if let Some(source) = &m.teacher {
+            oracle::oracle(source, &profile)
+                .map_err(|e| anyhow::anyhow!("[monitor] teacher for {name}: {e}"))?;
+        }
+        profiles.insert(name.clone(), profile);
+    }
+    let teacher_source = m.teacher.clone();
+    let teacher_profiles = profiles.clone();
+    let teacher: distillery_serve::TeacherFactory = Box::new(move |model: &str| {
+        let source = teacher_source.as_ref()?;
+        let profile = teacher_profiles.get(model)?;
+        match oracle::oracle(source, profile) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::error!(model = %model, error = %e, "the monitor's teacher failed to load");
+                None
+            }
+        }
+    });
+    Ok(distillery_serve::MonitorSettings {
+        config: m.config.clone(),
+        actions: m.actions.clone(),
+        profiles,
+        teacher,
+        registry_dir: settings.registry.clone(),
+        log_dir: settings.log.as_ref().map(|l| l.dir.clone()),
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what `docker stop`, systemd and Kubernetes send).

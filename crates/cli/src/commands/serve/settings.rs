@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use distillery_serve::{Batching, Guardrails, Policy};
+use distillery_monitor::live::LiveConfig;
+use distillery_serve::{AlertAction, Batching, Guardrails, Policy};
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -24,6 +25,24 @@ pub(crate) struct Settings {
     pub(crate) log: Option<LogSettings>,
     pub(crate) guard: Guardrails,
     pub(crate) batching: Option<Batching>,
+    pub(crate) monitor: Option<MonitorResolved>,
+}
+
+/// Live monitoring, resolved.
+#[derive(Debug)]
+pub(crate) struct MonitorResolved {
+    pub(crate) config: LiveConfig,
+    pub(crate) teacher: Option<TeacherSource>,
+    pub(crate) actions: Vec<AlertAction>,
+}
+
+/// Where live rows get their teacher's answer.
+#[derive(Debug, Clone)]
+pub(crate) enum TeacherSource {
+    /// An ONNX model run in-process (tract or our tree evaluator).
+    Onnx(PathBuf),
+    /// A remote Open Inference Protocol model (`http://host/v2/models/teacher`).
+    Url(String),
 }
 
 /// The prediction log's settings.
@@ -51,6 +70,36 @@ struct File {
     log: LogFile,
     guardrails: Option<Guardrails>,
     batching: Option<Batching>,
+    monitor: Option<MonitorFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonitorFile {
+    window: Option<usize>,
+    teacher: Option<PathBuf>,
+    teacher_url: Option<String>,
+    teacher_fraction: Option<f64>,
+    min_fidelity: Option<f64>,
+    max_drift_share: Option<f64>,
+    min_estimated_accuracy: Option<f64>,
+    consecutive: Option<usize>,
+    cooldown: Option<usize>,
+    seed: Option<u64>,
+    #[serde(default)]
+    actions: Vec<ActionFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionFile {
+    kind: String,
+    url: Option<String>,
+    run: Option<Vec<String>>,
+    recipe: Option<PathBuf>,
+    canary_weight: Option<u8>,
+    require_approval: Option<bool>,
+    rows: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +247,10 @@ impl Settings {
                 );
             }
         }
+        let monitor = file
+            .monitor
+            .map(|m| resolve_monitor(m, &here, log.is_some()))
+            .transpose()?;
         let mut models = args.models.clone();
         if models.is_empty() {
             models = file.models;
@@ -221,8 +274,105 @@ impl Settings {
             log,
             guard,
             batching,
+            monitor,
         })
     }
+}
+
+fn resolve_monitor(
+    m: MonitorFile,
+    here: &dyn Fn(PathBuf) -> PathBuf,
+    logging: bool,
+) -> Result<MonitorResolved> {
+    let defaults = LiveConfig::default();
+    let config = LiveConfig {
+        window: m.window.unwrap_or(defaults.window),
+        teacher_fraction: m.teacher_fraction.unwrap_or(defaults.teacher_fraction),
+        min_fidelity: m.min_fidelity,
+        max_drift_share: m.max_drift_share,
+        min_estimated_accuracy: m.min_estimated_accuracy,
+        consecutive: m.consecutive.unwrap_or(defaults.consecutive),
+        cooldown: m.cooldown.unwrap_or(defaults.cooldown),
+        seed: m.seed.unwrap_or(defaults.seed),
+    };
+    if config.window < 10 {
+        bail!(
+            "[monitor] window {} is too small; use at least 10 rows (hundreds are typical)",
+            config.window
+        );
+    }
+    if config.consecutive == 0 {
+        bail!("[monitor] consecutive must be at least 1 window");
+    }
+    for (what, v) in [
+        ("teacher_fraction", Some(config.teacher_fraction)),
+        ("min_fidelity", config.min_fidelity),
+        ("max_drift_share", config.max_drift_share),
+        ("min_estimated_accuracy", config.min_estimated_accuracy),
+    ] {
+        if let Some(v) = v
+            && !(0.0..=1.0).contains(&v)
+        {
+            bail!("[monitor] {what} {v} must be a share between 0 and 1");
+        }
+    }
+    let teacher = match (m.teacher, m.teacher_url) {
+        (Some(_), Some(_)) => {
+            bail!("[monitor] give teacher (an ONNX file) or teacher_url, not both")
+        }
+        (Some(p), None) => Some(TeacherSource::Onnx(here(p))),
+        (None, Some(u)) => Some(TeacherSource::Url(u.trim_end_matches('/').to_string())),
+        (None, None) => None,
+    };
+    if config.min_fidelity.is_some() && teacher.is_none() {
+        bail!(
+            "[monitor] min_fidelity needs a teacher: set teacher = \"teacher.onnx\" or teacher_url"
+        );
+    }
+    let mut actions = Vec::new();
+    for (i, a) in m.actions.into_iter().enumerate() {
+        let at = format!("[[monitor.actions]] #{} ({})", i + 1, a.kind);
+        actions.push(match a.kind.as_str() {
+            "log" => AlertAction::Log,
+            "webhook" => AlertAction::Webhook {
+                url: a.url.with_context(|| format!("{at} needs url = \"http://…\""))?,
+            },
+            "command" => {
+                let argv = a.run.filter(|r| !r.is_empty()).with_context(|| {
+                    format!("{at} needs run = [\"program\", \"arg\", …]")
+                })?;
+                AlertAction::Command { argv }
+            }
+            "redistill" => {
+                if !logging {
+                    bail!("{at} re-distils on the prediction log, but logging is off");
+                }
+                let recipe = here(a.recipe.with_context(|| format!("{at} needs recipe = \"recipe.toml\""))?);
+                if !recipe.is_file() {
+                    bail!("{at}: recipe {} does not exist", recipe.display());
+                }
+                let canary_weight = a.canary_weight.unwrap_or(10);
+                if canary_weight > 100 {
+                    bail!("{at}: canary_weight {canary_weight} must be between 0 and 100");
+                }
+                AlertAction::Redistill {
+                    recipe,
+                    canary_weight,
+                    require_approval: a.require_approval.unwrap_or(false),
+                    rows: a.rows.unwrap_or(5000),
+                }
+            }
+            other => bail!("[[monitor.actions]] kind '{other}' is unknown; use log, webhook, command or redistill"),
+        });
+    }
+    if actions.is_empty() {
+        actions.push(AlertAction::Log);
+    }
+    Ok(MonitorResolved {
+        config,
+        teacher,
+        actions,
+    })
 }
 
 fn check_guardrails(g: &Guardrails) -> Result<()> {

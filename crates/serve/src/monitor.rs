@@ -1,0 +1,339 @@
+//! Live monitoring inside the server: answered requests and feedback go through a bounded
+//! queue to one background thread that runs a [`LiveMonitor`] per model (drift against the
+//! version's profile, teacher fidelity, CBPE, streaming detectors) and carries out the
+//! alert actions: a log line, a webhook, a command, or launching `distillery redistill` as
+//! its own process (so a slow or failing re-distillation never touches serving).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use distillery_monitor::Profile;
+use distillery_monitor::live::{Alert, LiveConfig, LiveMonitor, LiveState, TeacherOracle};
+use serde_json::{Value, json};
+
+/// Events queued for the monitor thread before new ones are dropped (and counted).
+const QUEUE: usize = 10_000;
+
+/// What an alert does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertAction {
+    /// A warning in the server's log.
+    Log,
+    /// POST the alert as JSON to a URL.
+    Webhook {
+        /// Where to send it.
+        url: String,
+    },
+    /// Run a program with the alert as JSON in `DISTILLERY_ALERT`.
+    Command {
+        /// Program and arguments.
+        argv: Vec<String>,
+    },
+    /// Launch `distillery redistill` for the model: teacher-labelled recent traffic, a new
+    /// student through the recipe's gates, registered and deployed as a canary.
+    Redistill {
+        /// The recipe the served student came from.
+        recipe: PathBuf,
+        /// Canary weight (0–100) of the new version.
+        canary_weight: u8,
+        /// Register only; a person deploys it.
+        require_approval: bool,
+        /// Most recent logged rows to re-distil on.
+        rows: usize,
+    },
+}
+
+/// Builds a teacher for a model name, when one is configured.
+pub type TeacherFactory = Box<dyn Fn(&str) -> Option<Box<dyn TeacherOracle>> + Send + Sync>;
+
+/// The monitor's settings, as the CLI resolves them.
+pub struct MonitorSettings {
+    /// Windows, teacher fraction and rules.
+    pub config: LiveConfig,
+    /// What alerts do, in order.
+    pub actions: Vec<AlertAction>,
+    /// Reference profiles by model name.
+    pub profiles: BTreeMap<String, Profile>,
+    /// The teacher for each model, when fidelity is watched.
+    pub teacher: TeacherFactory,
+    /// The registry directory and prediction-log directory passed to `redistill`.
+    pub registry_dir: PathBuf,
+    /// Where the prediction log is written (re-distillation reads it).
+    pub log_dir: Option<PathBuf>,
+}
+
+enum Event {
+    Record(String, Value),
+    Feedback(String, bool),
+}
+
+/// The server's handle on the monitor thread.
+pub struct Monitors {
+    tx: SyncSender<Event>,
+    states: Arc<Mutex<BTreeMap<String, LiveState>>>,
+    dropped: Arc<AtomicU64>,
+    alerts: Arc<AtomicU64>,
+    /// The server's own address, known once it listens (for `redistill --server`).
+    pub base_url: Arc<OnceLock<String>>,
+}
+
+impl Monitors {
+    /// Starts the monitor thread; `admin_token` is handed to `redistill` through its
+    /// environment (never on a command line or in a log).
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn start(
+        settings: MonitorSettings,
+        admin_token: Option<String>,
+    ) -> std::io::Result<Monitors> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let states = Arc::new(Mutex::new(BTreeMap::new()));
+        let alerts = Arc::new(AtomicU64::new(0));
+        let base_url = Arc::new(OnceLock::new());
+        let worker = Worker {
+            settings,
+            monitors: BTreeMap::new(),
+            states: Arc::clone(&states),
+            alerts: Arc::clone(&alerts),
+            base_url: Arc::clone(&base_url),
+            admin_token,
+        };
+        std::thread::Builder::new()
+            .name("distillery-monitor".into())
+            .spawn(move || worker.run(&rx))?;
+        Ok(Monitors {
+            tx,
+            states,
+            dropped: Arc::new(AtomicU64::new(0)),
+            alerts,
+            base_url,
+        })
+    }
+
+    /// Queues an answered request (`{"rows", "inputs", "outputs"}`) without waiting.
+    pub(crate) fn observe(&self, model: &str, record: Value) {
+        self.send(Event::Record(model.to_string(), record));
+    }
+
+    /// Queues one row of feedback.
+    pub(crate) fn feedback(&self, model: &str, correct: bool) {
+        self.send(Event::Feedback(model.to_string(), correct));
+    }
+
+    fn send(&self, event: Event) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(event)
+        {
+            self.dropped.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Every model's state, for `GET /monitor`.
+    pub fn snapshot(&self) -> Value {
+        let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();
+        json!({ "models": states, "dropped_events": self.dropped.load(Relaxed) })
+    }
+
+    /// Prometheus lines for the monitor.
+    pub(crate) fn render(&self) -> String {
+        let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut text = String::from(
+            "# HELP distillery_monitor_fidelity Agreement of student and teacher in the last closed window.\n# TYPE distillery_monitor_fidelity gauge\n",
+        );
+        let label = |m: &str| m.replace('\\', "\\\\").replace('"', "\\\"");
+        for (model, s) in &states {
+            if let Some(f) = s.history.back().and_then(|w| w.fidelity) {
+                text.push_str(&format!(
+                    "distillery_monitor_fidelity{{model=\"{}\"}} {f}\n",
+                    label(model)
+                ));
+            }
+        }
+        text.push_str("# HELP distillery_monitor_drift_share Share of features drifted in the last closed window.\n# TYPE distillery_monitor_drift_share gauge\n");
+        for (model, s) in &states {
+            if let Some(w) = s.history.back() {
+                text.push_str(&format!(
+                    "distillery_monitor_drift_share{{model=\"{}\"}} {}\n",
+                    label(model),
+                    w.drift_share
+                ));
+            }
+        }
+        text.push_str("# HELP distillery_monitor_estimated_accuracy CBPE accuracy estimate of the last closed window.\n# TYPE distillery_monitor_estimated_accuracy gauge\n");
+        for (model, s) in &states {
+            if let Some(a) = s.history.back().and_then(|w| w.estimated_accuracy) {
+                text.push_str(&format!(
+                    "distillery_monitor_estimated_accuracy{{model=\"{}\"}} {a}\n",
+                    label(model)
+                ));
+            }
+        }
+        text.push_str("# HELP distillery_monitor_windows_total Monitoring windows closed.\n# TYPE distillery_monitor_windows_total counter\n");
+        for (model, s) in &states {
+            text.push_str(&format!(
+                "distillery_monitor_windows_total{{model=\"{}\"}} {}\n",
+                label(model),
+                s.windows
+            ));
+        }
+        text.push_str(&format!(
+            "# HELP distillery_monitor_alerts_total Monitoring alerts fired.\n# TYPE distillery_monitor_alerts_total counter\ndistillery_monitor_alerts_total {}\n# HELP distillery_monitor_dropped_events_total Requests not monitored because the queue was full.\n# TYPE distillery_monitor_dropped_events_total counter\ndistillery_monitor_dropped_events_total {}\n",
+            self.alerts.load(Relaxed),
+            self.dropped.load(Relaxed)
+        ));
+        text
+    }
+}
+
+struct Worker {
+    settings: MonitorSettings,
+    monitors: BTreeMap<String, LiveMonitor>,
+    states: Arc<Mutex<BTreeMap<String, LiveState>>>,
+    alerts: Arc<AtomicU64>,
+    base_url: Arc<OnceLock<String>>,
+    admin_token: Option<String>,
+}
+
+impl Worker {
+    fn run(mut self, rx: &Receiver<Event>) {
+        while let Ok(event) = rx.recv() {
+            let (model, alert) = match event {
+                Event::Record(model, record) => {
+                    let alert = self.monitor(&model).and_then(|m| m.observe(&record));
+                    (model, alert)
+                }
+                Event::Feedback(model, correct) => {
+                    if let Some(m) = self.monitor(&model) {
+                        m.feedback(correct);
+                    }
+                    (model, None)
+                }
+            };
+            if let (Some(m), Ok(mut states)) = (self.monitors.get(&model), self.states.lock()) {
+                states.insert(model.clone(), m.state().clone());
+            }
+            if let Some(alert) = alert {
+                self.alerts.fetch_add(1, Relaxed);
+                self.act(&alert);
+            }
+        }
+    }
+
+    fn monitor(&mut self, model: &str) -> Option<&mut LiveMonitor> {
+        if !self.monitors.contains_key(model) {
+            let profile = self.settings.profiles.get(model)?.clone();
+            let teacher = (self.settings.teacher)(model);
+            let m = LiveMonitor::new(model, profile, self.settings.config.clone(), teacher);
+            self.monitors.insert(model.to_string(), m);
+        }
+        self.monitors.get_mut(model)
+    }
+
+    fn act(&self, alert: &Alert) {
+        let payload = json!({ "kind": "distillery.monitor.alert", "alert": alert });
+        for action in &self.settings.actions {
+            match action {
+                AlertAction::Log => tracing::warn!(
+                    model = %alert.model,
+                    window = alert.window,
+                    reasons = %alert.reasons.join("; "),
+                    "monitoring alert"
+                ),
+                AlertAction::Webhook { url } => {
+                    let sent = ureq::post(url).send_json(&payload);
+                    if let Err(e) = sent {
+                        tracing::error!(url = %url, error = %e, "alert webhook failed");
+                    }
+                }
+                AlertAction::Command { argv } => {
+                    let Some((program, rest)) = argv.split_first() else {
+                        continue;
+                    };
+                    let spawned = std::process::Command::new(program)
+                        .args(rest)
+                        .env("DISTILLERY_ALERT", payload.to_string())
+                        .spawn();
+                    if let Err(e) = spawned {
+                        tracing::error!(program = %program, error = %e, "alert command failed to start");
+                    }
+                }
+                AlertAction::Redistill {
+                    recipe,
+                    canary_weight,
+                    require_approval,
+                    rows,
+                } => self.redistill(alert, recipe, *canary_weight, *require_approval, *rows),
+            }
+        }
+    }
+
+    fn redistill(
+        &self,
+        alert: &Alert,
+        recipe: &std::path::Path,
+        weight: u8,
+        approval: bool,
+        rows: usize,
+    ) {
+        let Some(log_dir) = &self.settings.log_dir else {
+            tracing::error!("re-distillation needs the prediction log; it is off");
+            return;
+        };
+        let Ok(exe) = std::env::current_exe() else {
+            tracing::error!("cannot find the distillery binary to launch redistill");
+            return;
+        };
+        let mut command = std::process::Command::new(exe);
+        command
+            .arg("redistill")
+            .arg("--model")
+            .arg(&alert.model)
+            .arg("--recipe")
+            .arg(recipe)
+            .arg("--log-dir")
+            .arg(log_dir)
+            .arg("--registry")
+            .arg(&self.settings.registry_dir)
+            .arg("--rows")
+            .arg(rows.to_string())
+            .arg("--canary-weight")
+            .arg(weight.to_string())
+            .arg("--why")
+            .arg(format!(
+                "monitoring alert at window {}: {}",
+                alert.window,
+                alert.reasons.join("; ")
+            ))
+            .arg("--json")
+            .stdin(std::process::Stdio::null());
+        if approval {
+            command.arg("--require-approval");
+        }
+        if let Some(url) = self.base_url.get() {
+            command.arg("--server").arg(url);
+        }
+        if let Some(token) = &self.admin_token {
+            command.env("DISTILLERY_ADMIN_TOKEN", token);
+        }
+        let report = log_dir.join(format!("redistill-window-{}.json", alert.window));
+        match std::fs::File::create(&report) {
+            Ok(file) => {
+                command.stdout(file);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot create the re-distillation report"),
+        }
+        match command.spawn() {
+            Ok(mut child) => {
+                tracing::warn!(model = %alert.model, report = %report.display(), "re-distillation launched");
+                // Reap the child when it ends so it never lingers as a zombie.
+                std::thread::spawn(move || {
+                    let _ = child.wait();
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "cannot launch redistill"),
+        }
+    }
+}
