@@ -669,3 +669,56 @@ fn bad_monitor_settings_are_refused_before_serving() {
         assert!(stderr(&out).contains(needle), "{body}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    // Another server plays the teacher: the same student, so agreement must be perfect.
+    let teacher = serve_with(s.dir.path(), &["--no-log"]);
+    s.write(
+        "serve.toml",
+        &format!(
+            "[log]\ndir = \"log\"\n\n[monitor]\nwindow = 100\nteacher_url = \"{}/v2/models/r\"\nteacher_fraction = 0.5\n",
+            teacher.base
+        ),
+    );
+    let server = serve_with(s.dir.path(), &["--config", "serve.toml"]);
+    for from in (0..200).step_by(100) {
+        let (status, r) = post(
+            &format!("{}/v2/models/r/infer", server.base),
+            &adult_batch(from, 100, 0.0),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    let mut state = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
+        state = serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r"].clone();
+        if state["windows"] == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(state["windows"], 2, "{state}");
+    for w in state["history"].as_array().unwrap() {
+        assert_eq!(w["fidelity"], 1.0, "{w}");
+        let seen = w["teacher_rows"].as_u64().unwrap();
+        assert!(
+            (30..=70).contains(&seen),
+            "about half the rows go to the teacher: {seen}"
+        );
+        assert!(w.get("teacher_error").is_none(), "{w}");
+    }
+    let (_, metrics) = crate::serve::get(&format!("{}/metrics", server.base));
+    assert!(
+        metrics.contains("distillery_monitor_fidelity{model=\"r\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("distillery_monitor_windows_total{model=\"r\"} 2"),
+        "{metrics}"
+    );
+}
