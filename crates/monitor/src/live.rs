@@ -130,6 +130,8 @@ pub struct LiveState {
     pub alerts: Vec<Alert>,
     /// ADWIN alarms on per-row teacher disagreement.
     pub disagreement_alarms: u64,
+    /// ADWIN alarms on each numeric feature's values, row by row.
+    pub feature_alarms: std::collections::BTreeMap<String, u64>,
     /// Feedback rows seen and how many were wrong.
     pub feedback: (u64, u64),
     /// DDM alarms on feedback errors.
@@ -145,6 +147,7 @@ pub struct LiveMonitor {
     cbpe: Option<Cbpe>,
     rng: ChaCha8Rng,
     disagreement: Adwin,
+    features: Vec<(String, Adwin)>,
     errors: Ddm,
     in_breach: usize,
     cooldown_left: usize,
@@ -197,6 +200,11 @@ impl LiveMonitor {
             cbpe,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             disagreement: Adwin::default(),
+            features: features
+                .iter()
+                .filter(|(_, k)| *k == Kind::Numeric)
+                .map(|(n, _)| (n.clone(), Adwin::default()))
+                .collect(),
             errors: Ddm::default(),
             in_breach: 0,
             cooldown_left: 0,
@@ -209,6 +217,7 @@ impl LiveMonitor {
                 history: VecDeque::new(),
                 alerts: Vec::new(),
                 disagreement_alarms: 0,
+                feature_alarms: std::collections::BTreeMap::new(),
                 feedback: (0, 0),
                 error_alarms: 0,
             },
@@ -265,6 +274,7 @@ impl LiveMonitor {
             teacher_error: None,
         };
         self.drift(&table, &mut summary);
+        self.feature_detectors(&table);
         self.fidelity(&table, &probabilities, &mut summary);
         if let Some(cbpe) = &self.cbpe
             && probabilities.iter().all(|p| p.len() == 2)
@@ -324,6 +334,22 @@ impl LiveMonitor {
                 .filter(|c| c.outcome.drifted)
                 .map(|c| c.column.clone())
                 .collect();
+        }
+    }
+
+    /// Streams each numeric feature's values, in row order, through its own ADWIN.
+    fn feature_detectors(&mut self, table: &Table) {
+        for (name, detector) in &mut self.features {
+            let Ok(column) = table.column(name) else {
+                continue;
+            };
+            let fired = (0..column.len())
+                .filter_map(|r| column.number(r))
+                .filter(|&x| detector.update(x) == Signal::Drift)
+                .count() as u64;
+            if fired > 0 {
+                *self.state.feature_alarms.entry(name.clone()).or_default() += fired;
+            }
         }
     }
 
@@ -515,5 +541,9 @@ mod tests {
         }
         assert_eq!(m.state().alerts.len(), 1);
         assert_eq!(m.state().windows, 8);
+        assert!(
+            m.state().feature_alarms.get("x").is_some_and(|&n| n >= 1),
+            "ADWIN sees x move"
+        );
     }
 }

@@ -722,3 +722,64 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
         "{metrics}"
     );
 }
+
+#[test]
+fn alerts_reach_a_webhook_and_a_command() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    // A one-shot HTTP endpoint that keeps the body it is sent.
+    let hook = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_url = format!("http://{}/hook", hook.local_addr().unwrap());
+    let received = std::thread::spawn(move || {
+        let (stream, _) = hook.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        String::from_utf8(body).unwrap()
+    });
+    // A drift share of 0 is always reached: the first window fires.
+    s.write(
+        "serve.toml",
+        &format!(
+            "[log]\ndir = \"log\"\n\n[monitor]\nwindow = 100\nmax_drift_share = 0.0\nconsecutive = 1\n\n[[monitor.actions]]\nkind = \"webhook\"\nurl = \"{hook_url}\"\n\n[[monitor.actions]]\nkind = \"command\"\nrun = [\"sh\", \"-c\", \"printf '%s' \\\"$DISTILLERY_ALERT\\\" > alert.json\"]\n"
+        ),
+    );
+    let server = serve_with(s.dir.path(), &["--config", "serve.toml"]);
+    let (status, r) = post(
+        &format!("{}/v2/models/r/infer", server.base),
+        &adult_batch(0, 100, 0.0),
+    );
+    assert_eq!(status, 200, "{r}");
+    let body: serde_json::Value = serde_json::from_str(&received.join().unwrap()).unwrap();
+    assert_eq!(body["kind"], "distillery.monitor.alert");
+    assert_eq!(body["alert"]["model"], "r");
+    assert_eq!(body["alert"]["window"], 1);
+    let written = s.path("alert.json");
+    for _ in 0..100 {
+        if std::fs::metadata(&written).is_ok_and(|m| m.len() > 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let by_command: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&written).unwrap()).unwrap();
+    assert_eq!(by_command["alert"]["reasons"], body["alert"]["reasons"]);
+}
