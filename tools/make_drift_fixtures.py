@@ -9,6 +9,10 @@
   and every column forced to PSI), per column: test, score, threshold, verdict.
 - nannyml.json: NannyML 0.13.1's CBPE (binary accuracy and F1, chunks of 200 rows) fitted on the
   sample's reference period and estimated on its analysis period, with the realized values.
+- multiclass_sample.csv and nannyml_multiclass.json: 1,500 reference and 1,500 analysis rows
+  (seed 5) of NannyML's synthetic three-class credit-card data (package data of nannyml 0.13.1,
+  Apache-2.0: the model's class probabilities, prediction and the true class), and NannyML's
+  multiclass CBPE (accuracy and macro F1, chunks of 250) on them.
 - scipy.json: scipy 1.17.1's ks_2samp, chisquare, wasserstein_distance and jensenshannon on
   generated samples covering every branch of the KS p-value (exact square and rectangular
   lattices, ties, the asymptotic method's Durbin, Pelz-Good and Smirnov regions).
@@ -24,6 +28,8 @@ import json
 import os
 import sys
 import warnings
+
+os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 
 import numpy as np
 import pandas as pd
@@ -144,6 +150,31 @@ def nannyml_case(data):
                        for row in r[keep].to_dict(orient="records")]}
 
 
+def nannyml_multiclass_case():
+    import nannyml as nml
+    base = os.path.join(os.path.dirname(nml.__file__), "datasets", "data")
+    classes = ["prepaid_card", "highstreet_card", "upmarket_card"]
+    proba = [f"y_pred_proba_{c}" for c in classes]
+    ref = pd.read_csv(os.path.join(base, "mc_reference.csv")).sample(n=1500, random_state=5).sort_values("id")
+    ana = pd.read_csv(os.path.join(base, "mc_analysis.csv")).merge(
+        pd.read_csv(os.path.join(base, "mc_analysis_gt.csv")), on="id")
+    ana = ana.sample(n=1500, random_state=5).sort_values("id")
+    ref["period"], ana["period"] = "reference", "analysis"
+    keep = ["id"] + proba + ["y_pred", "y_true", "period"]
+    pd.concat([ref[keep], ana[keep]]).to_csv(os.path.join(OUT, "multiclass_sample.csv"), index=False)
+    est = nml.CBPE(y_pred_proba=dict(zip(classes, proba)), y_pred="y_pred", y_true="y_true",
+                   metrics=["accuracy", "f1"], chunk_size=250, problem_type="classification_multiclass")
+    est.fit(ref[keep])
+    r = est.estimate(ana[keep]).to_df(multilevel=False)
+    cols = ["chunk_period"]
+    for m in ["accuracy", "f1"]:
+        cols += [f"{m}_value", f"{m}_realized", f"{m}_sampling_error", f"{m}_lower_threshold",
+                 f"{m}_upper_threshold", f"{m}_alert"]
+    return {"nannyml": "0.13.1", "chunk_size": 250, "classes": classes,
+            "chunks": [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                       for row in r[cols].to_dict(orient="records")]}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     warnings.simplefilter("ignore")
@@ -164,6 +195,8 @@ def main():
                   f, indent=1)
     with open(os.path.join(OUT, "nannyml.json"), "w") as f:
         json.dump(nannyml_case(data), f, indent=1)
+    with open(os.path.join(OUT, "nannyml_multiclass.json"), "w") as f:
+        json.dump(nannyml_multiclass_case(), f, indent=1)
     with open(os.path.join(OUT, "scipy.json"), "w") as f:
         json.dump({"scipy": "1.17.1", **scipy_cases()}, f, indent=1)
 

@@ -47,8 +47,8 @@ pub(crate) enum Command {
     /// Compare current data (a file or the server's prediction log) with a run's reference
     /// profile: a drift test per column, PSI, and a dataset verdict.
     Drift(DriftArgs),
-    /// Estimate a binary student's accuracy and F1 on unlabelled data (CBPE), chunk by
-    /// chunk, from its calibrated probabilities and the run's labelled held-out rows.
+    /// Estimate a student's accuracy and F1 on unlabelled data (CBPE), chunk by chunk,
+    /// from its calibrated probabilities and the run's labelled held-out rows.
     Estimate(EstimateArgs),
     /// Re-distil a served model on its recent traffic, labelled by the recipe's teacher:
     /// gates, registration and a canary deployment (what a monitoring alert launches).

@@ -255,14 +255,14 @@ impl Cbpe {
     }
 }
 
-fn chunks(n: usize, size: usize) -> Vec<(usize, usize)> {
+pub(crate) fn chunks(n: usize, size: usize) -> Vec<(usize, usize)> {
     (0..n)
         .step_by(size.max(1))
         .map(|s| (s, (s + size).min(n)))
         .collect()
 }
 
-fn population_std(v: &[f64]) -> f64 {
+pub(crate) fn population_std(v: &[f64]) -> f64 {
     let n = v.len() as f64;
     let mean = v.iter().sum::<f64>() / n;
     (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt()
@@ -317,7 +317,7 @@ fn f1_components(predicted: &[u8], truth: &[u8]) -> (f64, f64) {
 /// (seeded), calibrate on each 90%, and compare the expected calibration error of the
 /// pooled 10% before and after (ten equal-count bins). Never for one class or an AUROC
 /// above 0.999.
-fn needs_calibration(probability: &[f64], truth: &[u8], seed: u64) -> bool {
+pub(crate) fn needs_calibration(probability: &[f64], truth: &[u8], seed: u64) -> bool {
     let positives: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] == 1).collect();
     let negatives: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] != 1).collect();
     if positives.is_empty() || negatives.is_empty() || auroc(probability, truth) > 0.999 {

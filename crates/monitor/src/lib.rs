@@ -6,6 +6,7 @@
 //! gives verdicts out, so the CLI, the server and the benchmarks share one implementation.
 
 pub mod cbpe;
+pub mod cbpe_multiclass;
 pub mod drift;
 pub mod error;
 pub mod live;

@@ -1,7 +1,7 @@
 //! Monitoring live traffic, window by window: every `window` served rows are compared with
 //! the reference profile (share of drifted features), a sampled fraction of them is sent
 //! to the teacher to measure **fidelity** (agreement with the student), and CBPE estimates
-//! accuracy for binary students. Rules on those signals, held for `consecutive` windows,
+//! accuracy. Rules on those signals, held for `consecutive` windows,
 //! raise an alert; the caller decides what an alert does (log, webhook, command,
 //! re-distil). Streaming detectors run alongside: ADWIN on per-row teacher disagreement
 //! and DDM on the errors that feedback reveals.
@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cbpe::{BinaryReference, Cbpe};
+use crate::cbpe_multiclass::Estimator;
 use crate::drift::{DriftOptions, DriftReport};
 use crate::log::TrafficBuffer;
 use crate::profile::Profile;
@@ -49,7 +49,7 @@ pub struct LiveConfig {
     pub min_fidelity: Option<f64>,
     /// Alert when a window's share of drifted features is at least this.
     pub max_drift_share: Option<f64>,
-    /// Alert when a window's CBPE accuracy estimate is below this (binary students).
+    /// Alert when a window's CBPE accuracy estimate is below this.
     pub min_estimated_accuracy: Option<f64>,
     /// Windows in a row that must breach a rule before the alert fires.
     pub consecutive: usize,
@@ -144,7 +144,7 @@ pub struct LiveMonitor {
     classes: Vec<String>,
     buffer: TrafficBuffer,
     teacher: Option<Box<dyn TeacherOracle>>,
-    cbpe: Option<Cbpe>,
+    cbpe: Option<Estimator>,
     rng: ChaCha8Rng,
     disagreement: Adwin,
     features: Vec<(String, Adwin)>,
@@ -180,18 +180,7 @@ impl LiveMonitor {
             .map(|p| p.classes.clone())
             .unwrap_or_default();
         let cbpe = profile.labelled.as_ref().and_then(|l| {
-            let predicted: Vec<u8> = l.probability.iter().map(|&p| u8::from(p >= 0.5)).collect();
-            let reference = BinaryReference {
-                probability: &l.probability,
-                predicted: &predicted,
-                truth: &l.truth,
-            };
-            Cbpe::fit(
-                &reference,
-                config.window.min(l.truth.len() / 2).max(1),
-                config.seed,
-            )
-            .ok()
+            Estimator::fit(l, config.window.min(l.truth.len() / 2).max(1), config.seed).ok()
         });
         LiveMonitor {
             buffer: TrafficBuffer::new(&features),
@@ -277,16 +266,14 @@ impl LiveMonitor {
         self.feature_detectors(&table);
         self.fidelity(&table, &probabilities, &mut summary);
         if let Some(cbpe) = &self.cbpe
-            && probabilities.iter().all(|p| p.len() == 2)
+            && probabilities.iter().all(|p| p.len() == self.classes.len())
         {
-            let p: Vec<f64> = probabilities.iter().map(|r| r[1]).collect();
-            let predicted: Vec<u8> = p.iter().map(|&x| u8::from(x >= 0.5)).collect();
-            let chunks = cbpe.estimate(&p, &predicted, None);
+            let chunks = cbpe.estimate(&probabilities, None);
             let total: f64 = chunks
                 .iter()
                 .map(|c| c.accuracy * (c.end - c.start) as f64)
                 .sum();
-            summary.estimated_accuracy = Some(total / p.len().max(1) as f64);
+            summary.estimated_accuracy = Some(total / probabilities.len().max(1) as f64);
         }
         self.judge(&mut summary);
         let alert = self.maybe_alert(&summary);

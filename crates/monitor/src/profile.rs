@@ -101,8 +101,8 @@ pub struct Profile {
     /// raw rows: treat the profile like the training data it came from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<crate::multivariate::RowSample>,
-    /// Held-out rows with the student's probability of the second class and the true
-    /// class, for label-free performance estimation (binary students only).
+    /// Held-out rows with the student's probabilities and the true class, for label-free
+    /// performance estimation (CBPE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labelled: Option<LabelledReference>,
 }
@@ -110,12 +110,12 @@ pub struct Profile {
 /// The student's held-out predictions with their labels: what CBPE is fitted on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelledReference {
-    /// The two class labels; `probability` is that of the second.
+    /// The class labels, in the student's order.
     pub classes: Vec<String>,
-    /// P(second class) per row.
-    pub probability: Vec<f64>,
-    /// True class per row (0 or 1).
-    pub truth: Vec<u8>,
+    /// The student's class probabilities per row.
+    pub probabilities: Vec<Vec<f64>>,
+    /// True class per row (an index into `classes`).
+    pub truth: Vec<usize>,
 }
 
 impl Profile {

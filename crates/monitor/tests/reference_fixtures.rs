@@ -316,3 +316,100 @@ fn cbpe_estimates_match_nannyml_within_a_hundredth() {
         assert_eq!(o.alert, alert, "alert of chunk {}..{}", o.start, o.end);
     }
 }
+
+#[test]
+fn multiclass_cbpe_matches_nannyml() {
+    use distillery_monitor::cbpe_multiclass::{MulticlassCbpe, MulticlassReference};
+    let f = fixture("nannyml_multiclass.json");
+    let classes: Vec<String> = f["classes"]
+        .as_array()
+        .expect("classes")
+        .iter()
+        .map(|c| c.as_str().expect("class").to_string())
+        .collect();
+    let table =
+        Table::read(&data("multiclass_sample.csv"), &ReadOptions::default()).expect("sample");
+    let period = table.column("period").expect("period");
+    let class_of = |column: &str, r: usize| {
+        let text = table.column(column).expect("column").text(r).expect("text");
+        classes.iter().position(|c| c == text).expect("known class")
+    };
+    let side = |want: &str| {
+        let rows: Vec<usize> = (0..table.n_rows())
+            .filter(|&r| period.text(r) == Some(want))
+            .collect();
+        let probabilities: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|&r| {
+                classes
+                    .iter()
+                    .map(|c| {
+                        table
+                            .column(&format!("y_pred_proba_{c}"))
+                            .expect("proba")
+                            .number(r)
+                            .expect("number")
+                    })
+                    .collect()
+            })
+            .collect();
+        let predicted: Vec<usize> = rows.iter().map(|&r| class_of("y_pred", r)).collect();
+        let truth: Vec<usize> = rows.iter().map(|&r| class_of("y_true", r)).collect();
+        (probabilities, predicted, truth)
+    };
+    let (rp, rpred, rtruth) = side("reference");
+    let (ap, apred, atruth) = side("analysis");
+    let chunk = f["chunk_size"].as_u64().expect("size") as usize;
+    let cbpe = MulticlassCbpe::fit(
+        &MulticlassReference {
+            probabilities: &rp,
+            predicted: &rpred,
+            truth: &rtruth,
+        },
+        chunk,
+        42,
+    )
+    .expect("fit");
+    let mut ours = cbpe.estimate(&rp, &rpred, Some(&rtruth));
+    ours.extend(cbpe.estimate(&ap, &apred, Some(&atruth)));
+    let theirs = f["chunks"].as_array().expect("chunks");
+    assert_eq!(ours.len(), theirs.len());
+    let within = |what: &str, a: f64, b: &Value, tol: f64| {
+        let b = b.as_f64().expect(what);
+        assert!((a - b).abs() <= tol, "{what}: ours {a}, NannyML {b}");
+    };
+    for (o, t) in ours.iter().zip(theirs) {
+        within("estimated accuracy", o.accuracy, &t["accuracy_value"], 0.01);
+        within("estimated macro F1", o.f1, &t["f1_value"], 0.01);
+        let (acc, f1) = o.realized.expect("realized");
+        within("realized accuracy", acc, &t["accuracy_realized"], 1e-12);
+        within("realized macro F1", f1, &t["f1_realized"], 1e-12);
+        within(
+            "accuracy sampling error",
+            o.accuracy_sampling_error,
+            &t["accuracy_sampling_error"],
+            1e-12,
+        );
+        within(
+            "F1 sampling error",
+            o.f1_sampling_error,
+            &t["f1_sampling_error"],
+            1e-12,
+        );
+        within(
+            "accuracy threshold",
+            cbpe.accuracy_thresholds.0,
+            &t["accuracy_lower_threshold"],
+            1e-12,
+        );
+        within(
+            "F1 threshold",
+            cbpe.f1_thresholds.0,
+            &t["f1_lower_threshold"],
+            1e-12,
+        );
+        let alert = t["accuracy_alert"].as_bool().expect("alert")
+            || t["f1_alert"].as_bool().expect("alert");
+        assert_eq!(o.alert, alert, "alert of chunk {}..{}", o.start, o.end);
+    }
+}

@@ -1,12 +1,14 @@
 //! `distillery estimate --reference runs/<id> --current <file|log dir>`: label-free
-//! accuracy and F1 per chunk (CBPE), fitted on the run's labelled held-out rows.
+//! accuracy and F1 per chunk (CBPE), fitted on the run's labelled held-out rows; binary
+//! and multiclass students.
 
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 use distillery_data::Kind;
 use distillery_monitor::Profile;
-use distillery_monitor::cbpe::{BinaryReference, Cbpe, ChunkEstimate};
+use distillery_monitor::cbpe::ChunkEstimate;
+use distillery_monitor::cbpe_multiclass::Estimator;
 use distillery_runtime::Student;
 use distillery_train::encode_rows;
 use serde_json::json;
@@ -22,40 +24,36 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
     let profile = Profile::load(&run.join("profile.json"))?;
     let Some(labelled) = &profile.labelled else {
         bail!(
-            "{} has no labelled reference rows: CBPE needs a binary student's run (this student has {} classes, or the run predates profile.json's labelled rows)",
-            run.display(),
-            profile.prediction.as_ref().map_or(0, |p| p.classes.len())
+            "{} has no labelled reference rows; the run predates them: rerun the recipe",
+            run.display()
         );
     };
-    let predicted = |p: &[f64]| p.iter().map(|&x| u8::from(x >= 0.5)).collect::<Vec<u8>>();
-    let reference_predicted = predicted(&labelled.probability);
-    let cbpe = Cbpe::fit(
-        &BinaryReference {
-            probability: &labelled.probability,
-            predicted: &reference_predicted,
-            truth: &labelled.truth,
-        },
-        args.chunk_size,
-        args.seed,
-    )?;
-    let (probability, truth) = current(args, &profile, &labelled.classes)?;
-    let chunks = cbpe.estimate(&probability, &predicted(&probability), truth.as_deref());
+    let estimator = Estimator::fit(labelled, args.chunk_size, args.seed)?;
+    let (probabilities, truth) = current(args, &profile, &labelled.classes)?;
+    let chunks = estimator.estimate(&probabilities, truth.as_deref());
     let alerts = chunks.iter().filter(|c| c.alert).count();
+    let (accuracy_thresholds, f1_thresholds) = estimator.thresholds();
+    let f1_of = if labelled.classes.len() == 2 {
+        format!("class {}", labelled.classes[1])
+    } else {
+        "macro".to_string()
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         let doc = json!({
-            "positive_class": labelled.classes[1],
+            "classes": labelled.classes,
+            "f1": f1_of,
             "chunk_size": args.chunk_size,
-            "calibrated": cbpe.calibrator.is_some(),
-            "accuracy_thresholds": cbpe.accuracy_thresholds,
-            "f1_thresholds": cbpe.f1_thresholds,
+            "calibrated": estimator.calibrated(),
+            "accuracy_thresholds": accuracy_thresholds,
+            "f1_thresholds": f1_thresholds,
             "alerts": alerts,
             "chunks": chunks,
         });
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
-        print(&mut out, &cbpe, &chunks, &labelled.classes[1])?;
+        print(&mut out, &estimator, &chunks, &f1_of)?;
     }
     Ok(if args.fail_on_alert && alerts > 0 {
         ExitStatus::GateFailed
@@ -64,12 +62,15 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
     })
 }
 
-/// The student's P(second class) on the current rows, and their labels when known.
+/// Class probabilities per row, and the rows' true classes when known.
+type Scored = (Vec<Vec<f64>>, Option<Vec<usize>>);
+
+/// The student's class probabilities on the current rows, and their labels when known.
 fn current(
     args: &EstimateArgs,
     profile: &Profile,
     classes: &[String],
-) -> Result<(Vec<f64>, Option<Vec<u8>>)> {
+) -> Result<Scored> {
     if args.current.is_dir() {
         let features: Vec<(String, Kind)> = profile
             .columns
@@ -85,12 +86,7 @@ fn current(
                 args.current.display()
             );
         }
-        let p = traffic
-            .probabilities
-            .iter()
-            .map(|row| row.get(1).copied().unwrap_or(f64::NAN))
-            .collect();
-        return Ok((p, None));
+        return Ok((traffic.probabilities, None));
     }
     let student_path = args.reference.join("student.safetensors");
     let student = Student::load(&student_path)
@@ -101,7 +97,10 @@ fn current(
         .with_context(|| format!("encoding {}", args.current.display()))?;
     let p = student.predict_encoded_batch(&x, rows.len());
     let k = student.classes().len();
-    let probability: Vec<f64> = (0..rows.len()).map(|r| f64::from(p[r * k + 1])).collect();
+    let probability: Vec<Vec<f64>> = p
+        .chunks_exact(k.max(1))
+        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+        .collect();
     let truth = match &args.target {
         None => None,
         Some(target) => {
@@ -112,11 +111,11 @@ fn current(
                 .map(|r| {
                     let cell = column.text(r).map(str::to_string).or_else(|| column.number(r).map(distillery_data::format_number));
                     match cell.as_deref().and_then(|c| classes.iter().position(|k| k == c)) {
-                        Some(i) => Ok(i as u8),
+                        Some(i) => Ok(i),
                         None => bail!("--target {target}: row {} holds {cell:?}, not one of the classes {classes:?}", r + 1),
                     }
                 })
-                .collect::<Result<Vec<u8>>>()?;
+                .collect::<Result<Vec<usize>>>()?;
             Some(labels)
         }
     };
@@ -125,20 +124,21 @@ fn current(
 
 fn print(
     out: &mut impl Write,
-    cbpe: &Cbpe,
+    estimator: &Estimator,
     chunks: &[ChunkEstimate],
-    positive: &str,
+    f1_of: &str,
 ) -> Result<()> {
+    let (accuracy, f1) = estimator.thresholds();
     writeln!(
         out,
-        "CBPE ({}calibrated on the run's held-out rows), F1 of class {positive}; alert below {:.4} accuracy or {:.4} F1",
-        if cbpe.calibrator.is_some() {
+        "CBPE ({}calibrated on the run's held-out rows), F1 {f1_of}; alert below {:.4} accuracy or {:.4} F1",
+        if estimator.calibrated() {
             "isotonic-"
         } else {
             "not "
         },
-        cbpe.accuracy_thresholds.0,
-        cbpe.f1_thresholds.0
+        accuracy.0,
+        f1.0
     )?;
     writeln!(
         out,

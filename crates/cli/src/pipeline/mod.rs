@@ -396,18 +396,16 @@ fn reference_profile(
         .with_sample(&train, &prepared.features, 7)?
         .sketched();
     profile.student = Some(blake3::hash(student_bytes).to_hex().to_string());
-    if classes.len() == 2 {
-        let (probability, truth): (Vec<f64>, Vec<u8>) = probabilities
-            .iter()
-            .zip(&prepared.test_labels)
-            .filter_map(|(p, y)| Some((p[1], u8::try_from((*y)?).ok()?)))
-            .unzip();
-        profile.labelled = Some(distillery_monitor::profile::LabelledReference {
-            classes: classes.clone(),
-            probability,
-            truth,
-        });
-    }
+    let (labelled, truth): (Vec<Vec<f64>>, Vec<usize>) = probabilities
+        .iter()
+        .zip(&prepared.test_labels)
+        .filter_map(|(p, y)| Some((p.clone(), (*y)? as usize)))
+        .unzip();
+    profile.labelled = Some(distillery_monitor::profile::LabelledReference {
+        classes: classes.clone(),
+        probabilities: labelled,
+        truth,
+    });
     Ok(profile)
 }
 

@@ -452,7 +452,7 @@ fn estimate_tracks_realized_accuracy_without_labels() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = json(&out);
-    assert_eq!(r["positive_class"], ">50K");
+    assert_eq!(r["f1"], "class >50K");
     let chunks = r["chunks"].as_array().unwrap();
     assert_eq!(chunks.len(), 12, "1,200 rows in chunks of 100");
     let (mut estimated, mut realized) = (0.0, 0.0);
