@@ -377,6 +377,9 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     Ok(RunOutcome { report, run_dir })
 }
 
+/// Held-out rows kept in a profile for label-free performance estimation.
+const LABELLED_ROWS: usize = 20_000;
+
 /// The reference profile monitoring compares live traffic with: the training rows'
 /// features, and the student's predictions on the held-out rows (predictions on training
 /// rows would be over-confident), tied to the student by its hash.
@@ -396,9 +399,13 @@ fn reference_profile(
         .with_sample(&train, &prepared.features, 7)?
         .sketched();
     profile.student = Some(blake3::hash(student_bytes).to_hex().to_string());
+    // At most LABELLED_ROWS held-out rows (an evenly spaced subset, order kept), so the
+    // profile stays small for large test sets.
+    let step = probabilities.len().div_ceil(LABELLED_ROWS).max(1);
     let (labelled, truth): (Vec<Vec<f64>>, Vec<usize>) = probabilities
         .iter()
         .zip(&prepared.test_labels)
+        .step_by(step)
         .filter_map(|(p, y)| Some((p.clone(), (*y)? as usize)))
         .unzip();
     profile.labelled = Some(distillery_monitor::profile::LabelledReference {
