@@ -3,7 +3,8 @@
 # Adult data and LightGBM teacher with slices, CV, a sweep and every gate), then takes two
 # headless-Chromium screenshots of its report.html: the first screen and the slice section
 # (report.html#slices shows that section alone). Writes docs/report-first-screen.png and
-# docs/report-slices.png. Needs Debian's chromium.
+# docs/report-slices.png, and docs/drift-page.png (the README's drift example). Needs
+# Debian's chromium.
 # Usage: bench/report_screenshots.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,5 +24,13 @@ shot() {
 }
 shot 1280,1000 docs/report-first-screen.png ""
 shot 1280,1400 docs/report-slices.png "#slices"
+# The drift page of the README's car-loan example, with the multivariate tests.
+sample=tests/data/drift/car_loan_sample.csv
+awk -F, 'NR==1 || $NF=="reference"' "$sample" > "$out/ref.csv"
+awk -F, 'NR==1 || ($NF=="analysis" && $1>=75000)' "$sample" > "$out/late.csv"
+./target/release/distillery drift --reference "$out/ref.csv" --current "$out/late.csv" \
+  --ignore id,repaid,timestamp,y_pred_proba,y_pred,period --multivariate --html "$out/drift.html" > /dev/null
+page="$PWD/$out/drift.html"
+shot 1200,1300 docs/drift-page.png ""
 rm -rf "$profile"
 echo "screenshots of $page written to docs/"

@@ -39,6 +39,22 @@ pub fn html(report: &DriftReport, reference: &Profile, current: &Profile) -> Str
         cr = report.current_rows,
         cs = escape(&current.source),
     );
+    if let Some(m) = &report.multivariate {
+        let _ = write!(
+            out,
+            "<p id=\"multivariate\" class=\"{cls}\">Joint distribution ({r} + {c} rows, {d} inputs): MMD² {mmd:.4e} \
+             (permutation p = {pm:.4}); domain classifier AUC {auc:.4} (p = {pa:.4}) → {verdict}.</p>",
+            cls = if m.drifted { "drift" } else { "ok" },
+            r = m.reference_rows,
+            c = m.current_rows,
+            d = m.dimensions,
+            mmd = m.mmd2,
+            pm = m.mmd_p_value,
+            auc = m.classifier_auc,
+            pa = m.classifier_p_value,
+            verdict = if m.drifted { "drift" } else { "no drift" },
+        );
+    }
     table(&mut out, "Features", &report.columns);
     if !report.prediction.is_empty() {
         table(&mut out, "Predictions", &report.prediction);
@@ -145,7 +161,19 @@ fn card(out: &mut String, c: &ColumnDrift, reference: &ColumnProfile, current: &
             );
         }
     }
-    out.push_str("</svg></div>");
+    out.push_str("</svg>");
+    if let (Some(first), Some(last)) = (labels.first(), labels.last()) {
+        let from = first.split('–').next().unwrap_or(first);
+        let to = last.rsplit('–').next().unwrap_or(last);
+        let _ = write!(
+            out,
+            "<br><small>{} buckets, {} … {}</small>",
+            labels.len(),
+            escape(from),
+            escape(to)
+        );
+    }
+    out.push_str("</div>");
 }
 
 fn anchor(name: &str) -> String {

@@ -66,11 +66,7 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
 type Scored = (Vec<Vec<f64>>, Option<Vec<usize>>);
 
 /// The student's class probabilities on the current rows, and their labels when known.
-fn current(
-    args: &EstimateArgs,
-    profile: &Profile,
-    classes: &[String],
-) -> Result<Scored> {
+fn current(args: &EstimateArgs, profile: &Profile, classes: &[String]) -> Result<Scored> {
     if args.current.is_dir() {
         let features: Vec<(String, Kind)> = profile
             .columns

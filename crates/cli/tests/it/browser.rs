@@ -113,3 +113,71 @@ fn the_html_report_renders_in_headless_chromium() {
         assert!(dom.contains(&needle), "{needle} not in the rendered DOM");
     }
 }
+
+#[test]
+fn the_drift_page_renders_in_headless_chromium() {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var_os("DISTILLERY_REQUIRE_BROWSER").is_none(),
+            "DISTILLERY_REQUIRE_BROWSER is set but Chromium is not installed (apt-get install chromium)"
+        );
+        eprintln!("SKIPPED the_drift_page_renders_in_headless_chromium: no Chromium here");
+        return;
+    };
+    let s = setup();
+    let text = std::fs::read_to_string(data("drift/car_loan_sample.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    let pick = |want: &dyn Fn(&str) -> bool| -> String {
+        std::iter::once(header)
+            .chain(text.lines().skip(1).filter(|l| want(l)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let reference = s.write("ref.csv", &pick(&|l| l.ends_with(",reference")));
+    let current = s.write(
+        "late.csv",
+        &pick(&|l| {
+            l.ends_with(",analysis")
+                && l.split(',').next().unwrap().parse::<u32>().unwrap() >= 75_000
+        }),
+    );
+    let page = s.path("drift.html");
+    let out = s.cmd(&[
+        "drift",
+        "--reference",
+        reference.to_str().unwrap(),
+        "--current",
+        current.to_str().unwrap(),
+        "--ignore",
+        "id,repaid,timestamp,y_pred_proba,y_pred,period",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = page.canonicalize().unwrap();
+    let profile = s.path("chromium-profile");
+    let shot = s.path("drift.png");
+    let out = headless(
+        &chrome,
+        &profile,
+        &[
+            "--window-size=1280,1600",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &page,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let png = std::fs::read(&shot).expect("a screenshot was written");
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(png.len() > 20_000, "screenshot is only {} bytes", png.len());
+    let out = headless(&chrome, &profile, &["--dump-dom"], &page);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("dataset drift: 4 of 7 columns drifted"),
+        "verdict not rendered"
+    );
+    assert_eq!(dom.matches("<svg").count(), 7, "one plot per column");
+    assert!(dom.matches("<rect").count() > 50, "the plots have bars");
+    assert!(dom.contains("id=\"col-car-value\""));
+}
