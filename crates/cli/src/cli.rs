@@ -421,7 +421,7 @@ pub(crate) struct DriftArgs {
     pub(crate) html: Option<PathBuf>,
     /// Also test the joint distribution: MMD with a permutation test and a domain
     /// classifier's AUC, on up to 1,000 rows a side (needs the reference's row sample: a run
-    /// or a data file). Either rejecting at p < 0.05 also makes the dataset drift.
+    /// or a data file). Either rejecting at p < 0.025 (Bonferroni) makes the dataset drift.
     #[arg(long)]
     pub(crate) multivariate: bool,
     /// Seed of the multivariate tests' subsamples and permutations.
