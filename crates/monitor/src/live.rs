@@ -116,6 +116,9 @@ pub struct Alert {
 pub struct LiveState {
     /// The model watched.
     pub model: String,
+    /// The version watched (0 when not set).
+    #[serde(default)]
+    pub version: u32,
     /// The settings in force.
     pub config: LiveConfig,
     /// Rows observed so far.
@@ -199,6 +202,7 @@ impl LiveMonitor {
             cooldown_left: 0,
             state: LiveState {
                 model: model.to_string(),
+                version: 0,
                 config,
                 rows: 0,
                 open_window_rows: 0,
@@ -212,6 +216,11 @@ impl LiveMonitor {
             },
             profile,
         }
+    }
+
+    /// Records which registry version this monitor watches.
+    pub fn set_version(&mut self, version: u32) {
+        self.state.version = version;
     }
 
     /// What the monitor knows now.

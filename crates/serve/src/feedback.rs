@@ -137,7 +137,7 @@ pub(crate) async fn feedback(
                 let hits = a.labels.iter().zip(&labels).filter(|(x, y)| x == y).count();
                 if let Some(monitors) = &server.monitors {
                     for (x, y) in a.labels.iter().zip(&labels) {
-                        monitors.feedback(&name, x == y);
+                        monitors.feedback(&name, a.version, x == y);
                     }
                 }
                 m.metrics

@@ -46,8 +46,8 @@ pub enum AlertAction {
     },
 }
 
-/// Builds a teacher for a model name, when one is configured.
-pub type TeacherFactory = Box<dyn Fn(&str) -> Option<Box<dyn TeacherOracle>> + Send + Sync>;
+/// Builds a teacher for a version from its reference profile, when one is configured.
+pub type TeacherFactory = Box<dyn Fn(&Profile) -> Option<Box<dyn TeacherOracle>> + Send + Sync>;
 
 /// The monitor's settings, as the CLI resolves them.
 pub struct MonitorSettings {
@@ -55,7 +55,8 @@ pub struct MonitorSettings {
     pub config: LiveConfig,
     /// What alerts do, in order.
     pub actions: Vec<AlertAction>,
-    /// Reference profiles by model name.
+    /// Reference profiles by version label (`name/3`); other versions' profiles (a canary,
+    /// a promoted re-distillation) are read from the registry when their traffic arrives.
     pub profiles: BTreeMap<String, Profile>,
     /// The teacher for each model, when fidelity is watched.
     pub teacher: TeacherFactory,
@@ -66,8 +67,8 @@ pub struct MonitorSettings {
 }
 
 enum Event {
-    Record(String, Value),
-    Feedback(String, bool),
+    Record(String, u32, Value),
+    Feedback(String, u32, bool),
 }
 
 /// The server's handle on the monitor thread.
@@ -101,6 +102,8 @@ impl Monitors {
             alerts: Arc::clone(&alerts),
             base_url: Arc::clone(&base_url),
             admin_token,
+            registry: None,
+            unmonitored: std::collections::BTreeSet::new(),
         };
         std::thread::Builder::new()
             .name("distillery-monitor".into())
@@ -114,14 +117,15 @@ impl Monitors {
         })
     }
 
-    /// Queues an answered request (`{"rows", "inputs", "outputs"}`) without waiting.
-    pub(crate) fn observe(&self, model: &str, record: Value) {
-        self.send(Event::Record(model.to_string(), record));
+    /// Queues a request `version` of `model` answered (`{"rows", "inputs", "outputs"}`)
+    /// without waiting.
+    pub(crate) fn observe(&self, model: &str, version: u32, record: Value) {
+        self.send(Event::Record(model.to_string(), version, record));
     }
 
-    /// Queues one row of feedback.
-    pub(crate) fn feedback(&self, model: &str, correct: bool) {
-        self.send(Event::Feedback(model.to_string(), correct));
+    /// Queues one row of feedback on an answer of `version`.
+    pub(crate) fn feedback(&self, model: &str, version: u32, correct: bool) {
+        self.send(Event::Feedback(model.to_string(), version, correct));
     }
 
     fn send(&self, event: Event) {
@@ -143,11 +147,17 @@ impl Monitors {
         let mut text = String::from(
             "# HELP distillery_monitor_fidelity Agreement of student and teacher in the last closed window.\n# TYPE distillery_monitor_fidelity gauge\n",
         );
-        let label = |m: &str| m.replace('\\', "\\\\").replace('"', "\\\"");
+        let label = |key: &str| {
+            let (model, version) = key.rsplit_once('/').unwrap_or((key, ""));
+            format!(
+                "model=\"{}\",version=\"{version}\"",
+                model.replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        };
         for (model, s) in &states {
             if let Some(f) = s.history.back().and_then(|w| w.fidelity) {
                 text.push_str(&format!(
-                    "distillery_monitor_fidelity{{model=\"{}\"}} {f}\n",
+                    "distillery_monitor_fidelity{{{}}} {f}\n",
                     label(model)
                 ));
             }
@@ -156,7 +166,7 @@ impl Monitors {
         for (model, s) in &states {
             if let Some(w) = s.history.back() {
                 text.push_str(&format!(
-                    "distillery_monitor_drift_share{{model=\"{}\"}} {}\n",
+                    "distillery_monitor_drift_share{{{}}} {}\n",
                     label(model),
                     w.drift_share
                 ));
@@ -166,7 +176,7 @@ impl Monitors {
         for (model, s) in &states {
             if let Some(a) = s.history.back().and_then(|w| w.estimated_accuracy) {
                 text.push_str(&format!(
-                    "distillery_monitor_estimated_accuracy{{model=\"{}\"}} {a}\n",
+                    "distillery_monitor_estimated_accuracy{{{}}} {a}\n",
                     label(model)
                 ));
             }
@@ -174,7 +184,7 @@ impl Monitors {
         text.push_str("# HELP distillery_monitor_windows_total Monitoring windows closed.\n# TYPE distillery_monitor_windows_total counter\n");
         for (model, s) in &states {
             text.push_str(&format!(
-                "distillery_monitor_windows_total{{model=\"{}\"}} {}\n",
+                "distillery_monitor_windows_total{{{}}} {}\n",
                 label(model),
                 s.windows
             ));
@@ -195,25 +205,31 @@ struct Worker {
     alerts: Arc<AtomicU64>,
     base_url: Arc<OnceLock<String>>,
     admin_token: Option<String>,
+    /// Opened when a version's profile was not loaded at start.
+    registry: Option<distillery_registry::Registry>,
+    /// Versions without a usable profile.
+    unmonitored: std::collections::BTreeSet<String>,
 }
 
 impl Worker {
     fn run(mut self, rx: &Receiver<Event>) {
         while let Ok(event) = rx.recv() {
-            let (model, alert) = match event {
-                Event::Record(model, record) => {
-                    let alert = self.monitor(&model).and_then(|m| m.observe(&record));
-                    (model, alert)
+            let (key, alert) = match event {
+                Event::Record(model, version, record) => {
+                    let alert = self
+                        .monitor(&model, version)
+                        .and_then(|m| m.observe(&record));
+                    (format!("{model}/{version}"), alert)
                 }
-                Event::Feedback(model, correct) => {
-                    if let Some(m) = self.monitor(&model) {
+                Event::Feedback(model, version, correct) => {
+                    if let Some(m) = self.monitor(&model, version) {
                         m.feedback(correct);
                     }
-                    (model, None)
+                    (format!("{model}/{version}"), None)
                 }
             };
-            if let (Some(m), Ok(mut states)) = (self.monitors.get(&model), self.states.lock()) {
-                states.insert(model.clone(), m.state().clone());
+            if let (Some(m), Ok(mut states)) = (self.monitors.get(&key), self.states.lock()) {
+                states.insert(key.clone(), m.state().clone());
             }
             if let Some(alert) = alert {
                 self.alerts.fetch_add(1, Relaxed);
@@ -222,14 +238,58 @@ impl Worker {
         }
     }
 
-    fn monitor(&mut self, model: &str) -> Option<&mut LiveMonitor> {
-        if !self.monitors.contains_key(model) {
-            let profile = self.settings.profiles.get(model)?.clone();
-            let teacher = (self.settings.teacher)(model);
-            let m = LiveMonitor::new(model, profile, self.settings.config.clone(), teacher);
-            self.monitors.insert(model.to_string(), m);
+    /// The monitor of one version, created on its first request.
+    fn monitor(&mut self, model: &str, version: u32) -> Option<&mut LiveMonitor> {
+        let key = format!("{model}/{version}");
+        if !self.monitors.contains_key(&key) {
+            if self.unmonitored.contains(&key) {
+                return None;
+            }
+            let profile = match self.settings.profiles.get(&key) {
+                Some(p) => p.clone(),
+                None => match self.profile_from_registry(model, version) {
+                    Some(p) => {
+                        self.settings.profiles.insert(key.clone(), p.clone());
+                        p
+                    }
+                    None => {
+                        // Reported once; this version's traffic then goes unwatched.
+                        self.unmonitored.insert(key);
+                        return None;
+                    }
+                },
+            };
+            let teacher = (self.settings.teacher)(&profile);
+            let mut m = LiveMonitor::new(model, profile, self.settings.config.clone(), teacher);
+            m.set_version(version);
+            self.monitors.insert(key.clone(), m);
         }
-        self.monitors.get_mut(model)
+        self.monitors.get_mut(&key)
+    }
+
+    fn profile_from_registry(&mut self, model: &str, version: u32) -> Option<Profile> {
+        if self.registry.is_none() {
+            match distillery_registry::Registry::open(&self.settings.registry_dir) {
+                Ok(r) => self.registry = Some(r),
+                Err(e) => {
+                    tracing::error!(error = %e, "the monitor cannot open the registry");
+                    return None;
+                }
+            }
+        }
+        let registry = self.registry.as_ref()?;
+        let loaded = distillery_registry::Reference::parse(&format!("{model}/{version}"))
+            .map_err(|e| e.to_string())
+            .and_then(|r| registry.resolve(&r).map_err(|e| e.to_string()))
+            .and_then(|v| registry.load(&v, "profile").map_err(|e| e.to_string()))
+            .and_then(|bytes| serde_json::from_slice::<Profile>(&bytes).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!(model = %model, version, error = %e, "no reference profile: this version is not monitored");
+                None
+            }
+        }
     }
 
     fn act(&self, alert: &Alert) {

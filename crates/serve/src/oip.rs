@@ -300,8 +300,10 @@ async fn infer_version(
         "(unknown)"
     };
     let status = a.response.status().as_u16();
-    if let (Some(monitors), Some(observed)) = (&server.monitors, a.observed) {
-        monitors.observe(name, observed);
+    if let (Some(monitors), Some(observed), Some(version)) =
+        (&server.monitors, a.observed, a.version)
+    {
+        monitors.observe(name, version, observed);
     }
     if let (Some(id), Some(version), Some(labels)) = (&a.id, a.version, a.labels) {
         server.answers.remember(id, name, version, labels);

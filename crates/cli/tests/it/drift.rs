@@ -540,7 +540,7 @@ fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
     let monitor = || {
         let (status, text) = crate::serve::get(&format!("{b}/monitor"));
         assert_eq!(status, 200, "{text}");
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r"].clone()
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone()
     };
     let wait_for = |what: &str, done: &dyn Fn() -> bool| {
         for _ in 0..600 {
@@ -640,6 +640,23 @@ fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
             .any(|w| w.contains("monitoring alert at window") && w.contains("re-distilled on")),
         "{whys:?}"
     );
+
+    // The canary is watched on its own, against its own profile from the registry.
+    for from in (0..200).step_by(10) {
+        let (status, r) = post(
+            &format!("{b}/v2/models/r/infer"),
+            &adult_batch(from, 10, 0.0),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    let all = || {
+        let (_, text) = crate::serve::get(&format!("{b}/monitor"));
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"].clone()
+    };
+    wait_for("the canary's monitor", &|| {
+        all()["r/2"]["rows"].as_u64().is_some_and(|n| n > 0)
+    });
+    assert_eq!(all()["r/2"]["version"], 2);
     drop(server);
 }
 
@@ -696,7 +713,7 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
     let mut state = serde_json::Value::Null;
     for _ in 0..100 {
         let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
-        state = serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r"].clone();
+        state = serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone();
         if state["windows"] == 2 {
             break;
         }
@@ -714,11 +731,11 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
     }
     let (_, metrics) = crate::serve::get(&format!("{}/metrics", server.base));
     assert!(
-        metrics.contains("distillery_monitor_fidelity{model=\"r\"} 1"),
+        metrics.contains("distillery_monitor_fidelity{model=\"r\",version=\"1\"} 1"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("distillery_monitor_windows_total{model=\"r\"} 2"),
+        metrics.contains("distillery_monitor_windows_total{model=\"r\",version=\"1\"} 2"),
         "{metrics}"
     );
 }

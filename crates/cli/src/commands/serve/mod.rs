@@ -139,17 +139,15 @@ fn monitor_settings(
             oracle::oracle(source, &profile)
                 .map_err(|e| anyhow::anyhow!("[monitor] teacher for {name}: {e}"))?;
         }
-        profiles.insert(name.clone(), profile);
+        profiles.insert(served.version.label(), profile);
     }
     let teacher_source = m.teacher.clone();
-    let teacher_profiles = profiles.clone();
-    let teacher: distillery_serve::TeacherFactory = Box::new(move |model: &str| {
+    let teacher: distillery_serve::TeacherFactory = Box::new(move |profile| {
         let source = teacher_source.as_ref()?;
-        let profile = teacher_profiles.get(model)?;
         match oracle::oracle(source, profile) {
             Ok(o) => Some(o),
             Err(e) => {
-                tracing::error!(model = %model, error = %e, "the monitor's teacher failed to load");
+                tracing::error!(error = %e, "the monitor's teacher failed to load");
                 None
             }
         }
