@@ -103,6 +103,9 @@ pub struct WindowSummary {
 pub struct Alert {
     /// The model watched.
     pub model: String,
+    /// The version whose traffic raised it (0 when not set).
+    #[serde(default)]
+    pub version: u32,
     /// The window that fired it.
     pub window: usize,
     /// What was breached, in words.
@@ -417,6 +420,7 @@ impl LiveMonitor {
         self.cooldown_left = self.state.config.cooldown + 1;
         let alert = Alert {
             model: self.state.model.clone(),
+            version: self.state.version,
             window: summary.window,
             reasons: summary.breaches.clone(),
             summary: summary.clone(),

@@ -363,7 +363,9 @@ impl Worker {
             .arg(weight.to_string())
             .arg("--why")
             .arg(format!(
-                "monitoring alert at window {}: {}",
+                "monitoring alert on {}/{} at window {}: {}",
+                alert.model,
+                alert.version,
                 alert.window,
                 alert.reasons.join("; ")
             ))

@@ -637,7 +637,8 @@ fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
         .collect();
     assert!(
         whys.iter()
-            .any(|w| w.contains("monitoring alert at window") && w.contains("re-distilled on")),
+            .any(|w| w.contains("monitoring alert on r/1 at window")
+                && w.contains("re-distilled on")),
         "{whys:?}"
     );
 
