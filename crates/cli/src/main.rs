@@ -52,10 +52,27 @@ fn main() -> std::process::ExitCode {
             if is_broken_pipe(&e) {
                 return ExitStatus::Ok.into();
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitStatus::BadInput.into()
         }
     }
+}
+
+/// The error and its causes, joined by ": ", leaving out a cause whose text an outer
+/// message already quotes (typed errors often include their source in their own text).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A closed stdout (e.g. `distillery run … --json | head`) is not an error.

@@ -21,7 +21,14 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
     if !run.is_dir() {
         bail!("--reference must be a run directory (it holds the student and profile.json)");
     }
-    let profile = Profile::load(&run.join("profile.json"))?;
+    let path = run.join("profile.json");
+    if !path.exists() {
+        bail!(
+            "{} has no profile.json: runs record one since distillery 0.1 (rerun the recipe)",
+            run.display()
+        );
+    }
+    let profile = Profile::load(&path)?;
     let Some(labelled) = &profile.labelled else {
         bail!(
             "{} has no labelled reference rows; the run predates them: rerun the recipe",
