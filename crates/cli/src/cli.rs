@@ -389,8 +389,9 @@ pub(crate) struct LineageArgs {
 /// `distillery drift`.
 #[derive(Debug, Args)]
 pub(crate) struct DriftArgs {
-    /// The reference: a run directory (its profile.json), a profile.json, or a data file
-    /// (CSV, CSV.gz or Parquet) compared as is.
+    /// The reference: a run directory (its profile.json), a profile.json, a data file
+    /// (CSV, CSV.gz or Parquet) compared as is, or a registered version (`name@production`,
+    /// `name/3`: its stored profile).
     #[arg(long)]
     pub(crate) reference: PathBuf,
     /// The current data: a data file, or a prediction-log directory of `distillery serve
@@ -433,12 +434,15 @@ pub(crate) struct DriftArgs {
     /// Print the report as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
 }
 
 /// `distillery estimate`.
 #[derive(Debug, Args)]
 pub(crate) struct EstimateArgs {
-    /// The run directory whose student and profile.json (held-out rows with labels) to use.
+    /// The run directory whose student and profile.json (held-out rows with labels) to
+    /// use, or a registered version (`name@production`, `name/3`).
     #[arg(long)]
     pub(crate) reference: PathBuf,
     /// Unlabelled data: a data file (the student scores it) or a prediction-log directory
@@ -463,6 +467,8 @@ pub(crate) struct EstimateArgs {
     /// Print the estimates as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
 }
 
 /// `distillery redistill`.

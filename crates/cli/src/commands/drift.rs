@@ -118,6 +118,11 @@ fn reference(args: &DriftArgs) -> Result<Profile> {
         }
         return Ok(Profile::load(&profile)?);
     }
+    if !path.exists()
+        && let Some(profile) = registered_profile(path, &args.options)?
+    {
+        return Ok(profile);
+    }
     if !is_data_file(path) {
         return Ok(Profile::load(path)?);
     }
@@ -146,6 +151,32 @@ fn reference(args: &DriftArgs) -> Result<Profile> {
         sample: Some(RowSample::from_table(&table, &features)?),
         ..profile
     })
+}
+
+/// The stored profile of a registered version, when `path` names one (`name@alias`,
+/// `name/3`) rather than a file.
+pub(crate) fn registered_profile(
+    path: &Path,
+    options: &crate::cli::RegistryOptions,
+) -> Result<Option<Profile>> {
+    let text = path.to_string_lossy();
+    if !(text.contains('@') || text.contains('/')) || !options.registry.exists() {
+        return Ok(None);
+    }
+    let Ok(reference) = distillery_registry::Reference::parse(&text) else {
+        return Ok(None);
+    };
+    let registry = super::registry::open(options)?;
+    let version = registry.resolve(&reference)?;
+    let bytes = registry.load(&version, "profile").with_context(|| {
+        format!(
+            "{} has no stored profile (registered before profiles existed): re-run its recipe",
+            version.label()
+        )
+    })?;
+    Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+        format!("{}'s profile.json does not parse", version.label())
+    })?))
 }
 
 fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -> Result<Profile> {

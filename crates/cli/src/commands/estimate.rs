@@ -18,17 +18,33 @@ use crate::exit::ExitStatus;
 
 pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
     let run = &args.reference;
-    if !run.is_dir() {
-        bail!("--reference must be a run directory (it holds the student and profile.json)");
-    }
-    let path = run.join("profile.json");
-    if !path.exists() {
+    let (profile, student) = if run.is_dir() {
+        let path = run.join("profile.json");
+        if !path.exists() {
+            bail!(
+                "{} has no profile.json: runs record one since distillery 0.1 (rerun the recipe)",
+                run.display()
+            );
+        }
+        let student_path = run.join("student.safetensors");
+        let student = Student::load(&student_path)
+            .with_context(|| format!("loading {}", student_path.display()))?;
+        (Profile::load(&path)?, student)
+    } else if let Some(profile) = super::drift::registered_profile(run, &args.options)? {
+        let registry = super::registry::open(&args.options)?;
+        let version = registry.resolve(&distillery_registry::Reference::parse(
+            &run.to_string_lossy(),
+        )?)?;
+        (
+            profile,
+            Student::from_bytes(&registry.load(&version, "student")?)?,
+        )
+    } else {
         bail!(
-            "{} has no profile.json: runs record one since distillery 0.1 (rerun the recipe)",
+            "--reference {} is neither a run directory nor a registered version (name@alias, name/3)",
             run.display()
         );
-    }
-    let profile = Profile::load(&path)?;
+    };
     let Some(labelled) = &profile.labelled else {
         bail!(
             "{} has no labelled reference rows; the run predates them: rerun the recipe",
@@ -36,7 +52,7 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
         );
     };
     let estimator = Estimator::fit(labelled, args.chunk_size, args.seed)?;
-    let (probabilities, truth) = current(args, &profile, &labelled.classes)?;
+    let (probabilities, truth) = current(args, &profile, &student, &labelled.classes)?;
     let chunks = estimator.estimate(&probabilities, truth.as_deref());
     let alerts = chunks.iter().filter(|c| c.alert).count();
     let (accuracy_thresholds, f1_thresholds) = estimator.thresholds();
@@ -73,7 +89,12 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
 type Scored = (Vec<Vec<f64>>, Option<Vec<usize>>);
 
 /// The student's class probabilities on the current rows, and their labels when known.
-fn current(args: &EstimateArgs, profile: &Profile, classes: &[String]) -> Result<Scored> {
+fn current(
+    args: &EstimateArgs,
+    profile: &Profile,
+    student: &Student,
+    classes: &[String],
+) -> Result<Scored> {
     if args.current.is_dir() {
         let features: Vec<(String, Kind)> = profile
             .columns
@@ -91,10 +112,7 @@ fn current(args: &EstimateArgs, profile: &Profile, classes: &[String]) -> Result
         }
         return Ok((traffic.probabilities, None));
     }
-    let student_path = args.reference.join("student.safetensors");
-    let student = Student::load(&student_path)
-        .with_context(|| format!("loading {}", student_path.display()))?;
-    let table = super::predict::read_for(&student, &args.current)?;
+    let table = super::predict::read_for(student, &args.current)?;
     let rows: Vec<usize> = (0..table.n_rows()).collect();
     let x = encode_rows(student.encoder(), &table, &rows)
         .with_context(|| format!("encoding {}", args.current.display()))?;

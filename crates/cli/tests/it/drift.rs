@@ -314,6 +314,19 @@ fn a_run_records_a_profile_and_drift_reads_the_prediction_log() {
     assert_eq!(age_of(&stable)["drifted"], false, "{}", age_of(&stable));
     assert_eq!(stable["dataset_drift"], false);
     let older = drift("log-older");
+    // The registered version's stored profile gives the same report.
+    let by_alias = s.cmd(&[
+        "drift",
+        "--reference",
+        "r@production",
+        "--current",
+        "log-older",
+        "--model",
+        "r",
+        "--json",
+    ]);
+    assert_eq!(by_alias.status.code(), Some(0), "{}", stderr(&by_alias));
+    assert_eq!(json(&by_alias)["columns"], older["columns"]);
     let age = age_of(&older);
     assert_eq!(age["drifted"], true, "{age}");
     assert_eq!(
@@ -498,6 +511,22 @@ fn estimate_tracks_realized_accuracy_without_labels() {
     assert!(
         chunks.iter().all(|c| c["realized"].is_null()),
         "no labels in the log"
+    );
+
+    let by_version = s.cmd(&[
+        "estimate",
+        "--reference",
+        "r/1",
+        "--current",
+        "log",
+        "--chunk-size",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(by_version.status.code(), Some(0), "{}", stderr(&by_version));
+    assert_eq!(
+        json(&by_version)["chunks"],
+        serde_json::Value::Array(chunks.clone())
     );
 
     let bad = s.cmd(&[
