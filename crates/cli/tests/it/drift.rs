@@ -526,7 +526,7 @@ fn estimate_tracks_realized_accuracy_without_labels() {
     assert_eq!(by_version.status.code(), Some(0), "{}", stderr(&by_version));
     assert_eq!(
         json(&by_version)["chunks"],
-        serde_json::Value::Array(chunks.clone())
+        serde_json::Value::Array(chunks)
     );
 
     let bad = s.cmd(&[
