@@ -529,6 +529,11 @@ pub(crate) struct DetectArgs {
     /// Seed of KSWIN's draws (river's examples use 42).
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
+    /// Standardise the column by the mean and standard deviation of its first N values
+    /// before watching it: Page–Hinkley's threshold (50) is in the data's own units, so a
+    /// column like age in years makes it fire constantly.
+    #[arg(long, value_name = "N")]
+    pub(crate) standardize: Option<usize>,
     /// With a prediction log: only requests to this model.
     #[arg(long)]
     pub(crate) model: Option<String>,

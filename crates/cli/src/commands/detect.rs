@@ -26,7 +26,23 @@ pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
             args.data.display()
         )
     })?;
-    let values: Vec<f64> = (0..column.len()).filter_map(|r| column.number(r)).collect();
+    let mut values: Vec<f64> = (0..column.len()).filter_map(|r| column.number(r)).collect();
+    if let Some(n) = args.standardize {
+        let head = &values[..n.min(values.len())];
+        if head.len() < 2 {
+            bail!("--standardize {n}: the first values must number at least 2");
+        }
+        let mean = head.iter().sum::<f64>() / head.len() as f64;
+        let sd =
+            (head.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / head.len() as f64).sqrt();
+        if sd == 0.0 {
+            bail!(
+                "--standardize {n}: the first {n} values of `{}` are all equal",
+                args.column
+            );
+        }
+        values.iter_mut().for_each(|x| *x = (*x - mean) / sd);
+    }
     let skipped = column.len() - values.len();
     if values.is_empty() {
         bail!(
@@ -75,6 +91,15 @@ pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
             args.column,
             skipped
         )?;
+        let noisy = found
+            .iter()
+            .any(|(name, hits)| *name == "page-hinkley" && hits.len() * 100 > values.len());
+        if noisy && args.standardize.is_none() {
+            writeln!(
+                out,
+                "  (Page–Hinkley's threshold is in the column's units; try --standardize 100)"
+            )?;
+        }
         for (name, hits) in &found {
             let list: Vec<String> = hits.iter().map(usize::to_string).collect();
             writeln!(

@@ -409,6 +409,29 @@ fn detect_finds_a_shift_in_a_stream_and_refuses_what_it_cannot_watch() {
         "not a bit stream"
     );
 
+    let scaled = s.cmd(&[
+        "detect",
+        "--data",
+        data.to_str().unwrap(),
+        "--column",
+        "x",
+        "--standardize",
+        "100",
+        "--detector",
+        "adwin",
+        "--json",
+    ]);
+    assert_eq!(scaled.status.code(), Some(0), "{}", stderr(&scaled));
+    let scaled_hits = json(&scaled)["detectors"][0]["detections"].clone();
+    assert!(
+        scaled_hits
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| (1500..1700).contains(&i.as_u64().unwrap())),
+        "{scaled_hits}"
+    );
+
     let errors = s.cmd(&[
         "detect",
         "--data",
