@@ -6,7 +6,8 @@
 # connections. MLServer runs the exported student.onnx in onnxruntime through a small
 # custom runtime (bench/serve/mlserver_student.py), once with its default settings
 # (parallel_workers = 1) and once in-process (parallel_workers = 0); the table keeps both.
-# distillery runs plain, with its prediction log, and with micro-batching (32 rows, 200 µs).
+# distillery runs plain, with its prediction log, with micro-batching (32 rows, 200 µs),
+# and with live monitoring of every request and of one request in ten.
 #
 # Usage: bench/serve.sh [seconds-per-run]      (default 10)
 # Needs: wrk (Debian: apt-get install wrk), python3 with venv; MLServer is installed into
@@ -95,6 +96,18 @@ pids+=($!)
 wait_ready http://127.0.0.1:18080
 measure distillery+batch http://127.0.0.1:18080
 stop "${pids[-1]}"
+
+# Live monitoring: every request, and one in ten (the demo's teacher sees 10% of those rows).
+for sample in 1.0 0.1; do
+  printf '[monitor]\nsample = %s\nwindow = 1000\nteacher = "%s"\nteacher_fraction = 0.1\nmin_fidelity = 0.5\n' \
+    "$sample" "$out/demo/teacher.onnx" > "$out/monitor-$sample.toml"
+  "$bin" serve --port 18080 --log-dir "$out/predictions-monitor" --config "$out/monitor-$sample.toml" \
+    --registry "$registry" >/dev/null 2>&1 &
+  pids+=($!)
+  wait_ready http://127.0.0.1:18080
+  measure "distillery+monitor$sample" http://127.0.0.1:18080
+  stop "${pids[-1]}"
+done
 
 for workers in 1 0; do
   cat > "$out/mlserver/settings.json" <<JSON

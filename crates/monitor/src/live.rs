@@ -41,6 +41,9 @@ pub trait TeacherOracle: Send {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LiveConfig {
+    /// Share (0–1] of requests the server hands to the monitor: every request at 1, one in
+    /// ten at 0.1. Windows then count sampled rows.
+    pub sample: f64,
     /// Served rows per window.
     pub window: usize,
     /// Fraction (0–1) of rows sent to the teacher.
@@ -62,6 +65,7 @@ pub struct LiveConfig {
 impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
+            sample: 1.0,
             window: 1000,
             teacher_fraction: 0.1,
             min_fidelity: None,

@@ -74,6 +74,9 @@ enum Event {
 /// The server's handle on the monitor thread.
 pub struct Monitors {
     tx: SyncSender<Event>,
+    /// Hand every `period`-th request to the monitor (1 = all).
+    period: u64,
+    requests: AtomicU64,
     states: Arc<Mutex<BTreeMap<String, LiveState>>>,
     dropped: Arc<AtomicU64>,
     alerts: Arc<AtomicU64>,
@@ -92,6 +95,9 @@ impl Monitors {
         admin_token: Option<String>,
     ) -> std::io::Result<Monitors> {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let period = (1.0 / settings.config.sample.clamp(1e-6, 1.0))
+            .round()
+            .max(1.0) as u64;
         let states = Arc::new(Mutex::new(BTreeMap::new()));
         let alerts = Arc::new(AtomicU64::new(0));
         let base_url = Arc::new(OnceLock::new());
@@ -110,11 +116,22 @@ impl Monitors {
             .spawn(move || worker.run(&rx))?;
         Ok(Monitors {
             tx,
+            period,
+            requests: AtomicU64::new(0),
             states,
             dropped: Arc::new(AtomicU64::new(0)),
             alerts,
             base_url,
         })
+    }
+
+    /// True when this request is one the monitor samples (decided before any copying).
+    pub(crate) fn wants_next(&self) -> bool {
+        self.period == 1
+            || self
+                .requests
+                .fetch_add(1, Relaxed)
+                .is_multiple_of(self.period)
     }
 
     /// Queues a request `version` of `model` answered (`{"rows", "inputs", "outputs"}`)

@@ -510,7 +510,7 @@ async fn answer(
                 }
             });
             let response = crate::binary::respond(&request, &v);
-            let observed = server.monitors.is_some().then(|| {
+            let observed = server.monitors.as_ref().is_some_and(crate::Monitors::wants_next).then(|| {
                 json!({ "rows": rows, "inputs": request["inputs"].clone(), "outputs": v["outputs"].clone() })
             });
             // The request and answer are done with: the record takes their tensors.

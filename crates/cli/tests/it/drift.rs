@@ -723,6 +723,7 @@ fn bad_monitor_settings_are_refused_before_serving() {
         ("[monitor]\nwindow = 5\n", "too small"),
         ("[monitor]\nmin_fidelity = 0.9\n", "needs a teacher"),
         ("[monitor]\nteacher_fraction = 2\n", "between 0 and 1"),
+        ("[monitor]\nsample = 0\n", "sample 0 must be a share"),
         (
             "[monitor]\n[[monitor.actions]]\nkind = \"page\"\n",
             "kind 'page' is unknown",
@@ -751,12 +752,13 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
     s.write(
         "serve.toml",
         &format!(
-            "[log]\ndir = \"log\"\n\n[monitor]\nwindow = 100\nteacher_url = \"{}/v2/models/r\"\nteacher_fraction = 0.5\n",
+            "[log]\ndir = \"log\"\n\n[monitor]\nsample = 0.5\nwindow = 100\nteacher_url = \"{}/v2/models/r\"\nteacher_fraction = 0.5\n",
             teacher.base
         ),
     );
     let server = serve_with(s.dir.path(), &["--config", "serve.toml"]);
-    for from in (0..200).step_by(100) {
+    // Half the requests are sampled: four requests of 100 rows make two windows.
+    for from in (0..400).step_by(100) {
         let (status, r) = post(
             &format!("{}/v2/models/r/infer", server.base),
             &adult_batch(from, 100, 0.0),
@@ -773,6 +775,7 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(state["windows"], 2, "{state}");
+    assert_eq!(state["rows"], 200, "half of the 400 rows were handed to the monitor");
     for w in state["history"].as_array().unwrap() {
         assert_eq!(w["fidelity"], 1.0, "{w}");
         let seen = w["teacher_rows"].as_u64().unwrap();

@@ -76,6 +76,7 @@ struct File {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MonitorFile {
+    sample: Option<f64>,
     window: Option<usize>,
     teacher: Option<PathBuf>,
     teacher_url: Option<String>,
@@ -286,6 +287,7 @@ fn resolve_monitor(
 ) -> Result<MonitorResolved> {
     let defaults = LiveConfig::default();
     let config = LiveConfig {
+        sample: m.sample.unwrap_or(defaults.sample),
         window: m.window.unwrap_or(defaults.window),
         teacher_fraction: m.teacher_fraction.unwrap_or(defaults.teacher_fraction),
         min_fidelity: m.min_fidelity,
@@ -299,6 +301,12 @@ fn resolve_monitor(
         bail!(
             "[monitor] window {} is too small; use at least 10 rows (hundreds are typical)",
             config.window
+        );
+    }
+    if !(config.sample > 0.0 && config.sample <= 1.0) {
+        bail!(
+            "[monitor] sample {} must be a share in (0, 1]",
+            config.sample
         );
     }
     if config.consecutive == 0 {
