@@ -1,9 +1,12 @@
 //! Watching a deployed student: reference profiles computed once at training time, batch
-//! drift reports that reproduce Evidently's test selection, and (later) streaming
-//! detectors and label-free performance estimates.
+//! drift reports that reproduce Evidently's test selection (plus MMD and a domain
+//! classifier for the joint distribution), streaming detectors that fire where river's
+//! do, label-free performance estimates (CBPE, as NannyML computes them), and the live
+//! engine that turns served traffic and teacher answers into windows, rules and alerts.
 //!
-//! The crate never touches the server or training code: it takes distributions in and
-//! gives verdicts out, so the CLI, the server and the benchmarks share one implementation.
+//! The crate never touches the server or training code: it takes distributions and
+//! records in and gives verdicts out, so the CLI, the server and the benchmarks share one
+//! implementation.
 
 pub mod cbpe;
 pub mod cbpe_multiclass;
