@@ -173,17 +173,7 @@ impl LiveMonitor {
         config: LiveConfig,
         teacher: Option<Box<dyn TeacherOracle>>,
     ) -> LiveMonitor {
-        let features: Vec<(String, Kind)> = profile
-            .columns
-            .iter()
-            .map(|c| {
-                let kind = match c.distribution {
-                    crate::Distribution::Numeric(_) => Kind::Numeric,
-                    crate::Distribution::Categorical(_) => Kind::Categorical,
-                };
-                (c.name.clone(), kind)
-            })
-            .collect();
+        let features = profile.features();
         let classes = profile
             .prediction
             .as_ref()
@@ -301,18 +291,7 @@ impl LiveMonitor {
     }
 
     fn drift(&self, table: &Table, summary: &mut WindowSummary) {
-        let features: Vec<(String, Kind)> = self
-            .profile
-            .columns
-            .iter()
-            .map(|c| {
-                let kind = match c.distribution {
-                    crate::Distribution::Numeric(_) => Kind::Numeric,
-                    crate::Distribution::Categorical(_) => Kind::Categorical,
-                };
-                (c.name.clone(), kind)
-            })
-            .collect();
+        let features = self.profile.features();
         let Ok(current) = Profile::from_table(table, &features) else {
             return;
         };

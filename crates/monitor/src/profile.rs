@@ -185,6 +185,14 @@ impl Profile {
         Ok(self)
     }
 
+    /// The profiled features and their kinds, in order: what live rows are read as.
+    pub fn features(&self) -> Vec<(String, Kind)> {
+        self.columns
+            .iter()
+            .map(|c| (c.name.clone(), c.distribution.kind()))
+            .collect()
+    }
+
     /// The profile of one column.
     pub fn column(&self, name: &str) -> Option<&ColumnProfile> {
         self.columns.iter().find(|c| c.name == name)

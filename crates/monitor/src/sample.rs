@@ -181,6 +181,14 @@ pub enum Distribution {
 }
 
 impl Distribution {
+    /// The feature kind this distribution belongs to.
+    pub fn kind(&self) -> distillery_data::Kind {
+        match self {
+            Distribution::Numeric(_) => distillery_data::Kind::Numeric,
+            Distribution::Categorical(_) => distillery_data::Kind::Categorical,
+        }
+    }
+
     /// Non-missing rows.
     pub fn n(&self) -> u64 {
         match self {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use distillery_data::{Column, Kind, ReadOptions, Table};
 use distillery_monitor::multivariate::RowSample;
 use distillery_monitor::profile::PredictionProfile;
-use distillery_monitor::{Distribution, DriftOptions, DriftReport, Profile, StatTest};
+use distillery_monitor::{DriftOptions, DriftReport, Profile, StatTest};
 
 use crate::cli::DriftArgs;
 use crate::exit::ExitStatus;
@@ -16,11 +16,7 @@ use crate::exit::ExitStatus;
 pub(crate) fn run(args: &DriftArgs) -> Result<ExitStatus> {
     let options = options(args)?;
     let reference = reference(args)?;
-    let features: Vec<(String, Kind)> = reference
-        .columns
-        .iter()
-        .map(|c| (c.name.clone(), kind_of(&c.distribution)))
-        .collect();
+    let features = reference.features();
     let current = current(args, &features, &reference)?;
     let mut report = DriftReport::compare(&reference, &current, &options)?;
     if let (Some(r), Some(c)) = (&reference.prediction, &current.prediction) {
@@ -87,13 +83,6 @@ fn options(args: &DriftArgs) -> Result<DriftOptions> {
         options.thresholds.insert(StatTest::parse(test)?, value);
     }
     Ok(options)
-}
-
-fn kind_of(d: &Distribution) -> Kind {
-    match d {
-        Distribution::Numeric(_) => Kind::Numeric,
-        Distribution::Categorical(_) => Kind::Categorical,
-    }
 }
 
 fn is_data_file(path: &Path) -> bool {

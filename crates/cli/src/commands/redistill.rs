@@ -57,7 +57,7 @@ pub(crate) fn run(args: &RedistillArgs, progress: Progress) -> Result<ExitStatus
         .as_ref()
         .map(|p| p.classes.clone())
         .context("the production version's profile has no classes")?;
-    let features = features_of(&profile);
+    let features = profile.features();
 
     // 1. Recent traffic, labelled by the teacher.
     let traffic = distillery_monitor::log::read_log(&args.log_dir, &features, Some(&args.model))?;
@@ -179,20 +179,6 @@ pub(crate) fn run(args: &RedistillArgs, progress: Progress) -> Result<ExitStatus
         )?;
     }
     Ok(status)
-}
-
-fn features_of(profile: &Profile) -> Vec<(String, Kind)> {
-    profile
-        .columns
-        .iter()
-        .map(|c| {
-            let kind = match c.distribution {
-                distillery_monitor::Distribution::Numeric(_) => Kind::Numeric,
-                distillery_monitor::Distribution::Categorical(_) => Kind::Categorical,
-            };
-            (c.name.clone(), kind)
-        })
-        .collect()
 }
 
 /// The rows `rows` of `table` with the teacher's argmax as the label and its probabilities

@@ -775,7 +775,10 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(state["windows"], 2, "{state}");
-    assert_eq!(state["rows"], 200, "half of the 400 rows were handed to the monitor");
+    assert_eq!(
+        state["rows"], 200,
+        "half of the 400 rows were handed to the monitor"
+    );
     for w in state["history"].as_array().unwrap() {
         assert_eq!(w["fidelity"], 1.0, "{w}");
         let seen = w["teacher_rows"].as_u64().unwrap();

@@ -23,17 +23,7 @@ pub(crate) fn oracle(
         .as_ref()
         .map(|p| p.classes.clone())
         .ok_or("the profile has no prediction classes")?;
-    let features: Vec<(String, Kind)> = profile
-        .columns
-        .iter()
-        .map(|c| {
-            let kind = match c.distribution {
-                distillery_monitor::Distribution::Numeric(_) => Kind::Numeric,
-                distillery_monitor::Distribution::Categorical(_) => Kind::Categorical,
-            };
-            (c.name.clone(), kind)
-        })
-        .collect();
+    let features = profile.features();
     Ok(match source {
         TeacherSource::Onnx(path) => {
             let teacher = OnnxTeacher::load(path, &OnnxOptions::default())
