@@ -32,6 +32,10 @@ pub enum AlertAction {
         /// Program and arguments.
         argv: Vec<String>,
     },
+    /// Take the model's canary out of routing (through the server's own admin API) when
+    /// the alert was raised on the canary's traffic; alerts on the stable version are left
+    /// to the other actions.
+    RollbackCanary,
     /// Launch `distillery redistill` for the model: teacher-labelled recent traffic, a new
     /// student through the recipe's gates, registered and deployed as a canary.
     Redistill {
@@ -309,9 +313,9 @@ impl Worker {
         }
     }
 
-    fn act(&self, alert: &Alert) {
+    fn act(&mut self, alert: &Alert) {
         let payload = json!({ "kind": "distillery.monitor.alert", "alert": alert });
-        for action in &self.settings.actions {
+        for action in &self.settings.actions.clone() {
             match action {
                 AlertAction::Log => tracing::warn!(
                     model = %alert.model,
@@ -337,6 +341,7 @@ impl Worker {
                         tracing::error!(program = %program, error = %e, "alert command failed to start");
                     }
                 }
+                AlertAction::RollbackCanary => self.rollback_canary(alert),
                 AlertAction::Redistill {
                     recipe,
                     canary_weight,
@@ -344,6 +349,41 @@ impl Worker {
                     rows,
                 } => self.redistill(alert, recipe, *canary_weight, *require_approval, *rows),
             }
+        }
+    }
+
+    fn rollback_canary(&mut self, alert: &Alert) {
+        if self.registry.is_none() {
+            self.registry = distillery_registry::Registry::open(&self.settings.registry_dir).ok();
+        }
+        let production = self
+            .registry
+            .as_ref()
+            .and_then(|r| r.store().alias(&alert.model, "production").ok().flatten());
+        if production == Some(alert.version) {
+            tracing::info!(model = %alert.model, version = alert.version, "alert on the stable version: no canary to roll back");
+            return;
+        }
+        let (Some(base), Some(token)) = (self.base_url.get(), &self.admin_token) else {
+            tracing::error!("rolling a canary back needs the admin API: set an admin token");
+            return;
+        };
+        let url = format!("{base}/admin/models/{}/rollback", alert.model);
+        let why = format!(
+            "monitoring alert on {}/{} at window {}: {}",
+            alert.model,
+            alert.version,
+            alert.window,
+            alert.reasons.join("; ")
+        );
+        let sent = ureq::post(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(json!({ "why": why }));
+        match sent {
+            Ok(_) => {
+                tracing::warn!(model = %alert.model, version = alert.version, "canary rolled back by the monitor")
+            }
+            Err(e) => tracing::error!(url = %url, error = %e, "canary rollback failed"),
         }
     }
 

@@ -859,3 +859,71 @@ fn alerts_reach_a_webhook_and_a_command() {
         serde_json::from_slice(&std::fs::read(&written).unwrap()).unwrap();
     assert_eq!(by_command["alert"]["reasons"], body["alert"]["reasons"]);
 }
+
+#[test]
+fn a_canary_that_disagrees_with_the_teacher_is_rolled_back_by_the_monitor() {
+    let s = setup();
+    crate::serve_deploy::three_versions(&s);
+    let teacher = crate::util::demo_teacher();
+    s.write(
+        "serve.toml",
+        &format!(
+            "[canary]\nmodel = \"r/3\"\nweight = 50\n\n[monitor]\nwindow = 100\nteacher = {:?}\nteacher_fraction = 1.0\nmin_fidelity = 0.85\nconsecutive = 1\n\n[[monitor.actions]]\nkind = \"rollback\"\n",
+            teacher.display().to_string()
+        ),
+    );
+    let server = crate::serve::serve_env(
+        s.dir.path(),
+        &["--config", "serve.toml"],
+        &[("DISTILLERY_ADMIN_TOKEN", "s3cret")],
+    );
+    let b = server.base.clone();
+    // Requests without an id alternate between stable (r/1) and the bad canary (r/3).
+    for from in (0..800).step_by(100) {
+        let (status, r) = post(
+            &format!("{b}/v2/models/r/infer"),
+            &adult_batch(from, 100, 0.0),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    let mut rolled_back = false;
+    for _ in 0..200 {
+        let (_, metrics) = crate::serve::get(&format!("{b}/metrics"));
+        if !metrics.contains("distillery_canary_weight{model=\"r\"") {
+            rolled_back = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(rolled_back, "the canary is still routed");
+    let (_, text) = crate::serve::get(&format!("{b}/monitor"));
+    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        !state["models"]["r/3"]["alerts"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{state}"
+    );
+    assert!(
+        state["models"]["r/1"]["alerts"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "the stable version agrees with the teacher: {state}"
+    );
+    let audit = json(&s.cmd(&["registry", "audit", "--json"]));
+    let rollback = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "canary rollback")
+        .unwrap_or_else(|| panic!("no rollback in {audit}"));
+    assert!(
+        rollback["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("monitoring alert on r/3"),
+        "{rollback}"
+    );
+}

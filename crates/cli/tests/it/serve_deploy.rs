@@ -30,7 +30,7 @@ pub(crate) fn adult_request(i: usize, id: &str) -> String {
 
 /// Registers r/1 and r/2 (the same recipe) and r/3, trained on the sample with every label
 /// inverted and no teacher weight: a deliberately bad version that disagrees with r/1.
-fn three_versions(s: &Setup) {
+pub(crate) fn three_versions(s: &Setup) {
     s.trained_student();
     s.trained_student();
     let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();

@@ -342,6 +342,7 @@ fn resolve_monitor(
         let at = format!("[[monitor.actions]] #{} ({})", i + 1, a.kind);
         actions.push(match a.kind.as_str() {
             "log" => AlertAction::Log,
+            "rollback" => AlertAction::RollbackCanary,
             "webhook" => AlertAction::Webhook {
                 url: a.url.with_context(|| format!("{at} needs url = \"http://…\""))?,
             },
@@ -370,7 +371,7 @@ fn resolve_monitor(
                     rows: a.rows.unwrap_or(5000),
                 }
             }
-            other => bail!("[[monitor.actions]] kind '{other}' is unknown; use log, webhook, command or redistill"),
+            other => bail!("[[monitor.actions]] kind '{other}' is unknown; use log, webhook, command, rollback or redistill"),
         });
     }
     if actions.is_empty() {
