@@ -9,6 +9,11 @@ mod progress;
 mod recipe;
 mod slicing;
 
+/// mimalloc: the server frees request buffers on other threads (the prediction log's
+/// writer, the monitor), where glibc's allocator contends.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 use exit::ExitStatus;

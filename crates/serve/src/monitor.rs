@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 /// Events queued for the monitor thread before new ones are dropped (and counted).
 const QUEUE: usize = 10_000;
 
+/// Longest a version's published state lags behind its monitor.
+const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// What an alert does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertAction {
@@ -114,6 +117,7 @@ impl Monitors {
             admin_token,
             registry: None,
             unmonitored: std::collections::BTreeSet::new(),
+            published: BTreeMap::new(),
         };
         std::thread::Builder::new()
             .name("distillery-monitor".into())
@@ -230,6 +234,8 @@ struct Worker {
     registry: Option<distillery_registry::Registry>,
     /// Versions without a usable profile.
     unmonitored: std::collections::BTreeSet<String>,
+    /// When each version's state was last published, and at how many windows.
+    published: BTreeMap<String, (usize, std::time::Instant)>,
 }
 
 impl Worker {
@@ -249,13 +255,28 @@ impl Worker {
                     (format!("{model}/{version}"), None)
                 }
             };
-            if let (Some(m), Ok(mut states)) = (self.monitors.get(&key), self.states.lock()) {
-                states.insert(key.clone(), m.state().clone());
-            }
+            self.publish(&key, alert.is_some());
             if let Some(alert) = alert {
                 self.alerts.fetch_add(1, Relaxed);
                 self.act(&alert);
             }
+        }
+    }
+
+    /// Copies a monitor's state where `GET /monitor` and `/metrics` read it: at once when a
+    /// window closed or an alert fired, else at most every [`PUBLISH_EVERY`], so a busy
+    /// server does not copy the whole history on every request.
+    fn publish(&mut self, key: &str, now: bool) {
+        let Some(m) = self.monitors.get(key) else {
+            return;
+        };
+        let windows = m.state().windows;
+        let seen = self.published.get(key).copied();
+        let due = now || seen.is_none_or(|(w, at)| w != windows || at.elapsed() >= PUBLISH_EVERY);
+        if due && let Ok(mut states) = self.states.lock() {
+            states.insert(key.to_string(), m.state().clone());
+            self.published
+                .insert(key.to_string(), (windows, std::time::Instant::now()));
         }
     }
 

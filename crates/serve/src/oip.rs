@@ -300,14 +300,10 @@ async fn infer_version(
         "(unknown)"
     };
     let status = a.response.status().as_u16();
-    if let (Some(monitors), Some(observed), Some(version)) =
-        (&server.monitors, a.observed, a.version)
-    {
-        monitors.observe(name, version, observed);
-    }
     if let (Some(id), Some(version), Some(labels)) = (&a.id, a.version, a.labels) {
         server.answers.remember(id, name, version, labels);
     }
+    let mut observed = a.observed;
     if let (Some(log), Some(mut record)) = (&m.log, a.record) {
         record.status = status;
         record.latency_us = start.elapsed().as_secs_f64() * 1e6;
@@ -316,6 +312,15 @@ async fn infer_version(
         if let Ok(line) = serde_json::to_string(&record) {
             log.record(line);
         }
+        if a.watched {
+            observed = Some(
+                json!({ "rows": a.rows, "inputs": record.inputs.take(), "outputs": record.outputs.take() }),
+            );
+        }
+    }
+    if let (Some(monitors), Some(observed), Some(version)) = (&server.monitors, observed, a.version)
+    {
+        monitors.observe(name, version, observed);
     }
     m.metrics
         .record(label, a.version, status, a.rows, start.elapsed());
@@ -346,6 +351,8 @@ struct Answered {
     canary: Option<CanaryObservation>,
     /// The request's inputs and the answer's outputs, for live monitoring.
     observed: Option<Value>,
+    /// True when the monitor samples this request.
+    watched: bool,
 }
 
 impl Answered {
@@ -359,6 +366,7 @@ impl Answered {
             record,
             canary: None,
             observed: None,
+            watched: false,
         }
     }
 }
@@ -510,8 +518,14 @@ async fn answer(
                 }
             });
             let response = crate::binary::respond(&request, &v);
-            let observed = server.monitors.as_ref().is_some_and(crate::Monitors::wants_next).then(|| {
-                json!({ "rows": rows, "inputs": request["inputs"].clone(), "outputs": v["outputs"].clone() })
+            let watched = server
+                .monitors
+                .as_ref()
+                .is_some_and(crate::Monitors::wants_next);
+            // Without a log the monitor takes the tensors now; with one it takes them once
+            // the log line is written (see `infer_version`), so nothing is copied.
+            let observed = (watched && !logging).then(|| {
+                json!({ "rows": rows, "inputs": request["inputs"].take(), "outputs": v["outputs"].take() })
             });
             // The request and answer are done with: the record takes their tensors.
             let record = logging.then(|| Record {
@@ -532,6 +546,7 @@ async fn answer(
                 record,
                 canary,
                 observed,
+                watched,
             }
         }
         Err(message) => {

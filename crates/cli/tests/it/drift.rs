@@ -896,8 +896,19 @@ fn a_canary_that_disagrees_with_the_teacher_is_rolled_back_by_the_monitor() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(rolled_back, "the canary is still routed");
-    let (_, text) = crate::serve::get(&format!("{b}/monitor"));
-    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The stable version's windows are published once the monitor has read them.
+    let mut state = serde_json::Value::Null;
+    for _ in 0..200 {
+        let (_, text) = crate::serve::get(&format!("{b}/monitor"));
+        state = serde_json::from_str(&text).unwrap();
+        if state["models"]["r/1"]["windows"]
+            .as_u64()
+            .is_some_and(|w| w >= 1)
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(
         !state["models"]["r/3"]["alerts"]
             .as_array()
