@@ -188,3 +188,121 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// The live monitor as a self-contained page that refreshes itself every 10 seconds (no
+/// script): per watched version, fidelity, drift share and estimated accuracy over the
+/// recent windows as SVG lines, the last windows as a table, and the alerts.
+pub fn live_html(states: &std::collections::BTreeMap<String, crate::live::LiveState>) -> String {
+    let mut out = String::with_capacity(32 * 1024);
+    out.push_str(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"10\">\
+         <title>distillery monitor</title><style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}\
+         table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}\
+         .alert{color:#b00020;font-weight:600}.legend span{margin-right:1.2em}</style></head><body>\
+         <h1>Live monitor</h1>",
+    );
+    if states.is_empty() {
+        out.push_str("<p>No traffic watched yet.</p>");
+    }
+    for (key, s) in states {
+        let _ = write!(
+            out,
+            "<h2 id=\"v-{id}\">{name}</h2><p>{rows} rows watched in {windows} windows; {alerts} alert(s); \
+             disagreement alarms {dis}; feedback {fb_rows} rows, {fb_wrong} wrong.</p>",
+            id = anchor(key),
+            name = escape(key),
+            rows = s.rows,
+            windows = s.windows,
+            alerts = s.alerts.len(),
+            dis = s.disagreement_alarms,
+            fb_rows = s.feedback.0,
+            fb_wrong = s.feedback.1,
+        );
+        let series: [(&str, &str, Vec<Option<f64>>); 3] = [
+            (
+                "fidelity",
+                "#1565c0",
+                s.history.iter().map(|w| w.fidelity).collect(),
+            ),
+            (
+                "drift share",
+                "#e8710a",
+                s.history.iter().map(|w| Some(w.drift_share)).collect(),
+            ),
+            (
+                "estimated accuracy",
+                "#2e7d32",
+                s.history.iter().map(|w| w.estimated_accuracy).collect(),
+            ),
+        ];
+        out.push_str("<p class=\"legend\">");
+        for (label, colour, _) in &series {
+            let _ = write!(out, "<span style=\"color:{colour}\">■ {label}</span>");
+        }
+        out.push_str("</p>");
+        let _ = write!(
+            out,
+            "<svg width=\"{WIDTH}\" height=\"{h}\" role=\"img\" aria-label=\"{name} over windows\">",
+            h = HEIGHT + 10.0,
+            name = escape(key)
+        );
+        let _ = write!(
+            out,
+            "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"none\" stroke=\"#ddd\"/>"
+        );
+        let n = s.history.len().max(2) as f64;
+        for (_, colour, values) in &series {
+            let points: Vec<String> = values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    v.map(|v| {
+                        format!(
+                            "{:.1},{:.1}",
+                            i as f64 / (n - 1.0) * WIDTH,
+                            HEIGHT - v.clamp(0.0, 1.0) * HEIGHT
+                        )
+                    })
+                })
+                .collect();
+            if !points.is_empty() {
+                let _ = write!(
+                    out,
+                    "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
+                    points.join(" ")
+                );
+            }
+        }
+        out.push_str("</svg>");
+        out.push_str("<table><tr><th>window</th><th>rows</th><th>fidelity</th><th>teacher rows</th><th>drift share</th><th>est. accuracy</th><th>breaches</th></tr>");
+        for w in s.history.iter().rev().take(10) {
+            let fmt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td class=\"alert\">{}</td></tr>",
+                w.window,
+                w.rows,
+                fmt(w.fidelity),
+                w.teacher_rows,
+                w.drift_share,
+                fmt(w.estimated_accuracy),
+                escape(&w.breaches.join("; "))
+            );
+        }
+        out.push_str("</table>");
+        if !s.alerts.is_empty() {
+            out.push_str("<h3>Alerts</h3><ul>");
+            for a in &s.alerts {
+                let _ = write!(
+                    out,
+                    "<li class=\"alert\">window {}: {}</li>",
+                    a.window,
+                    escape(&a.reasons.join("; "))
+                );
+            }
+            out.push_str("</ul>");
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}

@@ -166,6 +166,12 @@ impl Monitors {
         json!({ "models": states, "dropped_events": self.dropped.load(Relaxed) })
     }
 
+    /// The live page (`GET /monitor/page`).
+    pub fn page(&self) -> String {
+        let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();
+        distillery_monitor::render::live_html(&states)
+    }
+
     /// Prometheus lines for the monitor.
     pub(crate) fn render(&self) -> String {
         let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();

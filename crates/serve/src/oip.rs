@@ -30,6 +30,7 @@ pub fn router(server: Arc<crate::Server>) -> Router {
         .route("/v2", get(server_metadata))
         .route("/metrics", get(metrics))
         .route("/monitor", get(monitor))
+        .route("/monitor/page", get(monitor_page))
         .route("/v2/models/{name}", get(model_metadata))
         .route(
             "/v2/models/{name}/versions/{version}",
@@ -159,6 +160,17 @@ async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
 async fn monitor(State(server): State<Shared>) -> Response {
     match &server.monitors {
         Some(m) => axum::Json(m.snapshot()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "monitoring is off; add a [monitor] section to serve.toml",
+        ),
+    }
+}
+
+/// `GET /monitor/page`: the same state as a page for people (refreshes itself).
+async fn monitor_page(State(server): State<Shared>) -> Response {
+    match &server.monitors {
+        Some(m) => axum::response::Html(m.page()).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
             "monitoring is off; add a [monitor] section to serve.toml",

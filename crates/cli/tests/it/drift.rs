@@ -710,6 +710,22 @@ fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
         all()["r/2"]["rows"].as_u64().is_some_and(|n| n > 0)
     });
     assert_eq!(all()["r/2"]["version"], 2);
+
+    // The same state as a page for people.
+    let (status, page) = crate::serve::get(&format!("{b}/monitor/page"));
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<h2 id=\"v-r-1\">r/1</h2>") && page.contains("<h2 id=\"v-r-2\">r/2</h2>"),
+        "{page}"
+    );
+    assert!(
+        page.matches("<polyline").count() >= 2,
+        "fidelity and drift lines"
+    );
+    assert!(
+        page.contains("<h3>Alerts</h3>") && page.contains("fidelity 0."),
+        "{page}"
+    );
     drop(server);
 }
 
