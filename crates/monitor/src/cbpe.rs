@@ -15,7 +15,7 @@ use crate::error::MonitorError;
 
 /// Multiples of the sampling error in the confidence band, and of the reference chunks'
 /// standard deviation in the alert thresholds (NannyML's 3).
-const BAND: f64 = 3.0;
+pub(crate) const BAND: f64 = 3.0;
 
 /// Isotonic regression (pool adjacent violators) with scikit-learn's semantics: tied
 /// inputs are averaged first, predictions interpolate linearly and clip at the ends.
@@ -180,18 +180,13 @@ impl Cbpe {
             accuracies.push(a);
             f1s.push(f);
         }
-        let thresholds = |v: &[f64]| {
-            let mean = v.iter().sum::<f64>() / v.len() as f64;
-            let sd = population_std(v);
-            ((mean - BAND * sd).max(0.0), (mean + BAND * sd).min(1.0))
-        };
         Ok(Cbpe {
             chunk_size,
             calibrator,
             accuracy_std,
             f1_components,
-            accuracy_thresholds: thresholds(&accuracies),
-            f1_thresholds: thresholds(&f1s),
+            accuracy_thresholds: alert_thresholds(&accuracies),
+            f1_thresholds: alert_thresholds(&f1s),
         })
     }
 
@@ -260,6 +255,22 @@ pub(crate) fn chunks(n: usize, size: usize) -> Vec<(usize, usize)> {
         .step_by(size.max(1))
         .map(|s| (s, (s + size).min(n)))
         .collect()
+}
+
+/// Alert thresholds from reference chunks' realized values: mean ± 3 standard
+/// deviations, clipped to [0, 1] (NannyML's `StandardDeviationThreshold`).
+pub(crate) fn alert_thresholds(values: &[f64]) -> (f64, f64) {
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let sd = population_std(values);
+    ((mean - BAND * sd).max(0.0), (mean + BAND * sd).min(1.0))
+}
+
+/// The index of the largest value (the predicted class).
+pub(crate) fn argmax(p: &[f64]) -> usize {
+    p.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
 }
 
 pub(crate) fn population_std(v: &[f64]) -> f64 {
@@ -374,7 +385,7 @@ fn ece(scores: &[f64], labels: &[f64]) -> f64 {
 }
 
 /// Area under the ROC curve by the rank-sum formula, ties sharing their average rank.
-fn auroc(score: &[f64], truth: &[u8]) -> f64 {
+pub(crate) fn auroc(score: &[f64], truth: &[u8]) -> f64 {
     let n = score.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));

@@ -6,12 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cbpe::{ChunkEstimate, Isotonic, chunks, needs_calibration, population_std};
+use crate::cbpe::{
+    BAND, ChunkEstimate, Isotonic, alert_thresholds, argmax, chunks, needs_calibration,
+    population_std,
+};
 use crate::error::MonitorError;
-
-/// Multiples of the sampling error in the band and of the reference chunks' spread in the
-/// alert thresholds.
-const BAND: f64 = 3.0;
 
 /// Labelled reference predictions of a multiclass student.
 #[derive(Debug, Clone)]
@@ -106,18 +105,13 @@ impl MulticlassCbpe {
             accuracies.push(a);
             f1s.push(f);
         }
-        let thresholds = |v: &[f64]| {
-            let mean = v.iter().sum::<f64>() / v.len() as f64;
-            let sd = population_std(v);
-            ((mean - BAND * sd).max(0.0), (mean + BAND * sd).min(1.0))
-        };
         Ok(MulticlassCbpe {
             chunk_size,
             calibrators,
             accuracy_std: population_std(&correct),
             f1_components,
-            accuracy_thresholds: thresholds(&accuracies),
-            f1_thresholds: thresholds(&f1s),
+            accuracy_thresholds: alert_thresholds(&accuracies),
+            f1_thresholds: alert_thresholds(&f1s),
         })
     }
 
@@ -316,11 +310,4 @@ impl Estimator {
             Estimator::Multiclass(c) => c.calibrators.iter().any(Option::is_some),
         }
     }
-}
-
-fn argmax(p: &[f64]) -> usize {
-    p.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i)
 }

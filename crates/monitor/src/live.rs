@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::cbpe::argmax;
 use crate::cbpe_multiclass::Estimator;
 use crate::drift::{DriftOptions, DriftReport};
 use crate::log::TrafficBuffer;
@@ -416,13 +417,6 @@ impl LiveMonitor {
     pub fn classes(&self) -> &[String] {
         &self.classes
     }
-}
-
-fn argmax(p: &[f64]) -> usize {
-    p.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i)
 }
 
 #[cfg(test)]

@@ -329,8 +329,8 @@ fn domain_classifier(x: &[Vec<f64>], y: &[Vec<f64>], seed: u64) -> (f64, f64) {
             }
         }
     }
-    let truth: Vec<bool> = rows.iter().map(|r| r.1 > 0.5).collect();
-    let auc = auc(&score, &truth);
+    let truth: Vec<u8> = rows.iter().map(|r| u8::from(r.1 > 0.5)).collect();
+    let auc = crate::cbpe::auroc(&score, &truth);
     let (n1, n0) = (y.len() as f64, x.len() as f64);
     // Under no difference AUC is centred on 1/2 with variance (n0 + n1 + 1) / (12 n0 n1).
     let z = (auc - 0.5) / ((n0 + n1 + 1.0) / (12.0 * n0 * n1)).sqrt();
@@ -361,28 +361,6 @@ fn fit_logistic(rows: &[(&Vec<f64>, f64)], train: &[usize]) -> Vec<f64> {
         }
     }
     w
-}
-
-fn auc(score: &[f64], truth: &[bool]) -> f64 {
-    let n = score.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
-    let mut ranks = vec![0.0; n];
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && score[order[j + 1]] == score[order[i]] {
-            j += 1;
-        }
-        order[i..=j]
-            .iter()
-            .for_each(|&k| ranks[k] = (i + j) as f64 / 2.0 + 1.0);
-        i = j + 1;
-    }
-    let pos = truth.iter().filter(|&&t| t).count() as f64;
-    let neg = n as f64 - pos;
-    let sum: f64 = (0..n).filter(|&k| truth[k]).map(|k| ranks[k]).sum();
-    (sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 
 #[cfg(test)]

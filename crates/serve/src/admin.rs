@@ -152,6 +152,23 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `None` when the request carries the admin token, else the refusal to send.
+/// What every admin change starts with: the token check, then the registry lock, which
+/// serialises every routing change so none is lost.
+fn admit<'s>(
+    server: &'s Server,
+    headers: &HeaderMap,
+) -> Result<std::sync::MutexGuard<'s, Registry>, Box<Response>> {
+    if let Some(refused) = refusal(server, headers) {
+        return Err(Box::new(refused));
+    }
+    server.registry.lock().map_err(|_| {
+        Box::new(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the registry lock is poisoned",
+        ))
+    })
+}
+
 fn refusal(server: &Server, headers: &HeaderMap) -> Option<Response> {
     let Some(token) = &server.admin_token else {
         return Some(error(
@@ -183,15 +200,9 @@ pub(crate) async fn canary(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(refused) = refusal(&server, &headers) {
-        return refused;
-    }
-    // The registry lock serialises every routing change, so none is lost.
-    let Ok(registry) = server.registry.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the registry lock is poisoned",
-        );
+    let registry = match admit(&server, &headers) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
     };
     let mut models = (*server.current()).clone();
     let Some(stable) = models.by_name.get(&name).cloned() else {
@@ -260,15 +271,9 @@ pub(crate) async fn promote(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(refused) = refusal(&server, &headers) {
-        return refused;
-    }
-    // The registry lock serialises every routing change, so none is lost.
-    let Ok(registry) = server.registry.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the registry lock is poisoned",
-        );
+    let registry = match admit(&server, &headers) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
     };
     let mut models = (*server.current()).clone();
     let Some((canary, _)) = models.canaries.remove(&name) else {
@@ -303,15 +308,9 @@ pub(crate) async fn rollback(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(refused) = refusal(&server, &headers) {
-        return refused;
-    }
-    // The registry lock serialises every routing change, so none is lost.
-    let Ok(registry) = server.registry.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the registry lock is poisoned",
-        );
+    let registry = match admit(&server, &headers) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
     };
     let mut models = (*server.current()).clone();
     let Some((canary, _)) = models.canaries.remove(&name) else {
@@ -345,15 +344,9 @@ pub(crate) async fn shadow(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(refused) = refusal(&server, &headers) {
-        return refused;
-    }
-    // The registry lock serialises every routing change, so none is lost.
-    let Ok(registry) = server.registry.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the registry lock is poisoned",
-        );
+    let registry = match admit(&server, &headers) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
     };
     let mut models = (*server.current()).clone();
     let Some(stable) = models.by_name.get(&name).cloned() else {
