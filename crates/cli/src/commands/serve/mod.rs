@@ -74,6 +74,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
                 )
             })?;
         let address = listener.local_addr()?;
+        // Take over SIGTERM before saying we serve: a supervisor may stop us at once.
+        let stop = stop_signal()?;
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "serving {} on http://{address}", served.join(", "))?;
@@ -98,7 +100,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         }
         let server = Arc::new(server);
         axum::serve(listener, router(Arc::clone(&server)))
-            .with_graceful_shutdown(stop_signal())
+            .with_graceful_shutdown(stop)
             .await
             .context("the server stopped")?;
         // Every request in flight has been answered; make their log records durable.
@@ -162,26 +164,26 @@ fn monitor_settings(
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what `docker stop`, systemd and Kubernetes send).
-async fn stop_signal() {
+/// Resolves on Ctrl-C or SIGTERM (what `docker stop`, systemd and Kubernetes send). The
+/// handlers are installed when this is called, not when the future is first polled, so a
+/// signal sent right after the "serving" line still drains instead of killing the process.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the Ctrl-C handler")?;
+    Ok(async move {
+        #[cfg(unix)]
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            () = term => {},
+            _ = interrupt.recv() => {},
+            _ = term.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("stopping: finishing the requests in flight");
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("stopping: finishing the requests in flight");
+    })
 }
