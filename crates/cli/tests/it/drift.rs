@@ -2,7 +2,7 @@
 //! against the reference profile a run records.
 
 use crate::serve::{post, serve_with};
-use crate::util::{Setup, data, json, setup, stderr};
+use crate::util::{Setup, data, eventually, json, setup, stderr};
 
 /// Rows of the car-loan sample whose `period` (and id range) match, as a CSV file.
 fn car_loan_subset(s: &Setup, name: &str, keep: impl Fn(&str, i64) -> bool) -> String {
@@ -273,7 +273,7 @@ fn a_run_records_a_profile_and_drift_reads_the_prediction_log() {
             );
             assert_eq!(status, 200, "{r}");
         }
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        server.stop();
     }
     {
         let server = serve_with(s.dir.path(), &["--log-dir", "log-older"]);
@@ -284,7 +284,7 @@ fn a_run_records_a_profile_and_drift_reads_the_prediction_log() {
             );
             assert_eq!(status, 200, "{r}");
         }
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        server.stop();
     }
     let drift = |log: &str| {
         let out = s.cmd(&[
@@ -516,7 +516,7 @@ fn estimate_tracks_realized_accuracy_without_labels() {
             );
             assert_eq!(status, 200, "{r}");
         }
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        server.stop();
     }
     let logged = s.cmd(&[
         "estimate",
@@ -594,15 +594,7 @@ fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
         assert_eq!(status, 200, "{text}");
         serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone()
     };
-    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
-        for _ in 0..600 {
-            if done() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}");
-    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| eventually(what, || done().then_some(()));
     // Ordinary traffic: two windows in which student and teacher agree; no alert.
     for from in (0..400).step_by(100) {
         let (status, r) = post(
@@ -781,16 +773,12 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
         );
         assert_eq!(status, 200, "{r}");
     }
-    let mut state = serde_json::Value::Null;
-    for _ in 0..100 {
+    let state = eventually("two windows", || {
         let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
-        state = serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone();
-        if state["windows"] == 2 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert_eq!(state["windows"], 2, "{state}");
+        let state =
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone();
+        (state["windows"] == 2).then_some(state)
+    });
     assert_eq!(
         state["rows"], 200,
         "half of the 400 rows were handed to the monitor"
@@ -865,14 +853,9 @@ fn alerts_reach_a_webhook_and_a_command() {
     assert_eq!(body["alert"]["model"], "r");
     assert_eq!(body["alert"]["window"], 1);
     let written = s.path("alert.json");
-    for _ in 0..100 {
-        if std::fs::metadata(&written).is_ok_and(|m| m.len() > 0) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let by_command: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&written).unwrap()).unwrap();
+    let by_command: serde_json::Value = eventually("the alert command's file", || {
+        serde_json::from_slice(&std::fs::read(&written).ok()?).ok()
+    });
     assert_eq!(by_command["alert"]["reasons"], body["alert"]["reasons"]);
 }
 
@@ -902,29 +885,19 @@ fn a_canary_that_disagrees_with_the_teacher_is_rolled_back_by_the_monitor() {
         );
         assert_eq!(status, 200, "{r}");
     }
-    let mut rolled_back = false;
-    for _ in 0..200 {
+    eventually("the canary's rollback", || {
         let (_, metrics) = crate::serve::get(&format!("{b}/metrics"));
-        if !metrics.contains("distillery_canary_weight{model=\"r\"") {
-            rolled_back = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(rolled_back, "the canary is still routed");
+        (!metrics.contains("distillery_canary_weight{model=\"r\"")).then_some(())
+    });
     // The stable version's windows are published once the monitor has read them.
-    let mut state = serde_json::Value::Null;
-    for _ in 0..200 {
+    let state: serde_json::Value = eventually("the stable version's first window", || {
         let (_, text) = crate::serve::get(&format!("{b}/monitor"));
-        state = serde_json::from_str(&text).unwrap();
-        if state["models"]["r/1"]["windows"]
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+        state["models"]["r/1"]["windows"]
             .as_u64()
             .is_some_and(|w| w >= 1)
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+            .then_some(state)
+    });
     assert!(
         !state["models"]["r/3"]["alerts"]
             .as_array()

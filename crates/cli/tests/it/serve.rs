@@ -11,6 +11,20 @@ pub(crate) struct Server {
     pub(crate) base: String,
 }
 
+impl Server {
+    /// Stops the server as a supervisor would (SIGTERM) and waits: every answered request
+    /// is then in the prediction log, with nothing left to chance.
+    pub(crate) fn stop(mut self) {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the server stopped with {status}");
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -184,11 +198,10 @@ fn the_production_student_answers_kserve_v2_requests() {
             })
             .unwrap_or_default()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while read().len() < 5 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let records = read();
+    let records = crate::util::eventually("five log records", || {
+        let records = read();
+        (records.len() >= 5).then_some(records)
+    });
     assert_eq!(records.len(), 5, "{records:?}");
     let ok: Vec<&serde_json::Value> = records.iter().filter(|r| r["status"] == 200).collect();
     assert_eq!(ok.len(), 2);
@@ -314,19 +327,15 @@ fn a_shadow_sees_the_traffic_is_compared_and_never_answers() {
         metrics.contains("distillery_shadow_rows_total{model=\"r\"} 3"),
         "{metrics}"
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let records = loop {
+    let records = crate::util::eventually("three log records", || {
         let text: String = std::fs::read_dir(s.path("predictions"))
             .map(|d| {
                 d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
                     .collect()
             })
             .unwrap_or_default();
-        if text.lines().count() >= 3 || std::time::Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+        (text.lines().count() >= 3).then_some(text)
+    });
     for line in records.lines() {
         let r: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(r["shadow"]["version"], 2, "{r}");

@@ -76,8 +76,7 @@ fn feedback_is_matched_by_id_counted_per_version_and_logged() {
     assert_eq!(status, 404);
 
     // Every feedback item is in the prediction log, matched ones with the answer.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let feedback = loop {
+    let feedback = crate::util::eventually("51 feedback records", || {
         let records: Vec<serde_json::Value> = std::fs::read_dir(s.path("predictions"))
             .unwrap()
             .flat_map(|e| {
@@ -89,11 +88,8 @@ fn feedback_is_matched_by_id_counted_per_version_and_logged() {
             })
             .filter(|r| r["kind"] == "feedback")
             .collect();
-        if records.len() >= 51 || std::time::Instant::now() > deadline {
-            break records;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+        (records.len() >= 51).then_some(records)
+    });
     assert_eq!(feedback.len(), 51);
     let q0 = feedback.iter().find(|r| r["id"] == "q0").unwrap();
     assert_eq!(q0["version"], 1);

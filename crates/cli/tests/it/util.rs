@@ -108,3 +108,20 @@ pub(crate) fn json(o: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// Polls `check` until it gives a value, failing after a minute. Background work (the log
+/// writer, the monitor's windows, a re-distillation) finishes in well under a second on an
+/// idle machine but can lag on a busy CI runner; a passing test never waits for the limit.
+pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
