@@ -149,44 +149,22 @@ impl Cbpe {
         chunk_size: usize,
         seed: u64,
     ) -> Result<Cbpe, MonitorError> {
-        let n = reference.probability.len();
-        if reference.predicted.len() != n || reference.truth.len() != n {
+        if reference.probability.len() != reference.predicted.len() {
             return Err(MonitorError::Invalid(
                 "reference columns have different lengths".into(),
             ));
         }
-        if chunk_size == 0 || n < 2 * chunk_size {
-            return Err(MonitorError::Invalid(format!(
-                "CBPE needs at least two reference chunks: {n} rows for chunks of {chunk_size}"
-            )));
-        }
+        let baseline = Baseline::fit(reference.predicted, reference.truth, chunk_size, realized)?;
         let truth: Vec<f64> = reference.truth.iter().map(|&t| f64::from(t)).collect();
         let calibrator = needs_calibration(reference.probability, reference.truth, seed)
             .then(|| Isotonic::fit(reference.probability, &truth));
-        let correct: Vec<f64> = reference
-            .predicted
-            .iter()
-            .zip(reference.truth)
-            .map(|(p, t)| f64::from(u8::from(p == t)))
-            .collect();
-        let accuracy_std = population_std(&correct);
-        let f1_components = f1_components(reference.predicted, reference.truth);
-        let (mut accuracies, mut f1s) = (Vec::new(), Vec::new());
-        for (start, end) in chunks(n, chunk_size) {
-            let (a, f) = realized(
-                &reference.predicted[start..end],
-                &reference.truth[start..end],
-            );
-            accuracies.push(a);
-            f1s.push(f);
-        }
         Ok(Cbpe {
             chunk_size,
             calibrator,
-            accuracy_std,
-            f1_components,
-            accuracy_thresholds: alert_thresholds(&accuracies),
-            f1_thresholds: alert_thresholds(&f1s),
+            accuracy_std: baseline.accuracy_std,
+            f1_components: f1_components(reference.predicted, reference.truth),
+            accuracy_thresholds: baseline.accuracy_thresholds,
+            f1_thresholds: baseline.f1_thresholds,
         })
     }
 
@@ -231,8 +209,28 @@ impl Cbpe {
         } else {
             0.0
         };
-        let accuracy_sampling_error = self.accuracy_std / rows.sqrt();
         let f1_sampling_error = self.f1_components.0 / (rows * self.f1_components.1).sqrt();
+        ChunkEstimate::judge(
+            (start, end),
+            (accuracy, self.accuracy_std / rows.sqrt()),
+            (f1, f1_sampling_error),
+            (self.accuracy_thresholds, self.f1_thresholds),
+            truth.map(|t| realized(&predicted[start..end], &t[start..end])),
+        )
+    }
+}
+
+impl ChunkEstimate {
+    /// A chunk's estimate with its bands (± 3 sampling errors, clipped to [0, 1]) and its
+    /// verdict against the (accuracy, F1) alert thresholds; each estimate comes with its
+    /// sampling error.
+    pub(crate) fn judge(
+        (start, end): (usize, usize),
+        (accuracy, accuracy_sampling_error): (f64, f64),
+        (f1, f1_sampling_error): (f64, f64),
+        (accuracy_thresholds, f1_thresholds): ((f64, f64), (f64, f64)),
+        realized: Option<(f64, f64)>,
+    ) -> ChunkEstimate {
         let band = |v: f64, e: f64| ((v - BAND * e).max(0.0), (v + BAND * e).min(1.0));
         let outside = |v: f64, (lo, hi): (f64, f64)| v < lo || v > hi;
         ChunkEstimate {
@@ -244,9 +242,55 @@ impl Cbpe {
             f1,
             f1_sampling_error,
             f1_band: band(f1, f1_sampling_error),
-            alert: outside(accuracy, self.accuracy_thresholds) || outside(f1, self.f1_thresholds),
-            realized: truth.map(|t| realized(&predicted[start..end], &t[start..end])),
+            alert: outside(accuracy, accuracy_thresholds) || outside(f1, f1_thresholds),
+            realized,
         }
+    }
+}
+
+/// What either estimator learns from the labelled reference besides calibration: the
+/// spread of per-row correctness, and alert thresholds from the realized accuracy and F1
+/// of the reference's own chunks.
+pub(crate) struct Baseline {
+    pub(crate) accuracy_std: f64,
+    pub(crate) accuracy_thresholds: (f64, f64),
+    pub(crate) f1_thresholds: (f64, f64),
+}
+
+impl Baseline {
+    /// Checks the reference (equal lengths, at least two chunks) and measures it, with
+    /// `realized` giving a chunk's accuracy and F1.
+    pub(crate) fn fit<T: PartialEq>(
+        predicted: &[T],
+        truth: &[T],
+        chunk_size: usize,
+        realized: impl Fn(&[T], &[T]) -> (f64, f64),
+    ) -> Result<Baseline, MonitorError> {
+        let n = predicted.len();
+        if truth.len() != n {
+            return Err(MonitorError::Invalid(
+                "reference columns have different lengths".into(),
+            ));
+        }
+        if chunk_size == 0 || n < 2 * chunk_size {
+            return Err(MonitorError::Invalid(format!(
+                "CBPE needs at least two reference chunks: {n} rows for chunks of {chunk_size}"
+            )));
+        }
+        let correct: Vec<f64> = predicted
+            .iter()
+            .zip(truth)
+            .map(|(p, t)| f64::from(u8::from(p == t)))
+            .collect();
+        let (accuracies, f1s): (Vec<f64>, Vec<f64>) = chunks(n, chunk_size)
+            .into_iter()
+            .map(|(start, end)| realized(&predicted[start..end], &truth[start..end]))
+            .unzip();
+        Ok(Baseline {
+            accuracy_std: population_std(&correct),
+            accuracy_thresholds: alert_thresholds(&accuracies),
+            f1_thresholds: alert_thresholds(&f1s),
+        })
     }
 }
 

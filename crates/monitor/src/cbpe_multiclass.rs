@@ -7,8 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cbpe::{
-    BAND, ChunkEstimate, Isotonic, alert_thresholds, argmax, chunks, needs_calibration,
-    population_std,
+    Baseline, ChunkEstimate, Isotonic, argmax, chunks, needs_calibration, population_std,
 };
 use crate::error::MonitorError;
 
@@ -52,19 +51,14 @@ impl MulticlassCbpe {
     ) -> Result<MulticlassCbpe, MonitorError> {
         let n = reference.probabilities.len();
         let k = reference.probabilities.first().map_or(0, Vec::len);
-        if reference.predicted.len() != n
-            || reference.truth.len() != n
-            || reference.probabilities.iter().any(|p| p.len() != k)
-        {
+        if reference.predicted.len() != n || reference.probabilities.iter().any(|p| p.len() != k) {
             return Err(MonitorError::Invalid(
                 "reference columns have different lengths".into(),
             ));
         }
-        if chunk_size == 0 || n < 2 * chunk_size {
-            return Err(MonitorError::Invalid(format!(
-                "CBPE needs at least two reference chunks: {n} rows for chunks of {chunk_size}"
-            )));
-        }
+        let baseline = Baseline::fit(reference.predicted, reference.truth, chunk_size, |p, t| {
+            realized(p, t, k)
+        })?;
         let calibrators = (0..k)
             .map(|c| {
                 let p: Vec<f64> = reference.probabilities.iter().map(|r| r[c]).collect();
@@ -74,12 +68,6 @@ impl MulticlassCbpe {
                     Isotonic::fit(&p, &yf)
                 })
             })
-            .collect();
-        let correct: Vec<f64> = reference
-            .predicted
-            .iter()
-            .zip(reference.truth)
-            .map(|(p, t)| f64::from(u8::from(p == t)))
             .collect();
         let f1_components = (0..k)
             .map(|c| {
@@ -95,23 +83,13 @@ impl MulticlassCbpe {
                 (sd * sd, values.len() as f64 / n as f64)
             })
             .collect();
-        let (mut accuracies, mut f1s) = (Vec::new(), Vec::new());
-        for (start, end) in chunks(n, chunk_size) {
-            let (a, f) = realized(
-                &reference.predicted[start..end],
-                &reference.truth[start..end],
-                k,
-            );
-            accuracies.push(a);
-            f1s.push(f);
-        }
         Ok(MulticlassCbpe {
             chunk_size,
             calibrators,
-            accuracy_std: population_std(&correct),
+            accuracy_std: baseline.accuracy_std,
             f1_components,
-            accuracy_thresholds: alert_thresholds(&accuracies),
-            f1_thresholds: alert_thresholds(&f1s),
+            accuracy_thresholds: baseline.accuracy_thresholds,
+            f1_thresholds: baseline.f1_thresholds,
         })
     }
 
@@ -177,22 +155,13 @@ impl MulticlassCbpe {
                     .sum::<f64>()
                     .sqrt()
                     / k as f64;
-                let outside = |v: f64, (lo, hi): (f64, f64)| v < lo || v > hi;
-                let band = |v: f64, e: f64| ((v - BAND * e).max(0.0), (v + BAND * e).min(1.0));
-                let accuracy_sampling_error = self.accuracy_std / rows.sqrt();
-                ChunkEstimate {
-                    start,
-                    end,
-                    accuracy,
-                    accuracy_sampling_error,
-                    accuracy_band: band(accuracy, accuracy_sampling_error),
-                    f1,
-                    f1_sampling_error,
-                    f1_band: band(f1, f1_sampling_error),
-                    alert: outside(accuracy, self.accuracy_thresholds)
-                        || outside(f1, self.f1_thresholds),
-                    realized: truth.map(|t| realized(&predicted[start..end], &t[start..end], k)),
-                }
+                ChunkEstimate::judge(
+                    (start, end),
+                    (accuracy, self.accuracy_std / rows.sqrt()),
+                    (f1, f1_sampling_error),
+                    (self.accuracy_thresholds, self.f1_thresholds),
+                    truth.map(|t| realized(&predicted[start..end], &t[start..end], k)),
+                )
             })
             .collect()
     }
