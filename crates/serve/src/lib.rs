@@ -7,6 +7,7 @@
 mod admin;
 mod batch;
 mod binary;
+mod exposition;
 mod feedback;
 mod guard;
 mod log;

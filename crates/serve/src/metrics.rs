@@ -2,9 +2,10 @@
 //! per model and status code, rows predicted, and a latency histogram.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::exposition::{Exposition, Kind};
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const BUCKETS: [f64; 10] = [
@@ -95,144 +96,146 @@ impl Metrics {
         }
     }
 
-    /// The exposition text, with the prediction log's counters when there is one.
-    pub fn render(&self, log: Option<&crate::PredictionLog>) -> String {
-        let mut out = String::new();
+    /// Writes the request, feedback, shadow, guardrail and latency families, and the
+    /// prediction log's counters when there is one.
+    pub(crate) fn render(&self, log: Option<&crate::PredictionLog>, out: &mut Exposition) {
         if let Some(log) = log {
             use std::sync::atomic::Ordering::Relaxed;
-            let _ = writeln!(
-                out,
-                "# HELP distillery_prediction_log_records_total Records queued for the prediction log.\n# TYPE distillery_prediction_log_records_total counter\ndistillery_prediction_log_records_total {}\n# HELP distillery_prediction_log_dropped_total Records dropped because the log queue was full.\n# TYPE distillery_prediction_log_dropped_total counter\ndistillery_prediction_log_dropped_total {}",
-                log.queued.load(Relaxed),
-                log.dropped.load(Relaxed)
+            let (queued, written) = (log.queued.load(Relaxed), log.written.load(Relaxed));
+            out.single(
+                "distillery_prediction_log_records_total",
+                Kind::Counter,
+                "Records queued for the prediction log.",
+                queued,
             );
-            let depth = log
-                .queued
-                .load(Relaxed)
-                .saturating_sub(log.written.load(Relaxed));
-            let _ = writeln!(
-                out,
-                "# HELP distillery_prediction_log_queue_depth Records queued but not yet written.\n# TYPE distillery_prediction_log_queue_depth gauge\ndistillery_prediction_log_queue_depth {depth}"
+            out.single(
+                "distillery_prediction_log_dropped_total",
+                Kind::Counter,
+                "Records dropped because the log queue was full.",
+                log.dropped.load(Relaxed),
+            );
+            out.single(
+                "distillery_prediction_log_queue_depth",
+                Kind::Gauge,
+                "Records queued but not yet written.",
+                queued.saturating_sub(written),
             );
         }
         let Ok(m) = self.models.lock() else {
-            return out;
+            return;
         };
-        let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-        out.push_str("# HELP distillery_requests_total Inference requests by model, version (empty when none was reached) and HTTP status code.\n# TYPE distillery_requests_total counter\n");
-        for (name, e) in m.iter() {
+        let name = "distillery_requests_total";
+        out.family(
+            name,
+            Kind::Counter,
+            "Inference requests by model, version (empty when none was reached) and HTTP status code.",
+        );
+        for (model, e) in m.iter() {
             for ((version, code), n) in &e.requests {
                 let version = if *version == 0 {
                     String::new()
                 } else {
                     version.to_string()
                 };
-                let _ = writeln!(
-                    out,
-                    "distillery_requests_total{{model=\"{}\",version=\"{version}\",code=\"{code}\"}} {n}",
-                    label(name)
+                let code = code.to_string();
+                out.sample(
+                    name,
+                    &[("model", model), ("version", &version), ("code", &code)],
+                    n,
                 );
             }
         }
         if m.values().any(|e| !e.feedback.is_empty()) {
-            out.push_str("# HELP distillery_feedback_rows_total Rows whose true label came back as feedback.\n# TYPE distillery_feedback_rows_total counter\n");
-            for (name, e) in m.iter() {
-                for (version, (rows, _)) in &e.feedback {
-                    let _ = writeln!(
-                        out,
-                        "distillery_feedback_rows_total{{model=\"{}\",version=\"{version}\"}} {rows}",
-                        label(name)
-                    );
+            let per_version = |out: &mut Exposition, name, help, pick: fn(&(u64, u64)) -> u64| {
+                out.family(name, Kind::Counter, help);
+                for (model, e) in m.iter() {
+                    for (version, f) in &e.feedback {
+                        let version = version.to_string();
+                        out.sample(name, &[("model", model), ("version", &version)], pick(f));
+                    }
                 }
-            }
-            out.push_str("# HELP distillery_feedback_correct_total Feedback rows the served label got right.\n# TYPE distillery_feedback_correct_total counter\n");
-            for (name, e) in m.iter() {
-                for (version, (_, correct)) in &e.feedback {
-                    let _ = writeln!(
-                        out,
-                        "distillery_feedback_correct_total{{model=\"{}\",version=\"{version}\"}} {correct}",
-                        label(name)
-                    );
-                }
-            }
+            };
+            per_version(
+                out,
+                "distillery_feedback_rows_total",
+                "Rows whose true label came back as feedback.",
+                |f| f.0,
+            );
+            per_version(
+                out,
+                "distillery_feedback_correct_total",
+                "Feedback rows the served label got right.",
+                |f| f.1,
+            );
         }
-        out.push_str(
-            "# HELP distillery_rows_total Rows predicted.\n# TYPE distillery_rows_total counter\n",
+        let per_model =
+            |out: &mut Exposition, name, help, shadowed_only: bool, pick: fn(&PerModel) -> u64| {
+                out.family(name, Kind::Counter, help);
+                for (model, e) in m.iter() {
+                    if !shadowed_only || e.shadow.requests > 0 {
+                        out.sample(name, &[("model", model)], pick(e));
+                    }
+                }
+            };
+        per_model(
+            out,
+            "distillery_rows_total",
+            "Rows predicted.",
+            false,
+            |e| e.rows,
         );
-        for (name, e) in m.iter() {
-            let _ = writeln!(
+        if m.values().any(|e| e.shadow.requests > 0) {
+            per_model(
                 out,
-                "distillery_rows_total{{model=\"{}\"}} {}",
-                label(name),
-                e.rows
+                "distillery_shadow_requests_total",
+                "Requests copied to a shadow version.",
+                true,
+                |e| e.shadow.requests,
+            );
+            per_model(
+                out,
+                "distillery_shadow_disagreements_total",
+                "Rows the shadow labelled differently.",
+                true,
+                |e| e.shadow.disagreements,
+            );
+            per_model(
+                out,
+                "distillery_shadow_rows_total",
+                "Rows the shadow predicted.",
+                true,
+                |e| e.shadow.rows,
             );
         }
-        let shadowed: Vec<(&String, &PerModel)> =
-            m.iter().filter(|(_, e)| e.shadow.requests > 0).collect();
-        if !shadowed.is_empty() {
-            out.push_str("# HELP distillery_shadow_requests_total Requests copied to a shadow version.\n# TYPE distillery_shadow_requests_total counter\n");
-            for (name, e) in &shadowed {
-                let _ = writeln!(
-                    out,
-                    "distillery_shadow_requests_total{{model=\"{}\"}} {}",
-                    label(name),
-                    e.shadow.requests
-                );
-            }
-            out.push_str("# HELP distillery_shadow_disagreements_total Rows the shadow labelled differently.\n# TYPE distillery_shadow_disagreements_total counter\n");
-            for (name, e) in &shadowed {
-                let _ = writeln!(
-                    out,
-                    "distillery_shadow_disagreements_total{{model=\"{}\"}} {}",
-                    label(name),
-                    e.shadow.disagreements
-                );
-            }
-            out.push_str("# HELP distillery_shadow_rows_total Rows the shadow predicted.\n# TYPE distillery_shadow_rows_total counter\n");
-            for (name, e) in &shadowed {
-                let _ = writeln!(
-                    out,
-                    "distillery_shadow_rows_total{{model=\"{}\"}} {}",
-                    label(name),
-                    e.shadow.rows
-                );
-            }
-        }
-        out.push_str("# HELP distillery_guardrail_rollbacks_total Canaries taken out of traffic by a guardrail.\n# TYPE distillery_guardrail_rollbacks_total counter\n");
-        for (name, e) in m.iter() {
-            let _ = writeln!(
-                out,
-                "distillery_guardrail_rollbacks_total{{model=\"{}\"}} {}",
-                label(name),
-                e.guardrail_rollbacks
-            );
-        }
-        out.push_str("# HELP distillery_request_seconds Inference request latency in seconds.\n# TYPE distillery_request_seconds histogram\n");
-        for (name, e) in m.iter() {
-            let name = label(name);
+        per_model(
+            out,
+            "distillery_guardrail_rollbacks_total",
+            "Canaries taken out of traffic by a guardrail.",
+            false,
+            |e| e.guardrail_rollbacks,
+        );
+        out.family(
+            "distillery_request_seconds",
+            Kind::Histogram,
+            "Inference request latency in seconds.",
+        );
+        for (model, e) in m.iter() {
+            let bucket = "distillery_request_seconds_bucket";
             for (le, n) in BUCKETS.iter().zip(&e.buckets) {
-                let _ = writeln!(
-                    out,
-                    "distillery_request_seconds_bucket{{model=\"{name}\",le=\"{le}\"}} {n}"
-                );
+                out.sample(bucket, &[("model", model), ("le", &le.to_string())], n);
             }
-            let _ = writeln!(
-                out,
-                "distillery_request_seconds_bucket{{model=\"{name}\",le=\"+Inf\"}} {}",
-                e.count
+            out.sample(bucket, &[("model", model), ("le", "+Inf")], e.count);
+            out.sample(
+                "distillery_request_seconds_sum",
+                &[("model", model)],
+                e.seconds,
             );
-            let _ = writeln!(
-                out,
-                "distillery_request_seconds_sum{{model=\"{name}\"}} {}",
-                e.seconds
-            );
-            let _ = writeln!(
-                out,
-                "distillery_request_seconds_count{{model=\"{name}\"}} {}",
-                e.count
+            out.sample(
+                "distillery_request_seconds_count",
+                &[("model", model)],
+                e.count,
             );
         }
-        out
     }
 }
 
@@ -246,7 +249,9 @@ mod tests {
         m.record("a", Some(1), 200, 3, Duration::from_micros(50));
         m.record("a", Some(1), 200, 2, Duration::from_millis(3));
         m.record("a", None, 400, 0, Duration::from_micros(20));
-        let text = m.render(None);
+        let mut e = Exposition::default();
+        m.render(None, &mut e);
+        let text = e.finish();
         assert!(
             text.contains("distillery_requests_total{model=\"a\",version=\"1\",code=\"200\"} 2"),
             "{text}"

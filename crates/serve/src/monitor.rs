@@ -14,6 +14,8 @@ use distillery_monitor::Profile;
 use distillery_monitor::live::{Alert, LiveConfig, LiveMonitor, LiveState, TeacherOracle};
 use serde_json::{Value, json};
 
+use crate::exposition::{Exposition, Kind};
+
 /// Events queued for the monitor thread before new ones are dropped (and counted).
 const QUEUE: usize = 10_000;
 
@@ -172,60 +174,64 @@ impl Monitors {
         distillery_monitor::render::live_html(&states)
     }
 
-    /// Prometheus lines for the monitor.
-    pub(crate) fn render(&self) -> String {
+    /// Writes the monitor's families: per served version the last closed window's signals
+    /// and the windows closed, then alerts fired and requests not monitored.
+    pub(crate) fn render(&self, out: &mut Exposition) {
         let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();
-        let mut text = String::from(
-            "# HELP distillery_monitor_fidelity Agreement of student and teacher in the last closed window.\n# TYPE distillery_monitor_fidelity gauge\n",
-        );
-        let label = |key: &str| {
-            let (model, version) = key.rsplit_once('/').unwrap_or((key, ""));
-            format!(
-                "model=\"{}\",version=\"{version}\"",
-                model.replace('\\', "\\\\").replace('"', "\\\"")
-            )
+        let per_version = |out: &mut Exposition,
+                           name: &str,
+                           kind: Kind,
+                           help: &str,
+                           value: &dyn Fn(&LiveState) -> Option<f64>| {
+            out.family(name, kind, help);
+            for (key, s) in &states {
+                let (model, version) = key.rsplit_once('/').unwrap_or((key, ""));
+                if let Some(v) = value(s) {
+                    out.sample(name, &[("model", model), ("version", version)], v);
+                }
+            }
         };
-        for (model, s) in &states {
-            if let Some(f) = s.history.back().and_then(|w| w.fidelity) {
-                text.push_str(&format!(
-                    "distillery_monitor_fidelity{{{}}} {f}\n",
-                    label(model)
-                ));
-            }
-        }
-        text.push_str("# HELP distillery_monitor_drift_share Share of features drifted in the last closed window.\n# TYPE distillery_monitor_drift_share gauge\n");
-        for (model, s) in &states {
-            if let Some(w) = s.history.back() {
-                text.push_str(&format!(
-                    "distillery_monitor_drift_share{{{}}} {}\n",
-                    label(model),
-                    w.drift_share
-                ));
-            }
-        }
-        text.push_str("# HELP distillery_monitor_estimated_accuracy CBPE accuracy estimate of the last closed window.\n# TYPE distillery_monitor_estimated_accuracy gauge\n");
-        for (model, s) in &states {
-            if let Some(a) = s.history.back().and_then(|w| w.estimated_accuracy) {
-                text.push_str(&format!(
-                    "distillery_monitor_estimated_accuracy{{{}}} {a}\n",
-                    label(model)
-                ));
-            }
-        }
-        text.push_str("# HELP distillery_monitor_windows_total Monitoring windows closed.\n# TYPE distillery_monitor_windows_total counter\n");
-        for (model, s) in &states {
-            text.push_str(&format!(
-                "distillery_monitor_windows_total{{{}}} {}\n",
-                label(model),
-                s.windows
-            ));
-        }
-        text.push_str(&format!(
-            "# HELP distillery_monitor_alerts_total Monitoring alerts fired.\n# TYPE distillery_monitor_alerts_total counter\ndistillery_monitor_alerts_total {}\n# HELP distillery_monitor_dropped_events_total Requests not monitored because the queue was full.\n# TYPE distillery_monitor_dropped_events_total counter\ndistillery_monitor_dropped_events_total {}\n",
+        let last = |s: &LiveState| s.history.back().cloned();
+        per_version(
+            out,
+            "distillery_monitor_fidelity",
+            Kind::Gauge,
+            "Agreement of student and teacher in the last closed window.",
+            &|s| last(s)?.fidelity,
+        );
+        per_version(
+            out,
+            "distillery_monitor_drift_share",
+            Kind::Gauge,
+            "Share of features drifted in the last closed window.",
+            &|s| Some(last(s)?.drift_share),
+        );
+        per_version(
+            out,
+            "distillery_monitor_estimated_accuracy",
+            Kind::Gauge,
+            "CBPE accuracy estimate of the last closed window.",
+            &|s| last(s)?.estimated_accuracy,
+        );
+        per_version(
+            out,
+            "distillery_monitor_windows_total",
+            Kind::Counter,
+            "Monitoring windows closed.",
+            &|s| Some(s.windows as f64),
+        );
+        out.single(
+            "distillery_monitor_alerts_total",
+            Kind::Counter,
+            "Monitoring alerts fired.",
             self.alerts.load(Relaxed),
-            self.dropped.load(Relaxed)
-        ));
-        text
+        );
+        out.single(
+            "distillery_monitor_dropped_events_total",
+            Kind::Counter,
+            "Requests not monitored because the queue was full.",
+            self.dropped.load(Relaxed),
+        );
     }
 }
 

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use distillery_runtime::FeatureEncoder;
 use serde_json::{Value, json};
 
+use crate::exposition::{Exposition, Kind};
 use crate::log::Record;
 use crate::predict::run;
 use crate::{CanaryObservation, Models, Served};
@@ -127,26 +128,37 @@ fn find<'m>(
 
 async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
     let m = server.current();
-    let mut text = m.metrics.render(m.log.as_deref());
-    text.push_str("# HELP distillery_canary_weight Share of traffic (0-100) routed to each model's canary.\n# TYPE distillery_canary_weight gauge\n");
-    for (name, (canary, weight)) in &m.canaries {
-        text.push_str(&format!(
-            "distillery_canary_weight{{model=\"{}\",version=\"{}\"}} {weight}\n",
-            name.replace('\\', "\\\\").replace('"', "\\\""),
-            canary.version.version
-        ));
+    let mut out = Exposition::default();
+    m.metrics.render(m.log.as_deref(), &mut out);
+    let weight = "distillery_canary_weight";
+    out.family(
+        weight,
+        Kind::Gauge,
+        "Share of traffic (0-100) routed to each model's canary.",
+    );
+    for (name, (canary, w)) in &m.canaries {
+        let version = canary.version.version.to_string();
+        out.sample(weight, &[("model", name), ("version", &version)], w);
     }
     if let Some(monitors) = &server.monitors {
-        text.push_str(&monitors.render());
+        monitors.render(&mut out);
     }
     if let Some(b) = &server.batcher {
         use std::sync::atomic::Ordering::Relaxed;
-        text.push_str(&format!(
-            "# HELP distillery_batches_total Micro-batches predicted.\n# TYPE distillery_batches_total counter\ndistillery_batches_total {}\n# HELP distillery_batched_rows_total Rows predicted in micro-batches.\n# TYPE distillery_batched_rows_total counter\ndistillery_batched_rows_total {}\n",
+        out.single(
+            "distillery_batches_total",
+            Kind::Counter,
+            "Micro-batches predicted.",
             b.batches.load(Relaxed),
-            b.batched_rows.load(Relaxed)
-        ));
+        );
+        out.single(
+            "distillery_batched_rows_total",
+            Kind::Counter,
+            "Rows predicted in micro-batches.",
+            b.batched_rows.load(Relaxed),
+        );
     }
+    let text = out.finish();
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -672,6 +672,16 @@ fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
         metrics.contains("distillery_monitor_alerts_total 1"),
         "{metrics}"
     );
+    if let Some(families) = crate::serve::scrape(&b) {
+        let r = |version: &str| serde_json::json!({"model": "r", "version": version});
+        let weight = crate::serve::sample(&families, "distillery_canary_weight", r("2"));
+        assert_eq!(weight, 20.0);
+        let fidelity = crate::serve::sample(&families, "distillery_monitor_fidelity", r("1"));
+        assert!((0.0..=1.0).contains(&fidelity), "{fidelity}");
+        let alerts = &families["distillery_monitor_alerts"];
+        assert_eq!(alerts["type"], "counter");
+        assert_eq!(alerts["samples"][0]["value"], 1.0);
+    }
     let audit = json(&s.cmd(&["registry", "audit", "--json"]));
     let whys: Vec<String> = audit
         .as_array()

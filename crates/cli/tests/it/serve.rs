@@ -524,3 +524,36 @@ fn distillery_deploy_drives_the_admin_api() {
         assert!(actions.contains(&want), "{want} not in {actions:?}");
     }
 }
+
+/// `GET /metrics` as the official Prometheus client's parser reads it: family name (the
+/// parser drops a counter's `_total`) → type, help and samples. `None` (the test skips
+/// this check, saying so) where that client is not installed; CI installs it.
+pub(crate) fn scrape(base: &str) -> Option<serde_json::Value> {
+    if !crate::util::python_has("prometheus_client") {
+        return None;
+    }
+    let out = Command::new(crate::util::python())
+        .arg(crate::util::repo().join("tests/clients/scrape_metrics.py"))
+        .arg(format!("{base}/metrics"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// The value of the sample `name` with exactly `labels` in a [`scrape`].
+pub(crate) fn sample(families: &serde_json::Value, name: &str, labels: serde_json::Value) -> f64 {
+    let family = name.strip_suffix("_total").unwrap_or(name);
+    let family = family
+        .strip_suffix("_count")
+        .filter(|f| families.get(f).is_some())
+        .unwrap_or(family);
+    families[family]["samples"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no family {family} in {families}"))
+        .iter()
+        .find(|s| s["name"] == name && s["labels"] == labels)
+        .unwrap_or_else(|| panic!("no {name} {labels} in {}", families[family]))["value"]
+        .as_f64()
+        .unwrap()
+}

@@ -1,7 +1,7 @@
 //! Issue #7: ground truth sent after the answer is matched by request id, counted per
 //! version in /metrics and appended to the prediction log.
 
-use crate::serve::{get, post, serve_with};
+use crate::serve::{get, post, sample, scrape, serve_with};
 use crate::serve_deploy::adult_request;
 use crate::util::{data, setup, stderr};
 
@@ -53,6 +53,31 @@ fn feedback_is_matched_by_id_counted_per_version_and_logged() {
     );
     let line = format!("distillery_feedback_correct_total{{model=\"r\",version=\"1\"}} {right}");
     assert!(metrics.contains(&line), "{line} not in {metrics}");
+    // The same, as a Prometheus scraper parses it.
+    if let Some(families) = scrape(b) {
+        let r1 = serde_json::json!({"model": "r", "version": "1"});
+        assert_eq!(families["distillery_feedback_rows"]["type"], "counter");
+        assert_eq!(
+            sample(&families, "distillery_feedback_rows_total", r1.clone()),
+            50.0
+        );
+        assert_eq!(
+            sample(&families, "distillery_feedback_correct_total", r1),
+            right as f64
+        );
+        let ok = serde_json::json!({"model": "r", "version": "1", "code": "200"});
+        assert_eq!(sample(&families, "distillery_requests_total", ok), 50.0);
+        assert_eq!(families["distillery_request_seconds"]["type"], "histogram");
+        let count = serde_json::json!({"model": "r"});
+        assert_eq!(
+            sample(&families, "distillery_request_seconds_count", count),
+            50.0
+        );
+        assert_eq!(
+            families["distillery_prediction_log_queue_depth"]["type"],
+            "gauge"
+        );
+    }
 
     // Bad feedback is refused, naming the problem.
     let (status, e) = post(

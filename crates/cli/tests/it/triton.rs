@@ -8,31 +8,11 @@
 use std::process::Command;
 
 use crate::serve::serve_with;
-use crate::util::{data, repo, setup, stderr};
-
-fn python() -> String {
-    std::env::var("DISTILLERY_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-fn client_installed() -> bool {
-    Command::new(python())
-        .args(["-c", "import tritonclient.http, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use crate::util::{data, python, python_has, repo, setup, stderr};
 
 #[test]
 fn the_triton_http_client_gets_what_distillery_predict_gets() {
-    if !client_installed() {
-        assert!(
-            std::env::var_os("DISTILLERY_REQUIRE_TRITON").is_none(),
-            "DISTILLERY_REQUIRE_TRITON is set but {} cannot import tritonclient.http",
-            python()
-        );
-        eprintln!(
-            "skipped: tritonclient[http] is not installed for {}",
-            python()
-        );
+    if !python_has("tritonclient.http, numpy") {
         return;
     }
     let s = setup();

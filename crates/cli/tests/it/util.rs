@@ -125,3 +125,27 @@ pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) ->
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The Python with the client libraries the serving tests drive the server with; `.ci/run`
+/// points `DISTILLERY_PYTHON` at the virtual environment it installs them in.
+pub(crate) fn python() -> String {
+    std::env::var("DISTILLERY_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// True when [`python`] imports `modules` (comma-separated). Elsewhere a test skips,
+/// saying so, when they are missing; in CI (`DISTILLERY_REQUIRE_TRITON=1`) it fails.
+pub(crate) fn python_has(modules: &str) -> bool {
+    let found = Command::new(python())
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("DISTILLERY_REQUIRE_TRITON").is_none(),
+            "DISTILLERY_REQUIRE_TRITON is set but {} cannot import {modules}",
+            python()
+        );
+        eprintln!("skipped: {} cannot import {modules}", python());
+    }
+    found
+}
