@@ -15,7 +15,7 @@ use distillery_registry::{Change, Reference, Registry};
 use serde_json::{Value, json};
 
 use crate::guard::{CanaryObservation, Guardrails, Window};
-use crate::{Models, load_version};
+use crate::{Models, Served, load_version};
 
 /// Routing plus what the admin API and the guardrails need.
 pub struct Server {
@@ -169,6 +169,25 @@ fn admit<'s>(
     })
 }
 
+/// Admits a change that ends `name`'s canary (promotion or rollback): the registry, a
+/// copy of the routing snapshot without the canary, and the canary itself.
+fn take_canary<'s>(
+    server: &'s Server,
+    headers: &HeaderMap,
+    name: &str,
+    verb: &str,
+) -> Result<(std::sync::MutexGuard<'s, Registry>, Models, Arc<Served>), Box<Response>> {
+    let registry = admit(server, headers)?;
+    let mut models = (*server.current()).clone();
+    let Some((canary, _)) = models.canaries.remove(name) else {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("model '{name}' has no canary to {verb}"),
+        )));
+    };
+    Ok((registry, models, canary))
+}
+
 fn refusal(server: &Server, headers: &HeaderMap) -> Option<Response> {
     let Some(token) = &server.admin_token else {
         return Some(error(
@@ -271,16 +290,9 @@ pub(crate) async fn promote(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let registry = match admit(&server, &headers) {
-        Ok(r) => r,
+    let (registry, mut models, canary) = match take_canary(&server, &headers, &name, "promote") {
+        Ok(taken) => taken,
         Err(refused) => return *refused,
-    };
-    let mut models = (*server.current()).clone();
-    let Some((canary, _)) = models.canaries.remove(&name) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("model '{name}' has no canary to promote"),
-        );
     };
     let reason = why(&body);
     let change = Change {
@@ -308,16 +320,9 @@ pub(crate) async fn rollback(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let registry = match admit(&server, &headers) {
-        Ok(r) => r,
+    let (registry, models, canary) = match take_canary(&server, &headers, &name, "roll back") {
+        Ok(taken) => taken,
         Err(refused) => return *refused,
-    };
-    let mut models = (*server.current()).clone();
-    let Some((canary, _)) = models.canaries.remove(&name) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("model '{name}' has no canary to roll back"),
-        );
     };
     let reason = why(&body);
     let change = Change {

@@ -23,6 +23,21 @@ fn car_loan_subset(s: &Setup, name: &str, keep: impl Fn(&str, i64) -> bool) -> S
 
 const NOT_FEATURES: &str = "id,repaid,timestamp,y_pred_proba,y_pred,period";
 
+/// Serves the production student with its prediction log in `log`, sends the Adult
+/// sample's rows `rows` in batches of 100 (ages moved by `older` years), and stops the
+/// server so every record is on disk.
+fn log_traffic(s: &Setup, log: &str, rows: std::ops::Range<usize>, older: f64) {
+    let server = serve_with(s.dir.path(), &["--log-dir", log]);
+    for from in rows.step_by(100) {
+        let (status, r) = post(
+            &format!("{}/v2/models/r/infer", server.base),
+            &adult_batch(from, 100, older),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    server.stop();
+}
+
 #[test]
 fn car_loan_drift_is_flagged_in_the_drifted_period_only() {
     let s = setup();
@@ -264,28 +279,8 @@ fn a_run_records_a_profile_and_drift_reads_the_prediction_log() {
 
     let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
-    {
-        let server = serve_with(s.dir.path(), &["--log-dir", "log-stable"]);
-        for from in (0..400).step_by(100) {
-            let (status, r) = post(
-                &format!("{}/v2/models/r/infer", server.base),
-                &adult_batch(from, 100, 0.0),
-            );
-            assert_eq!(status, 200, "{r}");
-        }
-        server.stop();
-    }
-    {
-        let server = serve_with(s.dir.path(), &["--log-dir", "log-older"]);
-        for from in (400..800).step_by(100) {
-            let (status, r) = post(
-                &format!("{}/v2/models/r/infer", server.base),
-                &adult_batch(from, 100, 25.0),
-            );
-            assert_eq!(status, 200, "{r}");
-        }
-        server.stop();
-    }
+    log_traffic(&s, "log-stable", 0..400, 0.0);
+    log_traffic(&s, "log-older", 400..800, 25.0);
     let drift = |log: &str| {
         let out = s.cmd(&[
             "drift",
@@ -507,17 +502,7 @@ fn estimate_tracks_realized_accuracy_without_labels() {
     // From the prediction log: the answers the server gave.
     let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
-    {
-        let server = serve_with(s.dir.path(), &["--log-dir", "log"]);
-        for from in (0..600).step_by(100) {
-            let (status, r) = post(
-                &format!("{}/v2/models/r/infer", server.base),
-                &adult_batch(from, 100, 0.0),
-            );
-            assert_eq!(status, 200, "{r}");
-        }
-        server.stop();
-    }
+    log_traffic(&s, "log", 0..600, 0.0);
     let logged = s.cmd(&[
         "estimate",
         "--reference",
