@@ -94,13 +94,42 @@ pub fn read_log(
 
 /// Served rows collected column by column from log records (or from the same JSON built
 /// live by the server): the inputs of the named features and the probabilities answered.
+/// Categories are coded as they arrive, so a level already seen costs a hash lookup and
+/// no allocation (the live monitor buffers every watched request through here).
 #[derive(Debug, Clone)]
 pub struct TrafficBuffer {
     features: Vec<(String, Kind)>,
     numbers: Vec<Vec<f64>>,
-    texts: Vec<Vec<Option<String>>>,
+    categories: Vec<Categories>,
     probabilities: Vec<Vec<f64>>,
     rows: usize,
+}
+
+/// One categorical column being collected: its levels in order of first sight and a code
+/// per row.
+#[derive(Debug, Clone, Default)]
+struct Categories {
+    levels: Vec<String>,
+    index: FxHashMap<String, u32>,
+    codes: Vec<u32>,
+}
+
+impl Categories {
+    fn push(&mut self, cell: Option<&str>) {
+        let code = match cell {
+            None => MISSING,
+            Some(s) => match self.index.get(s) {
+                Some(&c) => c,
+                None => {
+                    let c = self.levels.len() as u32;
+                    self.levels.push(s.to_string());
+                    self.index.insert(s.to_string(), c);
+                    c
+                }
+            },
+        };
+        self.codes.push(code);
+    }
 }
 
 impl TrafficBuffer {
@@ -109,7 +138,7 @@ impl TrafficBuffer {
         TrafficBuffer {
             features: features.to_vec(),
             numbers: vec![Vec::new(); features.len()],
-            texts: vec![Vec::new(); features.len()],
+            categories: vec![Categories::default(); features.len()],
             probabilities: Vec::new(),
             rows: 0,
         }
@@ -121,45 +150,53 @@ impl TrafficBuffer {
     }
 
     /// Adds one record's rows (`{"inputs": [...], "outputs": [...], "rows": n}`, the
-    /// prediction log's shape); false when it carries no inputs.
+    /// prediction log's shape); false when it carries no inputs. A feature the record
+    /// lacks is missing in its rows.
     pub fn add(&mut self, record: &Value) -> bool {
         let Some(inputs) = record["inputs"].as_array() else {
             return false;
         };
-        let by_name: FxHashMap<&str, Vec<&Value>> = inputs
+        // Every tensor's cells, flattened into one buffer; `spans[j]` is input j's range.
+        let mut cells: Vec<&Value> = Vec::new();
+        let spans: Vec<(usize, usize)> = inputs
             .iter()
-            .filter_map(|t| {
-                let mut cells = Vec::new();
+            .map(|t| {
+                let start = cells.len();
                 flatten(&t["data"], &mut cells);
-                Some((t["name"].as_str()?, cells))
+                (start, cells.len())
             })
             .collect();
         let rows = record["rows"]
             .as_u64()
             .map(|r| r as usize)
-            .or_else(|| by_name.values().map(Vec::len).max())
+            .or_else(|| spans.iter().map(|(a, b)| b - a).max())
             .unwrap_or(0);
         for (i, (name, kind)) in self.features.iter().enumerate() {
-            let cells = by_name.get(name.as_str());
+            // Inputs usually come in feature order; search only when they do not.
+            let tensor = if inputs.get(i).is_some_and(|t| t["name"] == name.as_str()) {
+                Some(i)
+            } else {
+                inputs.iter().position(|t| t["name"] == name.as_str())
+            };
+            let column: &[&Value] = tensor.map_or(&[], |j| &cells[spans[j].0..spans[j].1]);
             for r in 0..rows {
-                let cell = cells
-                    .and_then(|c| c.get(r))
-                    .copied()
-                    .unwrap_or(&Value::Null);
+                let cell = column.get(r).copied().unwrap_or(&Value::Null);
                 if *kind == Kind::Numeric {
-                    let x = match cell {
+                    self.numbers[i].push(match cell {
                         Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
                         Value::String(s) => s.trim().parse().unwrap_or(f64::NAN),
                         _ => f64::NAN,
-                    };
-                    self.numbers[i].push(x);
-                } else {
-                    self.texts[i].push(match cell {
-                        Value::String(s) => Some(s.clone()),
-                        Value::Number(n) => n.as_f64().map(format_number),
-                        Value::Bool(b) => Some(b.to_string()),
-                        _ => None,
                     });
+                } else {
+                    let categories = &mut self.categories[i];
+                    match cell {
+                        Value::String(s) => categories.push(Some(s)),
+                        Value::Number(n) => {
+                            categories.push(n.as_f64().map(format_number).as_deref())
+                        }
+                        Value::Bool(b) => categories.push(Some(if *b { "true" } else { "false" })),
+                        _ => categories.push(None),
+                    }
                 }
             }
         }
@@ -167,7 +204,7 @@ impl TrafficBuffer {
         if let Some(out) = record["outputs"].as_array()
             && let Some(p) = out.iter().find(|o| o["name"] == "probabilities")
         {
-            let mut cells = Vec::new();
+            cells.clear();
             flatten(&p["data"], &mut cells);
             let k = cells.len().checked_div(rows).unwrap_or(0);
             for r in 0..rows {
@@ -193,26 +230,22 @@ impl TrafficBuffer {
     }
 
     fn into_table(self, dir: &Path) -> Result<(Table, Vec<Vec<f64>>), MonitorError> {
-        let mut columns = Vec::with_capacity(self.features.len());
-        for (i, (_, kind)) in self.features.iter().enumerate() {
-            if *kind == Kind::Numeric {
-                columns.push(Column::Numeric(self.numbers[i].clone()));
-            } else {
-                let mut levels: Vec<String> = Vec::new();
-                let mut index: FxHashMap<String, u32> = FxHashMap::default();
-                let codes = self.texts[i]
-                    .iter()
-                    .map(|cell| match cell {
-                        None => MISSING,
-                        Some(s) => *index.entry(s.clone()).or_insert_with(|| {
-                            levels.push(s.clone());
-                            (levels.len() - 1) as u32
-                        }),
-                    })
-                    .collect();
-                columns.push(Column::Text { levels, codes });
-            }
-        }
+        let columns = self
+            .features
+            .iter()
+            .zip(self.numbers)
+            .zip(self.categories)
+            .map(|(((_, kind), numbers), categories)| {
+                if *kind == Kind::Numeric {
+                    Column::Numeric(numbers)
+                } else {
+                    Column::Text {
+                        levels: categories.levels,
+                        codes: categories.codes,
+                    }
+                }
+            })
+            .collect();
         let names = self.features.iter().map(|(n, _)| n.clone()).collect();
         let table = Table::from_columns(dir.to_path_buf(), names, columns)
             .map_err(|e| MonitorError::Invalid(e.to_string()))?;
