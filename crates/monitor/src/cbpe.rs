@@ -272,7 +272,12 @@ impl Baseline {
                 "reference columns have different lengths".into(),
             ));
         }
-        if chunk_size == 0 || n < 2 * chunk_size {
+        if chunk_size == 0 {
+            return Err(MonitorError::Invalid(
+                "the chunk size must be at least 1 row".into(),
+            ));
+        }
+        if n < 2 * chunk_size {
             return Err(MonitorError::Invalid(format!(
                 "CBPE needs at least two reference chunks: {n} rows for chunks of {chunk_size}"
             )));

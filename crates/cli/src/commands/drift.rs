@@ -107,10 +107,15 @@ fn reference(args: &DriftArgs) -> Result<Profile> {
         }
         return Ok(Profile::load(&profile)?);
     }
-    if !path.exists()
-        && let Some(profile) = registered_profile(path, &args.options)?
-    {
-        return Ok(profile);
+    if !path.exists() {
+        if let Some(profile) = registered_profile(path, &args.options)? {
+            return Ok(profile);
+        }
+        bail!(
+            "--reference {} does not exist; give a run directory, its profile.json, the \
+             training data (CSV or Parquet) or a registered version (name@production, name/3)",
+            path.display()
+        );
     }
     if !is_data_file(path) {
         return Ok(Profile::load(path)?);

@@ -195,6 +195,13 @@ fn bad_drift_requests_say_what_is_wrong() {
         assert_eq!(out.status.code(), Some(2), "{full:?}");
         assert!(stderr(&out).contains(needle), "{full:?}: {}", stderr(&out));
     }
+    let out = s.cmd(&["drift", "--reference", "nowhere", "--current", &reference]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--reference nowhere does not exist; give a run directory"),
+        "{}",
+        stderr(&out)
+    );
     let missing = s.write("missing.csv", "car_value\n1\n");
     let out = s.cmd(&[
         "drift",
@@ -551,6 +558,21 @@ fn estimate_tracks_realized_accuracy_without_labels() {
         stderr(&bad).contains("at least two reference chunks"),
         "{}",
         stderr(&bad)
+    );
+    let zero = s.cmd(&[
+        "estimate",
+        "--reference",
+        run.to_str().unwrap(),
+        "--current",
+        "log",
+        "--chunk-size",
+        "0",
+    ]);
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(
+        stderr(&zero).contains("the chunk size must be at least 1 row"),
+        "{}",
+        stderr(&zero)
     );
 }
 
