@@ -518,8 +518,8 @@ impl Recipe {
         let table: toml::Table = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{}: not valid TOML: {e}", path.display()))?;
         check_keys(&table, "", path)?;
-        let mut recipe: Recipe = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+        let mut recipe: Recipe =
+            toml::from_str(text).map_err(|e| toml_error(&path.display().to_string(), text, &e))?;
         let sources = [
             recipe.teacher.onnx.is_some(),
             recipe.teacher.columns.is_some(),
@@ -655,6 +655,18 @@ impl Recipe {
             let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
             anyhow::anyhow!("invalid [distill]/[student] settings: {}", list.join("; "))
         })
+    }
+}
+
+/// A TOML file that parses but does not fit its schema: the file, the line of the bad
+/// value and what was wrong with it (`recipe.toml, line 4: invalid type: …`).
+pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> anyhow::Error {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            anyhow::anyhow!("{file}, line {line}: {}", e.message())
+        }
+        None => anyhow::anyhow!("{file}: {}", e.message()),
     }
 }
 

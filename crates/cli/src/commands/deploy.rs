@@ -24,9 +24,11 @@ pub(crate) fn run(args: &DeployArgs) -> Result<ExitStatus> {
             .with_context(|| format!("reading the admin token file {}", p.display()))?
             .trim()
             .to_string(),
-        None => std::env::var("DISTILLERY_ADMIN_TOKEN").context(
-            "no admin token: pass --token-file or set DISTILLERY_ADMIN_TOKEN (the server's token)",
-        )?,
+        None => std::env::var("DISTILLERY_ADMIN_TOKEN").map_err(|_| {
+            anyhow::anyhow!(
+                "no admin token: pass --token-file or set DISTILLERY_ADMIN_TOKEN (the server's token)"
+            )
+        })?,
     };
     let (path, body) = match &args.action {
         DeployAction::Canary { reference, weight } => {

@@ -256,7 +256,7 @@ fn serve_toml_holds_the_settings_and_flags_override_it() {
     let out = s.cmd(&["serve", "--config", "bad.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("bad.toml is not a valid serve config")
+        stderr(&out).contains("the serve config bad.toml, line 3: unknown field")
             && stderr(&out).contains("max_p99"),
         "{}",
         stderr(&out)

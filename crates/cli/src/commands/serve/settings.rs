@@ -138,11 +138,8 @@ impl Settings {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading the serve config {}", path.display()))?;
                 let file: File = toml::from_str(&text).map_err(|e| {
-                    anyhow::anyhow!(
-                        "{} is not a valid serve config: {}",
-                        path.display(),
-                        e.message()
-                    )
+                    let file = format!("the serve config {}", path.display());
+                    crate::recipe::toml_error(&file, &text, &e)
                 })?;
                 let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
                 (file, base)
