@@ -15,6 +15,7 @@ use distillery_registry::{Change, Reference, Registry};
 use serde_json::{Value, json};
 
 use crate::guard::{CanaryObservation, Guardrails, Window};
+use crate::reply::{JsonObject, error};
 use crate::{Models, Served, load_version};
 
 /// Routing plus what the admin API and the guardrails need.
@@ -142,10 +143,6 @@ impl Server {
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
 /// Equal-length byte strings compared without an early exit.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -217,7 +214,7 @@ pub(crate) async fn canary(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonObject(body): JsonObject,
 ) -> Response {
     let registry = match admit(&server, &headers) {
         Ok(r) => r,
@@ -288,7 +285,7 @@ pub(crate) async fn promote(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonObject(body): JsonObject,
 ) -> Response {
     let (registry, mut models, canary) = match take_canary(&server, &headers, &name, "promote") {
         Ok(taken) => taken,
@@ -318,7 +315,7 @@ pub(crate) async fn rollback(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonObject(body): JsonObject,
 ) -> Response {
     let (registry, models, canary) = match take_canary(&server, &headers, &name, "roll back") {
         Ok(taken) => taken,
@@ -347,7 +344,7 @@ pub(crate) async fn shadow(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonObject(body): JsonObject,
 ) -> Response {
     let registry = match admit(&server, &headers) {
         Ok(r) => r,

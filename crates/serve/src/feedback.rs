@@ -12,6 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::reply::{JsonObject, error};
+
 /// Answers remembered by default, per server.
 pub(crate) const REMEMBERED: usize = 100_000;
 
@@ -66,10 +68,6 @@ impl Answers {
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
 /// One feedback item: `{"id": "…", "label": "x"}` or `{"id": "…", "labels": [...]}`.
 fn item(v: &Value, at: usize) -> Result<(String, Vec<String>), String> {
     let id = match &v["id"] {
@@ -97,11 +95,8 @@ fn item(v: &Value, at: usize) -> Result<(String, Vec<String>), String> {
 pub(crate) async fn feedback(
     State(server): State<Arc<crate::Server>>,
     Path(name): Path<String>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+    JsonObject(body): JsonObject,
 ) -> Response {
-    let Ok(Json(body)) = body else {
-        return error(StatusCode::BAD_REQUEST, "the body is not a JSON object");
-    };
     let m = server.current();
     let Some(served) = m.by_name.get(&name) else {
         return error(

@@ -15,6 +15,7 @@ mod metrics;
 mod monitor;
 mod oip;
 mod predict;
+mod reply;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::exposition::{Exposition, Kind};
 use crate::log::Record;
 use crate::predict::run;
+use crate::reply::error;
 use crate::{CanaryObservation, Models, Served};
 
 /// Largest request body accepted (16 MiB); larger ones get 413.
@@ -82,11 +83,6 @@ fn too_large() -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("request body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"),
     )
-}
-
-/// `{"error": message}` with a status.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
 /// A protocol error: status and message, answered as `{"error": message}`.

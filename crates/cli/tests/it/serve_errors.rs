@@ -169,6 +169,20 @@ fn bad_requests_get_the_right_status_and_a_clear_message_and_serving_goes_on() {
     );
     assert_eq!(status, 401, "{e}");
     assert!(e["error"].as_str().unwrap().contains("token"), "{e}");
+    let (status, e) = admin(
+        &server.base,
+        "/admin/models/r/canary",
+        Some("tok"),
+        "{\"version\": 1,",
+    );
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the body is not JSON"),
+        "{e}"
+    );
 
     // Still serving.
     let good = tensor(

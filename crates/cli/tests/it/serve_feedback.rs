@@ -94,6 +94,26 @@ fn feedback_is_matched_by_id_counted_per_version_and_logged() {
     );
     let (status, _) = post(&format!("{b}/v2/models/r/feedback"), r#"{"label": ">50K"}"#);
     assert_eq!(status, 400);
+    // `curl -d` sends JSON as form-urlencoded: the body is read as JSON all the same, and
+    // a body that is not JSON gets the protocol's error shape, not a bare 415.
+    let form = |body: &str| {
+        let mut r = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .post(&format!("{b}/v2/models/r/feedback"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(body)
+            .unwrap();
+        let text = r.body_mut().read_to_string().unwrap();
+        (r.status().as_u16(), text)
+    };
+    let (status, text) = form(r#"{"id": "q1", "label": "rich"}"#);
+    assert_eq!(status, 400);
+    assert!(text.contains("'rich' is not one of"), "{text}");
+    let (status, text) = form("id=q1&label=rich");
+    assert_eq!(status, 400);
+    assert!(text.contains("\"error\":\"the body is not JSON"), "{text}");
     let (status, _) = post(
         &format!("{b}/v2/models/nope/feedback"),
         r#"{"id": "q1", "label": ">50K"}"#,
