@@ -50,7 +50,7 @@ pub fn read_log(
     files.sort();
     if files.is_empty() {
         return Err(MonitorError::Invalid(format!(
-            "{} holds no predictions-*.jsonl files; point --current at the server's --log-dir",
+            "{} holds no predictions-*.jsonl files; give the directory the server logs to (its --log-dir)",
             dir.display()
         )));
     }

@@ -59,6 +59,12 @@ pub(crate) fn run(args: &RedistillArgs, progress: Progress) -> Result<ExitStatus
         .context("the production version's profile has no classes")?;
     let features = profile.features();
 
+    // The recipe first: it is cheap to check, and a bad one wastes no reading of the log.
+    let (recipe, text) = Recipe::load(&args.recipe)?;
+    let teacher_path = recipe.teacher.onnx.clone().context(
+        "re-distillation labels traffic with the recipe's ONNX teacher, and this recipe's teacher is not an ONNX model",
+    )?;
+
     // 1. Recent traffic, labelled by the teacher.
     let traffic = distillery_monitor::log::read_log(&args.log_dir, &features, Some(&args.model))?;
     let n_all = traffic.table.n_rows();
@@ -71,10 +77,6 @@ pub(crate) fn run(args: &RedistillArgs, progress: Progress) -> Result<ExitStatus
             args.model
         );
     }
-    let (recipe, text) = Recipe::load(&args.recipe)?;
-    let teacher_path = recipe.teacher.onnx.clone().context(
-        "re-distillation labels traffic with the recipe's ONNX teacher, and this recipe's teacher is not an ONNX model",
-    )?;
     progress.stage(&format!("labelling {n} logged rows with the teacher"));
     let mut teacher =
         oracle::oracle(&TeacherSource::Onnx(teacher_path), &profile).map_err(anyhow::Error::msg)?;
