@@ -758,6 +758,14 @@ fn bad_monitor_settings_are_refused_before_serving() {
             "does not exist",
         ),
         ("[monitor]\nteacher = \"nope.onnx\"\n", "nope.onnx"),
+        (
+            "[monitor]\n[[monitor.actions]]\nkind = \"command\"\nrun = [\"page-oncall-typo\"]\n",
+            "program \"page-oncall-typo\" is not an executable file and is not on PATH",
+        ),
+        (
+            "[monitor]\n[[monitor.actions]]\nkind = \"webhook\"\nurl = \"alerts.internal/hook\"\n",
+            "must start with http:// or https://",
+        ),
     ] {
         s.write("bad.toml", body);
         let out = s.cmd(&["serve", "--port", "0", "--config", "bad.toml"]);

@@ -340,13 +340,23 @@ fn resolve_monitor(
         actions.push(match a.kind.as_str() {
             "log" => AlertAction::Log,
             "rollback" => AlertAction::RollbackCanary,
-            "webhook" => AlertAction::Webhook {
-                url: a.url.with_context(|| format!("{at} needs url = \"http://…\""))?,
-            },
+            "webhook" => {
+                let url = a.url.with_context(|| format!("{at} needs url = \"http://…\""))?;
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!("{at}: url {url:?} must start with http:// or https://");
+                }
+                AlertAction::Webhook { url }
+            }
             "command" => {
                 let argv = a.run.filter(|r| !r.is_empty()).with_context(|| {
                     format!("{at} needs run = [\"program\", \"arg\", …]")
                 })?;
+                if !program_exists(&argv[0]) {
+                    bail!(
+                        "{at}: program {:?} is not an executable file and is not on PATH",
+                        argv[0]
+                    );
+                }
                 AlertAction::Command { argv }
             }
             "redistill" => {
@@ -378,6 +388,29 @@ fn resolve_monitor(
         config,
         teacher,
         actions,
+    })
+}
+
+/// True when `program` names an executable file: a path as given, or a name found in a
+/// directory of `PATH` (what the alert's process spawn will look for).
+fn program_exists(program: &str) -> bool {
+    let executable = |p: &Path| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        }
+        #[cfg(not(unix))]
+        {
+            p.is_file()
+        }
+    };
+    if program.contains(std::path::MAIN_SEPARATOR) || program.contains('/') {
+        return executable(Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| executable(&dir.join(program)))
     })
 }
 
