@@ -171,16 +171,31 @@ impl TrafficBuffer {
             .map(|r| r as usize)
             .or_else(|| spans.iter().map(|(a, b)| b - a).max())
             .unwrap_or(0);
+        // One [n, d] tensor with the features in schema order, as the server also accepts.
+        let d = self.features.len();
+        let matrix = inputs.len() == 1
+            && d > 0
+            && spans[0].1 - spans[0].0 == rows * d
+            && !self
+                .features
+                .iter()
+                .any(|(n, _)| inputs[0]["name"] == n.as_str());
         for (i, (name, kind)) in self.features.iter().enumerate() {
             // Inputs usually come in feature order; search only when they do not.
-            let tensor = if inputs.get(i).is_some_and(|t| t["name"] == name.as_str()) {
+            let tensor = if matrix {
+                None
+            } else if inputs.get(i).is_some_and(|t| t["name"] == name.as_str()) {
                 Some(i)
             } else {
                 inputs.iter().position(|t| t["name"] == name.as_str())
             };
             let column: &[&Value] = tensor.map_or(&[], |j| &cells[spans[j].0..spans[j].1]);
             for r in 0..rows {
-                let cell = column.get(r).copied().unwrap_or(&Value::Null);
+                let cell = if matrix {
+                    cells[r * d + i]
+                } else {
+                    column.get(r).copied().unwrap_or(&Value::Null)
+                };
                 if *kind == Kind::Numeric {
                     self.numbers[i].push(match cell {
                         Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
@@ -290,5 +305,24 @@ mod tests {
         assert!(t.table.column("city").expect("city").is_missing(1));
         assert_eq!(t.probabilities, vec![vec![0.1, 0.9], vec![0.7, 0.3]]);
         assert!(read_log(dir.path(), &features, Some("nobody")).is_err());
+    }
+
+    #[test]
+    fn one_matrix_tensor_is_read_in_feature_order() {
+        let features = vec![
+            ("age".to_string(), Kind::Numeric),
+            ("city".to_string(), Kind::Categorical),
+        ];
+        let record: Value = serde_json::from_str(
+            r#"{"rows":2,"inputs":[{"name":"x","datatype":"FP64","shape":[2,2],"data":[30,1,40,2]}]}"#,
+        )
+        .expect("json");
+        let mut buffer = TrafficBuffer::new(&features);
+        assert!(buffer.add(&record));
+        let (table, _) = buffer.take(Path::new("live")).expect("table");
+        assert_eq!(table.column("age").expect("age").number(1), Some(40.0));
+        let city = table.column("city").expect("city");
+        assert_eq!(city.text(0), Some("1"));
+        assert_eq!(city.text(1), Some("2"));
     }
 }
