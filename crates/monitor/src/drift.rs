@@ -93,7 +93,14 @@ pub struct DriftReport {
     /// probability); reported, but not counted in the dataset verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prediction: Vec<ColumnDrift>,
+    /// What makes the verdict less trustworthy (too few current rows, for one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
+
+/// Below this many current rows the report warns: a test has little power on so few rows,
+/// and a distance between so few values and the reference is mostly noise.
+pub const FEW_ROWS: u64 = 100;
 
 impl DriftReport {
     /// Compares `current` with `reference`, column by column, in parallel.
@@ -162,6 +169,15 @@ impl DriftReport {
             columns,
             multivariate: None,
             prediction: Vec::new(),
+            warnings: (current.rows < FEW_ROWS)
+                .then(|| {
+                    format!(
+                        "only {} current rows: drift tests have little power on fewer than {FEW_ROWS}, and distances are noisy; compare a larger window",
+                        current.rows
+                    )
+                })
+                .into_iter()
+                .collect(),
         })
     }
 

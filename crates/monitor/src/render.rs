@@ -39,6 +39,9 @@ pub fn html(report: &DriftReport, reference: &Profile, current: &Profile) -> Str
         cr = report.current_rows,
         cs = escape(&current.source),
     );
+    for w in &report.warnings {
+        let _ = write!(out, "<p class=\"drift\">Warning: {}</p>", escape(w));
+    }
     if let Some(m) = &report.multivariate {
         let _ = write!(
             out,

@@ -235,6 +235,9 @@ fn print_report(out: &mut impl Write, report: &DriftReport) -> Result<()> {
         "reference {} rows, current {} rows",
         report.reference_rows, report.current_rows
     )?;
+    for w in &report.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
     if let Some(m) = &report.multivariate {
         writeln!(
             out,

@@ -108,6 +108,25 @@ fn car_loan_drift_is_flagged_in_the_drifted_period_only() {
     let r = json(&stable);
     assert_eq!(r["dataset_drift"], false);
     assert_eq!(column(&r, "car_value")["drifted"], false);
+    assert!(r.get("warnings").is_none(), "{r}");
+
+    // A handful of current rows: the verdict comes with a warning.
+    let few = car_loan_subset(&s, "few.csv", |p, id| p == "analysis" && id < 50_600);
+    let out = s.cmd(&[
+        "drift",
+        "--reference",
+        &reference,
+        "--current",
+        &few,
+        "--ignore",
+        NOT_FEATURES,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("current rows: drift tests have little power"),
+        "{text}"
+    );
 
     // The joint distribution: MMD and the domain classifier agree with the columns.
     for (current, expected) in [(&late, true), (&early, false)] {
