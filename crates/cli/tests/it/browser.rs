@@ -23,8 +23,24 @@ fn chromium() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
-/// Runs headless Chromium on `page` with `args`, killing it after two minutes.
-fn headless(chrome: &Path, profile: &Path, args: &[&str], page: &Path) -> Output {
+/// Chromium for `test`; `None` (the test skips, saying so loudly) where it is not
+/// installed, unless CI requires it (`DISTILLERY_REQUIRE_BROWSER`).
+fn browser(test: &str) -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("DISTILLERY_REQUIRE_BROWSER").is_none(),
+            "DISTILLERY_REQUIRE_BROWSER is set but Chromium is not installed (apt-get install chromium)"
+        );
+        eprintln!(
+            "SKIPPED {test}: no Chromium here; install Debian's `chromium` or set DISTILLERY_CHROMIUM"
+        );
+    }
+    found
+}
+
+/// Runs headless Chromium on `url` with `args`, killing it after two minutes.
+fn headless(chrome: &Path, profile: &Path, args: &[&str], url: &str) -> Output {
     let mut child = Command::new(chrome)
         .args([
             "--headless",
@@ -39,7 +55,7 @@ fn headless(chrome: &Path, profile: &Path, args: &[&str], page: &Path) -> Output
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
-        .arg(format!("file://{}", page.display()))
+        .arg(url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -57,14 +73,7 @@ fn headless(chrome: &Path, profile: &Path, args: &[&str], page: &Path) -> Output
 
 #[test]
 fn the_html_report_renders_in_headless_chromium() {
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var_os("DISTILLERY_REQUIRE_BROWSER").is_none(),
-            "DISTILLERY_REQUIRE_BROWSER is set but Chromium is not installed (apt-get install chromium)"
-        );
-        eprintln!(
-            "SKIPPED the_html_report_renders_in_headless_chromium: no Chromium here; install Debian's `chromium` or set DISTILLERY_CHROMIUM"
-        );
+    let Some(chrome) = browser("the_html_report_renders_in_headless_chromium") else {
         return;
     };
     let s = setup();
@@ -76,7 +85,14 @@ fn the_html_report_renders_in_headless_chromium() {
     let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
-    let page = s.runs()[0].join("report.html").canonicalize().unwrap();
+    let page = format!(
+        "file://{}",
+        s.runs()[0]
+            .join("report.html")
+            .canonicalize()
+            .unwrap()
+            .display()
+    );
     let profile = s.path("chromium-profile");
 
     let shot = s.path("report.png");
@@ -116,12 +132,7 @@ fn the_html_report_renders_in_headless_chromium() {
 
 #[test]
 fn the_drift_page_renders_in_headless_chromium() {
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var_os("DISTILLERY_REQUIRE_BROWSER").is_none(),
-            "DISTILLERY_REQUIRE_BROWSER is set but Chromium is not installed (apt-get install chromium)"
-        );
-        eprintln!("SKIPPED the_drift_page_renders_in_headless_chromium: no Chromium here");
+    let Some(chrome) = browser("the_drift_page_renders_in_headless_chromium") else {
         return;
     };
     let s = setup();
@@ -154,7 +165,7 @@ fn the_drift_page_renders_in_headless_chromium() {
         page.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let page = page.canonicalize().unwrap();
+    let page = format!("file://{}", page.canonicalize().unwrap().display());
     let profile = s.path("chromium-profile");
     let shot = s.path("drift.png");
     let out = headless(
@@ -180,4 +191,58 @@ fn the_drift_page_renders_in_headless_chromium() {
     assert_eq!(dom.matches("<svg").count(), 7, "one plot per column");
     assert!(dom.matches("<rect").count() > 50, "the plots have bars");
     assert!(dom.contains("id=\"col-car-value\""));
+}
+
+#[test]
+fn the_live_monitor_page_renders_in_headless_chromium() {
+    let Some(chrome) = browser("the_live_monitor_page_renders_in_headless_chromium") else {
+        return;
+    };
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.write(
+        "serve.toml",
+        &format!(
+            "[monitor]\nwindow = 100\nteacher = {:?}\nteacher_fraction = 1.0\n",
+            crate::util::demo_teacher().display().to_string()
+        ),
+    );
+    let server = crate::serve::serve_with(s.dir.path(), &["--no-log", "--config", "serve.toml"]);
+    let b = server.base.clone();
+    for from in (0..300).step_by(100) {
+        let (status, r) = crate::serve::post(
+            &format!("{b}/v2/models/r/infer"),
+            &crate::drift::adult_batch(from, 100, 0.0),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    crate::util::eventually("three windows", || {
+        let (_, text) = crate::serve::get(&format!("{b}/monitor"));
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (state["models"]["r/1"]["windows"] == 3).then_some(())
+    });
+    let url = format!("{b}/monitor/page");
+    let profile = s.path("chromium-profile");
+    let shot = s.path("monitor.png");
+    let out = headless(
+        &chrome,
+        &profile,
+        &[
+            "--window-size=1280,1200",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &url,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let png = std::fs::read(&shot).expect("a screenshot was written");
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(png.len() > 10_000, "screenshot is only {} bytes", png.len());
+    let out = headless(&chrome, &profile, &["--dump-dom"], &url);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("<h2 id=\"v-r-1\">r/1</h2>"), "{dom}");
+    assert!(dom.matches("<polyline").count() >= 2, "signal lines: {dom}");
+    assert!(dom.contains("fidelity"), "{dom}");
 }

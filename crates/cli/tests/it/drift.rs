@@ -241,7 +241,7 @@ fn bad_drift_requests_say_what_is_wrong() {
 }
 
 /// A request of `n` Adult-sample rows starting at `from`, with `age` moved by `age_shift`.
-fn adult_batch(from: usize, n: usize, age_shift: f64) -> String {
+pub(crate) fn adult_batch(from: usize, n: usize, age_shift: f64) -> String {
     adult_batch_moved(from, n, "age", age_shift)
 }
 
