@@ -71,6 +71,45 @@ fn headless(chrome: &Path, profile: &Path, args: &[&str], url: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Opens `url` in headless Chromium twice: first a `width`×`height` screenshot, which must
+/// be a PNG of that size and larger than `min_bytes` (a blank page compresses to a few
+/// kB; tables and charts do not), then the rendered DOM, which is returned.
+fn render(
+    chrome: &Path,
+    dir: &Path,
+    url: &str,
+    (width, height): (u32, u32),
+    min_bytes: usize,
+) -> String {
+    let profile = dir.join("chromium-profile");
+    let shot = dir.join("page.png");
+    let out = headless(
+        chrome,
+        &profile,
+        &[
+            &format!("--window-size={width},{height}"),
+            &format!("--screenshot={}", shot.display()),
+        ],
+        url,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let png = std::fs::read(&shot).expect("a screenshot was written");
+    assert_eq!(&png[1..4], b"PNG");
+    let size = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert_eq!(size, (width, height));
+    assert!(
+        png.len() > min_bytes,
+        "screenshot is only {} bytes",
+        png.len()
+    );
+    let out = headless(chrome, &profile, &["--dump-dom"], url);
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn the_html_report_renders_in_headless_chromium() {
     let Some(chrome) = browser("the_html_report_renders_in_headless_chromium") else {
@@ -93,30 +132,7 @@ fn the_html_report_renders_in_headless_chromium() {
             .unwrap()
             .display()
     );
-    let profile = s.path("chromium-profile");
-
-    let shot = s.path("report.png");
-    let out = headless(
-        &chrome,
-        &profile,
-        &[
-            "--window-size=1280,2000",
-            &format!("--screenshot={}", shot.display()),
-        ],
-        &page,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let png = std::fs::read(&shot).expect("a screenshot was written");
-    assert_eq!(&png[1..4], b"PNG");
-    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
-    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
-    assert_eq!((width, height), (1280, 2000));
-    // A blank page of this size compresses to a few kB; tables and charts do not.
-    assert!(png.len() > 40_000, "screenshot is only {} bytes", png.len());
-
-    let out = headless(&chrome, &profile, &["--dump-dom"], &page);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = render(&chrome, s.dir.path(), &page, (1280, 2000), 40_000);
     let acc = format!("{:.4}", report["student"]["accuracy"].as_f64().unwrap());
     let gap = format!("{:.4}", report["slices"]["gap"]["gap"].as_f64().unwrap());
     for needle in [
@@ -166,24 +182,7 @@ fn the_drift_page_renders_in_headless_chromium() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let page = format!("file://{}", page.canonicalize().unwrap().display());
-    let profile = s.path("chromium-profile");
-    let shot = s.path("drift.png");
-    let out = headless(
-        &chrome,
-        &profile,
-        &[
-            "--window-size=1280,1600",
-            &format!("--screenshot={}", shot.display()),
-        ],
-        &page,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let png = std::fs::read(&shot).expect("a screenshot was written");
-    assert_eq!(&png[1..4], b"PNG");
-    assert!(png.len() > 20_000, "screenshot is only {} bytes", png.len());
-    let out = headless(&chrome, &profile, &["--dump-dom"], &page);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = render(&chrome, s.dir.path(), &page, (1280, 1600), 20_000);
     assert!(
         dom.contains("dataset drift: 4 of 7 columns drifted"),
         "verdict not rendered"
@@ -224,24 +223,7 @@ fn the_live_monitor_page_renders_in_headless_chromium() {
         (state["models"]["r/1"]["windows"] == 3).then_some(())
     });
     let url = format!("{b}/monitor/page");
-    let profile = s.path("chromium-profile");
-    let shot = s.path("monitor.png");
-    let out = headless(
-        &chrome,
-        &profile,
-        &[
-            "--window-size=1280,1200",
-            &format!("--screenshot={}", shot.display()),
-        ],
-        &url,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let png = std::fs::read(&shot).expect("a screenshot was written");
-    assert_eq!(&png[1..4], b"PNG");
-    assert!(png.len() > 10_000, "screenshot is only {} bytes", png.len());
-    let out = headless(&chrome, &profile, &["--dump-dom"], &url);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = render(&chrome, s.dir.path(), &url, (1280, 1200), 10_000);
     assert!(dom.contains("<h2 id=\"v-r-1\">r/1</h2>"), "{dom}");
     assert!(dom.matches("<polyline").count() >= 2, "signal lines: {dom}");
     assert!(dom.contains("fidelity"), "{dom}");

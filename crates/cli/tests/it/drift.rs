@@ -563,36 +563,22 @@ fn estimate_tracks_realized_accuracy_without_labels() {
         serde_json::Value::Array(chunks)
     );
 
-    let bad = s.cmd(&[
-        "estimate",
-        "--reference",
-        run.to_str().unwrap(),
-        "--current",
-        "log",
-        "--chunk-size",
-        "1000",
-    ]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        stderr(&bad).contains("at least two reference chunks"),
-        "{}",
-        stderr(&bad)
-    );
-    let zero = s.cmd(&[
-        "estimate",
-        "--reference",
-        run.to_str().unwrap(),
-        "--current",
-        "log",
-        "--chunk-size",
-        "0",
-    ]);
-    assert_eq!(zero.status.code(), Some(2));
-    assert!(
-        stderr(&zero).contains("the chunk size must be at least 1 row"),
-        "{}",
-        stderr(&zero)
-    );
+    for (chunk_size, needle) in [
+        ("1000", "at least two reference chunks"),
+        ("0", "the chunk size must be at least 1 row"),
+    ] {
+        let bad = s.cmd(&[
+            "estimate",
+            "--reference",
+            run.to_str().unwrap(),
+            "--current",
+            "log",
+            "--chunk-size",
+            chunk_size,
+        ]);
+        assert_eq!(bad.status.code(), Some(2));
+        assert!(stderr(&bad).contains(needle), "{}", stderr(&bad));
+    }
 }
 
 #[test]
