@@ -529,16 +529,20 @@ fn estimate_tracks_realized_accuracy_without_labels() {
     let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
     log_traffic(&s, "log", 0..600, 0.0);
-    let logged = s.cmd(&[
-        "estimate",
-        "--reference",
-        run.to_str().unwrap(),
-        "--current",
-        "log",
-        "--chunk-size",
-        "100",
-        "--json",
-    ]);
+    let on_log = |reference: &str, chunk_size: &str| {
+        s.cmd(&[
+            "estimate",
+            "--reference",
+            reference,
+            "--current",
+            "log",
+            "--chunk-size",
+            chunk_size,
+            "--json",
+        ])
+    };
+    let run = run.to_str().unwrap();
+    let logged = on_log(run, "100");
     assert_eq!(logged.status.code(), Some(0), "{}", stderr(&logged));
     let chunks = json(&logged)["chunks"].as_array().unwrap().clone();
     assert_eq!(chunks.len(), 6);
@@ -547,16 +551,7 @@ fn estimate_tracks_realized_accuracy_without_labels() {
         "no labels in the log"
     );
 
-    let by_version = s.cmd(&[
-        "estimate",
-        "--reference",
-        "r/1",
-        "--current",
-        "log",
-        "--chunk-size",
-        "100",
-        "--json",
-    ]);
+    let by_version = on_log("r/1", "100");
     assert_eq!(by_version.status.code(), Some(0), "{}", stderr(&by_version));
     assert_eq!(
         json(&by_version)["chunks"],
@@ -567,15 +562,7 @@ fn estimate_tracks_realized_accuracy_without_labels() {
         ("1000", "at least two reference chunks"),
         ("0", "the chunk size must be at least 1 row"),
     ] {
-        let bad = s.cmd(&[
-            "estimate",
-            "--reference",
-            run.to_str().unwrap(),
-            "--current",
-            "log",
-            "--chunk-size",
-            chunk_size,
-        ]);
+        let bad = on_log(run, chunk_size);
         assert_eq!(bad.status.code(), Some(2));
         assert!(stderr(&bad).contains(needle), "{}", stderr(&bad));
     }
