@@ -273,6 +273,7 @@ impl LiveMonitor {
         self.feature_detectors(&table);
         self.fidelity(&table, &probabilities, &mut summary);
         if let Some(cbpe) = &self.cbpe
+            && !probabilities.is_empty()
             && probabilities.iter().all(|p| p.len() == self.classes.len())
         {
             let chunks = cbpe.estimate(&probabilities, None);

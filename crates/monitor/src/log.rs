@@ -16,7 +16,8 @@ use crate::error::MonitorError;
 pub struct LoggedTraffic {
     /// One column per requested feature, one row per served row.
     pub table: Table,
-    /// The probabilities answered for each row (empty when the log has no outputs).
+    /// The probabilities answered for each row: empty when no record has them, else one
+    /// entry per row, itself empty for a row whose record lacks them.
     pub probabilities: Vec<Vec<f64>>,
     /// Log records read (answered requests of the chosen model).
     pub requests: usize,
@@ -216,20 +217,25 @@ impl TrafficBuffer {
             }
         }
         self.rows += rows;
+        // One entry per row, empty where the record answered no probabilities (logs from
+        // servers that logged only the outputs a client selected), so rows stay aligned.
+        cells.clear();
         if let Some(out) = record["outputs"].as_array()
             && let Some(p) = out.iter().find(|o| o["name"] == "probabilities")
         {
-            cells.clear();
             flatten(&p["data"], &mut cells);
-            let k = cells.len().checked_div(rows).unwrap_or(0);
-            for r in 0..rows {
-                self.probabilities.push(
-                    cells[r * k..(r + 1) * k]
-                        .iter()
-                        .map(|v| v.as_f64().unwrap_or(f64::NAN))
-                        .collect(),
-                );
-            }
+        }
+        let k = cells.len().checked_div(rows).unwrap_or(0);
+        let whole = k > 0 && k * rows == cells.len();
+        for r in 0..rows {
+            self.probabilities.push(if whole {
+                cells[r * k..(r + 1) * k]
+                    .iter()
+                    .map(|v| v.as_f64().unwrap_or(f64::NAN))
+                    .collect()
+            } else {
+                Vec::new()
+            });
         }
         true
     }
@@ -264,7 +270,11 @@ impl TrafficBuffer {
         let names = self.features.iter().map(|(n, _)| n.clone()).collect();
         let table = Table::from_columns(dir.to_path_buf(), names, columns)
             .map_err(|e| MonitorError::Invalid(e.to_string()))?;
-        Ok((table, self.probabilities))
+        let mut probabilities = self.probabilities;
+        if probabilities.iter().all(Vec::is_empty) {
+            probabilities.clear();
+        }
+        Ok((table, probabilities))
     }
 }
 
@@ -319,10 +329,26 @@ mod tests {
         .expect("json");
         let mut buffer = TrafficBuffer::new(&features);
         assert!(buffer.add(&record));
-        let (table, _) = buffer.take(Path::new("live")).expect("table");
+        let (table, probabilities) = buffer.take(Path::new("live")).expect("table");
+        assert!(probabilities.is_empty(), "no record answered probabilities");
         assert_eq!(table.column("age").expect("age").number(1), Some(40.0));
         let city = table.column("city").expect("city");
         assert_eq!(city.text(0), Some("1"));
         assert_eq!(city.text(1), Some("2"));
+    }
+
+    #[test]
+    fn rows_without_probabilities_keep_the_rest_aligned() {
+        let features = vec![("age".to_string(), Kind::Numeric)];
+        let mut buffer = TrafficBuffer::new(&features);
+        for line in [
+            r#"{"rows":1,"inputs":[{"name":"age","data":[30]}]}"#,
+            r#"{"rows":2,"inputs":[{"name":"age","data":[40,50]}],"outputs":[{"name":"probabilities","data":[0.1,0.9,0.6,0.4]}]}"#,
+        ] {
+            assert!(buffer.add(&serde_json::from_str(line).expect("json")));
+        }
+        let (table, probabilities) = buffer.take(Path::new("live")).expect("table");
+        assert_eq!(table.n_rows(), 3);
+        assert_eq!(probabilities, vec![vec![], vec![0.1, 0.9], vec![0.6, 0.4]]);
     }
 }

@@ -110,9 +110,37 @@ fn decode(bytes: &[u8], datatype: &str, name: &str) -> Result<Vec<Value>, String
     }
 }
 
+/// `answer` with only the outputs named in `wanted`.
+fn select(answer: &Value, wanted: &[Value]) -> Value {
+    let mut out = serde_json::Map::new();
+    for (key, value) in answer.as_object().into_iter().flatten() {
+        let value = match (key.as_str(), value.as_array()) {
+            ("outputs", Some(outputs)) => Value::Array(
+                outputs
+                    .iter()
+                    .filter(|o| wanted.iter().any(|w| w["name"] == o["name"]))
+                    .cloned()
+                    .collect(),
+            ),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), value);
+    }
+    Value::Object(out)
+}
+
 /// The response, with the outputs the request asked for as bytes (`binary_data` on an
 /// output, or `binary_data_output` on the request) moved after the JSON header.
 pub(crate) fn respond(request: &Value, answer: &Value) -> Response {
+    // Only the outputs the request named (both when it named none).
+    let selected;
+    let answer = match request["outputs"].as_array() {
+        Some(wanted) => {
+            selected = select(answer, wanted);
+            &selected
+        }
+        None => answer,
+    };
     let all = request["parameters"]["binary_data_output"].as_bool() == Some(true);
     let asked = request["outputs"].as_array().is_some_and(|outs| {
         outs.iter()
@@ -225,7 +253,10 @@ mod tests {
 
     #[test]
     fn requested_outputs_come_back_as_bytes_after_the_header() {
-        let request = json!({"outputs": [{"name": "label", "parameters": {"binary_data": true}}]});
+        let request = json!({"outputs": [
+            {"name": "probabilities"},
+            {"name": "label", "parameters": {"binary_data": true}},
+        ]});
         let answer = json!({"outputs": [
             {"name": "probabilities", "datatype": "FP32", "shape": [1, 2], "data": [0.25, 0.75]},
             {"name": "label", "datatype": "BYTES", "shape": [1], "data": [">50K"]},
@@ -241,6 +272,14 @@ mod tests {
         );
         assert_eq!(json["outputs"][1]["parameters"]["binary_data_size"], 8);
         assert_eq!(&body[header..], b"\x04\0\0\0>50K");
+
+        // An output not named is not sent.
+        let request = json!({"outputs": [{"name": "label", "parameters": {"binary_data": true}}]});
+        let r = respond(&request, &answer);
+        let header: usize = r.headers()[HEADER].to_str().unwrap().parse().unwrap();
+        let json: Value = serde_json::from_slice(&futures_body(r)[..header]).unwrap();
+        assert_eq!(json["outputs"].as_array().unwrap().len(), 1, "{json}");
+        assert_eq!(json["outputs"][0]["name"], "label");
     }
 
     fn futures_body(r: Response) -> Vec<u8> {

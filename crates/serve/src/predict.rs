@@ -195,7 +195,9 @@ pub(crate) fn encode(student: &Student, rows: &Rows<'_>) -> Result<Vec<f32>, Str
     Ok(x)
 }
 
-/// The protocol's answer for `n` rows of class probabilities.
+/// The protocol's answer for `n` rows of class probabilities, with both outputs whatever
+/// the request selected: the log, the monitor, feedback and canary comparison need them;
+/// [`crate::binary::respond`] sends only the selected ones. An unknown output is refused.
 pub(crate) fn answer_with(
     served: &Served,
     request: &Value,
@@ -209,7 +211,7 @@ pub(crate) fn answer_with(
         .map(|p| &classes[(0..k).fold(0, |b, j| if p[j] > p[b] { j } else { b })])
         .collect();
     let probabilities: Vec<f64> = probabilities.iter().map(|&p| f64::from(p)).collect();
-    let mut outputs = vec![
+    let outputs = vec![
         json!({ "name": "probabilities", "shape": [n, k], "datatype": "FP32", "data": probabilities }),
         json!({ "name": "label", "shape": [n], "datatype": "BYTES", "data": labels }),
     ];
@@ -223,7 +225,6 @@ pub(crate) fn answer_with(
                 "unknown output '{bad}'; the model gives probabilities and label"
             ));
         }
-        outputs.retain(|o| names.contains(&o["name"].as_str().unwrap_or("")));
     }
     let mut response = json!({
         "model_name": served.version.name,

@@ -185,13 +185,15 @@ fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -
         );
         let mut profile = Profile::from_table(&traffic.table, features)?;
         profile.sample = Some(RowSample::from_table(&traffic.table, features)?);
+        let answered: Vec<Vec<f64>> = traffic
+            .probabilities
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
         if let Some(r) = &reference.prediction
-            && !traffic.probabilities.is_empty()
+            && !answered.is_empty()
         {
-            profile.prediction = Some(PredictionProfile::from_probabilities(
-                &r.classes,
-                &traffic.probabilities,
-            ));
+            profile.prediction = Some(PredictionProfile::from_probabilities(&r.classes, &answered));
         }
         return Ok(profile);
     }

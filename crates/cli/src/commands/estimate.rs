@@ -104,13 +104,18 @@ fn current(
             .collect();
         let traffic =
             distillery_monitor::log::read_log(&args.current, &features, args.model.as_deref())?;
-        if traffic.probabilities.is_empty() {
+        let answered: Vec<Vec<f64>> = traffic
+            .probabilities
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        if answered.is_empty() {
             bail!(
                 "the prediction log in {} holds no answered probabilities",
                 args.current.display()
             );
         }
-        return Ok((traffic.probabilities, None));
+        return Ok((answered, None));
     }
     let table = super::predict::read_for(student, &args.current)?;
     let rows: Vec<usize> = (0..table.n_rows()).collect();

@@ -148,8 +148,16 @@ fn the_production_student_answers_kserve_v2_requests() {
         assert!((sum - 1.0).abs() < 1e-5);
     }
     assert_eq!(r["outputs"][1]["data"].as_array().unwrap().len(), 3);
-    let (status, _) = post(&format!("{b}/v2/models/r/versions/1/infer"), &request);
-    assert_eq!(status, 200);
+    // Only the label asked for: only the label answered (the log keeps both, below).
+    let labels_only =
+        serde_json::json!({"id": "req-8", "inputs": tensors, "outputs": [{"name": "label"}]});
+    let (status, r) = post(
+        &format!("{b}/v2/models/r/versions/1/infer"),
+        &labels_only.to_string(),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["outputs"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["outputs"][0]["name"], "label");
 
     // Errors: unknown model 404, bad input 400 naming it.
     let (status, e) = post(&format!("{b}/v2/models/nope/infer"), "{}");
@@ -211,6 +219,12 @@ fn the_production_student_answers_kserve_v2_requests() {
     assert_eq!(ok[0]["inputs"].as_array().unwrap().len(), 14);
     assert_eq!(ok[0]["outputs"][1]["data"].as_array().unwrap().len(), 3);
     assert!(ok[0]["latency_us"].as_f64().unwrap() > 0.0);
+    let selective = ok.iter().find(|r| r["id"] == "req-8").unwrap();
+    assert_eq!(
+        selective["outputs"][0]["data"].as_array().unwrap().len(),
+        6,
+        "the log keeps the probabilities the client did not ask for: {selective}"
+    );
     assert!(
         records
             .iter()
