@@ -57,6 +57,7 @@ pub fn read_log(
     }
     let mut builder = TrafficBuffer::new(features);
     let (mut requests, mut skipped) = (0usize, 0usize);
+    let mut models: Vec<String> = Vec::new();
     for path in &files {
         let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
         for line in BufReader::new(file).lines() {
@@ -70,6 +71,11 @@ pub fn read_log(
                 && model.is_none_or(|m| record["model"] == m);
             if wanted && builder.add(&record) {
                 requests += 1;
+                if let Some(name) = record["model"].as_str()
+                    && !models.iter().any(|m| m == name)
+                {
+                    models.push(name.to_string());
+                }
             } else {
                 skipped += 1;
             }
@@ -82,6 +88,13 @@ pub fn read_log(
             model
                 .map(|m| format!(" for model `{m}`"))
                 .unwrap_or_default()
+        )));
+    }
+    if models.len() > 1 {
+        return Err(MonitorError::Invalid(format!(
+            "the prediction log in {} holds several models ({}); pick one with --model",
+            dir.display(),
+            models.join(", ")
         )));
     }
     let (table, probabilities) = builder.take(dir)?;
@@ -315,6 +328,13 @@ mod tests {
         assert!(t.table.column("city").expect("city").is_missing(1));
         assert_eq!(t.probabilities, vec![vec![0.1, 0.9], vec![0.7, 0.3]]);
         assert!(read_log(dir.path(), &features, Some("nobody")).is_err());
+        let mixed = read_log(dir.path(), &features, None).expect_err("two models");
+        assert!(
+            mixed
+                .to_string()
+                .contains("several models (m, other); pick one with --model"),
+            "{mixed}"
+        );
     }
 
     #[test]
