@@ -239,6 +239,15 @@ impl Monitors {
     }
 }
 
+/// An HTTP client for alert actions (webhooks, the rollback call) that gives up after
+/// ten seconds: a hung receiver must not stall the monitor thread.
+fn alert_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
 struct Worker {
     settings: MonitorSettings,
     monitors: BTreeMap<String, LiveMonitor>,
@@ -374,7 +383,7 @@ impl Worker {
                     "monitoring alert"
                 ),
                 AlertAction::Webhook { url } => {
-                    let sent = ureq::post(url).send_json(&payload);
+                    let sent = alert_agent().post(url).send_json(&payload);
                     if let Err(e) = sent {
                         tracing::error!(url = %url, error = %e, "alert webhook failed");
                     }
@@ -426,7 +435,8 @@ impl Worker {
             alert.window,
             alert.reasons.join("; ")
         );
-        let sent = ureq::post(&url)
+        let sent = alert_agent()
+            .post(&url)
             .header("Authorization", &format!("Bearer {token}"))
             .send_json(json!({ "why": why }));
         match sent {

@@ -71,6 +71,7 @@ pub(crate) fn run(args: &DeployArgs) -> Result<ExitStatus> {
     };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
         .build()
         .into();
     let url = format!("{}{path}", args.server.trim_end_matches('/'));

@@ -319,6 +319,7 @@ fn deploy(
         .header("Authorization", &format!("Bearer {token}"))
         .config()
         .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
         .build()
         .send_json(&body)
         .with_context(|| format!("calling {url}"))?;

@@ -52,6 +52,10 @@ pub(crate) fn oracle(
             url: url.clone(),
             features,
             k: classes.len(),
+            agent: ureq::Agent::config_builder()
+                .timeout_global(Some(TEACHER_TIMEOUT))
+                .build()
+                .into(),
         }),
     })
 }
@@ -86,10 +90,15 @@ impl TeacherOracle for OnnxOracle {
     }
 }
 
+/// Longest a remote teacher may take to answer one window's rows: a hung teacher costs
+/// that window its fidelity (an error in its summary), not the monitor thread forever.
+const TEACHER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 struct RemoteOracle {
     url: String,
     features: Vec<(String, Kind)>,
     k: usize,
+    agent: ureq::Agent,
 }
 
 impl TeacherOracle for RemoteOracle {
@@ -115,7 +124,9 @@ impl TeacherOracle for RemoteOracle {
             inputs
                 .push(json!({"name": name, "datatype": datatype, "shape": [n, 1], "data": cells}));
         }
-        let answer: Value = ureq::post(&format!("{}/infer", self.url))
+        let answer: Value = self
+            .agent
+            .post(&format!("{}/infer", self.url))
             .send_json(json!({ "inputs": inputs }))
             .map_err(|e| format!("teacher at {}: {e}", self.url))?
             .body_mut()
