@@ -147,6 +147,9 @@ pub struct LiveState {
     pub feedback: (u64, u64),
     /// DDM alarms on feedback errors.
     pub error_alarms: u64,
+    /// Windows whose teacher call failed (so they have no fidelity).
+    #[serde(default)]
+    pub teacher_errors: u64,
 }
 
 /// The monitor of one served model.
@@ -211,6 +214,7 @@ impl LiveMonitor {
                 feature_alarms: std::collections::BTreeMap::new(),
                 feedback: (0, 0),
                 error_alarms: 0,
+                teacher_errors: 0,
             },
             profile,
         }
@@ -362,7 +366,10 @@ impl LiveMonitor {
                 summary.teacher_rows = rows.len();
                 summary.fidelity = Some(agree as f64 / rows.len() as f64);
             }
-            Err(e) => summary.teacher_error = Some(e),
+            Err(e) => {
+                self.state.teacher_errors += 1;
+                summary.teacher_error = Some(e);
+            }
         }
     }
 

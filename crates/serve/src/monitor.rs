@@ -224,6 +224,13 @@ impl Monitors {
             "Monitoring windows closed.",
             &|s| Some(s.windows as f64),
         );
+        per_version(
+            out,
+            "distillery_monitor_teacher_errors_total",
+            Kind::Counter,
+            "Windows whose teacher call failed, leaving them without fidelity.",
+            &|s| Some(s.teacher_errors as f64),
+        );
         out.single(
             "distillery_monitor_alerts_total",
             Kind::Counter,

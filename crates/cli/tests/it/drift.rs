@@ -818,6 +818,37 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
         metrics.contains("distillery_monitor_windows_total{model=\"r\",version=\"1\"} 2"),
         "{metrics}"
     );
+
+    // The teacher goes away: windows go on, without fidelity, and the failures are counted.
+    teacher.stop();
+    for from in (400..600).step_by(100) {
+        let (status, r) = post(
+            &format!("{}/v2/models/r/infer", server.base),
+            &adult_batch(from, 100, 0.0),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    let state = eventually("a third window", || {
+        let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
+        let state =
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone();
+        (state["windows"] == 3).then_some(state)
+    });
+    assert_eq!(state["teacher_errors"], 1, "{state}");
+    let last = &state["history"][2];
+    assert!(last["fidelity"].is_null(), "{last}");
+    assert!(
+        last["teacher_error"]
+            .as_str()
+            .unwrap()
+            .contains("teacher at"),
+        "{last}"
+    );
+    let (_, metrics) = crate::serve::get(&format!("{}/metrics", server.base));
+    assert!(
+        metrics.contains("distillery_monitor_teacher_errors_total{model=\"r\",version=\"1\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[test]
