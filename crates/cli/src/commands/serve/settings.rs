@@ -300,6 +300,13 @@ fn resolve_monitor(
             config.window
         );
     }
+    if (config.window as u64) < distillery_monitor::drift::FEW_ROWS {
+        tracing::warn!(
+            window = config.window,
+            "[monitor] windows under {} rows give noisy drift shares (a distance from so few values is mostly noise); use hundreds of rows when max_drift_share matters",
+            distillery_monitor::drift::FEW_ROWS
+        );
+    }
     if !(config.sample > 0.0 && config.sample <= 1.0) {
         bail!(
             "[monitor] sample {} must be a share in (0, 1]",
