@@ -537,9 +537,15 @@ pub(crate) struct DetectArgs {
     /// With a prediction log: only requests to this model.
     #[arg(long)]
     pub(crate) model: Option<String>,
+    /// With a prediction log: the run, profile or registered version whose features the
+    /// requests carry, so requests sent as one [n, d] tensor are read column by column.
+    #[arg(long)]
+    pub(crate) reference: Option<PathBuf>,
     /// Print the detections as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
 }
 
 /// `distillery eval`.

@@ -13,9 +13,18 @@ use crate::exit::ExitStatus;
 
 pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
     let table = if args.data.is_dir() {
-        let features = [(args.column.clone(), Kind::Numeric)];
+        let features = match &args.reference {
+            Some(r) => super::drift::reference(r, &args.options, &[])?.features(),
+            None => vec![(args.column.clone(), Kind::Numeric)],
+        };
         distillery_monitor::log::read_log(&args.data, &features, args.model.as_deref())?.table
     } else {
+        if args.reference.is_some() {
+            bail!(
+                "--reference reads a prediction log's requests; {} is a data file, whose columns are named already",
+                args.data.display()
+            );
+        }
         Table::read(&args.data, &ReadOptions::default())
             .with_context(|| format!("reading {}", args.data.display()))?
     };

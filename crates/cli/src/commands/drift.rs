@@ -15,7 +15,7 @@ use crate::exit::ExitStatus;
 
 pub(crate) fn run(args: &DriftArgs) -> Result<ExitStatus> {
     let options = options(args)?;
-    let reference = reference(args)?;
+    let reference = reference(&args.reference, &args.options, &args.ignore)?;
     let features = reference.features();
     let current = current(args, &features, &reference)?;
     let mut report = DriftReport::compare(&reference, &current, &options)?;
@@ -94,8 +94,13 @@ fn is_data_file(path: &Path) -> bool {
     .any(|ext| name.ends_with(ext))
 }
 
-fn reference(args: &DriftArgs) -> Result<Profile> {
-    let path = &args.reference;
+/// The reference profile `path` names: a run directory, a `profile.json`, a registered
+/// version (`name@alias`, `name/3`) or a data file (profiled now, leaving out `ignore`).
+pub(crate) fn reference(
+    path: &Path,
+    options: &crate::cli::RegistryOptions,
+    ignore: &[String],
+) -> Result<Profile> {
     if path.is_dir() {
         let profile = path.join("profile.json");
         if !profile.exists() {
@@ -108,7 +113,7 @@ fn reference(args: &DriftArgs) -> Result<Profile> {
         return Ok(Profile::load(&profile)?);
     }
     if !path.exists() {
-        if let Some(profile) = registered_profile(path, &args.options)? {
+        if let Some(profile) = registered_profile(path, options)? {
             return Ok(profile);
         }
         bail!(
@@ -122,7 +127,7 @@ fn reference(args: &DriftArgs) -> Result<Profile> {
     }
     let table = Table::read(path, &ReadOptions::default())
         .with_context(|| format!("reading the reference {}", path.display()))?;
-    for name in &args.ignore {
+    for name in ignore {
         table
             .index_of(name)
             .with_context(|| format!("--ignore {name}: not a column of {}", path.display()))?;
@@ -131,7 +136,7 @@ fn reference(args: &DriftArgs) -> Result<Profile> {
         .names()
         .iter()
         .zip(table.columns())
-        .filter(|(n, _)| !args.ignore.contains(n))
+        .filter(|(n, _)| !ignore.contains(n))
         .map(|(n, c)| {
             let kind = match c {
                 Column::Numeric(_) => Kind::Numeric,

@@ -975,3 +975,62 @@ fn a_canary_that_disagrees_with_the_teacher_is_rolled_back_by_the_monitor() {
         "{rollback}"
     );
 }
+
+#[test]
+fn requests_sent_as_one_matrix_are_read_column_by_column() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    // 120 rows as one [n, 14] tensor in schema order; age (the first feature) is 20 + i.
+    let rows = 120;
+    let data: Vec<f64> = (0..rows)
+        .flat_map(|i| (0..14).map(move |f| if f == 0 { 20.0 + i as f64 } else { 0.0 }))
+        .collect();
+    let body = serde_json::json!({"inputs": [
+        {"name": "x", "datatype": "FP64", "shape": [rows, 14], "data": data}
+    ]});
+    let server = serve_with(s.dir.path(), &["--log-dir", "log"]);
+    let (status, r) = post(
+        &format!("{}/v2/models/r/infer", server.base),
+        &body.to_string(),
+    );
+    assert_eq!(status, 200, "{r}");
+    server.stop();
+
+    let run = s.runs()[0].clone();
+    let drift = s.cmd(&[
+        "drift",
+        "--reference",
+        run.to_str().unwrap(),
+        "--current",
+        "log",
+        "--json",
+    ]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+    let age = json(&drift)["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "age")
+        .unwrap()
+        .clone();
+    assert_eq!(age["current_rows"], rows, "{age}");
+    assert_eq!(age["current_missing_share"], 0.0, "{age}");
+
+    let detect = |extra: &[&str]| {
+        let mut args = vec!["detect", "--data", "log", "--column", "age", "--json"];
+        args.extend(extra);
+        s.cmd(&args)
+    };
+    let read = detect(&["--reference", "r/1"]);
+    assert_eq!(read.status.code(), Some(0), "{}", stderr(&read));
+    assert_eq!(json(&read)["values"], rows);
+    let blind = detect(&[]);
+    assert_eq!(blind.status.code(), Some(2));
+    assert!(
+        stderr(&blind).contains("holds no numbers"),
+        "{}",
+        stderr(&blind)
+    );
+}
