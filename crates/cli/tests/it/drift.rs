@@ -782,20 +782,26 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
         ),
     );
     let server = serve_with(s.dir.path(), &["--config", "serve.toml"]);
+    let send = |rows: std::ops::Range<usize>| {
+        for from in rows.step_by(100) {
+            let (status, r) = post(
+                &format!("{}/v2/models/r/infer", server.base),
+                &adult_batch(from, 100, 0.0),
+            );
+            assert_eq!(status, 200, "{r}");
+        }
+    };
+    let after_windows = |n: u64| {
+        eventually("the monitor's windows", || {
+            let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
+            let state =
+                serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone();
+            (state["windows"] == n).then_some(state)
+        })
+    };
     // Half the requests are sampled: four requests of 100 rows make two windows.
-    for from in (0..400).step_by(100) {
-        let (status, r) = post(
-            &format!("{}/v2/models/r/infer", server.base),
-            &adult_batch(from, 100, 0.0),
-        );
-        assert_eq!(status, 200, "{r}");
-    }
-    let state = eventually("two windows", || {
-        let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
-        let state =
-            serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone();
-        (state["windows"] == 2).then_some(state)
-    });
+    send(0..400);
+    let state = after_windows(2);
     assert_eq!(
         state["rows"], 200,
         "half of the 400 rows were handed to the monitor"
@@ -821,19 +827,8 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
 
     // The teacher goes away: windows go on, without fidelity, and the failures are counted.
     teacher.stop();
-    for from in (400..600).step_by(100) {
-        let (status, r) = post(
-            &format!("{}/v2/models/r/infer", server.base),
-            &adult_batch(from, 100, 0.0),
-        );
-        assert_eq!(status, 200, "{r}");
-    }
-    let state = eventually("a third window", || {
-        let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
-        let state =
-            serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["r/1"].clone();
-        (state["windows"] == 3).then_some(state)
-    });
+    send(400..600);
+    let state = after_windows(3);
     assert_eq!(state["teacher_errors"], 1, "{state}");
     let last = &state["history"][2];
     assert!(last["fidelity"].is_null(), "{last}");
