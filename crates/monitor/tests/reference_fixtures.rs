@@ -275,46 +275,12 @@ fn cbpe_estimates_match_nannyml_within_a_hundredth() {
     );
     let mut ours = cbpe.estimate(&rp, &rpred, Some(&rtruth));
     ours.extend(cbpe.estimate(&ap, &apred, Some(&atruth)));
-    let theirs = f["chunks"].as_array().expect("chunks");
-    assert_eq!(ours.len(), theirs.len());
-    let within = |what: &str, a: f64, b: &Value, tol: f64| {
-        let b = b.as_f64().expect(what);
-        assert!((a - b).abs() <= tol, "{what}: ours {a}, NannyML {b}");
-    };
-    for (o, t) in ours.iter().zip(theirs) {
-        within("estimated accuracy", o.accuracy, &t["accuracy_value"], 0.01);
-        within("estimated F1", o.f1, &t["f1_value"], 0.01);
-        let (acc, f1) = o.realized.expect("realized");
-        within("realized accuracy", acc, &t["accuracy_realized"], 1e-12);
-        within("realized F1", f1, &t["f1_realized"], 1e-12);
-        within(
-            "accuracy sampling error",
-            o.accuracy_sampling_error,
-            &t["accuracy_sampling_error"],
-            1e-12,
-        );
-        within(
-            "F1 sampling error",
-            o.f1_sampling_error,
-            &t["f1_sampling_error"],
-            1e-12,
-        );
-        within(
-            "accuracy threshold",
-            cbpe.accuracy_thresholds.0,
-            &t["accuracy_lower_threshold"],
-            1e-12,
-        );
-        within(
-            "F1 threshold",
-            cbpe.f1_thresholds.0,
-            &t["f1_lower_threshold"],
-            1e-12,
-        );
-        let alert = t["accuracy_alert"].as_bool().expect("alert")
-            || t["f1_alert"].as_bool().expect("alert");
-        assert_eq!(o.alert, alert, "alert of chunk {}..{}", o.start, o.end);
-    }
+    assert_matches_nannyml(
+        &ours,
+        &f["chunks"],
+        (cbpe.accuracy_thresholds, cbpe.f1_thresholds),
+        "F1",
+    );
 }
 
 #[test]
@@ -372,7 +338,23 @@ fn multiclass_cbpe_matches_nannyml() {
     .expect("fit");
     let mut ours = cbpe.estimate(&rp, &rpred, Some(&rtruth));
     ours.extend(cbpe.estimate(&ap, &apred, Some(&atruth)));
-    let theirs = f["chunks"].as_array().expect("chunks");
+    assert_matches_nannyml(
+        &ours,
+        &f["chunks"],
+        (cbpe.accuracy_thresholds, cbpe.f1_thresholds),
+        "macro F1",
+    );
+}
+
+/// Our chunks against NannyML's: estimates within 0.01 (the bar), realized values,
+/// sampling errors and lower thresholds within 1e-12, and the same alerts.
+fn assert_matches_nannyml(
+    ours: &[distillery_monitor::cbpe::ChunkEstimate],
+    theirs: &Value,
+    (accuracy_thresholds, f1_thresholds): ((f64, f64), (f64, f64)),
+    f1: &str,
+) {
+    let theirs = theirs.as_array().expect("chunks");
     assert_eq!(ours.len(), theirs.len());
     let within = |what: &str, a: f64, b: &Value, tol: f64| {
         let b = b.as_f64().expect(what);
@@ -380,10 +362,15 @@ fn multiclass_cbpe_matches_nannyml() {
     };
     for (o, t) in ours.iter().zip(theirs) {
         within("estimated accuracy", o.accuracy, &t["accuracy_value"], 0.01);
-        within("estimated macro F1", o.f1, &t["f1_value"], 0.01);
-        let (acc, f1) = o.realized.expect("realized");
+        within(&format!("estimated {f1}"), o.f1, &t["f1_value"], 0.01);
+        let (acc, realized_f1) = o.realized.expect("realized");
         within("realized accuracy", acc, &t["accuracy_realized"], 1e-12);
-        within("realized macro F1", f1, &t["f1_realized"], 1e-12);
+        within(
+            &format!("realized {f1}"),
+            realized_f1,
+            &t["f1_realized"],
+            1e-12,
+        );
         within(
             "accuracy sampling error",
             o.accuracy_sampling_error,
@@ -398,13 +385,13 @@ fn multiclass_cbpe_matches_nannyml() {
         );
         within(
             "accuracy threshold",
-            cbpe.accuracy_thresholds.0,
+            accuracy_thresholds.0,
             &t["accuracy_lower_threshold"],
             1e-12,
         );
         within(
             "F1 threshold",
-            cbpe.f1_thresholds.0,
+            f1_thresholds.0,
             &t["f1_lower_threshold"],
             1e-12,
         );

@@ -201,14 +201,11 @@ fn the_live_monitor_page_renders_in_headless_chromium() {
     s.trained_student();
     let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
-    s.write(
-        "serve.toml",
-        &format!(
-            "[monitor]\nwindow = 100\nteacher = {:?}\nteacher_fraction = 1.0\n",
-            crate::util::demo_teacher().display().to_string()
-        ),
+    let server = crate::drift::serve_watched(
+        &s,
+        "[monitor]\nwindow = 100\nteacher = TEACHER\nteacher_fraction = 1.0\n",
+        &["--no-log"],
     );
-    let server = crate::serve::serve_with(s.dir.path(), &["--no-log", "--config", "serve.toml"]);
     let b = server.base.clone();
     for from in (0..300).step_by(100) {
         let (status, r) = crate::serve::post(

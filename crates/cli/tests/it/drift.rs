@@ -38,6 +38,16 @@ fn log_traffic(s: &Setup, log: &str, rows: std::ops::Range<usize>, older: f64) {
     server.stop();
 }
 
+/// Serves with `serve.toml` set to `config`, where `TEACHER` stands for the demo teacher's
+/// path, and the admin token `s3cret` (for the rollback and redistill actions).
+pub(crate) fn serve_watched(s: &Setup, config: &str, extra: &[&str]) -> crate::serve::Server {
+    let teacher = format!("{:?}", crate::util::demo_teacher().display().to_string());
+    s.write("serve.toml", &config.replace("TEACHER", &teacher));
+    let mut args = vec!["--config", "serve.toml"];
+    args.extend(extra);
+    crate::serve::serve_env(s.dir.path(), &args, &[("DISTILLERY_ADMIN_TOKEN", "s3cret")])
+}
+
 #[test]
 fn car_loan_drift_is_flagged_in_the_drifted_period_only() {
     let s = setup();
@@ -574,18 +584,10 @@ fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
     s.trained_student();
     let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
-    let teacher = crate::util::demo_teacher();
-    s.write(
-        "serve.toml",
-        &format!(
-            "[log]\ndir = \"log\"\n\n[monitor]\nwindow = 200\nteacher = {:?}\nteacher_fraction = 1.0\nmin_fidelity = 0.85\nconsecutive = 1\n\n[[monitor.actions]]\nkind = \"log\"\n\n[[monitor.actions]]\nkind = \"redistill\"\nrecipe = \"r.toml\"\ncanary_weight = 20\nrows = 1000\n",
-            teacher.display().to_string()
-        ),
-    );
-    let server = crate::serve::serve_env(
-        s.dir.path(),
-        &["--config", "serve.toml"],
-        &[("DISTILLERY_ADMIN_TOKEN", "s3cret")],
+    let server = serve_watched(
+        &s,
+        "[log]\ndir = \"log\"\n\n[monitor]\nwindow = 200\nteacher = TEACHER\nteacher_fraction = 1.0\nmin_fidelity = 0.85\nconsecutive = 1\n\n[[monitor.actions]]\nkind = \"log\"\n\n[[monitor.actions]]\nkind = \"redistill\"\nrecipe = \"r.toml\"\ncanary_weight = 20\nrows = 1000\n",
+        &[],
     );
     let b = server.base.clone();
     let monitor = || {
@@ -906,18 +908,10 @@ fn alerts_reach_a_webhook_and_a_command() {
 fn a_canary_that_disagrees_with_the_teacher_is_rolled_back_by_the_monitor() {
     let s = setup();
     crate::serve_deploy::three_versions(&s);
-    let teacher = crate::util::demo_teacher();
-    s.write(
-        "serve.toml",
-        &format!(
-            "[canary]\nmodel = \"r/3\"\nweight = 50\n\n[monitor]\nwindow = 100\nteacher = {:?}\nteacher_fraction = 1.0\nmin_fidelity = 0.85\nconsecutive = 1\n\n[[monitor.actions]]\nkind = \"rollback\"\n",
-            teacher.display().to_string()
-        ),
-    );
-    let server = crate::serve::serve_env(
-        s.dir.path(),
-        &["--config", "serve.toml"],
-        &[("DISTILLERY_ADMIN_TOKEN", "s3cret")],
+    let server = serve_watched(
+        &s,
+        "[canary]\nmodel = \"r/3\"\nweight = 50\n\n[monitor]\nwindow = 100\nteacher = TEACHER\nteacher_fraction = 1.0\nmin_fidelity = 0.85\nconsecutive = 1\n\n[[monitor.actions]]\nkind = \"rollback\"\n",
+        &[],
     );
     let b = server.base.clone();
     // Requests without an id alternate between stable (r/1) and the bad canary (r/3).
