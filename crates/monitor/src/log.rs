@@ -180,11 +180,12 @@ impl TrafficBuffer {
                 (start, cells.len())
             })
             .collect();
+        // A record's own row count, never more than its largest tensor holds (a garbled
+        // line must not make us push billions of missing cells).
+        let widest = spans.iter().map(|(a, b)| b - a).max().unwrap_or(0);
         let rows = record["rows"]
             .as_u64()
-            .map(|r| r as usize)
-            .or_else(|| spans.iter().map(|(a, b)| b - a).max())
-            .unwrap_or(0);
+            .map_or(widest, |r| (r as usize).min(widest));
         // One [n, d] tensor with the features in schema order, as the server also accepts.
         let d = self.features.len();
         let matrix = inputs.len() == 1

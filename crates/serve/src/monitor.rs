@@ -181,41 +181,43 @@ impl Monitors {
     /// Writes the monitor's families: per served version the last closed window's signals
     /// and the windows closed, then alerts fired and requests not monitored.
     pub(crate) fn render(&self, out: &mut Exposition) {
-        let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();
+        // Read under the lock (writing lines is quick) rather than copying every history.
+        let empty = BTreeMap::new();
+        let guard = self.states.lock();
+        let states = guard.as_deref().unwrap_or(&empty);
         let per_version = |out: &mut Exposition,
                            name: &str,
                            kind: Kind,
                            help: &str,
                            value: &dyn Fn(&LiveState) -> Option<f64>| {
             out.family(name, kind, help);
-            for (key, s) in &states {
+            for (key, s) in states {
                 let (model, version) = key.rsplit_once('/').unwrap_or((key, ""));
                 if let Some(v) = value(s) {
                     out.sample(name, &[("model", model), ("version", version)], v);
                 }
             }
         };
-        let last = |s: &LiveState| s.history.back().cloned();
         per_version(
             out,
             "distillery_monitor_fidelity",
             Kind::Gauge,
             "Agreement of student and teacher in the last closed window.",
-            &|s| last(s)?.fidelity,
+            &|s| s.history.back()?.fidelity,
         );
         per_version(
             out,
             "distillery_monitor_drift_share",
             Kind::Gauge,
             "Share of features drifted in the last closed window.",
-            &|s| Some(last(s)?.drift_share),
+            &|s| Some(s.history.back()?.drift_share),
         );
         per_version(
             out,
             "distillery_monitor_estimated_accuracy",
             Kind::Gauge,
             "CBPE accuracy estimate of the last closed window.",
-            &|s| last(s)?.estimated_accuracy,
+            &|s| s.history.back()?.estimated_accuracy,
         );
         per_version(
             out,

@@ -21,7 +21,7 @@ pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
     } else {
         if args.reference.is_some() {
             bail!(
-                "--reference reads a prediction log's requests; {} is a data file, whose columns are named already",
+                "--reference only reads a prediction log's requests, and {} is a data file whose columns are named already: drop --reference",
                 args.data.display()
             );
         }
