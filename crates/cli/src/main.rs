@@ -44,9 +44,14 @@ fn main() -> std::process::ExitCode {
             .with_writer(std::io::stderr)
             .init();
     } else {
+        // Colour only for a person at a terminal, and never under NO_COLOR (no-color.org).
+        use std::io::IsTerminal as _;
+        let colour = std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(colour)
             .with_target(false)
             .without_time()
             .init();

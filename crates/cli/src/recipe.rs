@@ -536,6 +536,14 @@ impl Recipe {
                 path.display()
             ),
         }
+        if let Some(name) = &recipe.name {
+            distillery_registry::model_name(name).with_context(|| {
+                format!(
+                    "{}: `name` becomes the registered model's name",
+                    path.display()
+                )
+            })?;
+        }
         recipe.quantize.calibration()?;
         if recipe.distill.augment_factor == 0 {
             bail!(

@@ -41,6 +41,28 @@ pub enum DataError {
         /// File being read.
         path: PathBuf,
     },
+    /// Two columns share a header name: every later reference to it would be ambiguous.
+    #[error(
+        "{path}: column '{column}' appears twice in the header (columns {first} and {second}); rename one"
+    )]
+    DuplicateColumn {
+        /// File read.
+        path: PathBuf,
+        /// The repeated name.
+        column: String,
+        /// 1-based position of its first appearance.
+        first: usize,
+        /// 1-based position of the repeat.
+        second: usize,
+    },
+    /// The path is a device, pipe or directory: reading it might never end.
+    #[error(
+        "{path} is not a regular file (a device, pipe or directory); give a CSV or Parquet file"
+    )]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The file extension is not one we read.
     #[error("{path}: unknown file type; use .csv, .csv.gz or .parquet")]
     UnknownFormat {

@@ -29,6 +29,7 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table> {
         .iter()
         .map(|f| f.name().to_string())
         .collect();
+    crate::table::unique_names(path, &names)?;
     let missing: HashSet<&str> = options.missing.iter().map(String::as_str).collect();
     let mut builders: Vec<ColumnBuilder> = names
         .iter()
@@ -48,9 +49,9 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table> {
                 Field::UShort(v) => Cell::Number(f64::from(*v)),
                 Field::UInt(v) => Cell::Number(f64::from(*v)),
                 Field::ULong(v) => Cell::Number(*v as f64),
-                Field::Float(v) if v.is_nan() => Cell::Missing,
+                Field::Float(v) if !v.is_finite() => Cell::Missing,
                 Field::Float(v) => Cell::Number(f64::from(*v)),
-                Field::Double(v) if v.is_nan() => Cell::Missing,
+                Field::Double(v) if !v.is_finite() => Cell::Missing,
                 Field::Double(v) => Cell::Number(*v),
                 Field::Str(s) if missing.contains(s.trim()) => Cell::Missing,
                 Field::Str(s) => Cell::Text(s.trim()),

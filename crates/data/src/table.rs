@@ -149,15 +149,29 @@ impl Table {
             path: path.to_path_buf(),
             source,
         };
+        // A link to /dev/zero or a FIFO would be read forever; refuse what is not a file.
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+        {
+            return Err(DataError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
         let table = if name.ends_with(".parquet") || name.ends_with(".pq") {
             crate::parquet::read(path, options)?
         } else if name.ends_with(".csv.gz") || name.ends_with(".tsv.gz") {
             let file = File::open(path).map_err(io)?;
-            read_csv(
+            let read = read_csv(
                 path,
                 flate2::read::MultiGzDecoder::new(BufReader::new(file)),
                 options,
-            )?
+            );
+            // A corrupt stream can decode to garbage before its checksum fails, which the
+            // CSV reader would report as bad text: check the gzip stream itself first.
+            match read {
+                Err(e) => return Err(gzip_problem(path).unwrap_or(e)),
+                Ok(t) => t,
+            }
         } else if name.ends_with(".csv") || name.ends_with(".tsv") || name.ends_with(".txt") {
             let file = File::open(path).map_err(io)?;
             read_csv(path, BufReader::new(file), options)?
@@ -427,6 +441,53 @@ pub(crate) fn assemble(
     })
 }
 
+/// The gzip file's own error (corrupt, truncated, not gzip), if it has one.
+fn gzip_problem(path: &Path) -> Option<DataError> {
+    let file = File::open(path).ok()?;
+    let mut decoder = flate2::read::MultiGzDecoder::new(BufReader::new(file));
+    let e = std::io::copy(&mut decoder, &mut std::io::sink()).err()?;
+    Some(DataError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            e.kind(),
+            format!("not a valid gzip file, corrupt or truncated ({e}); compress it again"),
+        ),
+    })
+}
+
+/// Refuses a header that names one column twice, naming it and both positions (1-based).
+pub(crate) fn unique_names(path: &Path, names: &[String]) -> Result<()> {
+    let mut seen: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(&first) = seen.get(n.as_str()) {
+            return Err(DataError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: n.clone(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+        seen.insert(n, i);
+    }
+    Ok(())
+}
+
+/// A CSV parse error in words (the parser's own `Debug` text is not for people).
+fn csv_message(kind: &csv::ErrorKind, display: String) -> String {
+    match kind {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!(
+            "this row has {len} fields but the header has {expected_len}; check for an unquoted comma or a missing field"
+        ),
+        csv::ErrorKind::Utf8 { err, .. } => format!(
+            "field {} is not UTF-8 text; save the file as UTF-8",
+            err.field() + 1
+        ),
+        _ => display,
+    }
+}
+
 fn read_csv<R: Read>(path: &Path, reader: R, options: &ReadOptions) -> Result<Table> {
     let delimiter = if path.to_string_lossy().to_lowercase().contains(".tsv") {
         b'\t'
@@ -439,6 +500,7 @@ fn read_csv<R: Read>(path: &Path, reader: R, options: &ReadOptions) -> Result<Ta
         .from_reader(reader);
     let csv_error = |e: csv::Error| {
         let line = e.position().map_or(0, |p| p.line());
+        let display = e.to_string();
         match e.into_kind() {
             csv::ErrorKind::Io(source) => DataError::Io {
                 path: path.to_path_buf(),
@@ -447,12 +509,13 @@ fn read_csv<R: Read>(path: &Path, reader: R, options: &ReadOptions) -> Result<Ta
             kind => DataError::Csv {
                 path: path.to_path_buf(),
                 line,
-                message: format!("{kind:?}"),
+                message: csv_message(&kind, display),
             },
         }
     };
     let header = csv.headers().map_err(csv_error)?.clone();
     let names: Vec<String> = header.iter().map(str::to_string).collect();
+    unique_names(path, &names)?;
     if names.is_empty() || names.iter().all(String::is_empty) {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
@@ -549,6 +612,52 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_csv_header_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "t.csv", "age,x,age\n1,2,3\n");
+        let err = Table::read(&p, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("column 'age' appears twice in the header (columns 1 and 3)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_gzip_file_is_reported_as_such_not_as_bad_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("t.csv.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        let body: String = (0..2000).map(|i| format!("{i},label{}\n", i % 7)).collect();
+        enc.write_all(format!("a,y\n{body}").as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let mut bytes = std::fs::read(&gz).unwrap();
+        let mid = bytes.len() / 2;
+        for b in &mut bytes[mid..mid + 16] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&gz, &bytes).unwrap();
+        let err = Table::read(&gz, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a valid gzip file"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_an_endless_device_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("train.csv");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let err = Table::read(&link, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not a regular file"), "{err}");
+    }
+
+    #[test]
     fn ragged_csv_names_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(&dir, "t.csv", "a,b\n1,2\n3\n");
@@ -556,5 +665,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3"), "{err}");
+        assert!(
+            err.contains("this row has 1 fields but the header has 2"),
+            "{err}"
+        );
+        assert!(!err.contains("UnequalLengths"), "no debug text: {err}");
     }
 }

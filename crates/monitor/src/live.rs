@@ -101,6 +101,9 @@ pub struct WindowSummary {
     /// Why the teacher could not be consulted, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teacher_error: Option<String>,
+    /// Non-finite values set aside in this window (never scored by any monitor).
+    #[serde(default)]
+    pub non_finite: crate::log::NonFinite,
 }
 
 /// An alert: rules breached for enough windows in a row.
@@ -257,6 +260,7 @@ impl LiveMonitor {
     }
 
     fn close_window(&mut self) -> Option<Alert> {
+        let non_finite = self.buffer.non_finite();
         let Ok((table, probabilities)) = self.buffer.take(Path::new("live traffic")) else {
             return None;
         };
@@ -272,20 +276,26 @@ impl LiveMonitor {
             estimated_accuracy: None,
             breaches: Vec::new(),
             teacher_error: None,
+            non_finite,
         };
         self.drift(&table, &mut summary);
         self.feature_detectors(&table);
         self.fidelity(&table, &probabilities, &mut summary);
+        // Rows without (finite) probabilities are left out of the estimate, not the window.
+        let answered: Vec<Vec<f64>> = probabilities
+            .iter()
+            .filter(|p| p.len() == self.classes.len())
+            .cloned()
+            .collect();
         if let Some(cbpe) = &self.cbpe
-            && !probabilities.is_empty()
-            && probabilities.iter().all(|p| p.len() == self.classes.len())
+            && !answered.is_empty()
         {
-            let chunks = cbpe.estimate(&probabilities, None);
+            let chunks = cbpe.estimate(&answered, None);
             let total: f64 = chunks
                 .iter()
                 .map(|c| c.accuracy * (c.end - c.start) as f64)
                 .sum();
-            summary.estimated_accuracy = Some(total / probabilities.len().max(1) as f64);
+            summary.estimated_accuracy = Some(total / answered.len() as f64);
         }
         self.judge(&mut summary);
         let alert = self.maybe_alert(&summary);

@@ -23,6 +23,38 @@ pub struct LoggedTraffic {
     pub requests: usize,
     /// Lines skipped: refusals, other models, feedback records, unreadable lines.
     pub skipped: usize,
+    /// Values that were not finite numbers, set aside so no monitor scores them.
+    pub non_finite: NonFinite,
+}
+
+/// Counts of non-finite values met while reading traffic (a log written by an older server,
+/// or a client that slipped past its checks). Each is set aside, never scored: an infinite
+/// input becomes a missing value, a row whose probabilities are not all finite numbers
+/// counts as a row without probabilities.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NonFinite {
+    /// Numeric input cells that were infinite (read as missing).
+    pub inputs: usize,
+    /// Rows whose answered probabilities held NaN, null or an infinity (left out of
+    /// estimates and of drift on the probabilities).
+    pub probability_rows: usize,
+}
+
+impl NonFinite {
+    /// Whether anything was set aside.
+    pub fn any(&self) -> bool {
+        self.inputs + self.probability_rows > 0
+    }
+
+    /// A warning line for people, when anything was set aside.
+    pub fn warning(&self) -> Option<String> {
+        self.any().then(|| {
+            format!(
+                "set aside non-finite values: {} input cell(s) read as missing, {} row(s) whose probabilities were not numbers left out of the estimates",
+                self.inputs, self.probability_rows
+            )
+        })
+    }
 }
 
 /// Reads every `predictions-*.jsonl` file of `dir`, in order, keeping answered requests
@@ -97,12 +129,14 @@ pub fn read_log(
             models.join(", ")
         )));
     }
+    let non_finite = builder.non_finite();
     let (table, probabilities) = builder.take(dir)?;
     Ok(LoggedTraffic {
         table,
         probabilities,
         requests,
         skipped,
+        non_finite,
     })
 }
 
@@ -117,6 +151,7 @@ pub struct TrafficBuffer {
     categories: Vec<Categories>,
     probabilities: Vec<Vec<f64>>,
     rows: usize,
+    non_finite: NonFinite,
 }
 
 /// One categorical column being collected: its levels in order of first sight and a code
@@ -155,12 +190,18 @@ impl TrafficBuffer {
             categories: vec![Categories::default(); features.len()],
             probabilities: Vec::new(),
             rows: 0,
+            non_finite: NonFinite::default(),
         }
     }
 
     /// Rows held.
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// The non-finite values set aside in the rows held.
+    pub fn non_finite(&self) -> NonFinite {
+        self.non_finite
     }
 
     /// Adds one record's rows (`{"inputs": [...], "outputs": [...], "rows": n}`, the
@@ -212,11 +253,15 @@ impl TrafficBuffer {
                     column.get(r).copied().unwrap_or(&Value::Null)
                 };
                 if *kind == Kind::Numeric {
-                    self.numbers[i].push(match cell {
+                    let x = match cell {
                         Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
                         Value::String(s) => s.trim().parse().unwrap_or(f64::NAN),
                         _ => f64::NAN,
-                    });
+                    };
+                    if x.is_infinite() {
+                        self.non_finite.inputs += 1;
+                    }
+                    self.numbers[i].push(if x.is_finite() { x } else { f64::NAN });
                 } else {
                     let categories = &mut self.categories[i];
                     match cell {
@@ -242,14 +287,20 @@ impl TrafficBuffer {
         let k = cells.len().checked_div(rows).unwrap_or(0);
         let whole = k > 0 && k * rows == cells.len();
         for r in 0..rows {
-            self.probabilities.push(if whole {
+            let p: Vec<f64> = if whole {
                 cells[r * k..(r + 1) * k]
                     .iter()
                     .map(|v| v.as_f64().unwrap_or(f64::NAN))
                     .collect()
             } else {
                 Vec::new()
-            });
+            };
+            if p.iter().all(|x| x.is_finite()) {
+                self.probabilities.push(p);
+            } else {
+                self.non_finite.probability_rows += 1;
+                self.probabilities.push(Vec::new());
+            }
         }
         true
     }
@@ -356,6 +407,29 @@ mod tests {
         let city = table.column("city").expect("city");
         assert_eq!(city.text(0), Some("1"));
         assert_eq!(city.text(1), Some("2"));
+    }
+
+    #[test]
+    fn non_finite_values_are_set_aside_and_counted() {
+        let mut buffer = TrafficBuffer::new(&[("age".into(), Kind::Numeric)]);
+        let record: Value = serde_json::from_str(
+            r#"{"rows":3,"inputs":[{"name":"age","data":[40,"inf",50]}],"outputs":[{"name":"probabilities","data":[null,null,0.1,0.9,0.6,0.4]}]}"#,
+        )
+        .expect("json");
+        assert!(buffer.add(&record));
+        assert_eq!(
+            buffer.non_finite(),
+            NonFinite {
+                inputs: 1,
+                probability_rows: 1
+            }
+        );
+        let (table, probabilities) = buffer.take(Path::new("live")).expect("table");
+        assert_eq!(probabilities, vec![vec![], vec![0.1, 0.9], vec![0.6, 0.4]]);
+        let Ok(Column::Numeric(ages)) = table.column("age") else {
+            panic!("numeric")
+        };
+        assert!(ages[1].is_nan(), "the infinite age is missing");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! object, never a version with a missing or partial artifact.
 
 mod error;
+mod names;
 mod objects;
 pub mod openlineage;
 mod records;
@@ -22,9 +23,10 @@ mod sqlite;
 mod store;
 
 pub use error::{RegistryError, Result};
+pub use names::{MAX_NAME, alias_name, model_name};
 pub use objects::{Artifacts, ObjectStore};
 pub use records::{Artifact, AuditEntry, Dataset, ModelVersion, Reference, RunRecord};
 pub use registry::{Config, Lineage, RUN_FILES, Registry, RegistryConfig};
-pub use signing::{DetachedSignature, Manifest, keygen, sign, verify};
+pub use signing::{DetachedSignature, Manifest, keygen, public_key, secret_key, sign, verify};
 pub use sqlite::SqliteStore;
 pub use store::{Change, Store};

@@ -5,6 +5,8 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use crate::error::{RegistryError, Result};
 
@@ -20,6 +22,56 @@ pub trait Artifacts: Send {
     fn location(&self) -> String;
 }
 
+/// How long a temporary file must sit untouched before `open` treats it as left by a crash
+/// when its writer's liveness cannot be told. A writer holds its temporary file for the
+/// time of one write + fsync (seconds at most).
+pub(crate) const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+/// Distinguishes the temporary files of concurrent writers within one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary file name owned by this writer alone: pid, a per-process counter and random
+/// bits, so two processes or two threads writing the same object never share one.
+fn temporary_name(hash: &str) -> String {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nonce: u32 = rand::random();
+    format!(".tmp-{hash}-{}-{n}-{nonce:08x}", std::process::id())
+}
+
+/// Whether the writer named in a temporary file `.tmp-<hash>-<pid>-…` is known to be gone:
+/// on systems with `/proc`, its pid no longer runs. `None` where that cannot be told.
+fn writer_is_gone(name: &str) -> Option<bool> {
+    let pid: u32 = name.split('-').nth(2)?.parse().ok()?;
+    if !Path::new("/proc/self").exists() {
+        return None;
+    }
+    Some(!Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Removes `.tmp-*` files in `dir` whose writer process is gone, or that were not modified
+/// for `age`; errors are ignored (a file that vanished was swept by another process).
+fn sweep_stale_temporaries(dir: &Path, age: Duration) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with(".tmp-") {
+            continue;
+        }
+        let stale = writer_is_gone(&name) == Some(true)
+            || e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|d| d >= age);
+        if stale {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// The object directory.
 #[derive(Debug, Clone)]
 pub struct ObjectStore {
@@ -28,18 +80,14 @@ pub struct ObjectStore {
 
 impl ObjectStore {
     /// Opens (creating) the object directory and removes temporary files left by a crash.
+    /// Only stale ones go (untouched for [`STALE_TEMP`]): a fresh one belongs to a writer in
+    /// another process (a parallel `run`, a server) that is still writing it.
     pub fn open(dir: &Path) -> Result<ObjectStore> {
         fs::create_dir_all(dir).map_err(|source| RegistryError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        if let Ok(entries) = fs::read_dir(dir) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".tmp-") {
-                    let _ = fs::remove_file(e.path());
-                }
-            }
-        }
+        sweep_stale_temporaries(dir, STALE_TEMP);
         Ok(ObjectStore {
             dir: dir.to_path_buf(),
         })
@@ -65,7 +113,7 @@ impl Artifacts for ObjectStore {
         if path.exists() {
             return Ok(hash);
         }
-        let tmp = self.dir.join(format!(".tmp-{hash}-{}", std::process::id()));
+        let tmp = self.dir.join(temporary_name(&hash));
         let io = |source| RegistryError::Io {
             path: tmp.clone(),
             source,
@@ -140,10 +188,52 @@ mod tests {
     }
 
     #[test]
-    fn leftover_temporary_files_are_removed_on_open() {
+    fn stale_temporary_files_are_removed_and_fresh_ones_kept() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(".tmp-abc-1"), b"partial").unwrap();
+        // Fresh and written by a live process (this one): another writer may still be
+        // writing it, so it stays.
+        let live = format!(".tmp-abc-{}-0-00000000", std::process::id());
+        fs::write(dir.path().join(&live), b"partial").unwrap();
         ObjectStore::open(dir.path()).unwrap();
-        assert!(!dir.path().join(".tmp-abc-1").exists());
+        assert!(dir.path().join(&live).exists());
+        sweep_stale_temporaries(dir.path(), Duration::ZERO);
+        assert!(!dir.path().join(&live).exists());
+        // A writer that no longer runs (pid beyond the kernel's maximum) left it.
+        if Path::new("/proc/self").exists() {
+            let dead = ".tmp-abc-4294967295-0-00000000";
+            fs::write(dir.path().join(dead), b"partial").unwrap();
+            ObjectStore::open(dir.path()).unwrap();
+            assert!(!dir.path().join(dead).exists());
+        }
+    }
+
+    #[test]
+    fn parallel_registrations_do_not_break_each_other() {
+        // Many threads store the same and different objects while others open the store
+        // (as `serve` and `registry ls` do): every put must succeed and read back.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let store = ObjectStore::open(&path).unwrap();
+                        let bytes = vec![(i % 5) as u8 + t as u8 % 2; 64 * 1024];
+                        let h = store.put(&bytes).unwrap();
+                        assert_eq!(store.get(&h, "student", "m/1").unwrap(), bytes);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(left.is_empty(), "temporaries left behind: {left:?}");
     }
 }

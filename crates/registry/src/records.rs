@@ -128,30 +128,32 @@ pub enum Reference {
 }
 
 impl Reference {
-    /// Parses `name`, `name/3` or `name@alias`.
+    /// Parses `name`, `name/3` or `name@alias`; the name and alias must follow the
+    /// registry's grammar (see [`crate::model_name`]), the alias is normalised.
     pub fn parse(text: &str) -> Result<Reference> {
-        let bad = || {
+        let bad = |why: String| {
             RegistryError::Invalid(format!(
-                "'{text}' is not a model reference; write name, name/3 or name@production"
+                "'{text}' is not a model reference ({why}); write name, name/3 or name@production"
             ))
         };
-        if let Some((name, alias)) = text.split_once('@') {
-            if name.is_empty() || alias.is_empty() {
-                return Err(bad());
-            }
-            return Ok(Reference::Alias(name.into(), alias.into()));
+        let name = |n: &str| {
+            crate::names::model_name(n)
+                .map(str::to_string)
+                .map_err(|e| bad(e.to_string()))
+        };
+        if let Some((n, alias)) = text.split_once('@') {
+            let alias = crate::names::alias_name(alias).map_err(|e| bad(e.to_string()))?;
+            return Ok(Reference::Alias(name(n)?, alias));
         }
-        if let Some((name, v)) = text.rsplit_once('/') {
-            let v: u32 = v.parse().map_err(|_| bad())?;
-            if name.is_empty() || v == 0 {
-                return Err(bad());
-            }
-            return Ok(Reference::Version(name.into(), v));
+        if let Some((n, v)) = text.rsplit_once('/') {
+            let v: u32 = v
+                .parse()
+                .ok()
+                .filter(|&v| v > 0)
+                .ok_or_else(|| bad(format!("version {v:?} is not a number from 1")))?;
+            return Ok(Reference::Version(name(n)?, v));
         }
-        if text.is_empty() {
-            return Err(bad());
-        }
-        Ok(Reference::Latest(text.into()))
+        Ok(Reference::Latest(name(text)?))
     }
 
     /// The model name.
@@ -180,7 +182,11 @@ mod tests {
             Reference::parse("adult").unwrap(),
             Reference::Latest("adult".into())
         );
-        for bad in ["", "@x", "a@", "a/0", "a/x"] {
+        assert_eq!(
+            Reference::parse("adult@Production ").unwrap(),
+            Reference::Alias("adult".into(), "production".into())
+        );
+        for bad in ["", "@x", "a@", "a/0", "a/x", "a/b/1", "a@../../x", "a b"] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
     }

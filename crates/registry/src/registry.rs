@@ -122,6 +122,11 @@ impl Registry {
         }
         let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
         let name = text(&report["name"]);
+        crate::names::model_name(&name).map_err(|e| {
+            bad(format!(
+                "{e}; set a valid `name` in the recipe and run it again"
+            ))
+        })?;
         let run_id = text(&report["run_id"]);
         // 1. Objects first, each durable before the database mentions it.
         let mut artifacts = Vec::new();
@@ -241,6 +246,8 @@ impl Registry {
                 version.label()
             )));
         }
+        let alias = crate::names::alias_name(alias)?;
+        let alias = alias.as_str();
         if alias == "production" && self.config.registry.require_signature {
             self.check_signature(version)?;
         }
@@ -254,8 +261,32 @@ impl Registry {
             .set_alias(&version.name, alias, Some(version.version), action, change)
     }
 
+    /// Succeeds when this version may be served: always without a signature policy; with
+    /// `require_signature`, only with a valid signature from a trusted key. Serving checks
+    /// every version it loads (stable, canary, shadow, `--model m/2`), whatever alias or
+    /// route brought it there: the policy belongs to serving, not to an alias name.
+    ///
+    /// # Errors
+    /// The policy is on and the version is unsigned, signed by an untrusted key, or altered.
+    pub fn check_servable(&self, version: &ModelVersion) -> Result<()> {
+        if !self.config.registry.require_signature {
+            return Ok(());
+        }
+        self.check_signature(version).map_err(|e| {
+            RegistryError::Invalid(format!(
+                "{e} (this registry requires a trusted signature for anything it serves)"
+            ))
+        })
+    }
+
+    /// The registry's settings (`config.toml`).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Succeeds when the version carries a signature that verifies against its current
-    /// artifacts (from a trusted key, when the config lists any).
+    /// artifacts, from a key in `trusted_keys`. With the signature policy on and no
+    /// trusted keys listed, nothing passes: a self-signed signature proves nothing.
     pub fn check_signature(&self, version: &ModelVersion) -> Result<()> {
         for a in &version.artifacts {
             self.load(version, &a.role)?;
@@ -268,9 +299,16 @@ impl Registry {
                 version.label()
             )));
         }
+        let trusted = self.trusted_keys()?;
+        if trusted.is_empty() {
+            return Err(RegistryError::Invalid(format!(
+                "{} cannot be checked: config.toml lists no trusted_keys, and a signature from an unknown key proves nothing; add the signers' public keys (their .pub files' contents)",
+                version.label()
+            )));
+        }
         let mut last = None;
         for s in &signatures {
-            match crate::signing::verify(version, s, &self.config.registry.trusted_keys) {
+            match crate::signing::verify(version, s, &trusted) {
                 Ok(()) => return Ok(()),
                 Err(e) => last = Some(e),
             }
@@ -278,9 +316,27 @@ impl Registry {
         Err(last.unwrap_or_else(|| RegistryError::Invalid("no valid signature".into())))
     }
 
+    /// The trusted public keys of `config.toml`, as lower-case hex.
+    ///
+    /// # Errors
+    /// An entry that is not a public key (a secret key pasted by mistake, say).
+    pub fn trusted_keys(&self) -> Result<Vec<String>> {
+        self.config
+            .registry
+            .trusted_keys
+            .iter()
+            .map(|k| {
+                crate::signing::public_key(k)
+                    .map_err(|e| RegistryError::Invalid(format!("config.toml trusted_keys: {e}")))
+            })
+            .collect()
+    }
+
     /// Points `alias` of `name` back at the version it named before its latest change;
     /// returns (from, to).
     pub fn rollback(&self, name: &str, alias: &str, change: &Change<'_>) -> Result<(u32, u32)> {
+        let alias = crate::names::alias_name(alias)?;
+        let alias = alias.as_str();
         let current = self.store.alias(name, alias)?.ok_or_else(|| {
             RegistryError::NotFound(format!("{name}@{alias} is not set; nothing to roll back"))
         })?;

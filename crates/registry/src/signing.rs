@@ -57,17 +57,74 @@ pub struct DetachedSignature {
     pub manifest: Manifest,
 }
 
-/// A new key pair as (secret, public) hex strings, from the OS-seeded generator.
+/// How a secret key file's text begins, so it is never taken for a public key.
+const SECRET_PREFIX: &str = "distillery-ed25519-secret:";
+/// How a public key file's text begins.
+const PUBLIC_PREFIX: &str = "distillery-ed25519-public:";
+
+/// A new key pair as the texts of the (secret, public) key files, from the OS-seeded
+/// generator. Each names its kind (`distillery-ed25519-secret:<hex>`,
+/// `distillery-ed25519-public:<hex>`), so one cannot be used in place of the other.
 pub fn keygen() -> (String, String) {
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
     let key = SigningKey::from_bytes(&seed);
-    (hex(&seed), hex(key.verifying_key().as_bytes()))
+    (
+        format!("{SECRET_PREFIX}{}", hex(&seed)),
+        format!("{PUBLIC_PREFIX}{}", hex(key.verifying_key().as_bytes())),
+    )
 }
 
-/// Signs a version's manifest with a hex secret key.
-pub fn sign(v: &ModelVersion, secret_hex: &str) -> Result<DetachedSignature> {
-    let seed: [u8; 32] = unhex(secret_hex)
+/// The 64 hex digits of a key text with or without its kind prefix, lower-cased.
+fn key_hex(text: &str) -> Option<String> {
+    let hex = text.trim();
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}
+
+/// The secret key in a key file's text (with the secret prefix, or bare hex from keys
+/// made before the prefix existed).
+///
+/// # Errors
+/// The text is a public key (signing with it would sign nothing of yours), or not a key.
+pub fn secret_key(text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.starts_with(PUBLIC_PREFIX) {
+        return Err(RegistryError::Invalid(
+            "this is a public key (a .pub file); sign with the .secret file that `distillery keygen` wrote beside it".into(),
+        ));
+    }
+    key_hex(text.strip_prefix(SECRET_PREFIX).unwrap_or(text)).ok_or_else(|| {
+        RegistryError::Invalid(
+            "the secret key is not 64 hex digits; make one with `distillery keygen`".into(),
+        )
+    })
+}
+
+/// The public key in a key file's text or a `trusted_keys` entry (with the public prefix
+/// or bare hex), lower-cased.
+///
+/// # Errors
+/// The text is a secret key, or not a key.
+pub fn public_key(text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.starts_with(SECRET_PREFIX) {
+        return Err(RegistryError::Invalid(
+            "this is a secret key; give the public key (the .pub file), and keep the secret private".into(),
+        ));
+    }
+    key_hex(text.strip_prefix(PUBLIC_PREFIX).unwrap_or(text)).ok_or_else(|| {
+        RegistryError::Invalid(
+            "the public key is not 64 hex digits; give the .pub file `distillery keygen` wrote"
+                .into(),
+        )
+    })
+}
+
+/// Signs a version's manifest with a secret key (a key file's text, see [`secret_key`]).
+pub fn sign(v: &ModelVersion, secret: &str) -> Result<DetachedSignature> {
+    let secret_hex = secret_key(secret)?;
+    let seed: [u8; 32] = unhex(&secret_hex)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| {
             RegistryError::Invalid(
@@ -90,6 +147,7 @@ pub fn verify(v: &ModelVersion, s: &DetachedSignature, trusted: &[String]) -> Re
     if !trusted.is_empty()
         && !trusted
             .iter()
+            .filter_map(|t| public_key(t).ok())
             .any(|t| t.eq_ignore_ascii_case(&s.public_key))
     {
         return Err(RegistryError::Invalid(format!(
@@ -164,7 +222,7 @@ mod tests {
         let (secret, public) = keygen();
         let v = version();
         let s = sign(&v, &secret).unwrap();
-        assert_eq!(s.public_key, public);
+        assert_eq!(s.public_key, public_key(&public).unwrap());
         verify(&v, &s, &[]).unwrap();
         verify(&v, &s, std::slice::from_ref(&public)).unwrap();
         let (_, other) = keygen();
@@ -198,5 +256,21 @@ mod tests {
                 .contains("not valid")
         );
         assert!(sign(&v, "xyz").is_err());
+    }
+
+    #[test]
+    fn a_public_key_used_as_the_secret_is_refused() {
+        let (secret, public) = keygen();
+        let v = version();
+        let e = sign(&v, &public).unwrap_err().to_string();
+        assert!(e.contains("this is a public key"), "{e}");
+        let e = public_key(&secret).unwrap_err().to_string();
+        assert!(e.contains("this is a secret key"), "{e}");
+        // Keys made before the prefix existed still work, as bare hex.
+        let bare = secret.trim_start_matches(SECRET_PREFIX);
+        assert_eq!(
+            sign(&v, bare).unwrap().public_key,
+            public_key(&public).unwrap()
+        );
     }
 }

@@ -326,6 +326,8 @@ impl Store for SqliteStore {
         action: &str,
         change: &Change<'_>,
     ) -> Result<Option<u32>> {
+        let alias = crate::names::alias_name(alias)?;
+        let alias = alias.as_str();
         let tx = self.transaction()?;
         let inner = || -> rusqlite::Result<Option<u32>> {
             let previous: Option<u32> = tx

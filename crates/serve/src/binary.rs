@@ -78,13 +78,30 @@ fn decode(bytes: &[u8], datatype: &str, name: &str) -> Result<Vec<Value>, String
         "INT64" => fixed(8, &|b| {
             json!(i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
         }),
-        // A NaN cell is a missing value, as `null` is in JSON.
-        "FP32" => fixed(4, &|b| {
-            number(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-        }),
-        "FP64" => fixed(8, &|b| {
-            number(f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-        }),
+        // A NaN cell is a missing value, as `null` is in JSON; an infinity is refused.
+        "FP32" | "FP64" => {
+            let read = |b: &[u8]| -> f64 {
+                match b.try_into() {
+                    Ok(four) => f64::from(f32::from_le_bytes(four)),
+                    Err(_) => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+                }
+            };
+            let width = if datatype == "FP32" { 4 } else { 8 };
+            let values = fixed(width, &|b| {
+                let x = read(b);
+                if x.is_infinite() {
+                    json!("inf")
+                } else {
+                    number(x)
+                }
+            })?;
+            if let Some(r) = values.iter().position(Value::is_string) {
+                return Err(format!(
+                    "input '{name}' element {r} is infinite; send a finite number, or NaN for a missing value"
+                ));
+            }
+            Ok(values)
+        }
         "BYTES" => {
             let mut out = Vec::new();
             let mut rest = bytes;

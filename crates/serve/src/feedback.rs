@@ -23,6 +23,18 @@ struct Answer {
     model: String,
     version: u32,
     labels: Vec<String>,
+    /// Feedback for this answer has been counted: a replay must not count again.
+    scored: bool,
+}
+
+/// What feedback for one id finds.
+enum Claim {
+    /// No remembered answer for this model (never seen, or forgotten).
+    Unknown,
+    /// Feedback for this answer was counted already.
+    Replayed,
+    /// The answer, now marked as scored.
+    Fresh(Answer),
 }
 
 /// The labels answered to the most recent requests with an id, oldest forgotten first.
@@ -52,6 +64,7 @@ impl Answers {
             model: model.to_string(),
             version,
             labels,
+            scored: false,
         };
         if map.insert(id.to_string(), answer).is_none() {
             order.push_back(id.to_string());
@@ -65,6 +78,21 @@ impl Answers {
 
     fn get(&self, id: &str) -> Option<Answer> {
         self.inner.lock().ok()?.0.get(id).cloned()
+    }
+
+    /// Takes the answer to `id` of `model` for scoring, once: later calls say `Replayed`.
+    fn claim(&self, id: &str, model: &str) -> Claim {
+        let Ok(mut g) = self.inner.lock() else {
+            return Claim::Unknown;
+        };
+        match g.0.get_mut(id).filter(|a| a.model == model) {
+            None => Claim::Unknown,
+            Some(a) if a.scored => Claim::Replayed,
+            Some(a) => {
+                a.scored = true;
+                Claim::Fresh(a.clone())
+            }
+        }
     }
 }
 
@@ -124,11 +152,25 @@ pub(crate) async fn feedback(
         }
         parsed.push((id, labels));
     }
-    let (mut matched, mut rows, mut correct) = (0usize, 0usize, 0usize);
+    // Labels that cannot be matched row for row are refused before anything is counted.
+    for (at, (id, labels)) in parsed.iter().enumerate() {
+        if let Some(a) = server.answers.get(id).filter(|a| a.model == name)
+            && a.labels.len() != labels.len()
+        {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "feedback {at} ({id}): {} label(s) for a request of {} row(s); send one label per row",
+                    labels.len(),
+                    a.labels.len()
+                ),
+            );
+        }
+    }
+    let (mut matched, mut rows, mut correct, mut replayed) = (0usize, 0usize, 0usize, 0usize);
     for (id, labels) in parsed {
-        let answer = server.answers.get(&id).filter(|a| a.model == name);
-        let record = match &answer {
-            Some(a) if a.labels.len() == labels.len() => {
+        let record = match server.answers.claim(&id, &name) {
+            Claim::Fresh(a) => {
                 let hits = a.labels.iter().zip(&labels).filter(|(x, y)| x == y).count();
                 if let Some(monitors) = &server.monitors {
                     for (x, y) in a.labels.iter().zip(&labels) {
@@ -144,14 +186,21 @@ pub(crate) async fn feedback(
                         "version": a.version, "answered": a.labels, "correct": hits,
                         "ts": crate::oip::timestamp() })
             }
-            _ => json!({ "kind": "feedback", "model": name, "id": id, "labels": labels,
-                         "version": null, "ts": crate::oip::timestamp() }),
+            // Counted once already: neither the metrics nor the log count it again.
+            Claim::Replayed => {
+                replayed += 1;
+                continue;
+            }
+            Claim::Unknown => {
+                json!({ "kind": "feedback", "model": name, "id": id, "labels": labels,
+                         "version": null, "ts": crate::oip::timestamp() })
+            }
         };
         if let Some(log) = &m.log {
             log.record(record.to_string());
         }
     }
-    Json(json!({ "model": name, "received": items.len(), "matched": matched, "rows": rows, "correct": correct }))
+    Json(json!({ "model": name, "received": items.len(), "matched": matched, "replayed": replayed, "rows": rows, "correct": correct }))
         .into_response()
 }
 
@@ -173,6 +222,18 @@ mod tests {
         a.remember("3", "m", 1, vec!["w".into()]);
         assert!(a.get("1").is_none(), "1 was first in and goes first");
         assert!(a.get("2").is_some() && a.get("3").is_some());
+    }
+
+    #[test]
+    fn feedback_is_counted_once_per_answer() {
+        let a = Answers::new(4);
+        a.remember("r", "m", 1, vec!["x".into()]);
+        assert!(matches!(a.claim("r", "m"), Claim::Fresh(_)));
+        assert!(matches!(a.claim("r", "m"), Claim::Replayed));
+        assert!(matches!(a.claim("r", "other"), Claim::Unknown));
+        // A new request that reuses the id is a new answer, open to feedback again.
+        a.remember("r", "m", 1, vec!["y".into()]);
+        assert!(matches!(a.claim("r", "m"), Claim::Fresh(_)));
     }
 
     #[test]

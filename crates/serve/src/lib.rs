@@ -10,6 +10,7 @@ mod binary;
 mod exposition;
 mod feedback;
 mod guard;
+mod listen;
 mod log;
 mod metrics;
 mod monitor;
@@ -26,6 +27,7 @@ use distillery_runtime::Student;
 pub use admin::Server;
 pub use batch::Batching;
 pub use guard::{CanaryObservation, Guardrails, Window};
+pub use listen::{Stopped, Timeouts, serve};
 pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
 pub use monitor::{AlertAction, MonitorSettings, Monitors, TeacherFactory};
@@ -78,9 +80,12 @@ pub struct Models {
     pub shadows: BTreeMap<String, (Arc<Served>, f64)>,
 }
 
-/// Loads one version's student from the registry (hash-checked).
+/// Loads one version's student from the registry (hash-checked). Every served version
+/// comes through here (stable, canary, shadow, admin API), so the registry's signature
+/// policy is enforced once for all of them.
 pub fn load_version(registry: &Registry, reference: &Reference) -> Result<Served, ServeError> {
     let version = registry.resolve(reference)?;
+    registry.check_servable(&version)?;
     let bytes = registry.load(&version, "student")?;
     let student = Student::from_bytes(&bytes).map_err(|source| ServeError::Student {
         model: version.label(),

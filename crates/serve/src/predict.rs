@@ -15,21 +15,59 @@ pub(crate) fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
     }
 }
 
-/// One cell of an input tensor as a raw value.
+/// One cell of an input tensor as a raw value. Numbers are checked against their datatype
+/// (integers whole and in range, booleans 0 or 1) and against the range the student
+/// computes in (f32): a value beyond it would turn the answer into NaN.
 fn cell<'v>(v: &'v Value, datatype: &str, input: &str, row: usize) -> Result<RawValue<'v>, String> {
     match (v, datatype) {
         (Value::Null, _) => Ok(RawValue::Missing),
         (Value::String(s), "BYTES") => Ok(RawValue::Text(s)),
         (Value::Number(n), _) if datatype != "BYTES" => {
-            Ok(RawValue::Number(n.as_f64().ok_or_else(|| {
-                format!("input '{input}' row {row}: {n} is not a number")
-            })?))
+            let x = n
+                .as_f64()
+                .ok_or_else(|| format!("input '{input}' row {row}: {n} is not a number"))?;
+            check_number(x, datatype)
+                .map_err(|why| format!("input '{input}' row {row}: {n} {why}"))?;
+            Ok(RawValue::Number(x))
         }
         (Value::Bool(b), "BOOL") => Ok(RawValue::Number(f64::from(u8::from(*b)))),
         (other, _) => Err(format!(
             "input '{input}' row {row}: {other} does not match datatype {datatype}"
         )),
     }
+}
+
+/// Why `x` cannot be a value of `datatype`, if it cannot.
+fn check_number(x: f64, datatype: &str) -> Result<(), String> {
+    let int_range = match datatype {
+        "BOOL" => Some((0.0, 1.0)),
+        "UINT8" => Some((0.0, f64::from(u8::MAX))),
+        "UINT16" => Some((0.0, f64::from(u16::MAX))),
+        "UINT32" => Some((0.0, f64::from(u32::MAX))),
+        "UINT64" => Some((0.0, u64::MAX as f64)),
+        "INT8" => Some((f64::from(i8::MIN), f64::from(i8::MAX))),
+        "INT16" => Some((f64::from(i16::MIN), f64::from(i16::MAX))),
+        "INT32" => Some((f64::from(i32::MIN), f64::from(i32::MAX))),
+        "INT64" => Some((i64::MIN as f64, i64::MAX as f64)),
+        _ => None,
+    };
+    if let Some((lo, hi)) = int_range {
+        if x.fract() != 0.0 || x < lo || x > hi {
+            return Err(format!("is not a {datatype} (whole numbers {lo} to {hi})"));
+        }
+        return Ok(());
+    }
+    let (limit, shown) = if datatype == "FP16" {
+        (65504.0, "65504")
+    } else {
+        (f64::from(f32::MAX), "3.4e38")
+    };
+    if !x.is_finite() || x.abs() > limit {
+        return Err(format!(
+            "is out of range for {datatype} as the model computes (magnitude at most {shown})"
+        ));
+    }
+    Ok(())
 }
 
 const NUMERIC: &[&str] = &[
@@ -72,6 +110,7 @@ pub(crate) fn decode<'r>(student: &Student, request: &'r Value) -> Result<Rows<'
     // Rows of raw values, feature order.
     let mut columns: Vec<Option<Vec<RawValue<'_>>>> = vec![None; features.len()];
     let mut n: Option<usize> = None;
+    let mut seen = std::collections::HashSet::new();
     let mut set_n = |len: usize, input: &str| -> Result<(), String> {
         match n {
             Some(m) if m != len => Err(format!(
@@ -93,19 +132,34 @@ pub(crate) fn decode<'r>(student: &Student, request: &'r Value) -> Result<Rows<'
                 "input '{name}': datatype {datatype} is not a KServe v2 datatype"
             ));
         }
+        if !seen.insert(name) {
+            return Err(format!(
+                "input '{name}' is given twice; send each input once"
+            ));
+        }
         let shape: Vec<usize> = input["shape"]
             .as_array()
             .ok_or_else(|| format!("input '{name}' has no \"shape\""))?
             .iter()
             .map(|d| {
-                d.as_u64().map(|d| d as usize).ok_or_else(|| {
-                    format!("input '{name}': shape entries must be non-negative integers")
-                })
+                d.as_u64()
+                    .and_then(|d| usize::try_from(d).ok())
+                    .ok_or_else(|| {
+                        format!("input '{name}': shape entries must be non-negative integers")
+                    })
             })
             .collect::<Result<_, _>>()?;
+        if shape.is_empty() {
+            return Err(format!(
+                "input '{name}': shape [] is a scalar; give [n] or [n, 1] (one value per row)"
+            ));
+        }
+        let expected = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| format!("input '{name}': shape {shape:?} is too large"))?;
         let mut data = Vec::new();
         flatten(&input["data"], &mut data);
-        let expected: usize = shape.iter().product();
         if data.len() != expected {
             return Err(format!(
                 "input '{name}': shape {shape:?} needs {expected} values, data has {}",
@@ -206,6 +260,14 @@ pub(crate) fn answer_with(
 ) -> Result<Value, String> {
     let classes = served.student.classes();
     let k = classes.len();
+    if let Some(r) = probabilities
+        .chunks_exact(k.max(1))
+        .position(|p| p.iter().any(|x| !x.is_finite()))
+    {
+        return Err(format!(
+            "row {r}: the model's answer is not a number; an input of this row is too far outside the range the model was trained on"
+        ));
+    }
     let labels: Vec<&String> = probabilities
         .chunks_exact(k.max(1))
         .map(|p| &classes[(0..k).fold(0, |b, j| if p[j] > p[b] { j } else { b })])

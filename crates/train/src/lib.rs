@@ -38,4 +38,4 @@ pub use error::{ParamsError, Result, TrainError};
 pub use fit::{EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
 pub use loss::{Target, loss_and_grad, soften};
 pub use munge::{MungeParams, POOL, munge};
-pub use params::{DistillParams, ValidDistillParams};
+pub use params::{DistillParams, MAX_LAYER_WIDTH, MAX_LAYERS, ValidDistillParams};

@@ -108,10 +108,13 @@ impl DistillParams {
             ">= 0",
         );
         range(
-            self.hidden.iter().all(|&h| h >= 1),
+            self.hidden
+                .iter()
+                .all(|&h| (1..=MAX_LAYER_WIDTH).contains(&h))
+                && self.hidden.len() <= MAX_LAYERS,
             "hidden",
             format!("{:?}", self.hidden),
-            "every layer width >= 1",
+            "at most 16 layers, each 1 to 65536 wide",
         );
         if errors.is_empty() {
             Ok(ValidDistillParams(self))
@@ -120,6 +123,13 @@ impl DistillParams {
         }
     }
 }
+
+/// The widest hidden layer a recipe may ask for: a student is meant to be small, and a
+/// typo (`100000000`) must be refused before it allocates tens of gigabytes.
+pub const MAX_LAYER_WIDTH: usize = 65_536;
+
+/// The most hidden layers a recipe may ask for.
+pub const MAX_LAYERS: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -135,5 +145,13 @@ mod tests {
         let errors = p.check().unwrap_err();
         assert_eq!(errors.len(), 2);
         assert!(DistillParams::default().check().is_ok());
+        let huge = DistillParams {
+            hidden: vec![100_000_000],
+            ..Default::default()
+        };
+        assert!(
+            huge.check().is_err(),
+            "a 1e8-wide layer is refused up front"
+        );
     }
 }

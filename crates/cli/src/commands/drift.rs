@@ -17,11 +17,12 @@ pub(crate) fn run(args: &DriftArgs) -> Result<ExitStatus> {
     let options = options(args)?;
     let reference = reference(&args.reference, &args.options, &args.ignore)?;
     let features = reference.features();
-    let current = current(args, &features, &reference)?;
+    let (current, set_aside) = current(args, &features, &reference)?;
     let mut report = DriftReport::compare(&reference, &current, &options)?;
     if let (Some(r), Some(c)) = (&reference.prediction, &current.prediction) {
         report = report.with_predictions(r, c, &options)?;
     }
+    report.warnings.extend(set_aside);
     if args.multivariate {
         let (Some(r), Some(c)) = (&reference.sample, &current.sample) else {
             bail!(
@@ -178,7 +179,12 @@ pub(crate) fn registered_profile(
     })?))
 }
 
-fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -> Result<Profile> {
+/// The current data's profile, and a warning when non-finite values were set aside.
+fn current(
+    args: &DriftArgs,
+    features: &[(String, Kind)],
+    reference: &Profile,
+) -> Result<(Profile, Option<String>)> {
     let path = &args.current;
     if path.is_dir() {
         let traffic = distillery_monitor::log::read_log(path, features, args.model.as_deref())?;
@@ -186,6 +192,8 @@ fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -
             requests = traffic.requests,
             rows = traffic.table.n_rows(),
             skipped = traffic.skipped,
+            non_finite_inputs = traffic.non_finite.inputs,
+            non_finite_probability_rows = traffic.non_finite.probability_rows,
             "read the prediction log"
         );
         let mut profile = Profile::from_table(&traffic.table, features)?;
@@ -200,7 +208,7 @@ fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -
         {
             profile.prediction = Some(PredictionProfile::from_probabilities(&r.classes, &answered));
         }
-        return Ok(profile);
+        return Ok((profile, traffic.non_finite.warning()));
     }
     let table = Table::read(path, &ReadOptions::default())
         .with_context(|| format!("reading the current data {}", path.display()))?;
@@ -217,10 +225,13 @@ fn current(args: &DriftArgs, features: &[(String, Kind)], reference: &Profile) -
         );
     }
     let profile = Profile::from_table(&table, features)?;
-    Ok(Profile {
-        sample: Some(RowSample::from_table(&table, features)?),
-        ..profile
-    })
+    Ok((
+        Profile {
+            sample: Some(RowSample::from_table(&table, features)?),
+            ..profile
+        },
+        None,
+    ))
 }
 
 fn print_report(out: &mut impl Write, report: &DriftReport) -> Result<()> {

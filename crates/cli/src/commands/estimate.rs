@@ -9,6 +9,7 @@ use distillery_data::Kind;
 use distillery_monitor::Profile;
 use distillery_monitor::cbpe::ChunkEstimate;
 use distillery_monitor::cbpe_multiclass::Estimator;
+use distillery_monitor::log::NonFinite;
 use distillery_runtime::Student;
 use distillery_train::encode_rows;
 use serde_json::json;
@@ -52,7 +53,11 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
         );
     };
     let estimator = Estimator::fit(labelled, args.chunk_size, args.seed)?;
-    let (probabilities, truth) = current(args, &profile, &student, &labelled.classes)?;
+    let (probabilities, truth, non_finite) = current(args, &profile, &student, &labelled.classes)?;
+    let warning = non_finite.warning();
+    if let Some(w) = &warning {
+        tracing::warn!("{w}");
+    }
     let chunks = estimator.estimate(&probabilities, truth.as_deref());
     let alerts = chunks.iter().filter(|c| c.alert).count();
     let (accuracy_thresholds, f1_thresholds) = estimator.thresholds();
@@ -71,6 +76,8 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
             "accuracy_thresholds": accuracy_thresholds,
             "f1_thresholds": f1_thresholds,
             "alerts": alerts,
+            "non_finite": non_finite,
+            "warnings": warning.into_iter().collect::<Vec<_>>(),
             "chunks": chunks,
         });
         serde_json::to_writer_pretty(&mut out, &doc)?;
@@ -85,8 +92,9 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
     })
 }
 
-/// Class probabilities per row, and the rows' true classes when known.
-type Scored = (Vec<Vec<f64>>, Option<Vec<usize>>);
+/// Class probabilities per row, the rows' true classes when known, and what was set aside
+/// as non-finite (never scored).
+type Scored = (Vec<Vec<f64>>, Option<Vec<usize>>, NonFinite);
 
 /// The student's class probabilities on the current rows, and their labels when known.
 fn current(
@@ -111,11 +119,16 @@ fn current(
             .collect();
         if answered.is_empty() {
             bail!(
-                "the prediction log in {} holds no answered probabilities",
-                args.current.display()
+                "the prediction log in {} holds no answered probabilities{}",
+                args.current.display(),
+                traffic
+                    .non_finite
+                    .warning()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default()
             );
         }
-        return Ok((answered, None));
+        return Ok((answered, None, traffic.non_finite));
     }
     let table = super::predict::read_for(student, &args.current)?;
     let rows: Vec<usize> = (0..table.n_rows()).collect();
@@ -145,7 +158,31 @@ fn current(
             Some(labels)
         }
     };
-    Ok((probability, truth))
+    // Rows the student cannot score (an input far outside the training range) are left out
+    // of the estimate and counted, never passed on as NaN.
+    let keep: Vec<bool> = probability
+        .iter()
+        .map(|p| p.iter().all(|x| x.is_finite()))
+        .collect();
+    let non_finite = NonFinite {
+        inputs: 0,
+        probability_rows: keep.iter().filter(|k| !**k).count(),
+    };
+    if non_finite.any() {
+        let probability = probability
+            .into_iter()
+            .zip(&keep)
+            .filter_map(|(p, k)| k.then_some(p))
+            .collect();
+        let truth = truth.map(|t| {
+            t.into_iter()
+                .zip(&keep)
+                .filter_map(|(t, k)| k.then_some(t))
+                .collect()
+        });
+        return Ok((probability, truth, non_finite));
+    }
+    Ok((probability, truth, non_finite))
 }
 
 fn print(

@@ -33,7 +33,21 @@ pub(crate) fn read_for(student: &Student, path: &std::path::Path) -> Result<Tabl
     Ok(table)
 }
 
+/// Whether two paths name one file (through links and `..` too).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
 pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
+    if same_file(&args.input, &args.output) {
+        anyhow::bail!(
+            "--output {} is the input file; writing it would overwrite the rows being scored: choose another --output",
+            args.output.display()
+        );
+    }
     let student = Student::load(&args.model)
         .with_context(|| format!("loading student {}", args.model.display()))?;
     let table = read_for(&student, &args.input)?;

@@ -10,7 +10,21 @@ use crate::cli::{LineageArgs, RegistryArgs, RegistryCommand, RegistryOptions};
 use crate::exit::ExitStatus;
 
 /// Opens the registry named by the options.
+/// Opens an existing registry. A path that holds none is refused, not silently created
+/// empty: a mistyped `--registry` would otherwise look like a registry with no models.
 pub(crate) fn open(options: &RegistryOptions) -> Result<Registry> {
+    let db = options.registry.join("registry.db");
+    if !db.exists() {
+        anyhow::bail!(
+            "no registry in {}: nothing was ever registered there; check --registry (or DISTILLERY_REGISTRY). `distillery run` creates the registry when it registers its first student",
+            options.registry.display()
+        );
+    }
+    open_or_create(options)
+}
+
+/// Opens the registry, creating it if it does not exist yet (registering commands).
+pub(crate) fn open_or_create(options: &RegistryOptions) -> Result<Registry> {
     Registry::open(&options.registry)
         .with_context(|| format!("opening the registry in {}", options.registry.display()))
 }
@@ -26,7 +40,10 @@ pub(crate) fn actor(options: &RegistryOptions) -> String {
 }
 
 pub(crate) fn run(args: &RegistryArgs) -> Result<ExitStatus> {
-    let reg = open(&args.options)?;
+    let reg = match &args.command {
+        RegistryCommand::Add { .. } => open_or_create(&args.options)?,
+        _ => open(&args.options)?,
+    };
     let actor = actor(&args.options);
     let mut out = std::io::stdout().lock();
     match &args.command {

@@ -34,7 +34,7 @@ pub(crate) fn report(
     let status = print(&outcome.report, &outcome.run_dir, json)?;
     if let Some(options) = registry {
         let line = if status == ExitStatus::Ok {
-            let reg = super::registry::open(options)?;
+            let reg = super::registry::open_or_create(options)?;
             let v = reg
                 .register_run(
                     &outcome.run_dir,

@@ -51,6 +51,20 @@ pub(crate) fn sign(args: &SignArgs) -> Result<ExitStatus> {
     }
     let secret = std::fs::read_to_string(&args.key)
         .with_context(|| format!("reading the secret key {}", args.key.display()))?;
+    if args.key.extension().is_some_and(|e| e == "pub") {
+        bail!(
+            "{} is a public key file; sign with the .secret file `distillery keygen` wrote beside it",
+            args.key.display()
+        );
+    }
+    let secret_hex = distillery_registry::secret_key(&secret)
+        .with_context(|| format!("--key {}", args.key.display()))?;
+    if reg.trusted_keys()?.contains(&secret_hex) {
+        bail!(
+            "--key {} holds a public key listed in trusted_keys; sign with the matching .secret file",
+            args.key.display()
+        );
+    }
     let s = distillery_registry::sign(&v, &secret)?;
     let actor = super::registry::actor(&args.options);
     reg.store().add_signature(
@@ -73,15 +87,16 @@ pub(crate) fn sign(args: &SignArgs) -> Result<ExitStatus> {
 pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitStatus> {
     let reg = super::registry::open(&args.options)?;
     let v = reg.resolve(&Reference::parse(&args.reference)?)?;
-    let trusted: Vec<String> = match &args.key {
-        Some(k) => vec![
-            std::fs::read_to_string(k)
-                .with_context(|| format!("reading the public key {}", k.display()))?
-                .trim()
-                .to_string(),
-        ],
-        None => Vec::new(),
-    };
+    // The keys whose signatures count: --key and the registry's trusted_keys.
+    let mut trusted = reg.trusted_keys()?;
+    if let Some(k) = &args.key {
+        let text = std::fs::read_to_string(k)
+            .with_context(|| format!("reading the public key {}", k.display()))?;
+        trusted.push(
+            distillery_registry::public_key(&text)
+                .with_context(|| format!("--key {}", k.display()))?,
+        );
+    }
     let signatures: Vec<DetachedSignature> = match &args.signature {
         Some(f) => vec![
             serde_json::from_slice(
@@ -104,19 +119,41 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitStatus> {
             ok = false;
         }
     }
+    // Valid when at least one signature from a trusted key verifies; signatures by other
+    // keys are listed but neither count nor spoil it.
+    let mut trusted_valid = 0;
     for s in &signatures {
-        match distillery_registry::verify(&v, s, &trusted) {
-            Ok(()) => writeln!(
+        let key = &s.public_key[..s.public_key.len().min(16)];
+        let intact = distillery_registry::verify(&v, s, &[]);
+        let is_trusted = trusted
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&s.public_key));
+        match (intact, is_trusted) {
+            (Ok(()), true) => {
+                trusted_valid += 1;
+                writeln!(out, "{}: valid signature by trusted key {key}", v.label())?;
+            }
+            (Ok(()), false) => writeln!(
                 out,
-                "{}: valid signature by {}",
-                v.label(),
-                &s.public_key[..16]
+                "{}: intact signature by key {key}, which is not trusted (not counted)",
+                v.label()
             )?,
-            Err(e) => {
+            (Err(e), true) => {
                 writeln!(out, "{e}")?;
                 ok = false;
             }
+            (Err(e), false) => writeln!(out, "{e} (untrusted key {key}, not counted)")?,
         }
+    }
+    if trusted.is_empty() {
+        writeln!(
+            out,
+            "no key is trusted, so no signature can be: pass --key NAME.pub, or list trusted_keys in the registry's config.toml"
+        )?;
+        ok = false;
+    } else if trusted_valid == 0 {
+        writeln!(out, "{}: no valid signature from a trusted key", v.label())?;
+        ok = false;
     }
     Ok(if ok {
         ExitStatus::Ok

@@ -3,12 +3,14 @@
 //! renamed into place at the very end, so a crash never leaves a run that looks complete.
 
 mod ablation;
+mod checkpoint_dir;
 pub(crate) mod cv;
 mod data;
 mod distill;
 pub(crate) mod evaluate;
 pub(crate) mod feed;
 pub(crate) mod latency;
+mod memory;
 pub(crate) mod quality;
 pub(crate) mod teacher;
 
@@ -45,7 +47,29 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     let progress = options.progress;
     let params = recipe.distill_params()?;
     progress.stage(&format!("reading {}", recipe.data.train.display()));
+    memory::check_file(&recipe.data.train)?;
     let prepared = data::prepare(recipe)?;
+    let classes = prepared.labels.n_classes();
+    memory::check_fits(
+        &format!("the student (hidden = {:?})", params.hidden),
+        memory::training_bytes(
+            prepared.encoder.width(),
+            &params.hidden,
+            classes,
+            params.batch_size,
+        ),
+    )?;
+    if let Some(t) = &recipe.teacher.train {
+        memory::check_fits(
+            &format!("the in-house teacher (hidden = {:?})", t.hidden),
+            memory::training_bytes(
+                prepared.encoder.width(),
+                &t.hidden,
+                classes,
+                params.batch_size,
+            ),
+        )?;
+    }
     evaluate::check_columns(&recipe.evaluate, &prepared)?;
     let checks = if recipe.quality.checks {
         progress.stage("checking the data");
@@ -58,12 +82,12 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     let k = prepared.labels.n_classes();
     let recipe_hash = blake3::hash(recipe_text.as_bytes()).to_hex().to_string();
     let job_key = format!("{recipe_hash}:{}", prepared.fingerprint);
-    let checkpoints = options
-        .out_dir
-        .join(".checkpoints")
-        .join(&blake3::hash(job_key.as_bytes()).to_hex()[..16]);
-    std::fs::create_dir_all(&checkpoints)
-        .with_context(|| format!("cannot create {}", checkpoints.display()))?;
+    let checkpoint_owner = checkpoint_dir::CheckpointDir::claim(
+        &options.out_dir.join(".checkpoints"),
+        &job_key,
+        options.resume,
+    )?;
+    let checkpoints = checkpoint_owner.path().to_path_buf();
 
     progress.stage("labelling the transfer set with the teacher");
     let teacher = teacher::build(recipe, &prepared, &params, &checkpoints, options)?;
@@ -373,7 +397,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     )?;
     std::fs::rename(&tmp, &run_dir)
         .with_context(|| format!("cannot move the run into {}", run_dir.display()))?;
-    let _ = std::fs::remove_dir_all(&checkpoint_dir);
+    checkpoint_owner.remove();
     Ok(RunOutcome { report, run_dir })
 }
 

@@ -568,6 +568,60 @@ fn estimate_tracks_realized_accuracy_without_labels() {
         serde_json::Value::Array(chunks)
     );
 
+    // one_anonymous_request_blinds_the_monitors (issue #15): a record whose answer was
+    // NaN (written as null, by a server that let 1e300 through) is set aside and counted;
+    // estimate and drift go on with the other rows and say what they left out.
+    let first = std::fs::read_dir(s.path("log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".jsonl"))
+        .unwrap();
+    let line = std::fs::read_to_string(&first)
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("\"status\":200"))
+        .unwrap()
+        .to_string();
+    let mut record: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let rows = record["rows"].as_u64().unwrap() as usize;
+    for o in record["outputs"].as_array_mut().unwrap() {
+        if o["name"] == "probabilities" {
+            o["data"] = serde_json::json!(vec![serde_json::Value::Null; rows * 2]);
+        }
+    }
+    std::fs::write(
+        s.path("log/predictions-99999999.jsonl"),
+        format!("{record}\n"),
+    )
+    .unwrap();
+    let blinded = on_log(run, "100");
+    assert_eq!(blinded.status.code(), Some(0), "{}", stderr(&blinded));
+    let blinded = json(&blinded);
+    assert_eq!(blinded["non_finite"]["probability_rows"], rows);
+    assert!(
+        blinded["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("set aside non-finite values"),
+        "{blinded}"
+    );
+    assert_eq!(blinded["chunks"].as_array().unwrap().len(), 6);
+    let drift = s.cmd(&["drift", "--reference", run, "--current", "log", "--json"]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+    let drift = json(&drift);
+    assert!(
+        drift["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("set aside non-finite values")),
+        "{drift}"
+    );
+    assert!(
+        drift["prediction"][1]["statistic"].as_f64().is_some(),
+        "the probabilities are still scored, without the NaN rows: {drift}"
+    );
+
     for (chunk_size, needle) in [
         ("1000", "at least two reference chunks"),
         ("0", "the chunk size must be at least 1 row"),

@@ -406,3 +406,51 @@ fn check_openlineage(text: &str) {
         .collect();
     assert_eq!(inputs, ["file", "distillery-teacher"]);
 }
+
+#[test]
+fn parallel_registrations_of_one_recipe_all_land() {
+    // Three runs of one recipe into one registry at once, while readers open the store
+    // (as `registry ls` and `serve` do): none may break another's object writes or
+    // checkpoints.
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), &onnx_line(), ""),
+    );
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_distillery"))
+            .args(args)
+            .current_dir(s.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runs: Vec<_> = (0..3)
+        .map(|_| spawn(&["run", recipe.to_str().unwrap(), "--actor", "alice"]))
+        .collect();
+    let mut readers = Vec::new();
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(150));
+        readers.push(spawn(&["registry", "ls"]));
+    }
+    for c in runs {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    for r in readers {
+        let _ = r.wait_with_output().unwrap();
+    }
+    let versions = json(&reg(&s, &["ls", "--json"]));
+    assert_eq!(versions.as_array().unwrap().len(), 3);
+    let verify = reg(&s, &["verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    assert!(
+        !s.path("runs/.checkpoints").exists()
+            || std::fs::read_dir(s.path("runs/.checkpoints"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "every run removed its own checkpoints"
+    );
+}

@@ -88,6 +88,56 @@ fn bad_requests_get_the_right_status_and_a_clear_message_and_serving_goes_on() {
             400,
             "input 'age' row 0",
         ),
+        // Issue #15 regressions: each of these used to panic the handler or answer NaN.
+        (
+            "an_fp64_input_of_1e300_is_refused_not_answered_with_null",
+            tensor(
+                "age",
+                "FP64",
+                serde_json::json!([1]),
+                serde_json::json!([1e300]),
+            ),
+            400,
+            "input 'age' row 0: 1e+300 is out of range",
+        ),
+        (
+            "an_empty_shape_gets_a_400_not_a_closed_connection",
+            tensor("age", "FP64", serde_json::json!([]), serde_json::json!([])),
+            400,
+            "input 'age': shape [] is a scalar",
+        ),
+        (
+            "a_shape_whose_product_overflows_gets_a_400",
+            tensor(
+                "x",
+                "FP64",
+                serde_json::json!([9_223_372_036_854_775_808u64, 14]),
+                serde_json::json!(row),
+            ),
+            400,
+            "input 'x': shape [9223372036854775808, 14] is too large",
+        ),
+        (
+            "an_int8_of_300_is_refused",
+            tensor(
+                "age",
+                "INT8",
+                serde_json::json!([1]),
+                serde_json::json!([300]),
+            ),
+            400,
+            "300 is not a INT8",
+        ),
+        (
+            "a_duplicate_input_name_is_refused_not_last_wins",
+            serde_json::json!({"inputs": [
+                {"name": "age", "datatype": "FP64", "shape": [1], "data": [30]},
+                {"name": "age", "datatype": "FP64", "shape": [1], "data": [40]},
+            ]})
+            .to_string(),
+            400,
+            "input 'age' is given twice",
+        ),
     ];
     for (what, body, status, says) in &cases {
         let (got, e) = post(&infer, body);
@@ -303,4 +353,66 @@ fn json_log_lines_for_log_collectors() {
         .unwrap();
     assert_eq!(serving["fields"]["models"], "r/1");
     assert!(serving["timestamp"].is_string());
+}
+
+#[test]
+fn shutdown_ends_despite_idle_and_half_sent_connections() {
+    // Issue #15: an idle keep-alive connection and a half-sent request used to keep the
+    // server from stopping on SIGTERM for good. Now idle connections time out, and the
+    // drain deadline (2 s here) bounds the stop.
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let config = s.write("serve.toml", "[timeouts]\nidle_s = 1.5\ndrain_s = 2\n");
+    let mut server = serve_env(
+        s.dir.path(),
+        &["--no-log", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let address = server.base.trim_start_matches("http://").to_string();
+    // A connection that sends nothing is closed once the idle limit passes.
+    let mut idle = std::net::TcpStream::connect(&address).unwrap();
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = idle.read_to_end(&mut buf);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "an idle connection is closed after the idle limit, not kept for good ({waited:?})"
+    );
+    // A request whose headers never finish, and a keep-alive connection left idle after
+    // an answer, both open when SIGTERM comes.
+    let mut half = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        half,
+        "POST /v2/models/r/infer HTTP/1.1\r\nhost: {address}\r\n"
+    )
+    .unwrap();
+    let mut kept = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        kept,
+        "GET /v2/health/live HTTP/1.1\r\nhost: {address}\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = [0u8; 12];
+    kept.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    let stopping = std::time::Instant::now();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = crate::util::eventually("the server to exit after SIGTERM", || {
+        server.child.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status}");
+    let took = stopping.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "the stop took {took:?}; the drain deadline is 2 s"
+    );
 }

@@ -94,6 +94,34 @@ fn feedback_is_matched_by_id_counted_per_version_and_logged() {
     );
     let (status, _) = post(&format!("{b}/v2/models/r/feedback"), r#"{"label": ">50K"}"#);
     assert_eq!(status, 400);
+    // feedback_can_be_replayed (issue #15): the same feedback sent again five times is
+    // not counted again, and labels that do not match the request's rows are a 400.
+    for _ in 0..5 {
+        let (status, r) = post(
+            &format!("{b}/v2/models/r/feedback"),
+            r#"{"id": "q0", "label": ">50K"}"#,
+        );
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["matched"], 0, "{r}");
+        assert_eq!(r["replayed"], 1, "{r}");
+    }
+    let (_, metrics) = get(&format!("{b}/metrics"));
+    assert!(
+        metrics.contains("distillery_feedback_rows_total{model=\"r\",version=\"1\"} 50"),
+        "replays are not counted: {metrics}"
+    );
+    let (status, e) = post(
+        &format!("{b}/v2/models/r/feedback"),
+        r#"{"id": "q1", "labels": [">50K", "<=50K"]}"#,
+    );
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("2 label(s) for a request of 1 row(s)"),
+        "{e}"
+    );
     // `curl -d` sends JSON as form-urlencoded: the body is read as JSON all the same, and
     // a body that is not JSON gets the protocol's error shape, not a bare 415.
     let form = |body: &str| {

@@ -1,6 +1,7 @@
 //! `distillery serve`: registered students behind the Open Inference Protocol REST API.
 
 use std::io::Write;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -46,15 +47,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             .values()
             .map(|(sh, f)| format!("{} (shadow, {:.0}%)", sh.version.label(), f * 100.0)),
     );
-    let token = match &settings.admin_token_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the admin token file {}", path.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => std::env::var("DISTILLERY_ADMIN_TOKEN").ok(),
-    };
+    let token = admin_token(settings.admin_token_file.as_deref())?;
     let monitor_settings = match &settings.monitor {
         Some(m) => Some(monitor_settings(m, &models, &registry, &settings)?),
         None => None,
@@ -67,12 +60,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port))
             .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{}; is the port taken?",
-                    settings.host, settings.port
-                )
-            })?;
+            .map_err(|e| listen_error(&settings.host, settings.port, &e))?;
         let address = listener.local_addr()?;
         // Take over SIGTERM before saying we serve: a supervisor may stop us at once.
         let stop = stop_signal()?;
@@ -99,19 +87,28 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             server = server.with_batching(limits);
         }
         let server = Arc::new(server);
-        axum::serve(listener, router(Arc::clone(&server)))
-            .with_graceful_shutdown(stop)
-            .await
-            .context("the server stopped")?;
-        // Every request in flight has been answered; make their log records durable.
+        let stopped = distillery_serve::serve(
+            listener,
+            router(Arc::clone(&server)),
+            stop,
+            settings.timeouts,
+        )
+        .await;
+        let drained = match stopped {
+            distillery_serve::Stopped::Drained => "requests drained",
+            distillery_serve::Stopped::DeadlineReached(_) => {
+                "drain deadline reached, connections left open were dropped"
+            }
+        };
+        // The requests answered are in the log's queue; make their records durable.
         if let Some(log) = &server.current().log {
             if log.flush(std::time::Duration::from_secs(30)) {
-                tracing::info!("stopped: requests drained, prediction log flushed and synced");
+                tracing::info!("stopped: {drained}, prediction log flushed and synced");
             } else {
                 tracing::error!("stopped, but the prediction log did not confirm its flush");
             }
         } else {
-            tracing::info!("stopped: requests drained");
+            tracing::info!("stopped: {drained}");
         }
         Ok::<_, anyhow::Error>(())
     })?;
@@ -162,6 +159,71 @@ fn monitor_settings(
         registry_dir: settings.registry.clone(),
         log_dir: settings.log.as_ref().map(|l| l.dir.clone()),
     })
+}
+
+/// The admin API's token, from its file or `DISTILLERY_ADMIN_TOKEN`. An empty one is
+/// refused (it would silently turn the admin API off); a token file that others can read
+/// is warned about.
+fn admin_token(file: Option<&std::path::Path>) -> Result<Option<String>> {
+    let (token, source) = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the admin token file {}", path.display()))?;
+            warn_if_readable_by_others(path);
+            (
+                text.trim().to_string(),
+                format!("the admin token file {}", path.display()),
+            )
+        }
+        None => match std::env::var("DISTILLERY_ADMIN_TOKEN") {
+            Ok(t) => (t.trim().to_string(), "DISTILLERY_ADMIN_TOKEN".to_string()),
+            Err(_) => return Ok(None),
+        },
+    };
+    if token.is_empty() {
+        anyhow::bail!(
+            "{source} is empty; put a long random token in it (e.g. `openssl rand -hex 32`), or leave it out to turn the admin API off"
+        );
+    }
+    Ok(Some(token))
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o044 != 0
+    {
+        tracing::warn!(
+            file = %path.display(),
+            "the admin token file can be read by other users; restrict it with chmod 600"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_: &std::path::Path) {}
+
+/// Why the server cannot listen, in words that point at the cause: a port in use, an
+/// address this machine does not have, a host name that does not resolve, or a privilege.
+fn listen_error(host: &str, port: u16, e: &std::io::Error) -> anyhow::Error {
+    use std::io::ErrorKind;
+    let hint = match e.kind() {
+        ErrorKind::AddrInUse => {
+            format!("port {port} is taken; pick another with --port (0: any free port)")
+        }
+        ErrorKind::AddrNotAvailable => {
+            format!("{host} is not an address of this machine; use 127.0.0.1 or 0.0.0.0")
+        }
+        ErrorKind::PermissionDenied => {
+            format!("no permission to listen on port {port}; ports below 1024 need privileges")
+        }
+        _ if std::net::IpAddr::from_str(host).is_err() => format!(
+            "the host name {host} does not resolve ({e}); give an IP address such as 127.0.0.1 or 0.0.0.0"
+        ),
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!("cannot listen on {host}:{port}: {hint}")
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what `docker stop`, systemd and Kubernetes send). The

@@ -26,6 +26,7 @@ pub(crate) struct Settings {
     pub(crate) guard: Guardrails,
     pub(crate) batching: Option<Batching>,
     pub(crate) monitor: Option<MonitorResolved>,
+    pub(crate) timeouts: distillery_serve::Timeouts,
 }
 
 /// Live monitoring, resolved.
@@ -71,6 +72,36 @@ struct File {
     guardrails: Option<Guardrails>,
     batching: Option<Batching>,
     monitor: Option<MonitorFile>,
+    timeouts: Option<TimeoutsFile>,
+}
+
+/// `[timeouts]`: seconds the server waits on clients.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeoutsFile {
+    /// Headers must arrive (and keep-alive connections may idle) within this.
+    idle_s: Option<f64>,
+    /// After SIGTERM, requests in flight may take this long before connections are dropped.
+    drain_s: Option<f64>,
+}
+
+impl TimeoutsFile {
+    fn resolve(&self) -> Result<distillery_serve::Timeouts> {
+        let default = distillery_serve::Timeouts::default();
+        let seconds = |what: &str, v: Option<f64>, or: std::time::Duration| match v {
+            None => Ok(or),
+            Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => {
+                Ok(std::time::Duration::from_secs_f64(s))
+            }
+            Some(s) => {
+                bail!("[timeouts] {what} = {s}: give a number of seconds between 0 and 3600")
+            }
+        };
+        Ok(distillery_serve::Timeouts {
+            idle: seconds("idle_s", self.idle_s, default.idle)?,
+            drain: seconds("drain_s", self.drain_s, default.drain)?,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,6 +284,10 @@ impl Settings {
         if models.is_empty() {
             models = file.models;
         }
+        let timeouts = match &file.timeouts {
+            Some(t) => t.resolve()?,
+            None => distillery_serve::Timeouts::default(),
+        };
         Ok(Settings {
             host: args
                 .host
@@ -273,6 +308,7 @@ impl Settings {
             guard,
             batching,
             monitor,
+            timeouts,
         })
     }
 }
