@@ -196,3 +196,76 @@ fn a_file_that_is_not_onnx() {
         &["t.onnx", "not an ONNX model"],
     );
 }
+
+#[test]
+fn unbounded_memory_from_a_recipe_is_refused_up_front() {
+    // Issue #15: `hidden = [100000000]` grew to tens of GB until the kernel killed it.
+    let s = setup();
+    let r = adult_recipe(&data("adult_sample.csv"), &onnx_line(), "")
+        .replace("hidden = [16]", "hidden = [100000000]");
+    fails(&s, &r, &["hidden", "each 1 to 65536 wide"]);
+    #[cfg(unix)]
+    {
+        let link = s.path("endless.csv");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        fails(
+            &s,
+            &adult_recipe(&link, &onnx_line(), ""),
+            &["endless.csv is not a regular file"],
+        );
+    }
+}
+
+#[test]
+fn duplicate_csv_header_names_are_refused() {
+    let s = setup();
+    let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
+    let doubled = text.replacen("fnlwgt", "age", 1);
+    let d = s.write("doubled.csv", &doubled);
+    fails(
+        &s,
+        &adult_recipe(&d, &onnx_line(), ""),
+        &["column 'age' appears twice in the header (columns 1 and 3)"],
+    );
+}
+
+#[test]
+fn predict_refuses_to_overwrite_its_input_and_logs_carry_no_colour_codes() {
+    let s = setup();
+    let student = s.trained_student();
+    let rows = s.write(
+        "rows.csv",
+        &std::fs::read_to_string(data("adult_sample.csv")).unwrap(),
+    );
+    let before = std::fs::read(&rows).unwrap();
+    let out = s.cmd(&[
+        "predict",
+        "--model",
+        student.to_str().unwrap(),
+        "--input",
+        "rows.csv",
+        "--output",
+        "./rows.csv",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is the input file"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&rows).unwrap(), before, "the input is intact");
+    // stderr is a pipe here: no ANSI escape codes, whatever the log level.
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let logged = s.cmd_env(
+        &["serve", "--port", "0", "--host", "no-such-host.invalid"],
+        &[("DISTILLERY_LOG", "debug")],
+    );
+    assert_eq!(logged.status.code(), Some(2));
+    let err = stderr(&logged);
+    assert!(!err.contains('\u{1b}'), "colour codes in a pipe: {err:?}");
+    assert!(
+        err.contains("the host name no-such-host.invalid does not resolve"),
+        "a DNS failure is not 'is the port taken?': {err}"
+    );
+}

@@ -316,10 +316,108 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
         "r1.sig.json",
     ]));
     assert!(verified.contains("valid signature"), "{verified}");
+    // signing_is_easy_to_misuse (issue #15): mallory's extra, untrusted signature does
+    // not spoil alice's; a public key cannot sign; without a trust anchor nothing verifies.
+    let both = ok(&s.cmd(&["verify", "r/1", "--key", "alice.pub"]));
+    assert!(both.contains("valid signature by trusted key"), "{both}");
+    assert!(
+        both.contains("which is not trusted (not counted)"),
+        "{both}"
+    );
+    let public_as_secret = s.cmd(&["sign", "r/1", "--key", "alice.pub"]);
+    assert_eq!(public_as_secret.status.code(), Some(2));
+    assert!(
+        stderr(&public_as_secret).contains("public key"),
+        "{}",
+        stderr(&public_as_secret)
+    );
+    std::fs::copy(s.path("alice.pub"), s.path("renamed.key")).unwrap();
+    let renamed = s.cmd(&["sign", "r/1", "--key", "renamed.key"]);
+    assert_eq!(
+        renamed.status.code(),
+        Some(2),
+        "the file's kind, not its name"
+    );
     ok(&reg(
         &s,
         &["promote", "r/1", "--to", "production", "--why", "signed"],
     ));
+
+    // the_signature_policy_can_be_bypassed (issue #15): an unsigned version reaches no
+    // traffic, whatever the route: an alias spelled Production, serve --model, a canary.
+    ok(&run(&s, ""));
+    let spelled = reg(&s, &["promote", "r/2", "--to", "Production "]);
+    assert_eq!(spelled.status.code(), Some(2));
+    assert!(
+        stderr(&spelled).contains("is not signed"),
+        "{}",
+        stderr(&spelled)
+    );
+    for args in [
+        vec!["serve", "--port", "0", "--model", "r/2"],
+        vec![
+            "serve",
+            "--port",
+            "0",
+            "--canary",
+            "r/2",
+            "--canary-weight",
+            "100",
+        ],
+        vec![
+            "serve",
+            "--port",
+            "0",
+            "--model",
+            "r@Production",
+            "--shadow",
+            "r/2",
+        ],
+    ] {
+        let refused = s.cmd(&args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&refused).contains("r/2 is not signed"),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
+    let bad_alias = reg(&s, &["promote", "r/2", "--to", "../../x"]);
+    assert_eq!(bad_alias.status.code(), Some(2));
+    assert!(
+        stderr(&bad_alias).contains("alias \"../../x\""),
+        "{}",
+        stderr(&bad_alias)
+    );
+    // Without trusted keys the policy lets nothing through: a self-signed signature
+    // proves nothing.
+    std::fs::write(
+        s.path(".distillery/config.toml"),
+        "[registry]\nrequire_signature = true\n",
+    )
+    .unwrap();
+    let untrusting = s.cmd(&["serve", "--port", "0", "--model", "r/1"]);
+    assert_eq!(untrusting.status.code(), Some(2));
+    assert!(
+        stderr(&untrusting).contains("lists no trusted_keys"),
+        "{}",
+        stderr(&untrusting)
+    );
+    let anchorless = s.cmd(&["verify", "r/1"]);
+    assert_eq!(anchorless.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&anchorless.stdout).contains("no key is trusted"),
+        "{}",
+        String::from_utf8_lossy(&anchorless.stdout)
+    );
+    std::fs::write(
+        s.path(".distillery/config.toml"),
+        format!(
+            "[registry]\nrequire_signature = true\ntrusted_keys = [\"{}\"]\n",
+            alice.trim()
+        ),
+    )
+    .unwrap();
 
     // A signed artifact altered afterwards: verification and promotion both refuse.
     let shown = json(&reg(&s, &["show", "r/1", "--json"]));
@@ -453,4 +551,37 @@ fn parallel_registrations_of_one_recipe_all_land() {
                 .is_none(),
         "every run removed its own checkpoints"
     );
+}
+
+#[test]
+fn names_the_registry_cannot_address_are_refused_at_every_entry() {
+    // Issue #15: `a/b`, `m@production`, empty names and aliases like `../../x` used to be
+    // stored and then could never be referenced.
+    let s = setup();
+    for (name, says) in [
+        ("a/b", "holds '/'"),
+        ("m@production", "holds '@'"),
+        ("", "the model name is empty"),
+        ("two\\nlines", "holds '\\n'"),
+    ] {
+        let recipe = s.write(
+            "bad.toml",
+            &format!(
+                "name = \"{name}\"\n{}",
+                adult_recipe(&data("adult_sample.csv"), &onnx_line(), "")
+            ),
+        );
+        let out = s.cmd(&["run", recipe.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name:?}");
+        assert!(stderr(&out).contains(says), "{name:?}: {}", stderr(&out));
+    }
+    // A mistyped --registry is not silently created empty.
+    let typo = s.cmd(&["registry", "ls", "--registry", ".distilery"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        stderr(&typo).contains("no registry in .distilery"),
+        "{}",
+        stderr(&typo)
+    );
+    assert!(!s.path(".distilery").exists(), "nothing was created");
 }

@@ -416,3 +416,31 @@ fn shutdown_ends_despite_idle_and_half_sent_connections() {
         "the stop took {took:?}; the drain deadline is 2 s"
     );
 }
+
+#[test]
+fn an_empty_admin_token_refuses_to_start_instead_of_disabling_the_admin_api() {
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let empty = s.write("token", "\n");
+    let out = s.cmd(&[
+        "serve",
+        "--port",
+        "0",
+        "--admin-token-file",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is empty"), "{}", stderr(&out));
+    let out = s.cmd_env(
+        &["serve", "--port", "0"],
+        &[("DISTILLERY_ADMIN_TOKEN", " ")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("DISTILLERY_ADMIN_TOKEN is empty"),
+        "{}",
+        stderr(&out)
+    );
+}
