@@ -6,6 +6,21 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The test scores on the test rows that do not repeat a training row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeduplicatedTest {
+    /// Test rows whose features repeat a training row exactly (left out here).
+    pub repeated_rows: usize,
+    /// Test rows scored here.
+    pub rows: usize,
+    /// The teacher on those rows.
+    pub teacher: Option<crate::Scores>,
+    /// The distilled student on those rows.
+    pub student: crate::Scores,
+    /// The student trained on labels only, on those rows.
+    pub scratch: Option<crate::Scores>,
+}
+
 /// Version of the report layout; bump on incompatible changes.
 pub const REPORT_SCHEMA: &str = "distillery-report/1";
 
@@ -60,6 +75,10 @@ pub struct Report {
     /// The ablation table: sweep, feature groups and the Pareto fronts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ablation: Option<crate::Ablation>,
+    /// Test scores without the test rows that repeat a training row, when some do: the
+    /// full scores overstate the model by what it memorised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deduplicated_test: Option<DeduplicatedTest>,
     /// The `[distill]` settings.
     pub distill: serde_json::Value,
     /// One verdict per configured gate.
@@ -307,6 +326,18 @@ impl Report {
             ci.join(", "),
             self.student.quality.ece
         ));
+        if let Some(d) = &self.deduplicated_test {
+            s.push_str(&format!(
+                "{} test rows repeat a training row; on the other {}: student accuracy {:.4}{}\n",
+                d.repeated_rows,
+                d.rows,
+                d.student.accuracy,
+                d.teacher
+                    .as_ref()
+                    .map(|t| format!(", teacher {:.4}", t.accuracy))
+                    .unwrap_or_default()
+            ));
+        }
         if let Some(t) = &self.teacher {
             if let (Some(t), Some(st)) = (t.latency_us, self.student.latency_us) {
                 s.push_str(&format!("student is {:.0}× faster per row", t / st));

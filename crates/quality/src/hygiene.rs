@@ -1,13 +1,44 @@
 //! Train/test hygiene: rows shared between the files, single features that predict the
 //! label almost perfectly (leakage), class imbalance and label shift between the files.
 
-use distillery_data::Column;
+use distillery_data::{Column, Table};
 use rustc_hash::FxHashSet;
 
 use crate::integrity::row_key;
 use crate::{Finding, Input, Severity, finding};
 
-/// Test rows that also occur in the training file, exactly and after normalisation.
+/// Test rows whose features repeat a training row exactly (0-based test row numbers): the
+/// rows to leave out for the de-duplicated test score.
+pub fn overlapping_test_rows(
+    train: &Table,
+    train_rows: &[usize],
+    test: &Table,
+    test_rows: &[usize],
+    features: &[String],
+) -> Vec<usize> {
+    let cols = |t: &'_ Table| -> Option<Vec<Column>> {
+        features.iter().map(|f| t.column(f).ok().cloned()).collect()
+    };
+    let (Some(train_cols), Some(test_cols)) = (cols(train), cols(test)) else {
+        return Vec::new();
+    };
+    let train_refs: Vec<&Column> = train_cols.iter().collect();
+    let test_refs: Vec<&Column> = test_cols.iter().collect();
+    let seen: FxHashSet<u128> = train_rows
+        .iter()
+        .map(|&r| row_key(train, &train_refs, r, false))
+        .collect();
+    test_rows
+        .iter()
+        .copied()
+        .filter(|&r| seen.contains(&row_key(test, &test_refs, r, false)))
+        .collect()
+}
+
+/// Test rows that also occur in the training file, exactly and after normalisation. A
+/// few repeats are common in honest data (two customers with the same profile) and only
+/// warn: the run reports its test scores with and without them. A test file whose every
+/// row repeats a training row is the training file again, and blocks.
 pub(crate) fn overlap(input: &Input<'_>, out: &mut Vec<Finding>) {
     let Some(test) = input.test else { return };
     let train_cols: Vec<&Column> = input
@@ -30,27 +61,43 @@ pub(crate) fn overlap(input: &Input<'_>, out: &mut Vec<Finding>) {
         let shared: Vec<usize> = (0..test.n_rows())
             .filter(|&r| seen.contains(&row_key(test, &test_cols, r, normalise)))
             .collect();
-        if !shared.is_empty() {
-            let how = if normalise {
-                "after lower-casing, trimming and rounding"
-            } else {
-                "exactly"
-            };
+        if shared.is_empty() {
+            continue;
+        }
+        if !normalise && shared.len() == test.n_rows() {
             out.push(finding(
-                check,
+                "test_is_train",
                 None,
-                if normalise { Severity::Warn } else { Severity::Block },
-                format!("{} test rows repeat a training row {how}: the test score overstates the model; deduplicate, or acknowledge {check}", shared.len()),
+                Severity::Block,
+                format!("every one of the {} test rows repeats a training row: the test file is the training data again, so no score would mean anything; give a separate test file", shared.len()),
                 shared.len(),
                 test.n_rows(),
                 shared.iter().take(3).map(|r| format!("test row {}", r + 1)).collect(),
             ));
+            continue;
         }
+        let how = if normalise {
+            "after lower-casing, trimming and rounding"
+        } else {
+            "exactly"
+        };
+        out.push(finding(
+            check,
+            None,
+            Severity::Warn,
+            format!("{} test rows repeat a training row {how}: the run reports test scores on the de-duplicated rows next to the full ones", shared.len()),
+            shared.len(),
+            test.n_rows(),
+            shared.iter().take(3).map(|r| format!("test row {}", r + 1)).collect(),
+        ));
     }
 }
 
 /// Features that alone predict the label with ≥ 99% accuracy (majority label per value,
-/// per category or per quantile bin), well above the majority-class rate.
+/// per category or per quantile bin), well above the majority-class rate. A strong sensor
+/// reading can do that honestly, so this warns; it blocks only a copy of the label: a
+/// one-to-one mapping of values to labels that holds on the training rows and on the test
+/// rows too.
 pub(crate) fn leakage(input: &Input<'_>, out: &mut Vec<Finding>) {
     let k = input.classes.len();
     let labelled: Vec<(usize, u32)> = input
@@ -70,32 +117,7 @@ pub(crate) fn leakage(input: &Input<'_>, out: &mut Vec<Finding>) {
         let Ok(c) = input.train.column(name) else {
             continue;
         };
-        let groups: Vec<u64> = match c {
-            Column::Text { codes, .. } => {
-                labelled.iter().map(|&(r, _)| u64::from(codes[r])).collect()
-            }
-            Column::Numeric(v) => {
-                let mut sorted: Vec<f64> = labelled
-                    .iter()
-                    .map(|&(r, _)| v[r])
-                    .filter(|x| !x.is_nan())
-                    .collect();
-                sorted.sort_by(f64::total_cmp);
-                let edges: Vec<f64> = (1..50)
-                    .map(|i| sorted.get(i * sorted.len() / 50).copied().unwrap_or(0.0))
-                    .collect();
-                labelled
-                    .iter()
-                    .map(|&(r, _)| {
-                        if v[r].is_nan() {
-                            u64::MAX
-                        } else {
-                            edges.partition_point(|&e| e < v[r]) as u64
-                        }
-                    })
-                    .collect()
-            }
-        };
+        let groups = groups(c, &labelled);
         let mut table: rustc_hash::FxHashMap<u64, Vec<usize>> = rustc_hash::FxHashMap::default();
         for (g, &(_, y)) in groups.iter().zip(&labelled) {
             table.entry(*g).or_insert_with(|| vec![0; k])[y as usize] += 1;
@@ -108,18 +130,127 @@ pub(crate) fn leakage(input: &Input<'_>, out: &mut Vec<Finding>) {
             .map(|c| c.iter().copied().max().unwrap_or(0))
             .sum();
         let accuracy = right as f64 / n as f64;
-        if accuracy >= 0.99 && accuracy - majority > 0.05 {
-            out.push(finding(
-                "leakage",
-                Some(name),
+        if accuracy < 0.99 || accuracy - majority <= 0.05 {
+            continue;
+        }
+        let copy = label_copy(input, name, c);
+        let (severity, message) = match copy {
+            Some(test_rows) => (
                 Severity::Block,
-                format!("'{name}' alone predicts '{}' with {:.2}% accuracy (majority class: {:.2}%): it probably encodes the label; drop it ([data] ignore) or acknowledge leakage:{name}", input.target, accuracy * 100.0, majority * 100.0),
-                right,
-                n,
-                Vec::new(),
-            ));
+                format!(
+                    "'{name}' is a copy of '{}': each of its values maps to one label on every training row{}; drop it ([data] ignore) or acknowledge leakage:{name}",
+                    input.target,
+                    if test_rows > 0 {
+                        format!(" and on all {test_rows} test rows")
+                    } else {
+                        String::new()
+                    }
+                ),
+            ),
+            None => (
+                Severity::Warn,
+                format!(
+                    "'{name}' alone predicts '{}' with {:.2}% accuracy (majority class: {:.2}%): a very strong feature; make sure it is known at prediction time and does not encode the label",
+                    input.target,
+                    accuracy * 100.0,
+                    majority * 100.0
+                ),
+            ),
+        };
+        out.push(finding(
+            "leakage",
+            Some(name),
+            severity,
+            message,
+            right,
+            n,
+            Vec::new(),
+        ));
+    }
+}
+
+/// Each labelled row's group: its category code, or the 50-quantile bin of its number.
+fn groups(c: &Column, labelled: &[(usize, u32)]) -> Vec<u64> {
+    match c {
+        Column::Text { codes, .. } => labelled.iter().map(|&(r, _)| u64::from(codes[r])).collect(),
+        Column::Numeric(v) => {
+            let mut sorted: Vec<f64> = labelled
+                .iter()
+                .map(|&(r, _)| v[r])
+                .filter(|x| !x.is_nan())
+                .collect();
+            sorted.sort_by(f64::total_cmp);
+            let edges: Vec<f64> = (1..50)
+                .map(|i| sorted.get(i * sorted.len() / 50).copied().unwrap_or(0.0))
+                .collect();
+            labelled
+                .iter()
+                .map(|&(r, _)| {
+                    if v[r].is_nan() {
+                        u64::MAX
+                    } else {
+                        edges.partition_point(|&e| e < v[r]) as u64
+                    }
+                })
+                .collect()
         }
     }
+}
+
+/// A column value as an exact group key (category code, or the number's bits).
+fn exact(c: &Column, r: usize) -> u64 {
+    match c {
+        Column::Text { codes, .. } => u64::from(codes[r]),
+        Column::Numeric(v) if v[r].is_nan() => u64::MAX,
+        Column::Numeric(v) => v[r].to_bits(),
+    }
+}
+
+/// When `column` is a one-to-one copy of the label: every exact value maps to a single
+/// label on the training rows (held-out rows excluded), each label to a single value, and
+/// the mapping predicts every test row whose label is known. Returns the test rows checked.
+fn label_copy(input: &Input<'_>, name: &str, column: &Column) -> Option<usize> {
+    let held: FxHashSet<usize> = input.held_out.iter().copied().collect();
+    let mut value_label: rustc_hash::FxHashMap<u64, u32> = rustc_hash::FxHashMap::default();
+    let mut label_value: rustc_hash::FxHashMap<u32, u64> = rustc_hash::FxHashMap::default();
+    for (r, y) in input.train_labels.iter().enumerate() {
+        let Some(y) = *y else { continue };
+        if held.contains(&r) {
+            continue;
+        }
+        let v = exact(column, r);
+        if *value_label.entry(v).or_insert(y) != y || *label_value.entry(y).or_insert(v) != v {
+            return None;
+        }
+    }
+    // The test rows: the separate test file, or the held-out rows of the training file.
+    let mut checked = 0;
+    let mut agree = |v: u64, y: u32| -> bool {
+        checked += 1;
+        value_label.get(&v) == Some(&y)
+    };
+    match (input.test, input.test_labels) {
+        (Some(test), Some(labels)) => {
+            let tc = test.column(name).ok()?;
+            for (r, y) in labels.iter().enumerate() {
+                if let Some(y) = *y
+                    && !agree(exact(tc, r), y)
+                {
+                    return None;
+                }
+            }
+        }
+        _ => {
+            for &r in input.held_out {
+                if let Some(y) = input.train_labels[r]
+                    && !agree(exact(column, r), y)
+                {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(checked)
 }
 
 /// Class shares, the minority class, and the shift of shares between train and test.

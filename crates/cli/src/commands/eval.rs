@@ -173,6 +173,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         slices: Some(slices),
         cross_validation: None,
         checks: None,
+        deduplicated_test: None,
         ablation: None,
         distill: serde_json::Value::Null,
         gates,

@@ -291,6 +291,14 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     if let (Some(c), Some(cv)) = (checks.as_mut(), &cross_validation) {
         quality::add_label_issues(c, &prepared, &cv.label_issues, recipe.quality.label_issues);
     }
+    let deduplicated_test = deduplicated_test(
+        &prepared,
+        &DedupScores {
+            teacher: Some(&teacher.test),
+            student: &student_p,
+            scratch: Some(&scratch_p),
+        },
+    );
     let run_id = run_id(recipe.name(), &recipe_hash);
     let report = Report {
         schema: REPORT_SCHEMA.into(),
@@ -329,6 +337,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         cross_validation: cross_validation.as_ref().map(|cv| cv.summary.clone()),
         checks: checks.as_ref().map(serde_json::to_value).transpose()?,
         ablation,
+        deduplicated_test,
         distill: serde_json::to_value(&recipe.distill)?,
         gates,
         seconds: started.elapsed().as_secs_f64(),
@@ -399,6 +408,59 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         .with_context(|| format!("cannot move the run into {}", run_dir.display()))?;
     checkpoint_owner.remove();
     Ok(RunOutcome { report, run_dir })
+}
+
+/// Probabilities on the test rows, per model, for [`deduplicated_test`].
+pub(crate) struct DedupScores<'a> {
+    pub(crate) teacher: Option<&'a [f32]>,
+    pub(crate) student: &'a [f32],
+    pub(crate) scratch: Option<&'a [f32]>,
+}
+
+/// The test scores without the test rows whose features repeat a training or validation
+/// row exactly; `None` when no test row does.
+pub(crate) fn deduplicated_test(
+    prepared: &data::Prepared,
+    p: &DedupScores<'_>,
+) -> Option<distillery_eval::run_report::DeduplicatedTest> {
+    let features: Vec<String> = prepared.features.iter().map(|(n, _)| n.clone()).collect();
+    let seen: Vec<usize> = prepared
+        .train_rows
+        .iter()
+        .chain(&prepared.val_rows)
+        .copied()
+        .collect();
+    let repeated: std::collections::HashSet<usize> = distillery_quality::overlapping_test_rows(
+        &prepared.train_table,
+        &seen,
+        prepared.test_table(),
+        &prepared.test_rows,
+        &features,
+    )
+    .into_iter()
+    .collect();
+    if repeated.is_empty() {
+        return None;
+    }
+    let k = prepared.labels.n_classes();
+    let keep: Vec<usize> = (0..prepared.test_rows.len())
+        .filter(|&i| !repeated.contains(&prepared.test_rows[i]))
+        .collect();
+    let y: Vec<Option<u32>> = keep.iter().map(|&i| prepared.test_labels[i]).collect();
+    let scores = |q: &[f32]| {
+        let rows: Vec<f32> = keep
+            .iter()
+            .flat_map(|&i| q[i * k..(i + 1) * k].iter().copied())
+            .collect();
+        Scores::of(&rows, k, &y)
+    };
+    Some(distillery_eval::run_report::DeduplicatedTest {
+        repeated_rows: repeated.len(),
+        rows: keep.len(),
+        teacher: p.teacher.map(scores),
+        student: scores(p.student),
+        scratch: p.scratch.map(scores),
+    })
 }
 
 /// Held-out rows kept in a profile for label-free performance estimation.

@@ -9,6 +9,7 @@
 )]
 
 mod browser;
+mod datasets;
 mod drift;
 mod errors;
 mod evaluate;

@@ -60,17 +60,20 @@ fn card(i: usize, valid: bool) -> String {
     format!("{} {} {} {}", &n[0..4], &n[4..8], &n[8..12], &n[12..16])
 }
 
-/// The Adult sample split into train and test files, with a leaking column, a column of
+/// The Adult sample split into train and test files, with a leaking column (the label
+/// under another name), a strong but honest sensor (right on 99.5% of rows), a column of
 /// Luhn-valid card numbers, one of invalid ones, and 10 training rows copied into the test.
 fn planted(s: &Setup) -> (std::path::PathBuf, std::path::PathBuf) {
     let text = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
     let mut lines = text.lines();
-    let header = format!("{},leak,card,bad_card", lines.next().unwrap());
+    let header = format!("{},leak,sensor,card,bad_card", lines.next().unwrap());
     let rows: Vec<String> = lines
         .enumerate()
         .map(|(i, l)| {
             let label = l.rsplit(',').next().unwrap();
-            format!("{l},L{label},{},{}", card(i, true), card(i, false))
+            let high = (label == ">50K") != (i % 200 == 7);
+            let sensor = u8::from(high) * 10 + (i % 2) as u8;
+            format!("{l},L{label},{sensor},{},{}", card(i, true), card(i, false))
         })
         .collect();
     let train: Vec<&String> = rows[..900].iter().collect();
@@ -100,9 +103,11 @@ fn planted_leakage_overlap_and_card_numbers_block_training_until_acknowledged() 
         .iter()
         .map(|f| (f["key"].as_str().unwrap(), f["severity"].as_str().unwrap()))
         .collect();
+    // Honest data is not blocked: a strong sensor and a few repeated rows only warn.
     for want in [
         ("leakage:leak", "block"),
-        ("overlap", "block"),
+        ("leakage:sensor", "warn"),
+        ("overlap", "warn"),
         ("pii:card", "block"),
     ] {
         assert!(keys.contains(&want), "{want:?} not in {keys:?}");
@@ -127,17 +132,17 @@ fn planted_leakage_overlap_and_card_numbers_block_training_until_acknowledged() 
     let out = s.cmd(&["run", path.to_str().unwrap()]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    for key in [
-        "[leakage:leak]",
-        "[overlap]",
-        "[pii:card]",
-        "[quality] acknowledge",
-    ] {
+    for key in ["[leakage:leak]", "[pii:card]", "[quality] acknowledge"] {
         assert!(err.contains(key), "{key} not in {err}");
     }
+    assert!(!err.contains("[overlap]"), "overlap warns only: {err}");
+    assert!(
+        !err.contains("[leakage:sensor]"),
+        "a strong sensor warns only: {err}"
+    );
     assert!(s.runs().is_empty(), "nothing trained");
 
-    let accepted = recipe("\n[quality]\nacknowledge = [\"leakage:leak\", \"overlap\"]\n").replace(
+    let accepted = recipe("\n[quality]\nacknowledge = [\"leakage:leak\"]\n").replace(
         "[teacher]",
         "ignore = [\"card\", \"bad_card\"]\n\n[teacher]",
     );
@@ -148,12 +153,32 @@ fn planted_leakage_overlap_and_card_numbers_block_training_until_acknowledged() 
     assert!(run.join("check.json").exists() && run.join("data_card.md").exists());
     let card = std::fs::read_to_string(run.join("data_card.md")).unwrap();
     assert!(card.contains("acknowledged in the recipe"), "{card}");
-    assert!(json(&out)["checks"]["findings"].is_array());
+    let summary = json(&out);
+    assert!(summary["checks"]["findings"].is_array());
+    // The 10 repeated test rows: scores on the de-duplicated rows next to the full ones.
+    let dedup = &summary["deduplicated_test"];
+    assert_eq!(dedup["repeated_rows"], 10, "{dedup}");
+    assert_eq!(dedup["rows"], 300, "{dedup}");
+    assert!(dedup["student"]["accuracy"].as_f64().is_some(), "{dedup}");
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(
         html.contains("id=\"checks\"") && html.contains("leakage:leak"),
         "the report shows the checks"
     );
+}
+
+#[test]
+fn a_test_file_that_is_the_training_file_blocks() {
+    let s = setup();
+    let (train, _) = planted(&s);
+    let recipe = adult_recipe(&train, &onnx_line(), "").replace(
+        "test_fraction = 0.25",
+        &format!("test = {:?}", train.display().to_string()),
+    );
+    let path = s.write("r.toml", &recipe);
+    let out = s.cmd(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("[test_is_train]"), "{}", stderr(&out));
 }
 
 #[test]

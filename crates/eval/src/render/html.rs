@@ -36,6 +36,7 @@ pub fn html(r: &Report) -> String {
     headline(&mut s, r);
     gates(&mut s, r);
     models(&mut s, r);
+    deduplicated(&mut s, r);
     fidelity(&mut s, r);
     calibration(&mut s, r);
     slices(&mut s, r);
@@ -500,6 +501,43 @@ fn ablation(s: &mut String, r: &Report) {
         &points(&|r| r.bytes.map(|b| b as f64), &|r| r.pareto_bytes),
     ));
     s.push_str("</div></section>");
+}
+
+/// Test scores without the test rows that repeat a training row, beside the full ones.
+fn deduplicated(s: &mut String, r: &Report) {
+    let Some(d) = &r.deduplicated_test else {
+        return;
+    };
+    let _ = write!(
+        s,
+        "<section id=\"deduplicated\"><h2>Test rows that repeat a training row</h2><p>{} of the test rows repeat a training row exactly; a model can answer those from memory. Scores on the other {} rows:</p><table><tr><th>model</th><th>accuracy (all rows)</th><th>accuracy (de-duplicated)</th><th>macro-F1 (de-duplicated)</th><th>log loss (de-duplicated)</th></tr>",
+        d.repeated_rows, d.rows
+    );
+    let full = |name: &str| {
+        r.models()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| num(m.accuracy, 4))
+            .unwrap_or_default()
+    };
+    let rows = [
+        ("teacher", d.teacher.as_ref()),
+        ("student", Some(&d.student)),
+        ("scratch", d.scratch.as_ref()),
+    ];
+    for (name, scores) in rows {
+        if let Some(m) = scores {
+            let _ = write!(
+                s,
+                "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                full(name),
+                num(m.accuracy, 4),
+                num(m.macro_f1, 4),
+                num(m.log_loss, 4)
+            );
+        }
+    }
+    s.push_str("</table></section>");
 }
 
 fn cross_validation(s: &mut String, r: &Report) {
