@@ -80,6 +80,10 @@ pub(crate) struct CheckArgs {
     /// else 5 folds) and apply confident learning to its out-of-fold probabilities.
     #[arg(long)]
     pub(crate) label_issues: bool,
+    /// Where --label-issues writes its CSV of flagged rows (default: label_issues.csv next
+    /// to the recipe).
+    #[arg(long, requires = "label_issues")]
+    pub(crate) out: Option<PathBuf>,
     /// Print every finding as one JSON document on stdout.
     #[arg(long)]
     pub(crate) json: bool,

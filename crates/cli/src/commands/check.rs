@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::CheckArgs;
 use crate::exit::ExitStatus;
@@ -23,6 +23,7 @@ pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Progress) -> Resu
         Err(e) => return mixed_types(&e, args.json).unwrap_or(Err(e)),
     };
     let mut report = quality::check(&recipe, &prepared);
+    let mut flagged = None;
     if args.label_issues {
         let mut recipe = recipe;
         if recipe.evaluate.cv_folds < 2 {
@@ -43,35 +44,51 @@ pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Progress) -> Resu
             "check",
             &options,
         )?;
+        // Next to the recipe unless --out says where.
+        let file = args.out.clone().unwrap_or_else(|| {
+            path.parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join("label_issues.csv")
+        });
+        distillery_runtime::write_atomic(
+            &file,
+            &quality::label_issues_csv(&prepared, &cv.label_issues)?,
+        )
+        .with_context(|| format!("writing {}", file.display()))?;
         quality::add_label_issues(
             &mut report,
             &prepared,
             &cv.label_issues,
             crate::recipe::LabelIssueMode::Report,
+            &file.display().to_string(),
         );
+        flagged = Some((quality::flagged_rows(&prepared, &cv.label_issues), file));
         if !args.json {
-            let classes = &prepared.labels.classes;
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
-                "label issues, least self-confident first (row, label, likely label, self-confidence):"
+                "label issues, least self-confident first (row: 1-based data row, header not counted; label; likely label; self-confidence):"
             )?;
-            for ((&r, &s), &c) in cv
-                .label_issues
-                .rows
-                .iter()
-                .zip(&cv.label_issues.found.suggested)
-                .zip(&cv.label_issues.found.self_confidence)
-                .take(20)
-            {
-                let given = prepared.labels.y[r].map_or("?", |y| classes[y as usize].as_str());
-                writeln!(out, "  {:>7} {given:>12} {:>12} {c:.4}", r + 1, classes[s])?;
+            for f in flagged.iter().flat_map(|(rows, _)| rows).take(20) {
+                writeln!(
+                    out,
+                    "  {:>7} {:>12} {:>12} {:.4}",
+                    f.row, f.label, f.likely_label, f.self_confidence
+                )?;
+            }
+            if let Some((rows, file)) = &flagged {
+                writeln!(out, "all {} in {}", rows.len(), file.display())?;
             }
         }
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
+        let mut doc = serde_json::to_value(&report)?;
+        if let Some((rows, file)) = &flagged {
+            doc["label_issues"] = serde_json::to_value(rows)?;
+            doc["label_issues_file"] = file.display().to_string().into();
+        }
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
         write!(out, "{}", quality::table(&report))?;

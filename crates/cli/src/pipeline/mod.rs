@@ -289,7 +289,13 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     };
     let mut checks = checks;
     if let (Some(c), Some(cv)) = (checks.as_mut(), &cross_validation) {
-        quality::add_label_issues(c, &prepared, &cv.label_issues, recipe.quality.label_issues);
+        quality::add_label_issues(
+            c,
+            &prepared,
+            &cv.label_issues,
+            recipe.quality.label_issues,
+            "label_issues.csv in the run directory",
+        );
     }
     let deduplicated_test = deduplicated_test(
         &prepared,

@@ -66,6 +66,7 @@ pub(crate) fn add_label_issues(
     prepared: &Prepared,
     issues: &LabelIssueRows,
     mode: crate::recipe::LabelIssueMode,
+    file: &str,
 ) {
     let n = issues.rows.len();
     let classes = &prepared.labels.classes;
@@ -86,7 +87,7 @@ pub(crate) fn add_label_issues(
         severity: Severity::Warn,
         acknowledged: false,
         message: format!(
-            "{n} of {} labels look wrong by confident learning on the {} out-of-fold probabilities (cleanlab's prune_by_noise_rate); see label_issues.csv{}",
+            "{n} of {} labels look wrong by confident learning on the {} out-of-fold probabilities (cleanlab's prune_by_noise_rate); every one is listed in {file}{}",
             issues.examined,
             issues.source,
             match mode {
@@ -102,24 +103,45 @@ pub(crate) fn add_label_issues(
     });
 }
 
-/// `label_issues.csv`: row (1-based data row), given label, likely label, self-confidence,
-/// least self-confident first.
-pub(crate) fn label_issues_csv(prepared: &Prepared, issues: &LabelIssueRows) -> Result<Vec<u8>> {
+/// One flagged row, for `label_issues.csv` and `check --json`: `row` is 1-based over the
+/// data rows of the training file (the header is not counted, so row 1 is the file's
+/// second line).
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct FlaggedRow {
+    pub(crate) row: usize,
+    pub(crate) label: String,
+    pub(crate) likely_label: String,
+    pub(crate) self_confidence: f64,
+}
+
+/// Every flagged row, least self-confident first.
+pub(crate) fn flagged_rows(prepared: &Prepared, issues: &LabelIssueRows) -> Vec<FlaggedRow> {
     let classes = &prepared.labels.classes;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["row", "label", "likely_label", "self_confidence"])?;
-    for ((&r, &s), &c) in issues
+    issues
         .rows
         .iter()
         .zip(&issues.found.suggested)
         .zip(&issues.found.self_confidence)
-    {
-        let given = prepared.labels.y[r].map_or("", |y| classes[y as usize].as_str());
+        .map(|((&r, &s), &c)| FlaggedRow {
+            row: r + 1,
+            label: prepared.labels.y[r].map_or(String::new(), |y| classes[y as usize].clone()),
+            likely_label: classes[s].clone(),
+            self_confidence: c,
+        })
+        .collect()
+}
+
+/// `label_issues.csv`: row (1-based data row), given label, likely label, self-confidence,
+/// least self-confident first.
+pub(crate) fn label_issues_csv(prepared: &Prepared, issues: &LabelIssueRows) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["row", "label", "likely_label", "self_confidence"])?;
+    for f in flagged_rows(prepared, issues) {
         w.write_record([
-            (r + 1).to_string(),
-            given.to_string(),
-            classes[s].clone(),
-            format!("{c:.6}"),
+            f.row.to_string(),
+            f.label,
+            f.likely_label,
+            format!("{:.6}", f.self_confidence),
         ])?;
     }
     w.into_inner()

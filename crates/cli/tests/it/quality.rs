@@ -363,6 +363,50 @@ fn check_can_look_for_label_errors_on_its_own() {
         f["message"]
     );
     assert!(s.runs().is_empty(), "checking trains nothing that stays");
+    // label_issues_csv_is_written (issue #15): the file the message names exists next to
+    // the recipe, lists every flagged row as --json does, and its rows are the CSV's data
+    // rows counted from 1 (header not counted).
+    let flagged = r["label_issues"].as_array().unwrap();
+    assert_eq!(flagged.len() as u64, f["count"].as_u64().unwrap());
+    let written = std::fs::read_to_string(s.path("label_issues.csv")).unwrap();
+    assert_eq!(written.lines().count(), flagged.len() + 1, "{written}");
+    let source = std::fs::read_to_string(data("adult_sample.csv")).unwrap();
+    let lines: Vec<&str> = source.lines().collect();
+    for row in flagged {
+        let n = row["row"].as_u64().unwrap() as usize;
+        let label = lines[n].rsplit(',').next().unwrap();
+        assert_eq!(
+            row["label"],
+            label,
+            "data row {n} is line {} of the CSV",
+            n + 1
+        );
+    }
+    let elsewhere = s.cmd(&[
+        "check",
+        path.to_str().unwrap(),
+        "--label-issues",
+        "--out",
+        "issues/flagged.csv",
+    ]);
+    assert_eq!(
+        elsewhere.status.code(),
+        Some(2),
+        "the folder does not exist"
+    );
+    std::fs::create_dir(s.path("issues")).unwrap();
+    let elsewhere = s.cmd(&[
+        "check",
+        path.to_str().unwrap(),
+        "--label-issues",
+        "--out",
+        "issues/flagged.csv",
+    ]);
+    assert_eq!(elsewhere.status.code(), Some(0), "{}", stderr(&elsewhere));
+    assert_eq!(
+        std::fs::read_to_string(s.path("issues/flagged.csv")).unwrap(),
+        written
+    );
 }
 
 #[test]
