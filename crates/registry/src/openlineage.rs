@@ -9,6 +9,13 @@ use crate::registry::Lineage;
 /// The spec version the events follow.
 pub const SCHEMA_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 
+/// The standard dataset-version facet (the training data's fingerprint, the version number).
+const DATASET_VERSION: &str = "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet";
+
+/// The standard job-type facet: a batch job of the DISTILLERY integration.
+const JOB_TYPE: &str =
+    "https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json#/$defs/JobTypeJobFacet";
+
 const FACET_SCHEMA: &str =
     "https://github.com/distillery-ml/distillery/blob/main/docs/report-schema.md";
 
@@ -50,13 +57,25 @@ pub fn events(lineage: &Lineage, producer: &str) -> Vec<Value> {
         }
         f
     };
+    // A standard facet: its schema is the spec's own, so any OpenLineage consumer reads it.
+    let standard = |schema: &str, body: Value| -> Value {
+        let mut f = json!({ "_producer": producer, "_schemaURL": schema });
+        if let (Some(obj), Value::Object(extra)) = (f.as_object_mut(), body) {
+            obj.extend(extra);
+        }
+        f
+    };
+    let version_facet =
+        |version: &str| standard(DATASET_VERSION, json!({ "datasetVersion": version }));
     let mut inputs = Vec::new();
     if let Some(d) = &lineage.dataset {
         let data_facet =
             facet(json!({ "fingerprint": d.fingerprint, "rows": d.rows, "classes": d.classes }));
-        inputs.push(json!({ "namespace": "file", "name": d.source, "facets": { "distillery_dataset": data_facet } }));
+        let facets =
+            json!({ "distillery_dataset": data_facet, "version": version_facet(&d.fingerprint) });
+        inputs.push(json!({ "namespace": "file", "name": d.source, "facets": facets }));
         if let Some(t) = &d.test_source {
-            inputs.push(json!({ "namespace": "file", "name": t, "facets": { "distillery_dataset": data_facet } }));
+            inputs.push(json!({ "namespace": "file", "name": t, "facets": facets }));
         }
     }
     if let Some(r) = run.filter(|r| !r.teacher.is_empty()) {
@@ -70,8 +89,14 @@ pub fn events(lineage: &Lineage, producer: &str) -> Vec<Value> {
     let outputs = vec![json!({
         "namespace": "distillery-registry",
         "name": v.label(),
-        "facets": { "distillery_artifacts": facet(json!({ "artifacts": artifacts, "aliases": lineage.aliases })) }
+        "facets": {
+            "distillery_artifacts": facet(json!({ "artifacts": artifacts, "aliases": lineage.aliases })),
+            "version": version_facet(&v.version.to_string()),
+        }
     })];
+    let job_facets = json!({
+        "jobType": standard(JOB_TYPE, json!({ "processingType": "BATCH", "integration": "DISTILLERY", "jobType": "DISTILLATION" })),
+    });
     let run_facets = json!({
         "distillery_run": facet(json!({
             "run_id": run_id,
@@ -87,7 +112,7 @@ pub fn events(lineage: &Lineage, producer: &str) -> Vec<Value> {
             "eventType": kind,
             "eventTime": time,
             "run": { "runId": run_uuid(run_id), "facets": run_facets },
-            "job": { "namespace": "distillery", "name": v.name, "facets": {} },
+            "job": { "namespace": "distillery", "name": v.name, "facets": job_facets },
             "inputs": inputs,
             "outputs": if with_outputs { outputs.clone() } else { Vec::new() },
             "producer": producer,

@@ -68,12 +68,9 @@ fn runs_register_promote_roll_back_and_trace_lineage() {
     ] {
         assert!(lineage.contains(needle), "{needle} not in:\n{lineage}");
     }
-    check_openlineage(&ok(&s.cmd(&[
-        "lineage",
-        "r@production",
-        "--format",
-        "openlineage",
-    ])));
+    let events = ok(&s.cmd(&["lineage", "r@production", "--format", "openlineage"]));
+    check_openlineage(&events);
+    validate_against_the_openlineage_spec(&events);
     let audit = json(&reg(&s, &["audit", "--json"]));
     let actions: Vec<&str> = audit
         .as_array()
@@ -443,6 +440,42 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
     );
     let blocked = reg(&s, &["promote", "r/1", "--to", "production"]);
     assert_eq!(blocked.status.code(), Some(2));
+}
+
+/// Validates the events against the OpenLineage 2-0-2 JSON Schemas in the shared specs
+/// folder (never copied into the repository) with Python's `jsonschema`. Without the
+/// folder or the validator the check is skipped, saying why; CI sets
+/// DISTILLERY_REQUIRE_SPECS=1, and then a missing folder or validator fails.
+fn validate_against_the_openlineage_spec(events: &str) {
+    let required = std::env::var_os("DISTILLERY_REQUIRE_SPECS").is_some_and(|v| v == "1");
+    let specs = crate::util::repo().join("../shared/specs/openlineage");
+    let skip = |why: String| {
+        assert!(!required, "DISTILLERY_REQUIRE_SPECS=1 but {why}");
+        eprintln!("skipped the OpenLineage schema validation: {why}");
+    };
+    if !specs.join("OpenLineage.json").exists() {
+        return skip(format!("{} is absent", specs.display()));
+    }
+    let python = crate::util::python();
+    let importable = Command::new(&python)
+        .args(["-c", "import jsonschema, referencing"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !importable {
+        return skip(format!("{python} cannot import jsonschema"));
+    }
+    let mut child = Command::new(&python)
+        .arg(crate::util::repo().join("tests/clients/validate_openlineage.py"))
+        .arg(&specs)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), events.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("validated 2 events and"), "{report}");
 }
 
 /// The OpenLineage 2-0-2 RunEvent rules the events must follow: required `eventTime`
