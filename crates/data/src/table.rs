@@ -316,7 +316,12 @@ pub(crate) struct ColumnBuilder {
     /// it was a tenth of the time of reading a 200k-row CSV.
     index: FxHashMap<String, u32>,
     codes: Vec<u32>,
+    /// The cells as numbers, kept only while the column may still end numeric: a column
+    /// kept as text, or one that has met a text cell, ends as codes, so its numbers (8
+    /// bytes a row) are never stored.
     numbers: Vec<f64>,
+    numbers_dropped: bool,
+    rows: usize,
     stats: ColumnStats,
 }
 
@@ -329,7 +334,15 @@ impl ColumnBuilder {
             index: FxHashMap::default(),
             codes: Vec::new(),
             numbers: Vec::new(),
+            numbers_dropped: keep_text,
+            rows: 0,
             stats: ColumnStats::default(),
+        }
+    }
+
+    fn push_number(&mut self, x: f64) {
+        if !self.numbers_dropped {
+            self.numbers.push(x);
         }
     }
 
@@ -344,18 +357,19 @@ impl ColumnBuilder {
     }
 
     pub(crate) fn push(&mut self, cell: Cell<'_>) {
-        let row = self.numbers.len() + 1;
+        self.rows += 1;
+        let row = self.rows;
         match cell {
             Cell::Missing => {
                 self.stats.missing += 1;
-                self.numbers.push(f64::NAN);
+                self.push_number(f64::NAN);
                 if !self.text_dropped {
                     self.codes.push(MISSING);
                 }
             }
             Cell::Number(x) => {
                 self.stats.numeric += 1;
-                self.numbers.push(x);
+                self.push_number(x);
                 if !self.text_dropped {
                     let c = self.code(&format_number(x));
                     self.codes.push(c);
@@ -365,12 +379,20 @@ impl ColumnBuilder {
                 let parsed = parse_number(s);
                 if let Some(x) = parsed {
                     self.stats.numeric += 1;
-                    self.numbers.push(x);
+                    self.push_number(x);
                 } else {
                     self.stats.text += 1;
-                    self.numbers.push(f64::NAN);
                     if self.stats.first_text.is_none() {
                         self.stats.first_text = Some((row, s.to_string()));
+                    }
+                    if self.text_dropped {
+                        // Numeric with too many levels to keep as text: the cell reads
+                        // as missing, and the schema reports the column as mixed.
+                        self.push_number(f64::NAN);
+                    } else {
+                        // A text cell makes this a text column (see `finish`).
+                        self.numbers_dropped = true;
+                        self.numbers = Vec::new();
                     }
                 }
                 if !self.text_dropped {
@@ -391,11 +413,13 @@ impl ColumnBuilder {
         }
     }
 
-    pub(crate) fn finish(self) -> (Column, ColumnStats) {
+    pub(crate) fn finish(mut self) -> (Column, ColumnStats) {
         let numeric_only = self.stats.text == 0 && !self.keep_text;
         let column = if numeric_only || self.text_dropped {
+            self.numbers.shrink_to_fit();
             Column::Numeric(self.numbers)
         } else {
+            self.codes.shrink_to_fit();
             Column::Text {
                 levels: self.levels,
                 codes: self.codes,

@@ -18,7 +18,7 @@ pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Progress) -> Resu
         anyhow::bail!("give a recipe, or --against <run dir> --data <file>");
     };
     let (recipe, _) = Recipe::load(path)?;
-    let prepared = match crate::pipeline::prepare_data(&recipe) {
+    let prepared = match crate::pipeline::prepare_data(&recipe, args.label_issues) {
         Ok(p) => p,
         Err(e) => return mixed_types(&e, args.json).unwrap_or(Err(e)),
     };

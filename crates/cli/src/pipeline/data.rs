@@ -114,6 +114,12 @@ pub(crate) fn schema_options(recipe: &Recipe, table: &Table) -> SchemaOptions {
 
 /// Reads, types, splits and encodes the data of `recipe`.
 pub(crate) fn prepare(recipe: &Recipe) -> Result<Prepared> {
+    prepare_with(recipe, true)
+}
+
+/// As [`prepare`]; without `encode`, the encoded matrices stay empty (the data checks
+/// read the tables only, and the one-hot matrix of a wide file is its largest part).
+pub(crate) fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
     let options = read_options(recipe);
     let train_table = Table::read(&recipe.data.train, &options)?;
     let schema = Schema::infer(&train_table, &schema_options(recipe, &train_table))?;
@@ -206,10 +212,17 @@ pub(crate) fn prepare(recipe: &Recipe) -> Result<Prepared> {
     }
     let encoder = fit_encoder_with_levels(&train_table, &features, &split.train, value_levels)?;
     let test_source = test_table.as_ref().unwrap_or(&train_table);
-    let train_x = encode_rows(&encoder, &train_table, &split.train)?;
-    let val_x = encode_rows(&encoder, &train_table, &split.validation)?;
-    let test_x = encode_rows(&encoder, test_source, &test_rows)
-        .with_context(|| format!("encoding the test rows of {}", test_source.path().display()))?;
+    let (train_x, val_x, test_x) = if encode {
+        (
+            encode_rows(&encoder, &train_table, &split.train)?,
+            encode_rows(&encoder, &train_table, &split.validation)?,
+            encode_rows(&encoder, test_source, &test_rows).with_context(|| {
+                format!("encoding the test rows of {}", test_source.path().display())
+            })?,
+        )
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
     let mut fp = fingerprint(&train_table, &schema);
     if let Some(test) = &test_table {
         fp = blake3::hash(format!("{fp}{}", fingerprint(test, &schema)).as_bytes())

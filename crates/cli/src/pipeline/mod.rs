@@ -599,9 +599,9 @@ fn quantize(
     })
 }
 
-/// Reads, types, splits and encodes a recipe's data (the first stage of every run).
-pub(crate) fn prepare_data(recipe: &Recipe) -> Result<data::Prepared> {
-    data::prepare(recipe)
+/// Reads, types, splits and (with `encode`) encodes a recipe's data (the first stage of every run).
+pub(crate) fn prepare_data(recipe: &Recipe, encode: bool) -> Result<data::Prepared> {
+    data::prepare_with(recipe, encode)
 }
 
 /// Writes `report.json`, `report.html` and `model_card.md` into `dir`, each atomically.
