@@ -701,7 +701,13 @@ pub(crate) struct PredictArgs {
     /// Rows to score (CSV, CSV.gz or Parquet) with the student's feature columns.
     #[arg(long)]
     pub(crate) input: PathBuf,
-    /// Output CSV: the input columns plus one probability column per class and `prediction`.
+    /// Output, CSV (or Parquet for .parquet): the copied input columns, one probability
+    /// column per class (`prob_<class>`) and `prediction`.
     #[arg(long)]
     pub(crate) output: PathBuf,
+    /// Input columns copied to the output: `all`, `none`, or a comma-separated list. By
+    /// default all of them for files of up to 32 columns, none for wider ones (rows keep
+    /// their order, so the output joins back to the input by row number).
+    #[arg(long)]
+    pub(crate) columns: Option<String>,
 }

@@ -28,6 +28,7 @@ mod labels;
 mod parquet;
 mod schema;
 mod split;
+pub mod stream;
 mod table;
 
 pub use error::{DataError, Result};

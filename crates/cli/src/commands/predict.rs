@@ -1,11 +1,13 @@
-//! `distillery predict --model student.safetensors --input rows.csv --output scored.csv`.
+//! `distillery predict --model student.safetensors --input rows.csv --output scored.csv`:
+//! scores a file of any size chunk by chunk (CSV, CSV.gz or Parquet in; CSV or Parquet
+//! out) in constant memory.
 
 use std::collections::HashSet;
 
 use anyhow::{Context, Result};
-use distillery_data::{Column, ReadOptions, Table};
-use distillery_runtime::{FeatureEncoder, Student};
-use distillery_train::encode_rows;
+use distillery_data::stream::{RowReader, Rows, Scored, ScoredWriter};
+use distillery_data::{ReadOptions, Table};
+use distillery_runtime::{FeatureEncoder, RawValue, Student};
 
 use crate::cli::PredictArgs;
 use crate::exit::ExitStatus;
@@ -41,6 +43,12 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
+/// Input files up to this many columns have them all copied to the output by default.
+const COPY_ALL_UP_TO: usize = 32;
+
+/// Rows scored at a time: memory stays constant whatever the file's size.
+const CHUNK_ROWS: usize = 16_384;
+
 pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
     if same_file(&args.input, &args.output) {
         anyhow::bail!(
@@ -50,45 +58,111 @@ pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
     }
     let student = Student::load(&args.model)
         .with_context(|| format!("loading student {}", args.model.display()))?;
-    let table = read_for(&student, &args.input)?;
-    let rows: Vec<usize> = (0..table.n_rows()).collect();
-    let x = encode_rows(student.encoder(), &table, &rows)
-        .with_context(|| format!("encoding {}", args.input.display()))?;
-    let p = student.predict_encoded_batch(&x, rows.len());
-    let k = student.classes().len();
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = table.names().to_vec();
-    header.extend(student.classes().iter().map(|c| format!("prob_{c}")));
-    header.push("prediction".into());
-    out.write_record(&header)?;
-    // Fields are written one by one from borrowed text and one reused number buffer:
-    // allocating a String per cell was a fifth of the time on a 200k-row file.
-    let mut number = String::new();
-    for r in rows {
-        for c in table.columns() {
-            match c {
-                Column::Numeric(v) if v[r].is_nan() => out.write_field("")?,
-                Column::Numeric(v) => {
-                    number.clear();
-                    number.push_str(&distillery_data::format_number(v[r]));
-                    out.write_field(&number)?;
-                }
-                Column::Text { .. } => out.write_field(c.text(r).unwrap_or_default())?,
-            }
-        }
-        let probs = &p[r * k..(r + 1) * k];
-        for v in probs {
-            number.clear();
-            use std::fmt::Write as _;
-            let _ = write!(number, "{v:.6}");
-            out.write_field(&number)?;
-        }
-        out.write_field(&student.classes()[distillery_eval::argmax(probs)])?;
-        out.write_record(None::<&[u8]>)?;
+    let mut reader = RowReader::open(&args.input)?;
+    let names = reader.names().to_vec();
+    // Each feature's column in the file, and whether the student reads it as a number.
+    let mut features = Vec::new();
+    for f in &student.encoder().features {
+        let at = names.iter().position(|n| n == f.name()).with_context(|| {
+            format!(
+                "{} lacks the feature column '{}' the student needs{}",
+                args.input.display(),
+                f.name(),
+                distillery_data::nearest(f.name(), &names)
+                    .map(|n| format!(" (did you mean '{n}'?)"))
+                    .unwrap_or_default()
+            )
+        })?;
+        features.push((at, matches!(f, FeatureEncoder::Numeric { .. })));
     }
-    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    distillery_runtime::write_atomic(&args.output, &bytes)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("scored {} rows → {}", p.len() / k, args.output.display());
+    let copy = copied_columns(args.columns.as_deref(), &names)?;
+    let copied: Vec<&str> = copy.iter().map(|&c| names[c].as_str()).collect();
+    let classes = student.classes();
+    let mut writer = ScoredWriter::create(&args.output, &copied, classes)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let missing: HashSet<&str> = student
+        .missing_tokens()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let width = student.encoder().width();
+    let k = classes.len();
+    let mut rows = Rows::default();
+    let mut x = vec![0.0f32; CHUNK_ROWS * width];
+    let mut scored = 0usize;
+    while reader.next_chunk(CHUNK_ROWS, &mut rows)? > 0 {
+        let n = rows.len();
+        let mut raw: Vec<RawValue<'_>> = Vec::with_capacity(features.len());
+        for r in 0..n {
+            raw.clear();
+            for &(column, numeric) in &features {
+                raw.push(match rows.cell(r, column) {
+                    None => RawValue::Missing,
+                    Some(t) if missing.contains(t) => RawValue::Missing,
+                    Some(t) if numeric => match t.parse::<f64>() {
+                        Ok(v) if v.is_finite() => RawValue::Number(v),
+                        _ => anyhow::bail!(
+                            "{} line {}: column '{}' holds '{t}', not a number, but the student reads it as numeric; fix the cell, or list the token as missing in the recipe's [data] missing and retrain",
+                            args.input.display(),
+                            rows.line(r),
+                            names[column]
+                        ),
+                    },
+                    Some(t) => RawValue::Text(t),
+                });
+            }
+            student
+                .encoder()
+                .encode_into(&raw, &mut x[r * width..(r + 1) * width])
+                .with_context(|| format!("{} line {}", args.input.display(), rows.line(r)))?;
+        }
+        let p = student.predict_encoded_batch(&x[..n * width], n);
+        let labels: Vec<&str> = p
+            .chunks_exact(k.max(1))
+            .map(|q| classes[distillery_eval::argmax(q)].as_str())
+            .collect();
+        writer.write(&Scored {
+            rows: &rows,
+            copy: &copy,
+            probabilities: &p,
+            labels: &labels,
+        })?;
+        scored += n;
+    }
+    if scored == 0 {
+        anyhow::bail!("{} has no data rows to score", args.input.display());
+    }
+    writer.finish()?;
+    eprintln!("scored {scored} rows → {}", args.output.display());
     Ok(ExitStatus::Ok)
+}
+
+/// The input columns `--columns` copies to the output, by position.
+fn copied_columns(spec: Option<&str>, names: &[String]) -> Result<Vec<usize>> {
+    match spec.map(str::trim) {
+        None if names.len() <= COPY_ALL_UP_TO => Ok((0..names.len()).collect()),
+        None => {
+            tracing::info!(
+                columns = names.len(),
+                "the input has more than {COPY_ALL_UP_TO} columns: the output holds the probabilities and the label only (--columns all copies every input column)"
+            );
+            Ok(Vec::new())
+        }
+        Some("all") => Ok((0..names.len()).collect()),
+        Some("none" | "") => Ok(Vec::new()),
+        Some(list) => list
+            .split(',')
+            .map(|c| {
+                let c = c.trim();
+                names.iter().position(|n| n == c).with_context(|| {
+                    format!(
+                        "--columns: '{c}' is not a column of the input{}",
+                        distillery_data::nearest(c, names)
+                            .map(|n| format!(" (did you mean '{n}'?)"))
+                            .unwrap_or_default()
+                    )
+                })
+            })
+            .collect(),
+    }
 }
