@@ -341,7 +341,7 @@ fn label_issues_can_be_dropped_or_downweighted_in_training() {
 }
 
 #[test]
-fn check_can_look_for_label_errors_on_its_own() {
+fn check_label_issues_writes_the_file_it_names() {
     let s = setup();
     let path = s.write(
         "r.toml",
@@ -363,7 +363,7 @@ fn check_can_look_for_label_errors_on_its_own() {
         f["message"]
     );
     assert!(s.runs().is_empty(), "checking trains nothing that stays");
-    // label_issues_csv_is_written (issue #15): the file the message names exists next to
+    // Issue #15: the file the message names exists next to
     // the recipe, lists every flagged row as --json does, and its rows are the CSV's data
     // rows counted from 1 (header not counted).
     let flagged = r["label_issues"].as_array().unwrap();

@@ -313,8 +313,67 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
         "r1.sig.json",
     ]));
     assert!(verified.contains("valid signature"), "{verified}");
-    // signing_is_easy_to_misuse (issue #15): mallory's extra, untrusted signature does
-    // not spoil alice's; a public key cannot sign; without a trust anchor nothing verifies.
+    ok(&reg(
+        &s,
+        &["promote", "r/1", "--to", "production", "--why", "signed"],
+    ));
+
+    // A signed artifact altered afterwards: verification and promotion both refuse.
+    let shown = json(&reg(&s, &["show", "r/1", "--json"]));
+    let card = shown["lineage"]["version"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["role"] == "model_card")
+        .unwrap()["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        s.path(".distillery/objects").join(card),
+        "# a different card\n",
+    )
+    .unwrap();
+    let tampered = s.cmd(&["verify", "r/1", "--key", "alice.pub"]);
+    assert_eq!(tampered.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&tampered.stdout)
+            .contains("artifact 'model_card' of r/1 is corrupt")
+    );
+    let blocked = reg(&s, &["promote", "r/1", "--to", "production"]);
+    assert_eq!(blocked.status.code(), Some(2));
+}
+
+/// A registry whose config requires a signature from alice's key, with r/1 signed by
+/// mallory (untrusted) and by alice, and promoted to production.
+fn signed_registry() -> (Setup, String) {
+    let s = setup();
+    ok(&run(&s, ""));
+    ok(&s.cmd(&["keygen", "--out", "alice"]));
+    ok(&s.cmd(&["keygen", "--out", "mallory"]));
+    let alice = std::fs::read_to_string(s.path("alice.pub")).unwrap();
+    std::fs::write(
+        s.path(".distillery/config.toml"),
+        format!(
+            "[registry]\nrequire_signature = true\ntrusted_keys = [\"{}\"]\n",
+            alice.trim()
+        ),
+    )
+    .unwrap();
+    ok(&s.cmd(&["sign", "r/1", "--key", "mallory.secret"]));
+    ok(&s.cmd(&["sign", "r/1", "--key", "alice.secret"]));
+    ok(&reg(
+        &s,
+        &["promote", "r/1", "--to", "production", "--why", "signed"],
+    ));
+    (s, alice)
+}
+
+#[test]
+fn signing_is_easy_to_misuse() {
+    // Issue #15: `sign --key me.pub` succeeded, `verify` without a key said "valid" for
+    // any self-signed signature, and one extra untrusted signature failed `verify --key`.
+    let (s, _) = signed_registry();
     let both = ok(&s.cmd(&["verify", "r/1", "--key", "alice.pub"]));
     assert!(both.contains("valid signature by trusted key"), "{both}");
     assert!(
@@ -335,13 +394,26 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
         Some(2),
         "the file's kind, not its name"
     );
-    ok(&reg(
-        &s,
-        &["promote", "r/1", "--to", "production", "--why", "signed"],
-    ));
+    std::fs::write(
+        s.path(".distillery/config.toml"),
+        "[registry]\nrequire_signature = true\n",
+    )
+    .unwrap();
+    let anchorless = s.cmd(&["verify", "r/1"]);
+    assert_eq!(anchorless.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&anchorless.stdout).contains("no key is trusted"),
+        "{}",
+        String::from_utf8_lossy(&anchorless.stdout)
+    );
+}
 
-    // the_signature_policy_can_be_bypassed (issue #15): an unsigned version reaches no
-    // traffic, whatever the route: an alias spelled Production, serve --model, a canary.
+#[test]
+fn the_signature_policy_can_be_bypassed() {
+    // Issue #15: with require_signature, an unsigned version reached all traffic through a
+    // canary at weight 100, an alias spelled `Production` or `production `, or
+    // `serve --model m/2`. Nothing unsigned is served now, whatever the route.
+    let (s, _) = signed_registry();
     ok(&run(&s, ""));
     let spelled = reg(&s, &["promote", "r/2", "--to", "Production "]);
     assert_eq!(spelled.status.code(), Some(2));
@@ -400,46 +472,6 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
         "{}",
         stderr(&untrusting)
     );
-    let anchorless = s.cmd(&["verify", "r/1"]);
-    assert_eq!(anchorless.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&anchorless.stdout).contains("no key is trusted"),
-        "{}",
-        String::from_utf8_lossy(&anchorless.stdout)
-    );
-    std::fs::write(
-        s.path(".distillery/config.toml"),
-        format!(
-            "[registry]\nrequire_signature = true\ntrusted_keys = [\"{}\"]\n",
-            alice.trim()
-        ),
-    )
-    .unwrap();
-
-    // A signed artifact altered afterwards: verification and promotion both refuse.
-    let shown = json(&reg(&s, &["show", "r/1", "--json"]));
-    let card = shown["lineage"]["version"]["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["role"] == "model_card")
-        .unwrap()["hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    std::fs::write(
-        s.path(".distillery/objects").join(card),
-        "# a different card\n",
-    )
-    .unwrap();
-    let tampered = s.cmd(&["verify", "r/1", "--key", "alice.pub"]);
-    assert_eq!(tampered.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&tampered.stdout)
-            .contains("artifact 'model_card' of r/1 is corrupt")
-    );
-    let blocked = reg(&s, &["promote", "r/1", "--to", "production"]);
-    assert_eq!(blocked.status.code(), Some(2));
 }
 
 /// Validates the events against the OpenLineage 2-0-2 JSON Schemas in the shared specs

@@ -94,34 +94,6 @@ fn feedback_is_matched_by_id_counted_per_version_and_logged() {
     );
     let (status, _) = post(&format!("{b}/v2/models/r/feedback"), r#"{"label": ">50K"}"#);
     assert_eq!(status, 400);
-    // feedback_can_be_replayed (issue #15): the same feedback sent again five times is
-    // not counted again, and labels that do not match the request's rows are a 400.
-    for _ in 0..5 {
-        let (status, r) = post(
-            &format!("{b}/v2/models/r/feedback"),
-            r#"{"id": "q0", "label": ">50K"}"#,
-        );
-        assert_eq!(status, 200, "{r}");
-        assert_eq!(r["matched"], 0, "{r}");
-        assert_eq!(r["replayed"], 1, "{r}");
-    }
-    let (_, metrics) = get(&format!("{b}/metrics"));
-    assert!(
-        metrics.contains("distillery_feedback_rows_total{model=\"r\",version=\"1\"} 50"),
-        "replays are not counted: {metrics}"
-    );
-    let (status, e) = post(
-        &format!("{b}/v2/models/r/feedback"),
-        r#"{"id": "q1", "labels": [">50K", "<=50K"]}"#,
-    );
-    assert_eq!(status, 400, "{e}");
-    assert!(
-        e["error"]
-            .as_str()
-            .unwrap()
-            .contains("2 label(s) for a request of 1 row(s)"),
-        "{e}"
-    );
     // `curl -d` sends JSON as form-urlencoded: the body is read as JSON all the same, and
     // a body that is not JSON gets the protocol's error shape, not a bare 415.
     let form = |body: &str| {
@@ -170,4 +142,56 @@ fn feedback_is_matched_by_id_counted_per_version_and_logged() {
     assert!(q0["answered"].is_array());
     let unknown = feedback.iter().find(|r| r["id"] == "never-asked").unwrap();
     assert!(unknown["version"].is_null());
+}
+
+#[test]
+fn feedback_can_be_replayed() {
+    // Issue #15: the same feedback sent five times counted five times, and a label count
+    // that did not match the request's rows got a silent 200. Now it counts once and the
+    // mismatch is a 400.
+    let s = setup();
+    s.trained_student();
+    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let server = serve_with(s.dir.path(), &[]);
+    let b = &server.base;
+    for i in 0..2 {
+        let (status, r) = post(
+            &format!("{b}/v2/models/r/infer"),
+            &adult_request(i, &format!("q{i}")),
+        );
+        assert_eq!(status, 200, "{r}");
+    }
+    let (status, r) = post(
+        &format!("{b}/v2/models/r/feedback"),
+        r#"{"feedback": [{"id": "q0", "label": ">50K"}, {"id": "q1", "label": ">50K"}]}"#,
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["matched"], 2, "{r}");
+    for _ in 0..5 {
+        let (status, r) = post(
+            &format!("{b}/v2/models/r/feedback"),
+            r#"{"id": "q0", "label": ">50K"}"#,
+        );
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["matched"], 0, "{r}");
+        assert_eq!(r["replayed"], 1, "{r}");
+    }
+    let (_, metrics) = get(&format!("{b}/metrics"));
+    assert!(
+        metrics.contains("distillery_feedback_rows_total{model=\"r\",version=\"1\"} 2"),
+        "replays are not counted: {metrics}"
+    );
+    let (status, e) = post(
+        &format!("{b}/v2/models/r/feedback"),
+        r#"{"id": "q1", "labels": [">50K", "<=50K"]}"#,
+    );
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("2 label(s) for a request of 1 row(s)"),
+        "{e}"
+    );
 }
