@@ -11,6 +11,18 @@ use parquet::record::Field;
 use crate::error::{DataError, Result};
 use crate::table::{Cell, ColumnBuilder, ReadOptions, Table, assemble};
 
+/// The top-level column names of a Parquet file, in order.
+pub(crate) fn column_names(reader: &SerializedFileReader<File>) -> Vec<String> {
+    reader
+        .metadata()
+        .file_metadata()
+        .schema()
+        .get_fields()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect()
+}
+
 pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table> {
     let file = File::open(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
@@ -21,14 +33,7 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<Table> {
         message: e.to_string(),
     };
     let reader = SerializedFileReader::new(file).map_err(bad)?;
-    let names: Vec<String> = reader
-        .metadata()
-        .file_metadata()
-        .schema()
-        .get_fields()
-        .iter()
-        .map(|f| f.name().to_string())
-        .collect();
+    let names = column_names(&reader);
     crate::table::unique_names(path, &names)?;
     let missing: HashSet<&str> = options.missing.iter().map(String::as_str).collect();
     let mut builders: Vec<ColumnBuilder> = names

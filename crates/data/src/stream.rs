@@ -106,13 +106,7 @@ impl RowReader {
             path: path.to_path_buf(),
             source,
         };
-        if let Ok(meta) = std::fs::metadata(path)
-            && !meta.is_file()
-        {
-            return Err(DataError::NotAFile {
-                path: path.to_path_buf(),
-            });
-        }
+        crate::table::regular_file(path)?;
         let lower = path.to_string_lossy().to_lowercase();
         if lower.ends_with(".parquet") || lower.ends_with(".pq") {
             let file = File::open(path).map_err(io)?;
@@ -121,13 +115,7 @@ impl RowReader {
                 message: e.to_string(),
             };
             let reader = SerializedFileReader::new(file).map_err(bad)?;
-            let names: Vec<String> = parquet::file::reader::FileReader::metadata(&reader)
-                .file_metadata()
-                .schema()
-                .get_fields()
-                .iter()
-                .map(|f| f.name().to_string())
-                .collect();
+            let names = crate::parquet::column_names(&reader);
             crate::table::unique_names(path, &names)?;
             return Ok(RowReader {
                 path: path.to_path_buf(),

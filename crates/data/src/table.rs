@@ -149,14 +149,7 @@ impl Table {
             path: path.to_path_buf(),
             source,
         };
-        // A link to /dev/zero or a FIFO would be read forever; refuse what is not a file.
-        if let Ok(meta) = std::fs::metadata(path)
-            && !meta.is_file()
-        {
-            return Err(DataError::NotAFile {
-                path: path.to_path_buf(),
-            });
-        }
+        regular_file(path)?;
         let table = if name.ends_with(".parquet") || name.ends_with(".pq") {
             crate::parquet::read(path, options)?
         } else if name.ends_with(".csv.gz") || name.ends_with(".tsv.gz") {
@@ -463,6 +456,17 @@ pub(crate) fn assemble(
         stats,
         rows,
     })
+}
+
+/// Refuses a path that exists but is not a regular file: a link to /dev/zero or a FIFO
+/// would be read forever. A missing path passes (opening it names the problem).
+pub(crate) fn regular_file(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(DataError::NotAFile {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The gzip file's own error (corrupt, truncated, not gzip), if it has one.

@@ -61,7 +61,7 @@ fn newest_abandoned(job: &Path) -> Option<CheckpointDir> {
         .filter(|e| e.path().is_dir())
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     candidates.into_iter().find_map(|(_, dir)| {
         let lock = File::options()
             .read(true)

@@ -50,25 +50,17 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     memory::check_file(&recipe.data.train)?;
     let prepared = data::prepare(recipe)?;
     let classes = prepared.labels.n_classes();
-    memory::check_fits(
-        &format!("the student (hidden = {:?})", params.hidden),
-        memory::training_bytes(
-            prepared.encoder.width(),
-            &params.hidden,
-            classes,
-            params.batch_size,
-        ),
-    )?;
-    if let Some(t) = &recipe.teacher.train {
-        memory::check_fits(
-            &format!("the in-house teacher (hidden = {:?})", t.hidden),
-            memory::training_bytes(
-                prepared.encoder.width(),
-                &t.hidden,
-                classes,
-                params.batch_size,
-            ),
-        )?;
+    let networks = std::iter::once(("the student", &params.hidden)).chain(
+        recipe
+            .teacher
+            .train
+            .iter()
+            .map(|t| ("the in-house teacher", &t.hidden)),
+    );
+    for (what, hidden) in networks {
+        let need =
+            memory::training_bytes(prepared.encoder.width(), hidden, classes, params.batch_size);
+        memory::check_fits(&format!("{what} (hidden = {hidden:?})"), need)?;
     }
     evaluate::check_columns(&recipe.evaluate, &prepared)?;
     let checks = if recipe.quality.checks {

@@ -198,9 +198,7 @@ fn the_live_monitor_page_renders_in_headless_chromium() {
         return;
     };
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = crate::drift::serve_watched(
         &s,
         "[monitor]\nwindow = 100\nteacher = TEACHER\nteacher_fraction = 1.0\n",

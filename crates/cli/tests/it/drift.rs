@@ -539,18 +539,7 @@ fn estimate_tracks_realized_accuracy_without_labels() {
     let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
     log_traffic(&s, "log", 0..600, 0.0);
-    let on_log = |reference: &str, chunk_size: &str| {
-        s.cmd(&[
-            "estimate",
-            "--reference",
-            reference,
-            "--current",
-            "log",
-            "--chunk-size",
-            chunk_size,
-            "--json",
-        ])
-    };
+    let on_log = |reference: &str, chunk_size: &str| estimate_on_log(&s, reference, chunk_size);
     let run = run.to_str().unwrap();
     let logged = on_log(run, "100");
     assert_eq!(logged.status.code(), Some(0), "{}", stderr(&logged));
@@ -578,6 +567,20 @@ fn estimate_tracks_realized_accuracy_without_labels() {
     }
 }
 
+/// `distillery estimate --json` of the prediction log in `log/` against `reference`.
+fn estimate_on_log(s: &Setup, reference: &str, chunk_size: &str) -> std::process::Output {
+    s.cmd(&[
+        "estimate",
+        "--reference",
+        reference,
+        "--current",
+        "log",
+        "--chunk-size",
+        chunk_size,
+        "--json",
+    ])
+}
+
 #[test]
 fn one_anonymous_request_blinds_the_monitors() {
     // Issue #15: a record whose answer was NaN (written as null, by a server that let
@@ -590,18 +593,7 @@ fn one_anonymous_request_blinds_the_monitors() {
     let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
     log_traffic(&s, "log", 0..600, 0.0);
-    let on_log = |reference: &str, chunk_size: &str| {
-        s.cmd(&[
-            "estimate",
-            "--reference",
-            reference,
-            "--current",
-            "log",
-            "--chunk-size",
-            chunk_size,
-            "--json",
-        ])
-    };
+    let on_log = |reference: &str, chunk_size: &str| estimate_on_log(&s, reference, chunk_size);
     let first = std::fs::read_dir(s.path("log"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -657,9 +649,7 @@ fn one_anonymous_request_blinds_the_monitors() {
 #[test]
 fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = serve_watched(
         &s,
         "[log]\ndir = \"log\"\n\n[monitor]\nwindow = 200\nteacher = TEACHER\nteacher_fraction = 1.0\nmin_fidelity = 0.85\nconsecutive = 1\n\n[[monitor.actions]]\nkind = \"log\"\n\n[[monitor.actions]]\nkind = \"redistill\"\nrecipe = \"r.toml\"\ncanary_weight = 20\nrows = 1000\n",
@@ -811,9 +801,7 @@ fn a_fidelity_alert_redistils_registers_and_deploys_a_better_canary() {
 #[test]
 fn bad_monitor_settings_are_refused_before_serving() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     for (body, needle) in [
         ("[monitor]\nwindow = 5\n", "too small"),
         ("[monitor]\nmin_fidelity = 0.9\n", "needs a teacher"),
@@ -847,9 +835,7 @@ fn bad_monitor_settings_are_refused_before_serving() {
 #[test]
 fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     // Another server plays the teacher: the same student, so agreement must be perfect.
     let teacher = serve_with(s.dir.path(), &["--no-log"]);
     s.write(
@@ -928,9 +914,7 @@ fn fidelity_can_come_from_a_remote_teacher_over_the_open_inference_protocol() {
 fn alerts_reach_a_webhook_and_a_command() {
     use std::io::{BufRead, BufReader, Read, Write};
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     // A one-shot HTTP endpoint that keeps the body it is sent.
     let hook = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook_url = format!("http://{}/hook", hook.local_addr().unwrap());
@@ -1044,9 +1028,7 @@ fn a_canary_that_disagrees_with_the_teacher_is_rolled_back_by_the_monitor() {
 #[test]
 fn requests_sent_as_one_matrix_are_read_column_by_column() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     // 120 rows as one [n, 14] tensor in schema order; age (the first feature) is 20 + i.
     let rows = 120;
     let data: Vec<f64> = (0..rows)

@@ -261,19 +261,7 @@ fn sigkill_at_random_moments_leaves_a_consistent_registry() {
 
 #[test]
 fn production_can_require_a_valid_signature_from_a_trusted_key() {
-    let s = setup();
-    ok(&run(&s, ""));
-    ok(&s.cmd(&["keygen", "--out", "alice"]));
-    ok(&s.cmd(&["keygen", "--out", "mallory"]));
-    let alice = std::fs::read_to_string(s.path("alice.pub")).unwrap();
-    std::fs::write(
-        s.path(".distillery/config.toml"),
-        format!(
-            "[registry]\nrequire_signature = true\ntrusted_keys = [\"{}\"]\n",
-            alice.trim()
-        ),
-    )
-    .unwrap();
+    let (s, _) = trusting_alice();
 
     let unsigned = reg(&s, &["promote", "r/1", "--to", "production"]);
     assert_eq!(unsigned.status.code(), Some(2));
@@ -344,9 +332,9 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
     assert_eq!(blocked.status.code(), Some(2));
 }
 
-/// A registry whose config requires a signature from alice's key, with r/1 signed by
-/// mallory (untrusted) and by alice, and promoted to production.
-fn signed_registry() -> (Setup, String) {
+/// A registry holding r/1 whose config requires a signature from alice's key; keys for
+/// alice and mallory in the working directory. Returns alice's public key file's text.
+fn trusting_alice() -> (Setup, String) {
     let s = setup();
     ok(&run(&s, ""));
     ok(&s.cmd(&["keygen", "--out", "alice"]));
@@ -360,6 +348,13 @@ fn signed_registry() -> (Setup, String) {
         ),
     )
     .unwrap();
+    (s, alice)
+}
+
+/// A registry whose config requires a signature from alice's key, with r/1 signed by
+/// mallory (untrusted) and by alice, and promoted to production.
+fn signed_registry() -> (Setup, String) {
+    let (s, alice) = trusting_alice();
     ok(&s.cmd(&["sign", "r/1", "--key", "mallory.secret"]));
     ok(&s.cmd(&["sign", "r/1", "--key", "alice.secret"]));
     ok(&reg(

@@ -93,9 +93,7 @@ pub(crate) fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
 #[test]
 fn the_production_student_answers_kserve_v2_requests() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = serve(s.dir.path());
     let b = &server.base;
 
@@ -267,9 +265,7 @@ pub(crate) fn one_row(id: &str) -> String {
 fn a_canary_takes_its_share_of_traffic_and_ids_stick() {
     let s = setup();
     s.trained_student();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let version = |server: &Server, id: &str| -> String {
         let (status, r) = post(&format!("{}/v2/models/r/infer", server.base), &one_row(id));
         assert_eq!(status, 200, "{r}");
@@ -323,9 +319,7 @@ fn a_canary_takes_its_share_of_traffic_and_ids_stick() {
 fn a_shadow_sees_the_traffic_is_compared_and_never_answers() {
     let s = setup();
     s.trained_student();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = serve_with(s.dir.path(), &["--shadow", "r/2"]);
     for id in ["a", "b", "c"] {
         let (status, r) = post(&format!("{}/v2/models/r/infer", server.base), &one_row(id));
@@ -383,9 +377,7 @@ pub(crate) fn admin(
 fn the_admin_api_starts_rolls_back_and_promotes_a_canary_and_audits_it() {
     let s = setup();
     s.trained_student();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = serve_env(
         s.dir.path(),
         &["--no-log", "--actor", "ops"],
@@ -474,9 +466,7 @@ fn the_admin_api_starts_rolls_back_and_promotes_a_canary_and_audits_it() {
 fn distillery_deploy_drives_the_admin_api() {
     let s = setup();
     s.trained_student();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = serve_env(
         s.dir.path(),
         &["--no-log"],

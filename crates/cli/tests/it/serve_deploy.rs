@@ -269,9 +269,7 @@ fn serve_toml_holds_the_settings_and_flags_override_it() {
 #[test]
 fn micro_batching_gathers_concurrent_requests_and_answers_as_row_by_row_does() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let plain = serve_with(s.dir.path(), &["--no-log"]);
     let batched = serve_with(
         s.dir.path(),

@@ -14,9 +14,7 @@ fn tensor(name: &str, datatype: &str, shape: serde_json::Value, data: serde_json
 #[test]
 fn bad_requests_get_the_right_status_and_a_clear_message_and_serving_goes_on() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = serve_env(
         s.dir.path(),
         &["--no-log"],
@@ -248,9 +246,7 @@ fn bad_requests_get_the_right_status_and_a_clear_message_and_serving_goes_on() {
 #[test]
 fn sigterm_drains_requests_in_flight_and_flushes_the_log() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let mut server = crate::serve::serve_with(s.dir.path(), &[]);
     let infer = format!("{}/v2/models/r/infer", server.base);
     for i in 0..20 {
@@ -312,9 +308,7 @@ fn sigterm_drains_requests_in_flight_and_flushes_the_log() {
 fn json_log_lines_for_log_collectors() {
     use std::io::BufRead;
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_distillery"))
         .args(["serve", "--port", "0", "--no-log"])
         .env("DISTILLERY_LOG_FORMAT", "json")
@@ -361,9 +355,7 @@ fn shutdown_ends_despite_idle_and_half_sent_connections() {
     // server from stopping on SIGTERM for good. Now idle connections time out, and the
     // drain deadline (2 s here) bounds the stop.
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let config = s.write("serve.toml", "[timeouts]\nidle_s = 1.5\ndrain_s = 2\n");
     let mut server = serve_env(
         s.dir.path(),
@@ -420,9 +412,7 @@ fn shutdown_ends_despite_idle_and_half_sent_connections() {
 #[test]
 fn an_empty_admin_token_refuses_to_start_instead_of_disabling_the_admin_api() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let empty = s.write("token", "\n");
     let out = s.cmd(&[
         "serve",

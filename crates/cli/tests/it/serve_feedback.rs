@@ -3,14 +3,12 @@
 
 use crate::serve::{get, post, sample, scrape, serve_with};
 use crate::serve_deploy::adult_request;
-use crate::util::{data, setup, stderr};
+use crate::util::{data, setup};
 
 #[test]
 fn feedback_is_matched_by_id_counted_per_version_and_logged() {
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = serve_with(s.dir.path(), &[]);
     let b = &server.base;
     // The true labels of the sample's first 50 rows, sent back after each answer.
@@ -150,9 +148,7 @@ fn feedback_can_be_replayed() {
     // that did not match the request's rows got a silent 200. Now it counts once and the
     // mismatch is a 400.
     let s = setup();
-    s.trained_student();
-    let promote = s.cmd(&["registry", "promote", "r/1", "--to", "production"]);
-    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.promoted_student();
     let server = serve_with(s.dir.path(), &[]);
     let b = &server.base;
     for i in 0..2 {

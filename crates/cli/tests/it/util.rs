@@ -70,6 +70,15 @@ impl Setup {
         self.runs()[0].join("student.safetensors")
     }
 
+    /// Trains the standard student (registered as r/1) and promotes it to production, as
+    /// the serving tests start.
+    pub(crate) fn promoted_student(&self) -> PathBuf {
+        let student = self.trained_student();
+        let promote = self.cmd(&["registry", "promote", "r/1", "--to", "production"]);
+        assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+        student
+    }
+
     /// Completed run directories under `runs/` (hidden temp and checkpoint dirs excluded).
     pub(crate) fn runs(&self) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.path("runs")) else {
