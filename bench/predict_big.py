@@ -15,30 +15,13 @@ import subprocess
 import sys
 import tempfile
 
-# pandas + onnxruntime at their best on a file that does not fit in memory at once:
-# read_csv in chunks of 200,000 rows, each scored and appended to the output. (The whole-
-# file script of bench/predict_vs_pandas.py was killed for memory on a 2 GB CSV with
-# 24 GiB of RAM.)
-CHUNKED = r'''
-import sys, numpy as np, pandas as pd, onnxruntime as ort
-model, data, out = sys.argv[1:4]
-o = ort.SessionOptions(); o.intra_op_num_threads = 1
-sess = ort.InferenceSession(model, o, providers=["CPUExecutionProvider"])
-first = True
-for frame in pd.read_csv(data, na_values=["?"], keep_default_na=False, chunksize=200_000):
-    feeds = {}
-    for i in sess.get_inputs():
-        col = frame[i.name]
-        if i.type == "tensor(string)":
-            feeds[i.name] = col.fillna("").astype(str).to_numpy(dtype=object).reshape(-1, 1)
-        else:
-            feeds[i.name] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float32).reshape(-1, 1)
-    p = sess.run(["probabilities"], feeds)[0]
-    for j in range(p.shape[1]):
-        frame[f"prob_{j}"] = p[:, j]
-    frame.to_csv(out, index=False, float_format="%.6f", mode="w" if first else "a", header=first)
-    first = False
-'''
+sys.path.insert(0, os.path.dirname(__file__))
+from predict_vs_pandas import SCRIPT  # noqa: E402
+
+# pandas + onnxruntime at their best on a file that does not fit in memory at once: the
+# same script reading in chunks of 200,000 rows, each scored and appended to the output.
+# (Reading the whole 2 GB file at once was killed for memory with 24 GiB of RAM.)
+CHUNK_ROWS = "200000"
 
 
 def timed(cmd):
@@ -83,8 +66,8 @@ def main():
     if not args.skip_peer:
         script = os.path.join(tmp, "score.py")
         with open(script, "w") as f:
-            f.write(CHUNKED)
-        peer = timed([sys.executable, script, os.path.join(args.run, "student.onnx"), data, os.path.join(tmp, "b.csv")])
+            f.write(SCRIPT)
+        peer = timed([sys.executable, script, os.path.join(args.run, "student.onnx"), data, os.path.join(tmp, "b.csv"), CHUNK_ROWS])
         print(f"pandas + onnxruntime   {peer[0]:8.1f} s  peak {peer[1]:8.0f} MB")
         print(f"speed-up {peer[0] / ours[0]:.1f}×, memory {peer[1] / ours[1]:.0f}× less")
     os.remove(data)

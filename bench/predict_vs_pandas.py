@@ -20,20 +20,24 @@ import pandas as pd
 SCRIPT = r'''
 import sys, numpy as np, pandas as pd, onnxruntime as ort
 model, data, out = sys.argv[1:4]
+# An optional 4th argument reads the CSV in chunks of that many rows (for files that do
+# not fit in memory at once), each scored and appended to the output.
+chunk = int(sys.argv[4]) if len(sys.argv) > 4 else None
 o = ort.SessionOptions(); o.intra_op_num_threads = 1
 sess = ort.InferenceSession(model, o, providers=["CPUExecutionProvider"])
-frame = pd.read_csv(data, na_values=["?"], keep_default_na=False)
-feeds = {}
-for i in sess.get_inputs():
-    col = frame[i.name]
-    if i.type == "tensor(string)":
-        feeds[i.name] = col.fillna("").astype(str).to_numpy(dtype=object).reshape(-1, 1)
-    else:
-        feeds[i.name] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float32).reshape(-1, 1)
-p = sess.run(["probabilities"], feeds)[0]
-for j in range(p.shape[1]):
-    frame[f"prob_{j}"] = p[:, j]
-frame.to_csv(out, index=False, float_format="%.6f")
+frames = pd.read_csv(data, na_values=["?"], keep_default_na=False, chunksize=chunk)
+for n, frame in enumerate([frames] if chunk is None else frames):
+    feeds = {}
+    for i in sess.get_inputs():
+        col = frame[i.name]
+        if i.type == "tensor(string)":
+            feeds[i.name] = col.fillna("").astype(str).to_numpy(dtype=object).reshape(-1, 1)
+        else:
+            feeds[i.name] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float32).reshape(-1, 1)
+    p = sess.run(["probabilities"], feeds)[0]
+    for j in range(p.shape[1]):
+        frame[f"prob_{j}"] = p[:, j]
+    frame.to_csv(out, index=False, float_format="%.6f", mode="a" if n else "w", header=n == 0)
 '''
 
 

@@ -86,7 +86,7 @@ pub struct RowReader {
 
 enum Source {
     Csv {
-        reader: csv::Reader<Box<dyn Read>>,
+        reader: csv::Reader<Box<dyn Read + Send>>,
         record: csv::StringRecord,
     },
     Parquet {
@@ -141,7 +141,7 @@ impl RowReader {
             });
         }
         let file = File::open(path).map_err(io)?;
-        let inner: Box<dyn Read> = if gz {
+        let inner: Box<dyn Read + Send> = if gz {
             Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
         } else {
             Box::new(file)

@@ -86,55 +86,112 @@ pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
         .map(String::as_str)
         .collect();
     let width = student.encoder().width();
-    let k = classes.len();
-    let mut rows = Rows::default();
     let mut x = vec![0.0f32; CHUNK_ROWS * width];
     let mut scored = 0usize;
-    while reader.next_chunk(CHUNK_ROWS, &mut rows)? > 0 {
-        let n = rows.len();
-        let mut raw: Vec<RawValue<'_>> = Vec::with_capacity(features.len());
-        for r in 0..n {
-            raw.clear();
-            for &(column, numeric) in &features {
-                raw.push(match rows.cell(r, column) {
-                    None => RawValue::Missing,
-                    Some(t) if missing.contains(t) => RawValue::Missing,
-                    Some(t) if numeric => match t.parse::<f64>() {
-                        Ok(v) if v.is_finite() => RawValue::Number(v),
-                        _ => anyhow::bail!(
-                            "{} line {}: column '{}' holds '{t}', not a number, but the student reads it as numeric; fix the cell, or list the token as missing in the recipe's [data] missing and retrain",
-                            args.input.display(),
-                            rows.line(r),
-                            names[column]
-                        ),
-                    },
-                    Some(t) => RawValue::Text(t),
-                });
+    // One thread reads and splits the next chunk while this one scores and writes the
+    // last: on two cores, parsing no longer waits on scoring. Chunk buffers go back to the
+    // reader to be refilled, so memory stays at a few chunks.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<distillery_data::Result<Rows>>(2);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Rows>();
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            loop {
+                let mut rows = empty_rx.try_recv().unwrap_or_default();
+                let sent = match reader.next_chunk(CHUNK_ROWS, &mut rows) {
+                    Ok(0) => break,
+                    Ok(_) => full_tx.send(Ok(rows)),
+                    Err(e) => {
+                        let _ = full_tx.send(Err(e));
+                        break;
+                    }
+                };
+                if sent.is_err() {
+                    break; // the scorer stopped (an error): stop reading
+                }
             }
-            student
-                .encoder()
-                .encode_into(&raw, &mut x[r * width..(r + 1) * width])
-                .with_context(|| format!("{} line {}", args.input.display(), rows.line(r)))?;
+        });
+        for chunk in full_rx {
+            let rows = chunk?;
+            score_chunk(Chunk {
+                student: &student,
+                features: &features,
+                missing: &missing,
+                names: &names,
+                input: &args.input,
+                rows: &rows,
+                x: &mut x,
+                copy: &copy,
+                writer: &mut writer,
+            })?;
+            scored += rows.len();
+            let _ = empty_tx.send(rows);
         }
-        let p = student.predict_encoded_batch(&x[..n * width], n);
-        let labels: Vec<&str> = p
-            .chunks_exact(k.max(1))
-            .map(|q| classes[distillery_eval::argmax(q)].as_str())
-            .collect();
-        writer.write(&Scored {
-            rows: &rows,
-            copy: &copy,
-            probabilities: &p,
-            labels: &labels,
-        })?;
-        scored += n;
-    }
+        Ok(())
+    })?;
     if scored == 0 {
         anyhow::bail!("{} has no data rows to score", args.input.display());
     }
     writer.finish()?;
     eprintln!("scored {scored} rows → {}", args.output.display());
     Ok(ExitStatus::Ok)
+}
+
+/// One chunk to score and what scoring it needs.
+struct Chunk<'a> {
+    student: &'a Student,
+    /// Each feature's column in the input, and whether it is numeric.
+    features: &'a [(usize, bool)],
+    missing: &'a HashSet<&'a str>,
+    names: &'a [String],
+    input: &'a std::path::Path,
+    rows: &'a Rows,
+    /// Encoded rows, reused from chunk to chunk.
+    x: &'a mut Vec<f32>,
+    copy: &'a [usize],
+    writer: &'a mut ScoredWriter,
+}
+
+/// Encodes, scores and writes one chunk.
+fn score_chunk(c: Chunk<'_>) -> Result<()> {
+    let (rows, width) = (c.rows, c.student.encoder().width());
+    let classes = c.student.classes();
+    let n = rows.len();
+    let mut raw: Vec<RawValue<'_>> = Vec::with_capacity(c.features.len());
+    for r in 0..n {
+        raw.clear();
+        for &(column, numeric) in c.features {
+            raw.push(match rows.cell(r, column) {
+                None => RawValue::Missing,
+                Some(t) if c.missing.contains(t) => RawValue::Missing,
+                Some(t) if numeric => match t.parse::<f64>() {
+                    Ok(v) if v.is_finite() => RawValue::Number(v),
+                    _ => anyhow::bail!(
+                        "{} line {}: column '{}' holds '{t}', not a number, but the student reads it as numeric; fix the cell, or list the token as missing in the recipe's [data] missing and retrain",
+                        c.input.display(),
+                        rows.line(r),
+                        c.names[column]
+                    ),
+                },
+                Some(t) => RawValue::Text(t),
+            });
+        }
+        c.student
+            .encoder()
+            .encode_into(&raw, &mut c.x[r * width..(r + 1) * width])
+            .with_context(|| format!("{} line {}", c.input.display(), rows.line(r)))?;
+    }
+    let p = c.student.predict_encoded_batch(&c.x[..n * width], n);
+    let labels: Vec<&str> = p
+        .chunks_exact(classes.len().max(1))
+        .map(|q| classes[distillery_eval::argmax(q)].as_str())
+        .collect();
+    c.writer.write(&Scored {
+        rows,
+        copy: c.copy,
+        probabilities: &p,
+        labels: &labels,
+    })?;
+    Ok(())
 }
 
 /// The input columns `--columns` copies to the output, by position.
