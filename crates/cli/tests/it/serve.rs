@@ -249,6 +249,14 @@ fn the_production_student_answers_kserve_v2_requests() {
 #[test]
 fn serving_without_a_production_model_says_what_to_do() {
     let s = setup();
+    // No registry at all (a mistyped --registry, or nothing run yet): said so, not served
+    // from a silently created empty registry.
+    let out = s.cmd(&["serve", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no registry in"), "{}", stderr(&out));
+    assert!(!s.path(".distillery").exists(), "nothing was created");
+    // A registry with a version but no production alias: promote one.
+    s.trained_student();
     let out = s.cmd(&["serve", "--port", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("promote"), "{}", stderr(&out));
