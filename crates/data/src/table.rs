@@ -60,11 +60,14 @@ impl Column {
         }
     }
 
-    /// The number in a cell (`None` when missing or not a number).
+    /// The number in a cell (`None` when missing, not a number, or not finite).
     pub fn number(&self, row: usize) -> Option<f64> {
         match self {
             Column::Numeric(v) => v.get(row).copied().filter(|x| !x.is_nan()),
-            Column::Text { .. } => self.text(row).and_then(|s| s.parse().ok()),
+            Column::Text { .. } => self
+                .text(row)
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|x| x.is_finite()),
         }
     }
 
