@@ -199,7 +199,7 @@ fn the_live_monitor_page_renders_in_headless_chromium() {
     };
     let s = setup();
     s.promoted_student();
-    let server = crate::drift::serve_watched(
+    let server = crate::traffic::serve_watched(
         &s,
         "[monitor]\nwindow = 100\nteacher = TEACHER\nteacher_fraction = 1.0\n",
         &["--no-log"],
@@ -208,7 +208,7 @@ fn the_live_monitor_page_renders_in_headless_chromium() {
     for from in (0..300).step_by(100) {
         let (status, r) = crate::serve::post(
             &format!("{b}/v2/models/r/infer"),
-            &crate::drift::adult_batch(from, 100, 0.0),
+            &crate::traffic::adult_batch(from, 100, 0.0),
         );
         assert_eq!(status, 200, "{r}");
     }

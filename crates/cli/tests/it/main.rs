@@ -10,10 +10,13 @@
 
 mod browser;
 mod datasets;
+mod detect;
 mod drift;
 mod errors;
+mod estimate;
 mod evaluate;
 mod init;
+mod live;
 mod predict;
 mod quality;
 mod registry;
@@ -22,5 +25,6 @@ mod serve;
 mod serve_deploy;
 mod serve_errors;
 mod serve_feedback;
+mod traffic;
 mod triton;
 mod util;
