@@ -22,7 +22,7 @@ fn main() {
     let profile = Profile::load(Path::new(&path)).expect("profile");
     let sample = profile.sample.clone().expect("a row sample");
     let rows = sample.rows();
-    let records: Vec<Value> = (0..rows)
+    let records: Vec<distillery_monitor::PredictionRecord> = (0..rows)
         .map(|r| {
             let inputs: Vec<Value> = profile
                 .columns
@@ -36,8 +36,14 @@ fn main() {
                     json!({"name": c.name, "datatype": datatype, "shape": [1, 1], "data": [cell]})
                 })
                 .collect();
-            json!({"rows": 1, "inputs": inputs,
-                   "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [1, 2], "data": [0.7, 0.3]}]})
+            distillery_monitor::PredictionRecord {
+                rows: Some(1),
+                inputs: Some(json!(inputs)),
+                outputs: Some(
+                    json!([{"name": "probabilities", "datatype": "FP32", "shape": [1, 2], "data": [0.7, 0.3]}]),
+                ),
+                ..distillery_monitor::PredictionRecord::default()
+            }
         })
         .collect();
     for (label, window) in [("buffering only", usize::MAX), ("windows of 1,000", 1000)] {

@@ -16,7 +16,6 @@ use distillery_data::{Kind, Table};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::cbpe::argmax;
 use crate::cbpe_multiclass::Estimator;
@@ -233,9 +232,9 @@ impl LiveMonitor {
         &self.state
     }
 
-    /// Adds one answered request (the prediction log's record shape); returns the alert
-    /// when the request closed a window that fired one.
-    pub fn observe(&mut self, record: &Value) -> Option<Alert> {
+    /// Adds one answered request; returns the alert when the request closed a window that
+    /// fired one.
+    pub fn observe(&mut self, record: &crate::PredictionRecord) -> Option<Alert> {
         let before = self.buffer.rows();
         if !self.buffer.add(record) {
             return None;
@@ -463,7 +462,7 @@ mod tests {
         }
     }
 
-    fn record(xs: &[f64], student_threshold: f64) -> Value {
+    fn record(xs: &[f64], student_threshold: f64) -> crate::PredictionRecord {
         let probs: Vec<f64> = xs
             .iter()
             .flat_map(|&x| {
@@ -474,11 +473,16 @@ mod tests {
                 }
             })
             .collect();
-        json!({
-            "rows": xs.len(),
-            "inputs": [{"name": "x", "datatype": "FP64", "shape": [xs.len()], "data": xs}],
-            "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [xs.len(), 2], "data": probs}],
-        })
+        crate::PredictionRecord {
+            rows: Some(xs.len()),
+            inputs: Some(
+                json!([{"name": "x", "datatype": "FP64", "shape": [xs.len()], "data": xs}]),
+            ),
+            outputs: Some(
+                json!([{"name": "probabilities", "datatype": "FP32", "shape": [xs.len(), 2], "data": probs}]),
+            ),
+            ..crate::PredictionRecord::default()
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::error::MonitorError;
+use crate::record::PredictionRecord;
 
 /// The served rows of a prediction log.
 #[derive(Debug)]
@@ -94,19 +95,15 @@ pub fn read_log(
         let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
         for line in BufReader::new(file).lines() {
             let line = line.map_err(|e| io(path, e))?;
-            let Ok(record) = serde_json::from_str::<Value>(&line) else {
+            let Ok(record) = serde_json::from_str::<PredictionRecord>(&line) else {
                 skipped += 1;
                 continue;
             };
-            let wanted = record["status"] == 200
-                && record.get("kind").is_none()
-                && model.is_none_or(|m| record["model"] == m);
+            let wanted = record.answered() && model.is_none_or(|m| record.model == m);
             if wanted && builder.add(&record) {
                 requests += 1;
-                if let Some(name) = record["model"].as_str()
-                    && !models.iter().any(|m| m == name)
-                {
-                    models.push(name.to_string());
+                if !models.iter().any(|m| *m == record.model) {
+                    models.push(record.model.clone());
                 }
             } else {
                 skipped += 1;
@@ -204,11 +201,10 @@ impl TrafficBuffer {
         self.non_finite
     }
 
-    /// Adds one record's rows (`{"inputs": [...], "outputs": [...], "rows": n}`, the
-    /// prediction log's shape); false when it carries no inputs. A feature the record
-    /// lacks is missing in its rows.
-    pub fn add(&mut self, record: &Value) -> bool {
-        let Some(inputs) = record["inputs"].as_array() else {
+    /// Adds one record's rows; false when it carries no inputs. A feature the record lacks
+    /// is missing in its rows.
+    pub fn add(&mut self, record: &PredictionRecord) -> bool {
+        let Some(inputs) = record.inputs.as_ref().and_then(Value::as_array) else {
             return false;
         };
         // Every tensor's cells, flattened into one buffer; `spans[j]` is input j's range.
@@ -224,9 +220,7 @@ impl TrafficBuffer {
         // A record's own row count, never more than its largest tensor holds (a garbled
         // line must not make us push billions of missing cells).
         let widest = spans.iter().map(|(a, b)| b - a).max().unwrap_or(0);
-        let rows = record["rows"]
-            .as_u64()
-            .map_or(widest, |r| (r as usize).min(widest));
+        let rows = record.rows.map_or(widest, |r| r.min(widest));
         // One [n, d] tensor with the features in schema order, as the server also accepts.
         let d = self.features.len();
         let matrix = inputs.len() == 1
@@ -279,7 +273,7 @@ impl TrafficBuffer {
         // One entry per row, empty where the record answered no probabilities (logs from
         // servers that logged only the outputs a client selected), so rows stay aligned.
         cells.clear();
-        if let Some(out) = record["outputs"].as_array()
+        if let Some(out) = record.outputs.as_ref().and_then(Value::as_array)
             && let Some(p) = out.iter().find(|o| o["name"] == "probabilities")
         {
             flatten(&p["data"], &mut cells);
@@ -395,7 +389,7 @@ mod tests {
             ("age".to_string(), Kind::Numeric),
             ("city".to_string(), Kind::Categorical),
         ];
-        let record: Value = serde_json::from_str(
+        let record: PredictionRecord = serde_json::from_str(
             r#"{"rows":2,"inputs":[{"name":"x","datatype":"FP64","shape":[2,2],"data":[30,1,40,2]}]}"#,
         )
         .expect("json");
@@ -412,7 +406,7 @@ mod tests {
     #[test]
     fn non_finite_values_are_set_aside_and_counted() {
         let mut buffer = TrafficBuffer::new(&[("age".into(), Kind::Numeric)]);
-        let record: Value = serde_json::from_str(
+        let record: PredictionRecord = serde_json::from_str(
             r#"{"rows":3,"inputs":[{"name":"age","data":[40,"inf",50]}],"outputs":[{"name":"probabilities","data":[null,null,0.1,0.9,0.6,0.4]}]}"#,
         )
         .expect("json");

@@ -12,39 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
-/// One inference request as the log keeps it (one JSON line), serialised once.
-#[derive(Debug, Default, serde::Serialize)]
-pub(crate) struct Record {
-    /// Seconds since the Unix epoch.
-    pub ts: f64,
-    /// The model name (`(unknown)` for a request to no served model).
-    pub model: String,
-    /// The version that answered or refused.
-    pub version: u32,
-    /// The request's `id`, as sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<serde_json::Value>,
-    /// HTTP status of the answer.
-    pub status: u16,
-    /// Time to answer, in microseconds.
-    pub latency_us: f64,
-    /// Rows predicted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rows: Option<usize>,
-    /// The request's input tensors (binary ones as JSON).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<serde_json::Value>,
-    /// The answer's output tensors.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outputs: Option<serde_json::Value>,
-    /// What the shadow answered, when it saw this request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shadow: Option<serde_json::Value>,
-    /// Why the request was refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 /// What to do when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {

@@ -80,7 +80,7 @@ pub struct MonitorSettings {
 }
 
 enum Event {
-    Record(String, u32, Value),
+    Record(String, u32, distillery_monitor::PredictionRecord),
     Feedback(String, u32, bool),
 }
 
@@ -150,7 +150,12 @@ impl Monitors {
 
     /// Queues a request `version` of `model` answered (`{"rows", "inputs", "outputs"}`)
     /// without waiting.
-    pub(crate) fn observe(&self, model: &str, version: u32, record: Value) {
+    pub(crate) fn observe(
+        &self,
+        model: &str,
+        version: u32,
+        record: distillery_monitor::PredictionRecord,
+    ) {
         self.send(Event::Record(model.to_string(), version, record));
     }
 

@@ -14,10 +14,10 @@ use distillery_runtime::FeatureEncoder;
 use serde_json::{Value, json};
 
 use crate::exposition::{Exposition, Kind};
-use crate::log::Record;
 use crate::predict::run;
 use crate::reply::error;
 use crate::{CanaryObservation, Models, Served};
+use distillery_monitor::PredictionRecord as Record;
 
 /// Largest request body accepted (16 MiB); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
@@ -333,9 +333,12 @@ async fn infer_version(
             log.record(line);
         }
         if a.watched {
-            observed = Some(
-                json!({ "rows": a.rows, "inputs": record.inputs.take(), "outputs": record.outputs.take() }),
-            );
+            observed = Some(Record {
+                rows: Some(a.rows),
+                inputs: record.inputs.take(),
+                outputs: record.outputs.take(),
+                ..Record::default()
+            });
         }
     }
     if let (Some(monitors), Some(observed), Some(version)) = (&server.monitors, observed, a.version)
@@ -370,7 +373,7 @@ struct Answered {
     /// What the canary showed, when the canary answered.
     canary: Option<CanaryObservation>,
     /// The request's inputs and the answer's outputs, for live monitoring.
-    observed: Option<Value>,
+    observed: Option<Record>,
     /// True when the monitor samples this request.
     watched: bool,
 }
@@ -544,8 +547,11 @@ async fn answer(
                 .is_some_and(crate::Monitors::wants_next);
             // Without a log the monitor takes the tensors now; with one it takes them once
             // the log line is written (see `infer_version`), so nothing is copied.
-            let observed = (watched && !logging).then(|| {
-                json!({ "rows": rows, "inputs": request["inputs"].take(), "outputs": v["outputs"].take() })
+            let observed = (watched && !logging).then(|| Record {
+                rows: Some(rows),
+                inputs: Some(request["inputs"].take()),
+                outputs: Some(v["outputs"].take()),
+                ..Record::default()
             });
             // The request and answer are done with: the record takes their tensors.
             let record = logging.then(|| Record {
