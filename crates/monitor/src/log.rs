@@ -102,7 +102,7 @@ pub fn read_log(
             let wanted = record.answered() && model.is_none_or(|m| record.model == m);
             if wanted && builder.add(&record) {
                 requests += 1;
-                if !models.iter().any(|m| *m == record.model) {
+                if !models.contains(&record.model) {
                     models.push(record.model.clone());
                 }
             } else {
