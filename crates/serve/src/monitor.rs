@@ -80,7 +80,7 @@ pub struct MonitorSettings {
 }
 
 enum Event {
-    Record(String, u32, distillery_monitor::PredictionRecord),
+    Record(String, u32, Box<distillery_monitor::PredictionRecord>),
     Feedback(String, u32, bool),
 }
 
@@ -156,7 +156,7 @@ impl Monitors {
         version: u32,
         record: distillery_monitor::PredictionRecord,
     ) {
-        self.send(Event::Record(model.to_string(), version, record));
+        self.send(Event::Record(model.to_string(), version, Box::new(record)));
     }
 
     /// Queues one row of feedback on an answer of `version`.
