@@ -209,8 +209,18 @@ fn why(body: &Value) -> String {
     body["why"].as_str().unwrap_or("").to_string()
 }
 
+/// The admin API: canary, promotion, rollback and shadow, each behind the bearer token.
+pub(crate) fn routes() -> axum::Router<crate::app::Shared> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route("/admin/models/{name}/canary", post(canary))
+        .route("/admin/models/{name}/promote", post(promote))
+        .route("/admin/models/{name}/rollback", post(rollback))
+        .route("/admin/models/{name}/shadow", post(shadow))
+}
+
 /// `POST /admin/models/{m}/canary {"version": 4, "weight": 10, "why": "…"}`.
-pub(crate) async fn canary(
+async fn canary(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -281,7 +291,7 @@ pub(crate) async fn canary(
 
 /// `POST /admin/models/{m}/promote {"why": "…"}`: the canary becomes the stable version and
 /// the registry's `production` alias.
-pub(crate) async fn promote(
+async fn promote(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -311,7 +321,7 @@ pub(crate) async fn promote(
 }
 
 /// `POST /admin/models/{m}/rollback {"why": "…"}`: the canary stops receiving traffic.
-pub(crate) async fn rollback(
+async fn rollback(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -340,7 +350,7 @@ pub(crate) async fn rollback(
 
 /// `POST /admin/models/{m}/shadow {"version": 5, "fraction": 0.1, "why": "…"}` starts a
 /// shadow or changes it; `{"version": null}` stops it. Recorded as the `shadow` alias.
-pub(crate) async fn shadow(
+async fn shadow(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
     headers: HeaderMap,

@@ -119,6 +119,11 @@ fn item(v: &Value, at: usize) -> Result<(String, Vec<String>), String> {
     Ok((id, labels))
 }
 
+/// `POST /v2/models/{m}/feedback`.
+pub(crate) fn routes() -> axum::Router<crate::app::Shared> {
+    axum::Router::new().route("/v2/models/{name}/feedback", axum::routing::post(feedback))
+}
+
 /// `POST /v2/models/{m}/feedback`: one item, or `{"feedback": [items]}`.
 pub(crate) async fn feedback(
     State(server): State<Arc<crate::Server>>,
@@ -184,7 +189,7 @@ pub(crate) async fn feedback(
                 correct += hits;
                 json!({ "kind": "feedback", "model": name, "id": id, "labels": labels,
                         "version": a.version, "answered": a.labels, "correct": hits,
-                        "ts": crate::oip::timestamp() })
+                        "ts": crate::log::timestamp() })
             }
             // Counted once already: neither the metrics nor the log count it again.
             Claim::Replayed => {
@@ -193,7 +198,7 @@ pub(crate) async fn feedback(
             }
             Claim::Unknown => {
                 json!({ "kind": "feedback", "model": name, "id": id, "labels": labels,
-                         "version": null, "ts": crate::oip::timestamp() })
+                         "version": null, "ts": crate::log::timestamp() })
             }
         };
         if let Some(log) = &m.log {

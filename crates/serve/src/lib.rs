@@ -5,6 +5,7 @@
 //! hash-checked, and predict in-process through `distillery-runtime`.
 
 mod admin;
+mod app;
 mod batch;
 mod binary;
 mod exposition;
@@ -25,13 +26,14 @@ use distillery_registry::{ModelVersion, Reference, Registry};
 use distillery_runtime::Student;
 
 pub use admin::Server;
+pub use app::app;
 pub use batch::Batching;
 pub use guard::{CanaryObservation, Guardrails, Window};
 pub use listen::{Stopped, Timeouts, serve};
 pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
 pub use monitor::{AlertAction, MonitorSettings, Monitors, TeacherFactory};
-pub use oip::{MAX_BODY_BYTES, router};
+pub use oip::MAX_BODY_BYTES;
 
 /// Serving errors.
 #[derive(Debug, thiserror::Error)]

@@ -239,6 +239,56 @@ impl Metrics {
     }
 }
 
+/// `GET /metrics`: the Prometheus exposition of every counter, the canary weights, the
+/// monitor's signals and the batcher's counts.
+pub(crate) fn routes() -> axum::Router<crate::app::Shared> {
+    axum::Router::new().route("/metrics", axum::routing::get(metrics))
+}
+
+async fn metrics(
+    axum::extract::State(server): axum::extract::State<crate::app::Shared>,
+) -> impl axum::response::IntoResponse {
+    let m = server.current();
+    let mut out = Exposition::default();
+    m.metrics.render(m.log.as_deref(), &mut out);
+    let weight = "distillery_canary_weight";
+    out.family(
+        weight,
+        Kind::Gauge,
+        "Share of traffic (0-100) routed to each model's canary.",
+    );
+    for (name, (canary, w)) in &m.canaries {
+        let version = canary.version.version.to_string();
+        out.sample(weight, &[("model", name), ("version", &version)], w);
+    }
+    if let Some(monitors) = &server.monitors {
+        monitors.render(&mut out);
+    }
+    if let Some(b) = &server.batcher {
+        use std::sync::atomic::Ordering::Relaxed;
+        out.single(
+            "distillery_batches_total",
+            Kind::Counter,
+            "Micro-batches predicted.",
+            b.batches.load(Relaxed),
+        );
+        out.single(
+            "distillery_batched_rows_total",
+            Kind::Counter,
+            "Rows predicted in micro-batches.",
+            b.batched_rows.load(Relaxed),
+        );
+    }
+    let text = out.finish();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

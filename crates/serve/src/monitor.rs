@@ -530,3 +530,36 @@ impl Worker {
         }
     }
 }
+
+/// `GET /monitor` (JSON) and `GET /monitor/page` (for people): the live monitor's state.
+pub(crate) fn routes() -> axum::Router<crate::app::Shared> {
+    axum::Router::new()
+        .route("/monitor", axum::routing::get(monitor))
+        .route("/monitor/page", axum::routing::get(monitor_page))
+}
+
+/// `GET /monitor`: every watched model's windows, signals and alerts.
+async fn monitor(
+    axum::extract::State(server): axum::extract::State<crate::app::Shared>,
+) -> axum::response::Response {
+    match &server.monitors {
+        Some(m) => axum::response::IntoResponse::into_response(axum::Json(m.snapshot())),
+        None => crate::reply::error(
+            axum::http::StatusCode::NOT_FOUND,
+            "monitoring is off; add a [monitor] section to serve.toml",
+        ),
+    }
+}
+
+/// `GET /monitor/page`: the same state as a page for people (refreshes itself).
+async fn monitor_page(
+    axum::extract::State(server): axum::extract::State<crate::app::Shared>,
+) -> axum::response::Response {
+    match &server.monitors {
+        Some(m) => axum::response::IntoResponse::into_response(axum::response::Html(m.page())),
+        None => crate::reply::error(
+            axum::http::StatusCode::NOT_FOUND,
+            "monitoring is off; add a [monitor] section to serve.toml",
+        ),
+    }
+}

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use distillery_runtime::FeatureEncoder;
 use serde_json::{Value, json};
 
-use crate::exposition::{Exposition, Kind};
 use crate::predict::run;
 use crate::reply::error;
 use crate::{CanaryObservation, Models, Served};
@@ -22,17 +21,15 @@ use distillery_monitor::PredictionRecord as Record;
 /// Largest request body accepted (16 MiB); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
 
-type Shared = Arc<crate::Server>;
+use crate::app::Shared;
 
-/// The HTTP routes over a running server's state.
-pub fn router(server: Arc<crate::Server>) -> Router {
+/// The Open Inference Protocol's routes: health, server and model metadata, readiness and
+/// inference.
+pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/v2/health/live", get(|| async { StatusCode::OK }))
         .route("/v2/health/ready", get(|| async { StatusCode::OK }))
         .route("/v2", get(server_metadata))
-        .route("/metrics", get(metrics))
-        .route("/monitor", get(monitor))
-        .route("/monitor/page", get(monitor_page))
         .route("/v2/models/{name}", get(model_metadata))
         .route(
             "/v2/models/{name}/versions/{version}",
@@ -45,25 +42,11 @@ pub fn router(server: Arc<crate::Server>) -> Router {
         )
         .route("/v2/models/{name}/infer", post(infer))
         .route("/v2/models/{name}/versions/{version}/infer", post(infer_at))
-        .route("/admin/models/{name}/canary", post(crate::admin::canary))
-        .route("/admin/models/{name}/promote", post(crate::admin::promote))
-        .route(
-            "/admin/models/{name}/rollback",
-            post(crate::admin::rollback),
-        )
-        .route("/admin/models/{name}/shadow", post(crate::admin::shadow))
-        .route(
-            "/v2/models/{name}/feedback",
-            post(crate::feedback::feedback),
-        )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(refuse_oversized))
-        .with_state(server)
 }
 
 /// Answers 413 at once when the declared `Content-Length` is over the limit, instead of
 /// reading (and the client sending) the body first.
-async fn refuse_oversized(
+pub(crate) async fn refuse_oversized(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -119,70 +102,6 @@ fn find<'m>(
             ),
         )),
         _ => Ok(served),
-    }
-}
-
-async fn metrics(State(server): State<Shared>) -> impl IntoResponse {
-    let m = server.current();
-    let mut out = Exposition::default();
-    m.metrics.render(m.log.as_deref(), &mut out);
-    let weight = "distillery_canary_weight";
-    out.family(
-        weight,
-        Kind::Gauge,
-        "Share of traffic (0-100) routed to each model's canary.",
-    );
-    for (name, (canary, w)) in &m.canaries {
-        let version = canary.version.version.to_string();
-        out.sample(weight, &[("model", name), ("version", &version)], w);
-    }
-    if let Some(monitors) = &server.monitors {
-        monitors.render(&mut out);
-    }
-    if let Some(b) = &server.batcher {
-        use std::sync::atomic::Ordering::Relaxed;
-        out.single(
-            "distillery_batches_total",
-            Kind::Counter,
-            "Micro-batches predicted.",
-            b.batches.load(Relaxed),
-        );
-        out.single(
-            "distillery_batched_rows_total",
-            Kind::Counter,
-            "Rows predicted in micro-batches.",
-            b.batched_rows.load(Relaxed),
-        );
-    }
-    let text = out.finish();
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        text,
-    )
-}
-
-/// `GET /monitor`: every watched model's windows, signals and alerts.
-async fn monitor(State(server): State<Shared>) -> Response {
-    match &server.monitors {
-        Some(m) => axum::Json(m.snapshot()).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "monitoring is off; add a [monitor] section to serve.toml",
-        ),
-    }
-}
-
-/// `GET /monitor/page`: the same state as a page for people (refreshes itself).
-async fn monitor_page(State(server): State<Shared>) -> Response {
-    match &server.monitors {
-        Some(m) => axum::response::Html(m.page()).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "monitoring is off; add a [monitor] section to serve.toml",
-        ),
     }
 }
 
@@ -328,7 +247,7 @@ async fn infer_version(
         record.status = status;
         record.latency_us = start.elapsed().as_secs_f64() * 1e6;
         record.model = label.to_string();
-        record.ts = timestamp();
+        record.ts = crate::log::timestamp();
         if let Ok(line) = serde_json::to_string(&record) {
             log.record(line);
         }
@@ -348,13 +267,6 @@ async fn infer_version(
     m.metrics
         .record(label, a.version, status, a.rows, start.elapsed());
     a.response
-}
-
-/// Seconds since the Unix epoch, with microseconds.
-pub(crate) fn timestamp() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// What answering one inference request produced.

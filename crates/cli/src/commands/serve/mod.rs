@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use distillery_serve::{Models, PredictionLog, Server, router};
+use distillery_serve::{Models, PredictionLog, Server, app};
 
 use crate::cli::{RegistryOptions, ServeArgs};
 use crate::exit::ExitStatus;
@@ -87,13 +87,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             server = server.with_batching(limits);
         }
         let server = Arc::new(server);
-        let stopped = distillery_serve::serve(
-            listener,
-            router(Arc::clone(&server)),
-            stop,
-            settings.timeouts,
-        )
-        .await;
+        let stopped =
+            distillery_serve::serve(listener, app(Arc::clone(&server)), stop, settings.timeouts)
+                .await;
         let drained = match stopped {
             distillery_serve::Stopped::Drained => "requests drained",
             distillery_serve::Stopped::DeadlineReached(_) => {
