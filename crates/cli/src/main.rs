@@ -4,10 +4,15 @@
 mod cli;
 mod commands;
 mod exit;
+mod oracle;
 mod pipeline;
 mod progress;
 mod recipe;
+mod reference;
+mod registry_access;
+mod run_output;
 mod slicing;
+mod student_input;
 
 /// mimalloc: the server frees request buffers on other threads (the prediction log's
 /// writer, the monitor), where glibc's allocator contends.

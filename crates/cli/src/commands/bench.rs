@@ -59,7 +59,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<ExitStatus> {
     let student_path = args.run.join("student.safetensors");
     let student = Student::load(&student_path)
         .with_context(|| format!("loading {}", student_path.display()))?;
-    let table = super::predict::read_for(&student, &args.data)?;
+    let table = crate::student_input::read_for(&student, &args.data)?;
     let columns: Vec<_> = student
         .encoder()
         .names()

@@ -41,5 +41,5 @@ pub(crate) fn run(args: &DemoArgs, progress: Progress) -> Result<ExitStatus> {
         registry: dir.join(".distillery"),
         actor: None,
     };
-    super::run::report(&outcome, args.json, Some(&registry))
+    crate::run_output::report(&outcome, args.json, Some(&registry))
 }

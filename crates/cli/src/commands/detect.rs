@@ -14,7 +14,7 @@ use crate::exit::ExitStatus;
 pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
     let table = if args.data.is_dir() {
         let features = match &args.reference {
-            Some(r) => super::drift::reference(r, &args.options, &[])?.features(),
+            Some(r) => crate::reference::reference(r, &args.options, &[])?.features(),
             None => vec![(args.column.clone(), Kind::Numeric)],
         };
         distillery_monitor::log::read_log(&args.data, &features, args.model.as_deref())?.table

@@ -31,8 +31,8 @@ pub(crate) fn run(args: &EstimateArgs) -> Result<ExitStatus> {
         let student = Student::load(&student_path)
             .with_context(|| format!("loading {}", student_path.display()))?;
         (Profile::load(&path)?, student)
-    } else if let Some(profile) = super::drift::registered_profile(run, &args.options)? {
-        let registry = super::registry::open(&args.options)?;
+    } else if let Some(profile) = crate::reference::registered_profile(run, &args.options)? {
+        let registry = crate::registry_access::open(&args.options)?;
         let version = registry.resolve(&distillery_registry::Reference::parse(
             &run.to_string_lossy(),
         )?)?;
@@ -130,7 +130,7 @@ fn current(
         }
         return Ok((answered, None, traffic.non_finite));
     }
-    let table = super::predict::read_for(student, &args.current)?;
+    let table = crate::student_input::read_for(student, &args.current)?;
     let rows: Vec<usize> = (0..table.n_rows()).collect();
     let x = encode_rows(student.encoder(), &table, &rows)
         .with_context(|| format!("encoding {}", args.current.display()))?;

@@ -36,7 +36,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         crate::slicing::SliceSpec::parse(spec).map_err(|m| anyhow::anyhow!("--slice {m}"))?;
         settings.slices.push(spec.clone());
     }
-    let table = super::predict::read_for(&student, &args.data)?;
+    let table = crate::student_input::read_for(&student, &args.data)?;
     let target = table.column(&args.target).map_err(|_| {
         let hint = distillery_data::nearest(&args.target, table.names())
             .map(|n| format!("; did you mean '{n}'?"))
@@ -180,7 +180,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         seconds: started.elapsed().as_secs_f64(),
     };
     let dir = crate::pipeline::write_report_dir(&args.out, &id, &report)?;
-    super::run::print(&report, &dir, args.json)
+    crate::run_output::print(&report, &dir, args.json)
 }
 
 fn file_name(p: &Path) -> String {

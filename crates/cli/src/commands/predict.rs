@@ -6,34 +6,10 @@ use std::collections::HashSet;
 
 use anyhow::{Context, Result};
 use distillery_data::stream::{RowReader, Rows, Scored, ScoredWriter};
-use distillery_data::{ReadOptions, Table};
 use distillery_runtime::{FeatureEncoder, RawValue, Student};
 
 use crate::cli::PredictArgs;
 use crate::exit::ExitStatus;
-
-/// Reads a file the way `student` was trained to read data (its missing tokens, its
-/// categorical columns kept as text), checking that every feature column is there.
-pub(crate) fn read_for(student: &Student, path: &std::path::Path) -> Result<Table> {
-    let keep_text: HashSet<String> = student
-        .encoder()
-        .features
-        .iter()
-        .filter(|f| matches!(f, FeatureEncoder::Categorical { .. }))
-        .map(|f| f.name().to_string())
-        .collect();
-    let options = ReadOptions {
-        missing: student.missing_tokens().to_vec(),
-        keep_text,
-    };
-    let table = Table::read(path, &options)?;
-    for name in student.encoder().names() {
-        table
-            .index_of(name)
-            .with_context(|| format!("{} lacks a feature the student needs", path.display()))?;
-    }
-    Ok(table)
-}
 
 /// Whether two paths name one file (through links and `..` too).
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {

@@ -20,10 +20,10 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use super::serve::oracle;
-use super::serve::settings::TeacherSource;
 use crate::cli::RedistillArgs;
 use crate::exit::ExitStatus;
+use crate::oracle;
+use crate::oracle::TeacherSource;
 use crate::pipeline::RunOptions;
 use crate::progress::Progress;
 use crate::recipe::Recipe;
@@ -41,7 +41,7 @@ pub(crate) fn run(args: &RedistillArgs, progress: Progress) -> Result<ExitStatus
             args.canary_weight
         );
     }
-    let registry = super::registry::open(&args.options)?;
+    let registry = crate::registry_access::open(&args.options)?;
     let actor = args
         .options
         .actor

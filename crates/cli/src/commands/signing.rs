@@ -43,7 +43,7 @@ fn restrict(_: &std::path::Path) -> Result<()> {
 }
 
 pub(crate) fn sign(args: &SignArgs) -> Result<ExitStatus> {
-    let reg = super::registry::open(&args.options)?;
+    let reg = crate::registry_access::open(&args.options)?;
     let v = reg.resolve(&Reference::parse(&args.reference)?)?;
     // Sign only what verifiably is on disk now.
     for a in &v.artifacts {
@@ -66,7 +66,7 @@ pub(crate) fn sign(args: &SignArgs) -> Result<ExitStatus> {
         );
     }
     let s = distillery_registry::sign(&v, &secret)?;
-    let actor = super::registry::actor(&args.options);
+    let actor = crate::registry_access::actor(&args.options);
     reg.store().add_signature(
         &v.name,
         v.version,
@@ -85,7 +85,7 @@ pub(crate) fn sign(args: &SignArgs) -> Result<ExitStatus> {
 }
 
 pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitStatus> {
-    let reg = super::registry::open(&args.options)?;
+    let reg = crate::registry_access::open(&args.options)?;
     let v = reg.resolve(&Reference::parse(&args.reference)?)?;
     // The keys whose signatures count: --key and the registry's trusted_keys.
     let mut trusted = reg.trusted_keys()?;

@@ -10,7 +10,6 @@ use distillery_serve::{Models, PredictionLog, Server, app};
 use crate::cli::{RegistryOptions, ServeArgs};
 use crate::exit::ExitStatus;
 
-pub(crate) mod oracle;
 pub(crate) mod settings;
 
 use settings::Settings;
@@ -21,7 +20,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         registry: settings.registry.clone(),
         actor: settings.actor.clone(),
     };
-    let registry = super::registry::open(&options)?;
+    let registry = crate::registry_access::open(&options)?;
     let mut models = Models::load(&registry, &settings.models)?;
     if let Some((canary, weight)) = &settings.canary {
         models.add_canary(&registry, canary, *weight)?;
@@ -52,7 +51,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         Some(m) => Some(monitor_settings(m, &models, &registry, &settings)?),
         None => None,
     };
-    let actor = super::registry::actor(&options);
+    let actor = crate::registry_access::actor(&options);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -131,7 +130,7 @@ fn monitor_settings(
         let profile: distillery_monitor::Profile = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}'s profile.json does not parse", served.version.label()))?;
         if let Some(source) = &m.teacher {
-            oracle::oracle(source, &profile)
+            crate::oracle::oracle(source, &profile)
                 .map_err(|e| anyhow::anyhow!("[monitor] teacher for {name}: {e}"))?;
         }
         profiles.insert(served.version.label(), profile);
@@ -139,7 +138,7 @@ fn monitor_settings(
     let teacher_source = m.teacher.clone();
     let teacher: distillery_serve::TeacherFactory = Box::new(move |profile| {
         let source = teacher_source.as_ref()?;
-        match oracle::oracle(source, profile) {
+        match crate::oracle::oracle(source, profile) {
             Ok(o) => Some(o),
             Err(e) => {
                 tracing::error!(error = %e, "the monitor's teacher failed to load");

@@ -2,6 +2,7 @@
 //! file are relative to the file), over the defaults. Every value is checked here, before
 //! anything is loaded or bound, so a typo fails fast with exit code 2.
 
+use crate::oracle::TeacherSource;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -35,15 +36,6 @@ pub(crate) struct MonitorResolved {
     pub(crate) config: LiveConfig,
     pub(crate) teacher: Option<TeacherSource>,
     pub(crate) actions: Vec<AlertAction>,
-}
-
-/// Where live rows get their teacher's answer.
-#[derive(Debug, Clone)]
-pub(crate) enum TeacherSource {
-    /// An ONNX model run in-process (tract or our tree evaluator).
-    Onnx(PathBuf),
-    /// A remote Open Inference Protocol model (`http://host/v2/models/teacher`).
-    Url(String),
 }
 
 /// The prediction log's settings.

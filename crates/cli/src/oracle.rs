@@ -9,9 +9,17 @@ use distillery_monitor::live::TeacherOracle;
 use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};
 use serde_json::{Value, json};
 
-use super::settings::TeacherSource;
 use crate::pipeline::feed::TeacherFeed;
 use crate::pipeline::teacher::{class_order, reorder};
+
+/// Where live rows get their teacher's answer.
+#[derive(Debug, Clone)]
+pub(crate) enum TeacherSource {
+    /// An ONNX model run in-process (tract or our tree evaluator).
+    Onnx(PathBuf),
+    /// A remote Open Inference Protocol model (`http://host/v2/models/teacher`).
+    Url(String),
+}
 
 /// Builds the oracle for one model from its reference profile (features and classes).
 pub(crate) fn oracle(
