@@ -349,33 +349,9 @@ pub(crate) enum Augment {
     Munge,
 }
 
-/// `[gates]`: thresholds that make `run` exit 1 when the student falls short.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct GatesSection {
-    /// Minimum argmax agreement with the teacher on the test rows.
-    #[serde(default)]
-    pub(crate) min_fidelity: Option<f64>,
-    /// Largest allowed drop of test accuracy vs the teacher (absolute, e.g. 0.01).
-    #[serde(default)]
-    pub(crate) max_accuracy_drop: Option<f64>,
-    /// Largest allowed teacher-minus-student accuracy in any declared or single-feature slice.
-    #[serde(default)]
-    pub(crate) max_slice_gap: Option<f64>,
-    /// Largest allowed accuracy drop of the int8 student vs the fp32 student, over all test
-    /// rows and in any declared or single-feature slice.
-    #[serde(default)]
-    pub(crate) max_int8_drop: Option<f64>,
-    /// Largest allowed expected calibration error of the student.
-    #[serde(default)]
-    pub(crate) max_ece: Option<f64>,
-    /// Largest allowed median single-row latency of the student, in µs.
-    #[serde(default)]
-    pub(crate) max_latency_us: Option<f64>,
-    /// Largest allowed student file size in bytes.
-    #[serde(default)]
-    pub(crate) max_bytes: Option<u64>,
-}
+/// `[gates]`: thresholds that make `run` exit 1 when the student falls short (defined
+/// with their verdicts in `distillery_eval::gate`).
+pub(crate) type GatesSection = distillery_eval::gate::Gates;
 
 /// Every key a recipe may hold, per section (`""` = top level).
 const KEYS: &[(&str, &[&str])] = &[

@@ -18,6 +18,7 @@
 mod ablation;
 mod bootstrap;
 mod calibration;
+pub mod gate;
 mod intervals;
 mod pareto;
 pub mod render;

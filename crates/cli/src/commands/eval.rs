@@ -121,9 +121,9 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         },
         true,
     )?;
-    let gates = evaluate::gates(
+    let gates = distillery_eval::gate::verdicts(
         &gates,
-        &evaluate::GateInputs {
+        &distillery_eval::gate::GateInputs {
             teacher: teacher_summary.as_ref(),
             student: &student_summary,
             slices: Some(&slices),

@@ -248,14 +248,14 @@ fn slice_input<'a>(cx: &'a Context<'_>, p: &'a [f32]) -> SliceInput<'a> {
 }
 
 fn gates_pass(cx: &Context<'_>, summary: &ModelSummary, slices: &SliceReport) -> bool {
-    let input = evaluate::GateInputs {
+    let input = distillery_eval::gate::GateInputs {
         teacher: Some(cx.teacher_summary),
         student: summary,
         slices: Some(slices),
         int8: None,
     };
     // The int8 gate concerns the quantized recipe student, not the sweep's variants.
-    evaluate::gates(&cx.recipe.gates, &input)
+    distillery_eval::gate::verdicts(&cx.recipe.gates, &input)
         .iter()
         .filter(|g| g.gate != "max_int8_drop")
         .all(|g| g.passed)

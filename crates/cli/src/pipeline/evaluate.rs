@@ -4,13 +4,13 @@
 use anyhow::{Result, bail};
 use distillery_data::{Kind, Table};
 use distillery_eval::run_report::{
-    FidelityReport, GateResult, ModelSummary, Quality, SliceReport, TrainingSummary,
+    FidelityReport, ModelSummary, Quality, SliceReport, TrainingSummary,
 };
 use distillery_eval::slices::{self, DiscoveryOptions, Outcomes};
 use distillery_train::FitOutcome;
 
 use super::data::Prepared;
-use crate::recipe::{EvaluateSection, GatesSection};
+use crate::recipe::EvaluateSection;
 use crate::slicing::{SliceSpec, search_features};
 
 /// Checks, before any training, that every declared slice and feature group names real
@@ -158,116 +158,4 @@ pub(crate) fn slices(
         discovery,
         gap,
     })
-}
-
-/// What the gates are checked against.
-pub(crate) struct GateInputs<'a> {
-    pub(crate) teacher: Option<&'a ModelSummary>,
-    pub(crate) student: &'a ModelSummary,
-    pub(crate) slices: Option<&'a SliceReport>,
-    /// The int8 student and its slices measured against the fp32 student.
-    pub(crate) int8: Option<(&'a ModelSummary, &'a SliceReport)>,
-}
-
-/// Verdicts of every configured gate. A gate whose measurement is unavailable (no teacher,
-/// no slice with enough rows, no int8 student) fails, naming why, rather than passing
-/// silently.
-pub(crate) fn gates(gates: &GatesSection, input: &GateInputs<'_>) -> Vec<GateResult> {
-    let (teacher, student, slices) = (input.teacher, input.student, input.slices);
-    let mut out = Vec::new();
-    let mut push =
-        |gate: &str, threshold: f64, value: Option<f64>, at_most: bool, detail: Option<String>| {
-            let passed = value.is_some_and(|v| {
-                if at_most {
-                    v <= threshold
-                } else {
-                    v >= threshold
-                }
-            });
-            out.push(GateResult {
-                gate: gate.into(),
-                threshold,
-                value: value.unwrap_or(f64::NAN),
-                passed,
-                detail: if value.is_none() {
-                    Some(detail.unwrap_or_else(|| "not measured".into()))
-                } else {
-                    detail
-                },
-            });
-        };
-    if let Some(min) = gates.min_fidelity {
-        let value = teacher.map(|_| student.fidelity);
-        push(
-            "min_fidelity",
-            min,
-            value,
-            false,
-            teacher
-                .is_none()
-                .then(|| "no teacher to compare with".into()),
-        );
-    }
-    if let Some(max) = gates.max_accuracy_drop {
-        let value = teacher.map(|t| t.accuracy - student.accuracy);
-        push(
-            "max_accuracy_drop",
-            max,
-            value,
-            true,
-            teacher
-                .is_none()
-                .then(|| "no teacher to compare with".into()),
-        );
-    }
-    if let Some(max) = gates.max_slice_gap {
-        let gap = slices.and_then(|s| s.gap.as_ref());
-        let detail = match (teacher, gap) {
-            (None, _) => Some("no teacher to compare with".to_string()),
-            (_, Some(g)) => Some(format!("{}, {} rows", g.slice.name, g.slice.labelled)),
-            (_, None) => Some("no slice has enough labelled rows".to_string()),
-        };
-        push(
-            "max_slice_gap",
-            max,
-            gap.filter(|_| teacher.is_some()).map(|g| g.gap),
-            true,
-            detail,
-        );
-    }
-    if let Some(max) = gates.max_int8_drop {
-        let (value, detail) = match input.int8 {
-            None => (
-                None,
-                Some("no int8 student: set [quantize] int8 = true".to_string()),
-            ),
-            Some((q, sl)) => {
-                let overall = student.accuracy - q.accuracy;
-                match &sl.gap {
-                    Some(g) if g.gap > overall => (
-                        Some(g.gap),
-                        Some(format!("{}, {} rows", g.slice.name, g.slice.labelled)),
-                    ),
-                    _ => (Some(overall), Some("all test rows".to_string())),
-                }
-            }
-        };
-        push("max_int8_drop", max, value, true, detail);
-    }
-    if let Some(max) = gates.max_ece {
-        push("max_ece", max, Some(student.quality.ece), true, None);
-    }
-    if let Some(max) = gates.max_latency_us {
-        push("max_latency_us", max, student.latency_us, true, None);
-    }
-    if let Some(max) = gates.max_bytes {
-        push(
-            "max_bytes",
-            max as f64,
-            student.bytes.map(|b| b as f64),
-            true,
-            None,
-        );
-    }
-    out
 }

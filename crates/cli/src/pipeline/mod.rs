@@ -251,9 +251,9 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         )?),
         None => None,
     };
-    let gates = evaluate::gates(
+    let gates = distillery_eval::gate::verdicts(
         &recipe.gates,
-        &evaluate::GateInputs {
+        &distillery_eval::gate::GateInputs {
             teacher: Some(&teacher_summary),
             student: &student_summary,
             slices: Some(&slices),
