@@ -11,7 +11,6 @@ mod recipe;
 mod reference;
 mod registry_access;
 mod run_output;
-mod slicing;
 mod student_input;
 
 /// mimalloc: the server frees request buffers on other threads (the prediction log's

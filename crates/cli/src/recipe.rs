@@ -542,7 +542,7 @@ impl Recipe {
     fn check_evaluate(&self, path: &Path) -> Result<()> {
         let e = &self.evaluate;
         for spec in &e.slices {
-            crate::slicing::SliceSpec::parse(spec)
+            distillery_eval::slices::SliceSpec::parse(spec)
                 .map_err(|m| anyhow::anyhow!("{}: [evaluate] slices: {m}", path.display()))?;
         }
         if self.quality.label_issues != LabelIssueMode::Report && e.cv_folds < 2 {

@@ -33,7 +33,8 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         None => (EvaluateSection::default(), GatesSection::default()),
     };
     for spec in &args.slices {
-        crate::slicing::SliceSpec::parse(spec).map_err(|m| anyhow::anyhow!("--slice {m}"))?;
+        distillery_eval::slices::SliceSpec::parse(spec)
+            .map_err(|m| anyhow::anyhow!("--slice {m}"))?;
         settings.slices.push(spec.clone());
     }
     let table = crate::student_input::read_for(&student, &args.data)?;

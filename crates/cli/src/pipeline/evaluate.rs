@@ -11,7 +11,7 @@ use distillery_train::FitOutcome;
 
 use super::data::Prepared;
 use crate::recipe::EvaluateSection;
-use crate::slicing::{SliceSpec, search_features};
+use distillery_eval::slices::{SliceSpec, search_features};
 
 /// Checks, before any training, that every declared slice and feature group names real
 /// columns, so a typo fails in a second rather than after the whole run.

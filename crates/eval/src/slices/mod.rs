@@ -5,9 +5,11 @@
 
 mod discover;
 mod feature;
+mod spec;
 
 pub use discover::{Discovery, DiscoveryOptions, Finding, SliceMetric, discover};
 pub use feature::{MISSING_LEVEL, OTHER_LEVEL, SliceFeature, condition};
+pub use spec::{Binning, SliceError, SliceSpec, search_features};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,16 +1,32 @@
 //! Declared slice specifications (`"sex"`, `"age:quantile(4)"`, `"hours:bins(20, 40)"`,
-//! `"race × sex"`) and turning table columns into [`SliceFeature`]s for the slice report.
+//! `"race × sex"`) and turning table columns into [`SliceFeature`]s for the slice report,
+//! as a recipe's `[evaluate] slices` and `distillery eval --slice` declare them.
 
-use anyhow::{Result, bail};
 use distillery_data::{Column, Kind, Table};
-use distillery_eval::slices::SliceFeature;
+
+use super::SliceFeature;
+
+/// Why a declared slice cannot be built on a table.
+#[derive(Debug, thiserror::Error)]
+pub enum SliceError {
+    /// The specification does not fit the data (a missing column, text where numbers are
+    /// needed); the message says what to write instead.
+    #[error("{0}")]
+    Invalid(String),
+    /// The table could not give the column.
+    #[error(transparent)]
+    Data(#[from] distillery_data::DataError),
+}
+
+/// Results of building slices.
+type Result<T> = std::result::Result<T, SliceError>;
 
 /// Most levels a column keeps in the automatic search; rarer ones merge into `(other)`.
 const MAX_SEARCH_LEVELS: usize = 32;
 
 /// How a numeric column is cut.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Binning {
+pub enum Binning {
     /// Its values when there are at most 8, else quartiles; text columns by value.
     Auto,
     /// At its q-quantiles.
@@ -21,13 +37,14 @@ pub(crate) enum Binning {
 
 /// One declared slice: a column, or a cross of columns, each with a binning.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SliceSpec {
-    pub(crate) parts: Vec<(String, Binning)>,
+pub struct SliceSpec {
+    /// Each crossed column with its binning (one or two).
+    pub parts: Vec<(String, Binning)>,
 }
 
 impl SliceSpec {
     /// Parses the recipe syntax; crosses are written with `×`, ` x ` or `*`.
-    pub(crate) fn parse(text: &str) -> std::result::Result<SliceSpec, String> {
+    pub fn parse(text: &str) -> std::result::Result<SliceSpec, String> {
         let normalised = text.replace(" x ", " × ").replace('*', "×");
         let parts = normalised
             .split('×')
@@ -43,14 +60,14 @@ impl SliceSpec {
     }
 
     /// The slice feature over `rows` of `table`.
-    pub(crate) fn build(&self, table: &Table, rows: &[usize]) -> Result<SliceFeature> {
+    pub fn build(&self, table: &Table, rows: &[usize]) -> Result<SliceFeature> {
         let mut features = self
             .parts
             .iter()
             .map(|(column, binning)| column_feature(table, column, binning, rows));
         let first = features
             .next()
-            .unwrap_or_else(|| bail!("empty slice specification"))?;
+            .unwrap_or_else(|| Err(SliceError::Invalid("empty slice specification".into())))?;
         match features.next() {
             Some(second) => Ok(first.cross(&second?)),
             None => Ok(first),
@@ -108,19 +125,21 @@ fn column_feature(
         let hint = distillery_data::nearest(name, table.names())
             .map(|n| format!("; did you mean '{n}'?"))
             .unwrap_or_default();
-        anyhow::anyhow!(
+        SliceError::Invalid(format!(
             "[evaluate] slices: column '{name}' is not in {}{hint}",
             table.path().display()
-        )
+        ))
     })?;
     Ok(match (column, binning) {
         (Column::Text { levels, codes }, Binning::Auto) => {
             let codes: Vec<u32> = rows.iter().map(|&r| codes[r]).collect();
             SliceFeature::categorical(name, levels, &codes)
         }
-        (Column::Text { .. }, _) => bail!(
-            "[evaluate] slices: column '{name}' holds text; quantile() and bins() need numbers, so write just \"{name}\""
-        ),
+        (Column::Text { .. }, _) => {
+            return Err(SliceError::Invalid(format!(
+                "[evaluate] slices: column '{name}' holds text; quantile() and bins() need numbers, so write just \"{name}\""
+            )));
+        }
         (Column::Numeric(v), binning) => {
             let values: Vec<f64> = rows.iter().map(|&r| v[r]).collect();
             match binning {
@@ -134,7 +153,7 @@ fn column_feature(
 
 /// Every feature column over `rows`, as the automatic search sees it: text and categorical
 /// columns by value (capped at 32 levels), numeric ones by value or quartile.
-pub(crate) fn search_features(
+pub fn search_features(
     table: &Table,
     features: &[(String, Kind)],
     rows: &[usize],
