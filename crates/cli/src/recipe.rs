@@ -353,133 +353,6 @@ pub(crate) enum Augment {
 /// with their verdicts in `distillery_eval::gate`).
 pub(crate) type GatesSection = distillery_eval::gate::Gates;
 
-/// Every key a recipe may hold, per section (`""` = top level).
-const KEYS: &[(&str, &[&str])] = &[
-    (
-        "",
-        &[
-            "name", "data", "teacher", "student", "distill", "gates", "quantize", "evaluate",
-            "sweep", "quality",
-        ],
-    ),
-    (
-        "data",
-        &[
-            "train",
-            "test",
-            "target",
-            "test_fraction",
-            "validation_fraction",
-            "categorical",
-            "numeric",
-            "ignore",
-            "missing",
-        ],
-    ),
-    (
-        "teacher",
-        &["onnx", "columns", "train", "inputs", "output", "scores"],
-    ),
-    ("teacher.train", &["hidden", "epochs", "learning_rate"]),
-    ("student", &["hidden", "value_levels"]),
-    (
-        "distill",
-        &[
-            "temperature",
-            "soft_weight",
-            "epochs",
-            "batch_size",
-            "learning_rate",
-            "weight_decay",
-            "patience",
-            "seed",
-            "augment",
-            "augment_factor",
-            "munge_probability",
-            "munge_spread",
-        ],
-    ),
-    (
-        "gates",
-        &[
-            "min_fidelity",
-            "max_accuracy_drop",
-            "max_slice_gap",
-            "max_int8_drop",
-            "max_ece",
-            "max_latency_us",
-            "max_bytes",
-        ],
-    ),
-    (
-        "evaluate",
-        &[
-            "slices",
-            "discover",
-            "min_slice_rows",
-            "fdr",
-            "min_effect",
-            "cv_folds",
-            "feature_groups",
-        ],
-    ),
-    ("sweep", &["temperature", "soft_weight", "hidden"]),
-    (
-        "quality",
-        &[
-            "checks",
-            "acknowledge",
-            "severity",
-            "time_column",
-            "label_issues",
-        ],
-    ),
-    (
-        "quantize",
-        &["int8", "method", "percentile", "calibration_rows"],
-    ),
-];
-
-/// Rejects keys that do not exist, naming the nearest one that does.
-fn check_keys(table: &toml::Table, section: &str, path: &Path) -> Result<()> {
-    let known = KEYS
-        .iter()
-        .find(|(s, _)| *s == section)
-        .map(|(_, k)| *k)
-        .unwrap_or(&[]);
-    for (key, value) in table {
-        if !known.contains(&key.as_str()) {
-            let place = if section.is_empty() {
-                String::new()
-            } else {
-                format!(" in [{section}]")
-            };
-            let hint = known
-                .iter()
-                .map(|k| (strsim::jaro_winkler(key, k), k))
-                .filter(|(s, _)| *s > 0.7)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, k)| format!("; did you mean '{k}'?"))
-                .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
-            bail!("{}: unknown key '{key}'{place}{hint}", path.display());
-        }
-        if let toml::Value::Table(inner) = value {
-            if (section == "evaluate" && key == "feature_groups")
-                || (section == "quality" && key == "severity")
-            {
-                continue; // the user's own group names
-            }
-            let sub = if section.is_empty() {
-                key.clone()
-            } else {
-                format!("{section}.{key}")
-            };
-            check_keys(inner, &sub, path)?;
-        }
-    }
-    Ok(())
-}
-
 impl Recipe {
     /// Reads and checks a recipe file.
     pub(crate) fn load(path: &Path) -> Result<(Recipe, String)> {
@@ -491,9 +364,8 @@ impl Recipe {
 
     /// Parses recipe text (`path` is used in messages and as the base for relative paths).
     pub(crate) fn parse(text: &str, path: &Path) -> Result<Recipe> {
-        let table: toml::Table = toml::from_str(text)
+        let _: toml::Table = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{}: not valid TOML: {e}", path.display()))?;
-        check_keys(&table, "", path)?;
         let mut recipe: Recipe =
             toml::from_str(text).map_err(|e| toml_error(&path.display().to_string(), text, &e))?;
         let sources = [
@@ -645,13 +517,42 @@ impl Recipe {
 /// A TOML file that parses but does not fit its schema: the file, the line of the bad
 /// value and what was wrong with it (`recipe.toml, line 4: invalid type: …`).
 pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> anyhow::Error {
+    let message = unknown_key(text, e).unwrap_or_else(|| e.message().to_string());
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            anyhow::anyhow!("{file}, line {line}: {}", e.message())
+            anyhow::anyhow!("{file}, line {line}: {message}")
         }
-        None => anyhow::anyhow!("{file}: {}", e.message()),
+        None => anyhow::anyhow!("{file}: {message}"),
     }
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (every section denies unknown
+/// fields) in our words: the key, its `[section]`, and the nearest known key, or the list.
+fn unknown_key(text: &str, e: &toml::de::Error) -> Option<String> {
+    let message = e.message();
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let section = e.span().and_then(|span| {
+        text[..span.start.min(text.len())]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .map(|l| format!(" in {l}"))
+    });
+    let hint = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(key, k), k))
+        .filter(|(s, _)| *s > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!("; did you mean '{k}'?"))
+        .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
+    Some(format!(
+        "unknown key '{key}'{}{hint}",
+        section.unwrap_or_default()
+    ))
 }
 
 #[cfg(test)]

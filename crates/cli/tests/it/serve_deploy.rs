@@ -256,8 +256,9 @@ fn serve_toml_holds_the_settings_and_flags_override_it() {
     let out = s.cmd(&["serve", "--config", "bad.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("the serve config bad.toml, line 3: unknown field")
-            && stderr(&out).contains("max_p99"),
+        stderr(&out).contains(
+            "the serve config bad.toml, line 3: unknown key 'max_p99' in [guardrails]; did you mean 'max_p99_ms'?"
+        ),
         "{}",
         stderr(&out)
     );
