@@ -30,6 +30,7 @@ mod encoder;
 mod error;
 mod kernels;
 mod math;
+mod predict;
 mod quantized;
 mod student;
 
@@ -39,6 +40,7 @@ pub use artifact::FORMAT;
 pub use artifact::write_atomic;
 pub use encoder::{Encoder, FeatureEncoder, RawValue};
 pub use error::{Result, RuntimeError};
+pub use predict::Predict;
 pub use quantized::{
     Calibration, INT8_FORMAT, Int8Scratch, QuantizedLayer, QuantizedStudent, WEIGHT_RANGE,
 };

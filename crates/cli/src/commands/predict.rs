@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use anyhow::{Context, Result};
 use distillery_data::stream::{RowReader, Rows, Scored, ScoredWriter};
-use distillery_runtime::{FeatureEncoder, RawValue, Student};
+use distillery_runtime::{FeatureEncoder, Predict, QuantizedStudent, RawValue, Student};
 
 use crate::cli::PredictArgs;
 use crate::exit::ExitStatus;
@@ -16,6 +16,17 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
+    }
+}
+
+/// The fp32 or the int8 student in `path`, whichever the file holds.
+fn load_student(path: &std::path::Path) -> Result<Box<dyn Predict + Sync>> {
+    match Student::load(path) {
+        Ok(s) => Ok(Box::new(s)),
+        Err(fp32) => match QuantizedStudent::load(path) {
+            Ok(q) => Ok(Box::new(q)),
+            Err(_) => Err(fp32).with_context(|| format!("loading student {}", path.display())),
+        },
     }
 }
 
@@ -32,8 +43,8 @@ pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
             args.output.display()
         );
     }
-    let student = Student::load(&args.model)
-        .with_context(|| format!("loading student {}", args.model.display()))?;
+    let student = load_student(&args.model)?;
+    let student = student.as_ref();
     let mut reader = RowReader::open(&args.input)?;
     let names = reader.names().to_vec();
     // Each feature's column in the file, and whether the student reads it as a number.
@@ -89,7 +100,7 @@ pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
         for chunk in full_rx {
             let rows = chunk?;
             score_chunk(Chunk {
-                student: &student,
+                student,
                 features: &features,
                 missing: &missing,
                 names: &names,
@@ -114,7 +125,7 @@ pub(crate) fn run(args: &PredictArgs) -> Result<ExitStatus> {
 
 /// One chunk to score and what scoring it needs.
 struct Chunk<'a> {
-    student: &'a Student,
+    student: &'a (dyn Predict + Sync),
     /// Each feature's column in the input, and whether it is numeric.
     features: &'a [(usize, bool)],
     missing: &'a HashSet<&'a str>,

@@ -154,3 +154,50 @@ fn read_scored(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
     }
     (names, all)
 }
+
+#[test]
+fn predict_scores_with_the_int8_student_too() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &crate::util::adult_recipe(
+            &data("adult_sample.csv"),
+            &crate::util::onnx_line(),
+            "\n[quantize]\nint8 = true\n",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--no-register"]);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        stderr(&out)
+    );
+    let run = s.runs()[0].clone();
+    let input = data("adult_sample.csv");
+    for (model, output) in [
+        ("student.safetensors", "fp32.csv"),
+        ("student.int8.safetensors", "int8.csv"),
+    ] {
+        let out = s.cmd(&[
+            "predict",
+            "--model",
+            run.join(model).to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output,
+            "--columns",
+            "none",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{model}: {}", stderr(&out));
+    }
+    let (_, fp32) = read_scored(&s.path("fp32.csv"));
+    let (_, int8) = read_scored(&s.path("int8.csv"));
+    assert_eq!(fp32.len(), int8.len());
+    let agree = fp32.iter().zip(&int8).filter(|(a, b)| a[2] == b[2]).count();
+    assert!(
+        agree * 100 >= fp32.len() * 95,
+        "the int8 student agrees on {agree} of {}",
+        fp32.len()
+    );
+}
