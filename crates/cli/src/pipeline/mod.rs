@@ -12,12 +12,13 @@ pub(crate) mod feed;
 pub(crate) mod latency;
 mod memory;
 pub(crate) mod quality;
+mod run_dir;
 pub(crate) mod teacher;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use distillery_eval::{Scores, fidelity, mean_kl};
 use distillery_runtime::{Provenance, QuantizedStudent, RawValue, Scratch, Student};
 use distillery_train::{FitOutcome, raw_value};
@@ -341,13 +342,8 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         seconds: started.elapsed().as_secs_f64(),
     };
 
-    let run_dir = options.out_dir.join(&run_id);
-    let tmp = options.out_dir.join(format!(".tmp-{run_id}"));
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let write = |name: &str, bytes: &[u8]| -> Result<()> {
-        distillery_runtime::write_atomic(&tmp.join(name), bytes)
-            .with_context(|| format!("writing {name}"))
-    };
+    let dir = run_dir::RunDir::create(&options.out_dir, &run_id)?;
+    let write = |name: &str, bytes: &[u8]| dir.write(name, bytes);
     write("student.safetensors", &student_bytes)?;
     write("student.onnx", &distillery_export::to_onnx(&student)?)?;
     write("scratch.safetensors", &scratch_bytes)?;
@@ -393,17 +389,8 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
     let history =
         serde_json::json!({ "student": student_fit.history, "scratch": scratch_fit.history });
     write("history.json", &serde_json::to_vec_pretty(&history)?)?;
-    write("report.json", &serde_json::to_vec_pretty(&report)?)?;
-    write(
-        "report.html",
-        distillery_eval::render::html(&report).as_bytes(),
-    )?;
-    write(
-        "model_card.md",
-        distillery_eval::render::model_card(&report).as_bytes(),
-    )?;
-    std::fs::rename(&tmp, &run_dir)
-        .with_context(|| format!("cannot move the run into {}", run_dir.display()))?;
+    dir.write_reports(&report)?;
+    let run_dir = dir.finish()?;
     checkpoint_owner.remove();
     Ok(RunOutcome { report, run_dir })
 }
@@ -596,37 +583,15 @@ pub(crate) fn prepare_data(recipe: &Recipe, encode: bool) -> Result<data::Prepar
     data::prepare_with(recipe, encode)
 }
 
-/// Writes `report.json`, `report.html` and `model_card.md` into `dir`, each atomically.
-pub(crate) fn write_reports(dir: &std::path::Path, report: &Report) -> Result<()> {
-    let write = |name: &str, bytes: &[u8]| -> Result<()> {
-        distillery_runtime::write_atomic(&dir.join(name), bytes)
-            .with_context(|| format!("writing {name}"))
-    };
-    write("report.json", &serde_json::to_vec_pretty(report)?)?;
-    write(
-        "report.html",
-        distillery_eval::render::html(report).as_bytes(),
-    )?;
-    write(
-        "model_card.md",
-        distillery_eval::render::model_card(report).as_bytes(),
-    )
-}
-
-/// Writes a report-only directory `out/id/` (via a hidden temporary directory renamed into
-/// place, so it appears complete or not at all).
+/// Writes a report-only directory `out/id/` (`distillery eval`), whole or not at all.
 pub(crate) fn write_report_dir(
     out: &std::path::Path,
     id: &str,
     report: &Report,
 ) -> Result<PathBuf> {
-    let dir = out.join(id);
-    let tmp = out.join(format!(".tmp-{id}"));
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    write_reports(&tmp, report)?;
-    std::fs::rename(&tmp, &dir)
-        .with_context(|| format!("cannot move the report into {}", dir.display()))?;
-    Ok(dir)
+    let dir = run_dir::RunDir::create(out, id)?;
+    dir.write_reports(report)?;
+    dir.finish()
 }
 
 /// The current time as RFC 3339 UTC, to the second.
