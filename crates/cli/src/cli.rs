@@ -93,7 +93,7 @@ pub(crate) struct CheckArgs {
 /// given here overrides the file.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// A TOML file of serve settings (see the README's serve.toml); flags override it.
+    /// A TOML file of serve settings (see docs/serving.md's serve.toml); flags override it.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
     /// Port to listen on (default 8080; 0: any free port, the address is printed).
