@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+
 use axum::response::{IntoResponse, Response};
 use distillery_registry::{Change, Reference, Registry};
 use serde_json::{Value, json};
 
 use crate::guard::{CanaryObservation, Guardrails, Window};
-use crate::reply::{JsonObject, error};
+use crate::reply::{ApiError, JsonObject};
 use crate::{Models, Served, load_version};
 
 /// Routing plus what the admin API and the guardrails need.
@@ -148,61 +148,82 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `None` when the request carries the admin token, else the refusal to send.
-/// What every admin change starts with: the token check, then the registry lock, which
-/// serialises every routing change so none is lost.
-fn admit<'s>(
-    server: &'s Server,
-    headers: &HeaderMap,
-) -> Result<std::sync::MutexGuard<'s, Registry>, Box<Response>> {
-    if let Some(refused) = refusal(server, headers) {
-        return Err(Box::new(refused));
+/// A caller that holds the admin token: an admin handler that takes this runs only for
+/// such callers, and the body of anyone else is never read.
+pub(crate) struct Admin;
+
+impl axum::extract::FromRequestParts<Arc<Server>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        server: &Arc<Server>,
+    ) -> Result<Admin, ApiError> {
+        let Some(token) = &server.admin_token else {
+            return Err(ApiError::Forbidden(
+                "the admin API is off; start the server with --admin-token-file or DISTILLERY_ADMIN_TOKEN".into(),
+            ));
+        };
+        let given = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if same(given.as_bytes(), token.as_bytes()) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::Unauthorized(
+                "missing or wrong admin token (Authorization: Bearer …)".into(),
+            ))
+        }
     }
-    server.registry.lock().map_err(|_| {
-        Box::new(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the registry lock is poisoned",
-        ))
-    })
 }
 
-/// Admits a change that ends `name`'s canary (promotion or rollback): the registry, a
-/// copy of the routing snapshot without the canary, and the canary itself.
+/// The registry lock every admin change takes first: it serialises routing changes so none
+/// is lost.
+fn lock(server: &Server) -> Result<std::sync::MutexGuard<'_, Registry>, ApiError> {
+    server
+        .registry
+        .lock()
+        .map_err(|_| ApiError::Internal("the registry lock is poisoned".into()))
+}
+
+/// A copy of the routing snapshot and the stable version of `name`, which must be served.
+fn snapshot(server: &Server, name: &str) -> Result<(Models, Arc<Served>), ApiError> {
+    let models = (*server.current()).clone();
+    let stable = models
+        .by_name
+        .get(name)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("model '{name}' is not served")))?;
+    Ok((models, stable))
+}
+
+/// For a change that ends `name`'s canary (promotion or rollback): the registry, a copy of
+/// the routing snapshot without the canary, and the canary itself.
 fn take_canary<'s>(
     server: &'s Server,
-    headers: &HeaderMap,
     name: &str,
     verb: &str,
-) -> Result<(std::sync::MutexGuard<'s, Registry>, Models, Arc<Served>), Box<Response>> {
-    let registry = admit(server, headers)?;
+) -> Result<(std::sync::MutexGuard<'s, Registry>, Models, Arc<Served>), ApiError> {
+    let registry = lock(server)?;
     let mut models = (*server.current()).clone();
-    let Some((canary, _)) = models.canaries.remove(name) else {
-        return Err(Box::new(error(
-            StatusCode::BAD_REQUEST,
-            format!("model '{name}' has no canary to {verb}"),
-        )));
-    };
+    let (canary, _) = models
+        .canaries
+        .remove(name)
+        .ok_or_else(|| ApiError::BadRequest(format!("model '{name}' has no canary to {verb}")))?;
     Ok((registry, models, canary))
 }
 
-fn refusal(server: &Server, headers: &HeaderMap) -> Option<Response> {
-    let Some(token) = &server.admin_token else {
-        return Some(error(
-            StatusCode::FORBIDDEN,
-            "the admin API is off; start the server with --admin-token-file or DISTILLERY_ADMIN_TOKEN",
-        ));
-    };
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    (!same(given.as_bytes(), token.as_bytes())).then(|| {
-        error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong admin token (Authorization: Bearer …)",
-        )
-    })
+/// A registry write that failed: the server's fault, not the caller's.
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// A version the caller named that cannot be served (unknown, unsigned, corrupt).
+fn unservable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(e.to_string())
 }
 
 fn why(body: &Value) -> String {
@@ -223,70 +244,62 @@ pub(crate) fn routes() -> axum::Router<crate::app::Shared> {
 async fn canary(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
     JsonObject(body): JsonObject,
-) -> Response {
-    let registry = match admit(&server, &headers) {
-        Ok(r) => r,
-        Err(refused) => return *refused,
-    };
-    let mut models = (*server.current()).clone();
-    let Some(stable) = models.by_name.get(&name).cloned() else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("model '{name}' is not served"),
-        );
-    };
+) -> Result<Response, ApiError> {
+    let registry = lock(&server)?;
+    let (mut models, stable) = snapshot(&server, &name)?;
     let weight = match body["weight"].as_u64() {
         Some(w) if w <= 100 => w as u8,
         Some(w) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("weight {w} must be between 0 and 100"),
-            );
+            return Err(ApiError::BadRequest(format!(
+                "weight {w} must be between 0 and 100"
+            )));
         }
         None => match models.canaries.get(&name) {
             Some((_, w)) => *w,
-            None => return error(StatusCode::BAD_REQUEST, "give \"weight\" (0–100)"),
+            None => return Err(ApiError::BadRequest("give \"weight\" (0–100)".into())),
         },
     };
     let canary = match body["version"].as_u64() {
-        Some(v) => {
-            if v == u64::from(stable.version.version) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("version {v} is the stable version"),
-                );
-            }
-            match load_version(&registry, &Reference::Version(name.clone(), v as u32)) {
-                Ok(s) => Arc::new(s),
-                Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-            }
+        Some(v) if v == u64::from(stable.version.version) => {
+            return Err(ApiError::BadRequest(format!(
+                "version {v} is the stable version"
+            )));
         }
+        Some(v) => Arc::new(
+            load_version(&registry, &Reference::Version(name.clone(), v as u32))
+                .map_err(unservable)?,
+        ),
         None => match models.canaries.get(&name) {
             Some((c, _)) => Arc::clone(c),
-            None => return error(StatusCode::BAD_REQUEST, "no canary yet; give \"version\""),
+            None => {
+                return Err(ApiError::BadRequest(
+                    "no canary yet; give \"version\"".into(),
+                ));
+            }
         },
     };
     let change = Change {
         actor: &server.actor,
         why: &why(&body),
     };
-    if let Err(e) = registry.store().set_alias(
-        &name,
-        "canary",
-        Some(canary.version.version),
-        &format!("canary weight {weight}"),
-        &change,
-    ) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    }
+    registry
+        .store()
+        .set_alias(
+            &name,
+            "canary",
+            Some(canary.version.version),
+            &format!("canary weight {weight}"),
+            &change,
+        )
+        .map_err(internal)?;
     let version = canary.version.version;
     models.canaries.insert(name.clone(), (canary, weight));
     server.swap(models);
     server.forget_canary(&name);
     tracing::info!(model = %name, canary = version, weight, actor = %server.actor, "canary set");
-    Json(json!({ "model": name, "stable": stable.version.version, "canary": version, "weight": weight })).into_response()
+    Ok(Json(json!({ "model": name, "stable": stable.version.version, "canary": version, "weight": weight })).into_response())
 }
 
 /// `POST /admin/models/{m}/promote {"why": "…"}`: the canary becomes the stable version and
@@ -294,21 +307,18 @@ async fn canary(
 async fn promote(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
     JsonObject(body): JsonObject,
-) -> Response {
-    let (registry, mut models, canary) = match take_canary(&server, &headers, &name, "promote") {
-        Ok(taken) => taken,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, ApiError> {
+    let (registry, mut models, canary) = take_canary(&server, &name, "promote")?;
     let reason = why(&body);
     let change = Change {
         actor: &server.actor,
         why: &reason,
     };
-    if let Err(e) = registry.promote(&canary.version, "production", false, &change) {
-        return error(StatusCode::CONFLICT, e.to_string());
-    }
+    registry
+        .promote(&canary.version, "production", false, &change)
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
     let _ = registry
         .store()
         .set_alias(&name, "canary", None, "canary promoted", &change);
@@ -317,35 +327,30 @@ async fn promote(
     server.swap(models);
     server.forget_canary(&name);
     tracing::info!(model = %name, stable = version, actor = %server.actor, "canary promoted");
-    Json(json!({ "model": name, "stable": version })).into_response()
+    Ok(Json(json!({ "model": name, "stable": version })).into_response())
 }
 
 /// `POST /admin/models/{m}/rollback {"why": "…"}`: the canary stops receiving traffic.
 async fn rollback(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
     JsonObject(body): JsonObject,
-) -> Response {
-    let (registry, models, canary) = match take_canary(&server, &headers, &name, "roll back") {
-        Ok(taken) => taken,
-        Err(refused) => return *refused,
-    };
+) -> Result<Response, ApiError> {
+    let (registry, models, canary) = take_canary(&server, &name, "roll back")?;
     let reason = why(&body);
     let change = Change {
         actor: &server.actor,
         why: &reason,
     };
-    if let Err(e) = registry
+    registry
         .store()
         .set_alias(&name, "canary", None, "canary rollback", &change)
-    {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    }
+        .map_err(internal)?;
     server.swap(models);
     server.forget_canary(&name);
     tracing::info!(model = %name, version = canary.version.version, actor = %server.actor, "canary rolled back");
-    Json(json!({ "model": name, "rolled_back": canary.version.version })).into_response()
+    Ok(Json(json!({ "model": name, "rolled_back": canary.version.version })).into_response())
 }
 
 /// `POST /admin/models/{m}/shadow {"version": 5, "fraction": 0.1, "why": "…"}` starts a
@@ -353,80 +358,70 @@ async fn rollback(
 async fn shadow(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    _: Admin,
     JsonObject(body): JsonObject,
-) -> Response {
-    let registry = match admit(&server, &headers) {
-        Ok(r) => r,
-        Err(refused) => return *refused,
-    };
-    let mut models = (*server.current()).clone();
-    let Some(stable) = models.by_name.get(&name).cloned() else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("model '{name}' is not served"),
-        );
-    };
+) -> Result<Response, ApiError> {
+    let registry = lock(&server)?;
+    let (mut models, stable) = snapshot(&server, &name)?;
     let reason = why(&body);
     let change = Change {
         actor: &server.actor,
         why: &reason,
     };
     if body.get("version").is_some_and(Value::is_null) {
-        let Some((old, _)) = models.shadows.remove(&name) else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("model '{name}' has no shadow to stop"),
-            );
-        };
-        if let Err(e) = registry
+        let (old, _) = models
+            .shadows
+            .remove(&name)
+            .ok_or_else(|| ApiError::BadRequest(format!("model '{name}' has no shadow to stop")))?;
+        registry
             .store()
             .set_alias(&name, "shadow", None, "shadow stopped", &change)
-        {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-        }
+            .map_err(internal)?;
         server.swap(models);
-        return Json(json!({ "model": name, "stopped": old.version.version })).into_response();
+        return Ok(Json(json!({ "model": name, "stopped": old.version.version })).into_response());
     }
     let fraction = match body.get("fraction").map(Value::as_f64) {
         Some(Some(f)) if (0.0..=1.0).contains(&f) => f,
         Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "\"fraction\" must be a number between 0 and 1",
-            );
+            return Err(ApiError::BadRequest(
+                "\"fraction\" must be a number between 0 and 1".into(),
+            ));
         }
         None => models.shadows.get(&name).map_or(1.0, |(_, f)| *f),
     };
     let shadow = match body["version"].as_u64() {
         Some(v) if v == u64::from(stable.version.version) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("version {v} is the stable version"),
-            );
+            return Err(ApiError::BadRequest(format!(
+                "version {v} is the stable version"
+            )));
         }
-        Some(v) => match load_version(&registry, &Reference::Version(name.clone(), v as u32)) {
-            Ok(s) => Arc::new(s),
-            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-        },
+        Some(v) => Arc::new(
+            load_version(&registry, &Reference::Version(name.clone(), v as u32))
+                .map_err(unservable)?,
+        ),
         None => match models.shadows.get(&name) {
             Some((sh, _)) => Arc::clone(sh),
-            None => return error(StatusCode::BAD_REQUEST, "no shadow yet; give \"version\""),
+            None => {
+                return Err(ApiError::BadRequest(
+                    "no shadow yet; give \"version\"".into(),
+                ));
+            }
         },
     };
-    if let Err(e) = registry.store().set_alias(
-        &name,
-        "shadow",
-        Some(shadow.version.version),
-        &format!("shadow fraction {fraction}"),
-        &change,
-    ) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    }
+    registry
+        .store()
+        .set_alias(
+            &name,
+            "shadow",
+            Some(shadow.version.version),
+            &format!("shadow fraction {fraction}"),
+            &change,
+        )
+        .map_err(internal)?;
     let version = shadow.version.version;
     models.shadows.insert(name.clone(), (shadow, fraction));
     server.swap(models);
-    Json(json!({ "model": name, "shadow": version, "fraction": fraction })).into_response()
+    Ok(Json(json!({ "model": name, "shadow": version, "fraction": fraction })).into_response())
 }
 
 #[cfg(test)]

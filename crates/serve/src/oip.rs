@@ -14,7 +14,7 @@ use distillery_runtime::FeatureEncoder;
 use serde_json::{Value, json};
 
 use crate::predict::run;
-use crate::reply::error;
+use crate::reply::{ApiError, error};
 use crate::{CanaryObservation, Models, Served};
 use distillery_monitor::PredictionRecord as Record;
 
@@ -68,15 +68,6 @@ fn too_large() -> Response {
     )
 }
 
-/// A protocol error: status and message, answered as `{"error": message}`.
-struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        error(self.0, self.1)
-    }
-}
-
 fn find<'m>(
     models: &'m Models,
     name: &str,
@@ -84,23 +75,19 @@ fn find<'m>(
 ) -> Result<&'m Arc<Served>, ApiError> {
     let served = models.by_name.get(name).ok_or_else(|| {
         let known: Vec<&String> = models.by_name.keys().collect();
-        ApiError(
-            StatusCode::NOT_FOUND,
-            format!("model '{name}' is not served; served models: {known:?}"),
-        )
+        ApiError::NotFound(format!(
+            "model '{name}' is not served; served models: {known:?}"
+        ))
     })?;
     let canary = models.canaries.get(name).map(|c| &c.0);
     match version {
         Some(v) if canary.is_some_and(|c| v == c.version.version.to_string()) => {
             Ok(canary.unwrap_or(served))
         }
-        Some(v) if v != served.version.version.to_string() => Err(ApiError(
-            StatusCode::NOT_FOUND,
-            format!(
-                "model '{name}' version {v} is not served; version {} is",
-                served.version.version
-            ),
-        )),
+        Some(v) if v != served.version.version.to_string() => Err(ApiError::NotFound(format!(
+            "model '{name}' version {v} is not served; version {} is",
+            served.version.version
+        ))),
         _ => Ok(served),
     }
 }

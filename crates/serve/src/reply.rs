@@ -13,6 +13,50 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
     (status, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// Why a request is refused, as the protocol answers it (`{"error": message}` with the
+/// status the kind implies). Handlers return `Result<_, ApiError>` and `?` does the rest.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// 400: the request is wrong; the message says how.
+    BadRequest(String),
+    /// 401: the admin token is missing or wrong.
+    Unauthorized(String),
+    /// 403: the admin API is off.
+    Forbidden(String),
+    /// 404: no such model or version is served.
+    NotFound(String),
+    /// 409: the registry refused the change (a policy, a failed gate).
+    Conflict(String),
+    /// 500: the server could not do what it should have (a poisoned lock, a write).
+    Internal(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (ApiError::BadRequest(m)
+        | ApiError::Unauthorized(m)
+        | ApiError::Forbidden(m)
+        | ApiError::NotFound(m)
+        | ApiError::Conflict(m)
+        | ApiError::Internal(m)) = self;
+        error(status, m)
+    }
+}
+
 /// A request body that is a JSON object.
 pub(crate) struct JsonObject(pub(crate) Value);
 
