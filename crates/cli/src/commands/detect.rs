@@ -12,12 +12,17 @@ use crate::cli::DetectArgs;
 use crate::exit::ExitStatus;
 
 pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
+    // Non-finite values in a log are read as missing and skipped like them; say so.
+    let mut set_aside = distillery_monitor::log::NonFinite::default();
     let table = if args.data.is_dir() {
         let features = match &args.reference {
             Some(r) => crate::reference::reference(r, &args.options, &[])?.features(),
             None => vec![(args.column.clone(), Kind::Numeric)],
         };
-        distillery_monitor::log::read_log(&args.data, &features, args.model.as_deref())?.table
+        let traffic =
+            distillery_monitor::log::read_log(&args.data, &features, args.model.as_deref())?;
+        set_aside = traffic.non_finite;
+        traffic.table
     } else {
         if args.reference.is_some() {
             bail!(
@@ -88,6 +93,7 @@ pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
             "column": args.column,
             "values": values.len(),
             "skipped_missing": skipped,
+            "non_finite": set_aside,
             "detectors": detectors,
         });
         serde_json::to_writer_pretty(&mut out, &doc)?;
@@ -100,6 +106,9 @@ pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
             args.column,
             skipped
         )?;
+        if let Some(w) = set_aside.warning() {
+            writeln!(out, "warning: {w}")?;
+        }
         let noisy = found
             .iter()
             .any(|(name, hits)| *name == "page-hinkley" && hits.len() * 100 > values.len());

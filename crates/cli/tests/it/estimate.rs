@@ -116,6 +116,12 @@ fn one_anonymous_request_blinds_the_monitors() {
             o["data"] = serde_json::json!(vec![serde_json::Value::Null; rows * 2]);
         }
     }
+    // And an age that is not a finite number, as an older server logged it.
+    for i in record["inputs"].as_array_mut().unwrap() {
+        if i["name"] == "age" {
+            i["data"][0] = serde_json::json!("inf");
+        }
+    }
     std::fs::write(
         s.path("log/predictions-99999999.jsonl"),
         format!("{record}\n"),
@@ -143,6 +149,13 @@ fn one_anonymous_request_blinds_the_monitors() {
             .iter()
             .any(|w| w.as_str().unwrap().contains("set aside non-finite values")),
         "{drift}"
+    );
+    let detect = s.cmd(&["detect", "--data", "log", "--column", "age", "--json"]);
+    assert_eq!(detect.status.code(), Some(0), "{}", stderr(&detect));
+    assert_eq!(
+        json(&detect)["non_finite"]["inputs"],
+        1,
+        "the infinite age is counted"
     );
     assert!(
         drift["prediction"][1]["statistic"].as_f64().is_some(),
