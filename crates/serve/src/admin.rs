@@ -221,9 +221,21 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-/// A version the caller named that cannot be served (unknown, unsigned, corrupt).
-fn unservable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::BadRequest(e.to_string())
+/// Version `v` of the stable version's model, loaded to serve beside it (as a canary or a
+/// shadow): not the stable version itself, and servable (known, signed when required,
+/// intact), else a 400 saying why.
+fn other_version(registry: &Registry, stable: &Served, v: u64) -> Result<Arc<Served>, ApiError> {
+    if v == u64::from(stable.version.version) {
+        return Err(ApiError::BadRequest(format!(
+            "version {v} is the stable version"
+        )));
+    }
+    let version = u32::try_from(v)
+        .map_err(|_| ApiError::BadRequest(format!("version {v} does not exist")))?;
+    let reference = Reference::Version(stable.version.name.clone(), version);
+    load_version(registry, &reference)
+        .map(Arc::new)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 fn why(body: &Value) -> String {
@@ -262,15 +274,7 @@ async fn canary(
         },
     };
     let canary = match body["version"].as_u64() {
-        Some(v) if v == u64::from(stable.version.version) => {
-            return Err(ApiError::BadRequest(format!(
-                "version {v} is the stable version"
-            )));
-        }
-        Some(v) => Arc::new(
-            load_version(&registry, &Reference::Version(name.clone(), v as u32))
-                .map_err(unservable)?,
-        ),
+        Some(v) => other_version(&registry, &stable, v)?,
         None => match models.canaries.get(&name) {
             Some((c, _)) => Arc::clone(c),
             None => {
@@ -390,15 +394,7 @@ async fn shadow(
         None => models.shadows.get(&name).map_or(1.0, |(_, f)| *f),
     };
     let shadow = match body["version"].as_u64() {
-        Some(v) if v == u64::from(stable.version.version) => {
-            return Err(ApiError::BadRequest(format!(
-                "version {v} is the stable version"
-            )));
-        }
-        Some(v) => Arc::new(
-            load_version(&registry, &Reference::Version(name.clone(), v as u32))
-                .map_err(unservable)?,
-        ),
+        Some(v) => other_version(&registry, &stable, v)?,
         None => match models.shadows.get(&name) {
             Some((sh, _)) => Arc::clone(sh),
             None => {

@@ -350,6 +350,15 @@ fn check_label_issues_writes_the_file_it_names() {
     let out = s.cmd(&["check", path.to_str().unwrap(), "--label-issues", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = json(&out);
+    let check_into = |out: &str| {
+        s.cmd(&[
+            "check",
+            path.to_str().unwrap(),
+            "--label-issues",
+            "--out",
+            out,
+        ])
+    };
     let f = r["findings"]
         .as_array()
         .unwrap()
@@ -382,26 +391,14 @@ fn check_label_issues_writes_the_file_it_names() {
             n + 1
         );
     }
-    let elsewhere = s.cmd(&[
-        "check",
-        path.to_str().unwrap(),
-        "--label-issues",
-        "--out",
-        "issues/flagged.csv",
-    ]);
+    let elsewhere = check_into("issues/flagged.csv");
     assert_eq!(
         elsewhere.status.code(),
         Some(2),
         "the folder does not exist"
     );
     std::fs::create_dir(s.path("issues")).unwrap();
-    let elsewhere = s.cmd(&[
-        "check",
-        path.to_str().unwrap(),
-        "--label-issues",
-        "--out",
-        "issues/flagged.csv",
-    ]);
+    let elsewhere = check_into("issues/flagged.csv");
     assert_eq!(elsewhere.status.code(), Some(0), "{}", stderr(&elsewhere));
     assert_eq!(
         std::fs::read_to_string(s.path("issues/flagged.csv")).unwrap(),
