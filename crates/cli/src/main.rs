@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod environment;
 mod exit;
 mod oracle;
 mod pipeline;
@@ -37,11 +38,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     let level = if cli.quiet { "error" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DISTILLERY_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(environment::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     // DISTILLERY_LOG_FORMAT=json: one JSON object per line, with time and fields, for log
     // collectors (e.g. under `distillery serve`); otherwise plain lines for people.
-    if std::env::var("DISTILLERY_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if environment::json_logs() {
         tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)
@@ -50,8 +51,7 @@ fn main() -> std::process::ExitCode {
     } else {
         // Colour only for a person at a terminal, and never under NO_COLOR (no-color.org).
         use std::io::IsTerminal as _;
-        let colour = std::io::stderr().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let colour = std::io::stderr().is_terminal() && environment::colour_allowed();
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)

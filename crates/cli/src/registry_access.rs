@@ -28,10 +28,8 @@ pub(crate) fn open_or_create(options: &RegistryOptions) -> Result<Registry> {
 
 /// `--actor`, else the OS user.
 pub(crate) fn actor(options: &RegistryOptions) -> String {
-    options.actor.clone().unwrap_or_else(|| {
-        std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".into())
-    })
+    options
+        .actor
+        .clone()
+        .unwrap_or_else(|| crate::environment::user().unwrap_or_else(|| "unknown".into()))
 }

@@ -24,7 +24,7 @@ pub(crate) fn run(args: &DeployArgs) -> Result<ExitStatus> {
             .with_context(|| format!("reading the admin token file {}", p.display()))?
             .trim()
             .to_string(),
-        None => std::env::var("DISTILLERY_ADMIN_TOKEN").map_err(|_| {
+        None => crate::environment::admin_token().ok_or_else(|| {
             anyhow::anyhow!(
                 "no admin token: pass --token-file or set DISTILLERY_ADMIN_TOKEN (the server's token)"
             )

@@ -307,7 +307,7 @@ fn deploy(
         )?;
         return Ok(format!("version {version} set as the registry's canary"));
     };
-    let token = std::env::var("DISTILLERY_ADMIN_TOKEN")
+    let token = crate::environment::admin_token()
         .context("deploying through --server needs the admin token in DISTILLERY_ADMIN_TOKEN")?;
     let url = format!(
         "{}/admin/models/{}/canary",

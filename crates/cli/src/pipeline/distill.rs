@@ -209,9 +209,7 @@ pub(crate) fn train(
         resume: options.resume,
         job_key: checkpoints.job_key.to_string(),
         on_epoch: Some(&on_epoch),
-        stop_after: std::env::var("DISTILLERY_STOP_AFTER_EPOCH")
-            .ok()
-            .and_then(|v| v.parse().ok()),
+        stop_after: crate::environment::stop_after_epoch(),
     };
     let out = fit(job.params, &train_set, Some(&val_set), &fit_options)
         .with_context(|| format!("training the {}", job.role))?;

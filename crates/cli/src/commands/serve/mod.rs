@@ -170,9 +170,12 @@ fn admin_token(file: Option<&std::path::Path>) -> Result<Option<String>> {
                 format!("the admin token file {}", path.display()),
             )
         }
-        None => match std::env::var("DISTILLERY_ADMIN_TOKEN") {
-            Ok(t) => (t.trim().to_string(), "DISTILLERY_ADMIN_TOKEN".to_string()),
-            Err(_) => return Ok(None),
+        None => match crate::environment::admin_token() {
+            Some(t) => (
+                t.trim().to_string(),
+                crate::environment::ADMIN_TOKEN.to_string(),
+            ),
+            None => return Ok(None),
         },
     };
     if token.is_empty() {

@@ -175,7 +175,7 @@ impl Settings {
         let registry = match file.registry {
             Some(r)
                 if flag_registry == Path::new(DEFAULT_REGISTRY)
-                    && std::env::var_os("DISTILLERY_REGISTRY").is_none() =>
+                    && !crate::environment::registry_set() =>
             {
                 here(r)
             }
@@ -444,7 +444,7 @@ fn program_exists(program: &str) -> bool {
     if program.contains(std::path::MAIN_SEPARATOR) || program.contains('/') {
         return executable(Path::new(program));
     }
-    std::env::var_os("PATH").is_some_and(|paths| {
+    crate::environment::search_path().is_some_and(|paths| {
         std::env::split_paths(&paths).any(|dir| executable(&dir.join(program)))
     })
 }
