@@ -247,7 +247,57 @@ pub struct GateResult {
     pub detail: Option<String>,
 }
 
+/// Who made a report and from what: the fields every report starts with.
+#[derive(Debug, Clone)]
+pub struct ReportHeader {
+    /// `run` or `eval`.
+    pub kind: String,
+    /// The run (or evaluation) id, also its directory's name.
+    pub run_id: String,
+    /// The model's name.
+    pub name: String,
+    /// The distillery version that made it.
+    pub tool_version: String,
+    /// When (RFC 3339).
+    pub created: String,
+    /// BLAKE3 of the recipe text.
+    pub recipe_hash: String,
+    /// The seed every random choice took.
+    pub seed: u64,
+}
+
 impl Report {
+    /// The one way a report is begun, by `run` and `eval` alike: the student measured on
+    /// `dataset`, nothing else yet. The caller then sets what it measured (teacher,
+    /// slices, gates, …), so no field is forgotten by one of two hand-built copies.
+    pub fn new(header: ReportHeader, dataset: DatasetSummary, student: ModelSummary) -> Report {
+        Report {
+            schema: REPORT_SCHEMA.into(),
+            kind: header.kind,
+            run_id: header.run_id,
+            name: header.name,
+            tool_version: header.tool_version,
+            created: header.created,
+            recipe_hash: header.recipe_hash,
+            seed: header.seed,
+            dataset,
+            teacher: None,
+            student,
+            scratch: None,
+            int8: None,
+            int8_slices: None,
+            fidelity: None,
+            slices: None,
+            cross_validation: None,
+            checks: None,
+            ablation: None,
+            deduplicated_test: None,
+            distill: serde_json::Value::Null,
+            gates: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+
     /// True when every gate passed.
     pub fn gates_passed(&self) -> bool {
         self.gates.iter().all(|g| g.passed)

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use distillery_data::{Kind, Labels, Schema, SchemaOptions, Table};
 use distillery_eval::Scores;
-use distillery_eval::run_report::{DatasetSummary, ModelSummary, Quality, REPORT_SCHEMA, Report};
+use distillery_eval::run_report::{DatasetSummary, ModelSummary, Quality, Report, ReportHeader};
 use distillery_runtime::{FeatureEncoder, RawValue, Student};
 use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};
 
@@ -137,8 +137,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
         |n| n.to_string_lossy().into_owned(),
     );
     let id = run_id(&format!("eval-{name}"), &fingerprint);
-    let report = Report {
-        schema: REPORT_SCHEMA.into(),
+    let header = ReportHeader {
         kind: "eval".into(),
         run_id: id.clone(),
         name: format!("{name} on {}", file_name(&args.data)),
@@ -151,35 +150,27 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
             .unwrap_or("")
             .to_string(),
         seed: args.seed,
-        dataset: DatasetSummary {
-            train_file: "(the student's own training data; see its provenance)".into(),
-            test_file: Some(args.data.display().to_string()),
-            fingerprint,
-            target: Some(args.target.clone()),
-            classes: student.classes().to_vec(),
-            features: features.len(),
-            encoded_width: student.encoder().width(),
-            train_rows: 0,
-            unlabelled_rows: table.n_rows() - rows.len(),
-            augmented_rows: 0,
-            validation_rows: 0,
-            test_rows: rows.len(),
-        },
-        fidelity: reference.map(|t| evaluate::fidelity(&p, t, k)),
-        teacher: teacher_summary,
-        student: student_summary,
-        scratch: None,
-        int8: None,
-        int8_slices: None,
-        slices: Some(slices),
-        cross_validation: None,
-        checks: None,
-        deduplicated_test: None,
-        ablation: None,
-        distill: serde_json::Value::Null,
-        gates,
-        seconds: started.elapsed().as_secs_f64(),
     };
+    let dataset = DatasetSummary {
+        train_file: "(the student's own training data; see its provenance)".into(),
+        test_file: Some(args.data.display().to_string()),
+        fingerprint,
+        target: Some(args.target.clone()),
+        classes: student.classes().to_vec(),
+        features: features.len(),
+        encoded_width: student.encoder().width(),
+        train_rows: 0,
+        unlabelled_rows: table.n_rows() - rows.len(),
+        augmented_rows: 0,
+        validation_rows: 0,
+        test_rows: rows.len(),
+    };
+    let mut report = Report::new(header, dataset, student_summary);
+    report.fidelity = reference.map(|t| evaluate::fidelity(&p, t, k));
+    report.teacher = teacher_summary;
+    report.slices = Some(slices);
+    report.gates = gates;
+    report.seconds = started.elapsed().as_secs_f64();
     let dir = crate::pipeline::write_report_dir(&args.out, &id, &report)?;
     crate::run_output::print(&report, &dir, args.json)
 }

@@ -25,7 +25,7 @@ use distillery_train::{FitOutcome, raw_value};
 
 use crate::progress::Progress;
 use crate::recipe::Recipe;
-use distillery_eval::run_report::{DatasetSummary, ModelSummary, Quality, REPORT_SCHEMA, Report};
+use distillery_eval::run_report::{DatasetSummary, ModelSummary, Quality, Report, ReportHeader};
 
 /// How to run a recipe.
 pub(crate) struct RunOptions {
@@ -299,8 +299,7 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         },
     );
     let run_id = run_id(recipe.name(), &recipe_hash);
-    let report = Report {
-        schema: REPORT_SCHEMA.into(),
+    let header = ReportHeader {
         kind: "run".into(),
         run_id: run_id.clone(),
         name: recipe.name().to_string(),
@@ -308,39 +307,39 @@ pub(crate) fn run(recipe: &Recipe, recipe_text: &str, options: &RunOptions) -> R
         created: now_rfc3339(),
         recipe_hash,
         seed: params.seed,
-        dataset: DatasetSummary {
-            train_file: recipe.data.train.display().to_string(),
-            test_file: recipe.data.test.as_ref().map(|p| p.display().to_string()),
-            fingerprint: prepared.fingerprint.clone(),
-            target: Some(recipe.data.target.clone()),
-            classes: prepared.labels.classes.clone(),
-            features: prepared.encoder.features.len(),
-            encoded_width: width,
-            train_rows: prepared.train_rows.len(),
-            unlabelled_rows: prepared
-                .train_rows
-                .iter()
-                .filter(|&&r| prepared.labels.y[r].is_none())
-                .count(),
-            augmented_rows: augmented,
-            validation_rows: prepared.val_rows.len(),
-            test_rows: n_test,
-        },
-        teacher: Some(teacher_summary),
-        student: student_summary,
-        scratch: Some(scratch_summary),
-        int8: int8.as_ref().map(|q| q.summary.clone()),
-        int8_slices,
-        fidelity: Some(evaluate::fidelity(&student_p, &teacher.test, k)),
-        slices: Some(slices),
-        cross_validation: cross_validation.as_ref().map(|cv| cv.summary.clone()),
-        checks: checks.as_ref().map(serde_json::to_value).transpose()?,
-        ablation,
-        deduplicated_test,
-        distill: serde_json::to_value(&recipe.distill)?,
-        gates,
-        seconds: started.elapsed().as_secs_f64(),
     };
+    let dataset = DatasetSummary {
+        train_file: recipe.data.train.display().to_string(),
+        test_file: recipe.data.test.as_ref().map(|p| p.display().to_string()),
+        fingerprint: prepared.fingerprint.clone(),
+        target: Some(recipe.data.target.clone()),
+        classes: prepared.labels.classes.clone(),
+        features: prepared.encoder.features.len(),
+        encoded_width: width,
+        train_rows: prepared.train_rows.len(),
+        unlabelled_rows: prepared
+            .train_rows
+            .iter()
+            .filter(|&&r| prepared.labels.y[r].is_none())
+            .count(),
+        augmented_rows: augmented,
+        validation_rows: prepared.val_rows.len(),
+        test_rows: n_test,
+    };
+    let mut report = Report::new(header, dataset, student_summary);
+    report.teacher = Some(teacher_summary);
+    report.scratch = Some(scratch_summary);
+    report.int8 = int8.as_ref().map(|q| q.summary.clone());
+    report.int8_slices = int8_slices;
+    report.fidelity = Some(evaluate::fidelity(&student_p, &teacher.test, k));
+    report.slices = Some(slices);
+    report.cross_validation = cross_validation.as_ref().map(|cv| cv.summary.clone());
+    report.checks = checks.as_ref().map(serde_json::to_value).transpose()?;
+    report.ablation = ablation;
+    report.deduplicated_test = deduplicated_test;
+    report.distill = serde_json::to_value(&recipe.distill)?;
+    report.gates = gates;
+    report.seconds = started.elapsed().as_secs_f64();
 
     let dir = run_dir::RunDir::create(&options.out_dir, &run_id)?;
     let write = |name: &str, bytes: &[u8]| dir.write(name, bytes);
