@@ -33,8 +33,23 @@ pub(crate) fn registry_set() -> bool {
     std::env::var_os(REGISTRY).is_some()
 }
 
+/// How the CLI runs a recipe: into `out_dir`, resuming or not, with its progress display
+/// (and the test hook that stops training after an epoch).
+pub(crate) fn run_options(
+    out_dir: std::path::PathBuf,
+    resume: bool,
+    progress: &crate::progress::Terminal,
+) -> distillery_pipeline::RunOptions<'_> {
+    distillery_pipeline::RunOptions {
+        out_dir,
+        resume,
+        progress,
+        stop_after_epoch: stop_after_epoch(),
+    }
+}
+
 /// The epoch after which training stops as if interrupted (resume tests).
-pub(crate) fn stop_after_epoch() -> Option<usize> {
+fn stop_after_epoch() -> Option<usize> {
     std::env::var(STOP_AFTER_EPOCH)
         .ok()
         .and_then(|v| v.parse().ok())

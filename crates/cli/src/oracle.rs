@@ -9,8 +9,8 @@ use distillery_monitor::live::TeacherOracle;
 use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};
 use serde_json::{Value, json};
 
-use crate::pipeline::feed::TeacherFeed;
-use crate::pipeline::teacher::{class_order, reorder};
+use distillery_pipeline::feed::TeacherFeed;
+use distillery_pipeline::teacher::{class_order, reorder};
 
 /// Where live rows get their teacher's answer.
 #[derive(Debug, Clone)]

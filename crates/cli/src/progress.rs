@@ -1,142 +1,86 @@
 //! Feedback for long work: progress bars on a terminal, plain `tracing` log lines
-//! otherwise (CI logs, pipes). Both go to stderr so `--json` stdout stays clean.
+//! otherwise (CI logs, pipes). Both go to stderr so `--json` stdout stays clean. The
+//! pipeline reports through its `Progress` trait; this is the CLI's implementation.
 
 use std::io::IsTerminal;
 
+use distillery_pipeline::progress::JobLines;
+use distillery_pipeline::{EpochProgress, JobProgress, LogProgress, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// How to report progress.
+/// Bars on a terminal, `tracing` lines elsewhere.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Progress {
+pub(crate) struct Terminal {
     bars: bool,
-    /// Per-epoch feedback at all (off for jobs that run side by side).
-    epochs: bool,
 }
 
-impl Progress {
+impl Terminal {
     /// Bars when stderr is a terminal and `quiet` is off.
-    pub(crate) fn detect(quiet: bool) -> Progress {
-        Progress {
+    pub(crate) fn detect(quiet: bool) -> Terminal {
+        Terminal {
             bars: !quiet && std::io::stderr().is_terminal(),
-            epochs: true,
-        }
-    }
-
-    /// The same, without per-epoch bars or lines: for training jobs run in parallel, whose
-    /// progress is reported per job instead.
-    pub(crate) fn without_epochs(self) -> Progress {
-        Progress {
-            bars: false,
-            epochs: false,
-        }
-    }
-
-    /// Announces a stage.
-    pub(crate) fn stage(&self, message: &str) {
-        tracing::info!("{message}");
-    }
-
-    /// A bar for `total` epochs of `what`.
-    pub(crate) fn epochs(&self, what: &str, total: usize) -> EpochBar {
-        let bar = self.bars.then(|| {
-            let b = ProgressBar::new(total as u64);
-            b.set_style(
-                ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} epochs {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            b.set_prefix(what.to_string());
-            b
-        });
-        EpochBar {
-            bar,
-            what: what.to_string(),
-            log: self.epochs,
         }
     }
 }
 
-impl Progress {
-    /// A bar counting `total` jobs of `what` that finish in any order, from any thread.
-    pub(crate) fn jobs(&self, what: &str, total: usize) -> JobBar {
-        let bar = self.bars.then(|| {
-            let b = ProgressBar::new(total as u64);
-            b.set_style(
-                ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            b.set_prefix(what.to_string());
-            b
-        });
-        JobBar {
-            bar,
-            what: what.to_string(),
-            total,
-            done: std::sync::atomic::AtomicUsize::new(0),
+/// A bar for `total` steps of `what`, in the shared style.
+fn bar(what: &str, total: usize, unit: &str) -> ProgressBar {
+    let b = ProgressBar::new(total as u64);
+    b.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{prefix:>16}} [{{bar:30}}] {{pos}}/{{len}}{unit} {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    b.set_prefix(what.to_string());
+    b
+}
+
+impl Progress for Terminal {
+    fn stage(&self, message: &str) {
+        LogProgress.stage(message);
+    }
+
+    fn epochs(&self, what: &str, total: usize) -> Box<dyn EpochProgress + '_> {
+        if self.bars {
+            Box::new(Bar(bar(what, total, " epochs")))
+        } else {
+            LogProgress.epochs(what, total)
+        }
+    }
+
+    fn jobs(&self, what: &str, total: usize) -> Box<dyn JobProgress + '_> {
+        if self.bars {
+            Box::new(Bar(bar(what, total, "")))
+        } else {
+            Box::new(JobLines::new(what, total))
         }
     }
 }
 
-/// Feedback for a set of jobs.
-pub(crate) struct JobBar {
-    bar: Option<ProgressBar>,
-    what: String,
-    total: usize,
-    done: std::sync::atomic::AtomicUsize,
-}
+/// An indicatif bar, for epochs or jobs.
+struct Bar(ProgressBar);
 
-impl JobBar {
-    /// Reports one finished job.
-    pub(crate) fn done(&self, name: &str) {
-        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        match &self.bar {
-            Some(b) => {
-                b.set_position(n as u64);
-                b.set_message(name.to_string());
-            }
-            None => tracing::info!("{}: {n}/{} done ({name})", self.what, self.total),
-        }
+impl EpochProgress for Bar {
+    fn epoch(&self, record: &distillery_train::EpochRecord) {
+        self.0.set_position(record.epoch as u64);
+        self.0
+            .set_message(format!("val loss {:.4}", record.validation_loss));
     }
 
-    /// Closes the bar.
-    pub(crate) fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
+    fn finish(&self) {
+        self.0.finish_and_clear();
     }
 }
 
-/// Per-epoch feedback for one training job.
-pub(crate) struct EpochBar {
-    bar: Option<ProgressBar>,
-    what: String,
-    log: bool,
-}
-
-impl EpochBar {
-    /// Reports one finished epoch.
-    pub(crate) fn epoch(&self, record: &distillery_train::EpochRecord) {
-        match &self.bar {
-            Some(b) => {
-                b.set_position(record.epoch as u64);
-                b.set_message(format!("val loss {:.4}", record.validation_loss));
-            }
-            None if !self.log => {}
-            None => tracing::info!(
-                "{}: epoch {} train loss {:.4} validation loss {:.4}",
-                self.what,
-                record.epoch,
-                record.train_loss,
-                record.validation_loss
-            ),
-        }
+impl JobProgress for Bar {
+    fn done(&self, name: &str) {
+        self.0.inc(1);
+        self.0.set_message(name.to_string());
     }
 
-    /// Closes the bar.
-    pub(crate) fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
+    fn finish(&self) {
+        self.0.finish_and_clear();
     }
 }

@@ -10,7 +10,7 @@ use distillery_eval::run_report::Report;
 
 use crate::cli::RegistryOptions;
 use crate::exit::ExitStatus;
-use crate::pipeline::RunOutcome;
+use distillery_pipeline::RunOutcome;
 
 /// Prints the table (stderr with `--json`, else stdout) and the JSON report, registers the
 /// student when every gate passed (and a registry is given); picks the exit code.

@@ -30,7 +30,7 @@ fn single(mut f: impl FnMut(usize)) -> (f64, f64) {
     for i in 0..2000 {
         f(i);
     }
-    let t = crate::pipeline::latency::per_call_us(16, 4000, f);
+    let t = distillery_pipeline::latency::per_call_us(16, 4000, f);
     (t[t.len() / 2], t[t.len() * 99 / 100])
 }
 

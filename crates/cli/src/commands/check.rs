@@ -6,11 +6,13 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use crate::cli::CheckArgs;
+use crate::environment;
 use crate::exit::ExitStatus;
-use crate::pipeline::quality;
-use crate::recipe::Recipe;
+use distillery_pipeline::PipelineError;
+use distillery_pipeline::quality;
+use distillery_pipeline::recipe::Recipe;
 
-pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Progress) -> Result<ExitStatus> {
+pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Terminal) -> Result<ExitStatus> {
     if let (Some(run), Some(data)) = (&args.against, &args.data) {
         return against(run, data, args.json);
     }
@@ -18,28 +20,23 @@ pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Progress) -> Resu
         anyhow::bail!("give a recipe, or --against <run dir> --data <file>");
     };
     let (recipe, _) = Recipe::load(path)?;
-    let prepared = match crate::pipeline::prepare_data(&recipe, args.label_issues) {
+    let prepared = match distillery_pipeline::prepare_data(&recipe, args.label_issues) {
         Ok(p) => p,
-        Err(e) => return mixed_types(&e, args.json).unwrap_or(Err(e)),
+        Err(e) => return mixed_types(&e, args.json).unwrap_or(Err(e.into())),
     };
     let mut report = quality::check(&recipe, &prepared);
     let mut flagged = None;
     if args.label_issues {
-        let mut recipe = recipe;
-        if recipe.evaluate.cv_folds < 2 {
-            recipe.evaluate.cv_folds = 5;
+        let mut with_folds = recipe.recipe().clone();
+        if with_folds.evaluate.cv_folds < 2 {
+            with_folds.evaluate.cv_folds = 5;
         }
         let scratch = tempfile::tempdir()?;
-        let options = crate::pipeline::RunOptions {
-            out_dir: scratch.path().to_path_buf(),
-            resume: false,
-            progress,
-        };
-        let params = recipe.distill_params()?;
-        let cv = crate::pipeline::cv::run(
-            &recipe,
+        let options = environment::run_options(scratch.path().to_path_buf(), false, &progress);
+        let cv = distillery_pipeline::cv::run(
+            &with_folds,
             &prepared,
-            &params,
+            &recipe.params,
             scratch.path(),
             "check",
             &options,
@@ -59,7 +56,7 @@ pub(crate) fn run(args: &CheckArgs, progress: crate::progress::Progress) -> Resu
             &mut report,
             &prepared,
             &cv.label_issues,
-            crate::recipe::LabelIssueMode::Report,
+            distillery_pipeline::recipe::LabelIssueMode::Report,
             &file.display().to_string(),
         );
         flagged = Some((quality::flagged_rows(&prepared, &cv.label_issues), file));
@@ -148,15 +145,15 @@ fn against(run: &std::path::Path, data: &std::path::Path, json: bool) -> Result<
 
 /// A column mixing numbers and text cannot be typed, so nothing else can be checked: report
 /// it as the one (blocking) finding, in the same shapes as a full check.
-fn mixed_types(error: &anyhow::Error, json: bool) -> Option<Result<ExitStatus>> {
-    let distillery_data::DataError::MixedColumn {
+fn mixed_types(error: &PipelineError, json: bool) -> Option<Result<ExitStatus>> {
+    let PipelineError::Table(distillery_data::DataError::MixedColumn {
         column,
         numeric,
         text,
         row,
         value,
         ..
-    } = error.downcast_ref::<distillery_data::DataError>()?
+    }) = error
     else {
         return None;
     };

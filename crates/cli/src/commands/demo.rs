@@ -3,17 +3,18 @@
 use anyhow::{Context, Result};
 
 use crate::cli::DemoArgs;
+use crate::environment;
 use crate::exit::ExitStatus;
-use crate::pipeline::{self, RunOptions};
-use crate::progress::Progress;
-use crate::recipe::Recipe;
+use crate::progress::Terminal;
+use distillery_pipeline::Progress as _;
+use distillery_pipeline::recipe::Recipe;
 
 const TRAIN: &[u8] = include_bytes!("../../demo/train.csv.gz");
 const TEST: &[u8] = include_bytes!("../../demo/test.csv.gz");
 const TEACHER: &[u8] = include_bytes!("../../demo/teacher.onnx");
 const RECIPE: &str = include_str!("../../demo/recipe.toml");
 
-pub(crate) fn run(args: &DemoArgs, progress: Progress) -> Result<ExitStatus> {
+pub(crate) fn run(args: &DemoArgs, progress: Terminal) -> Result<ExitStatus> {
     let dir = &args.dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, bytes) in [
@@ -30,13 +31,9 @@ pub(crate) fn run(args: &DemoArgs, progress: Progress) -> Result<ExitStatus> {
         "demo: Adult census income, LightGBM teacher (300 rounds) → small MLP student; files in {}",
         dir.display()
     ));
-    let recipe = Recipe::parse(RECIPE, &path)?;
-    let options = RunOptions {
-        out_dir: dir.join("runs"),
-        resume: false,
-        progress,
-    };
-    let outcome = pipeline::run(&recipe, RECIPE, &options)?;
+    let recipe = Recipe::parse(RECIPE, &path)?.check()?;
+    let options = environment::run_options(dir.join("runs"), false, &progress);
+    let outcome = distillery_pipeline::run(&recipe, RECIPE, &options)?;
     let registry = crate::cli::RegistryOptions {
         registry: dir.join(".distillery"),
         actor: None,

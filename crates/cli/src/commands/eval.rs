@@ -16,10 +16,10 @@ use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};
 
 use crate::cli::EvalArgs;
 use crate::exit::ExitStatus;
-use crate::pipeline::evaluate::{self, SliceInput};
-use crate::pipeline::feed::TeacherFeed;
-use crate::pipeline::{latency, now_rfc3339, run_id, student_latency_of, teacher};
-use crate::recipe::{EvaluateSection, GatesSection, Recipe};
+use distillery_pipeline::evaluate::{self, SliceInput};
+use distillery_pipeline::feed::TeacherFeed;
+use distillery_pipeline::recipe::{EvaluateSection, GatesSection, Recipe};
+use distillery_pipeline::{latency, now_rfc3339, run_id, student_latency_of, teacher};
 
 pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
     let started = Instant::now();
@@ -28,7 +28,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
     let (mut settings, gates) = match &args.recipe {
         Some(path) => {
             let (r, _) = Recipe::load(path)?;
-            (r.evaluate, r.gates)
+            (r.evaluate.clone(), r.gates.clone())
         }
         None => (EvaluateSection::default(), GatesSection::default()),
     };
@@ -171,7 +171,7 @@ pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
     report.slices = Some(slices);
     report.gates = gates;
     report.seconds = started.elapsed().as_secs_f64();
-    let dir = crate::pipeline::write_report_dir(&args.out, &id, &report)?;
+    let dir = distillery_pipeline::write_report_dir(&args.out, &id, &report)?;
     crate::run_output::print(&report, &dir, args.json)
 }
 

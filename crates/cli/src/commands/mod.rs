@@ -22,11 +22,11 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
-use crate::progress::Progress;
+use crate::progress::Terminal;
 
 /// Dispatches a parsed command line.
 pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
-    let progress = Progress::detect(cli.quiet);
+    let progress = Terminal::detect(cli.quiet);
     match cli.command {
         Command::Demo(args) => demo::run(&args, progress),
         Command::Init(args) => init::run(&args),

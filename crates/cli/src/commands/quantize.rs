@@ -9,7 +9,7 @@ use crate::exit::ExitStatus;
 pub(crate) fn run(args: &QuantizeArgs) -> Result<ExitStatus> {
     let student = Student::load(&args.model)
         .with_context(|| format!("loading student {}", args.model.display()))?;
-    let calibration = crate::recipe::calibration(&args.method, args.percentile)?;
+    let calibration = distillery_pipeline::recipe::calibration(&args.method, args.percentile)?;
     let table = crate::student_input::read_for(&student, &args.calibration)?;
     let rows: Vec<usize> = (0..table.n_rows().min(args.rows.max(1))).collect();
     let x = distillery_train::encode_rows(student.encoder(), &table, &rows)

@@ -21,17 +21,18 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::cli::RedistillArgs;
+use crate::environment;
 use crate::exit::ExitStatus;
 use crate::oracle;
 use crate::oracle::TeacherSource;
-use crate::pipeline::RunOptions;
-use crate::progress::Progress;
-use crate::recipe::Recipe;
+use crate::progress::Terminal;
+use distillery_pipeline::Progress as _;
+use distillery_pipeline::recipe::Recipe;
 
 /// Fewest logged rows worth re-distilling on.
 const MIN_ROWS: usize = 50;
 
-pub(crate) fn run(args: &RedistillArgs, progress: Progress) -> Result<ExitStatus> {
+pub(crate) fn run(args: &RedistillArgs, progress: Terminal) -> Result<ExitStatus> {
     if !(0.05..=0.5).contains(&args.holdout) {
         bail!("--holdout {} must be between 0.05 and 0.5", args.holdout);
     }
@@ -89,7 +90,7 @@ pub(crate) fn run(args: &RedistillArgs, progress: Progress) -> Result<ExitStatus
     let (mut hold, mut fit) = (order[..held].to_vec(), order[held..].to_vec());
     hold.sort_unstable();
     fit.sort_unstable();
-    let stamp = crate::pipeline::now_rfc3339().replace([':', '-'], "");
+    let stamp = distillery_pipeline::now_rfc3339().replace([':', '-'], "");
     let work = args
         .log_dir
         .join(format!("redistill-{}-{stamp}", args.model));
@@ -119,14 +120,10 @@ pub(crate) fn run(args: &RedistillArgs, progress: Progress) -> Result<ExitStatus
     )
     .with_context(|| format!("writing {}", recipe_path.display()))?;
     let (new_recipe, new_text) = Recipe::load(&recipe_path)?;
-    let outcome = crate::pipeline::run(
+    let outcome = distillery_pipeline::run(
         &new_recipe,
         &new_text,
-        &RunOptions {
-            out_dir: work.join("runs"),
-            resume: false,
-            progress,
-        },
+        &environment::run_options(work.join("runs"), false, &progress),
     )?;
     let gates_passed = outcome.report.gates.iter().all(|g| g.passed);
 

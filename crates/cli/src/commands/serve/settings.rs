@@ -162,7 +162,7 @@ impl Settings {
                     .with_context(|| format!("reading the serve config {}", path.display()))?;
                 let file: File = toml::from_str(&text).map_err(|e| {
                     let file = format!("the serve config {}", path.display());
-                    crate::recipe::toml_error(&file, &text, &e)
+                    distillery_pipeline::recipe::toml_error(&file, &text, &e)
                 })?;
                 let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
                 (file, base)

@@ -2,9 +2,8 @@
 //! file bigger than memory) is refused with exit 2 in milliseconds instead of growing until
 //! the kernel kills it.
 
+use crate::error::{Result, refuse};
 use std::path::Path;
-
-use anyhow::{Result, bail};
 
 /// Memory the system can still give (Linux `MemAvailable`); `None` where it cannot be told,
 /// and then no check refuses anything.
@@ -33,7 +32,7 @@ pub(crate) fn check_fits(what: &str, need: u128) -> Result<()> {
         return Ok(());
     };
     if need > u128::from(available) / 5 * 4 {
-        bail!(
+        refuse!(
             "{what} needs about {} of memory but {} is available; make it smaller",
             human(need),
             human(u128::from(available))
@@ -51,7 +50,7 @@ pub(crate) fn check_file(path: &Path) -> Result<()> {
         return Ok(());
     };
     if meta.is_file() && meta.len() > available {
-        bail!(
+        refuse!(
             "{} is {} but only {} of memory is available; sample it or use a bigger machine",
             path.display(),
             human(u128::from(meta.len())),

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 /// Median µs per call of `f(i)`, over groups of calls totalling about `calls` calls.
-pub(crate) fn median_us(calls: usize, mut f: impl FnMut(usize)) -> f64 {
+pub fn median_us(calls: usize, mut f: impl FnMut(usize)) -> f64 {
     let warm = Instant::now();
     let mut i = 0;
     while i < 20 || (i < calls && warm.elapsed().as_secs_f64() < 0.05) {
@@ -22,7 +22,7 @@ pub(crate) fn median_us(calls: usize, mut f: impl FnMut(usize)) -> f64 {
 }
 
 /// µs per call of `f(i)`, one value per group of `group` consecutive calls, sorted.
-pub(crate) fn per_call_us(group: usize, groups: usize, mut f: impl FnMut(usize)) -> Vec<f64> {
+pub fn per_call_us(group: usize, groups: usize, mut f: impl FnMut(usize)) -> Vec<f64> {
     let mut times: Vec<f64> = (0..groups)
         .map(|g| {
             let t = Instant::now();

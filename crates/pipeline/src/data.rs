@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
 use distillery_data::{
     DataError, Kind, Labels, ReadOptions, Schema, SchemaOptions, Table, fingerprint,
     stratified_split,
@@ -12,28 +11,41 @@ use distillery_data::{
 use distillery_runtime::Encoder;
 use distillery_train::{encode_rows, fit_encoder_with_levels};
 
+use crate::error::{Context, Result, data_error, refuse};
 use crate::recipe::Recipe;
 
 /// The data of a run, split and encoded.
-pub(crate) struct Prepared {
-    pub(crate) train_table: Arc<Table>,
-    pub(crate) test_table: Option<Arc<Table>>,
-    pub(crate) schema: Schema,
+pub struct Prepared {
+    /// The training file, every row (splits are row indices into it).
+    pub train_table: Arc<Table>,
+    /// The separate test file, when the recipe names one (`[data] test`).
+    pub test_table: Option<Arc<Table>>,
+    /// Each column's inferred kind and why.
+    pub schema: Schema,
     /// Labels of every row of the training table.
-    pub(crate) labels: Labels,
-    pub(crate) train_rows: Vec<usize>,
-    pub(crate) val_rows: Vec<usize>,
+    pub labels: Labels,
+    /// Rows of the training table the students train on.
+    pub train_rows: Vec<usize>,
+    /// Rows held out for early stopping.
+    pub val_rows: Vec<usize>,
     /// Rows of [`Prepared::test_table`] used for testing (all labelled).
-    pub(crate) test_rows: Vec<usize>,
-    pub(crate) test_labels: Vec<Option<u32>>,
-    pub(crate) features: Vec<(String, Kind)>,
-    pub(crate) encoder: Encoder,
-    pub(crate) train_x: Vec<f32>,
-    pub(crate) val_x: Vec<f32>,
-    pub(crate) test_x: Vec<f32>,
-    pub(crate) fingerprint: String,
+    pub test_rows: Vec<usize>,
+    /// The class index of each test row, in `test_rows` order.
+    pub test_labels: Vec<Option<u32>>,
+    /// The feature columns (target and ignored columns left out), in encoding order.
+    pub features: Vec<(String, Kind)>,
+    /// Turns raw cells into the student's input vector; fitted on the training rows only.
+    pub encoder: Encoder,
+    /// Encoded training rows, row-major (`rows × encoder.width()`).
+    pub train_x: Vec<f32>,
+    /// Encoded validation rows.
+    pub val_x: Vec<f32>,
+    /// Encoded test rows.
+    pub test_x: Vec<f32>,
+    /// Content hash of the data files: the provenance every artifact records.
+    pub fingerprint: String,
     /// Numeric columns that also one-hot encode frequent values (`[student] value_levels`).
-    pub(crate) value_levels: Vec<String>,
+    pub value_levels: Vec<String>,
 }
 
 impl Prepared {
@@ -41,12 +53,7 @@ impl Prepared {
     /// `held` become the test rows; every other row is split (stratified, seeded) into
     /// training and validation rows, and the encoder is refitted on the fold's training
     /// rows alone, so nothing about the held-out rows leaks into the student.
-    pub(crate) fn fold(
-        &self,
-        held: &[usize],
-        validation_fraction: f64,
-        seed: u64,
-    ) -> Result<Prepared> {
+    pub fn fold(&self, held: &[usize], validation_fraction: f64, seed: u64) -> Result<Prepared> {
         let table = &self.train_table;
         let mut is_held = vec![false; table.n_rows()];
         held.iter().for_each(|&r| is_held[r] = true);
@@ -77,13 +84,13 @@ impl Prepared {
     }
 
     /// The table the test rows index into.
-    pub(crate) fn test_table(&self) -> &Table {
+    pub fn test_table(&self) -> &Table {
         self.test_table.as_deref().unwrap_or(&self.train_table)
     }
 }
 
 /// Options for reading any file of this recipe.
-pub(crate) fn read_options(recipe: &Recipe) -> ReadOptions {
+pub fn read_options(recipe: &Recipe) -> ReadOptions {
     let mut keep_text: HashSet<String> = recipe.data.categorical.iter().cloned().collect();
     keep_text.insert(recipe.data.target.clone());
     ReadOptions {
@@ -93,7 +100,7 @@ pub(crate) fn read_options(recipe: &Recipe) -> ReadOptions {
 }
 
 /// Schema overrides of this recipe, with soft-label columns left out of the features.
-pub(crate) fn schema_options(recipe: &Recipe, table: &Table) -> SchemaOptions {
+pub fn schema_options(recipe: &Recipe, table: &Table) -> SchemaOptions {
     let mut ignore = recipe.data.ignore.clone();
     if let Some(prefix) = &recipe.teacher.columns {
         let extra: Vec<String> = table
@@ -113,19 +120,19 @@ pub(crate) fn schema_options(recipe: &Recipe, table: &Table) -> SchemaOptions {
 }
 
 /// Reads, types, splits and encodes the data of `recipe`.
-pub(crate) fn prepare(recipe: &Recipe) -> Result<Prepared> {
+pub fn prepare(recipe: &Recipe) -> Result<Prepared> {
     prepare_with(recipe, true)
 }
 
 /// As [`prepare`]; without `encode`, the encoded matrices stay empty (the data checks
 /// read the tables only, and the one-hot matrix of a wide file is its largest part).
-pub(crate) fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
+pub fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
     let options = read_options(recipe);
     let train_table = Table::read(&recipe.data.train, &options)?;
     let schema = Schema::infer(&train_table, &schema_options(recipe, &train_table))?;
     let target = train_table.column(&recipe.data.target)?;
     let labels =
-        Labels::from_column(target, None).map_err(|v| anyhow::anyhow!("unexpected label '{v}'"))?;
+        Labels::from_column(target, None).map_err(|v| data_error!("unexpected label '{v}'"))?;
     if labels.n_classes() < 2 {
         return Err(DataError::OneClass {
             column: recipe.data.target.clone(),
@@ -140,7 +147,7 @@ pub(crate) fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
         .map(|c| (c.name.clone(), c.kind))
         .collect();
     if features.is_empty() {
-        bail!(
+        refuse!(
             "{}: no feature columns left after the target and ignored columns; check [data] ignore",
             recipe.data.train.display()
         );
@@ -168,7 +175,7 @@ pub(crate) fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
     let (test_rows, test_labels) = match &test_table {
         Some(test) => {
             let y = Labels::from_column(test.column(&d.target)?, Some(&labels.classes)).map_err(|v| {
-                anyhow::anyhow!(
+                data_error!(
                     "{}: label '{v}' in column '{}' never occurs in the training file {}; the test file must use the training classes {:?}",
                     test.path().display(),
                     d.target,
@@ -186,10 +193,10 @@ pub(crate) fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
         }
     };
     if test_rows.is_empty() {
-        bail!("no labelled test rows; raise [data] test_fraction or give [data] test = \"file\"");
+        refuse!("no labelled test rows; raise [data] test_fraction or give [data] test = \"file\"");
     }
     if split.train.iter().all(|&r| labels.y[r].is_none()) {
-        bail!(
+        refuse!(
             "no labelled training rows left after the split; lower test_fraction / validation_fraction"
         );
     }
@@ -199,7 +206,7 @@ pub(crate) fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
             .iter()
             .any(|(f, k)| f == name && *k == Kind::Numeric)
         {
-            bail!(
+            refuse!(
                 "[student] value_levels: '{name}' is not a numeric feature column; numeric features are {}",
                 features
                     .iter()

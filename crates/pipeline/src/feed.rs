@@ -3,20 +3,21 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Result, bail};
+use crate::error::{Result, refuse};
 use distillery_data::{Column, Kind, Schema, Table, format_number};
 use distillery_teacher::OnnxTeacher;
 
 /// The column order and category codes a teacher takes.
-pub(crate) struct TeacherFeed {
-    pub(crate) columns: Vec<String>,
+pub struct TeacherFeed {
+    /// The columns the teacher reads, in its input order.
+    pub columns: Vec<String>,
     codes: Vec<Option<HashMap<String, f32>>>,
 }
 
 impl TeacherFeed {
     /// Resolves the teacher's inputs: the recipe's list, else the model's metadata, else
     /// every feature column in file order; checks width and category codes.
-    pub(crate) fn new(
+    pub fn new(
         teacher: &OnnxTeacher,
         recipe_inputs: Option<&[String]>,
         schema: &Schema,
@@ -29,7 +30,7 @@ impl TeacherFeed {
         };
         use distillery_teacher::Teacher;
         if columns.len() != teacher.input_width() {
-            bail!(
+            refuse!(
                 "the teacher takes {} inputs per row but {} columns would feed it ({}); list the teacher's columns in order with [teacher] inputs = [...]",
                 teacher.input_width(),
                 columns.len(),
@@ -44,7 +45,7 @@ impl TeacherFeed {
             codes.push(match (teacher.categories.get(name), categorical) {
                 (Some(levels), _) => Some(levels.iter().enumerate().map(|(i, l)| (l.clone(), i as f32)).collect()),
                 (None, false) => None,
-                (None, true) => bail!(
+                (None, true) => refuse!(
                     "teacher input '{name}' is categorical but the teacher carries no category codes for it; distillery feeds ONNX teachers floats, so store the levels in the model's metadata (distillery.categories, see tools/teachers.py) or leave the column out of [teacher] inputs"
                 ),
             });
@@ -53,7 +54,7 @@ impl TeacherFeed {
     }
 
     /// The `rows.len() × columns` float matrix for rows `rows` of `table`.
-    pub(crate) fn build(&self, table: &Table, rows: &[usize]) -> Result<Vec<f32>> {
+    pub fn build(&self, table: &Table, rows: &[usize]) -> Result<Vec<f32>> {
         let cols: Vec<&Column> = self
             .columns
             .iter()

@@ -7,34 +7,33 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Result, bail};
 use distillery_eval::run_report::{ModelSummary, SliceReport};
 use distillery_eval::{Ablation, AblationRow};
 use distillery_runtime::{Provenance, RawValue};
 use distillery_train::{FitOutcome, ValidDistillParams};
 
-use super::data::Prepared;
-use super::distill::{self, Checkpoints, Job, Target, Transfer};
-use super::evaluate::{self, Measured, SliceInput};
-use super::teacher::TeacherOutputs;
-use super::{RunOptions, student_latency_of};
-use crate::recipe::Recipe;
+use crate::data::Prepared;
+use crate::distill::{self, Checkpoints, Job, Target, Transfer};
+use crate::error::{Result, data_error, refuse};
+use crate::evaluate::{self, Measured, SliceInput};
+use crate::recipe::{Recipe, ValidRecipe};
+use crate::teacher::TeacherOutputs;
+use crate::{RunOptions, student_latency_of};
 
 /// Everything the ablation needs from the main run.
 pub(crate) struct Context<'a> {
-    pub(crate) recipe: &'a Recipe,
-    pub(crate) params: &'a ValidDistillParams,
-    pub(crate) prepared: &'a Prepared,
-    pub(crate) transfer: &'a Transfer,
-    pub(crate) teacher: &'a TeacherOutputs,
-    pub(crate) checkpoints: &'a Checkpoints<'a>,
-    pub(crate) options: &'a RunOptions,
-    pub(crate) provenance: &'a Provenance,
-    pub(crate) raw_rows: &'a [Vec<RawValue<'a>>],
-    pub(crate) teacher_summary: &'a ModelSummary,
-    pub(crate) student_summary: &'a ModelSummary,
-    pub(crate) scratch_summary: &'a ModelSummary,
-    pub(crate) student_slices: &'a SliceReport,
+    pub recipe: &'a ValidRecipe,
+    pub prepared: &'a Prepared,
+    pub transfer: &'a Transfer,
+    pub teacher: &'a TeacherOutputs,
+    pub checkpoints: &'a Checkpoints<'a>,
+    pub options: &'a RunOptions<'a>,
+    pub provenance: &'a Provenance,
+    pub raw_rows: &'a [Vec<RawValue<'a>>],
+    pub teacher_summary: &'a ModelSummary,
+    pub student_summary: &'a ModelSummary,
+    pub scratch_summary: &'a ModelSummary,
+    pub student_slices: &'a SliceReport,
 }
 
 /// One extra student to train.
@@ -67,13 +66,13 @@ pub(crate) fn run(cx: &Context<'_>) -> Result<Ablation> {
         row_of("teacher", "teacher", cx.teacher_summary, None, None, None),
         row_of(
             &label(
-                &cx.params.hidden,
-                cx.params.temperature,
-                cx.params.soft_weight,
+                &cx.recipe.params.hidden,
+                cx.recipe.params.temperature,
+                cx.recipe.params.soft_weight,
             ),
             "student",
             cx.student_summary,
-            Some(cx.params),
+            Some(&cx.recipe.params),
             None,
             Some(gates_pass(cx, cx.student_summary, cx.student_slices)),
         ),
@@ -116,7 +115,7 @@ pub(crate) fn run(cx: &Context<'_>) -> Result<Ablation> {
             &cx.teacher.test,
             k,
             y,
-            cx.params.seed,
+            cx.recipe.params.seed,
         );
         let meets = if is_sweep {
             let slices = evaluate::slices(&cx.recipe.evaluate, &slice_input(cx, &p), false)?;
@@ -143,11 +142,11 @@ pub(crate) fn run(cx: &Context<'_>) -> Result<Ablation> {
 fn variants(cx: &Context<'_>) -> Result<Vec<Variant>> {
     let mut out = Vec::new();
     let own = |p: &ValidDistillParams| {
-        p.hidden == cx.params.hidden
-            && p.temperature == cx.params.temperature
-            && p.soft_weight == cx.params.soft_weight
+        p.hidden == cx.recipe.params.hidden
+            && p.temperature == cx.recipe.params.temperature
+            && p.soft_weight == cx.recipe.params.soft_weight
     };
-    for p in cx.recipe.sweep_params()? {
+    for p in cx.recipe.sweep.iter().cloned() {
         if own(&p) {
             continue; // the recipe's own student is already in the table
         }
@@ -167,7 +166,7 @@ fn variants(cx: &Context<'_>) -> Result<Vec<Variant>> {
         .collect();
     for (group, columns) in &cx.recipe.evaluate.feature_groups {
         if let Some(bad) = columns.iter().find(|c| !names.contains(&c.as_str())) {
-            bail!(
+            refuse!(
                 "[evaluate] feature_groups.{group}: '{bad}' is not a feature column; features are {}",
                 names.join(", ")
             );
@@ -175,7 +174,7 @@ fn variants(cx: &Context<'_>) -> Result<Vec<Variant>> {
         out.push(Variant {
             name: format!("without {group}"),
             kind: "feature_group",
-            params: cx.params.clone(),
+            params: cx.recipe.params.clone(),
             dropped: Some(group.clone()),
             mask: Some(distill::column_mask(cx.prepared, columns)),
         });
@@ -230,7 +229,7 @@ fn train_all(cx: &Context<'_>, variants: &[Variant]) -> Result<Vec<FitOutcome>> 
             slot.into_inner()
                 .ok()
                 .flatten()
-                .unwrap_or_else(|| bail!("training {} did not finish", v.name))
+                .unwrap_or_else(|| Err(data_error!("training {} did not finish", v.name)))
         })
         .collect()
 }

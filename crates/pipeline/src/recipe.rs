@@ -5,55 +5,68 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, PipelineError, Result, invalid_recipe, recipe_error};
 
 /// A parsed recipe. Relative paths are relative to the recipe file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Recipe {
+pub struct Recipe {
     /// Run name; default: the recipe file's stem.
     #[serde(default)]
-    pub(crate) name: Option<String>,
-    pub(crate) data: DataSection,
-    pub(crate) teacher: TeacherSection,
+    pub name: Option<String>,
+    /// `[data]`: the files and the target.
+    pub data: DataSection,
+    /// `[teacher]`: where soft labels come from.
+    pub teacher: TeacherSection,
+    /// `[student]`: the network's shape.
     #[serde(default)]
-    pub(crate) student: StudentSection,
+    pub student: StudentSection,
+    /// `[distill]`: temperature, soft weight and training.
     #[serde(default)]
-    pub(crate) distill: DistillSection,
+    pub distill: DistillSection,
+    /// `[gates]`: what the student must reach to pass.
     #[serde(default)]
-    pub(crate) gates: GatesSection,
+    pub gates: GatesSection,
+    /// `[quantize]`: the int8 student.
     #[serde(default)]
-    pub(crate) quantize: QuantizeSection,
+    pub quantize: QuantizeSection,
+    /// `[evaluate]`: slices, cross-validation, ablation groups.
     #[serde(default)]
-    pub(crate) evaluate: EvaluateSection,
+    pub evaluate: EvaluateSection,
+    /// `[sweep]`: extra students for the ablation table.
     #[serde(default)]
-    pub(crate) sweep: SweepSection,
+    pub sweep: SweepSection,
+    /// `[quality]`: the data checks.
     #[serde(default)]
-    pub(crate) quality: QualitySection,
+    pub quality: QualitySection,
+    /// The file the recipe came from (messages name it); not a key.
+    #[serde(skip)]
+    pub file: PathBuf,
 }
 
 /// `[quality]`: the data checks that run before training.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct QualitySection {
+pub struct QualitySection {
     /// Run the checks (default true).
-    pub(crate) checks: bool,
+    pub checks: bool,
     /// Findings accepted as they are: `check` or `check:column` (e.g. "leakage:id", "overlap").
-    pub(crate) acknowledge: Vec<String>,
+    pub acknowledge: Vec<String>,
     /// Severity per check ("info", "warn" or "block"), e.g. { duplicates = "block" }.
-    pub(crate) severity: std::collections::BTreeMap<String, distillery_quality::Severity>,
+    pub severity: std::collections::BTreeMap<String, distillery_quality::Severity>,
     /// A column with each row's time: test rows dated before training rows are reported.
-    pub(crate) time_column: Option<String>,
+    pub time_column: Option<String>,
     /// What to do with suspected label errors found by cross-validation: "report"
     /// (default), "drop" them from training, or "downweight" (soft labels only).
-    pub(crate) label_issues: LabelIssueMode,
+    pub label_issues: LabelIssueMode,
 }
 
 /// `[quality] label_issues`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum LabelIssueMode {
+pub enum LabelIssueMode {
     /// List them only.
     #[default]
     Report,
@@ -78,21 +91,21 @@ impl Default for QualitySection {
 /// `[evaluate]`: slices, the weak-slice search, cross-validation and feature groups.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct EvaluateSection {
+pub struct EvaluateSection {
     /// Declared slices: `"sex"`, `"age:quantile(4)"`, `"hours:bins(20, 40)"`, `"race × sex"`.
-    pub(crate) slices: Vec<String>,
+    pub slices: Vec<String>,
     /// Search 1- and 2-feature conjunctions for weak slices (default true).
-    pub(crate) discover: bool,
+    pub discover: bool,
     /// Smallest slice counted, in labelled rows (default: 1% of the test rows, at least 30).
-    pub(crate) min_slice_rows: Option<usize>,
+    pub min_slice_rows: Option<usize>,
     /// False-discovery rate of the search (default 0.05).
-    pub(crate) fdr: f64,
+    pub fdr: f64,
     /// Smallest standardised effect size reported by the search (default 0.2).
-    pub(crate) min_effect: f64,
+    pub min_effect: f64,
     /// Stratified k-fold cross-validation of the whole recipe; 0 = off (default 0).
-    pub(crate) cv_folds: usize,
+    pub cv_folds: usize,
     /// Named groups of feature columns; each is left out in turn and the student re-distilled.
-    pub(crate) feature_groups: std::collections::BTreeMap<String, Vec<String>>,
+    pub feature_groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for EvaluateSection {
@@ -113,18 +126,18 @@ impl Default for EvaluateSection {
 /// the recipe's value. Every combination is distilled and measured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct SweepSection {
+pub struct SweepSection {
     /// Temperatures.
-    pub(crate) temperature: Vec<f32>,
+    pub temperature: Vec<f32>,
     /// Soft weights.
-    pub(crate) soft_weight: Vec<f32>,
+    pub soft_weight: Vec<f32>,
     /// Hidden layer widths.
-    pub(crate) hidden: Vec<Vec<usize>>,
+    pub hidden: Vec<Vec<usize>>,
 }
 
 impl SweepSection {
     /// True when the recipe asks for a sweep.
-    pub(crate) fn is_active(&self) -> bool {
+    pub fn is_active(&self) -> bool {
         !(self.temperature.is_empty() && self.soft_weight.is_empty() && self.hidden.is_empty())
     }
 }
@@ -132,15 +145,15 @@ impl SweepSection {
 /// `[quantize]`: int8 post-training quantization of the student.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct QuantizeSection {
+pub struct QuantizeSection {
     /// Also produce `student.int8.safetensors` and `student.int8.onnx` (default false).
-    pub(crate) int8: bool,
+    pub int8: bool,
     /// "percentile" (default) or "minmax" activation calibration.
-    pub(crate) method: String,
+    pub method: String,
     /// Percentile of |activation| that maps to 127 (default 99.99).
-    pub(crate) percentile: f32,
+    pub percentile: f32,
     /// Training rows used for calibration (default 2000).
-    pub(crate) calibration_rows: usize,
+    pub calibration_rows: usize,
 }
 
 impl Default for QuantizeSection {
@@ -156,24 +169,25 @@ impl Default for QuantizeSection {
 
 impl QuantizeSection {
     /// The calibration rule.
-    pub(crate) fn calibration(&self) -> Result<distillery_runtime::Calibration> {
+    pub fn calibration(&self) -> Result<distillery_runtime::Calibration> {
         calibration(&self.method, self.percentile)
     }
 }
 
 /// Parses a calibration method name.
-pub(crate) fn calibration(
-    method: &str,
-    percentile: f32,
-) -> Result<distillery_runtime::Calibration> {
+pub fn calibration(method: &str, percentile: f32) -> Result<distillery_runtime::Calibration> {
     match method {
         "minmax" => Ok(distillery_runtime::Calibration::MinMax),
         "percentile" if (50.0..=100.0).contains(&percentile) => {
             Ok(distillery_runtime::Calibration::Percentile(percentile))
         }
-        "percentile" => bail!("[quantize] percentile = {percentile} must be between 50 and 100"),
+        "percentile" => {
+            invalid_recipe!("[quantize] percentile = {percentile} must be between 50 and 100")
+        }
         other => {
-            bail!("[quantize] method = \"{other}\" is unknown; use \"percentile\" or \"minmax\"")
+            invalid_recipe!(
+                "[quantize] method = \"{other}\" is unknown; use \"percentile\" or \"minmax\""
+            )
         }
     }
 }
@@ -181,32 +195,32 @@ pub(crate) fn calibration(
 /// `[data]`: where the rows are and what the columns mean.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct DataSection {
+pub struct DataSection {
     /// Training file (CSV, CSV.gz or Parquet).
-    pub(crate) train: PathBuf,
+    pub train: PathBuf,
     /// Optional separate test file; otherwise `test_fraction` of `train` is held out.
     #[serde(default)]
-    pub(crate) test: Option<PathBuf>,
+    pub test: Option<PathBuf>,
     /// The class label column.
-    pub(crate) target: String,
+    pub target: String,
     /// Share of rows held out for testing (default 0.2).
     #[serde(default = "default_test_fraction")]
-    pub(crate) test_fraction: f64,
+    pub test_fraction: f64,
     /// Share of rows used for early stopping (default 0.1).
     #[serde(default = "default_validation_fraction")]
-    pub(crate) validation_fraction: f64,
+    pub validation_fraction: f64,
     /// Columns forced to be categorical.
     #[serde(default)]
-    pub(crate) categorical: Vec<String>,
+    pub categorical: Vec<String>,
     /// Columns forced to be numeric.
     #[serde(default)]
-    pub(crate) numeric: Vec<String>,
+    pub numeric: Vec<String>,
     /// Columns left out.
     #[serde(default)]
-    pub(crate) ignore: Vec<String>,
+    pub ignore: Vec<String>,
     /// Cell values meaning "missing" (default: "", "?", "NA", "N/A", "NaN", "nan", "null").
     #[serde(default = "distillery_data::default_missing")]
-    pub(crate) missing: Vec<String>,
+    pub missing: Vec<String>,
 }
 
 fn default_test_fraction() -> f64 {
@@ -219,41 +233,41 @@ fn default_validation_fraction() -> f64 {
 /// `[teacher]`: exactly one of `onnx`, `columns`, `train`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TeacherSection {
+pub struct TeacherSection {
     /// An ONNX model run at run time.
     #[serde(default)]
-    pub(crate) onnx: Option<PathBuf>,
+    pub onnx: Option<PathBuf>,
     /// Prefix of precomputed soft-label columns (one per class).
     #[serde(default)]
-    pub(crate) columns: Option<String>,
+    pub columns: Option<String>,
     /// Train a large MLP teacher from the labels.
     #[serde(default)]
-    pub(crate) train: Option<TeacherTraining>,
+    pub train: Option<TeacherTraining>,
     /// Columns fed to the ONNX teacher, in order (default: the model's metadata, else all
     /// feature columns in file order).
     #[serde(default)]
-    pub(crate) inputs: Option<Vec<String>>,
+    pub inputs: Option<Vec<String>>,
     /// ONNX output to read (default: `probabilities` or the only float matrix output).
     #[serde(default)]
-    pub(crate) output: Option<String>,
+    pub output: Option<String>,
     /// Whether the teacher gives "probabilities", "logits" or "auto" (default: auto).
     #[serde(default)]
-    pub(crate) scores: distillery_teacher::OutputKind,
+    pub scores: distillery_teacher::OutputKind,
 }
 
 /// `[teacher] train = { … }`: the in-house MLP teacher.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TeacherTraining {
+pub struct TeacherTraining {
     /// Hidden widths (default [256, 256]).
     #[serde(default = "default_teacher_hidden")]
-    pub(crate) hidden: Vec<usize>,
+    pub hidden: Vec<usize>,
     /// Epochs (default: `[distill] epochs`).
     #[serde(default)]
-    pub(crate) epochs: Option<usize>,
+    pub epochs: Option<usize>,
     /// Learning rate (default 0.001).
     #[serde(default = "default_teacher_lr")]
-    pub(crate) learning_rate: f32,
+    pub learning_rate: f32,
 }
 
 fn default_teacher_hidden() -> Vec<usize> {
@@ -266,14 +280,14 @@ fn default_teacher_lr() -> f32 {
 /// `[student]`: the architecture.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct StudentSection {
+pub struct StudentSection {
     /// Hidden widths; `[]` = multinomial logistic regression (default [64]).
     #[serde(default = "default_student_hidden")]
-    pub(crate) hidden: Vec<usize>,
+    pub hidden: Vec<usize>,
     /// Numeric columns that also get a one-hot slot per frequent exact value (e.g. sparse,
     /// heavy-tailed amounts whose exact values a tree teacher splits on).
     #[serde(default)]
-    pub(crate) value_levels: Vec<String>,
+    pub value_levels: Vec<String>,
 }
 
 impl Default for StudentSection {
@@ -292,31 +306,31 @@ fn default_student_hidden() -> Vec<usize> {
 /// `[distill]`: the training of the student.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct DistillSection {
+pub struct DistillSection {
     /// Softmax temperature (default 4).
-    pub(crate) temperature: f32,
+    pub temperature: f32,
     /// Weight of the teacher term (default 0.7).
-    pub(crate) soft_weight: f32,
+    pub soft_weight: f32,
     /// Epochs (default 30).
-    pub(crate) epochs: usize,
+    pub epochs: usize,
     /// Rows per step (default 256).
-    pub(crate) batch_size: usize,
+    pub batch_size: usize,
     /// Peak AdamW learning rate (default 0.003).
-    pub(crate) learning_rate: f32,
+    pub learning_rate: f32,
     /// AdamW weight decay (default 1e-4).
-    pub(crate) weight_decay: f32,
+    pub weight_decay: f32,
     /// Early-stopping patience in epochs; 0 = off (default 5).
-    pub(crate) patience: usize,
+    pub patience: usize,
     /// Seed of every random choice (default 7).
-    pub(crate) seed: u64,
+    pub seed: u64,
     /// "none" or "munge" (default "none").
-    pub(crate) augment: Augment,
+    pub augment: Augment,
     /// Synthetic MUNGE rows per training row (default 1).
-    pub(crate) augment_factor: usize,
+    pub augment_factor: usize,
     /// MUNGE swap probability p (default 0.5).
-    pub(crate) munge_probability: f64,
+    pub munge_probability: f64,
     /// MUNGE spread s (default 1).
-    pub(crate) munge_spread: f64,
+    pub munge_spread: f64,
 }
 
 impl Default for DistillSection {
@@ -342,7 +356,7 @@ impl Default for DistillSection {
 /// Transfer-set augmentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Augment {
+pub enum Augment {
     /// Train on the given rows only.
     None,
     /// Add teacher-labelled MUNGE neighbours (Buciluǎ et al. 2006).
@@ -351,76 +365,86 @@ pub(crate) enum Augment {
 
 /// `[gates]`: thresholds that make `run` exit 1 when the student falls short (defined
 /// with their verdicts in `distillery_eval::gate`).
-pub(crate) type GatesSection = distillery_eval::gate::Gates;
+pub type GatesSection = distillery_eval::gate::Gates;
 
 impl Recipe {
-    /// Reads and checks a recipe file.
-    pub(crate) fn load(path: &Path) -> Result<(Recipe, String)> {
+    /// Reads a recipe file, parses it and checks every setting.
+    pub fn load(path: &Path) -> Result<(ValidRecipe, String)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read recipe {}; check the path", path.display()))?;
-        let recipe = Recipe::parse(&text, path)?;
+        let recipe = Recipe::parse(&text, path)?.check()?;
         Ok((recipe, text))
     }
 
     /// Parses recipe text (`path` is used in messages and as the base for relative paths).
-    pub(crate) fn parse(text: &str, path: &Path) -> Result<Recipe> {
+    /// Only the shape is checked here (TOML, known keys, types); [`Recipe::check`] checks
+    /// the values.
+    pub fn parse(text: &str, path: &Path) -> Result<Recipe> {
         let _: toml::Table = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{}: not valid TOML: {e}", path.display()))?;
+            .map_err(|e| recipe_error!("{}: not valid TOML: {e}", path.display()))?;
         let mut recipe: Recipe =
             toml::from_str(text).map_err(|e| toml_error(&path.display().to_string(), text, &e))?;
-        let sources = [
-            recipe.teacher.onnx.is_some(),
-            recipe.teacher.columns.is_some(),
-            recipe.teacher.train.is_some(),
-        ];
-        match sources.iter().filter(|s| **s).count() {
-            1 => {}
-            0 => bail!(
-                "{}: [teacher] needs one source: onnx = \"model.onnx\", columns = \"prefix_\" or train = {{ hidden = [256, 256] }}",
-                path.display()
-            ),
-            _ => bail!(
-                "{}: [teacher] has more than one source; keep exactly one of onnx, columns, train",
-                path.display()
-            ),
-        }
-        if let Some(name) = &recipe.name {
-            distillery_registry::model_name(name).with_context(|| {
-                format!(
-                    "{}: `name` becomes the registered model's name",
-                    path.display()
-                )
-            })?;
-        }
-        recipe.quantize.calibration()?;
-        if recipe.distill.augment_factor == 0 {
-            bail!(
-                "{}: [distill] augment_factor must be at least 1",
-                path.display()
-            );
-        }
-        recipe.check_evaluate(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         recipe.data.train = base.join(&recipe.data.train);
         recipe.data.test = recipe.data.test.map(|t| base.join(t));
         recipe.teacher.onnx = recipe.teacher.onnx.map(|t| base.join(t));
-        if recipe.name.is_none() {
-            recipe.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-        }
+        recipe.file = path.to_path_buf();
         Ok(recipe)
     }
 
-    /// Checks `[evaluate]` and `[sweep]` before any work starts.
-    fn check_evaluate(&self, path: &Path) -> Result<()> {
+    /// Checks every value once, before any work starts, and returns the recipe with its
+    /// checked settings, so no stage re-validates.
+    pub fn check(mut self) -> Result<ValidRecipe> {
+        let path = self.file.display().to_string();
+        let sources = [
+            self.teacher.onnx.is_some(),
+            self.teacher.columns.is_some(),
+            self.teacher.train.is_some(),
+        ];
+        match sources.iter().filter(|s| **s).count() {
+            1 => {}
+            0 => invalid_recipe!(
+                "{path}: [teacher] needs one source: onnx = \"model.onnx\", columns = \"prefix_\" or train = {{ hidden = [256, 256] }}"
+            ),
+            _ => invalid_recipe!(
+                "{path}: [teacher] has more than one source; keep exactly one of onnx, columns, train"
+            ),
+        }
+        if let Some(name) = &self.name {
+            distillery_registry::model_name(name)
+                .with_context(|| format!("{path}: `name` becomes the registered model's name"))?;
+        }
+        let calibration = self.quantize.calibration()?;
+        if self.distill.augment_factor == 0 {
+            invalid_recipe!("{path}: [distill] augment_factor must be at least 1");
+        }
+        self.check_evaluate(&path)?;
+        let params = self.distill_params()?;
+        let sweep = self.sweep_params()?;
+        if self.name.is_none() {
+            self.name = self
+                .file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(ValidRecipe {
+            recipe: self,
+            params,
+            calibration,
+            sweep,
+        })
+    }
+
+    /// Checks `[evaluate]` and `[quality] label_issues`.
+    fn check_evaluate(&self, path: &str) -> Result<()> {
         let e = &self.evaluate;
         for spec in &e.slices {
             distillery_eval::slices::SliceSpec::parse(spec)
-                .map_err(|m| anyhow::anyhow!("{}: [evaluate] slices: {m}", path.display()))?;
+                .map_err(|m| recipe_error!("{path}: [evaluate] slices: {m}"))?;
         }
         if self.quality.label_issues != LabelIssueMode::Report && e.cv_folds < 2 {
-            bail!(
-                "{}: [quality] label_issues = \"{}\" needs the out-of-fold probabilities of [evaluate] cv_folds = 5 (or any k ≥ 2)",
-                path.display(),
+            invalid_recipe!(
+                "{path}: [quality] label_issues = \"{}\" needs the out-of-fold probabilities of [evaluate] cv_folds = 5 (or any k ≥ 2)",
                 if self.quality.label_issues == LabelIssueMode::Drop {
                     "drop"
                 } else {
@@ -429,35 +453,29 @@ impl Recipe {
             );
         }
         if e.cv_folds == 1 {
-            bail!(
-                "{}: [evaluate] cv_folds = 1 cannot hold rows out; use 0 (off) or at least 2",
-                path.display()
+            invalid_recipe!(
+                "{path}: [evaluate] cv_folds = 1 cannot hold rows out; use 0 (off) or at least 2"
             );
         }
         if !(e.fdr > 0.0 && e.fdr < 1.0) {
-            bail!(
-                "{}: [evaluate] fdr = {} must be between 0 and 1 (e.g. 0.05)",
-                path.display(),
+            invalid_recipe!(
+                "{path}: [evaluate] fdr = {} must be between 0 and 1 (e.g. 0.05)",
                 e.fdr
             );
         }
         for (group, columns) in &e.feature_groups {
             if columns.is_empty() {
-                bail!(
-                    "{}: [evaluate] feature_groups.{group} is empty; list its columns",
-                    path.display()
+                invalid_recipe!(
+                    "{path}: [evaluate] feature_groups.{group} is empty; list its columns"
                 );
             }
-        }
-        for params in self.sweep_params()? {
-            drop(params);
         }
         Ok(())
     }
 
     /// Every `[sweep]` combination as checked training parameters, recipe order
     /// (hidden, then temperature, then soft weight).
-    pub(crate) fn sweep_params(&self) -> Result<Vec<distillery_train::ValidDistillParams>> {
+    fn sweep_params(&self) -> Result<Vec<distillery_train::ValidDistillParams>> {
         let s = &self.sweep;
         if !s.is_active() {
             return Ok(Vec::new());
@@ -477,7 +495,7 @@ impl Recipe {
                     r.distill.temperature = t;
                     r.distill.soft_weight = w;
                     out.push(r.distill_params().map_err(|e| {
-                        anyhow::anyhow!(
+                        recipe_error!(
                             "[sweep] hidden = {h:?}, temperature = {t}, soft_weight = {w}: {e}"
                         )
                     })?);
@@ -488,12 +506,12 @@ impl Recipe {
     }
 
     /// The run name.
-    pub(crate) fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("run")
     }
 
     /// The student's training parameters, checked.
-    pub(crate) fn distill_params(&self) -> Result<distillery_train::ValidDistillParams> {
+    fn distill_params(&self) -> Result<distillery_train::ValidDistillParams> {
         let d = &self.distill;
         distillery_train::DistillParams {
             hidden: self.student.hidden.clone(),
@@ -509,21 +527,49 @@ impl Recipe {
         .check()
         .map_err(|errors| {
             let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!("invalid [distill]/[student] settings: {}", list.join("; "))
+            recipe_error!("invalid [distill]/[student] settings: {}", list.join("; "))
         })
+    }
+}
+
+/// A recipe whose every setting has been checked ([`Recipe::check`]), with the checked
+/// values each stage needs. Reads as a [`Recipe`] through `Deref`.
+#[derive(Debug, Clone)]
+pub struct ValidRecipe {
+    recipe: Recipe,
+    /// The student's training parameters.
+    pub params: distillery_train::ValidDistillParams,
+    /// How the int8 student is calibrated.
+    pub calibration: distillery_runtime::Calibration,
+    /// `[sweep]`'s combinations, recipe order; empty without a sweep.
+    pub sweep: Vec<distillery_train::ValidDistillParams>,
+}
+
+impl std::ops::Deref for ValidRecipe {
+    type Target = Recipe;
+
+    fn deref(&self) -> &Recipe {
+        &self.recipe
+    }
+}
+
+impl ValidRecipe {
+    /// The recipe as written (paths resolved).
+    pub fn recipe(&self) -> &Recipe {
+        &self.recipe
     }
 }
 
 /// A TOML file that parses but does not fit its schema: the file, the line of the bad
 /// value and what was wrong with it (`recipe.toml, line 4: invalid type: …`).
-pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> anyhow::Error {
+pub fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> PipelineError {
     let message = unknown_key(text, e).unwrap_or_else(|| e.message().to_string());
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            anyhow::anyhow!("{file}, line {line}: {message}")
+            recipe_error!("{file}, line {line}: {message}")
         }
-        None => anyhow::anyhow!("{file}: {message}"),
+        None => recipe_error!("{file}: {message}"),
     }
 }
 
@@ -564,7 +610,10 @@ mod tests {
 
     #[test]
     fn minimal_recipe_gets_defaults_and_relative_paths() {
-        let r = Recipe::parse(MINIMAL, Path::new("dir/census.toml")).unwrap();
+        let r = Recipe::parse(MINIMAL, Path::new("dir/census.toml"))
+            .unwrap()
+            .check()
+            .unwrap();
         assert_eq!(r.name(), "census");
         assert_eq!(r.data.train, Path::new("dir/d.csv"));
         assert_eq!(r.student.hidden, [64]);
@@ -587,8 +636,18 @@ mod tests {
     #[test]
     fn exactly_one_teacher_source() {
         let text = MINIMAL.replace("onnx = \"t.onnx\"", "onnx = \"t.onnx\"\ncolumns = \"p_\"");
-        assert!(Recipe::parse(&text, Path::new("r.toml")).is_err());
+        assert!(
+            Recipe::parse(&text, Path::new("r.toml"))
+                .unwrap()
+                .check()
+                .is_err()
+        );
         let text = MINIMAL.replace("onnx = \"t.onnx\"", "");
-        assert!(Recipe::parse(&text, Path::new("r.toml")).is_err());
+        assert!(
+            Recipe::parse(&text, Path::new("r.toml"))
+                .unwrap()
+                .check()
+                .is_err()
+        );
     }
 }

@@ -5,27 +5,27 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use distillery_runtime::{Provenance, Student};
 use distillery_train::{FitOptions, FitOutcome, TransferSet, ValidDistillParams, fit, soften};
 
-use super::RunOptions;
-use super::data::Prepared;
-use super::teacher::{self, TeacherOutputs};
+use crate::RunOptions;
+use crate::data::Prepared;
+use crate::error::{Context, Result, refuse};
 use crate::recipe::{Augment, LabelIssueMode, Recipe};
+use crate::teacher::{self, TeacherOutputs};
 
 /// Everything a student learns from.
 pub(crate) struct Transfer {
     /// Encoded inputs: the training rows, then the synthetic ones.
-    pub(crate) x: Vec<f32>,
+    pub x: Vec<f32>,
     /// Teacher probabilities (temperature 1) for every row of `x`.
-    pub(crate) p: Vec<f32>,
+    pub p: Vec<f32>,
     /// Hard labels (`None` for unlabelled and synthetic rows).
-    pub(crate) y: Vec<Option<u32>>,
+    pub y: Vec<Option<u32>>,
     /// Synthetic rows appended.
-    pub(crate) augmented: usize,
+    pub augmented: usize,
     /// Real training rows at the front of `x` (the rest are synthetic).
-    pub(crate) real: usize,
+    pub real: usize,
 }
 
 impl Transfer {
@@ -98,7 +98,7 @@ pub(crate) fn transfer(
     recipe: &Recipe,
     prepared: &Prepared,
     teacher: &TeacherOutputs,
-    options: &RunOptions,
+    options: &RunOptions<'_>,
 ) -> Result<Transfer> {
     let k = prepared.labels.n_classes();
     let mut t = Transfer {
@@ -134,20 +134,20 @@ pub(crate) enum Target {
 
 /// One student to fit.
 pub(crate) struct Job<'a> {
-    pub(crate) role: String,
-    pub(crate) params: &'a ValidDistillParams,
-    pub(crate) target: Target,
+    pub role: String,
+    pub params: &'a ValidDistillParams,
+    pub target: Target,
     /// Encoded columns held at zero (their training mean, or "unknown level"): the inputs
     /// of a feature group left out.
-    pub(crate) mask: Option<&'a [bool]>,
+    pub mask: Option<&'a [bool]>,
     /// Per-epoch bars and log lines (off for jobs run in parallel).
-    pub(crate) verbose: bool,
+    pub verbose: bool,
 }
 
 /// Where checkpoints go and which job they belong to.
 pub(crate) struct Checkpoints<'a> {
-    pub(crate) dir: &'a Path,
-    pub(crate) job_key: &'a str,
+    pub dir: &'a Path,
+    pub job_key: &'a str,
 }
 
 /// Fits one student.
@@ -157,7 +157,7 @@ pub(crate) fn train(
     teacher: &TeacherOutputs,
     job: &Job<'_>,
     checkpoints: &Checkpoints<'_>,
-    options: &RunOptions,
+    options: &RunOptions<'_>,
 ) -> Result<FitOutcome> {
     let k = prepared.labels.n_classes();
     let width = prepared.encoder.width();
@@ -209,7 +209,7 @@ pub(crate) fn train(
         resume: options.resume,
         job_key: checkpoints.job_key.to_string(),
         on_epoch: Some(&on_epoch),
-        stop_after: crate::environment::stop_after_epoch(),
+        stop_after: options.stop_after_epoch,
     };
     let out = fit(job.params, &train_set, Some(&val_set), &fit_options)
         .with_context(|| format!("training the {}", job.role))?;
@@ -219,7 +219,7 @@ pub(crate) fn train(
     if fit_options.stop_after.is_some_and(|s| {
         out.history.len() < job.params.epochs && !out.stopped_early && out.history.len() == s
     }) {
-        anyhow::bail!(
+        refuse!(
             "stopped after epoch {} as DISTILLERY_STOP_AFTER_EPOCH asked; rerun with --resume to continue",
             out.history.len()
         );

@@ -4,15 +4,15 @@
 
 use std::fmt::Write;
 
-use anyhow::{Result, bail};
 use distillery_quality::{CheckReport, Input, Settings, Severity};
 
-use super::cv::LabelIssueRows;
-use super::data::Prepared;
+use crate::cv::LabelIssueRows;
+use crate::data::Prepared;
+use crate::error::{Result, data_error, refuse};
 use crate::recipe::Recipe;
 
 /// Runs the checks on the prepared data.
-pub(crate) fn check(recipe: &Recipe, prepared: &Prepared) -> CheckReport {
+pub fn check(recipe: &Recipe, prepared: &Prepared) -> CheckReport {
     let features: Vec<String> = prepared.features.iter().map(|(n, _)| n.clone()).collect();
     let settings = Settings {
         severity: recipe.quality.severity.clone(),
@@ -42,7 +42,7 @@ pub(crate) fn check(recipe: &Recipe, prepared: &Prepared) -> CheckReport {
 }
 
 /// Fails (naming every blocking finding and how to accept it) when one is unacknowledged.
-pub(crate) fn refuse_blocking(report: &CheckReport) -> Result<()> {
+pub fn refuse_blocking(report: &CheckReport) -> Result<()> {
     let blocking = report.blocking();
     if blocking.is_empty() {
         return Ok(());
@@ -52,7 +52,7 @@ pub(crate) fn refuse_blocking(report: &CheckReport) -> Result<()> {
         .map(|f| format!("  - [{}] {}", f.key, f.message))
         .collect();
     let keys: Vec<String> = blocking.iter().map(|f| format!("\"{}\"", f.key)).collect();
-    bail!(
+    refuse!(
         "the data checks found {} problem(s) that block training:\n{}\nfix the data, or accept them with [quality] acknowledge = [{}]",
         blocking.len(),
         list.join("\n"),
@@ -61,7 +61,7 @@ pub(crate) fn refuse_blocking(report: &CheckReport) -> Result<()> {
 }
 
 /// Adds the label issues found in the cross-validation's out-of-fold probabilities.
-pub(crate) fn add_label_issues(
+pub fn add_label_issues(
     report: &mut CheckReport,
     prepared: &Prepared,
     issues: &LabelIssueRows,
@@ -107,15 +107,19 @@ pub(crate) fn add_label_issues(
 /// data rows of the training file (the header is not counted, so row 1 is the file's
 /// second line).
 #[derive(Debug, serde::Serialize)]
-pub(crate) struct FlaggedRow {
-    pub(crate) row: usize,
-    pub(crate) label: String,
-    pub(crate) likely_label: String,
-    pub(crate) self_confidence: f64,
+pub struct FlaggedRow {
+    /// 1-based data row of the training file.
+    pub row: usize,
+    /// The label as given.
+    pub label: String,
+    /// The class the out-of-fold probabilities favour.
+    pub likely_label: String,
+    /// The probability given to the label as given (low: likely wrong).
+    pub self_confidence: f64,
 }
 
 /// Every flagged row, least self-confident first.
-pub(crate) fn flagged_rows(prepared: &Prepared, issues: &LabelIssueRows) -> Vec<FlaggedRow> {
+pub fn flagged_rows(prepared: &Prepared, issues: &LabelIssueRows) -> Vec<FlaggedRow> {
     let classes = &prepared.labels.classes;
     issues
         .rows
@@ -133,7 +137,7 @@ pub(crate) fn flagged_rows(prepared: &Prepared, issues: &LabelIssueRows) -> Vec<
 
 /// `label_issues.csv`: row (1-based data row), given label, likely label, self-confidence,
 /// least self-confident first.
-pub(crate) fn label_issues_csv(prepared: &Prepared, issues: &LabelIssueRows) -> Result<Vec<u8>> {
+pub fn label_issues_csv(prepared: &Prepared, issues: &LabelIssueRows) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["row", "label", "likely_label", "self_confidence"])?;
     for f in flagged_rows(prepared, issues) {
@@ -145,11 +149,11 @@ pub(crate) fn label_issues_csv(prepared: &Prepared, issues: &LabelIssueRows) -> 
         ])?;
     }
     w.into_inner()
-        .map_err(|e| anyhow::anyhow!("writing label_issues.csv: {e}"))
+        .map_err(|e| data_error!("writing label_issues.csv: {e}"))
 }
 
 /// A readable summary of the findings (one line each, most severe first).
-pub(crate) fn table(report: &CheckReport) -> String {
+pub fn table(report: &CheckReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -183,7 +187,7 @@ pub(crate) fn table(report: &CheckReport) -> String {
 }
 
 /// `data_card.md`: provenance, missing values and the checks' verdicts.
-pub(crate) fn data_card(recipe: &Recipe, prepared: &Prepared, report: &CheckReport) -> String {
+pub fn data_card(recipe: &Recipe, prepared: &Prepared, report: &CheckReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Data card: {}\n", recipe.name());
     let _ = writeln!(s, "## Provenance\n");

@@ -1,7 +1,6 @@
 //! The evidence beyond headline metrics: fidelity, slices and gate verdicts, shared by
 //! `distillery run` and `distillery eval`.
 
-use anyhow::{Result, bail};
 use distillery_data::{Kind, Table};
 use distillery_eval::run_report::{
     FidelityReport, ModelSummary, Quality, SliceReport, TrainingSummary,
@@ -9,15 +8,16 @@ use distillery_eval::run_report::{
 use distillery_eval::slices::{self, DiscoveryOptions, Outcomes};
 use distillery_train::FitOutcome;
 
-use super::data::Prepared;
+use crate::data::Prepared;
+use crate::error::{Result, data_error, refuse};
 use crate::recipe::EvaluateSection;
 use distillery_eval::slices::{SliceSpec, search_features};
 
 /// Checks, before any training, that every declared slice and feature group names real
 /// columns, so a typo fails in a second rather than after the whole run.
-pub(crate) fn check_columns(settings: &EvaluateSection, prepared: &Prepared) -> Result<()> {
+pub fn check_columns(settings: &EvaluateSection, prepared: &Prepared) -> Result<()> {
     for spec in &settings.slices {
-        let spec = SliceSpec::parse(spec).map_err(|m| anyhow::anyhow!("[evaluate] slices: {m}"))?;
+        let spec = SliceSpec::parse(spec).map_err(|m| data_error!("[evaluate] slices: {m}"))?;
         spec.build(prepared.test_table(), &prepared.test_rows)?;
     }
     let names: Vec<&str> = prepared.features.iter().map(|(n, _)| n.as_str()).collect();
@@ -27,7 +27,7 @@ pub(crate) fn check_columns(settings: &EvaluateSection, prepared: &Prepared) -> 
                 .filter(|n| names.contains(&n.as_str()))
                 .map(|n| format!("did you mean '{n}'? "))
                 .unwrap_or_default();
-            bail!(
+            refuse!(
                 "[evaluate] feature_groups.{group}: '{bad}' is not a feature column; {hint}features are {}",
                 names.join(", ")
             );
@@ -37,19 +37,25 @@ pub(crate) fn check_columns(settings: &EvaluateSection, prepared: &Prepared) -> 
 }
 
 /// A trained student's raw measurements.
-pub(crate) struct Measured<'a> {
-    pub(crate) kind: &'a str,
+pub struct Measured<'a> {
+    /// What the report calls the model ("distilled MLP").
+    pub kind: &'a str,
     /// Test probabilities, `n × k`.
-    pub(crate) p: &'a [f32],
-    pub(crate) parameters: usize,
-    pub(crate) bytes: usize,
-    pub(crate) latency_us: f64,
-    pub(crate) fit: &'a FitOutcome,
-    pub(crate) hidden: &'a [usize],
+    pub p: &'a [f32],
+    /// Weights and biases in the network.
+    pub parameters: usize,
+    /// Size of the saved student.
+    pub bytes: usize,
+    /// Median latency of one raw row, in microseconds.
+    pub latency_us: f64,
+    /// How training went (epochs, best validation loss).
+    pub fit: &'a FitOutcome,
+    /// Hidden layer widths.
+    pub hidden: &'a [usize],
 }
 
 /// Every metric of one student on the test rows.
-pub(crate) fn student_summary(
+pub fn student_summary(
     m: &Measured<'_>,
     teacher_test: &[f32],
     k: usize,
@@ -79,7 +85,7 @@ pub(crate) fn student_summary(
 }
 
 /// Student vs teacher row by row.
-pub(crate) fn fidelity(student: &[f32], teacher: &[f32], k: usize) -> FidelityReport {
+pub fn fidelity(student: &[f32], teacher: &[f32], k: usize) -> FidelityReport {
     FidelityReport {
         agreement: distillery_eval::fidelity(student, teacher, k),
         mean_kl: distillery_eval::mean_kl(student, teacher, k),
@@ -88,21 +94,26 @@ pub(crate) fn fidelity(student: &[f32], teacher: &[f32], k: usize) -> FidelityRe
 }
 
 /// What the slice report is computed on.
-pub(crate) struct SliceInput<'a> {
-    pub(crate) table: &'a Table,
+pub struct SliceInput<'a> {
+    /// The table the test rows come from.
+    pub table: &'a Table,
     /// Rows of `table` in the order of the probability rows.
-    pub(crate) rows: &'a [usize],
-    pub(crate) features: &'a [(String, Kind)],
-    pub(crate) student: &'a [f32],
+    pub rows: &'a [usize],
+    /// The feature columns slices may be built on.
+    pub features: &'a [(String, Kind)],
+    /// The model under test's probabilities, `n × k`.
+    pub student: &'a [f32],
     /// The teacher's probabilities (`None`: slices report the student alone).
-    pub(crate) teacher: Option<&'a [f32]>,
-    pub(crate) k: usize,
-    pub(crate) y: &'a [Option<u32>],
+    pub teacher: Option<&'a [f32]>,
+    /// Number of classes.
+    pub k: usize,
+    /// True class per row (`None`: unlabelled).
+    pub y: &'a [Option<u32>],
 }
 
 /// Declared slices, the weak-slice search (when `search` and the recipe allow) and the slice
 /// gap over declared and single-feature slices.
-pub(crate) fn slices(
+pub fn slices(
     settings: &EvaluateSection,
     input: &SliceInput<'_>,
     search: bool,
@@ -119,8 +130,7 @@ pub(crate) fn slices(
         .slices
         .iter()
         .map(|spec| {
-            let spec =
-                SliceSpec::parse(spec).map_err(|m| anyhow::anyhow!("[evaluate] slices: {m}"))?;
+            let spec = SliceSpec::parse(spec).map_err(|m| data_error!("[evaluate] slices: {m}"))?;
             Ok(slices::evaluate(
                 &spec.build(input.table, input.rows)?,
                 &outcomes,

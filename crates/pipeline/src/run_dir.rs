@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use distillery_eval::run_report::Report;
+
+use crate::error::{Context, Result};
 
 /// A run directory being written.
 pub(crate) struct RunDir {
@@ -62,6 +63,46 @@ impl Drop for RunDir {
             let _ = std::fs::remove_dir_all(&self.tmp);
         }
     }
+}
+
+/// Writes a report-only directory `out/id/` (`distillery eval`), whole or not at all.
+pub fn write_report_dir(out: &std::path::Path, id: &str, report: &Report) -> Result<PathBuf> {
+    let dir = RunDir::create(out, id)?;
+    dir.write_reports(report)?;
+    dir.finish()
+}
+
+/// The current time as RFC 3339 UTC, to the second.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// A fresh run id: the name, the time to the second and a short salt, so parallel runs
+/// of one recipe never collide (`census-20261204T150000Z-3fa2c1`).
+pub fn run_id(name: &str, recipe_hash: &str) -> String {
+    let now = std::time::SystemTime::now();
+    let stamp: String = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let nanos = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let salt =
+        blake3::hash(format!("{recipe_hash}{nanos}{}", std::process::id()).as_bytes()).to_hex();
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{clean}-{stamp}-{}", &salt[..6])
 }
 
 #[cfg(test)]

@@ -9,18 +9,19 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Context, Result, bail};
 use distillery_eval::{CrossValidation, Fold, FoldModel, FoldSummary, Scores};
 use distillery_train::ValidDistillParams;
 
-use super::RunOptions;
-use super::data::Prepared;
-use super::distill::{self, Checkpoints, Job, Target};
-use super::teacher;
+use crate::RunOptions;
+use crate::data::Prepared;
+use crate::distill::{self, Checkpoints, Job, Target};
+use crate::error::{Context, Result, data_error};
+use crate::progress::WithoutEpochs;
 use crate::recipe::Recipe;
+use crate::teacher;
 
 /// File (in the run directory) with the out-of-fold probabilities.
-pub(crate) const PROBABILITIES_FILE: &str = "cv_probabilities.csv";
+pub const PROBABILITIES_FILE: &str = "cv_probabilities.csv";
 
 /// One fold's out-of-fold rows.
 struct FoldResult {
@@ -32,13 +33,13 @@ struct FoldResult {
 
 /// Runs the cross-validation; returns the summary, the CSV of per-row out-of-fold
 /// probabilities and the label issues found in them.
-pub(crate) fn run(
+pub fn run(
     recipe: &Recipe,
     prepared: &Prepared,
     params: &ValidDistillParams,
     checkpoint_dir: &Path,
     job_key: &str,
-    options: &RunOptions,
+    options: &RunOptions<'_>,
 ) -> Result<CvOutcome> {
     let k_folds = recipe.evaluate.cv_folds;
     let folds = distillery_data::stratified_folds(&prepared.labels.y, k_folds, params.seed)
@@ -52,7 +53,8 @@ pub(crate) fn run(
     let quiet = RunOptions {
         out_dir: options.out_dir.clone(),
         resume: options.resume,
-        progress: options.progress.without_epochs(),
+        progress: &WithoutEpochs(options.progress),
+        stop_after_epoch: options.stop_after_epoch,
     };
     let bar = options.progress.jobs("cross-validation", k_folds);
     let next = AtomicUsize::new(0);
@@ -87,7 +89,7 @@ pub(crate) fn run(
             slot.into_inner()
                 .ok()
                 .flatten()
-                .unwrap_or_else(|| bail!("fold {f} did not finish"))
+                .unwrap_or_else(|| Err(data_error!("fold {f} did not finish")))
         })
         .collect::<Result<_>>()?;
     let csv = probabilities_csv(prepared, &results)?;
@@ -111,21 +113,25 @@ pub(crate) fn run(
 }
 
 /// What cross-validation leaves behind.
-pub(crate) struct CvOutcome {
-    pub(crate) summary: CrossValidation,
-    pub(crate) probabilities_csv: Vec<u8>,
-    pub(crate) label_issues: LabelIssueRows,
+pub struct CvOutcome {
+    /// The per-fold scores of teacher, student and scratch, with their spread.
+    pub summary: CrossValidation,
+    /// Every labelled row's out-of-fold probabilities, as CSV (kept in the run).
+    pub probabilities_csv: Vec<u8>,
+    /// The labels those probabilities disagree with.
+    pub label_issues: LabelIssueRows,
 }
 
 /// Label issues over the training file's labelled rows.
-pub(crate) struct LabelIssueRows {
+pub struct LabelIssueRows {
     /// Data rows (0-based) of the flagged labels, least self-confident first.
-    pub(crate) rows: Vec<usize>,
-    pub(crate) found: distillery_quality::LabelIssues,
+    pub rows: Vec<usize>,
+    /// The issues as the quality crate reports them (counts, rate, rule).
+    pub found: distillery_quality::LabelIssues,
     /// Whose out-of-fold probabilities were used.
-    pub(crate) source: &'static str,
+    pub source: &'static str,
     /// Labelled rows examined.
-    pub(crate) examined: usize,
+    pub examined: usize,
 }
 
 /// Confident learning on the out-of-fold probabilities: the teacher's when it was trained
@@ -166,7 +172,7 @@ fn one_fold(
     held: &[usize],
     dir: &Path,
     job_key: &str,
-    options: &RunOptions,
+    options: &RunOptions<'_>,
 ) -> Result<FoldResult> {
     let data = prepared.fold(held, recipe.data.validation_fraction, params.seed)?;
     let teacher = teacher::build(recipe, &data, params, dir, options)?;
@@ -253,5 +259,5 @@ fn probabilities_csv(prepared: &Prepared, results: &[FoldResult]) -> Result<Vec<
         w.write_record(&record)?;
     }
     w.into_inner()
-        .map_err(|e| anyhow::anyhow!("writing {PROBABILITIES_FILE}: {e}"))
+        .map_err(|e| data_error!("writing {PROBABILITIES_FILE}: {e}"))
 }

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
 use distillery_runtime::{Provenance, Scratch, Student};
 use distillery_teacher::{
     MlpTeacher, OnnxOptions, OnnxTeacher, Teacher, read_soft_labels, soft_label_columns,
@@ -12,9 +11,11 @@ use distillery_train::{
     munge as munge_rows,
 };
 
-use super::data::Prepared;
-use super::feed::TeacherFeed;
-use super::{RunOptions, latency};
+use crate::RunOptions;
+use crate::data::Prepared;
+use crate::error::{Context, Result, data_error, refuse};
+use crate::feed::TeacherFeed;
+use crate::latency;
 use crate::recipe::Recipe;
 
 /// Something that can label new rows (needed for MUNGE).
@@ -29,26 +30,35 @@ pub(crate) enum Labeller {
 }
 
 /// The teacher's probabilities on every split plus what the summary reports about it.
-pub(crate) struct TeacherOutputs {
-    pub(crate) train: Vec<f32>,
-    pub(crate) validation: Vec<f32>,
-    pub(crate) test: Vec<f32>,
-    pub(crate) kind: String,
-    pub(crate) identity: String,
-    pub(crate) parameters: Option<usize>,
-    pub(crate) bytes: Option<u64>,
-    pub(crate) latency_us: Option<f64>,
-    pub(crate) in_house: Option<Student>,
+pub struct TeacherOutputs {
+    /// Probabilities on the training rows, `n × k`, in the target's class order.
+    pub train: Vec<f32>,
+    /// Probabilities on the validation rows.
+    pub validation: Vec<f32>,
+    /// Probabilities on the test rows.
+    pub test: Vec<f32>,
+    /// What the report calls the teacher ("ONNX model", "in-house MLP").
+    pub kind: String,
+    /// What provenance records: the model file's hash, or the soft-label columns.
+    pub identity: String,
+    /// The teacher's size in parameters, when known.
+    pub parameters: Option<usize>,
+    /// The teacher's size on disk, when known.
+    pub bytes: Option<u64>,
+    /// Median latency of one row through the teacher, when it runs here.
+    pub latency_us: Option<f64>,
+    /// The teacher trained by the run (`[teacher] train`), kept in the run directory.
+    pub in_house: Option<Student>,
     labeller: Labeller,
 }
 
 /// Runs (or trains) the teacher.
-pub(crate) fn build(
+pub fn build(
     recipe: &Recipe,
     data: &Prepared,
     params: &ValidDistillParams,
     checkpoints: &Path,
-    options: &RunOptions,
+    options: &RunOptions<'_>,
 ) -> Result<TeacherOutputs> {
     let k = data.labels.n_classes();
     let t = &recipe.teacher;
@@ -72,7 +82,7 @@ pub(crate) fn build(
             let x = feed.build(table, rows)?;
             let p = teacher.predict_proba(&x, rows.len())?;
             if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
-                bail!(
+                refuse!(
                     "the teacher returned {} for row {} of {}; neural-network teachers cannot take missing values (tree ensembles can): impute or drop rows with missing inputs",
                     p[bad],
                     rows[bad / k] + 1,
@@ -132,7 +142,7 @@ pub(crate) fn build(
         });
     }
     let Some(training) = &t.train else {
-        bail!("[teacher] has no source");
+        refuse!("[teacher] has no source");
     };
     let teacher_params = DistillParams {
         hidden: training.hidden.clone(),
@@ -142,7 +152,7 @@ pub(crate) fn build(
         ..(**params).clone()
     }
     .check()
-    .map_err(|e| anyhow::anyhow!("invalid [teacher] train settings: {e:?}"))?;
+    .map_err(|e| data_error!("invalid [teacher] train settings: {e:?}"))?;
     let width = data.encoder.width();
     let y: Vec<Option<u32>> = data.train_rows.iter().map(|&r| data.labels.y[r]).collect();
     let vy: Vec<Option<u32>> = data.val_rows.iter().map(|&r| data.labels.y[r]).collect();
@@ -217,7 +227,7 @@ pub(crate) fn build(
 }
 
 /// MUNGE neighbours of the training rows, encoded, with the teacher's probabilities.
-pub(crate) fn munge(
+pub fn munge(
     recipe: &Recipe,
     data: &Prepared,
     teacher: &TeacherOutputs,
@@ -248,7 +258,7 @@ pub(crate) fn munge(
             order,
         } => {
             if let Some(missing) = feed.columns.iter().find(|c| !names.contains(c)) {
-                bail!(
+                refuse!(
                     "augment = \"munge\" needs every teacher input to be a feature, but '{missing}' is not; drop it from [teacher] inputs or turn augmentation off"
                 );
             }
@@ -256,7 +266,7 @@ pub(crate) fn munge(
             reorder(&teacher.predict_proba(&tx, all.len())?, order, k)
         }
         Labeller::Mlp(t) => t.predict_proba(&x, all.len())?,
-        Labeller::Fixed => bail!(
+        Labeller::Fixed => refuse!(
             "augment = \"munge\" needs a teacher that can label new rows; precomputed soft-label columns cannot"
         ),
     };
@@ -264,14 +274,10 @@ pub(crate) fn munge(
 }
 
 /// For each data class, the teacher output column holding it.
-pub(crate) fn class_order(
-    teacher: &OnnxTeacher,
-    classes: &[String],
-    path: &Path,
-) -> Result<Vec<usize>> {
+pub fn class_order(teacher: &OnnxTeacher, classes: &[String], path: &Path) -> Result<Vec<usize>> {
     let k = teacher.n_classes();
     if k != classes.len() {
-        bail!(
+        refuse!(
             "teacher {} predicts {k} classes but the target has {} ({:?}); use a teacher trained on this target",
             path.display(),
             classes.len(),
@@ -293,7 +299,8 @@ pub(crate) fn class_order(
     Ok((0..k).collect())
 }
 
-pub(crate) fn reorder(p: &[f32], order: &[usize], k: usize) -> Vec<f32> {
+/// Rearranges `n × k` probabilities from the teacher's class order into the target's.
+pub fn reorder(p: &[f32], order: &[usize], k: usize) -> Vec<f32> {
     if order.iter().enumerate().all(|(i, &o)| i == o) {
         return p.to_vec();
     }

@@ -4,10 +4,9 @@
 //! checkpoints; `--resume` takes over the newest folder of the job whose lock is free
 //! (its run was interrupted).
 
+use crate::error::{Context, Result};
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result};
 
 /// The lock file inside an owner's folder.
 const LOCK: &str = ".lock";
