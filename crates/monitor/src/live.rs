@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use distillery_data::{Kind, Table};
+use distillery_teacher::Teacher;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -26,16 +27,6 @@ use crate::stream::{Adwin, Ddm, Detector, Signal};
 
 /// Windows kept in the state's history.
 const HISTORY: usize = 50;
-
-/// A source of teacher probabilities for live rows (ONNX through tract, a remote Open
-/// Inference Protocol endpoint, …), rows in the student's class order.
-pub trait TeacherOracle: Send {
-    /// Class probabilities for every row of `table`.
-    ///
-    /// # Errors
-    /// The teacher could not be run; the message says why.
-    fn probabilities(&mut self, table: &Table) -> Result<Vec<Vec<f64>>, String>;
-}
 
 /// What to watch and when to alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,7 +150,7 @@ pub struct LiveMonitor {
     profile: Profile,
     classes: Vec<String>,
     buffer: TrafficBuffer,
-    teacher: Option<Box<dyn TeacherOracle>>,
+    teacher: Option<Box<dyn Teacher>>,
     cbpe: Option<Estimator>,
     rng: ChaCha8Rng,
     disagreement: Adwin,
@@ -177,7 +168,7 @@ impl LiveMonitor {
         model: &str,
         profile: Profile,
         config: LiveConfig,
-        teacher: Option<Box<dyn TeacherOracle>>,
+        teacher: Option<Box<dyn Teacher>>,
     ) -> LiveMonitor {
         let features = profile.features();
         let classes = profile
@@ -362,11 +353,13 @@ impl LiveMonitor {
         if rows.is_empty() {
             return;
         }
-        match teacher.probabilities(&table.take(&rows)) {
+        let k = teacher.classes().len().max(1);
+        match teacher.label(table, &rows) {
             Ok(teacher_p) => {
                 let mut agree = 0usize;
-                for (t, &r) in teacher_p.iter().zip(&rows) {
-                    let same = argmax(t) == argmax(&probabilities[r]);
+                for (t, &r) in teacher_p.chunks_exact(k).zip(&rows) {
+                    let t: Vec<f64> = t.iter().map(|&p| f64::from(p)).collect();
+                    let same = argmax(&t) == argmax(&probabilities[r]);
                     agree += usize::from(same);
                     if self.disagreement.update(f64::from(u8::from(!same))) == Signal::Drift {
                         self.state.disagreement_alarms += 1;
@@ -377,7 +370,7 @@ impl LiveMonitor {
             }
             Err(e) => {
                 self.state.teacher_errors += 1;
-                summary.teacher_error = Some(e);
+                summary.teacher_error = Some(e.to_string());
             }
         }
     }
@@ -444,21 +437,35 @@ mod tests {
     use std::path::PathBuf;
 
     /// A teacher that says class 1 when x > threshold.
-    struct Threshold(f64);
+    struct Threshold(f64, Vec<String>);
 
-    impl TeacherOracle for Threshold {
-        fn probabilities(&mut self, table: &Table) -> Result<Vec<Vec<f64>>, String> {
-            let x = table.column("x").map_err(|e| e.to_string())?;
-            Ok((0..table.n_rows())
-                .map(|r| {
-                    let v = x.number(r).unwrap_or(0.0);
-                    if v > self.0 {
-                        vec![0.0, 1.0]
+    impl Threshold {
+        fn new(threshold: f64) -> Threshold {
+            Threshold(threshold, vec!["a".into(), "b".into()])
+        }
+    }
+
+    impl Teacher for Threshold {
+        fn classes(&self) -> &[String] {
+            &self.1
+        }
+        fn label(&self, table: &Table, rows: &[usize]) -> distillery_teacher::Result<Vec<f32>> {
+            let x = table
+                .column("x")
+                .map_err(|e| distillery_teacher::TeacherError::Feed(e.to_string()))?;
+            Ok(rows
+                .iter()
+                .flat_map(|&r| {
+                    if x.number(r).unwrap_or(0.0) > self.0 {
+                        [0.0, 1.0]
                     } else {
-                        vec![1.0, 0.0]
+                        [1.0, 0.0]
                     }
                 })
                 .collect())
+        }
+        fn describe(&self) -> String {
+            "threshold".into()
         }
     }
 
@@ -506,7 +513,7 @@ mod tests {
             cooldown: 3,
             ..LiveConfig::default()
         };
-        let mut m = LiveMonitor::new("m", profile, config, Some(Box::new(Threshold(0.5))));
+        let mut m = LiveMonitor::new("m", profile, config, Some(Box::new(Threshold::new(0.5))));
         // Student and teacher agree on reference-like traffic: no alert.
         for _ in 0..3 {
             let xs: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0).collect();

@@ -26,7 +26,6 @@ pub mod data;
 mod dedup;
 mod distill;
 pub mod evaluate;
-pub mod feed;
 pub mod latency;
 mod measure;
 mod memory;

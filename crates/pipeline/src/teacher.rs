@@ -4,7 +4,7 @@ use std::path::Path;
 
 use distillery_runtime::{Provenance, Scratch, Student};
 use distillery_teacher::{
-    MlpTeacher, OnnxOptions, OnnxTeacher, Teacher, read_soft_labels, soft_label_columns,
+    ColumnsTeacher, MlpTeacher, OnnxModel, OnnxOptions, OnnxTeacher, Teacher,
 };
 use distillery_train::{
     DistillParams, FitOptions, MungeParams, TransferSet, ValidDistillParams, encode_rows, fit,
@@ -14,20 +14,8 @@ use distillery_train::{
 use crate::RunOptions;
 use crate::data::Prepared;
 use crate::error::{Context, Result, data_error, refuse};
-use crate::feed::TeacherFeed;
 use crate::latency;
 use crate::recipe::Recipe;
-
-/// Something that can label new rows (needed for MUNGE).
-pub(crate) enum Labeller {
-    Onnx {
-        teacher: Box<OnnxTeacher>,
-        feed: TeacherFeed,
-        order: Vec<usize>,
-    },
-    Mlp(MlpTeacher),
-    Fixed,
-}
 
 /// The teacher's probabilities on every split plus what the summary reports about it.
 pub struct TeacherOutputs {
@@ -49,7 +37,9 @@ pub struct TeacherOutputs {
     pub latency_us: Option<f64>,
     /// The teacher trained by the run (`[teacher] train`), kept in the run directory.
     pub in_house: Option<Student>,
-    labeller: Labeller,
+    /// The teacher itself, to label MUNGE's synthetic rows (`None`: soft-label columns,
+    /// which cannot label new rows).
+    labeller: Option<Box<dyn Teacher>>,
 }
 
 /// Runs (or trains) the teacher.
@@ -68,29 +58,17 @@ pub fn build(
             output_kind: t.scores,
             width_hint: t.inputs.as_ref().map(Vec::len),
         };
-        let teacher = OnnxTeacher::load(path, &onnx_options)
+        let model = OnnxModel::load(path, &onnx_options)
             .with_context(|| format!("loading teacher {}", path.display()))?;
-        let feed = TeacherFeed::new(
-            &teacher,
+        let teacher = OnnxTeacher::new(
+            model,
+            &data.labels.classes,
             t.inputs.as_deref(),
             &data.schema,
-            &data.train_table,
+            Some(&data.train_table),
         )
         .with_context(|| format!("feeding teacher {}", path.display()))?;
-        let order = class_order(&teacher, &data.labels.classes, path)?;
-        let label = |table: &distillery_data::Table, rows: &[usize]| -> Result<Vec<f32>> {
-            let x = feed.build(table, rows)?;
-            let p = teacher.predict_proba(&x, rows.len())?;
-            if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
-                refuse!(
-                    "the teacher returned {} for row {} of {}; neural-network teachers cannot take missing values (tree ensembles can): impute or drop rows with missing inputs",
-                    p[bad],
-                    rows[bad / k] + 1,
-                    table.path().display()
-                );
-            }
-            Ok(reorder(&p, &order, k))
-        };
+        let label = |table: &distillery_data::Table, rows: &[usize]| teacher.label(table, rows);
         let train = label(&data.train_table, &data.train_rows)?;
         let validation = label(&data.train_table, &data.val_rows)?;
         let test = label(data.test_table(), &data.test_rows)?;
@@ -100,45 +78,38 @@ pub fn build(
         let sample: Vec<usize> = data.test_rows.iter().take(256).copied().collect();
         let latency = latency::median_us(1000, |i| {
             let row = [sample[i % sample.len()]];
-            if let Ok(x) = feed.build(table, &row) {
-                let _ = std::hint::black_box(teacher.predict_proba(&x, 1));
-            }
+            let _ = std::hint::black_box(teacher.label(table, &row));
         });
         return Ok(TeacherOutputs {
             train,
             validation,
             test,
-            kind: format!("ONNX ({})", teacher.engine()),
-            identity: format!("onnx:{}", teacher.file_hash),
+            kind: format!("ONNX ({})", teacher.model.engine()),
+            identity: format!("onnx:{}", teacher.model.file_hash),
             parameters: None,
-            bytes: Some(teacher.bytes),
+            bytes: Some(teacher.model.bytes),
             latency_us: Some(latency),
             in_house: None,
-            labeller: Labeller::Onnx {
-                teacher: Box::new(teacher),
-                feed,
-                order,
-            },
+            labeller: Some(Box::new(teacher)),
         });
     }
     if let Some(prefix) = &t.columns {
-        let columns = soft_label_columns(&data.train_table, prefix, &data.labels.classes)?;
-        let train = read_soft_labels(&data.train_table, &columns, &data.train_rows, t.scores)?;
-        let validation = read_soft_labels(&data.train_table, &columns, &data.val_rows, t.scores)?;
-        let test_columns = soft_label_columns(data.test_table(), prefix, &data.labels.classes)
+        let teacher = ColumnsTeacher::new(prefix, &data.labels.classes, t.scores);
+        let train = teacher.label(&data.train_table, &data.train_rows)?;
+        let validation = teacher.label(&data.train_table, &data.val_rows)?;
+        let test = teacher.label(data.test_table(), &data.test_rows)
             .context("the test rows need the teacher's soft-label columns too (fidelity is measured against them)")?;
-        let test = read_soft_labels(data.test_table(), &test_columns, &data.test_rows, t.scores)?;
         return Ok(TeacherOutputs {
             train,
             validation,
             test,
-            kind: format!("soft-label columns {prefix}*"),
+            kind: teacher.describe(),
             identity: format!("columns:{prefix}"),
             parameters: None,
             bytes: None,
             latency_us: None,
             in_house: None,
-            labeller: Labeller::Fixed,
+            labeller: None,
         });
     }
     let Some(training) = &t.train else {
@@ -222,7 +193,7 @@ pub fn build(
         bytes: Some(bytes),
         latency_us: Some(latency),
         in_house: Some(student),
-        labeller: Labeller::Mlp(teacher),
+        labeller: Some(Box::new(teacher)),
     })
 }
 
@@ -232,7 +203,6 @@ pub fn munge(
     data: &Prepared,
     teacher: &TeacherOutputs,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let k = data.labels.n_classes();
     let names: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
     let d = &recipe.distill;
     let params = MungeParams {
@@ -251,60 +221,16 @@ pub fn munge(
     )?;
     let all: Vec<usize> = (0..synthetic.n_rows()).collect();
     let x = encode_rows(&data.encoder, &synthetic, &all)?;
-    let p = match &teacher.labeller {
-        Labeller::Onnx {
-            teacher,
-            feed,
-            order,
-        } => {
-            if let Some(missing) = feed.columns.iter().find(|c| !names.contains(c)) {
-                refuse!(
-                    "augment = \"munge\" needs every teacher input to be a feature, but '{missing}' is not; drop it from [teacher] inputs or turn augmentation off"
-                );
-            }
-            let tx = feed.build(&synthetic, &all)?;
-            reorder(&teacher.predict_proba(&tx, all.len())?, order, k)
-        }
-        Labeller::Mlp(t) => t.predict_proba(&x, all.len())?,
-        Labeller::Fixed => refuse!(
-            "augment = \"munge\" needs a teacher that can label new rows; precomputed soft-label columns cannot"
-        ),
-    };
-    Ok((x, p))
-}
-
-/// For each data class, the teacher output column holding it.
-pub fn class_order(teacher: &OnnxTeacher, classes: &[String], path: &Path) -> Result<Vec<usize>> {
-    let k = teacher.n_classes();
-    if k != classes.len() {
+    let Some(labeller) = &teacher.labeller else {
         refuse!(
-            "teacher {} predicts {k} classes but the target has {} ({:?}); use a teacher trained on this target",
-            path.display(),
-            classes.len(),
-            classes
+            "augment = \"munge\" needs a teacher that can label new rows; precomputed soft-label columns cannot"
         );
-    }
-    if let Some(labels) = &teacher.class_labels {
-        let order: Option<Vec<usize>> = classes
-            .iter()
-            .map(|c| labels.iter().position(|l| l == c))
-            .collect();
-        if let Some(order) = order {
-            return Ok(order);
-        }
-        tracing::warn!(
-            "teacher class labels {labels:?} differ from the target's {classes:?}; assuming the same order"
-        );
-    }
-    Ok((0..k).collect())
-}
-
-/// Rearranges `n × k` probabilities from the teacher's class order into the target's.
-pub fn reorder(p: &[f32], order: &[usize], k: usize) -> Vec<f32> {
-    if order.iter().enumerate().all(|(i, &o)| i == o) {
-        return p.to_vec();
-    }
-    p.chunks_exact(k)
-        .flat_map(|row| order.iter().map(move |&o| row[o]))
-        .collect()
+    };
+    let p = labeller.label(&synthetic, &all).map_err(|e| match e {
+        distillery_teacher::TeacherError::Feed(m) => data_error!(
+            "augment = \"munge\" needs every teacher input to be a feature: {m}; drop it from [teacher] inputs or turn augmentation off"
+        ),
+        other => other.into(),
+    })?;
+    Ok((x, p))
 }

@@ -11,7 +11,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use distillery_monitor::Profile;
-use distillery_monitor::live::{Alert, LiveConfig, LiveMonitor, LiveState, TeacherOracle};
+use distillery_monitor::live::{Alert, LiveConfig, LiveMonitor, LiveState};
+use distillery_teacher::Teacher;
 use serde_json::{Value, json};
 
 use crate::exposition::{Exposition, Kind};
@@ -60,7 +61,7 @@ pub enum AlertAction {
 }
 
 /// Builds a teacher for a version from its reference profile, when one is configured.
-pub type TeacherFactory = Box<dyn Fn(&Profile) -> Option<Box<dyn TeacherOracle>> + Send + Sync>;
+pub type TeacherFactory = Box<dyn Fn(&Profile) -> Option<Box<dyn Teacher>> + Send + Sync>;
 
 /// The monitor's settings, as the CLI resolves them.
 pub struct MonitorSettings {

@@ -41,6 +41,17 @@ pub enum TeacherError {
     /// The inference engine failed while running.
     #[error("teacher failed while predicting: {0}")]
     Runtime(String),
+    /// Table rows cannot be fed to the teacher (a missing column, no category codes).
+    #[error("{0}")]
+    Feed(String),
+    /// A remote teacher could not be reached or answered something unusable.
+    #[error("teacher at {url}: {message}")]
+    Remote {
+        /// The model's endpoint (`http://host/v2/models/name`).
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Precomputed soft labels are malformed.
     #[error("{0}")]
     SoftLabels(String),

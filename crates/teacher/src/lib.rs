@@ -1,26 +1,38 @@
-//! Teachers for distillery, behind one small trait ([`Teacher`]: a batch of rows in, class
-//! probabilities out):
-//! - [`OnnxTeacher`]: any ONNX classifier. Tree ensembles (scikit-learn, LightGBM, XGBoost
-//!   exports) run on our own evaluator, which matches onnxruntime and is hundreds of times
-//!   faster than tract on trees; other graphs run on tract (feature `tract`, default on).
-//! - [`read_soft_labels`]: probabilities precomputed by any external system, validated.
+//! Teachers for distillery, behind one trait ([`Teacher`]: rows of a table in, class
+//! probabilities out, in the caller's class order). Training, live monitoring and
+//! re-distillation all label rows through it:
+//! - [`OnnxTeacher`]: any ONNX classifier ([`OnnxModel`]) run in this process, fed from
+//!   table columns. Tree ensembles (scikit-learn, LightGBM, XGBoost exports) run on our own
+//!   evaluator, which matches onnxruntime and is hundreds of times faster than tract on
+//!   trees; other graphs run on tract (feature `tract`, default on).
+//! - [`ColumnsTeacher`]: probabilities precomputed by any external system, validated.
 //! - [`MlpTeacher`]: a large MLP trained in-house (by `distillery-train`) for users who
 //!   arrive with labelled data only.
+//! - [`RemoteTeacher`]: a model behind an Open Inference Protocol endpoint.
 //!
 //! This crate never trains anything; it only produces soft labels.
 //!
 //! ```no_run
-//! use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};
-//! let teacher = OnnxTeacher::load("teacher.onnx".as_ref(), &OnnxOptions::default())?;
-//! let p = teacher.predict_proba(&vec![0.0; teacher.input_width()], 1)?;
-//! assert_eq!(p.len(), teacher.n_classes());
-//! # Ok::<(), distillery_teacher::TeacherError>(())
+//! use distillery_data::{ReadOptions, Schema, SchemaOptions, Table};
+//! use distillery_teacher::{OnnxModel, OnnxOptions, OnnxTeacher, Teacher};
+//!
+//! let table = Table::read("rows.csv".as_ref(), &ReadOptions::default())?;
+//! let schema = Schema::infer(&table, &SchemaOptions::default())?;
+//! let model = OnnxModel::load("teacher.onnx".as_ref(), &OnnxOptions::default())?;
+//! let classes = ["<=50K".to_string(), ">50K".to_string()];
+//! let teacher = OnnxTeacher::new(model, &classes, None, &schema, Some(&table))?;
+//! let p = teacher.label(&table, &[0, 1, 2])?;
+//! assert_eq!(p.len(), 3 * classes.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod columns;
 mod error;
+mod feed;
 mod graph;
 mod onnx;
+mod remote;
+mod rows;
 mod tensor;
 #[cfg(feature = "tract")]
 mod tract;
@@ -30,23 +42,10 @@ use serde::{Deserialize, Serialize};
 
 pub use columns::{SUM_TOLERANCE, read_soft_labels, soft_label_columns};
 pub use error::{Result, TeacherError};
-pub use onnx::{OnnxOptions, OnnxTeacher};
-
-/// A source of soft labels: `n` rows of `input_width()` floats in, `n × n_classes()`
-/// class probabilities out (rows sum to 1).
-pub trait Teacher: Send + Sync {
-    /// Values per input row.
-    fn input_width(&self) -> usize;
-    /// Number of classes in the output.
-    fn n_classes(&self) -> usize;
-    /// Class probabilities for `n` rows of `x` (row-major).
-    ///
-    /// # Errors
-    /// Wrong input width, or the engine failed.
-    fn predict_proba(&self, x: &[f32], n: usize) -> Result<Vec<f32>>;
-    /// One line for logs and reports.
-    fn describe(&self) -> String;
-}
+pub use feed::TeacherFeed;
+pub use onnx::{OnnxModel, OnnxOptions};
+pub use remote::{REMOTE_TIMEOUT, RemoteTeacher};
+pub use rows::{ColumnsTeacher, OnnxTeacher, Teacher, class_order, reorder};
 
 /// Whether a teacher's output holds probabilities or logits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,16 +72,22 @@ pub fn looks_like_probabilities(values: &[f32], k: usize) -> bool {
 /// larger than the student) fed with encoded rows.
 pub struct MlpTeacher(pub distillery_runtime::Student);
 
-impl Teacher for MlpTeacher {
-    fn input_width(&self) -> usize {
+impl MlpTeacher {
+    /// Values per encoded input row.
+    pub fn input_width(&self) -> usize {
         self.0.encoder().width()
     }
 
-    fn n_classes(&self) -> usize {
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
         self.0.classes().len()
     }
 
-    fn predict_proba(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
+    /// Class probabilities for `n` encoded rows of `x` (row-major).
+    ///
+    /// # Errors
+    /// Wrong input width.
+    pub fn predict_proba(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
         if x.len() != n * self.input_width() {
             return Err(TeacherError::InputWidth {
                 expected: self.input_width(),
@@ -92,7 +97,8 @@ impl Teacher for MlpTeacher {
         Ok(self.0.predict_encoded_batch(x, n))
     }
 
-    fn describe(&self) -> String {
+    /// One line for logs and reports ("in-house MLP 108→256→256→2").
+    pub fn describe(&self) -> String {
         let dims: Vec<String> = self
             .0
             .layers()

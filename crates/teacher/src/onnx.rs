@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use distillery_onnx::{Message, ModelProto};
 use rayon::prelude::*;
 
+use crate::OutputKind;
 use crate::error::{Result, TeacherError};
 use crate::graph::TreeGraph;
-use crate::{OutputKind, Teacher};
 
 /// Rows per parallel work item when labelling a dataset.
 const CHUNK: usize = 1024;
@@ -26,8 +26,8 @@ enum Backend {
 }
 
 /// A teacher loaded from an `.onnx` file.
-pub struct OnnxTeacher {
-    path: PathBuf,
+pub struct OnnxModel {
+    pub(crate) path: PathBuf,
     backend: Backend,
     width: usize,
     classes: usize,
@@ -55,13 +55,13 @@ pub struct OnnxOptions {
     pub width_hint: Option<usize>,
 }
 
-impl OnnxTeacher {
+impl OnnxModel {
     /// Loads and compiles an ONNX model.
     ///
     /// # Errors
     /// Unreadable or non-ONNX file, no single float input, no usable output, operators
     /// neither our tree evaluator nor tract can run.
-    pub fn load(path: &Path, options: &OnnxOptions) -> Result<OnnxTeacher> {
+    pub fn load(path: &Path, options: &OnnxOptions) -> Result<OnnxModel> {
         let bytes = std::fs::read(path).map_err(|source| TeacherError::Io {
             path: path.to_path_buf(),
             source,
@@ -178,7 +178,7 @@ impl OnnxTeacher {
             Backend::Trees(g) if !g.class_labels.is_empty() => Some(g.class_labels.clone()),
             _ => None,
         };
-        let mut teacher = OnnxTeacher {
+        let mut teacher = OnnxModel {
             path: path.to_path_buf(),
             backend,
             width,
@@ -232,16 +232,22 @@ impl OnnxTeacher {
     }
 }
 
-impl Teacher for OnnxTeacher {
-    fn input_width(&self) -> usize {
+impl OnnxModel {
+    /// Values per input row.
+    pub fn input_width(&self) -> usize {
         self.width
     }
 
-    fn n_classes(&self) -> usize {
+    /// Number of classes in the output.
+    pub fn n_classes(&self) -> usize {
         self.classes
     }
 
-    fn predict_proba(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
+    /// Class probabilities for `n` rows of `x` (row-major), in the model's class order.
+    ///
+    /// # Errors
+    /// Wrong input width, or the engine failed.
+    pub fn predict_proba(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
         if x.len() != n * self.width {
             return Err(TeacherError::InputWidth {
                 expected: self.width,
@@ -258,7 +264,8 @@ impl Teacher for OnnxTeacher {
         Ok(parts.concat())
     }
 
-    fn describe(&self) -> String {
+    /// One line for logs and reports.
+    pub fn describe(&self) -> String {
         format!("ONNX {} via {}", self.path.display(), self.engine())
     }
 }

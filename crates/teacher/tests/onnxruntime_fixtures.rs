@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};
+use distillery_teacher::{OnnxModel, OnnxOptions};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/teachers")
@@ -36,7 +36,7 @@ fn check(name: &str, expected_engine: &str) {
         .collect();
     let expected: Vec<Vec<f32>> = serde_json::from_value(json["probabilities"].clone()).unwrap();
     let teacher =
-        OnnxTeacher::load(&dir.join(format!("{name}.onnx")), &OnnxOptions::default()).unwrap();
+        OnnxModel::load(&dir.join(format!("{name}.onnx")), &OnnxOptions::default()).unwrap();
     assert_eq!(teacher.engine(), expected_engine, "{name}");
     let width = rows[0].len();
     assert_eq!(teacher.input_width(), width);
@@ -118,7 +118,7 @@ fn a_file_that_is_not_onnx_is_a_clear_error() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("x.onnx");
     std::fs::write(&p, b"hello").unwrap();
-    let err = OnnxTeacher::load(&p, &OnnxOptions::default())
+    let err = OnnxModel::load(&p, &OnnxOptions::default())
         .err()
         .unwrap()
         .to_string();

@@ -12,14 +12,13 @@ use distillery_data::{Kind, Labels, Schema, SchemaOptions, Table};
 use distillery_eval::Scores;
 use distillery_eval::run_report::{DatasetSummary, ModelSummary, Quality, Report, ReportHeader};
 use distillery_runtime::{FeatureEncoder, RawValue, Student};
-use distillery_teacher::{OnnxOptions, OnnxTeacher, Teacher};
+use distillery_teacher::{OnnxModel, OnnxOptions, OnnxTeacher, Teacher};
 
 use crate::cli::EvalArgs;
 use crate::exit::ExitStatus;
 use distillery_pipeline::evaluate::{self, SliceInput};
-use distillery_pipeline::feed::TeacherFeed;
 use distillery_pipeline::recipe::{EvaluateSection, GatesSection, Recipe};
-use distillery_pipeline::{latency, now_rfc3339, run_id, student_latency_of, teacher};
+use distillery_pipeline::{latency, now_rfc3339, run_id, student_latency_of};
 
 pub(crate) fn run(args: &EvalArgs) -> Result<ExitStatus> {
     let started = Instant::now();
@@ -230,21 +229,23 @@ fn teacher_probabilities(
     table: &Table,
     rows: &[usize],
 ) -> Result<(Vec<f32>, (String, f64, u64))> {
-    let t = OnnxTeacher::load(path, &OnnxOptions::default())
+    let model = OnnxModel::load(path, &OnnxOptions::default())
         .with_context(|| format!("loading teacher {}", path.display()))?;
-    let feed = TeacherFeed::new(&t, None, schema, table)
+    let t = OnnxTeacher::new(model, student.classes(), None, schema, Some(table))
         .with_context(|| format!("feeding teacher {}", path.display()))?;
-    let order = teacher::class_order(&t, student.classes(), path)?;
-    let k = student.classes().len();
-    let x = feed.build(table, rows)?;
-    let p = teacher::reorder(&t.predict_proba(&x, rows.len())?, &order, k);
+    let p = t.label(table, rows)?;
     let sample: Vec<usize> = rows.iter().take(256).copied().collect();
     let latency = latency::median_us(1000, |i| {
-        if let Ok(x) = feed.build(table, &[sample[i % sample.len()]]) {
-            let _ = std::hint::black_box(t.predict_proba(&x, 1));
-        }
+        let _ = std::hint::black_box(t.label(table, &[sample[i % sample.len()]]));
     });
-    Ok((p, (format!("ONNX ({})", t.engine()), latency, t.bytes)))
+    Ok((
+        p,
+        (
+            format!("ONNX ({})", t.model.engine()),
+            latency,
+            t.model.bytes,
+        ),
+    ))
 }
 
 /// Raw cells of up to 256 rows, for latency through the full path.

@@ -79,9 +79,15 @@ pub(crate) fn run(args: &RedistillArgs, progress: Terminal) -> Result<ExitStatus
         );
     }
     progress.stage(&format!("labelling {n} logged rows with the teacher"));
-    let mut teacher =
-        oracle::oracle(&TeacherSource::Onnx(teacher_path), &profile).map_err(anyhow::Error::msg)?;
-    let teacher_p = teacher.probabilities(&table).map_err(anyhow::Error::msg)?;
+    let teacher = oracle::teacher_for(&TeacherSource::Onnx(teacher_path), &profile)
+        .map_err(anyhow::Error::msg)?;
+    let all: Vec<usize> = (0..n).collect();
+    let k = teacher.classes().len().max(1);
+    let teacher_p: Vec<Vec<f64>> = teacher
+        .label(&table, &all)?
+        .chunks_exact(k)
+        .map(|row| row.iter().map(|&p| f64::from(p)).collect())
+        .collect();
 
     // 2. Hold out a share to compare the old and new students with the teacher.
     let mut order: Vec<usize> = (0..n).collect();

@@ -130,7 +130,7 @@ fn monitor_settings(
         let profile: distillery_monitor::Profile = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}'s profile.json does not parse", served.version.label()))?;
         if let Some(source) = &m.teacher {
-            crate::oracle::oracle(source, &profile)
+            crate::oracle::teacher_for(source, &profile)
                 .map_err(|e| anyhow::anyhow!("[monitor] teacher for {name}: {e}"))?;
         }
         profiles.insert(served.version.label(), profile);
@@ -138,7 +138,7 @@ fn monitor_settings(
     let teacher_source = m.teacher.clone();
     let teacher: distillery_serve::TeacherFactory = Box::new(move |profile| {
         let source = teacher_source.as_ref()?;
-        match crate::oracle::oracle(source, profile) {
+        match crate::oracle::teacher_for(source, profile) {
             Ok(o) => Some(o),
             Err(e) => {
                 tracing::error!(error = %e, "the monitor's teacher failed to load");

@@ -3,9 +3,22 @@
 
 use std::collections::HashMap;
 
-use crate::error::{Result, refuse};
 use distillery_data::{Column, Kind, Schema, Table, format_number};
-use distillery_teacher::OnnxTeacher;
+
+use crate::OnnxModel;
+use crate::error::{Result, TeacherError};
+
+/// Returns early with [`TeacherError::Feed`] built like `format!`.
+macro_rules! refuse {
+    ($($t:tt)*) => {
+        return Err(TeacherError::Feed(format!($($t)*)))
+    };
+}
+
+/// A table that lacks a column the teacher reads.
+fn feed_error(e: distillery_data::DataError) -> TeacherError {
+    TeacherError::Feed(e.to_string())
+}
 
 /// The column order and category codes a teacher takes.
 pub struct TeacherFeed {
@@ -16,19 +29,19 @@ pub struct TeacherFeed {
 
 impl TeacherFeed {
     /// Resolves the teacher's inputs: the recipe's list, else the model's metadata, else
-    /// every feature column in file order; checks width and category codes.
+    /// every feature column in file order; checks width and category codes (against
+    /// `table`'s columns when given, else against `schema` alone).
     pub fn new(
-        teacher: &OnnxTeacher,
+        teacher: &OnnxModel,
         recipe_inputs: Option<&[String]>,
         schema: &Schema,
-        table: &Table,
+        table: Option<&Table>,
     ) -> Result<TeacherFeed> {
         let columns: Vec<String> = match (recipe_inputs, &teacher.input_names) {
             (Some(list), _) => list.to_vec(),
             (None, Some(meta)) => meta.clone(),
             (None, None) => schema.features().iter().map(|c| c.name.clone()).collect(),
         };
-        use distillery_teacher::Teacher;
         if columns.len() != teacher.input_width() {
             refuse!(
                 "the teacher takes {} inputs per row but {} columns would feed it ({}); list the teacher's columns in order with [teacher] inputs = [...]",
@@ -39,9 +52,14 @@ impl TeacherFeed {
         }
         let mut codes = Vec::with_capacity(columns.len());
         for name in &columns {
-            table.index_of(name)?;
-            let categorical = schema.kind_of(name) == Some(Kind::Categorical)
-                || matches!(table.column(name)?, Column::Text { .. });
+            let text = match table {
+                Some(t) => matches!(t.column(name).map_err(feed_error)?, Column::Text { .. }),
+                None if schema.kind_of(name).is_none() => {
+                    refuse!("teacher input '{name}' is not a known feature column")
+                }
+                None => false,
+            };
+            let categorical = schema.kind_of(name) == Some(Kind::Categorical) || text;
             codes.push(match (teacher.categories.get(name), categorical) {
                 (Some(levels), _) => Some(levels.iter().enumerate().map(|(i, l)| (l.clone(), i as f32)).collect()),
                 (None, false) => None,
@@ -58,8 +76,8 @@ impl TeacherFeed {
         let cols: Vec<&Column> = self
             .columns
             .iter()
-            .map(|c| table.column(c))
-            .collect::<std::result::Result<_, _>>()?;
+            .map(|c| table.column(c).map_err(feed_error))
+            .collect::<Result<_>>()?;
         let mut out = Vec::with_capacity(rows.len() * cols.len());
         for &r in rows {
             for (col, codes) in cols.iter().zip(&self.codes) {
