@@ -254,6 +254,9 @@ pub(crate) struct VerifyArgs {
     pub(crate) options: RegistryOptions,
 }
 
+/// The registry directory when neither `--registry` nor the environment names one.
+pub(crate) const DEFAULT_REGISTRY: &str = ".distillery";
+
 /// Where the registry lives and who is acting.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct RegistryOptions {
@@ -261,7 +264,7 @@ pub(crate) struct RegistryOptions {
     #[arg(
         long,
         env = "DISTILLERY_REGISTRY",
-        default_value = ".distillery",
+        default_value = DEFAULT_REGISTRY,
         global = true
     )]
     pub(crate) registry: PathBuf,

@@ -5,7 +5,6 @@ mod cli;
 mod commands;
 mod environment;
 mod exit;
-mod oracle;
 mod progress;
 mod reference;
 mod registry_access;

@@ -27,6 +27,7 @@ mod fingerprint;
 mod labels;
 mod parquet;
 mod schema;
+mod settings_file;
 mod split;
 pub mod stream;
 mod table;
@@ -35,6 +36,7 @@ pub use error::{DataError, Result};
 pub use fingerprint::fingerprint;
 pub use labels::Labels;
 pub use schema::{ColumnSchema, Kind, Schema, SchemaOptions};
+pub use settings_file::describe_toml_error;
 pub use split::{Split, stratified_folds, stratified_split};
 pub use table::{
     Column, ColumnStats, MISSING, ReadOptions, Table, default_missing, format_number, nearest,

@@ -563,41 +563,11 @@ impl ValidRecipe {
 /// A TOML file that parses but does not fit its schema: the file, the line of the bad
 /// value and what was wrong with it (`recipe.toml, line 4: invalid type: …`).
 pub fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> PipelineError {
-    let message = unknown_key(text, e).unwrap_or_else(|| e.message().to_string());
-    match e.span() {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            recipe_error!("{file}, line {line}: {message}")
-        }
-        None => recipe_error!("{file}: {message}"),
-    }
-}
-
-/// serde's "unknown field `x`, expected one of `a`, `b`" (every section denies unknown
-/// fields) in our words: the key, its `[section]`, and the nearest known key, or the list.
-fn unknown_key(text: &str, e: &toml::de::Error) -> Option<String> {
-    let message = e.message();
-    let rest = message.strip_prefix("unknown field `")?;
-    let (key, expected) = rest.split_once('`')?;
-    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    let section = e.span().and_then(|span| {
-        text[..span.start.min(text.len())]
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| l.starts_with('['))
-            .map(|l| format!(" in {l}"))
-    });
-    let hint = known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(key, k), k))
-        .filter(|(s, _)| *s > 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| format!("; did you mean '{k}'?"))
-        .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
-    Some(format!(
-        "unknown key '{key}'{}{hint}",
-        section.unwrap_or_default()
+    PipelineError::Recipe(distillery_data::describe_toml_error(
+        file,
+        text,
+        e.message(),
+        e.span(),
     ))
 }
 

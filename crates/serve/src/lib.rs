@@ -18,6 +18,8 @@ mod monitor;
 mod oip;
 mod predict;
 mod reply;
+mod settings;
+mod teacher_source;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
 pub use monitor::{AlertAction, MonitorSettings, Monitors, TeacherFactory};
 pub use oip::MAX_BODY_BYTES;
+pub use settings::{LogSettings, MonitorResolved, ServeFlags, Settings, SettingsError};
+pub use teacher_source::{TeacherSource, teacher_for};
 
 /// Serving errors.
 #[derive(Debug, thiserror::Error)]

@@ -23,11 +23,10 @@ use serde_json::json;
 use crate::cli::RedistillArgs;
 use crate::environment;
 use crate::exit::ExitStatus;
-use crate::oracle;
-use crate::oracle::TeacherSource;
 use crate::progress::Terminal;
 use distillery_pipeline::Progress as _;
 use distillery_pipeline::recipe::Recipe;
+use distillery_serve::TeacherSource;
 
 /// Fewest logged rows worth re-distilling on.
 const MIN_ROWS: usize = 50;
@@ -79,7 +78,7 @@ pub(crate) fn run(args: &RedistillArgs, progress: Terminal) -> Result<ExitStatus
         );
     }
     progress.stage(&format!("labelling {n} logged rows with the teacher"));
-    let teacher = oracle::teacher_for(&TeacherSource::Onnx(teacher_path), &profile)
+    let teacher = distillery_serve::teacher_for(&TeacherSource::Onnx(teacher_path), &profile)
         .map_err(anyhow::Error::msg)?;
     let all: Vec<usize> = (0..n).collect();
     let k = teacher.classes().len().max(1);

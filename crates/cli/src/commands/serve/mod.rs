@@ -5,17 +5,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use distillery_serve::{Models, PredictionLog, Server, app};
+use distillery_serve::{Models, PredictionLog, ServeFlags, Server, Settings, app};
 
 use crate::cli::{RegistryOptions, ServeArgs};
 use crate::exit::ExitStatus;
 
-pub(crate) mod settings;
-
-use settings::Settings;
-
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
-    let settings = Settings::resolve(args)?;
+    let settings = Settings::resolve(&flags(args))?;
     let options = RegistryOptions {
         registry: settings.registry.clone(),
         actor: settings.actor.clone(),
@@ -114,7 +110,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
 /// `profile` artifact, hash-checked) and a teacher for each, checked now so a bad teacher
 /// fails at start-up rather than in the first window.
 fn monitor_settings(
-    m: &settings::MonitorResolved,
+    m: &distillery_serve::MonitorResolved,
     models: &Models,
     registry: &distillery_registry::Registry,
     settings: &Settings,
@@ -130,7 +126,7 @@ fn monitor_settings(
         let profile: distillery_monitor::Profile = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}'s profile.json does not parse", served.version.label()))?;
         if let Some(source) = &m.teacher {
-            crate::oracle::teacher_for(source, &profile)
+            distillery_serve::teacher_for(source, &profile)
                 .map_err(|e| anyhow::anyhow!("[monitor] teacher for {name}: {e}"))?;
         }
         profiles.insert(served.version.label(), profile);
@@ -138,7 +134,7 @@ fn monitor_settings(
     let teacher_source = m.teacher.clone();
     let teacher: distillery_serve::TeacherFactory = Box::new(move |profile| {
         let source = teacher_source.as_ref()?;
-        match crate::oracle::teacher_for(source, profile) {
+        match distillery_serve::teacher_for(source, profile) {
             Ok(o) => Some(o),
             Err(e) => {
                 tracing::error!(error = %e, "the monitor's teacher failed to load");
@@ -246,4 +242,37 @@ fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
         }
         tracing::info!("stopping: finishing the requests in flight");
     })
+}
+
+/// The command line as the server's settings take it; the environment is read here.
+fn flags(args: &ServeArgs) -> ServeFlags {
+    let registry = &args.options.registry;
+    ServeFlags {
+        config: args.config.clone(),
+        port: args.port,
+        host: args.host.clone(),
+        models: args.models.clone(),
+        canary: args.canary.clone(),
+        canary_weight: args.canary_weight,
+        shadow: args.shadow.clone(),
+        shadow_fraction: args.shadow_fraction,
+        admin_token_file: args.admin_token_file.clone(),
+        log_dir: args.log_dir.clone(),
+        no_log: args.no_log,
+        log_policy: args.log_policy.clone(),
+        log_queue: args.log_queue,
+        log_rotate_mib: args.log_rotate_mib,
+        guard_window: args.guard_window,
+        guard_min_requests: args.guard_min_requests,
+        guard_max_error_rate: args.guard_max_error_rate,
+        guard_max_p99_ms: args.guard_max_p99_ms,
+        guard_max_disagreement: args.guard_max_disagreement,
+        batch_max_rows: args.batch_max_rows,
+        batch_max_wait_us: args.batch_max_wait_us,
+        registry: registry.clone(),
+        registry_chosen: registry != std::path::Path::new(crate::cli::DEFAULT_REGISTRY)
+            || crate::environment::registry_set(),
+        actor: args.options.actor.clone(),
+        search_path: crate::environment::search_path(),
+    }
 }

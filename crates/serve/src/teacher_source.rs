@@ -10,7 +10,7 @@ use distillery_teacher::{OnnxModel, OnnxOptions, OnnxTeacher, RemoteTeacher, Tea
 
 /// Where live rows get their teacher's answer.
 #[derive(Debug, Clone)]
-pub(crate) enum TeacherSource {
+pub enum TeacherSource {
     /// An ONNX model run in-process (tract or our tree evaluator).
     Onnx(PathBuf),
     /// A remote Open Inference Protocol model (`http://host/v2/models/teacher`).
@@ -18,10 +18,10 @@ pub(crate) enum TeacherSource {
 }
 
 /// The teacher for one model, answering in the classes of its reference profile.
-pub(crate) fn teacher_for(
-    source: &TeacherSource,
-    profile: &Profile,
-) -> Result<Box<dyn Teacher>, String> {
+///
+/// # Errors
+/// The profile has no classes, or the ONNX file cannot be loaded or fed.
+pub fn teacher_for(source: &TeacherSource, profile: &Profile) -> Result<Box<dyn Teacher>, String> {
     let classes = profile
         .prediction
         .as_ref()

@@ -1,50 +1,140 @@
-//! `distillery serve`'s settings: the flags, over an optional `serve.toml` (paths in the
-//! file are relative to the file), over the defaults. Every value is checked here, before
-//! anything is loaded or bound, so a typo fails fast with exit code 2.
+//! The server's settings: the flags, over an optional `serve.toml` (paths in the file are
+//! relative to the file), over the defaults. Every value is checked here, before anything
+//! is loaded or bound, so a typo fails fast.
 
-use crate::oracle::TeacherSource;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use distillery_monitor::live::LiveConfig;
-use distillery_serve::{AlertAction, Batching, Guardrails, Policy};
 use serde::Deserialize;
 
-use crate::cli::ServeArgs;
+use crate::teacher_source::TeacherSource;
+use crate::{AlertAction, Batching, Guardrails, Policy};
+
+/// A setting that cannot be used, in words that say what to change.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+/// Shorthand for this module's results.
+type Result<T> = std::result::Result<T, SettingsError>;
+
+/// Returns early with a [`SettingsError`] built like `format!`.
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(SettingsError(format!($($t)*)))
+    };
+}
+
+/// What the command line gave (`None`: not given); the CLI fills this from its flags.
+#[derive(Debug, Default, Clone)]
+pub struct ServeFlags {
+    /// `--config serve.toml`.
+    pub config: Option<PathBuf>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--model` (repeatable): the models to serve.
+    pub models: Vec<String>,
+    /// `--canary name@alias`.
+    pub canary: Option<String>,
+    /// `--canary-weight` (percent).
+    pub canary_weight: Option<u8>,
+    /// `--shadow name@alias`.
+    pub shadow: Option<String>,
+    /// `--shadow-fraction`.
+    pub shadow_fraction: Option<f64>,
+    /// `--admin-token-file`.
+    pub admin_token_file: Option<PathBuf>,
+    /// `--log-dir`.
+    pub log_dir: Option<PathBuf>,
+    /// `--no-log`.
+    pub no_log: bool,
+    /// `--log-policy block | drop`.
+    pub log_policy: Option<String>,
+    /// `--log-queue` (records).
+    pub log_queue: Option<usize>,
+    /// `--log-rotate-mib`.
+    pub log_rotate_mib: Option<u64>,
+    /// `--guard-window` (requests).
+    pub guard_window: Option<usize>,
+    /// `--guard-min-requests`.
+    pub guard_min_requests: Option<usize>,
+    /// `--guard-max-error-rate`.
+    pub guard_max_error_rate: Option<f64>,
+    /// `--guard-max-p99-ms`.
+    pub guard_max_p99_ms: Option<f64>,
+    /// `--guard-max-disagreement`.
+    pub guard_max_disagreement: Option<f64>,
+    /// `--batch-max-rows`.
+    pub batch_max_rows: Option<usize>,
+    /// `--batch-max-wait-us`.
+    pub batch_max_wait_us: Option<u64>,
+    /// The registry directory (flag, environment or default).
+    pub registry: PathBuf,
+    /// True when the registry came from the flag or the environment, not the default:
+    /// only then does it win over the file's `registry`.
+    pub registry_chosen: bool,
+    /// `--actor`.
+    pub actor: Option<String>,
+    /// `PATH`, to check that alert commands exist.
+    pub search_path: Option<OsString>,
+}
 
 /// What the server runs with, fully resolved.
 #[derive(Debug)]
-pub(crate) struct Settings {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) registry: PathBuf,
-    pub(crate) actor: Option<String>,
-    pub(crate) models: Vec<String>,
-    pub(crate) canary: Option<(String, u8)>,
-    pub(crate) shadow: Option<(String, f64)>,
-    pub(crate) admin_token_file: Option<PathBuf>,
-    pub(crate) log: Option<LogSettings>,
-    pub(crate) guard: Guardrails,
-    pub(crate) batching: Option<Batching>,
-    pub(crate) monitor: Option<MonitorResolved>,
-    pub(crate) timeouts: distillery_serve::Timeouts,
+pub struct Settings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind.
+    pub port: u16,
+    /// The registry the models come from.
+    pub registry: PathBuf,
+    /// Who the audit log names for admin actions.
+    pub actor: Option<String>,
+    /// Models to serve (`name@alias`); empty: every model with a `production` alias.
+    pub models: Vec<String>,
+    /// A canary and its weight in percent.
+    pub canary: Option<(String, u8)>,
+    /// A shadow and the share of requests mirrored to it.
+    pub shadow: Option<(String, f64)>,
+    /// The file holding the admin API's bearer token.
+    pub admin_token_file: Option<PathBuf>,
+    /// The prediction log (`None`: off).
+    pub log: Option<LogSettings>,
+    /// Limits that roll a canary back.
+    pub guard: Guardrails,
+    /// Server-side batching (`None`: off).
+    pub batching: Option<Batching>,
+    /// Live monitoring (`None`: off).
+    pub monitor: Option<MonitorResolved>,
+    /// How long clients may idle and requests may drain.
+    pub timeouts: crate::Timeouts,
 }
 
 /// Live monitoring, resolved.
 #[derive(Debug)]
-pub(crate) struct MonitorResolved {
-    pub(crate) config: LiveConfig,
-    pub(crate) teacher: Option<TeacherSource>,
-    pub(crate) actions: Vec<AlertAction>,
+pub struct MonitorResolved {
+    /// Windows, thresholds and seeds.
+    pub config: LiveConfig,
+    /// Where live rows get their teacher's answer.
+    pub teacher: Option<TeacherSource>,
+    /// What an alert does.
+    pub actions: Vec<AlertAction>,
 }
 
 /// The prediction log's settings.
 #[derive(Debug)]
-pub(crate) struct LogSettings {
-    pub(crate) dir: PathBuf,
-    pub(crate) policy: Policy,
-    pub(crate) queue: usize,
-    pub(crate) rotate_bytes: u64,
+pub struct LogSettings {
+    /// Where the log files go.
+    pub dir: PathBuf,
+    /// Block or drop when the writer falls behind.
+    pub policy: Policy,
+    /// Records the writer's queue holds.
+    pub queue: usize,
+    /// A file is rotated past this size.
+    pub rotate_bytes: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,8 +168,8 @@ struct TimeoutsFile {
 }
 
 impl TimeoutsFile {
-    fn resolve(&self) -> Result<distillery_serve::Timeouts> {
-        let default = distillery_serve::Timeouts::default();
+    fn resolve(&self) -> Result<crate::Timeouts> {
+        let default = crate::Timeouts::default();
         let seconds = |what: &str, v: Option<f64>, or: std::time::Duration| match v {
             None => Ok(or),
             Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => {
@@ -89,7 +179,7 @@ impl TimeoutsFile {
                 bail!("[timeouts] {what} = {s}: give a number of seconds between 0 and 3600")
             }
         };
-        Ok(distillery_serve::Timeouts {
+        Ok(crate::Timeouts {
             idle: seconds("idle_s", self.idle_s, default.idle)?,
             drain: seconds("drain_s", self.drain_s, default.drain)?,
         })
@@ -150,19 +240,25 @@ struct LogFile {
     rotate_mib: Option<u64>,
 }
 
-/// The registry directory clap falls back to when neither the flag nor the variable is set.
-const DEFAULT_REGISTRY: &str = ".distillery";
-
 impl Settings {
     /// Resolves the flags over the config file over the defaults.
-    pub(crate) fn resolve(args: &ServeArgs) -> Result<Settings> {
+    ///
+    /// # Errors
+    /// A value out of range, an unknown key, a missing file or program.
+    pub fn resolve(args: &ServeFlags) -> Result<Settings> {
         let (file, base) = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading the serve config {}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    SettingsError(format!("reading the serve config {}: {e}", path.display()))
+                })?;
                 let file: File = toml::from_str(&text).map_err(|e| {
                     let file = format!("the serve config {}", path.display());
-                    distillery_pipeline::recipe::toml_error(&file, &text, &e)
+                    SettingsError(distillery_data::describe_toml_error(
+                        &file,
+                        &text,
+                        e.message(),
+                        e.span(),
+                    ))
                 })?;
                 let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
                 (file, base)
@@ -171,15 +267,9 @@ impl Settings {
         };
         let here = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         // `--registry` has a default, so the file's value wins only over that default.
-        let flag_registry = &args.options.registry;
         let registry = match file.registry {
-            Some(r)
-                if flag_registry == Path::new(DEFAULT_REGISTRY)
-                    && !crate::environment::registry_set() =>
-            {
-                here(r)
-            }
-            _ => flag_registry.clone(),
+            Some(r) if !args.registry_chosen => here(r),
+            _ => args.registry.clone(),
         };
         let canary = match (&args.canary, file.canary) {
             (Some(m), f) => Some((m.clone(), args.canary_weight.or(f.and_then(|f| f.weight)))),
@@ -270,7 +360,7 @@ impl Settings {
         }
         let monitor = file
             .monitor
-            .map(|m| resolve_monitor(m, &here, log.is_some()))
+            .map(|m| resolve_monitor(m, &here, log.is_some(), args.search_path.as_deref()))
             .transpose()?;
         let mut models = args.models.clone();
         if models.is_empty() {
@@ -278,7 +368,7 @@ impl Settings {
         }
         let timeouts = match &file.timeouts {
             Some(t) => t.resolve()?,
-            None => distillery_serve::Timeouts::default(),
+            None => crate::Timeouts::default(),
         };
         Ok(Settings {
             host: args
@@ -288,7 +378,7 @@ impl Settings {
                 .unwrap_or_else(|| "127.0.0.1".into()),
             port: args.port.or(file.port).unwrap_or(8080),
             registry,
-            actor: args.options.actor.clone().or(file.actor),
+            actor: args.actor.clone().or(file.actor),
             models,
             canary,
             shadow,
@@ -309,6 +399,7 @@ fn resolve_monitor(
     m: MonitorFile,
     here: &dyn Fn(PathBuf) -> PathBuf,
     logging: bool,
+    search_path: Option<&std::ffi::OsStr>,
 ) -> Result<MonitorResolved> {
     let defaults = LiveConfig::default();
     let config = LiveConfig {
@@ -376,17 +467,19 @@ fn resolve_monitor(
             "log" => AlertAction::Log,
             "rollback" => AlertAction::RollbackCanary,
             "webhook" => {
-                let url = a.url.with_context(|| format!("{at} needs url = \"http://…\""))?;
+                let url = a
+                    .url
+                    .ok_or_else(|| SettingsError(format!("{at} needs url = \"http://…\"")))?;
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     bail!("{at}: url {url:?} must start with http:// or https://");
                 }
                 AlertAction::Webhook { url }
             }
             "command" => {
-                let argv = a.run.filter(|r| !r.is_empty()).with_context(|| {
-                    format!("{at} needs run = [\"program\", \"arg\", …]")
+                let argv = a.run.filter(|r| !r.is_empty()).ok_or_else(|| {
+                    SettingsError(format!("{at} needs run = [\"program\", \"arg\", …]"))
                 })?;
-                if !program_exists(&argv[0]) {
+                if !program_exists(&argv[0], search_path) {
                     bail!(
                         "{at}: program {:?} is not an executable file and is not on PATH",
                         argv[0]
@@ -398,7 +491,9 @@ fn resolve_monitor(
                 if !logging {
                     bail!("{at} re-distils on the prediction log, but logging is off");
                 }
-                let recipe = here(a.recipe.with_context(|| format!("{at} needs recipe = \"recipe.toml\""))?);
+                let recipe = here(a.recipe.ok_or_else(|| {
+                    SettingsError(format!("{at} needs recipe = \"recipe.toml\""))
+                })?);
                 if !recipe.is_file() {
                     bail!("{at}: recipe {} does not exist", recipe.display());
                 }
@@ -428,7 +523,7 @@ fn resolve_monitor(
 
 /// True when `program` names an executable file: a path as given, or a name found in a
 /// directory of `PATH` (what the alert's process spawn will look for).
-fn program_exists(program: &str) -> bool {
+fn program_exists(program: &str, search_path: Option<&std::ffi::OsStr>) -> bool {
     let executable = |p: &Path| {
         #[cfg(unix)]
         {
@@ -444,9 +539,8 @@ fn program_exists(program: &str) -> bool {
     if program.contains(std::path::MAIN_SEPARATOR) || program.contains('/') {
         return executable(Path::new(program));
     }
-    crate::environment::search_path().is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| executable(&dir.join(program)))
-    })
+    search_path
+        .is_some_and(|paths| std::env::split_paths(paths).any(|dir| executable(&dir.join(program))))
 }
 
 fn check_guardrails(g: &Guardrails) -> Result<()> {
