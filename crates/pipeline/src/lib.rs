@@ -33,6 +33,7 @@ mod profile;
 pub mod progress;
 pub mod quality;
 pub mod recipe;
+pub mod redistill;
 mod run;
 mod run_dir;
 pub mod teacher;
