@@ -20,6 +20,7 @@
 mod error;
 
 mod ablation;
+pub mod assess;
 mod checkpoint_dir;
 pub mod cv;
 pub mod data;
