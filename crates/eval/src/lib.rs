@@ -20,6 +20,7 @@ mod bootstrap;
 mod calibration;
 pub mod gate;
 mod intervals;
+mod paired;
 mod pareto;
 pub mod render;
 mod report;
@@ -33,6 +34,7 @@ pub use ablation::{
 pub use bootstrap::{Interval, bootstrap_ci};
 pub use calibration::{ReliabilityBin, brier, ece, reliability};
 pub use intervals::{MetricIntervals, metric_intervals};
+pub use paired::{ALPHA, PairedComparison, compare as compare_paired, mcnemar_exact};
 pub use pareto::pareto_front;
 pub use report::{Averages, ClassReport, PerClass, confusion_matrix, roc_auc};
 pub use stats::{benjamini_hochberg, effect_size, lower_rate_p_value};

@@ -79,6 +79,10 @@ pub struct Report {
     /// full scores overstate the model by what it memorised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deduplicated_test: Option<DeduplicatedTest>,
+    /// Whether distillation beat the scratch baseline, on validation and on test rows
+    /// (paired: McNemar's exact test on the same rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation_gain: Option<DistillationGain>,
     /// The `[distill]` settings.
     pub distill: serde_json::Value,
     /// One verdict per configured gate.
@@ -292,6 +296,7 @@ impl Report {
             checks: None,
             ablation: None,
             deduplicated_test: None,
+            distillation_gain: None,
             distill: serde_json::Value::Null,
             gates: Vec::new(),
             seconds: 0.0,
@@ -388,6 +393,9 @@ impl Report {
                     .unwrap_or_default()
             ));
         }
+        if let Some(g) = &self.distillation_gain {
+            s.push_str(&g.line());
+        }
         if let Some(t) = &self.teacher {
             if let (Some(t), Some(st)) = (t.latency_us, self.student.latency_us) {
                 s.push_str(&format!("student is {:.0}× faster per row", t / st));
@@ -472,5 +480,38 @@ pub fn human_bytes(b: u64) -> String {
         b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1 << 20)),
         b if b >= 1 << 10 => format!("{:.1} kB", b as f64 / 1024.0),
         b => format!("{b} B"),
+    }
+}
+
+/// The distilled student against the scratch baseline on the same rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistillationGain {
+    /// On the validation rows (what early stopping saw).
+    pub validation: crate::PairedComparison,
+    /// On the test rows.
+    pub test: crate::PairedComparison,
+}
+
+impl DistillationGain {
+    /// One line for the summary: the gain on test (and validation) with McNemar's p, and
+    /// what to try when distillation did not beat the scratch baseline.
+    pub fn line(&self) -> String {
+        let pp = |c: &crate::PairedComparison| 100.0 * (c.accuracy - c.baseline_accuracy);
+        let (t, v) = (&self.test, &self.validation);
+        let mut line = format!(
+            "distillation vs scratch: {:+.2} pp accuracy on test (McNemar p = {:.3}: {}), {:+.2} pp on validation (p = {:.3}: {})\n",
+            pp(t),
+            t.p_value,
+            t.verdict,
+            pp(v),
+            v.p_value,
+            v.verdict
+        );
+        if t.verdict != "better" && v.verdict != "better" {
+            line.push_str(
+                "distillation did not beat the scratch baseline here; try augment = \"munge\" (teacher-labelled neighbours), more epochs with a larger patience, or another temperature (see the README's recipe reference)\n",
+            );
+        }
+        line
     }
 }

@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use distillery_eval::Scores;
 use distillery_eval::run_report::{
-    DatasetSummary, ModelSummary, Quality, Report, ReportHeader, SliceReport,
+    DatasetSummary, DistillationGain, ModelSummary, Quality, Report, ReportHeader, SliceReport,
 };
+use distillery_eval::{Scores, compare_paired};
 use distillery_quality::CheckReport;
 use distillery_runtime::{Provenance, Student};
 use distillery_train::FitOutcome;
@@ -277,6 +277,8 @@ struct Scored {
     scratch: ModelSummary,
     student_p: Vec<f32>,
     scratch_p: Vec<f32>,
+    /// Both students on the validation rows, for the paired comparison.
+    distillation_gain: DistillationGain,
     student_bytes: Vec<u8>,
     scratch_bytes: Vec<u8>,
     int8: Option<Int8>,
@@ -326,12 +328,24 @@ fn score(
     } else {
         None
     };
+    let val_y: Vec<Option<u32>> = data.val_rows.iter().map(|&r| data.labels.y[r]).collect();
+    let on_validation = |s: &Student| s.predict_encoded_batch(&data.val_x, val_y.len());
+    let distillation_gain = DistillationGain {
+        validation: compare_paired(
+            &on_validation(&fitted.student),
+            &on_validation(&fitted.scratch),
+            k,
+            &val_y,
+        ),
+        test: compare_paired(&student_p, &scratch_p, k, test_y),
+    };
     Ok(Scored {
         teacher: teacher_summary(teacher, k, test_y, recipe.params.seed),
         student,
         scratch,
         student_p,
         scratch_p,
+        distillation_gain,
         student_bytes,
         scratch_bytes,
         int8,
@@ -501,6 +515,7 @@ fn report(
             scratch: Some(&scored.scratch_p),
         },
     );
+    report.distillation_gain = Some(scored.distillation_gain.clone());
     report.distill = serde_json::to_value(&recipe.distill)?;
     Ok(report)
 }

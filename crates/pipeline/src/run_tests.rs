@@ -101,6 +101,26 @@ fn evaluate_builds_one_report_with_every_model_and_gate() {
     assert_eq!(report.gates.len(), 1);
     assert_eq!(report.gates[0].passed, report.student.fidelity >= 0.5);
     assert!(!evaluated.student_bytes.is_empty());
+    let gain = report
+        .distillation_gain
+        .as_ref()
+        .expect("distillation vs scratch");
+    assert_eq!(gain.test.rows as usize, report.dataset.test_rows);
+    assert_eq!(
+        gain.validation.rows as usize,
+        report.dataset.validation_rows
+    );
+    assert!((gain.test.accuracy - report.student.accuracy).abs() < 1e-12);
+    assert!(
+        (gain.test.baseline_accuracy - report.scratch.as_ref().unwrap().accuracy).abs() < 1e-12
+    );
+    assert!((0.0..=1.0).contains(&gain.test.p_value));
+    let discordant = gain.test.only_model_right as f64 - gain.test.only_baseline_right as f64;
+    let delta = (gain.test.accuracy - gain.test.baseline_accuracy) * gain.test.rows as f64;
+    assert!(
+        (discordant - delta).abs() < 1e-6,
+        "the accuracy gap is the discordant rows' difference"
+    );
 }
 
 /// Records the stages announced, as a notebook's callback would.

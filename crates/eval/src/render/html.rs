@@ -36,6 +36,7 @@ pub fn html(r: &Report) -> String {
     headline(&mut s, r);
     gates(&mut s, r);
     models(&mut s, r);
+    distillation_gain(&mut s, r);
     deduplicated(&mut s, r);
     fidelity(&mut s, r);
     calibration(&mut s, r);
@@ -504,6 +505,31 @@ fn ablation(s: &mut String, r: &Report) {
 }
 
 /// Test scores without the test rows that repeat a training row, beside the full ones.
+/// The distilled student against the scratch baseline on the same rows (McNemar).
+fn distillation_gain(s: &mut String, r: &Report) {
+    let Some(g) = &r.distillation_gain else {
+        return;
+    };
+    let _ = write!(
+        s,
+        "<section id=\"distillation-gain\"><h2>Did distillation help?</h2><p>The distilled student against the same network trained on the labels alone, on the same rows; McNemar's exact test on the rows where only one of them is right.</p><table><tr><th>rows</th><th>n</th><th>student</th><th>scratch</th><th>only the student right</th><th>only scratch right</th><th>p</th><th>verdict</th></tr>"
+    );
+    for (what, c) in [("validation", &g.validation), ("test", &g.test)] {
+        let _ = write!(
+            s,
+            "<tr><td>{what}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            c.rows,
+            num(c.accuracy, 4),
+            num(c.baseline_accuracy, 4),
+            c.only_model_right,
+            c.only_baseline_right,
+            num(c.p_value, 3),
+            escape(&c.verdict)
+        );
+    }
+    s.push_str("</table></section>");
+}
+
 fn deduplicated(s: &mut String, r: &Report) {
     let Some(d) = &r.deduplicated_test else {
         return;
