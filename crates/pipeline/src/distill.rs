@@ -11,7 +11,7 @@ use distillery_train::{FitOptions, FitOutcome, TransferSet, ValidDistillParams, 
 use crate::RunOptions;
 use crate::data::Prepared;
 use crate::error::{Context, Result, refuse};
-use crate::recipe::{Augment, LabelIssueMode, Recipe};
+use crate::recipe::{AUTO_MAX_FACTOR, AUTO_TRANSFER_ROWS, Augment, LabelIssueMode, Recipe};
 use crate::teacher::{self, TeacherOutputs};
 
 /// Everything a student learns from.
@@ -112,15 +112,46 @@ pub(crate) fn transfer(
         augmented: 0,
         real: prepared.train_rows.len(),
     };
-    if recipe.distill.augment == Augment::Munge {
-        options.progress.stage("generating MUNGE neighbours");
-        let (x, p) = teacher::munge(recipe, prepared, teacher)?;
-        t.augmented = p.len() / k;
-        t.x.extend_from_slice(&x);
-        t.p.extend_from_slice(&p);
-        t.y.extend(std::iter::repeat_n(None, t.augmented));
-    }
+    let auto = recipe.distill.augment == Augment::Auto;
+    let Some(factor) = augment_factor(recipe, prepared.train_rows.len(), teacher) else {
+        return Ok(t);
+    };
+    options.progress.stage(&format!(
+        "generating MUNGE neighbours ({factor} per training row)"
+    ));
+    let (x, p) = match teacher::munge(recipe, prepared, teacher, factor) {
+        Ok(found) => found,
+        // "auto" only adds rows when it can; the recipe did not ask for them.
+        Err(e) if auto && e.is_bad_input() => {
+            tracing::warn!("no synthetic transfer rows: {e}");
+            return Ok(t);
+        }
+        Err(e) => return Err(e),
+    };
+    t.augmented = p.len() / k;
+    t.x.extend_from_slice(&x);
+    t.p.extend_from_slice(&p);
+    t.y.extend(std::iter::repeat_n(None, t.augmented));
     Ok(t)
+}
+
+/// Synthetic rows per training row: the recipe's under `munge`, sized by the training
+/// set under `auto` (none when the teacher cannot label new rows, has no weight
+/// (`soft_weight = 0`), or the set is large).
+fn augment_factor(recipe: &Recipe, train_rows: usize, teacher: &TeacherOutputs) -> Option<usize> {
+    match recipe.distill.augment {
+        Augment::None => None,
+        Augment::Munge => Some(recipe.distill.augment_factor),
+        // No teacher to ask, or a recipe that gives the teacher no weight.
+        Augment::Auto if !teacher.can_label() || recipe.distill.soft_weight <= 0.0 => None,
+        Augment::Auto => {
+            let factor = AUTO_TRANSFER_ROWS
+                .div_ceil(train_rows.max(1))
+                .saturating_sub(1)
+                .min(AUTO_MAX_FACTOR);
+            (factor > 0).then_some(factor)
+        }
+    }
 }
 
 /// What a training job learns from.

@@ -323,9 +323,10 @@ pub struct DistillSection {
     pub patience: usize,
     /// Seed of every random choice (default 7).
     pub seed: u64,
-    /// "none" or "munge" (default "none").
+    /// "auto", "none" or "munge" (default "auto": MUNGE sized by the training set, when
+    /// the teacher can label new rows).
     pub augment: Augment,
-    /// Synthetic MUNGE rows per training row (default 1).
+    /// Synthetic MUNGE rows per training row under `augment = "munge"` (default 1).
     pub augment_factor: usize,
     /// MUNGE swap probability p (default 0.5).
     pub munge_probability: f64,
@@ -345,7 +346,7 @@ impl Default for DistillSection {
             weight_decay: p.weight_decay,
             patience: p.patience,
             seed: p.seed,
-            augment: Augment::None,
+            augment: Augment::Auto,
             augment_factor: 1,
             munge_probability: 0.5,
             munge_spread: 1.0,
@@ -357,11 +358,23 @@ impl Default for DistillSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Augment {
+    /// MUNGE neighbours up to about [`AUTO_TRANSFER_ROWS`] transfer rows (at most
+    /// [`AUTO_MAX_FACTOR`] per real row) when the teacher can label new rows; none for
+    /// large training sets, soft-label columns, or `soft_weight = 0`.
+    Auto,
     /// Train on the given rows only.
     None,
     /// Add teacher-labelled MUNGE neighbours (Buciluǎ et al. 2006).
     Munge,
 }
+
+/// Transfer rows (real + synthetic) `augment = "auto"` aims for: a small student learns its
+/// teacher's function better from more of the teacher's answers than the labelled rows
+/// hold (on magic, 13k rows: +0.5 pp over scratch with 4× the rows, none without).
+pub const AUTO_TRANSFER_ROWS: usize = 50_000;
+
+/// Most synthetic rows per real row under `augment = "auto"`.
+pub const AUTO_MAX_FACTOR: usize = 9;
 
 /// `[gates]`: thresholds that make `run` exit 1 when the student falls short (defined
 /// with their verdicts in `distillery_eval::gate`).

@@ -42,6 +42,13 @@ pub struct TeacherOutputs {
     labeller: Option<Box<dyn Teacher>>,
 }
 
+impl TeacherOutputs {
+    /// True when the teacher can label rows it was not given (MUNGE needs it).
+    pub fn can_label(&self) -> bool {
+        self.labeller.is_some()
+    }
+}
+
 /// Runs (or trains) the teacher.
 pub fn build(
     recipe: &Recipe,
@@ -202,11 +209,12 @@ pub fn munge(
     recipe: &Recipe,
     data: &Prepared,
     teacher: &TeacherOutputs,
+    factor: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let names: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
     let d = &recipe.distill;
     let params = MungeParams {
-        factor: d.augment_factor,
+        factor,
         probability: d.munge_probability,
         spread: d.munge_spread,
         seed: d.seed,
