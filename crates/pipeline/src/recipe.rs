@@ -601,7 +601,7 @@ mod tests {
         assert_eq!(r.data.train, Path::new("dir/d.csv"));
         assert_eq!(r.student.hidden, [64]);
         assert_eq!(r.distill.temperature, 4.0);
-        assert_eq!(r.distill.augment, Augment::None);
+        assert_eq!(r.distill.augment, Augment::Auto);
     }
 
     #[test]
