@@ -354,8 +354,15 @@ impl Report {
                 opt(m.latency_us.map(|l| format!("{l:.2} µs"))),
             )
         };
+        let synthetic = match self.dataset.augmented_rows {
+            0 => String::new(),
+            n => format!(
+                "; transfer set {} training + {n} teacher-labelled synthetic rows",
+                self.dataset.train_rows
+            ),
+        };
         s.push_str(&format!(
-            "run {}  ({} test rows, {} classes, {:.1} s)\n",
+            "run {}  ({} test rows, {} classes{synthetic}, {:.1} s)\n",
             self.run_id,
             self.dataset.test_rows,
             self.dataset.classes.len(),
