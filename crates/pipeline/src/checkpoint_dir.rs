@@ -29,7 +29,7 @@ impl CheckpointDir {
         }
         let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         let dir = job.join(owner);
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        create_racing_removal(&dir)?;
         let lock = File::create(dir.join(LOCK))
             .with_context(|| format!("cannot create the lock in {}", dir.display()))?;
         lock.lock()
@@ -48,6 +48,19 @@ impl CheckpointDir {
         let _ = fs::remove_dir_all(&self.dir);
         if let Some(job) = self.dir.parent() {
             let _ = fs::remove_dir(job);
+        }
+    }
+}
+
+/// Creates `dir` and its parents. Another run that finishes removes the job's folder when
+/// it is empty, which can happen between creating the parent and the child; that is retried.
+fn create_racing_removal(dir: &Path) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        match fs::create_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 8 => attempt += 1,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
         }
     }
 }
