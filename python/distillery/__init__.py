@@ -209,7 +209,6 @@ class DistilledClassifier(_Mixin, _Base):
         batch_size: Optional[int] = None,
         learning_rate: Optional[float] = None,
         patience: Optional[int] = None,
-        augment: Optional[str] = None,
         quantize: bool = False,
         checks: bool = False,
         validation_fraction: float = 0.1,
@@ -224,7 +223,6 @@ class DistilledClassifier(_Mixin, _Base):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.patience = patience
-        self.augment = augment
         self.quantize = quantize
         self.checks = checks
         self.validation_fraction = validation_fraction
@@ -274,7 +272,9 @@ class DistilledClassifier(_Mixin, _Base):
             "batch_size": self.batch_size,
             "learning_rate": self.learning_rate,
             "patience": self.patience,
-            "augment": self.augment,
+            # The teacher answers only for the rows given to fit (as soft-label columns),
+            # so it cannot label synthetic neighbours.
+            "augment": "none",
             "seed": int(self.random_state),
         }
         lines = [
