@@ -217,8 +217,20 @@ async fn metadata_describes_the_server_and_the_model() {
     );
     let (status, _) = call(app.clone(), "GET", "/v2/models/m/ready", "").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = call(app, "GET", "/v2/models/nope/ready", "").await;
+    let (status, _) = call(app.clone(), "GET", "/v2/models/nope/ready", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The served-model extractor reads the version from the path too.
+    let (status, text) = call(app.clone(), "GET", "/v2/models/m/versions/1", "").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (status, text) = call(app.clone(), "GET", "/v2/models/m/versions/9/ready", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    assert!(text.contains("version 9 is not served"), "{text}");
+    let (status, text) = call(app, "GET", "/v2/models/nope", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        text.contains("'nope' is not served; served models"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

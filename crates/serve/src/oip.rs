@@ -31,14 +31,11 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/v2/health/ready", get(|| async { StatusCode::OK }))
         .route("/v2", get(server_metadata))
         .route("/v2/models/{name}", get(model_metadata))
-        .route(
-            "/v2/models/{name}/versions/{version}",
-            get(model_metadata_at),
-        )
+        .route("/v2/models/{name}/versions/{version}", get(model_metadata))
         .route("/v2/models/{name}/ready", get(model_ready))
         .route(
             "/v2/models/{name}/versions/{version}/ready",
-            get(model_ready_at),
+            get(model_ready),
         )
         .route("/v2/models/{name}/infer", post(infer))
         .route("/v2/models/{name}/versions/{version}/infer", post(infer_at))
@@ -147,42 +144,35 @@ fn metadata(served: &Served) -> Value {
     })
 }
 
-async fn model_metadata(State(server): State<Shared>, Path(name): Path<String>) -> Response {
-    let m = server.current();
-    match find(&m, &name, None) {
-        Ok(s) => axum::Json(metadata(s)).into_response(),
-        Err(e) => e.into_response(),
+/// The served version a request's path names (`{name}`, and `{version}` when given):
+/// handlers that take this run only for a served model; anything else is a 404 naming
+/// the served models.
+pub(crate) struct ServedModel(pub(crate) Arc<Served>);
+
+impl axum::extract::FromRequestParts<Shared> for ServedModel {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        server: &Shared,
+    ) -> Result<ServedModel, ApiError> {
+        let Path(params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, server)
+                .await
+                .map_err(|e| ApiError::NotFound(e.body_text()))?;
+        let name = params.get("name").map(String::as_str).unwrap_or_default();
+        let m = server.current();
+        find(&m, name, params.get("version").map(String::as_str))
+            .map(|s| ServedModel(Arc::clone(s)))
     }
 }
 
-async fn model_metadata_at(
-    State(server): State<Shared>,
-    Path((name, v)): Path<(String, String)>,
-) -> Response {
-    let m = server.current();
-    match find(&m, &name, Some(&v)) {
-        Ok(s) => axum::Json(metadata(s)).into_response(),
-        Err(e) => e.into_response(),
-    }
+async fn model_metadata(ServedModel(served): ServedModel) -> Response {
+    axum::Json(metadata(&served)).into_response()
 }
 
-async fn model_ready(State(server): State<Shared>, Path(name): Path<String>) -> Response {
-    let m = server.current();
-    match find(&m, &name, None) {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn model_ready_at(
-    State(server): State<Shared>,
-    Path((name, v)): Path<(String, String)>,
-) -> Response {
-    let m = server.current();
-    match find(&m, &name, Some(&v)) {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(e) => e.into_response(),
-    }
+async fn model_ready(_: ServedModel) -> StatusCode {
+    StatusCode::OK
 }
 
 async fn infer(
