@@ -87,9 +87,11 @@ impl OnnxModel {
             .filter(|i| !initializers.contains(&i.name.as_deref().unwrap_or_default()))
             .collect();
         let [input] = inputs.as_slice() else {
+            let listed: Vec<String> = inputs.iter().map(|i| describe_input(i)).collect();
             return Err(model_error(format!(
-                "the model has {} inputs; distillery feeds ONNX teachers one float tensor [N, features] (export with a single input, e.g. skl2onnx initial_types=[('input', FloatTensorType([None, n]))])",
-                inputs.len()
+                "the model has {} inputs ({}); distillery feeds ONNX teachers one float tensor [N, features] (export with a single input, e.g. skl2onnx initial_types=[('input', FloatTensorType([None, n]))], with categories encoded as numbers before the model)",
+                inputs.len(),
+                listed.join(", ")
             )));
         };
         let input_name = input.name.clone().unwrap_or_default();
@@ -172,7 +174,22 @@ impl OnnxModel {
                 }
                 Backend::Trees(g)
             }
-            None => tract_backend(path, &bytes, width, &output)?,
+            // When tract cannot run the graph either, an ai.onnx.ml preprocessing operator
+            // is the usual reason: name it and its node rather than tract's internal error.
+            None => tract_backend(path, &bytes, width, &output).map_err(|e| {
+                match crate::graph::needed_nodes(graph, &output)
+                    .into_iter()
+                    .find(|n| is_unsupported_ml_operator(n))
+                {
+                    Some(node) => unsupported(format!(
+                        "operator {}.{} (node '{}') is not supported: distillery runs tree ensembles (TreeEnsembleClassifier / Regressor) on its own evaluator and standard ONNX operators on tract, but not the ai.onnx.ml preprocessing operators; export the model without its preprocessing (apply it to the data instead) or as a single float input",
+                        node.domain.as_deref().unwrap_or_default(),
+                        node.op_type.as_deref().unwrap_or_default(),
+                        node.name.as_deref().unwrap_or("unnamed"),
+                    )),
+                    None => e,
+                }
+            })?,
         };
         let class_labels = match &backend {
             Backend::Trees(g) if !g.class_labels.is_empty() => Some(g.class_labels.clone()),
@@ -268,6 +285,31 @@ impl OnnxModel {
     pub fn describe(&self) -> String {
         format!("ONNX {} via {}", self.path.display(), self.engine())
     }
+}
+
+/// True for an `ai.onnx.ml` operator other than the tree ensembles (OneHotEncoder, Imputer,
+/// Scaler, ZipMap, …): neither our evaluator nor tract runs them.
+fn is_unsupported_ml_operator(node: &distillery_onnx::NodeProto) -> bool {
+    node.domain.as_deref() == Some("ai.onnx.ml")
+        && !node
+            .op_type
+            .as_deref()
+            .is_some_and(|op| op.starts_with("TreeEnsemble"))
+}
+
+/// `name (element type)` of a graph input, for messages.
+fn describe_input(input: &distillery_onnx::ValueInfoProto) -> String {
+    let elem = input
+        .r#type
+        .as_ref()
+        .and_then(|t| t.value.as_ref())
+        .and_then(|v| match v {
+            distillery_onnx::type_proto::Value::TensorType(t) => t.elem_type,
+            _ => None,
+        })
+        .and_then(|e| distillery_onnx::tensor_proto::DataType::try_from(e).ok())
+        .map_or_else(|| "?".to_string(), |d| d.as_str_name().to_lowercase());
+    format!("'{}': {elem}", input.name.as_deref().unwrap_or_default())
 }
 
 fn choose_output(
