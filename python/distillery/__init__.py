@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -31,14 +31,20 @@ from ._distillery import run as _run
 __all__ = ["run", "Student", "DistilledClassifier", "__version__"]
 
 
-def run(recipe: os.PathLike | str, out_dir: os.PathLike | str = "runs", seed: Optional[int] = None) -> dict:
+def run(
+    recipe: os.PathLike | str,
+    out_dir: os.PathLike | str = "runs",
+    seed: Optional[int] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> dict:
     """Runs a recipe in-process and returns its report (``report.json``) as a dict.
 
     The run directory is ``Path(out_dir) / report["run_id"]``. The student is not
-    registered (that is the CLI's job). ``seed`` overrides ``[distill] seed``. A bad
-    recipe or data raises ``ValueError``; anything else ``RuntimeError``.
+    registered (that is the CLI's job). ``seed`` overrides ``[distill] seed``;
+    ``progress`` (e.g. ``print``) receives one line per stage, epoch and finished job. A
+    bad recipe or data raises ``ValueError``; anything else ``RuntimeError``.
     """
-    report, _ = _run(Path(recipe), Path(out_dir), seed)
+    report, _ = _run(Path(recipe), Path(out_dir), seed, progress)
     return json.loads(report)
 
 

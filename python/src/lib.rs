@@ -4,8 +4,13 @@
 
 use std::path::PathBuf;
 
-use distillery_pipeline::{LogProgress, PipelineError, Recipe, RunOptions};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use distillery_pipeline::{
+    EpochProgress, JobProgress, LogProgress, PipelineError, Progress, Recipe, RunOptions,
+};
 use distillery_runtime::{Predict, QuantizedStudent, RawValue, Student};
+use distillery_train::EpochRecord;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -29,16 +34,71 @@ fn pipeline_error(e: &PipelineError) -> PyErr {
     }
 }
 
+/// Hands the pipeline's feedback to a Python callable as one line of text each: every
+/// stage, every epoch, every finished job (the GIL is taken only for the call).
+struct Callback(Py<PyAny>);
+
+impl Callback {
+    fn say(&self, line: String) {
+        Python::attach(|py| {
+            // A failing callback must not stop the run; Python prints its error.
+            if let Err(e) = self.0.call1(py, (line,)) {
+                e.print(py);
+            }
+        });
+    }
+}
+
+impl Progress for Callback {
+    fn stage(&self, message: &str) {
+        self.say(message.to_string());
+    }
+
+    fn epochs(&self, what: &str, _total: usize) -> Box<dyn EpochProgress + '_> {
+        Box::new(EpochLines(self, what.to_string()))
+    }
+
+    fn jobs(&self, what: &str, total: usize) -> Box<dyn JobProgress + '_> {
+        Box::new(JobLines(self, what.to_string(), total, AtomicUsize::new(0)))
+    }
+}
+
+/// Epoch lines for a [`Callback`].
+struct EpochLines<'a>(&'a Callback, String);
+
+impl EpochProgress for EpochLines<'_> {
+    fn epoch(&self, r: &EpochRecord) {
+        self.0.say(format!(
+            "{}: epoch {} train loss {:.4} validation loss {:.4}",
+            self.1, r.epoch, r.train_loss, r.validation_loss
+        ));
+    }
+}
+
+/// Job lines for a [`Callback`].
+struct JobLines<'a>(&'a Callback, String, usize, AtomicUsize);
+
+impl JobProgress for JobLines<'_> {
+    fn done(&self, name: &str) {
+        let n = self.3.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0
+            .say(format!("{}: {n}/{} done ({name})", self.1, self.2));
+    }
+}
+
 /// Runs a recipe in-process, exactly as `distillery run` does (without registering the
-/// student); returns the report as JSON text and the run directory.
+/// student); returns the report as JSON text and the run directory. `progress`, when
+/// given, is called with one line of text per stage, epoch and finished job.
 #[pyfunction]
-#[pyo3(signature = (recipe, out_dir = PathBuf::from("runs"), seed = None))]
+#[pyo3(signature = (recipe, out_dir = PathBuf::from("runs"), seed = None, progress = None))]
 fn run(
     py: Python<'_>,
     recipe: PathBuf,
     out_dir: PathBuf,
     seed: Option<u64>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(String, String)> {
+    let callback = progress.map(Callback);
     let outcome = py
         .detach(|| {
             let text = std::fs::read_to_string(&recipe).map_err(|e| PipelineError::Io {
@@ -50,7 +110,11 @@ fn run(
                 parsed.distill.seed = seed;
             }
             let valid = parsed.check()?;
-            distillery_pipeline::run(&valid, &text, &RunOptions::new(out_dir, &LogProgress))
+            let progress: &dyn Progress = match &callback {
+                Some(c) => c,
+                None => &LogProgress,
+            };
+            distillery_pipeline::run(&valid, &text, &RunOptions::new(out_dir, progress))
         })
         .map_err(|e| pipeline_error(&e))?;
     let report = serde_json::to_string(&outcome.report)

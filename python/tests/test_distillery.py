@@ -50,6 +50,16 @@ def test_run_returns_the_report_and_writes_the_run(soft_run):
     assert (run_dir / "report.json").is_file()
 
 
+def test_progress_reaches_a_python_callback_stage_by_stage(soft_run, tmp_path):
+    work, _ = soft_run
+    lines = []
+    distillery.run(work / "recipe.toml", out_dir=tmp_path / "runs", progress=lines.append)
+    stages = [l for l in lines if "epoch" not in l]
+    assert stages[0].startswith("reading ")
+    assert "labelling the transfer set with the teacher" in stages
+    assert any(l.startswith("student: epoch 1 ") for l in lines), lines[:5]
+
+
 def test_a_bad_recipe_is_a_value_error_naming_the_key(tmp_path):
     (tmp_path / "r.toml").write_text('[data]\ntrain = "x.csv"\ntarget = "y"\n[teacher]\ncolumns = "p_"\n[distill]\ntempreature = 2\n')
     with pytest.raises(ValueError, match="did you mean 'temperature'"):
