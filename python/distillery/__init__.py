@@ -95,7 +95,10 @@ def _columns(X: Any, features: Sequence[str]) -> list:
                 f"it has {list(X.columns)}"
             )
         return [_column(X[f].to_numpy()) for f in features]
-    array = np.asarray(X, dtype=object if not _all_numeric(X) else None)
+    array = np.asarray(X)
+    if array.dtype.kind not in "biuf":
+        # Mixed rows: keep each cell as it is (NumPy would turn numbers into strings).
+        array = np.asarray(X, dtype=object)
     if array.ndim != 2:
         raise ValueError(f"X must be 2-dimensional (rows × features), got shape {array.shape}")
     if array.shape[1] != len(features):
@@ -103,13 +106,6 @@ def _columns(X: Any, features: Sequence[str]) -> list:
             f"X has {array.shape[1]} columns but the student takes {len(features)}: {list(features)}"
         )
     return [_column(array[:, j]) for j in range(array.shape[1])]
-
-
-def _all_numeric(X: Any) -> bool:
-    try:
-        return np.asarray(X).dtype.kind in "biuf"
-    except (ValueError, TypeError):
-        return False
 
 
 class Student:

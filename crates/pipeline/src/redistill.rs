@@ -22,6 +22,8 @@ use crate::run::{RunOptions, RunOutcome};
 pub struct Redistill<'a> {
     /// The recipe's text: the same student, distillation and gates are kept.
     pub recipe_text: &'a str,
+    /// The recipe's label column (the teacher's argmax fills it for the traffic).
+    pub target: &'a str,
     /// The served model's name (the new run's name).
     pub model: &'a str,
     /// The logged traffic, one row per request row, with the profile's feature columns.
@@ -76,9 +78,6 @@ pub fn redistill(job: &Redistill<'_>, options: &RunOptions<'_>) -> Result<Redist
     fit.sort_unstable();
     std::fs::create_dir_all(job.work)
         .with_context(|| format!("creating {}", job.work.display()))?;
-    let target = Recipe::parse(job.recipe_text, Path::new("recipe.toml"))?
-        .data
-        .target;
     let train_csv = job.work.join("traffic.csv");
     let labelled = |path: &Path, rows: &[usize]| {
         write_labelled(
@@ -88,7 +87,7 @@ pub fn redistill(job: &Redistill<'_>, options: &RunOptions<'_>) -> Result<Redist
             rows,
             &teacher_p,
             &classes,
-            &target,
+            job.target,
         )
     };
     labelled(&train_csv, &fit)?;

@@ -77,6 +77,7 @@ pub(crate) fn run(args: &RedistillArgs, progress: Terminal) -> Result<ExitStatus
         .join(format!("redistill-{}-{stamp}", args.model));
     let job = Redistill {
         recipe_text: &text,
+        target: &recipe.data.target,
         model: &args.model,
         traffic: &table,
         features: &features,
