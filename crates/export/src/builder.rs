@@ -17,6 +17,8 @@ pub(crate) const STRING: i32 = tensor_proto::DataType::String as i32;
 pub(crate) enum Attr {
     Int(i64),
     Ints(Vec<i64>),
+    Floats(Vec<f32>),
+    Str(String),
     Strings(Vec<String>),
 }
 
@@ -73,6 +75,12 @@ impl Graph {
         }
         self.outputs
             .push(value_info(name, FLOAT, &[None, Some(width)]));
+    }
+
+    /// Declares a graph output `value` of element type `elem` and shape `dims` (`None` =
+    /// the batch dimension), computed by some node.
+    pub(crate) fn output_typed(&mut self, value: &str, elem: i32, dims: &[Option<i64>]) {
+        self.outputs.push(value_info(value, elem, dims));
     }
 
     /// A constant initializer holding `raw` little-endian bytes of element type `elem`.
@@ -138,6 +146,20 @@ impl Graph {
         } else {
             out.to_string()
         };
+        self.node_outputs(op, domain, inputs, &[&output], attrs);
+        output
+    }
+
+    /// Adds a node with the named outputs (operators such as TreeEnsembleClassifier give
+    /// several).
+    pub(crate) fn node_outputs(
+        &mut self,
+        op: &str,
+        domain: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<(&str, Attr)>,
+    ) {
         let attribute = attrs
             .into_iter()
             .map(|(name, a)| {
@@ -154,6 +176,14 @@ impl Graph {
                         p.ints = v;
                         p.r#type = Some(attribute_proto::AttributeType::Ints as i32);
                     }
+                    Attr::Floats(v) => {
+                        p.floats = v;
+                        p.r#type = Some(attribute_proto::AttributeType::Floats as i32);
+                    }
+                    Attr::Str(v) => {
+                        p.s = Some(v.into_bytes());
+                        p.r#type = Some(attribute_proto::AttributeType::String as i32);
+                    }
                     Attr::Strings(v) => {
                         p.strings = v.into_iter().map(String::into_bytes).collect();
                         p.r#type = Some(attribute_proto::AttributeType::Strings as i32);
@@ -164,14 +194,13 @@ impl Graph {
             .collect();
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.clone()],
+            output: outputs.iter().map(|s| s.to_string()).collect(),
             name: Some(format!("n{}", self.nodes.len())),
             op_type: Some(op.into()),
             domain: (!domain.is_empty()).then(|| domain.to_string()),
             attribute,
             ..Default::default()
         });
-        output
     }
 
     /// Wraps the graph in a model (ONNX IR 8, opset 17, ai.onnx.ml 2) with metadata.

@@ -21,6 +21,9 @@
 
 mod builder;
 mod encoder;
+mod trees;
+
+pub use trees::{TreeTeacherMeta, gbdt_to_onnx};
 
 use distillery_runtime::{QuantizedStudent, Student};
 use prost::Message;

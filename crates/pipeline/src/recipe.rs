@@ -240,7 +240,7 @@ pub struct TeacherSection {
     /// Prefix of precomputed soft-label columns (one per class).
     #[serde(default)]
     pub columns: Option<String>,
-    /// Train a large MLP teacher from the labels.
+    /// Train a teacher from the labels (gradient-boosted trees by default, or a large MLP).
     #[serde(default)]
     pub train: Option<TeacherTraining>,
     /// Columns fed to the ONNX teacher, in order (default: the model's metadata, else all
@@ -255,26 +255,123 @@ pub struct TeacherSection {
     pub scores: distillery_teacher::OutputKind,
 }
 
-/// `[teacher] train = { … }`: the in-house MLP teacher.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TeacherTraining {
-    /// Hidden widths (default [256, 256]).
-    #[serde(default = "default_teacher_hidden")]
-    pub hidden: Vec<usize>,
-    /// Epochs (default: `[distill] epochs`).
-    #[serde(default)]
-    pub epochs: Option<usize>,
-    /// Learning rate (default 0.001).
-    #[serde(default = "default_teacher_lr")]
-    pub learning_rate: f32,
+/// Which model `[teacher] train` builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TeacherModel {
+    /// Gradient-boosted trees (forust-ml), soft labels for the training rows by K-fold
+    /// cross-fitting: tabular data's strongest model, and `init`'s default.
+    Gbdt,
+    /// A large MLP trained by distillery's own engine.
+    Mlp,
 }
 
-fn default_teacher_hidden() -> Vec<usize> {
-    vec![256, 256]
+/// `[teacher] train = { … }`: a teacher trained in-house from the labels.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherTraining {
+    /// "gbdt" or "mlp" (default: "mlp" when `hidden` is given, else "gbdt").
+    #[serde(default)]
+    pub kind: Option<TeacherModel>,
+    /// MLP: hidden widths (default [256, 256]).
+    #[serde(default)]
+    pub hidden: Option<Vec<usize>>,
+    /// MLP: epochs (default: `[distill] epochs`).
+    #[serde(default)]
+    pub epochs: Option<usize>,
+    /// Learning rate (default 0.001 for the MLP, 0.1 for boosting).
+    #[serde(default)]
+    pub learning_rate: Option<f32>,
+    /// GBDT: most boosting rounds per class (default 1000; early stopping on the validation
+    /// rows usually ends far sooner).
+    #[serde(default)]
+    pub iterations: Option<usize>,
+    /// GBDT: deepest split level (default 6).
+    #[serde(default)]
+    pub max_depth: Option<usize>,
+    /// GBDT: folds of the cross-fitting that labels the training rows (default 5; each
+    /// training row is labelled by a model that never saw it).
+    #[serde(default)]
+    pub folds: Option<usize>,
 }
-fn default_teacher_lr() -> f32 {
-    0.001
+
+impl TeacherTraining {
+    /// The model this section builds.
+    pub fn model(&self) -> TeacherModel {
+        self.kind.unwrap_or(if self.hidden.is_some() {
+            TeacherModel::Mlp
+        } else {
+            TeacherModel::Gbdt
+        })
+    }
+
+    /// The MLP's hidden widths.
+    pub fn mlp_hidden(&self) -> Vec<usize> {
+        self.hidden.clone().unwrap_or_else(|| vec![256, 256])
+    }
+
+    /// The boosting settings (defaults filled in), seeded by the recipe's seed.
+    pub fn gbdt_params(&self, seed: u64) -> distillery_train::GbdtParams {
+        let d = distillery_train::GbdtParams::default();
+        distillery_train::GbdtParams {
+            iterations: self.iterations.unwrap_or(d.iterations),
+            learning_rate: self.learning_rate.unwrap_or(d.learning_rate),
+            max_depth: self.max_depth.unwrap_or(d.max_depth),
+            seed,
+            ..d
+        }
+    }
+
+    /// Cross-fitting folds (default 5).
+    pub fn cross_fit_folds(&self) -> usize {
+        self.folds.unwrap_or(5)
+    }
+
+    /// Checks the settings against the chosen model.
+    fn check(&self, path: &str, seed: u64) -> Result<()> {
+        let foreign = self.foreign_keys();
+        if !foreign.is_empty() {
+            let kind = match self.model() {
+                TeacherModel::Gbdt => "gbdt",
+                TeacherModel::Mlp => "mlp",
+            };
+            invalid_recipe!(
+                "{path}: [teacher] train = {{ kind = \"{kind}\" }} does not read {}; remove it or choose the other kind",
+                foreign.join(", ")
+            );
+        }
+        if self.model() == TeacherModel::Gbdt {
+            self.gbdt_params(seed)
+                .check()
+                .map_err(|e| recipe_error!("{path}: [teacher] train: {e}"))?;
+            if !(2..=20).contains(&self.cross_fit_folds()) {
+                invalid_recipe!(
+                    "{path}: [teacher] train folds = {} must be 2 to 20 (5 is usual)",
+                    self.cross_fit_folds()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys given that the chosen model does not read, named for the error.
+    pub fn foreign_keys(&self) -> Vec<&'static str> {
+        let (mlp, gbdt) = (
+            [
+                ("hidden", self.hidden.is_some()),
+                ("epochs", self.epochs.is_some()),
+            ],
+            [
+                ("iterations", self.iterations.is_some()),
+                ("max_depth", self.max_depth.is_some()),
+                ("folds", self.folds.is_some()),
+            ],
+        );
+        match self.model() {
+            TeacherModel::Mlp => gbdt.iter().filter(|k| k.1).map(|k| k.0).collect(),
+            TeacherModel::Gbdt => mlp.iter().filter(|k| k.1).map(|k| k.0).collect(),
+        }
+    }
 }
 
 /// `[student]`: the architecture.
@@ -417,7 +514,7 @@ impl Recipe {
         match sources.iter().filter(|s| **s).count() {
             1 => {}
             0 => invalid_recipe!(
-                "{path}: [teacher] needs one source: onnx = \"model.onnx\", columns = \"prefix_\" or train = {{ hidden = [256, 256] }}"
+                "{path}: [teacher] needs one source: onnx = \"model.onnx\", columns = \"prefix_\" or train = {{ kind = \"gbdt\" }}"
             ),
             _ => invalid_recipe!(
                 "{path}: [teacher] has more than one source; keep exactly one of onnx, columns, train"
@@ -432,6 +529,9 @@ impl Recipe {
             invalid_recipe!("{path}: [distill] augment_factor must be at least 1");
         }
         self.check_evaluate(&path)?;
+        if let Some(t) = &self.teacher.train {
+            t.check(&path, self.distill.seed)?;
+        }
         let params = self.distill_params()?;
         let sweep = self.sweep_params()?;
         if self.name.is_none() {

@@ -102,13 +102,15 @@ pub(crate) fn check(
     memory::check_file(&recipe.data.train)?;
     let data = crate::data::prepare(recipe)?;
     let classes = data.labels.n_classes();
-    let networks = std::iter::once(("the student", &recipe.params.hidden)).chain(
-        recipe
-            .teacher
-            .train
-            .iter()
-            .map(|t| ("the in-house teacher", &t.hidden)),
-    );
+    let teacher_hidden = recipe
+        .teacher
+        .train
+        .iter()
+        .filter(|t| t.model() == crate::recipe::TeacherModel::Mlp)
+        .map(|t| t.mlp_hidden())
+        .collect::<Vec<_>>();
+    let networks = std::iter::once(("the student", &recipe.params.hidden))
+        .chain(teacher_hidden.iter().map(|h| ("the in-house teacher", h)));
     for (what, hidden) in networks {
         let need = memory::training_bytes(
             data.encoder.width(),
@@ -582,8 +584,10 @@ fn write(
             &distillery_export::to_onnx_int8(&q.student)?,
         )?;
     }
-    if let Some(t) = &labelled.teacher.in_house {
-        dir.write("teacher.safetensors", &t.to_bytes()?)?;
+    match &labelled.teacher.in_house {
+        Some(teacher::InHouse::Mlp(t)) => dir.write("teacher.safetensors", &t.to_bytes()?)?,
+        Some(teacher::InHouse::Gbdt(onnx)) => dir.write("teacher.onnx", onnx)?,
+        None => {}
     }
     if let Some(cv) = &labelled.cross_validation {
         dir.write(cv::PROBABILITIES_FILE, &cv.probabilities_csv)?;

@@ -15,7 +15,7 @@ use crate::RunOptions;
 use crate::data::Prepared;
 use crate::error::{Context, Result, data_error, refuse};
 use crate::latency;
-use crate::recipe::Recipe;
+use crate::recipe::{Recipe, TeacherModel};
 
 /// The teacher's probabilities on every split plus what the summary reports about it.
 pub struct TeacherOutputs {
@@ -36,10 +36,18 @@ pub struct TeacherOutputs {
     /// Median latency of one row through the teacher, when it runs here.
     pub latency_us: Option<f64>,
     /// The teacher trained by the run (`[teacher] train`), kept in the run directory.
-    pub in_house: Option<Student>,
+    pub in_house: Option<InHouse>,
     /// The teacher itself, to label MUNGE's synthetic rows (`None`: soft-label columns,
     /// which cannot label new rows).
-    labeller: Option<Box<dyn Teacher>>,
+    pub(crate) labeller: Option<Box<dyn Teacher>>,
+}
+
+/// A teacher the run trained, as it is saved in the run directory.
+pub enum InHouse {
+    /// The MLP, saved as `teacher.safetensors`.
+    Mlp(Student),
+    /// The boosted trees, saved as `teacher.onnx` (a TreeEnsembleClassifier).
+    Gbdt(Vec<u8>),
 }
 
 impl TeacherOutputs {
@@ -75,30 +83,7 @@ pub fn build(
             Some(&data.train_table),
         )
         .with_context(|| format!("feeding teacher {}", path.display()))?;
-        let label = |table: &distillery_data::Table, rows: &[usize]| teacher.label(table, rows);
-        let train = label(&data.train_table, &data.train_rows)?;
-        let validation = label(&data.train_table, &data.val_rows)?;
-        let test = label(data.test_table(), &data.test_rows)?;
-        // Like the student's, the teacher's latency runs from a raw row: category codes are
-        // looked up and the float input built inside the timed call.
-        let table = data.test_table();
-        let sample: Vec<usize> = data.test_rows.iter().take(256).copied().collect();
-        let latency = latency::median_us(1000, |i| {
-            let row = [sample[i % sample.len()]];
-            let _ = std::hint::black_box(teacher.label(table, &row));
-        });
-        return Ok(TeacherOutputs {
-            train,
-            validation,
-            test,
-            kind: format!("ONNX ({})", teacher.model.engine()),
-            identity: format!("onnx:{}", teacher.model.file_hash),
-            parameters: None,
-            bytes: Some(teacher.model.bytes),
-            latency_us: Some(latency),
-            in_house: None,
-            labeller: Some(Box::new(teacher)),
-        });
+        return from_onnx(teacher, data, None);
     }
     if let Some(prefix) = &t.columns {
         let teacher = ColumnsTeacher::new(prefix, &data.labels.classes, t.scores);
@@ -122,10 +107,18 @@ pub fn build(
     let Some(training) = &t.train else {
         refuse!("[teacher] has no source");
     };
+    if training.model() == TeacherModel::Gbdt {
+        let trained = crate::gbdt_teacher::train(recipe, training, data, options)?;
+        let mut out = from_onnx(trained.teacher, data, Some(trained.train_p))?;
+        out.kind = trained.description;
+        out.identity = format!("gbdt:{}", blake3::hash(&trained.onnx).to_hex());
+        out.in_house = Some(InHouse::Gbdt(trained.onnx));
+        return Ok(out);
+    }
     let teacher_params = DistillParams {
-        hidden: training.hidden.clone(),
+        hidden: training.mlp_hidden(),
         epochs: training.epochs.unwrap_or(params.epochs),
-        learning_rate: training.learning_rate,
+        learning_rate: training.learning_rate.unwrap_or(0.001),
         soft_weight: 0.0,
         ..(**params).clone()
     }
@@ -199,7 +192,43 @@ pub fn build(
         parameters: Some(student.parameters()),
         bytes: Some(bytes),
         latency_us: Some(latency),
-        in_house: Some(student),
+        in_house: Some(InHouse::Mlp(student)),
+        labeller: Some(Box::new(teacher)),
+    })
+}
+
+/// Labels every split with an ONNX teacher (the training rows' probabilities given in
+/// `train` when the caller has them already, e.g. from cross-fitting) and times one row.
+fn from_onnx(
+    teacher: OnnxTeacher,
+    data: &Prepared,
+    train: Option<Vec<f32>>,
+) -> Result<TeacherOutputs> {
+    let label = |table: &distillery_data::Table, rows: &[usize]| teacher.label(table, rows);
+    let train = match train {
+        Some(p) => p,
+        None => label(&data.train_table, &data.train_rows)?,
+    };
+    let validation = label(&data.train_table, &data.val_rows)?;
+    let test = label(data.test_table(), &data.test_rows)?;
+    // Like the student's, the teacher's latency runs from a raw row: category codes are
+    // looked up and the float input built inside the timed call.
+    let table = data.test_table();
+    let sample: Vec<usize> = data.test_rows.iter().take(256).copied().collect();
+    let latency = latency::median_us(1000, |i| {
+        let row = [sample[i % sample.len()]];
+        let _ = std::hint::black_box(teacher.label(table, &row));
+    });
+    Ok(TeacherOutputs {
+        train,
+        validation,
+        test,
+        kind: format!("ONNX ({})", teacher.model.engine()),
+        identity: format!("onnx:{}", teacher.model.file_hash),
+        parameters: None,
+        bytes: Some(teacher.model.bytes),
+        latency_us: Some(latency),
+        in_house: None,
         labeller: Some(Box::new(teacher)),
     })
 }

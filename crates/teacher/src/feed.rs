@@ -71,6 +71,23 @@ impl TeacherFeed {
         Ok(TeacherFeed { columns, codes })
     }
 
+    /// A feed for a model about to be built: `columns` in input order, with `levels` giving
+    /// the codes of the categorical ones (index = code).
+    pub fn with_levels(columns: Vec<String>, levels: &HashMap<String, Vec<String>>) -> TeacherFeed {
+        let codes = columns
+            .iter()
+            .map(|c| {
+                levels.get(c).map(|l| {
+                    l.iter()
+                        .enumerate()
+                        .map(|(i, v)| (v.clone(), i as f32))
+                        .collect()
+                })
+            })
+            .collect();
+        TeacherFeed { columns, codes }
+    }
+
     /// The `rows.len() × columns` float matrix for rows `rows` of `table`.
     pub fn build(&self, table: &Table, rows: &[usize]) -> Result<Vec<f32>> {
         let cols: Vec<&Column> = self

@@ -66,11 +66,20 @@ impl OnnxModel {
             path: path.to_path_buf(),
             source,
         })?;
+        OnnxModel::from_bytes(&bytes, path, options)
+    }
+
+    /// Compiles an ONNX model held in memory (an in-house teacher before it is saved);
+    /// `path` names it in errors and reports.
+    ///
+    /// # Errors
+    /// As [`OnnxModel::load`], less the reading.
+    pub fn from_bytes(bytes: &[u8], path: &Path, options: &OnnxOptions) -> Result<OnnxModel> {
         let model_error = |message: String| TeacherError::Model {
             path: path.to_path_buf(),
             message,
         };
-        let model = ModelProto::decode(bytes.as_slice())
+        let model = ModelProto::decode(bytes)
             .map_err(|e| model_error(format!("not an ONNX model ({e})")))?;
         let graph = model
             .graph
@@ -176,7 +185,7 @@ impl OnnxModel {
             }
             // When tract cannot run the graph either, an ai.onnx.ml preprocessing operator
             // is the usual reason: name it and its node rather than tract's internal error.
-            None => tract_backend(path, &bytes, width, &output).map_err(|e| {
+            None => tract_backend(path, bytes, width, &output).map_err(|e| {
                 match crate::graph::needed_nodes(graph, &output)
                     .into_iter()
                     .find(|n| is_unsupported_ml_operator(n))
@@ -204,7 +213,7 @@ impl OnnxModel {
             class_labels,
             input_names,
             categories,
-            file_hash: blake3::hash(&bytes).to_hex().to_string(),
+            file_hash: blake3::hash(bytes).to_hex().to_string(),
             bytes: bytes.len() as u64,
         };
         let (_, cols) = teacher.raw(&vec![0.0; width], 1)?;

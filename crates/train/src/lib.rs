@@ -1,7 +1,7 @@
 //! The MLP training engine of distillery: batched forward and backward passes on GEMM,
 //! AdamW with a cosine schedule, the temperature-scaled distillation loss, early stopping
 //! with best-weights restore, per-epoch checkpoints with bit-exact resume, the feature
-//! encoder fit, and MUNGE augmentation.
+//! encoder fit, MUNGE augmentation, and the in-house gradient-boosted teacher ([`fit_gbdt`]).
 //!
 //! It takes teacher probabilities as a plain matrix: running teachers is
 //! `distillery-teacher`'s job, and predicting with the result is `distillery-runtime`'s.
@@ -27,6 +27,7 @@
 mod encode;
 mod error;
 mod fit;
+mod gbdt;
 mod gemm;
 mod loss;
 mod munge;
@@ -36,6 +37,7 @@ mod params;
 pub use encode::{MAX_LEVELS, encode_rows, fit_encoder, fit_encoder_with_levels, raw_value};
 pub use error::{ParamsError, Result, TrainError};
 pub use fit::{EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
+pub use gbdt::{GbdtHead, GbdtModel, GbdtNode, GbdtParams, GbdtRows, fit_gbdt};
 pub use loss::{Target, loss_and_grad, soften};
 pub use munge::{MungeParams, POOL, munge};
 pub use params::{DistillParams, MAX_LAYER_WIDTH, MAX_LAYERS, ValidDistillParams};

@@ -85,7 +85,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<ExitStatus> {
     let data_path = relative_to(&args.data, &args.output);
     let teacher = match &args.teacher {
         Some(p) => format!("onnx = {:?}\n", relative_to(p, &args.output)),
-        None => "train = { hidden = [256, 256] }        # or: onnx = \"teacher.onnx\" | columns = \"teacher_p_\"\n".to_string(),
+        None => "train = { kind = \"gbdt\" }   # or: train = { hidden = [256, 256] } (MLP) | onnx = \"teacher.onnx\" | columns = \"teacher_p_\"\n".to_string(),
     };
     let name = args
         .data

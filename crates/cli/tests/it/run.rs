@@ -143,6 +143,83 @@ fn in_house_mlp_teacher_is_trained_and_kept() {
 }
 
 #[test]
+fn in_house_gbdt_teacher_is_cross_fitted_kept_as_onnx_and_reusable() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(&data("adult_sample.csv"), "train = { kind = \"gbdt\" }", ""),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    let kind = summary["teacher"]["kind"].as_str().unwrap();
+    assert!(
+        kind.contains("GBDT") && kind.contains("5-fold cross-fitted"),
+        "{kind}"
+    );
+    let teacher_acc = summary["teacher"]["accuracy"].as_f64().unwrap();
+    assert!(teacher_acc > 0.8, "teacher accuracy {teacher_acc}");
+    let teacher = s.runs()[0].join("teacher.onnx");
+    assert!(teacher.exists());
+    // The saved teacher is an ordinary ONNX teacher: a second run reads it and gets the same
+    // test accuracy (same rows, same trees, same evaluator).
+    let reuse = s.write(
+        "reuse.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            &format!("onnx = {:?}", teacher.to_str().unwrap()),
+            "",
+        ),
+    );
+    let again = s.cmd(&["run", reuse.to_str().unwrap(), "--json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(
+        json(&again)["teacher"]["accuracy"],
+        summary["teacher"]["accuracy"]
+    );
+    // Same seed, same trees, same student.
+    let third = s.cmd(&["run", recipe.to_str().unwrap()]);
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+    let runs = s.runs();
+    let bytes = |i: usize, f: &str| std::fs::read(runs[i].join(f)).unwrap();
+    let fresh = (0..runs.len())
+        .find(|&i| runs[i].join("teacher.onnx").exists() && runs[i] != runs[0])
+        .expect("the third run keeps its teacher");
+    assert_eq!(bytes(0, "teacher.onnx"), bytes(fresh, "teacher.onnx"));
+    assert_eq!(
+        bytes(0, "student.safetensors"),
+        bytes(fresh, "student.safetensors")
+    );
+}
+
+#[test]
+fn gbdt_teacher_settings_that_belong_to_the_mlp_are_refused() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            "train = { kind = \"gbdt\", hidden = [8] }",
+            "",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not read hidden"),
+        "{}",
+        stderr(&out)
+    );
+    let folds = s.write(
+        "f.toml",
+        &adult_recipe(&data("adult_sample.csv"), "train = { folds = 1 }", ""),
+    );
+    let out = s.cmd(&["run", folds.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("folds = 1"), "{}", stderr(&out));
+}
+
+#[test]
 fn interrupted_training_resumes_to_the_same_student() {
     let s = setup();
     let recipe = s.write(
