@@ -227,9 +227,10 @@ pub(crate) fn train(
         labels: &val_y,
         classes: k,
     };
+    let epochs = job.params.epochs_for(train_y.len());
     let bar = job
         .verbose
-        .then(|| options.progress.epochs(&job.role, job.params.epochs));
+        .then(|| options.progress.epochs(&job.role, epochs));
     let on_epoch = |r: &distillery_train::EpochRecord| {
         if let Some(b) = &bar {
             b.epoch(r);
@@ -247,9 +248,10 @@ pub(crate) fn train(
     if let Some(b) = &bar {
         b.finish();
     }
-    if fit_options.stop_after.is_some_and(|s| {
-        out.history.len() < job.params.epochs && !out.stopped_early && out.history.len() == s
-    }) {
+    if fit_options
+        .stop_after
+        .is_some_and(|s| out.history.len() < epochs && !out.stopped_early && out.history.len() == s)
+    {
         refuse!(
             "stopped after epoch {} as DISTILLERY_STOP_AFTER_EPOCH asked; rerun with --resume to continue",
             out.history.len()

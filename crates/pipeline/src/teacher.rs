@@ -118,6 +118,12 @@ pub fn build(
     let teacher_params = DistillParams {
         hidden: training.mlp_hidden(),
         epochs: training.epochs.unwrap_or(params.epochs),
+        // Explicit teacher epochs replace the student's step budget.
+        steps: if training.epochs.is_some() {
+            None
+        } else {
+            params.steps
+        },
         learning_rate: training.learning_rate.unwrap_or(0.001),
         soft_weight: 0.0,
         ..(**params).clone()
@@ -141,7 +147,9 @@ pub fn build(
         labels: &vy,
         classes: k,
     };
-    let bar = options.progress.epochs("teacher", teacher_params.epochs);
+    let bar = options
+        .progress
+        .epochs("teacher", teacher_params.epochs_for(data.train_rows.len()));
     let on_epoch = |r: &distillery_train::EpochRecord| bar.epoch(r);
     let fit_options = FitOptions {
         checkpoint: Some(checkpoints.join("teacher.ckpt")),

@@ -65,6 +65,8 @@ fn main() {
         soft_weight: arg(8).parse().expect("soft_weight"),
         weight_decay: 1e-2,
         patience: 0,
+        steps: None,
+        patience_steps: None,
         seed: 7,
     }
     .check()

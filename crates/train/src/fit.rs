@@ -1,5 +1,6 @@
-//! The training loop: seeded shuffles, mini-batch AdamW on the distillation objective,
-//! validation loss after every epoch, early stopping with the best weights restored, and a
+//! The training loop: seeded shuffles, mini-batch AdamW on the distillation objective under
+//! a step budget (linear warm-up, then cosine decay), validation after every epoch (KL to
+//! the teacher when there is one), early stopping with the best weights restored, and a
 //! checkpoint after every epoch so an interrupted run resumes where it stopped.
 //!
 //! Every random choice derives from `(seed, epoch)`, so a resumed run produces exactly the
@@ -78,7 +79,9 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Mean training objective over the epoch.
     pub train_loss: f32,
-    /// Mean objective on the validation rows (equal to `train_loss` without validation).
+    /// The validation score early stopping watches (equal to `train_loss` without
+    /// validation rows): T² · KL to the teacher when the rows carry teacher targets (up to a
+    /// constant), else cross-entropy on the labels.
     pub validation_loss: f32,
 }
 
@@ -155,7 +158,15 @@ pub fn fit(
     }
     let bs = params.batch_size.min(usable.len());
     let steps_per_epoch = usable.len().div_ceil(bs) as u64;
-    let total_steps = steps_per_epoch * params.epochs as u64;
+    let epochs = params.epochs_for(usable.len());
+    let total_steps = steps_per_epoch * epochs as u64;
+    let warmup = warmup_steps(total_steps);
+    // Patience as a count of epochs: given in steps, it is rounded up to whole epochs
+    // (validation runs after each epoch).
+    let patience = match params.patience_steps {
+        Some(steps) => steps.div_ceil(steps_per_epoch).max(1) as usize,
+        None => params.patience,
+    };
     let k = train.classes;
     let mut ws = Workspace::default();
     let mut xb = vec![0.0f32; bs * train.width];
@@ -163,10 +174,10 @@ pub fn fit(
     let mut buf = vec![0.0f32; 2 * k];
     let mut stopped_early = false;
     let start_epoch = state.history.len() + 1;
-    if params.patience > 0 && state.bad_epochs >= params.patience {
+    if patience > 0 && state.bad_epochs >= patience {
         stopped_early = true;
     }
-    for epoch in start_epoch..=params.epochs {
+    for epoch in start_epoch..=epochs {
         if stopped_early {
             break;
         }
@@ -200,7 +211,7 @@ pub fn fit(
             state
                 .net
                 .backward(&xb[..n * train.width], n, &dlogits[..n * k], &mut ws);
-            let lr = cosine_lr(params.learning_rate, state.net.step, total_steps);
+            let lr = schedule(params.learning_rate, state.net.step, total_steps, warmup);
             state.net.adamw(&ws.grads, lr, params.weight_decay);
         }
         let train_loss = (total / usable.len() as f64) as f32;
@@ -234,7 +245,7 @@ pub fn fit(
         if let Some(cb) = options.on_epoch {
             cb(&record);
         }
-        if params.patience > 0 && state.bad_epochs >= params.patience && epoch < params.epochs {
+        if patience > 0 && state.bad_epochs >= patience && epoch < epochs {
             stopped_early = true;
         }
         if options.stop_after == Some(epoch) {
@@ -250,7 +261,25 @@ pub fn fit(
     })
 }
 
-/// Mean objective of `net` over a whole set, in large batches.
+/// Linear warm-up steps before the cosine decay: 1% of the run, at most 100 steps, so the
+/// first AdamW updates (whose second-moment estimates are still noisy) stay small.
+fn warmup_steps(total: u64) -> u64 {
+    (total / 100).min(100)
+}
+
+/// The learning rate at `step`: linear warm-up to `peak` over `warmup` steps, then cosine
+/// decay to 0 at `total`.
+fn schedule(peak: f32, step: u64, total: u64, warmup: u64) -> f32 {
+    if step < warmup {
+        return peak * (step + 1) as f32 / warmup as f32;
+    }
+    cosine_lr(peak, step - warmup, total.saturating_sub(warmup))
+}
+
+/// The validation score early stopping watches: with teacher targets, the distillation
+/// term alone (T² · KL from the teacher's softened distribution to the student's, up to a
+/// constant), i.e. how well the student imitates its teacher; without, cross-entropy on
+/// the labels.
 fn mean_loss(
     net: &Network,
     set: &TransferSet<'_>,
@@ -271,11 +300,16 @@ fn mean_loss(
             if t.soft.is_none() && t.label.is_none() {
                 continue;
             }
+            let soft_weight = if t.soft.is_some() {
+                1.0
+            } else {
+                params.soft_weight
+            };
             total += f64::from(loss_and_grad(
                 &logits[i * k..(i + 1) * k],
                 t,
                 params.temperature,
-                params.soft_weight,
+                soft_weight,
                 &mut grad,
                 &mut buf,
             ));
@@ -416,7 +450,7 @@ fn ckpt_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::DistillParams;
+    use crate::params::{DistillParams, MAX_EPOCHS};
 
     /// Two Gaussian-ish blobs in 2-D, labels by sign of x0 + x1.
     fn blobs(n: usize) -> (Vec<f32>, Vec<Option<u32>>) {
@@ -442,6 +476,58 @@ mod tests {
         }
         .check()
         .unwrap()
+    }
+
+    #[test]
+    fn a_step_budget_becomes_whole_epochs_and_patience_in_steps_stops_training() {
+        let (x, y) = blobs(400);
+        let set = TransferSet {
+            x: &x,
+            width: 2,
+            soft: None,
+            labels: &y,
+            classes: 2,
+        };
+        // 400 rows in batches of 32 = 13 steps per epoch: 100 steps = 8 epochs.
+        let budget = DistillParams {
+            steps: Some(100),
+            ..(*params(1)).clone()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(budget.epochs_for(400), 8);
+        assert_eq!(budget.epochs_for(1), MAX_EPOCHS.min(100));
+        let out = fit(&budget, &set, None, &FitOptions::default()).unwrap();
+        assert_eq!(out.history.len(), 8);
+        // A validation set the network cannot improve on (labels independent of x) stops
+        // training once 30 steps (3 epochs) pass without a better score.
+        let noise: Vec<Option<u32>> = (0..400).map(|i| Some((i * 7 % 3 == 0) as u32)).collect();
+        let val = TransferSet {
+            labels: &noise,
+            ..set
+        };
+        let patient = DistillParams {
+            steps: Some(2000),
+            patience_steps: Some(30),
+            ..(*params(1)).clone()
+        }
+        .check()
+        .unwrap();
+        let out = fit(&patient, &set, Some(&val), &FitOptions::default()).unwrap();
+        assert!(out.stopped_early, "{} epochs", out.history.len());
+        assert_eq!(out.history.len(), out.best_epoch + 3);
+    }
+
+    #[test]
+    fn the_schedule_warms_up_then_decays_to_zero() {
+        assert_eq!(warmup_steps(50), 0);
+        assert_eq!(warmup_steps(5_000), 50);
+        assert_eq!(warmup_steps(1_000_000), 100);
+        assert!((schedule(1.0, 0, 5_000, 50) - 0.02).abs() < 1e-6);
+        assert!((schedule(1.0, 49, 5_000, 50) - 1.0).abs() < 1e-6);
+        assert!((schedule(1.0, 50, 5_000, 50) - 1.0).abs() < 1e-6);
+        assert!(schedule(1.0, 4_999, 5_000, 50) < 1e-3);
+        assert!((schedule(1.0, 10, 100, 0) - cosine_lr(1.0, 10, 100)).abs() < 1e-9);
     }
 
     #[test]

@@ -40,4 +40,4 @@ pub use fit::{EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
 pub use gbdt::{GbdtHead, GbdtModel, GbdtNode, GbdtParams, GbdtRows, fit_gbdt};
 pub use loss::{Target, loss_and_grad, soften};
 pub use munge::{MungeParams, POOL, munge};
-pub use params::{DistillParams, MAX_LAYER_WIDTH, MAX_LAYERS, ValidDistillParams};
+pub use params::{DistillParams, MAX_EPOCHS, MAX_LAYER_WIDTH, MAX_LAYERS, ValidDistillParams};

@@ -15,8 +15,12 @@ pub struct DistillParams {
     pub temperature: f32,
     /// Weight of the soft (teacher) term; hard labels get `1 − soft_weight`. Default 0.7.
     pub soft_weight: f32,
-    /// Passes over the transfer set. Default 30.
+    /// Passes over the transfer set when `steps` is `None`. Default 30.
     pub epochs: usize,
+    /// Optimizer-step budget: training runs `ceil(steps / steps per epoch)` epochs (at most
+    /// [`MAX_EPOCHS`]), so a small transfer set gets enough updates and a large one no more
+    /// passes than it needs. `None` = `epochs` passes.
+    pub steps: Option<u64>,
     /// Rows per step. Default 256.
     pub batch_size: usize,
     /// Peak AdamW learning rate (cosine-decayed to 0). Default 0.003.
@@ -25,6 +29,9 @@ pub struct DistillParams {
     pub weight_decay: f32,
     /// Epochs without a better validation loss before stopping; 0 = never stop early. Default 5.
     pub patience: usize,
+    /// Patience in optimizer steps instead of epochs (training stops once this many steps
+    /// have passed since the best validation loss); overrides `patience` when set.
+    pub patience_steps: Option<u64>,
     /// Seed for initialisation and shuffling. Default 7.
     pub seed: u64,
 }
@@ -36,10 +43,12 @@ impl Default for DistillParams {
             temperature: 4.0,
             soft_weight: 0.7,
             epochs: 30,
+            steps: None,
             batch_size: 256,
             learning_rate: 0.003,
             weight_decay: 1e-4,
             patience: 5,
+            patience_steps: None,
             seed: 7,
         }
     }
@@ -87,6 +96,14 @@ impl DistillParams {
             "between 0 and 1",
         );
         range(self.epochs >= 1, "epochs", self.epochs.to_string(), ">= 1");
+        if let Some(steps) = self.steps {
+            range(
+                (1..=100_000_000).contains(&steps),
+                "steps",
+                steps.to_string(),
+                "1 to 100000000",
+            );
+        }
         range(
             self.batch_size >= 1,
             "batch_size",
@@ -120,6 +137,23 @@ impl DistillParams {
             Ok(ValidDistillParams(self))
         } else {
             Err(errors)
+        }
+    }
+}
+
+/// The most passes a step budget may turn into (a tiny transfer set does not need more).
+pub const MAX_EPOCHS: usize = 300;
+
+impl DistillParams {
+    /// Epochs training will run over `rows` usable rows: `epochs`, or the step budget
+    /// divided by the steps per epoch.
+    pub fn epochs_for(&self, rows: usize) -> usize {
+        match self.steps {
+            None => self.epochs,
+            Some(steps) => {
+                let per_epoch = rows.max(1).div_ceil(self.batch_size.max(1)) as u64;
+                (steps.div_ceil(per_epoch) as usize).clamp(1, MAX_EPOCHS)
+            }
         }
     }
 }

@@ -111,7 +111,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<ExitStatus> {
         "# Starter recipe written by `distillery init`; review the column roles, then `distillery run {out}`.\n\
          name = {name:?}\n\n[data]\ntrain = {data_path:?}\ntarget = {target:?}\ntest_fraction = 0.2\nvalidation_fraction = 0.1\n\
          categorical = [{cat}]\nignore = [{ign}]\nmissing = [{missing}]\n\n[teacher]\n{teacher}\n[student]\nhidden = [64]\n\n\
-         [distill]\ntemperature = {temperature}\nsoft_weight = 0.7\nepochs = 30\nseed = 7\n",
+         [distill]\ntemperature = {temperature}\nsoft_weight = 0.7\nseed = 7\n",
         out = args.output.display(),
         target = args.target,
         cat = quote(&categorical),

@@ -24,7 +24,11 @@ fn init_infers_the_schema_and_writes_a_runnable_recipe() {
     assert!(recipe.contains("\"native-country\""), "{recipe}");
     let again = s.cmd(&["init", d.to_str().unwrap(), "--target", "income-per-year"]);
     assert_eq!(again.status.code(), Some(2), "refuses to overwrite");
-    let edited = recipe.replace("epochs = 30", "epochs = 5");
+    assert!(
+        !recipe.contains("epochs"),
+        "init trains by the step budget: {recipe}"
+    );
+    let edited = recipe.replace("[distill]", "[distill]\nepochs = 5");
     std::fs::write(s.path("recipe.toml"), edited).unwrap();
     let run = s.cmd(&["run", "recipe.toml", "--json"]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
