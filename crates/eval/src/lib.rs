@@ -25,6 +25,7 @@ mod pareto;
 pub mod render;
 mod report;
 pub mod run_report;
+pub mod search;
 pub mod slices;
 mod stats;
 

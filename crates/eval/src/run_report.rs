@@ -83,6 +83,9 @@ pub struct Report {
     /// (paired: McNemar's exact test on the same rows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distillation_gain: Option<DistillationGain>,
+    /// The student search, when the recipe did not pin `hidden`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::StudentSearch>,
     /// The `[distill]` settings.
     pub distill: serde_json::Value,
     /// One verdict per configured gate.
@@ -297,6 +300,7 @@ impl Report {
             ablation: None,
             deduplicated_test: None,
             distillation_gain: None,
+            search: None,
             distill: serde_json::Value::Null,
             gates: Vec::new(),
             seconds: 0.0,
@@ -402,6 +406,9 @@ impl Report {
         }
         if let Some(g) = &self.distillation_gain {
             s.push_str(&g.line());
+        }
+        if let Some(search) = &self.search {
+            s.push_str(&search.line());
         }
         if let Some(t) = &self.teacher {
             if let (Some(t), Some(st)) = (t.latency_us, self.student.latency_us) {

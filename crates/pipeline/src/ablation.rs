@@ -4,9 +4,6 @@
 //! single-threaded and seeded, so results do not depend on the thread count); latencies are
 //! measured afterwards, one model at a time, so they are not disturbed by training.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use distillery_eval::run_report::{ModelSummary, SliceReport};
 use distillery_eval::{Ablation, AblationRow};
 use distillery_runtime::{Provenance, RawValue};
@@ -14,7 +11,7 @@ use distillery_train::{FitOutcome, ValidDistillParams};
 
 use crate::data::Prepared;
 use crate::distill::{self, Checkpoints, Job, Target, Transfer};
-use crate::error::{Result, data_error, refuse};
+use crate::error::{Result, refuse};
 use crate::evaluate::{self, Measured, SliceInput};
 use crate::recipe::{Recipe, ValidRecipe};
 use crate::teacher::TeacherOutputs;
@@ -57,7 +54,7 @@ pub(crate) fn run(cx: &Context<'_>) -> Result<Ablation> {
     progress.stage(&format!(
         "ablation: training {} students on {} threads",
         variants.len(),
-        threads()
+        distill::threads()
     ));
     let fits = train_all(cx, &variants)?;
     let k = cx.prepared.labels.n_classes();
@@ -182,56 +179,33 @@ fn variants(cx: &Context<'_>) -> Result<Vec<Variant>> {
     Ok(out)
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Fits every variant, `threads()` at a time; results in variant order.
+/// Fits every variant, as many at a time as the machine has cores; results in variant order.
 fn train_all(cx: &Context<'_>, variants: &[Variant]) -> Result<Vec<FitOutcome>> {
-    let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<FitOutcome>>>> =
-        variants.iter().map(|_| Mutex::new(None)).collect();
-    let bar = cx.options.progress.jobs("ablation", variants.len());
-    std::thread::scope(|scope| {
-        for _ in 0..threads().min(variants.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(v) = variants.get(i) else { break };
-                    let job = Job {
-                        role: format!("ablation-{i}"),
-                        params: &v.params,
-                        target: Target::Teacher,
-                        mask: v.mask.as_deref(),
-                        verbose: false,
-                    };
-                    let fit = distill::train(
-                        cx.prepared,
-                        cx.transfer,
-                        cx.teacher,
-                        &job,
-                        cx.checkpoints,
-                        cx.options,
-                    );
-                    bar.done(&v.name);
-                    if let Ok(mut slot) = results[i].lock() {
-                        *slot = Some(fit);
-                    }
-                }
-            });
-        }
-    });
-    bar.finish();
-    results
-        .into_iter()
-        .zip(variants)
-        .map(|(slot, v)| {
-            slot.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Err(data_error!("training {} did not finish", v.name)))
+    let jobs: Vec<Job<'_>> = variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Job {
+            role: format!("ablation-{i}"),
+            params: &v.params,
+            target: Target::Teacher,
+            mask: v.mask.as_deref(),
+            verbose: false,
         })
-        .collect()
+        .collect();
+    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    let bar = cx.options.progress.jobs("ablation", variants.len());
+    let fits = distill::train_many(
+        cx.prepared,
+        cx.transfer,
+        cx.teacher,
+        &jobs,
+        &names,
+        cx.checkpoints,
+        cx.options,
+        bar.as_ref(),
+    );
+    bar.finish();
+    fits
 }
 
 fn slice_input<'a>(cx: &'a Context<'_>, p: &'a [f32]) -> SliceInput<'a> {

@@ -4,13 +4,15 @@
 //! cross-validation folds all go through [`train`].
 
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use distillery_runtime::{Provenance, Student};
 use distillery_train::{FitOptions, FitOutcome, TransferSet, ValidDistillParams, fit, soften};
 
 use crate::RunOptions;
 use crate::data::Prepared;
-use crate::error::{Context, Result, refuse};
+use crate::error::{Context, Result, data_error, refuse};
 use crate::recipe::{AUTO_MAX_FACTOR, AUTO_TRANSFER_ROWS, Augment, LabelIssueMode, Recipe};
 use crate::teacher::{self, TeacherOutputs};
 
@@ -298,5 +300,54 @@ pub(crate) fn column_mask(prepared: &Prepared, columns: &[String]) -> Vec<bool> 
         .features
         .iter()
         .flat_map(|f| std::iter::repeat_n(columns.iter().any(|c| c == f.name()), f.width()))
+        .collect()
+}
+
+/// Threads for jobs trained side by side: one per core (each fit is single-threaded and
+/// seeded, so results do not depend on the count).
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Fits every job, [`threads`] at a time, telling `bar` each one's name as it finishes;
+/// results in job order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn train_many(
+    prepared: &Prepared,
+    transfer: &Transfer,
+    teacher: &TeacherOutputs,
+    jobs: &[Job<'_>],
+    names: &[&str],
+    checkpoints: &Checkpoints<'_>,
+    options: &RunOptions<'_>,
+    bar: &dyn crate::progress::JobProgress,
+) -> Result<Vec<FitOutcome>> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<FitOutcome>>>> =
+        jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads().min(jobs.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = jobs.get(i) else { break };
+                    let fit = train(prepared, transfer, teacher, job, checkpoints, options);
+                    bar.done(names.get(i).copied().unwrap_or(&job.role));
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(fit);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .zip(jobs)
+        .map(|(slot, job)| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(data_error!("training {} did not finish", job.role)))
+        })
         .collect()
 }

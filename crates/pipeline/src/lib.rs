@@ -38,6 +38,7 @@ pub mod recipe;
 pub mod redistill;
 mod run;
 mod run_dir;
+pub mod search;
 pub mod teacher;
 
 pub use error::{Context, PipelineError, Result};

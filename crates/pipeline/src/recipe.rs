@@ -378,9 +378,25 @@ impl TeacherTraining {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudentSection {
-    /// Hidden widths; `[]` = multinomial logistic regression (default [64]).
+    /// Hidden widths; `[]` = multinomial logistic regression. Giving them pins the
+    /// architecture; without them the run searches for the student (see `size`).
     #[serde(default = "default_student_hidden")]
     pub hidden: Vec<usize>,
+    /// "auto": search a family of widths, depths, temperatures and soft weights under the
+    /// budget (the default when `hidden` is not given).
+    #[serde(default)]
+    pub size: Option<StudentSize>,
+    /// Search budget: the student's file size in bytes (default [`DEFAULT_MAX_BYTES`] when
+    /// no budget is given).
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
+    /// Search budget: median latency of one row through the student, in microseconds,
+    /// measured on the machine running the search.
+    #[serde(default)]
+    pub max_latency_us: Option<f64>,
+    /// Whether the recipe wrote `hidden` (filled by [`Recipe::parse`]).
+    #[serde(skip)]
+    pub pinned: bool,
     /// Numeric columns that also get a one-hot slot per frequent exact value (e.g. sparse,
     /// heavy-tailed amounts whose exact values a tree teacher splits on).
     #[serde(default)]
@@ -391,8 +407,48 @@ impl Default for StudentSection {
     fn default() -> Self {
         StudentSection {
             hidden: default_student_hidden(),
+            size: None,
+            max_bytes: None,
+            max_latency_us: None,
+            pinned: false,
             value_levels: Vec::new(),
         }
+    }
+}
+
+impl StudentSection {
+    /// The search budget, or `None` when `hidden` pins the architecture.
+    fn search_budget(&self, path: &str) -> Result<Option<SearchBudget>> {
+        let asked =
+            self.size.is_some() || self.max_bytes.is_some() || self.max_latency_us.is_some();
+        if self.pinned {
+            if asked {
+                invalid_recipe!(
+                    "{path}: [student] hidden pins the architecture, so size / max_bytes / max_latency_us have nothing to search; remove hidden to search under the budget, or remove the budget"
+                );
+            }
+            return Ok(None);
+        }
+        if let Some(b) = self.max_bytes
+            && b < 1_000
+        {
+            invalid_recipe!(
+                "{path}: [student] max_bytes = {b} is below any student's header; give at least 1000"
+            );
+        }
+        if let Some(us) = self.max_latency_us
+            && !(us.is_finite() && us > 0.0)
+        {
+            invalid_recipe!("{path}: [student] max_latency_us = {us} must be above 0");
+        }
+        let max_bytes = match (self.max_bytes, self.max_latency_us) {
+            (None, None) => Some(DEFAULT_MAX_BYTES),
+            (b, _) => b,
+        };
+        Ok(Some(SearchBudget {
+            max_bytes,
+            max_latency_us: self.max_latency_us,
+        }))
     }
 }
 
@@ -405,6 +461,28 @@ fn default_student_hidden() -> Vec<usize> {
 /// most sets (mlc_churn, magic); a fixed step count gives a 5,000-row set as many updates
 /// as a 50,000-row one (README, "Training").
 pub const AUTO_STEPS: u64 = 15_000;
+
+/// `[student] size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StudentSize {
+    /// Search for the student under the budget.
+    Auto,
+}
+
+/// The byte budget of a search when the recipe gives none: a student that fits comfortably
+/// in a microcontroller's flash or an edge binary, and answers in well under a microsecond
+/// on one core for tabular widths (the search measures and reports each candidate's latency).
+pub const DEFAULT_MAX_BYTES: usize = 50_000;
+
+/// The budget a student search must respect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchBudget {
+    /// Most bytes of the student's file.
+    pub max_bytes: Option<usize>,
+    /// Most microseconds per row.
+    pub max_latency_us: Option<f64>,
+}
 
 /// `[distill]`: the training of the student.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -504,10 +582,11 @@ impl Recipe {
     /// Only the shape is checked here (TOML, known keys, types); [`Recipe::check`] checks
     /// the values.
     pub fn parse(text: &str, path: &Path) -> Result<Recipe> {
-        let _: toml::Table = toml::from_str(text)
+        let table: toml::Table = toml::from_str(text)
             .map_err(|e| recipe_error!("{}: not valid TOML: {e}", path.display()))?;
         let mut recipe: Recipe =
             toml::from_str(text).map_err(|e| toml_error(&path.display().to_string(), text, &e))?;
+        recipe.student.pinned = table.get("student").and_then(|t| t.get("hidden")).is_some();
         let base = path.parent().unwrap_or(Path::new("."));
         recipe.data.train = base.join(&recipe.data.train);
         recipe.data.test = recipe.data.test.map(|t| base.join(t));
@@ -546,6 +625,7 @@ impl Recipe {
         if let Some(t) = &self.teacher.train {
             t.check(&path, self.distill.seed)?;
         }
+        let search = self.student.search_budget(&path)?;
         let params = self.distill_params()?;
         let sweep = self.sweep_params()?;
         if self.name.is_none() {
@@ -559,6 +639,7 @@ impl Recipe {
             params,
             calibration,
             sweep,
+            search,
         })
     }
 
@@ -683,6 +764,8 @@ pub struct ValidRecipe {
     pub calibration: distillery_runtime::Calibration,
     /// `[sweep]`'s combinations, recipe order; empty without a sweep.
     pub sweep: Vec<distillery_train::ValidDistillParams>,
+    /// The student search's budget; `None` when `hidden` pins the architecture.
+    pub search: Option<SearchBudget>,
 }
 
 impl std::ops::Deref for ValidRecipe {
@@ -694,6 +777,14 @@ impl std::ops::Deref for ValidRecipe {
 }
 
 impl ValidRecipe {
+    /// The same recipe training the student with `params` (the search's winner).
+    pub fn with_params(&self, params: distillery_train::ValidDistillParams) -> ValidRecipe {
+        ValidRecipe {
+            params,
+            ..self.clone()
+        }
+    }
+
     /// The recipe as written (paths resolved).
     pub fn recipe(&self) -> &Recipe {
         &self.recipe

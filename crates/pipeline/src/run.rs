@@ -69,8 +69,11 @@ pub fn run(
     let started = Instant::now();
     let checked = check(recipe, recipe_text, options)?;
     let labelled = label(recipe, checked, options)?;
+    let (searched_recipe, search_report) = search(recipe, &labelled, options)?.unzip();
+    let recipe = searched_recipe.as_ref().unwrap_or(recipe);
     let fitted = fit(recipe, &labelled, options)?;
     let mut evaluated = evaluate(recipe, &labelled, &fitted, options)?;
+    evaluated.report.search = search_report;
     evaluated.report.seconds = started.elapsed().as_secs_f64();
     let run_dir = write(recipe, recipe_text, &labelled, &fitted, &evaluated, options)?;
     labelled.checkpoints.remove();
@@ -237,18 +240,7 @@ pub(crate) fn fit(
     };
     let student_fit = train("student", Target::Teacher)?;
     let scratch_fit = train("scratch", Target::LabelsOnly)?;
-    let mut provenance = Provenance::new();
-    provenance.insert(
-        "recipe_hash".into(),
-        labelled.checked.recipe_hash.clone().into(),
-    );
-    provenance.insert(
-        "dataset_fingerprint".into(),
-        data.fingerprint.clone().into(),
-    );
-    provenance.insert("teacher".into(), labelled.teacher.identity.clone().into());
-    provenance.insert("seed".into(), recipe.params.seed.into());
-    provenance.insert("tool_version".into(), env!("CARGO_PKG_VERSION").into());
+    let provenance = provenance_of(recipe, labelled);
     let student = distill::student(recipe, data, &student_fit, &provenance, "distilled")?;
     let scratch = distill::student(recipe, data, &scratch_fit, &provenance, "scratch")?;
     Ok(Fitted {
@@ -258,6 +250,47 @@ pub(crate) fn fit(
         scratch,
         provenance,
     })
+}
+
+/// What every student of the run records about where it came from.
+fn provenance_of(recipe: &ValidRecipe, labelled: &Labelled) -> Provenance {
+    let mut provenance = Provenance::new();
+    provenance.insert(
+        "recipe_hash".into(),
+        labelled.checked.recipe_hash.clone().into(),
+    );
+    provenance.insert(
+        "dataset_fingerprint".into(),
+        labelled.checked.data.fingerprint.clone().into(),
+    );
+    provenance.insert("teacher".into(), labelled.teacher.identity.clone().into());
+    provenance.insert("seed".into(), recipe.params.seed.into());
+    provenance.insert("tool_version".into(), env!("CARGO_PKG_VERSION").into());
+    provenance
+}
+
+/// Stage 2½: the student search, when the recipe leaves `[student] hidden` open; returns the
+/// recipe with the winner's parameters and the search's record.
+fn search(
+    recipe: &ValidRecipe,
+    labelled: &Labelled,
+    options: &RunOptions<'_>,
+) -> Result<Option<(ValidRecipe, distillery_eval::search::StudentSearch)>> {
+    let Some(budget) = recipe.search else {
+        return Ok(None);
+    };
+    let checkpoints = labelled.checkpoints();
+    let searched = crate::search::run(&crate::search::Inputs {
+        recipe,
+        budget,
+        prepared: &labelled.checked.data,
+        transfer: &labelled.transfer,
+        teacher: &labelled.teacher,
+        checkpoints: &checkpoints,
+        options,
+        provenance: &provenance_of(recipe, labelled),
+    })?;
+    Ok(Some((recipe.with_params(searched.params), searched.report)))
 }
 
 /// Stage 4: every model measured on the test rows and the report built.

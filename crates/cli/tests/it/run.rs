@@ -275,3 +275,86 @@ fn demo_runs_with_zero_arguments_and_passes_its_gates() {
     assert!(summary["student"]["fidelity"].as_f64().unwrap() >= 0.95);
     assert!(s.path("distillery-demo/recipe.toml").exists());
 }
+
+/// A recipe for the Adult sample with no `[student] hidden`, so the run searches.
+fn search_recipe(student: &str) -> String {
+    crate::util::adult_recipe(&data("adult_sample.csv"), &onnx_line(), "").replace(
+        "[student]\nhidden = [16]\n",
+        &format!("[student]\n{student}\n"),
+    )
+}
+
+#[test]
+fn a_recipe_without_hidden_searches_for_its_student_under_the_byte_budget() {
+    let s = setup();
+    let recipe = s.write("r.toml", &search_recipe("max_bytes = 20000"));
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    let search = &summary["search"];
+    let candidates = search["candidates"].as_array().unwrap();
+    assert_eq!(
+        candidates.len(),
+        21,
+        "7 architectures × 3 (T, soft weight) pairs"
+    );
+    let winner = &candidates[search["winner"].as_u64().unwrap() as usize];
+    assert!(winner["within_budget"].as_bool().unwrap());
+    assert!(winner["bytes"].as_u64().unwrap() <= 20_000);
+    for c in candidates {
+        let trained = c["steps"].as_u64().unwrap() > 0;
+        assert_eq!(
+            trained,
+            c["within_budget"].as_bool().unwrap(),
+            "exactly the candidates within the budget are trained: {c}"
+        );
+    }
+    // The shipped student is the winner, within the budget, and its file is that size.
+    assert_eq!(summary["student"]["training"]["hidden"], winner["hidden"]);
+    let bytes = std::fs::metadata(s.runs()[0].join("student.safetensors"))
+        .unwrap()
+        .len();
+    assert_eq!(
+        bytes,
+        winner["bytes"].as_u64().unwrap(),
+        "measured bytes are the shipped bytes"
+    );
+    assert!(!search["pareto"].as_array().unwrap().is_empty());
+    assert!(stderr(&out).is_empty() || !stderr(&out).contains("panicked"));
+    // The same recipe and seed choose the same student, byte for byte.
+    let again = s.cmd(&["run", recipe.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let runs = s.runs();
+    let a = std::fs::read(runs[0].join("student.safetensors")).unwrap();
+    let b = std::fs::read(runs[1].join("student.safetensors")).unwrap();
+    assert_eq!(a, b);
+    let html = std::fs::read_to_string(runs[0].join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"search\""),
+        "the report shows the search"
+    );
+}
+
+#[test]
+fn a_search_budget_nothing_fits_and_a_budget_beside_hidden_are_refused() {
+    let s = setup();
+    let tiny = s.write("tiny.toml", &search_recipe("max_bytes = 1000"));
+    let out = s.cmd(&["run", tiny.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no student of the search family fits"),
+        "{}",
+        stderr(&out)
+    );
+    let both = s.write(
+        "both.toml",
+        &search_recipe("hidden = [16]\nmax_bytes = 20000"),
+    );
+    let out = s.cmd(&["run", both.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pins the architecture"),
+        "{}",
+        stderr(&out)
+    );
+}

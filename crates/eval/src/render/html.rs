@@ -37,6 +37,7 @@ pub fn html(r: &Report) -> String {
     gates(&mut s, r);
     models(&mut s, r);
     distillation_gain(&mut s, r);
+    search(&mut s, r);
     deduplicated(&mut s, r);
     fidelity(&mut s, r);
     calibration(&mut s, r);
@@ -525,6 +526,49 @@ fn distillation_gain(s: &mut String, r: &Report) {
             c.only_baseline_right,
             num(c.p_value, 3),
             escape(&c.verdict)
+        );
+    }
+    s.push_str("</table></section>");
+}
+
+/// Every candidate of the student search, the Pareto front and the winner.
+fn search(s: &mut String, r: &Report) {
+    let Some(search) = &r.search else {
+        return;
+    };
+    let budget = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    let _ = write!(
+        s,
+        "<section id=\"search\"><h2>Student search</h2><p>Budget: {} bytes, {} µs per row. Chosen: <b>{}</b>: {}. ◆ marks the Pareto front of validation fidelity against latency.</p><table><tr><th>hidden</th><th>T</th><th>soft weight</th><th>bytes</th><th>latency µs</th><th>within budget</th><th>steps</th><th>validation fidelity</th><th>validation accuracy</th></tr>",
+        budget(search.max_bytes.map(|b| b.to_string())),
+        budget(search.max_latency_us.map(|l| format!("{l}"))),
+        escape(&format!("{:?}", search.candidates[search.winner].hidden)),
+        escape(&search.reason)
+    );
+    for (i, c) in search.candidates.iter().enumerate() {
+        let opt = |v: Option<f64>| v.map(|x| num(x, 4)).unwrap_or_else(|| "–".into());
+        let mark = if i == search.winner {
+            " class=\"picked\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            s,
+            "<tr{mark}><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&format!("{:?}", c.hidden)),
+            if search.pareto.contains(&i) {
+                " ◆"
+            } else {
+                ""
+            },
+            c.temperature,
+            c.soft_weight,
+            c.bytes,
+            num(c.latency_us, 2),
+            if c.within_budget { "yes" } else { "no" },
+            c.steps,
+            opt(c.validation_fidelity),
+            opt(c.validation_accuracy)
         );
     }
     s.push_str("</table></section>");

@@ -1,0 +1,352 @@
+//! The student search: when the recipe does not pin `[student] hidden`, a small family of
+//! widths and depths, each with a few temperature / soft-weight pairs, is measured against
+//! the budget (file bytes exactly, latency on this machine), and the candidates within it
+//! compete by successive halving: every one trains for 1/27 of the step budget, the best
+//! third for 1/9, and the best of those is the student, trained to the end by the run.
+//! Candidates are ranked by validation fidelity (agreement with the teacher: what a student
+//! is for), ties by validation accuracy, then by fewer bytes. Rounds train candidates in
+//! parallel; each fit is seeded and single-threaded, so the choice does not depend on the
+//! thread count.
+
+use distillery_eval::search::{SearchCandidate, StudentSearch, front};
+use distillery_runtime::{Dense, Provenance, RawValue, Student};
+use distillery_train::{DistillParams, ValidDistillParams};
+
+use crate::RunOptions;
+use crate::data::Prepared;
+use crate::distill::{self, Checkpoints, Job, Target, Transfer};
+use crate::error::{Result, recipe_error, refuse};
+use crate::measure;
+use crate::recipe::{SearchBudget, ValidRecipe};
+use crate::teacher::TeacherOutputs;
+
+/// Hidden widths tried, smallest first.
+pub const FAMILY: [&[usize]; 7] = [
+    &[16],
+    &[32],
+    &[64],
+    &[128],
+    &[32, 32],
+    &[64, 64],
+    &[128, 128],
+];
+
+/// Temperature and soft-weight pairs tried with each architecture: calibrated teachers
+/// (T = 1), Hinton's moderate softening (T = 2), and strong softening (T = 4).
+pub const PAIRS: [(f32, f32); 3] = [(1.0, 0.5), (2.0, 0.7), (4.0, 0.7)];
+
+/// Fractions of the step budget spent per round (1/27, then 1/9), each round keeping the
+/// best third.
+const ROUNDS: [u64; 2] = [27, 9];
+
+/// What the search hands the run.
+pub(crate) struct Searched {
+    /// The winner's training parameters, with the recipe's full step budget.
+    pub(crate) params: ValidDistillParams,
+    /// The record for the report.
+    pub(crate) report: StudentSearch,
+}
+
+/// Everything the search trains with.
+pub(crate) struct Inputs<'a> {
+    pub(crate) recipe: &'a ValidRecipe,
+    pub(crate) budget: SearchBudget,
+    pub(crate) prepared: &'a Prepared,
+    pub(crate) transfer: &'a Transfer,
+    pub(crate) teacher: &'a TeacherOutputs,
+    pub(crate) checkpoints: &'a Checkpoints<'a>,
+    pub(crate) options: &'a RunOptions<'a>,
+    /// The provenance the shipped student will carry (its header's size counts).
+    pub(crate) provenance: &'a Provenance,
+}
+
+/// Runs the search.
+pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
+    let progress = cx.options.progress;
+    progress.stage("student search: measuring the candidates' size and latency");
+    let raw_rows = measure::test_raw_rows(cx.prepared);
+    let mut candidates = Vec::new();
+    for hidden in FAMILY {
+        let (bytes, latency_us) = size_and_latency(cx, hidden, &raw_rows)?;
+        let within = cx.budget.max_bytes.is_none_or(|b| bytes <= b)
+            && cx.budget.max_latency_us.is_none_or(|l| latency_us <= l);
+        for (temperature, soft_weight) in PAIRS {
+            candidates.push(SearchCandidate {
+                hidden: hidden.to_vec(),
+                temperature,
+                soft_weight,
+                bytes,
+                latency_us,
+                within_budget: within,
+                steps: 0,
+                validation_fidelity: None,
+                validation_accuracy: None,
+            });
+        }
+    }
+    let mut alive: Vec<usize> = (0..candidates.len())
+        .filter(|&i| candidates[i].within_budget)
+        .collect();
+    if alive.is_empty() {
+        let smallest = &candidates[0];
+        refuse!(
+            "no student of the search family fits the budget (max_bytes = {:?}, max_latency_us = {:?}); the smallest, {:?}, takes {} bytes and {:.2} µs here. Raise the budget or pin [student] hidden",
+            cx.budget.max_bytes,
+            cx.budget.max_latency_us,
+            smallest.hidden,
+            smallest.bytes,
+            smallest.latency_us
+        );
+    }
+    let budget = total_steps(cx);
+    let mut sizes = vec![alive.len()];
+    for (round, divisor) in ROUNDS.iter().enumerate() {
+        let steps = (budget / divisor).max(1);
+        progress.stage(&format!(
+            "student search round {}: {} candidates × {steps} steps",
+            round + 1,
+            alive.len()
+        ));
+        let params: Vec<ValidDistillParams> = alive
+            .iter()
+            .map(|&i| candidate_params(cx.recipe, &candidates[i], Some(steps)))
+            .collect::<Result<_>>()?;
+        score_round(cx, &params, &alive, round, &mut candidates)?;
+        alive.sort_by(|&a, &b| rank(&candidates[a], &candidates[b]).then(a.cmp(&b)));
+        if round + 1 < ROUNDS.len() {
+            alive.truncate(alive.len().div_ceil(3));
+            sizes.push(alive.len());
+        }
+    }
+    let winner = alive[0];
+    let w = &candidates[winner];
+    let reason = format!(
+        "highest validation fidelity ({:.4}, accuracy {:.4}) by successive halving: {} candidates trained for 1/{} of the budget, the best {} for 1/{}; ties go to accuracy, then size",
+        w.validation_fidelity.unwrap_or(0.0),
+        w.validation_accuracy.unwrap_or(0.0),
+        sizes[0],
+        ROUNDS[0],
+        sizes[1],
+        ROUNDS[1]
+    );
+    let params = candidate_params(cx.recipe, w, None)?;
+    Ok(Searched {
+        params,
+        report: StudentSearch {
+            max_bytes: cx.budget.max_bytes,
+            max_latency_us: cx.budget.max_latency_us,
+            pareto: front(&candidates),
+            candidates,
+            winner,
+            reason,
+        },
+    })
+}
+
+/// Better first: higher validation fidelity, then accuracy, then fewer bytes.
+fn rank(a: &SearchCandidate, b: &SearchCandidate) -> std::cmp::Ordering {
+    let key = |c: &SearchCandidate| {
+        (
+            c.validation_fidelity.unwrap_or(-1.0),
+            c.validation_accuracy.unwrap_or(-1.0),
+        )
+    };
+    let (fa, aa) = key(a);
+    let (fb, ab) = key(b);
+    fb.total_cmp(&fa)
+        .then(ab.total_cmp(&aa))
+        .then(a.bytes.cmp(&b.bytes))
+}
+
+/// The run's step budget: `steps`, or `epochs` passes over the transfer set.
+fn total_steps(cx: &Inputs<'_>) -> u64 {
+    let p = &cx.recipe.params;
+    p.steps.unwrap_or_else(|| {
+        let rows = cx.transfer.y.len().max(1);
+        p.epochs as u64 * rows.div_ceil(p.batch_size.max(1)) as u64
+    })
+}
+
+/// The recipe's parameters with the candidate's architecture and pair; `steps` = a round's
+/// budget (no early stopping inside a round), `None` = the recipe's own budget.
+fn candidate_params(
+    recipe: &ValidRecipe,
+    c: &SearchCandidate,
+    steps: Option<u64>,
+) -> Result<ValidDistillParams> {
+    let base: DistillParams = (*recipe.params).clone();
+    let round = steps.is_some();
+    DistillParams {
+        hidden: c.hidden.clone(),
+        temperature: c.temperature,
+        soft_weight: c.soft_weight,
+        steps: steps.or(base.steps),
+        patience: if round { 0 } else { base.patience },
+        patience_steps: if round { None } else { base.patience_steps },
+        ..base
+    }
+    .check()
+    .map_err(|e| recipe_error!("search candidate {:?}: {e:?}", c.hidden))
+}
+
+/// Trains one round's candidates in parallel and records their validation scores.
+fn score_round(
+    cx: &Inputs<'_>,
+    params: &[ValidDistillParams],
+    alive: &[usize],
+    round: usize,
+    candidates: &mut [SearchCandidate],
+) -> Result<()> {
+    let jobs: Vec<Job<'_>> = params
+        .iter()
+        .zip(alive)
+        .map(|(p, &i)| Job {
+            role: format!("search-{round}-{i}"),
+            params: p,
+            target: Target::Teacher,
+            mask: None,
+            verbose: false,
+        })
+        .collect();
+    let names: Vec<String> = alive
+        .iter()
+        .map(|&i| {
+            let c = &candidates[i];
+            format!("{:?} T={} w={}", c.hidden, c.temperature, c.soft_weight)
+        })
+        .collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let bar = cx
+        .options
+        .progress
+        .jobs(&format!("search round {}", round + 1), jobs.len());
+    let fits = distill::train_many(
+        cx.prepared,
+        cx.transfer,
+        cx.teacher,
+        &jobs,
+        &name_refs,
+        cx.checkpoints,
+        cx.options,
+        bar.as_ref(),
+    )?;
+    bar.finish();
+    let k = cx.prepared.labels.n_classes();
+    let n = cx.prepared.val_rows.len();
+    for ((fit, &i), p) in fits.iter().zip(alive).zip(params) {
+        let student = distill::student(cx.recipe, cx.prepared, fit, &Provenance::new(), "search")?;
+        let probs = student.predict_encoded_batch(&cx.prepared.val_x, n);
+        let (agree, right, labelled) = agreement(&probs, &cx.teacher.validation, cx.prepared, k);
+        let c = &mut candidates[i];
+        c.steps = p.steps.unwrap_or(0);
+        c.validation_fidelity = Some(agree as f64 / n.max(1) as f64);
+        c.validation_accuracy = Some(right as f64 / labelled.max(1) as f64);
+    }
+    Ok(())
+}
+
+/// Rows where the student's argmax matches the teacher's, rows where it matches the label,
+/// and labelled rows, on the validation split.
+fn agreement(
+    student: &[f32],
+    teacher: &[f32],
+    prepared: &Prepared,
+    k: usize,
+) -> (usize, usize, usize) {
+    let argmax = |row: &[f32]| {
+        (0..k)
+            .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
+            .unwrap_or(0)
+    };
+    let (mut agree, mut right, mut labelled) = (0, 0, 0);
+    for ((s, t), &r) in student
+        .chunks_exact(k)
+        .zip(teacher.chunks_exact(k))
+        .zip(&prepared.val_rows)
+    {
+        let guess = argmax(s);
+        agree += usize::from(guess == argmax(t));
+        if let Some(y) = prepared.labels.y[r] {
+            labelled += 1;
+            right += usize::from(guess as u32 == y);
+        }
+    }
+    (agree, right, labelled)
+}
+
+/// The file size and one-row latency of a student of this architecture: weights are set to
+/// a fixed non-zero pattern so no layer is skipped as it would be with zeros.
+fn size_and_latency(
+    cx: &Inputs<'_>,
+    hidden: &[usize],
+    rows: &[Vec<RawValue<'_>>],
+) -> Result<(usize, f64)> {
+    let mut dims = vec![cx.prepared.encoder.width()];
+    dims.extend(hidden);
+    dims.push(cx.prepared.labels.n_classes());
+    let layers: Vec<Dense> = dims
+        .windows(2)
+        .map(|w| Dense {
+            inputs: w[0],
+            outputs: w[1],
+            weight: (0..w[0] * w[1])
+                .map(|i| ((i * 7919 % 13) as f32 - 6.0) * 0.01)
+                .collect::<Vec<f32>>()
+                .into(),
+            bias: vec![0.1; w[1]],
+        })
+        .collect();
+    let student = Student::new(
+        cx.prepared.encoder.clone(),
+        cx.prepared.labels.classes.clone(),
+        layers,
+        cx.recipe.data.missing.clone(),
+        shipped_provenance(cx.provenance),
+    )?;
+    let bytes = student.to_bytes()?.len();
+    Ok((bytes, measure::student_latency_of(&student, rows)))
+}
+
+/// The provenance as the shipped student carries it (with its role), so the measured bytes
+/// are the shipped file's: the header is compressed, so its size depends on its content.
+fn shipped_provenance(provenance: &Provenance) -> Provenance {
+    let mut p = provenance.clone();
+    p.insert("role".into(), "distilled".into());
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(f: f64, a: f64, bytes: usize) -> SearchCandidate {
+        SearchCandidate {
+            hidden: vec![8],
+            temperature: 1.0,
+            soft_weight: 0.5,
+            bytes,
+            latency_us: 0.1,
+            within_budget: true,
+            steps: 1,
+            validation_fidelity: Some(f),
+            validation_accuracy: Some(a),
+        }
+    }
+
+    #[test]
+    fn candidates_rank_by_fidelity_then_accuracy_then_size() {
+        use std::cmp::Ordering::{Greater, Less};
+        assert_eq!(rank(&c(0.95, 0.8, 100), &c(0.94, 0.9, 10)), Less);
+        assert_eq!(rank(&c(0.95, 0.8, 100), &c(0.95, 0.9, 100)), Greater);
+        assert_eq!(rank(&c(0.95, 0.9, 100), &c(0.95, 0.9, 200)), Less);
+    }
+
+    #[test]
+    fn the_family_is_smallest_first_and_pairs_are_distinct() {
+        let params: Vec<usize> = FAMILY.iter().map(|h| h.iter().sum()).collect();
+        assert!(params.windows(2).take(3).all(|w| w[0] < w[1]));
+        let mut pairs = PAIRS.to_vec();
+        pairs.dedup();
+        assert_eq!(pairs.len(), PAIRS.len());
+    }
+}
