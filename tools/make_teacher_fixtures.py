@@ -5,8 +5,10 @@ For each kind (sklearn MLP, RandomForest, GradientBoosting, LightGBM, XGBoost) a
 probabilities as a plain tensor (ZipMap off), runs onnxruntime on fixture rows and writes
 `<kind>_<task>.onnx` plus `<kind>_<task>.json` ({"inputs": [[...]], "probabilities": [[...]],
 "onnxruntime": version}). distillery's teacher tests must reproduce these within 1e-5.
+The `*_zipmap` kinds are the converters' defaults (skl2onnx and onnxmltools end the graph in
+a ZipMap: a sequence of {class: probability} maps), written as a matrix in class order.
 
-Usage: python3 tools/make_teacher_fixtures.py ../shared/data tests/data/teachers
+Usage: python3 tools/make_teacher_fixtures.py ../shared/data tests/data/teachers [kinds...]
 """
 import json
 import os
@@ -39,6 +41,8 @@ def load(shared, task):
 
 def build(kind, x, y):
     n = x.shape[1]
+    if kind.endswith("_zipmap"):
+        return build_zipmap(kind[: -len("_zipmap")], x, y)
     if kind == "mlp":
         m = MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=SEED).fit(x, y)
         return teachers.export_sklearn(m, n)
@@ -63,7 +67,34 @@ def build(kind, x, y):
     raise ValueError(kind)
 
 
-def main(shared, out):
+def build_zipmap(kind, x, y):
+    n = x.shape[1]
+    if kind == "mlp":
+        m = MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=SEED).fit(x, y)
+        return teachers.export_sklearn(m, n, zipmap=True)
+    if kind == "gb":
+        m = GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=SEED).fit(x, y)
+        return teachers.export_sklearn(m, n, zipmap=True)
+    if kind == "lgbm":
+        import lightgbm
+
+        m = lightgbm.LGBMClassifier(n_estimators=15, num_leaves=8, random_state=SEED, verbose=-1).fit(x, y)
+        return teachers.export_lightgbm(m, n, zipmap=True)
+    raise ValueError(kind)
+
+
+def matrix_of(outputs, sess):
+    """The probabilities as a matrix: the float [N, k] output, or the ZipMap's maps in the
+    order of its class labels (the order of the tensor ZipMap received)."""
+    for o in outputs:
+        if isinstance(o, np.ndarray) and o.dtype == np.float32 and o.ndim == 2:
+            return o
+    maps = [o for o in outputs if isinstance(o, list)][0]
+    keys = list(maps[0].keys())
+    return np.array([[m[k] for k in keys] for m in maps], dtype=np.float32)
+
+
+def main(shared, out, kinds):
     os.makedirs(out, exist_ok=True)
     for task in ("binary", "multiclass"):
         x, y, inputs = load(shared, task)
@@ -72,15 +103,15 @@ def main(shared, out):
         rows = rows.copy()
         rows[3, 0] = np.nan
         rows[10, 1] = np.nan
-        for kind in ("mlp", "rf", "gb", "lgbm", "xgb"):
+        for kind in kinds:
             # neural nets propagate NaN, so only tree models get the missing values
-            fixture_rows = np.nan_to_num(rows, nan=0.0) if kind == "mlp" else rows
+            fixture_rows = np.nan_to_num(rows, nan=0.0) if kind.startswith("mlp") else rows
             model = teachers.attach_metadata(build(kind, x, y), inputs, {})
             path = os.path.join(out, f"{kind}_{task}.onnx")
             teachers.save_model(model, path)
             sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
             outputs = sess.run(None, {sess.get_inputs()[0].name: fixture_rows})
-            probs = [o for o in outputs if o.dtype == np.float32 and o.ndim == 2][0]
+            probs = matrix_of(outputs, sess)
             with open(os.path.join(out, f"{kind}_{task}.json"), "w") as f:
                 json.dump({"onnxruntime": ort.__version__, "inputs": [[None if np.isnan(v) else float(v) for v in r] for r in fixture_rows],
                            "probabilities": probs.astype(float).tolist()}, f)
@@ -89,4 +120,4 @@ def main(shared, out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3:] or ["mlp", "rf", "gb", "lgbm", "xgb"])

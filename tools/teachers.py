@@ -69,20 +69,21 @@ def write_csv_gz(frame, path):
             f.write(data)
 
 
-def export_lightgbm(model, n_features):
+def export_lightgbm(model, n_features, zipmap=False):
     from onnxmltools import convert_lightgbm
     from onnxmltools.convert.common.data_types import FloatTensorType
 
     return convert_lightgbm(model, initial_types=[("input", FloatTensorType([None, n_features]))],
-                            zipmap=False, target_opset=15)
+                            zipmap=zipmap, target_opset=15)
 
 
-def export_sklearn(model, n_features):
+def export_sklearn(model, n_features, zipmap=False):
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
+    options = {} if zipmap else {id(model): {"zipmap": False}}
     return convert_sklearn(model, initial_types=[("input", FloatTensorType([None, n_features]))],
-                           options={id(model): {"zipmap": False}}, target_opset={"": 15, "ai.onnx.ml": 3})
+                           options=options, target_opset={"": 15, "ai.onnx.ml": 3})
 
 
 def export_xgboost(model, n_features):

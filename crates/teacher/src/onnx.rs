@@ -168,7 +168,13 @@ impl OnnxModel {
                 dims.len()
             )));
         }
-        let output = choose_output(graph, options.output.as_deref()).map_err(model_error)?;
+        let chosen = choose_output(graph, options.output.as_deref()).map_err(model_error)?;
+        // A ZipMap output (a sequence of {class: probability} maps, the converters' default)
+        // is read as the probability tensor it zips, in the order of its class labels.
+        let (output, zip_labels) = match unzip(graph, &chosen) {
+            Some((tensor, labels)) => (tensor, Some(labels)),
+            None => (chosen, None),
+        };
         let unsupported = |message: String| TeacherError::Unsupported {
             path: path.to_path_buf(),
             message,
@@ -202,7 +208,7 @@ impl OnnxModel {
         };
         let class_labels = match &backend {
             Backend::Trees(g) if !g.class_labels.is_empty() => Some(g.class_labels.clone()),
-            _ => None,
+            _ => zip_labels,
         };
         let mut teacher = OnnxModel {
             path: path.to_path_buf(),
@@ -321,6 +327,24 @@ fn describe_input(input: &distillery_onnx::ValueInfoProto) -> String {
     format!("'{}': {elem}", input.name.as_deref().unwrap_or_default())
 }
 
+/// When `output` is made by a ZipMap node: the tensor it zips and its class labels.
+fn unzip(graph: &distillery_onnx::GraphProto, output: &str) -> Option<(String, Vec<String>)> {
+    let node = graph
+        .node
+        .iter()
+        .find(|n| n.op_type.as_deref() == Some("ZipMap") && n.output.iter().any(|o| o == output))?;
+    let attributes = crate::tensor::Attributes(node);
+    let mut labels = attributes.strings("classlabels_strings");
+    if labels.is_empty() {
+        labels = attributes
+            .ints("classlabels_int64s")
+            .iter()
+            .map(i64::to_string)
+            .collect();
+    }
+    Some((node.input.first()?.clone(), labels))
+}
+
 fn choose_output(
     graph: &distillery_onnx::GraphProto,
     wanted: Option<&str>,
@@ -350,13 +374,17 @@ fn choose_output(
             .iter()
             .find(|o| o.name.as_deref() == Some(preferred))
         {
-            if is_map_or_seq(o) {
+            if is_map_or_seq(o) && unzip(graph, preferred).is_none() {
                 return Err(format!(
-                    "output '{preferred}' is a sequence of maps (ZipMap); re-export with ZipMap disabled (skl2onnx options={{'zipmap': False}}, onnxmltools zipmap=False)"
+                    "output '{preferred}' is a sequence or map not made by ZipMap; re-export with a float [N, classes] probability output"
                 ));
             }
             return Ok(preferred.to_string());
         }
+    }
+    let zipped: Vec<&String> = names.iter().filter(|n| unzip(graph, n).is_some()).collect();
+    if let [one] = zipped.as_slice() {
+        return Ok((*one).clone());
     }
     let float_matrices: Vec<&String> = graph
         .output
@@ -377,7 +405,7 @@ fn choose_output(
     match float_matrices.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(format!(
-            "has no float [N, classes] output (outputs: {names:?}); if it ends in ZipMap, re-export with ZipMap disabled"
+            "has no float [N, classes] output and no ZipMap (outputs: {names:?}); name the probability output with [teacher] output"
         )),
         many => Err(format!(
             "has several float outputs {many:?}; name one with [teacher] output"

@@ -125,3 +125,38 @@ fn a_file_that_is_not_onnx_is_a_clear_error() {
     assert!(err.contains("not an ONNX model"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// The converters' defaults end in ZipMap (a sequence of {class: probability} maps); the
+// probabilities are read from the tensor ZipMap zips, in its class-label order.
+
+#[test]
+fn gradient_boosting_with_zipmap_matches_onnxruntime() {
+    check("gb_zipmap_binary", TREES);
+    check("gb_zipmap_multiclass", TREES);
+}
+
+#[test]
+fn lightgbm_with_zipmap_matches_onnxruntime() {
+    check("lgbm_zipmap_binary", TREES);
+    check("lgbm_zipmap_multiclass", TREES);
+}
+
+#[test]
+fn an_mlp_with_zipmap_matches_onnxruntime_through_tract() {
+    check("mlp_zipmap_binary", "tract");
+    check("mlp_zipmap_multiclass", "tract");
+}
+
+#[test]
+fn zipmap_class_labels_are_read() {
+    let dir = fixtures();
+    let model = OnnxModel::load(
+        &dir.join("mlp_zipmap_multiclass.onnx"),
+        &OnnxOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        model.class_labels.as_deref(),
+        Some(["A", "B", "C", "D", "E"].map(String::from).as_slice())
+    );
+}
