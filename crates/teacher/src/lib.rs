@@ -30,6 +30,7 @@ mod columns;
 mod error;
 mod feed;
 mod graph;
+mod ml_ops;
 mod onnx;
 mod remote;
 mod rows;
@@ -37,6 +38,7 @@ mod tensor;
 #[cfg(feature = "tract")]
 mod tract;
 mod tree;
+mod values;
 
 use serde::{Deserialize, Serialize};
 

@@ -179,7 +179,7 @@ impl OnnxModel {
             path: path.to_path_buf(),
             message,
         };
-        let backend = match TreeGraph::compile(graph, &input_name, &output).map_err(unsupported)? {
+        let backend = match TreeGraph::compile(graph, std::slice::from_ref(&input_name), &output, true).map_err(unsupported)? {
             Some(g) => {
                 if g.max_feature >= width {
                     return Err(model_error(format!(

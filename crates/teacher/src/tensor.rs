@@ -51,6 +51,10 @@ impl<'a> Attributes<'a> {
         self.get(name).and_then(|a| a.i)
     }
 
+    pub(crate) fn float(&self, name: &str) -> Option<f32> {
+        self.get(name).and_then(|a| a.f)
+    }
+
     /// Floats from `name`, or from `name_as_tensor` (double precision) when that is used.
     pub(crate) fn floats(&self, name: &str) -> Vec<f32> {
         if let Some(a) = self.get(name).filter(|a| !a.floats.is_empty()) {
