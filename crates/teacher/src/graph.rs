@@ -229,6 +229,11 @@ impl TreeGraph {
     }
 }
 
+/// True when the interpreter runs `node`'s operator (with these attributes).
+pub(crate) fn runs(node: &NodeProto) -> bool {
+    matches!(compile_node(node, "", &mut Vec::new(), &mut 0), Ok(Some(_)))
+}
+
 /// One node as a step, or `None` when we do not run its operator.
 fn compile_node(
     n: &NodeProto,

@@ -26,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod column_inputs;
 mod columns;
 mod error;
 mod feed;
@@ -42,6 +43,7 @@ mod values;
 
 use serde::{Deserialize, Serialize};
 
+pub use column_inputs::{ColumnInput, ColumnKind, ColumnValues};
 pub use columns::{SUM_TOLERANCE, read_soft_labels, soft_label_columns};
 pub use error::{Result, TeacherError};
 pub use feed::TeacherFeed;

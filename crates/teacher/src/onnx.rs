@@ -13,6 +13,7 @@ use distillery_onnx::{Message, ModelProto};
 use rayon::prelude::*;
 
 use crate::OutputKind;
+use crate::column_inputs::{ColumnInput, ColumnValues};
 use crate::error::{Result, TeacherError};
 use crate::graph::TreeGraph;
 
@@ -36,6 +37,9 @@ pub struct OnnxModel {
     pub class_labels: Option<Vec<String>>,
     /// Input column names from the model's metadata, if present.
     pub input_names: Option<Vec<String>>,
+    /// One input per column (name and type), for models exported that way; `None` for a
+    /// single float matrix input.
+    pub columns: Option<Vec<ColumnInput>>,
     /// Category codes from the model's metadata: column → levels (index = code).
     pub categories: HashMap<String, Vec<String>>,
     /// BLAKE3 of the file, for lineage.
@@ -95,45 +99,6 @@ impl OnnxModel {
             .iter()
             .filter(|i| !initializers.contains(&i.name.as_deref().unwrap_or_default()))
             .collect();
-        let [input] = inputs.as_slice() else {
-            let listed: Vec<String> = inputs.iter().map(|i| describe_input(i)).collect();
-            return Err(model_error(format!(
-                "the model has {} inputs ({}); distillery feeds ONNX teachers one float tensor [N, features] (export with a single input, e.g. skl2onnx initial_types=[('input', FloatTensorType([None, n]))], with categories encoded as numbers before the model)",
-                inputs.len(),
-                listed.join(", ")
-            )));
-        };
-        let input_name = input.name.clone().unwrap_or_default();
-        let tensor = input
-            .r#type
-            .as_ref()
-            .and_then(|t| t.value.as_ref())
-            .and_then(|v| match v {
-                distillery_onnx::type_proto::Value::TensorType(t) => Some(t.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| model_error(format!("input '{input_name}' is not a tensor")))?;
-        if tensor.elem_type != Some(1) {
-            return Err(model_error(format!(
-                "input '{input_name}' has element type {} but distillery feeds float32; export the teacher with a float input (categorical columns go in as integer codes, see the README)",
-                tensor.elem_type.unwrap_or(0)
-            )));
-        }
-        let dims: Vec<Option<usize>> = tensor
-            .shape
-            .as_ref()
-            .map(|s| {
-                s.dim
-                    .iter()
-                    .map(|d| match d.value {
-                        Some(distillery_onnx::tensor_shape_proto::dimension::Value::DimValue(
-                            v,
-                        )) if v > 0 => Some(v as usize),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
         let meta: HashMap<&str, &str> = model
             .metadata_props
             .iter()
@@ -155,6 +120,93 @@ impl OnnxModel {
             })?,
             None => HashMap::new(),
         };
+        let chosen = choose_output(graph, options.output.as_deref()).map_err(model_error)?;
+        // A ZipMap output (a sequence of {class: probability} maps, the converters' default)
+        // is read as the probability tensor it zips, in the order of its class labels.
+        let (output, zip_labels) = match unzip(graph, &chosen) {
+            Some((tensor, labels)) => (tensor, Some(labels)),
+            None => (chosen, None),
+        };
+        let unsupported = |message: String| TeacherError::Unsupported {
+            path: path.to_path_buf(),
+            message,
+        };
+        let float_input = |i: &&distillery_onnx::ValueInfoProto| {
+            matches!(
+                i.r#type.as_ref().and_then(|t| t.value.as_ref()),
+                Some(distillery_onnx::type_proto::Value::TensorType(t)) if t.elem_type == Some(1)
+            )
+        };
+        let [input] = inputs.as_slice() else {
+            if inputs.is_empty() {
+                return Err(model_error("the model has no inputs".into()));
+            }
+            // One input per column: the preprocessing runs on our interpreter.
+            let (graph, columns) =
+                crate::column_inputs::compile(graph, &inputs, &output).map_err(|m| {
+                    let listed: Vec<String> = inputs.iter().map(|i| describe_input(i)).collect();
+                    unsupported(format!("{m} (inputs: {})", listed.join(", ")))
+                })?;
+            return OnnxModel::finish_load(OnnxModel {
+                path: path.to_path_buf(),
+                class_labels: (!graph.class_labels.is_empty())
+                    .then(|| graph.class_labels.clone())
+                    .or(zip_labels),
+                backend: Backend::Trees(graph),
+                width: columns.len(),
+                columns: Some(columns),
+                classes: 0,
+                output_kind: options.output_kind,
+                input_names,
+                categories,
+                file_hash: blake3::hash(bytes).to_hex().to_string(),
+                bytes: bytes.len() as u64,
+            });
+        };
+        if !float_input(input) {
+            let (graph, columns) =
+                crate::column_inputs::compile(graph, &inputs, &output).map_err(unsupported)?;
+            return OnnxModel::finish_load(OnnxModel {
+                path: path.to_path_buf(),
+                class_labels: (!graph.class_labels.is_empty())
+                    .then(|| graph.class_labels.clone())
+                    .or(zip_labels),
+                backend: Backend::Trees(graph),
+                width: 1,
+                columns: Some(columns),
+                classes: 0,
+                output_kind: options.output_kind,
+                input_names,
+                categories,
+                file_hash: blake3::hash(bytes).to_hex().to_string(),
+                bytes: bytes.len() as u64,
+            });
+        }
+        let input_name = input.name.clone().unwrap_or_default();
+        let tensor = input
+            .r#type
+            .as_ref()
+            .and_then(|t| t.value.as_ref())
+            .and_then(|v| match v {
+                distillery_onnx::type_proto::Value::TensorType(t) => Some(t.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| model_error(format!("input '{input_name}' is not a tensor")))?;
+        let dims: Vec<Option<usize>> = tensor
+            .shape
+            .as_ref()
+            .map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| match d.value {
+                        Some(distillery_onnx::tensor_shape_proto::dimension::Value::DimValue(
+                            v,
+                        )) if v > 0 => Some(v as usize),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let width = dims
             .get(1)
             .copied()
@@ -168,17 +220,6 @@ impl OnnxModel {
                 dims.len()
             )));
         }
-        let chosen = choose_output(graph, options.output.as_deref()).map_err(model_error)?;
-        // A ZipMap output (a sequence of {class: probability} maps, the converters' default)
-        // is read as the probability tensor it zips, in the order of its class labels.
-        let (output, zip_labels) = match unzip(graph, &chosen) {
-            Some((tensor, labels)) => (tensor, Some(labels)),
-            None => (chosen, None),
-        };
-        let unsupported = |message: String| TeacherError::Unsupported {
-            path: path.to_path_buf(),
-            message,
-        };
         let backend = match TreeGraph::compile(graph, std::slice::from_ref(&input_name), &output, true).map_err(unsupported)? {
             Some(g) => {
                 if g.max_feature >= width {
@@ -191,13 +232,21 @@ impl OnnxModel {
             }
             // When tract cannot run the graph either, an ai.onnx.ml preprocessing operator
             // is the usual reason: name it and its node rather than tract's internal error.
-            None => tract_backend(path, bytes, width, &output).map_err(|e| {
+            // Preprocessing alone (no trees) that tract cannot run may still be ours.
+            None => tract_backend(path, bytes, width, &output)
+                .or_else(|e| {
+                    match TreeGraph::compile(graph, std::slice::from_ref(&input_name), &output, false) {
+                        Ok(Some(g)) => Ok(Backend::Trees(g)),
+                        _ => Err(e),
+                    }
+                })
+                .map_err(|e| {
                 match crate::graph::needed_nodes(graph, &output)
                     .into_iter()
                     .find(|n| is_unsupported_ml_operator(n))
                 {
                     Some(node) => unsupported(format!(
-                        "operator {}.{} (node '{}') is not supported: distillery runs tree ensembles (TreeEnsembleClassifier / Regressor) on its own evaluator and standard ONNX operators on tract, but not the ai.onnx.ml preprocessing operators; export the model without its preprocessing (apply it to the data instead) or as a single float input",
+                        "operator {}.{} (node '{}') is not supported: distillery runs tree ensembles and the ai.onnx.ml preprocessing operators on its own interpreter and standard ONNX operators on tract, but not this one; export the model without it (apply that step to the data instead)",
                         node.domain.as_deref().unwrap_or_default(),
                         node.op_type.as_deref().unwrap_or_default(),
                         node.name.as_deref().unwrap_or("unnamed"),
@@ -210,10 +259,11 @@ impl OnnxModel {
             Backend::Trees(g) if !g.class_labels.is_empty() => Some(g.class_labels.clone()),
             _ => zip_labels,
         };
-        let mut teacher = OnnxModel {
+        OnnxModel::finish_load(OnnxModel {
             path: path.to_path_buf(),
             backend,
             width,
+            columns: None,
             classes: 0,
             output_kind: options.output_kind,
             class_labels,
@@ -221,8 +271,21 @@ impl OnnxModel {
             categories,
             file_hash: blake3::hash(bytes).to_hex().to_string(),
             bytes: bytes.len() as u64,
+        })
+    }
+
+    /// Probes one placeholder row for the number of classes.
+    fn finish_load(mut teacher: OnnxModel) -> Result<OnnxModel> {
+        let (_, cols) = match &teacher.columns {
+            Some(columns) => {
+                let feeds: Vec<ColumnValues> = columns
+                    .iter()
+                    .map(|c| ColumnValues::placeholder(c.kind))
+                    .collect();
+                teacher.raw_columns(&feeds)?
+            }
+            None => teacher.raw(&vec![0.0; teacher.width], 1)?,
         };
-        let (_, cols) = teacher.raw(&vec![0.0; width], 1)?;
         teacher.classes = if cols == 1 { 2 } else { cols };
         Ok(teacher)
     }
@@ -244,8 +307,26 @@ impl OnnxModel {
         }
     }
 
+    fn raw_columns(&self, columns: &[ColumnValues]) -> Result<(Vec<f32>, usize)> {
+        match &self.backend {
+            Backend::Trees(g) => g
+                .run_inputs(columns.iter().map(ColumnValues::tensor).collect())
+                .map_err(TeacherError::Runtime),
+            #[cfg(feature = "tract")]
+            Backend::Tract(_) => Err(TeacherError::Runtime(
+                "a tract model takes one float matrix, not columns".into(),
+            )),
+        }
+    }
+
     fn predict_chunk(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
-        let (mut out, cols) = self.raw(x, n)?;
+        let raw = self.raw(x, n)?;
+        self.probabilities(raw)
+    }
+
+    /// The engine's output as probabilities: a single score per row becomes two classes,
+    /// logits go through softmax.
+    fn probabilities(&self, (mut out, cols): (Vec<f32>, usize)) -> Result<Vec<f32>> {
         if cols == 1 {
             // A single score per row is the probability of the second class.
             out = out.iter().flat_map(|&p| [1.0 - p, p]).collect();
@@ -296,6 +377,29 @@ impl OnnxModel {
         Ok(parts.concat())
     }
 
+    /// Class probabilities for `n` rows given one value list per model input (models with
+    /// one input per column, see [`OnnxModel::columns`]), in the model's class order.
+    ///
+    /// # Errors
+    /// The model takes a matrix, the column count or a column's length is wrong, or the
+    /// engine failed.
+    pub fn predict_columns(&self, columns: &[ColumnValues], n: usize) -> Result<Vec<f32>> {
+        let expected = self.columns.as_ref().map_or(0, Vec::len);
+        let lengths_ok = columns.iter().all(|c| match c {
+            ColumnValues::Numbers(v) => v.len() == n,
+            ColumnValues::Integers(v) => v.len() == n,
+            ColumnValues::Text(v) => v.len() == n,
+        });
+        if columns.len() != expected || !lengths_ok {
+            return Err(TeacherError::InputWidth {
+                expected,
+                found: columns.len(),
+            });
+        }
+        let raw = self.raw_columns(columns)?;
+        self.probabilities(raw)
+    }
+
     /// One line for logs and reports.
     pub fn describe(&self) -> String {
         format!("ONNX {} via {}", self.path.display(), self.engine())
@@ -305,11 +409,7 @@ impl OnnxModel {
 /// True for an `ai.onnx.ml` operator other than the tree ensembles (OneHotEncoder, Imputer,
 /// Scaler, ZipMap, …): neither our evaluator nor tract runs them.
 fn is_unsupported_ml_operator(node: &distillery_onnx::NodeProto) -> bool {
-    node.domain.as_deref() == Some("ai.onnx.ml")
-        && !node
-            .op_type
-            .as_deref()
-            .is_some_and(|op| op.starts_with("TreeEnsemble"))
+    node.domain.as_deref() == Some("ai.onnx.ml") && !crate::graph::runs(node)
 }
 
 /// `name (element type)` of a graph input, for messages.

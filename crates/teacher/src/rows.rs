@@ -74,8 +74,13 @@ impl Teacher for OnnxTeacher {
 
     fn label(&self, table: &Table, rows: &[usize]) -> Result<Vec<f32>> {
         let k = self.classes.len();
-        let x = self.feed.build(table, rows)?;
-        let p = self.model.predict_proba(&x, rows.len())?;
+        let p = if self.feed.per_column_inputs() {
+            let columns = self.feed.build_columns(table, rows)?;
+            self.model.predict_columns(&columns, rows.len())?
+        } else {
+            let x = self.feed.build(table, rows)?;
+            self.model.predict_proba(&x, rows.len())?
+        };
         if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
             return Err(TeacherError::Runtime(format!(
                 "the teacher returned {} for row {} of {}; neural-network teachers cannot take missing values (tree ensembles can): impute or drop rows with missing inputs",

@@ -62,11 +62,11 @@ fn load(graph: GraphProto) -> String {
 }
 
 #[test]
-fn an_ml_preprocessing_operator_is_named_with_its_node() {
+fn an_ml_operator_we_do_not_run_is_named_with_its_node() {
     let graph = GraphProto {
         node: vec![NodeProto {
-            name: Some("scale_inputs".into()),
-            op_type: Some("Scaler".into()),
+            name: Some("svm".into()),
+            op_type: Some("SVMClassifier".into()),
             domain: Some("ai.onnx.ml".into()),
             input: vec!["x".into()],
             output: vec!["probabilities".into()],
@@ -77,12 +77,40 @@ fn an_ml_preprocessing_operator_is_named_with_its_node() {
         ..Default::default()
     };
     let message = load(graph);
-    assert!(message.contains("ai.onnx.ml.Scaler"), "{message}");
-    assert!(message.contains("node 'scale_inputs'"), "{message}");
+    assert!(message.contains("ai.onnx.ml.SVMClassifier"), "{message}");
+    assert!(message.contains("node 'svm'"), "{message}");
 }
 
 #[test]
-fn one_input_per_column_lists_every_input_with_its_type() {
+fn one_input_per_column_with_an_operator_we_do_not_run_names_it_and_lists_the_inputs() {
+    let graph = GraphProto {
+        node: vec![NodeProto {
+            name: Some("project".into()),
+            op_type: Some("MatMul".into()),
+            input: vec!["age".into(), "age".into()],
+            output: vec!["probabilities".into()],
+            ..Default::default()
+        }],
+        input: vec![
+            tensor("age", tensor_proto::DataType::Float, 1),
+            tensor("workclass", tensor_proto::DataType::String, 1),
+        ],
+        output: vec![tensor("probabilities", tensor_proto::DataType::Float, 2)],
+        ..Default::default()
+    };
+    let message = load(graph);
+    assert!(
+        message.contains("ai.onnx.MatMul (node 'project')"),
+        "{message}"
+    );
+    assert!(
+        message.contains("inputs: 'age': float, 'workclass': string"),
+        "{message}"
+    );
+}
+
+#[test]
+fn one_input_per_column_with_nothing_computing_the_output_is_refused() {
     let graph = GraphProto {
         input: vec![
             tensor("age", tensor_proto::DataType::Float, 1),
@@ -93,7 +121,7 @@ fn one_input_per_column_lists_every_input_with_its_type() {
     };
     let message = load(graph);
     assert!(
-        message.contains("2 inputs ('age': float, 'workclass': string)"),
+        message.contains("no node computes 'probabilities'"),
         "{message}"
     );
 }

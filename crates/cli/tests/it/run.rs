@@ -358,3 +358,28 @@ fn a_search_budget_nothing_fits_and_a_budget_beside_hidden_are_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_sklearn_pipeline_exported_with_one_input_per_column_is_a_teacher() {
+    let s = setup();
+    let teacher = data("teachers/pipeline_gb.onnx");
+    let recipe = s.write(
+        "r.toml",
+        &crate::util::adult_recipe(
+            &data("adult_sample.csv"),
+            &format!("onnx = {:?}", teacher.to_str().unwrap()),
+            "augment = \"munge\"\n",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    assert!(
+        summary["teacher"]["accuracy"].as_f64().unwrap() > 0.8,
+        "{}",
+        summary["teacher"]
+    );
+    // The teacher labelled MUNGE's synthetic rows through the same per-column inputs.
+    assert!(summary["dataset"]["augmented_rows"].as_u64().unwrap() > 0);
+    assert!(summary["student"]["fidelity"].as_f64().unwrap() > 0.85);
+}
