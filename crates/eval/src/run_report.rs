@@ -405,7 +405,7 @@ impl Report {
             ));
         }
         if let Some(g) = &self.distillation_gain {
-            s.push_str(&g.line());
+            s.push_str(&g.line(self.dataset.augmented_rows > 0, self.search.is_some()));
         }
         if let Some(search) = &self.search {
             s.push_str(&search.line());
@@ -508,8 +508,9 @@ pub struct DistillationGain {
 
 impl DistillationGain {
     /// One line for the summary: the gain on test (and validation) with McNemar's p, and
-    /// what to try when distillation did not beat the scratch baseline.
-    pub fn line(&self) -> String {
+    /// what to try when distillation did not beat the scratch baseline (given whether the
+    /// run already used synthetic rows and searched the student).
+    pub fn line(&self, augmented: bool, searched: bool) -> String {
         let pp = |c: &crate::PairedComparison| 100.0 * (c.accuracy - c.baseline_accuracy);
         let (t, v) = (&self.test, &self.validation);
         let mut line = format!(
@@ -522,10 +523,50 @@ impl DistillationGain {
             v.verdict
         );
         if t.verdict != "better" && v.verdict != "better" {
-            line.push_str(
-                "distillation did not beat the scratch baseline here; try augment = \"munge\" (teacher-labelled neighbours), more epochs with a larger patience, or another temperature (see the README's recipe reference)\n",
-            );
+            let tries = [
+                if augmented {
+                    "a larger augment_factor under augment = \"munge\" (more teacher-labelled neighbours)"
+                } else {
+                    "augment = \"munge\" (teacher-labelled neighbours)"
+                },
+                "a larger step budget (e.g. steps = 30000)",
+                if searched {
+                    "a larger max_bytes for the student search"
+                } else {
+                    "size = \"auto\" in place of hidden, to search temperatures and soft weights with the architecture"
+                },
+            ];
+            line.push_str(&format!(
+                "distillation did not beat the scratch baseline here; try {} (see the README's recipe reference)\n",
+                tries.join(", ")
+            ));
         }
         line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(rows: usize) -> crate::PairedComparison {
+        let p = vec![0.9f32, 0.1];
+        let model: Vec<f32> = p.iter().copied().cycle().take(rows * 2).collect();
+        crate::compare_paired(&model, &model, 2, &vec![Some(0); rows])
+    }
+
+    #[test]
+    fn the_no_gain_advice_depends_on_what_the_run_already_did() {
+        let g = DistillationGain {
+            validation: same(10),
+            test: same(10),
+        };
+        let plain = g.line(false, false);
+        assert!(plain.contains("augment = \"munge\" (teacher"), "{plain}");
+        assert!(plain.contains("size = \"auto\""), "{plain}");
+        let done = g.line(true, true);
+        assert!(done.contains("larger augment_factor"), "{done}");
+        assert!(done.contains("larger max_bytes"), "{done}");
+        assert!(!done.contains("size = \"auto\""), "{done}");
     }
 }
