@@ -550,7 +550,7 @@ mod tests {
     use super::*;
 
     fn same(rows: usize) -> crate::PairedComparison {
-        let p = vec![0.9f32, 0.1];
+        let p = [0.9f32, 0.1];
         let model: Vec<f32> = p.iter().copied().cycle().take(rows * 2).collect();
         crate::compare_paired(&model, &model, 2, &vec![Some(0); rows])
     }
