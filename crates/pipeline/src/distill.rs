@@ -118,10 +118,30 @@ pub(crate) fn transfer(
     let Some(factor) = augment_factor(recipe, prepared.train_rows.len(), teacher) else {
         return Ok(t);
     };
+    // "auto" mixes both generators: over the five smaller shared sets the mix gave the best
+    // mean student accuracy and +0.5 pp mean fidelity over MUNGE alone (README, "The
+    // defaults").
+    let (munge, gibbs) = match recipe.distill.augment {
+        Augment::Gibbs => (0, factor),
+        Augment::Mixed | Augment::Auto => (factor.div_ceil(2), factor / 2),
+        _ => (factor, 0),
+    };
     options.progress.stage(&format!(
-        "generating MUNGE neighbours ({factor} per training row)"
+        "generating synthetic rows per training row: {munge} MUNGE, {gibbs} Gibbs-sampled"
     ));
-    let (x, p) = match teacher::munge(recipe, prepared, teacher, factor) {
+    let made = [(munge, false), (gibbs, true)]
+        .into_iter()
+        .filter(|&(f, _)| f > 0)
+        .map(|(f, g)| teacher::synthesize(recipe, prepared, teacher, f, g))
+        .collect::<Result<Vec<_>>>()
+        .map(|parts| {
+            parts.into_iter().fold((Vec::new(), Vec::new()), |(mut x, mut p), (px, pp)| {
+                x.extend(px);
+                p.extend(pp);
+                (x, p)
+            })
+        });
+    let (x, p) = match made {
         Ok(found) => found,
         // "auto" only adds rows when it can; the recipe did not ask for them.
         Err(e) if auto && e.is_bad_input() => {
@@ -143,7 +163,7 @@ pub(crate) fn transfer(
 fn augment_factor(recipe: &Recipe, train_rows: usize, teacher: &TeacherOutputs) -> Option<usize> {
     match recipe.distill.augment {
         Augment::None => None,
-        Augment::Munge => Some(recipe.distill.augment_factor),
+        Augment::Munge | Augment::Gibbs | Augment::Mixed => Some(recipe.distill.augment_factor),
         // No teacher to ask, or a recipe that gives the teacher no weight.
         Augment::Auto if !teacher.can_label() || recipe.distill.soft_weight <= 0.0 => None,
         Augment::Auto => {

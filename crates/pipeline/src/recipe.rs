@@ -510,12 +510,13 @@ pub struct DistillSection {
     pub patience_steps: Option<u64>,
     /// Seed of every random choice (default 7).
     pub seed: u64,
-    /// "auto", "none" or "munge" (default "auto": MUNGE sized by the training set, when
-    /// the teacher can label new rows).
+    /// "auto", "none", "munge", "gibbs" or "mixed" (default "auto": synthetic rows sized by
+    /// the training set, half MUNGE, half Gibbs-sampled, when the teacher can label new rows).
     pub augment: Augment,
-    /// Synthetic MUNGE rows per training row under `augment = "munge"` (default 1).
+    /// Synthetic rows per training row under "munge", "gibbs" or "mixed" (default 1).
     pub augment_factor: usize,
-    /// MUNGE swap probability p (default 0.5).
+    /// MUNGE swap probability p, and the share of columns a Gibbs sweep resamples
+    /// (default 0.5).
     pub munge_probability: f64,
     /// MUNGE spread s (default 1).
     pub munge_spread: f64,
@@ -547,14 +548,20 @@ impl Default for DistillSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Augment {
-    /// MUNGE neighbours up to about [`AUTO_TRANSFER_ROWS`] transfer rows (at most
-    /// [`AUTO_MAX_FACTOR`] per real row) when the teacher can label new rows; none for
-    /// large training sets, soft-label columns, or `soft_weight = 0`.
+    /// Synthetic rows up to about [`AUTO_TRANSFER_ROWS`] transfer rows (at most
+    /// [`AUTO_MAX_FACTOR`] per real row), half MUNGE and half Gibbs-sampled, when the
+    /// teacher can label new rows; none for large training sets, soft-label columns, or
+    /// `soft_weight = 0`.
     Auto,
     /// Train on the given rows only.
     None,
     /// Add teacher-labelled MUNGE neighbours (Buciluǎ et al. 2006).
     Munge,
+    /// Add teacher-labelled rows from a Gibbs-style sampler of each column given the others
+    /// (the FAST-DAD idea, with nearest-neighbour conditionals; `distillery_train::gibbs`).
+    Gibbs,
+    /// Both generators, half of `augment_factor` each (MUNGE takes the odd one).
+    Mixed,
 }
 
 /// Transfer rows (real + synthetic) `augment = "auto"` aims for: a small student learns its

@@ -7,8 +7,8 @@ use distillery_teacher::{
     ColumnsTeacher, MlpTeacher, OnnxModel, OnnxOptions, OnnxTeacher, Teacher,
 };
 use distillery_train::{
-    DistillParams, FitOptions, MungeParams, TransferSet, ValidDistillParams, encode_rows, fit,
-    munge as munge_rows,
+    DistillParams, FitOptions, GibbsParams, MungeParams, TransferSet, ValidDistillParams,
+    encode_rows, fit, gibbs as gibbs_rows, munge as munge_rows,
 };
 
 use crate::RunOptions;
@@ -241,39 +241,59 @@ fn from_onnx(
     })
 }
 
-/// MUNGE neighbours of the training rows, encoded, with the teacher's probabilities.
-pub fn munge(
+/// Synthetic rows near the training rows (MUNGE neighbours, or Gibbs samples when `gibbs`),
+/// encoded, with the teacher's probabilities.
+pub fn synthesize(
     recipe: &Recipe,
     data: &Prepared,
     teacher: &TeacherOutputs,
     factor: usize,
+    gibbs: bool,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let names: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
     let d = &recipe.distill;
-    let params = MungeParams {
-        factor,
-        probability: d.munge_probability,
-        spread: d.munge_spread,
-        seed: d.seed,
+    let synthetic = if gibbs {
+        let params = GibbsParams {
+            factor,
+            neighbours: 10,
+            share: d.munge_probability,
+            seed: d.seed,
+        };
+        gibbs_rows(
+            &data.train_table,
+            &names,
+            &data.train_rows,
+            &data.train_x,
+            data.encoder.width(),
+            &params,
+        )?
+    } else {
+        let params = MungeParams {
+            factor,
+            probability: d.munge_probability,
+            spread: d.munge_spread,
+            seed: d.seed,
+        };
+        munge_rows(
+            &data.train_table,
+            &names,
+            &data.train_rows,
+            &data.train_x,
+            data.encoder.width(),
+            &params,
+        )?
     };
-    let synthetic = munge_rows(
-        &data.train_table,
-        &names,
-        &data.train_rows,
-        &data.train_x,
-        data.encoder.width(),
-        &params,
-    )?;
     let all: Vec<usize> = (0..synthetic.n_rows()).collect();
     let x = encode_rows(&data.encoder, &synthetic, &all)?;
     let Some(labeller) = &teacher.labeller else {
         refuse!(
-            "augment = \"munge\" needs a teacher that can label new rows; precomputed soft-label columns cannot"
+            "augment = \"{}\" needs a teacher that can label new rows; precomputed soft-label columns cannot",
+            if gibbs { "gibbs" } else { "munge" }
         );
     };
     let p = labeller.label(&synthetic, &all).map_err(|e| match e {
         distillery_teacher::TeacherError::Feed(m) => data_error!(
-            "augment = \"munge\" needs every teacher input to be a feature: {m}; drop it from [teacher] inputs or turn augmentation off"
+            "synthetic rows need every teacher input to be a feature: {m}; drop it from [teacher] inputs or turn augmentation off"
         ),
         other => other.into(),
     })?;

@@ -29,6 +29,7 @@ mod error;
 mod fit;
 mod gbdt;
 mod gemm;
+mod gibbs;
 mod loss;
 mod munge;
 mod network;
@@ -38,6 +39,7 @@ pub use encode::{MAX_LEVELS, encode_rows, fit_encoder, fit_encoder_with_levels, 
 pub use error::{ParamsError, Result, TrainError};
 pub use fit::{EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
 pub use gbdt::{GbdtHead, GbdtModel, GbdtNode, GbdtParams, GbdtRows, fit_gbdt};
+pub use gibbs::{GibbsParams, gibbs};
 pub use loss::{Target, loss_and_grad, soften};
 pub use munge::{MungeParams, POOL, munge};
 pub use params::{DistillParams, MAX_EPOCHS, MAX_LAYER_WIDTH, MAX_LAYERS, ValidDistillParams};

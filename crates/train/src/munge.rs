@@ -109,6 +109,21 @@ pub fn munge(
 
 /// For each of the `n` rows, the index of its nearest other row within `pool`.
 fn nearest_neighbours(x: &[f32], width: usize, n: usize, pool: &[usize]) -> Vec<usize> {
+    nearest_k(x, width, n, pool, 1)
+        .into_iter()
+        .map(|near| near.first().copied().unwrap_or(0))
+        .collect()
+}
+
+/// For each of the `n` rows, its `k` nearest other rows within `pool` (closest first;
+/// Euclidean distance in the encoded space), one GEMM per block of rows.
+pub(crate) fn nearest_k(
+    x: &[f32],
+    width: usize,
+    n: usize,
+    pool: &[usize],
+    k: usize,
+) -> Vec<Vec<usize>> {
     const BLOCK: usize = 1024;
     let p: Vec<f32> = pool
         .iter()
@@ -120,7 +135,7 @@ fn nearest_neighbours(x: &[f32], width: usize, n: usize, pool: &[usize]) -> Vec<
             .collect()
     };
     let pool_norm = norms(&p);
-    let mut best = vec![0usize; n];
+    let mut out = vec![Vec::new(); n];
     let mut dots = vec![0.0f32; BLOCK * pool.len()];
     for start in (0..n).step_by(BLOCK) {
         let m = BLOCK.min(n - start);
@@ -134,26 +149,23 @@ fn nearest_neighbours(x: &[f32], width: usize, n: usize, pool: &[usize]) -> Vec<
         );
         for i in 0..m {
             let row = start + i;
-            let mut best_d = f32::INFINITY;
-            let mut best_j = if pool[0] == row && pool.len() > 1 {
-                pool[1]
-            } else {
-                pool[0]
-            };
+            // (distance, candidate), kept sorted, at most k long.
+            let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
             for (j, &candidate) in pool.iter().enumerate() {
                 if candidate == row {
                     continue;
                 }
                 let d = block_norm[i] + pool_norm[j] - 2.0 * dots[i * pool.len() + j];
-                if d < best_d {
-                    best_d = d;
-                    best_j = candidate;
+                if best.len() < k || d < best[best.len() - 1].0 {
+                    let at = best.partition_point(|&(e, _)| e <= d);
+                    best.insert(at, (d, candidate));
+                    best.truncate(k);
                 }
             }
-            best[row] = best_j;
+            out[row] = best.into_iter().map(|(_, c)| c).collect();
         }
     }
-    best
+    out
 }
 
 /// Standard normal draws without another dependency (Box–Muller).

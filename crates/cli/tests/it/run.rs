@@ -383,3 +383,31 @@ fn a_sklearn_pipeline_exported_with_one_input_per_column_is_a_teacher() {
     assert!(summary["dataset"]["augmented_rows"].as_u64().unwrap() > 0);
     assert!(summary["student"]["fidelity"].as_f64().unwrap() > 0.85);
 }
+
+#[test]
+fn gibbs_sampled_transfer_rows_are_labelled_by_the_teacher_and_seeded() {
+    let s = setup();
+    let recipe = s.write(
+        "r.toml",
+        &crate::util::adult_recipe(
+            &data("adult_sample.csv"),
+            &onnx_line(),
+            "augment = \"gibbs\"\naugment_factor = 3\n",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    let real = summary["dataset"]["train_rows"].as_u64().unwrap();
+    assert_eq!(
+        summary["dataset"]["augmented_rows"].as_u64().unwrap(),
+        3 * real
+    );
+    assert!(summary["student"]["fidelity"].as_f64().unwrap() > 0.85);
+    let again = s.cmd(&["run", recipe.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let runs = s.runs();
+    let a = std::fs::read(runs[0].join("student.safetensors")).unwrap();
+    let b = std::fs::read(runs[1].join("student.safetensors")).unwrap();
+    assert_eq!(a, b, "same seed, same synthetic rows, same student");
+}
