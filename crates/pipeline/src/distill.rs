@@ -135,11 +135,13 @@ pub(crate) fn transfer(
         .map(|(f, g)| teacher::synthesize(recipe, prepared, teacher, f, g))
         .collect::<Result<Vec<_>>>()
         .map(|parts| {
-            parts.into_iter().fold((Vec::new(), Vec::new()), |(mut x, mut p), (px, pp)| {
-                x.extend(px);
-                p.extend(pp);
-                (x, p)
-            })
+            parts
+                .into_iter()
+                .fold((Vec::new(), Vec::new()), |(mut x, mut p), (px, pp)| {
+                    x.extend(px);
+                    p.extend(pp);
+                    (x, p)
+                })
         });
     let (x, p) = match made {
         Ok(found) => found,

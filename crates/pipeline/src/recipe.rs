@@ -448,6 +448,7 @@ impl StudentSection {
         Ok(Some(SearchBudget {
             max_bytes,
             max_latency_us: self.max_latency_us,
+            explicit: self.max_bytes.is_some() || self.max_latency_us.is_some(),
         }))
     }
 }
@@ -482,6 +483,9 @@ pub struct SearchBudget {
     pub max_bytes: Option<usize>,
     /// Most microseconds per row.
     pub max_latency_us: Option<f64>,
+    /// True when the recipe gave the budget; the default one may be raised to the smallest
+    /// candidate when nothing fits it (very wide inputs).
+    pub explicit: bool,
 }
 
 /// `[distill]`: the training of the student.

@@ -17,7 +17,7 @@ use crate::data::Prepared;
 use crate::distill::{self, Checkpoints, Job, Target, Transfer};
 use crate::error::{Result, recipe_error, refuse};
 use crate::measure;
-use crate::recipe::{SearchBudget, ValidRecipe};
+use crate::recipe::{DEFAULT_MAX_BYTES, SearchBudget, ValidRecipe};
 use crate::teacher::TeacherOutputs;
 
 /// Hidden widths tried, smallest first.
@@ -84,6 +84,20 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
             });
         }
     }
+    let mut budget_note = String::new();
+    let mut max_bytes = cx.budget.max_bytes;
+    if !cx.budget.explicit && candidates.iter().all(|c| !c.within_budget) {
+        // Inputs so wide (many one-hot levels) that even [16] exceeds the default byte
+        // budget: the default yields to the smallest architecture rather than fail.
+        let smallest = candidates[0].bytes;
+        for c in candidates.iter_mut().filter(|c| c.bytes <= smallest) {
+            c.within_budget = true;
+        }
+        max_bytes = Some(smallest);
+        budget_note = format!(
+            " (the default {DEFAULT_MAX_BYTES}-byte budget fits no student over these inputs, so it was raised to the smallest architecture's {smallest} bytes)"
+        );
+    }
     let mut alive: Vec<usize> = (0..candidates.len())
         .filter(|&i| candidates[i].within_budget)
         .collect();
@@ -121,7 +135,7 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
     let winner = alive[0];
     let w = &candidates[winner];
     let reason = format!(
-        "highest validation fidelity ({:.4}, accuracy {:.4}) by successive halving: {} candidates trained for 1/{} of the budget, the best {} for 1/{}; ties go to accuracy, then size",
+        "highest validation fidelity ({:.4}, accuracy {:.4}) by successive halving: {} candidates trained for 1/{} of the budget, the best {} for 1/{}; ties go to accuracy, then size{budget_note}",
         w.validation_fidelity.unwrap_or(0.0),
         w.validation_accuracy.unwrap_or(0.0),
         sizes[0],
@@ -133,7 +147,7 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
     Ok(Searched {
         params,
         report: StudentSearch {
-            max_bytes: cx.budget.max_bytes,
+            max_bytes,
             max_latency_us: cx.budget.max_latency_us,
             pareto: front(&candidates),
             candidates,
