@@ -1,0 +1,108 @@
+"""distillery's defaults side by side with AutoGluon's TabularPredictor.distill() (the
+FAST-DAD method) on the same splits: test accuracy, single-row latency, size and wall time.
+
+For each set: a seeded, stratified 80/20 split is written as train.csv / test.csv. Then:
+- AutoGluon: TabularPredictor(label).fit(train, time_limit=FIT) then
+  .distill(time_limit=DISTIL) with its defaults (soft teacher predictions, "spunge"
+  augmentation). Every distilled student is scored on the test file; its single-row latency
+  is the median of 200 `predict(one_row_frame, model=student)` calls (what a service built
+  on the predictor pays per request), its size the disk usage of its model folder and of
+  every model it needs (an ensemble student loads its base models).
+- distillery: `init train.csv` (the in-house GBDT teacher, the student search) with
+  `test = "test.csv"` added, then `run`; the report's student accuracy, latency (one raw
+  row through the native runtime) and bytes.
+
+Usage: python bench/autogluon_distill.py <shared-data-dir> <distillery-binary> [sets...]
+Needs a venv with `autogluon.tabular[lightgbm]==1.6.3` (CPU only; no torch: AutoGluon skips
+its neural-network students without it).
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+TARGETS = {"phishing": "is_phishing", "credit_data": "Status", "mlc_churn": "churn",
+           "magic": "class", "adult": "income-per-year", "letter": "lettr"}
+FIT, DISTIL = 120, 120
+SEED = 7
+
+
+def folder_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def autogluon(train, test, target, work):
+    from autogluon.tabular import TabularPredictor
+
+    start = time.perf_counter()
+    predictor = TabularPredictor(label=target, path=os.path.join(work, "ag"), verbosity=0).fit(
+        train, time_limit=FIT)
+    students = predictor.distill(time_limit=DISTIL)
+    wall = time.perf_counter() - start
+    y = test[target].astype(str).to_numpy()
+    row = test.drop(columns=[target]).head(1)
+    best = None
+    for name in students:
+        acc = float((predictor.predict(test, model=name).astype(str).to_numpy() == y).mean())
+        times = []
+        for _ in range(200):
+            t = time.perf_counter()
+            predictor.predict(row, model=name)
+            times.append(time.perf_counter() - t)
+        # An ensemble student needs its base models too: count every model it loads.
+        needed = predictor._trainer.get_minimum_model_set(name)
+        size = sum(folder_bytes(os.path.join(predictor.path, "models", m)) for m in needed)
+        result = (acc, name, statistics.median(times) * 1e6, size)
+        if best is None or result > best:
+            best = result
+    teacher = float((predictor.predict(test).astype(str).to_numpy() == y).mean())
+    return {"teacher": teacher, "student": best[0], "model": best[1], "latency_us": best[2],
+            "bytes": best[3], "seconds": wall}
+
+
+def distillery(binary, work, target):
+    start = time.perf_counter()
+    subprocess.run([binary, "-q", "init", "train.csv", "--target", target, "--output", "r.toml"],
+                   cwd=work, check=True, stdout=subprocess.DEVNULL)
+    recipe = open(os.path.join(work, "r.toml")).read().replace(
+        'train = "train.csv"', 'train = "train.csv"\ntest = "test.csv"', 1)
+    open(os.path.join(work, "r.toml"), "w").write(recipe)
+    out = subprocess.run([binary, "-q", "run", "r.toml", "--out", "runs", "--no-register", "--json"],
+                         cwd=work, check=True, capture_output=True, text=True).stdout
+    r = json.loads(out)
+    return {"teacher": r["teacher"]["accuracy"], "student": r["student"]["accuracy"],
+            "latency_us": r["student"]["latency_us"], "bytes": r["student"]["bytes"],
+            "seconds": time.perf_counter() - start}
+
+
+def main(shared, binary, sets):
+    binary = os.path.abspath(binary)
+    print(f"{'set':<12} {'tool':<10} {'teacher':>8} {'student':>8} {'latency_us':>11} {'bytes':>11} {'seconds':>8}  student model")
+    for name in sets:
+        frame = pd.read_csv(os.path.join(shared, name, f"{name}.csv"), keep_default_na=False,
+                            na_values=["", "?"])
+        target = TARGETS[name]
+        frame[target] = frame[target].astype(str)
+        train, test = train_test_split(frame, test_size=0.2, random_state=SEED,
+                                       stratify=frame[target])
+        work = tempfile.mkdtemp()
+        try:
+            train.to_csv(os.path.join(work, "train.csv"), index=False)
+            test.to_csv(os.path.join(work, "test.csv"), index=False)
+            d = distillery(binary, work, target)
+            print(f"{name:<12} {'distillery':<10} {d['teacher']:8.4f} {d['student']:8.4f} {d['latency_us']:11.2f} {d['bytes']:11d} {d['seconds']:8.1f}  MLP", flush=True)
+            a = autogluon(train, test, target, work)
+            print(f"{name:<12} {'autogluon':<10} {a['teacher']:8.4f} {a['student']:8.4f} {a['latency_us']:11.0f} {a['bytes']:11d} {a['seconds']:8.1f}  {a['model']}", flush=True)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3:] or ["phishing", "credit_data", "mlc_churn", "magic"])
