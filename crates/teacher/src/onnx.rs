@@ -137,11 +137,12 @@ impl OnnxModel {
                 Some(distillery_onnx::type_proto::Value::TensorType(t)) if t.elem_type == Some(1)
             )
         };
-        let [input] = inputs.as_slice() else {
-            if inputs.is_empty() {
-                return Err(model_error("the model has no inputs".into()));
-            }
-            // One input per column: the preprocessing runs on our interpreter.
+        if inputs.is_empty() {
+            return Err(model_error("the model has no inputs".into()));
+        }
+        // One input per column (or one that is not a float matrix): the preprocessing runs
+        // on our interpreter.
+        if !matches!(inputs.as_slice(), [one] if float_input(one)) {
             let (graph, columns) =
                 crate::column_inputs::compile(graph, &inputs, &output).map_err(|m| {
                     let listed: Vec<String> = inputs.iter().map(|i| describe_input(i)).collect();
@@ -162,26 +163,8 @@ impl OnnxModel {
                 file_hash: blake3::hash(bytes).to_hex().to_string(),
                 bytes: bytes.len() as u64,
             });
-        };
-        if !float_input(input) {
-            let (graph, columns) =
-                crate::column_inputs::compile(graph, &inputs, &output).map_err(unsupported)?;
-            return OnnxModel::finish_load(OnnxModel {
-                path: path.to_path_buf(),
-                class_labels: (!graph.class_labels.is_empty())
-                    .then(|| graph.class_labels.clone())
-                    .or(zip_labels),
-                backend: Backend::Trees(graph),
-                width: 1,
-                columns: Some(columns),
-                classes: 0,
-                output_kind: options.output_kind,
-                input_names,
-                categories,
-                file_hash: blake3::hash(bytes).to_hex().to_string(),
-                bytes: bytes.len() as u64,
-            });
         }
+        let input = inputs[0];
         let input_name = input.name.clone().unwrap_or_default();
         let tensor = input
             .r#type

@@ -13,14 +13,13 @@
 //! dependencies hold. Unlike MUNGE, no value is invented between two rows.
 
 use rand::seq::SliceRandom;
-use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use distillery_data::{Column, Table};
 
 use crate::error::{Result, TrainError};
-use crate::munge::{POOL, nearest_k};
+use crate::munge::{empty_like, nearest_k, neighbour_pool, source_columns};
 
 /// Settings of the Gibbs generator.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,32 +51,10 @@ pub fn gibbs(
 ) -> Result<Table> {
     let n = rows.len();
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x6769_6262_7321);
-    let pool: Vec<usize> = if n > POOL {
-        let mut p = sample(&mut rng, n, POOL).into_vec();
-        p.sort_unstable();
-        p
-    } else {
-        (0..n).collect()
-    };
+    let pool = neighbour_pool(&mut rng, n);
     let near = nearest_k(encoded, width, n, &pool, params.neighbours.max(1));
-    let columns: Vec<&Column> = features
-        .iter()
-        .map(|f| {
-            table
-                .column(f)
-                .map_err(|e| TrainError::Shape(e.to_string()))
-        })
-        .collect::<Result<_>>()?;
-    let mut out: Vec<Column> = columns
-        .iter()
-        .map(|c| match c {
-            Column::Numeric(_) => Column::Numeric(Vec::with_capacity(n * params.factor)),
-            Column::Text { levels, .. } => Column::Text {
-                levels: levels.clone(),
-                codes: Vec::with_capacity(n * params.factor),
-            },
-        })
-        .collect();
+    let columns = source_columns(table, features)?;
+    let mut out = empty_like(&columns, n * params.factor);
     let mut order: Vec<usize> = (0..columns.len()).collect();
     let visits =
         ((columns.len() as f64 * params.share).round() as usize).clamp(1, columns.len().max(1));

@@ -53,32 +53,10 @@ pub fn munge(
 ) -> Result<Table> {
     let n = rows.len();
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let pool: Vec<usize> = if n > POOL {
-        let mut p = sample(&mut rng, n, POOL).into_vec();
-        p.sort_unstable();
-        p
-    } else {
-        (0..n).collect()
-    };
+    let pool = neighbour_pool(&mut rng, n);
     let neighbour = nearest_neighbours(encoded, width, n, &pool);
-    let columns: Vec<&Column> = features
-        .iter()
-        .map(|f| {
-            table
-                .column(f)
-                .map_err(|e| crate::error::TrainError::Shape(e.to_string()))
-        })
-        .collect::<Result<_>>()?;
-    let mut out: Vec<Column> = columns
-        .iter()
-        .map(|c| match c {
-            Column::Numeric(_) => Column::Numeric(Vec::with_capacity(n * params.factor)),
-            Column::Text { levels, .. } => Column::Text {
-                levels: levels.clone(),
-                codes: Vec::with_capacity(n * params.factor),
-            },
-        })
-        .collect();
+    let columns = source_columns(table, features)?;
+    let mut out = empty_like(&columns, n * params.factor);
     for _ in 0..params.factor {
         for (i, &row) in rows.iter().enumerate() {
             let other = rows[neighbour[i]];
@@ -105,6 +83,44 @@ pub fn munge(
     }
     Table::from_columns(table.path().to_path_buf(), features.to_vec(), out)
         .map_err(|e| crate::error::TrainError::Shape(e.to_string()))
+}
+
+/// The rows (of `n`) neighbours are searched among: all of them, or a seeded sample of
+/// [`POOL`].
+pub(crate) fn neighbour_pool(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
+    if n > POOL {
+        let mut p = sample(rng, n, POOL).into_vec();
+        p.sort_unstable();
+        p
+    } else {
+        (0..n).collect()
+    }
+}
+
+/// The table's `features` columns, in order.
+pub(crate) fn source_columns<'t>(table: &'t Table, features: &[String]) -> Result<Vec<&'t Column>> {
+    features
+        .iter()
+        .map(|f| {
+            table
+                .column(f)
+                .map_err(|e| crate::error::TrainError::Shape(e.to_string()))
+        })
+        .collect()
+}
+
+/// Empty columns of the same kinds (and category levels) as `columns`, room for `rows`.
+pub(crate) fn empty_like(columns: &[&Column], rows: usize) -> Vec<Column> {
+    columns
+        .iter()
+        .map(|c| match c {
+            Column::Numeric(_) => Column::Numeric(Vec::with_capacity(rows)),
+            Column::Text { levels, .. } => Column::Text {
+                levels: levels.clone(),
+                codes: Vec::with_capacity(rows),
+            },
+        })
+        .collect()
 }
 
 /// For each of the `n` rows, the index of its nearest other row within `pool`.
