@@ -2,6 +2,11 @@
 //! native student (`predict_one_into` from raw values) and of onnxruntime running the
 //! run's `student.onnx` (one thread, all graph optimisations, inputs built before timing),
 //! both in one tight loop over the same rows.
+//!
+//! `ort-tight plain <libonnxruntime.so> <plain.onnx> [batch]`: batch and single-row speed
+//! on a plain `[N, d]` graph and on distillery's exported graph (see `plain.rs`).
+
+mod plain;
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -34,6 +39,16 @@ fn median_us(mut f: impl FnMut(usize)) -> (f64, f64) {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("plain") {
+        let lib = args
+            .get(2)
+            .ok_or("usage: ort-tight plain <lib> <plain.onnx> [batch]")?;
+        let model = args
+            .get(3)
+            .ok_or("usage: ort-tight plain <lib> <plain.onnx> [batch]")?;
+        let batch = args.get(4).map_or(Ok(1024), |b| b.parse())?;
+        return plain::run(lib, std::path::Path::new(model), batch);
+    }
     let [_, lib, run, rows] = args.as_slice() else {
         return Err("usage: ort-tight <libonnxruntime.so> <run dir> <rows.csv>".into());
     };

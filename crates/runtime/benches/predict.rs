@@ -148,6 +148,13 @@ fn bench(c: &mut Criterion) {
         group.bench_function("fp32_batch_1024", |b| {
             b.iter(|| student.predict_batch(black_box(&refs)).unwrap())
         });
+        // The network alone, on rows already encoded: what a plain [N, d] graph computes.
+        group.bench_function("fp32_encoded_batch_1024", |b| {
+            b.iter(|| student.predict_encoded_batch(black_box(&x), 1024))
+        });
+        group.bench_function("int8_encoded_batch_1024", |b| {
+            b.iter(|| int8.predict_encoded_batch(black_box(&x), 1024))
+        });
         group.finish();
     }
 }

@@ -26,6 +26,7 @@ extern crate alloc;
 
 mod aligned;
 mod artifact;
+mod batch;
 mod encoder;
 mod error;
 mod kernels;

@@ -264,25 +264,21 @@ impl Student {
         Ok(self.predict_encoded_batch(&x, rows.len()))
     }
 
-    /// Class probabilities for `n` encoded rows (`x` is `n × width`, row-major), through GEMM.
+    /// Class probabilities for `n` encoded rows (`x` is `n × width`, row-major): each layer
+    /// is one fused GEMM + bias + ReLU pass over the batch (see the `batch` module).
     pub fn predict_encoded_batch(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let mut act = x.to_vec();
         let last = self.layers.len() - 1;
+        let mut input = AlignedF32::new();
+        let mut output = AlignedF32::new();
         for (k, layer) in self.layers.iter().enumerate() {
-            let mut y = vec![0.0f32; n * layer.outputs];
-            for row in y.chunks_exact_mut(layer.outputs) {
-                row.copy_from_slice(&layer.bias);
-            }
-            gemm_acc(&act, &layer.weight, &mut y, n, layer.inputs, layer.outputs);
-            if k < last {
-                y.iter_mut().for_each(|v| *v = v.max(0.0));
-            }
-            act = y;
+            output.resize(n * layer.outputs, 0.0);
+            let act: &[f32] = if k == 0 { x } else { &input };
+            crate::batch::dense(act, n, layer, k < last, &mut output);
+            core::mem::swap(&mut input, &mut output);
         }
-        for row in act.chunks_exact_mut(self.classes.len()) {
-            softmax_in_place(row);
-        }
-        act
+        let mut probabilities = input[..n * self.classes.len()].to_vec();
+        crate::batch::softmax_rows(&mut probabilities, self.classes.len());
+        probabilities
     }
 }
 
