@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use distillery_data::{Column, Kind, Table, format_number};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::MonitorError;
@@ -126,7 +127,7 @@ impl Profile {
     /// A feature is not in the table.
     pub fn from_table(table: &Table, features: &[(String, Kind)]) -> Result<Profile, MonitorError> {
         let columns = features
-            .iter()
+            .par_iter()
             .map(|(name, kind)| {
                 let column = table
                     .column(name)

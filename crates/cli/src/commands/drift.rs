@@ -14,9 +14,20 @@ use crate::exit::ExitStatus;
 
 pub(crate) fn run(args: &DriftArgs) -> Result<ExitStatus> {
     let options = options(args)?;
-    let reference = crate::reference::reference(&args.reference, &args.options, &args.ignore)?;
+    // A current data file is read on a second thread while the reference is built: on two
+    // cores that halves the wall time of a file-against-file comparison.
+    let (reference, current_table) = std::thread::scope(|scope| {
+        let pending = (!args.current.is_dir()).then(|| scope.spawn(|| read_current(&args.current)));
+        let reference = crate::reference::reference(&args.reference, &args.options, &args.ignore);
+        let table = pending.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the current data failed")))
+        });
+        (reference, table)
+    });
+    let reference = reference?;
     let features = reference.features();
-    let (current, set_aside) = current(args, &features, &reference)?;
+    let (current, set_aside) = current(args, &features, &reference, current_table.transpose()?)?;
     let mut report = DriftReport::compare(&reference, &current, &options)?;
     if let (Some(r), Some(c)) = (&reference.prediction, &current.prediction) {
         report = report.with_predictions(r, c, &options)?;
@@ -85,14 +96,21 @@ fn options(args: &DriftArgs) -> Result<DriftOptions> {
     Ok(options)
 }
 
-/// The current data's profile, and a warning when non-finite values were set aside.
+fn read_current(path: &std::path::Path) -> Result<Table> {
+    Table::read(path, &ReadOptions::default())
+        .with_context(|| format!("reading the current data {}", path.display()))
+}
+
+/// The current data's profile (from `table` when the current data is a file, already
+/// read), and a warning when non-finite values were set aside.
 fn current(
     args: &DriftArgs,
     features: &[(String, Kind)],
     reference: &Profile,
+    table: Option<Table>,
 ) -> Result<(Profile, Option<String>)> {
     let path = &args.current;
-    if path.is_dir() {
+    let Some(table) = table else {
         let traffic = distillery_monitor::log::read_log(path, features, args.model.as_deref())?;
         tracing::info!(
             requests = traffic.requests,
@@ -115,9 +133,7 @@ fn current(
             profile.prediction = Some(PredictionProfile::from_probabilities(&r.classes, &answered));
         }
         return Ok((profile, traffic.non_finite.warning()));
-    }
-    let table = Table::read(path, &ReadOptions::default())
-        .with_context(|| format!("reading the current data {}", path.display()))?;
+    };
     let missing: Vec<&str> = features
         .iter()
         .filter(|(n, _)| table.index_of(n).is_err())

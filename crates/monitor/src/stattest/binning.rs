@@ -58,15 +58,16 @@ pub fn sturges_edges(a: &Numbers, b: &Numbers) -> Vec<f64> {
 pub fn histogram(x: &Numbers, edges: &[f64]) -> Vec<f64> {
     let bins = edges.len() - 1;
     let mut counts = vec![0.0; bins];
+    // Values ascend, so the bin index only moves forward: one sweep, no search.
+    let mut i = 0;
     for (&v, &c) in x.values.iter().zip(&x.counts) {
         if v < edges[0] || v > edges[bins] {
             continue;
         }
-        let i = edges
-            .partition_point(|&e| e <= v)
-            .saturating_sub(1)
-            .min(bins - 1);
-        counts[i] += c;
+        while i + 1 < edges.len() && edges[i + 1] <= v {
+            i += 1;
+        }
+        counts[i.min(bins - 1)] += c;
     }
     counts
 }
@@ -83,9 +84,8 @@ fn histogram_pair(a: &Numbers, b: &Numbers) -> (Vec<f64>, Vec<f64>) {
 }
 
 fn value_buckets(a: &Numbers, b: &Numbers) -> (Vec<f64>, Vec<f64>) {
-    let mut keys: Vec<f64> = a.values.iter().chain(&b.values).copied().collect();
-    keys.sort_by(f64::total_cmp);
-    keys.dedup();
+    let mut keys: Vec<f64> = Vec::with_capacity(a.values.len().max(b.values.len()));
+    a.merge_cumulative(b, |x, _, _| keys.push(x));
     let share = |x: &Numbers| -> Vec<f64> {
         keys.iter()
             .map(|k| {

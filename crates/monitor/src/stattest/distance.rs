@@ -7,16 +7,16 @@ use crate::sample::{Distribution, Numbers};
 
 /// scipy's `wasserstein_distance`: the area between the two empirical CDFs.
 pub fn wasserstein(a: &Numbers, b: &Numbers) -> f64 {
-    let mut grid: Vec<f64> = a.values.iter().chain(&b.values).copied().collect();
-    grid.sort_by(f64::total_cmp);
-    grid.dedup();
-    let ca = a.cumulative_at(&grid);
-    let cb = b.cumulative_at(&grid);
     let (na, nb) = (a.n as f64, b.n as f64);
-    grid.windows(2)
-        .enumerate()
-        .map(|(i, w)| (ca[i] / na - cb[i] / nb).abs() * (w[1] - w[0]))
-        .sum()
+    let mut area = 0.0;
+    let mut previous: Option<(f64, f64)> = None;
+    a.merge_cumulative(b, |x, ca, cb| {
+        if let Some((x0, gap)) = previous {
+            area += gap * (x - x0);
+        }
+        previous = Some((x, (ca / na - cb / nb).abs()));
+    });
+    area
 }
 
 /// Evidently's normed Wasserstein distance: W1 / max(std(reference), 0.001).

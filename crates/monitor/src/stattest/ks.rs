@@ -28,17 +28,12 @@ pub struct KsResult {
 /// The KS statistic and p-value of two samples (`n` of each must be positive).
 pub fn ks_2samp(a: &Numbers, b: &Numbers) -> KsResult {
     let (n1, n2) = (a.n, b.n);
-    let mut grid: Vec<f64> = a.values.iter().chain(&b.values).copied().collect();
-    grid.sort_by(f64::total_cmp);
-    grid.dedup();
-    let ca = a.cumulative_at(&grid);
-    let cb = b.cumulative_at(&grid);
     let (mut max_plus, mut max_minus) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for (x, y) in ca.iter().zip(&cb) {
-        let diff = x / n1 as f64 - y / n2 as f64;
+    a.merge_cumulative(b, |_, ca, cb| {
+        let diff = ca / n1 as f64 - cb / n2 as f64;
         max_plus = max_plus.max(diff);
         max_minus = max_minus.max(-diff);
-    }
+    });
     let d = max_plus.max(max_minus.clamp(0.0, 1.0));
     if n1.max(n2) <= MAX_EXACT_N
         && let Some(p) = exact_p(n1, n2, d)

@@ -114,10 +114,9 @@ pub fn default_test(reference: &Distribution, current: &Distribution) -> StatTes
 fn distinct_union(a: &Distribution, b: &Distribution) -> usize {
     match (a, b) {
         (Distribution::Numeric(x), Distribution::Numeric(y)) => {
-            let mut v: Vec<f64> = x.values.iter().chain(&y.values).copied().collect();
-            v.sort_by(f64::total_cmp);
-            v.dedup();
-            v.len()
+            let mut n = 0;
+            x.merge_cumulative(y, |_, _, _| n += 1);
+            n
         }
         (Distribution::Categorical(x), Distribution::Categorical(y)) => {
             let mut v: Vec<&String> = x.levels.iter().chain(&y.levels).collect();
