@@ -223,7 +223,19 @@ mod tests {
         assert!(n.exact);
         assert!((n.mean - 2.25).abs() < 1e-15);
         assert!((n.std - (0.6875f64).sqrt()).abs() < 1e-15);
-        assert_eq!(n.cumulative_at(&[0.5, 2.0, 9.0]), vec![0.0, 2.0, 4.0]);
+        let probe = Numbers::from_values(vec![0.5, 2.0, 9.0]);
+        let mut seen = Vec::new();
+        n.merge_cumulative(&probe, |x, below, probes| seen.push((x, below, probes)));
+        assert_eq!(
+            seen,
+            [
+                (0.5, 0.0, 1.0),
+                (1.0, 1.0, 1.0),
+                (2.0, 2.0, 2.0),
+                (3.0, 4.0, 2.0),
+                (9.0, 4.0, 3.0)
+            ]
+        );
     }
 
     #[test]
@@ -235,7 +247,12 @@ mod tests {
         assert!((n.counts.iter().sum::<f64>() - 10_000.0).abs() < 1e-6);
         assert_eq!((n.min, n.max), (0.0, 999.9));
         // The sketch's median sits at the data's median.
-        let half = n.cumulative_at(&[500.0])[0];
+        let mut half = 0.0;
+        n.merge_cumulative(&Numbers::from_values(vec![500.0]), |x, below, _| {
+            if x == 500.0 {
+                half = below;
+            }
+        });
         assert!((half - 5_000.0).abs() <= 10.0 + 1e-9, "{half}");
     }
 

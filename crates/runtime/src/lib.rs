@@ -27,6 +27,7 @@ extern crate alloc;
 mod aligned;
 mod artifact;
 mod batch;
+mod batch_int8;
 mod encoder;
 mod error;
 mod kernels;
