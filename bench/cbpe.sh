@@ -8,7 +8,7 @@ shared=${1:-../shared/data}
 data=$(realpath "$shared/car_loan_drift/car_loan_drift.csv")
 out=$PWD/bench/out/cbpe
 mkdir -p "$out"
-venv="$HOME/.cache/distillery/venv-monitor"
+venv=${PEERS_VENV:-$HOME/.cache/distillery/venv-monitor}
 if ! "$venv/bin/python" -c "import nannyml" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q -r bench/drift/requirements.txt
@@ -38,4 +38,6 @@ for i, (o, (_, row)) in enumerate(zip(chunks, r.iterrows())):
           f"{alert_n} / {o['alert']} |")
 print(f"\nlargest difference {worst:.2e}; NannyML {seconds:.2f} s (calibrated: {est.needs_calibration}), "
       f"distillery {timing['seconds']:.3f} s (calibrated: {timing['calibrated']})")
+print(json.dumps({"distillery_s": timing["seconds"], "nannyml_s": seconds, "largest_difference": worst,
+                  "nannyml": nml.__version__}))
 PY

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 out=$PWD/bench/out/serve
 command -v wrk >/dev/null || { echo "wrk is missing (Debian: apt-get install wrk)" >&2; exit 2; }
-venv="$HOME/.cache/distillery/venv-serve-bench"
+venv=${PEERS_VENV:-$HOME/.cache/distillery/venv-serve-bench}
 if ! "$venv/bin/mlserver" --version >/dev/null 2>&1; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q -r bench/serve/requirements.txt

@@ -114,6 +114,8 @@ def main():
     print(f"{'distillery':12} {med(rt):>13.3f} s {racc:>14.4f}")
     print(f"{'PyTorch ' + torch.__version__.split('+')[0]:12} {med(tt):>13.3f} s {tacc:>14.4f}")
     print(f"epoch-time ratio distillery/PyTorch = {med(rt) / med(tt):.2f}; accuracy difference = {100 * (racc - tacc):+.2f} pp")
+    print(json.dumps({"distillery_epoch_s": med(rt), "pytorch_epoch_s": med(tt), "distillery_accuracy": racc,
+                      "pytorch_accuracy": tacc, "threads": args.threads, "torch": torch.__version__.split("+")[0]}))
 
 
 if __name__ == "__main__":

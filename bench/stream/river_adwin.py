@@ -2,8 +2,9 @@
 (crates/monitor/benches/stream.rs): nanoseconds per update, best of 3. KSWIN runs on the
 first 100,000 values only (it is slow in both).
 
-Usage: python bench/stream/river_adwin.py
+Usage: python bench/stream/river_adwin.py [KSWIN values, default 100000]
 """
+import sys
 import json
 import time
 
@@ -33,10 +34,10 @@ def bench(name, make, values):
                 hits += 1
         best = min(best, time.perf_counter() - t)
         fired = hits
-    print(json.dumps({"tool": "river", "detector": name, "ns_per_update": best / len(values) * 1e9, "detections": fired}))
+    print(json.dumps({"tool": "river", "detector": name, "updates": len(values), "ns_per_update": best / len(values) * 1e9, "detections": fired}))
 
 
 values = stream()
 bench("adwin", drift.ADWIN, values)
 bench("page-hinkley", drift.PageHinkley, values)
-bench("kswin", lambda: drift.KSWIN(seed=42), values[:100_000])
+bench("kswin", lambda: drift.KSWIN(seed=42), values[:int(sys.argv[1]) if len(sys.argv) > 1 else 100_000])
