@@ -57,14 +57,17 @@ def json_lines(text):
     return [json.loads(l) for l in text.splitlines() if l.strip().startswith("{")]
 
 
-def wall(cmd, **kw):
-    """Wall time of a whole process, after one untimed run of the same command: the first
-    run after other work can spend seconds in the kernel reclaiming memory, whichever tool
-    it is, which is the machine's state, not the tool's speed."""
-    sh(cmd, **kw)
-    t = time.perf_counter()
+def wall(cmd, repeats=3, **kw):
+    """Median wall time of a whole process over `repeats` runs, after one untimed run of the
+    same command: a run after other work can spend seconds in the kernel reclaiming memory,
+    whichever tool it is, which is the machine's state, not the tool's speed."""
     out = sh(cmd, **kw)
-    return time.perf_counter() - t, out
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = sh(cmd, **kw)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
 
 
 def row(key, comparison, workload, ours, peer, peer_name, unit, better, note=""):
@@ -123,7 +126,7 @@ def _drift(a, name, ref, cur, numeric, categorical, label):
     whole = [PY, "bench/drift/whole.py"]
     scipy_s, out = wall(whole + ["scipy", ref, cur, numeric, categorical])
     scipy_drifted = last_json(out)["drifted"]
-    ev_s, out = wall(whole + ["evidently", ref, cur, numeric, categorical])
+    ev_s, out = wall(whole + ["evidently", ref, cur, numeric, categorical], repeats=1)
     ev_drifted = last_json(out)["drifted"]
     rows.append(row(f"drift-{name}-scipy", "batch drift, whole process (s)", label + "; KS + chi-square on every column",
                     ours_tests, scipy_s, "scipy loop", "s", "lower",
@@ -392,7 +395,7 @@ def main():
         this = []
         for name in names:
             t = time.perf_counter()
-            rows = JOBS[name](a)
+            rows = [dict(r, job=name) for r in JOBS[name](a)]
             print(f"round {rnd + 1}: {name} ({time.perf_counter() - t:.0f} s)", file=sys.stderr)
             for r in rows:
                 print(f"  {r['comparison']}: distillery {fmt(r['ours'], r['unit'])}, "
@@ -401,6 +404,15 @@ def main():
         results.append(this)
     meta = {"machine": machine(), "date": datetime.date.today().isoformat(), "rounds": a.rounds,
             "versions": versions()}
+    saved = os.path.join(OUT, "results.json")
+    if a.only and os.path.exists(saved):
+        # A partial rerun replaces its jobs' rows and keeps the others' (same number of rounds).
+        with open(saved) as f:
+            old = json.load(f)["rounds"]
+        if len(old) == a.rounds:
+            results = [[r for r in o if r.get("job") not in names] + n for o, n in zip(old, results)]
+            order = list(JOBS)
+            results = [sorted(rnd, key=lambda r: order.index(r.get("job", order[0]))) for rnd in results]
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump({"meta": meta, "rounds": results}, f, indent=1)
     text = table(results, meta)

@@ -56,6 +56,9 @@ pub(crate) enum Command {
     /// Run streaming drift detectors (ADWIN, Page–Hinkley, KSWIN, DDM) over one column of a
     /// data file or of the prediction log, in row order, and list where they fire.
     Detect(DetectArgs),
+    /// The differential-privacy accountant (Rényi DP of DP-SGD, as Opacus computes it):
+    /// ε for a training schedule, or the noise that meets a target ε.
+    Privacy(PrivacyArgs),
     /// Make an ed25519 key pair for signing versions (<out>.secret, <out>.pub).
     Keygen(KeygenArgs),
     /// Sign a registered version: a detached signature over its artifact hashes.
@@ -518,6 +521,62 @@ pub(crate) struct RedistillArgs {
     pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) options: RegistryOptions,
+}
+
+/// `distillery privacy`.
+#[derive(Debug, Args)]
+pub(crate) struct PrivacyArgs {
+    #[command(subcommand)]
+    pub(crate) command: PrivacyCommand,
+}
+
+/// What `distillery privacy` computes.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PrivacyCommand {
+    /// ε spent by DP-SGD: `steps` steps of Poisson-sampled batches with Gaussian noise.
+    Epsilon(EpsilonArgs),
+    /// The smallest noise multiplier (to 0.01 in ε) that keeps a schedule within a target ε.
+    Noise(NoiseArgs),
+}
+
+/// `distillery privacy epsilon`.
+#[derive(Debug, Args)]
+pub(crate) struct EpsilonArgs {
+    /// Probability that a row is in a step's batch (batch size / training rows).
+    #[arg(long)]
+    pub(crate) sample_rate: f64,
+    /// Noise standard deviation over the per-example clipping norm.
+    #[arg(long)]
+    pub(crate) noise_multiplier: f64,
+    /// Optimizer steps taken.
+    #[arg(long)]
+    pub(crate) steps: u64,
+    /// δ of the (ε, δ) guarantee (take it below 1 / the number of training rows).
+    #[arg(long, default_value_t = 1e-5)]
+    pub(crate) delta: f64,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `distillery privacy noise`.
+#[derive(Debug, Args)]
+pub(crate) struct NoiseArgs {
+    /// Target ε.
+    #[arg(long)]
+    pub(crate) epsilon: f64,
+    /// Probability that a row is in a step's batch (batch size / training rows).
+    #[arg(long)]
+    pub(crate) sample_rate: f64,
+    /// Optimizer steps to take.
+    #[arg(long)]
+    pub(crate) steps: u64,
+    /// δ of the (ε, δ) guarantee.
+    #[arg(long, default_value_t = 1e-5)]
+    pub(crate) delta: f64,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `distillery detect`.

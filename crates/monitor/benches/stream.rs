@@ -46,5 +46,11 @@ fn main() {
     let values = stream();
     time("adwin", || Box::new(Adwin::default()), &values);
     time("page-hinkley", || Box::new(PageHinkley::default()), &values);
-    time("kswin", || Box::new(Kswin::new(42)), &values[..100_000]);
+    // KSWIN runs on a prefix (default 100,000 values; the first argument changes it).
+    let kswin = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(100_000)
+        .min(N);
+    time("kswin", || Box::new(Kswin::new(42)), &values[..kswin]);
 }

@@ -24,6 +24,7 @@
 //! # Ok::<(), distillery_train::TrainError>(())
 //! ```
 
+pub mod accountant;
 mod encode;
 mod error;
 mod fit;

@@ -11,6 +11,7 @@ mod eval;
 mod export;
 mod init;
 mod predict;
+mod privacy;
 mod quantize;
 mod redistill;
 mod registry;
@@ -45,6 +46,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Lineage(args) => registry::lineage(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Deploy(args) => deploy::run(&args),
+        Command::Privacy(args) => privacy::run(&args),
         Command::Keygen(args) => signing::keygen(&args),
         Command::Sign(args) => signing::sign(&args),
         Command::Verify(args) => signing::verify(&args),

@@ -18,6 +18,7 @@ mod evaluate;
 mod init;
 mod live;
 mod predict;
+mod privacy;
 mod quality;
 mod registry;
 mod run;
