@@ -22,6 +22,7 @@ pub mod gate;
 mod intervals;
 mod paired;
 mod pareto;
+pub mod privacy;
 pub mod render;
 mod report;
 pub mod run_report;

@@ -86,6 +86,9 @@ pub struct Report {
     /// The student search, when the recipe did not pin `hidden`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<crate::search::StudentSearch>,
+    /// DP-SGD's guarantee, when the recipe has `[privacy]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<crate::privacy::PrivacyReport>,
     /// The `[distill]` settings.
     pub distill: serde_json::Value,
     /// One verdict per configured gate.
@@ -301,6 +304,7 @@ impl Report {
             deduplicated_test: None,
             distillation_gain: None,
             search: None,
+            privacy: None,
             distill: serde_json::Value::Null,
             gates: Vec::new(),
             seconds: 0.0,
@@ -409,6 +413,9 @@ impl Report {
         }
         if let Some(search) = &self.search {
             s.push_str(&search.line());
+        }
+        if let Some(privacy) = &self.privacy {
+            s.push_str(&privacy.line());
         }
         if let Some(t) = &self.teacher {
             if let (Some(t), Some(st)) = (t.latency_us, self.student.latency_us) {

@@ -190,6 +190,7 @@ fn train_all(cx: &Context<'_>, variants: &[Variant]) -> Result<Vec<FitOutcome>> 
             target: Target::Teacher,
             mask: v.mask.as_deref(),
             verbose: false,
+            privacy: None,
         })
         .collect();
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();

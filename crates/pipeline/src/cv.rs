@@ -193,6 +193,7 @@ fn one_fold(
                 target,
                 mask: None,
                 verbose: false,
+                privacy: None,
             },
             &checkpoints,
             options,

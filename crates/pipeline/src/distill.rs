@@ -165,6 +165,8 @@ pub(crate) fn transfer(
 fn augment_factor(recipe: &Recipe, train_rows: usize, teacher: &TeacherOutputs) -> Option<usize> {
     match recipe.distill.augment {
         Augment::None => None,
+        // Rows drawn from the private rows would be trained on outside the ε budget.
+        Augment::Auto if recipe.privacy.is_some() => None,
         Augment::Munge | Augment::Gibbs | Augment::Mixed => Some(recipe.distill.augment_factor),
         // No teacher to ask, or a recipe that gives the teacher no weight.
         Augment::Auto if !teacher.can_label() || recipe.distill.soft_weight <= 0.0 => None,
@@ -197,6 +199,8 @@ pub(crate) struct Job<'a> {
     pub mask: Option<&'a [bool]>,
     /// Per-epoch bars and log lines (off for jobs run in parallel).
     pub verbose: bool,
+    /// DP-SGD settings, under `[privacy]`.
+    pub privacy: Option<distillery_train::DpSgd>,
 }
 
 /// Where checkpoints go and which job they belong to.
@@ -261,6 +265,7 @@ pub(crate) fn train(
         }
     };
     let fit_options = FitOptions {
+        privacy: job.privacy,
         checkpoint: Some(checkpoints.dir.join(format!("{}.ckpt", job.role))),
         resume: options.resume,
         job_key: checkpoints.job_key.to_string(),

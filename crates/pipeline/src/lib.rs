@@ -31,6 +31,7 @@ mod gbdt_teacher;
 pub mod latency;
 mod measure;
 mod memory;
+pub mod privacy;
 mod profile;
 pub mod progress;
 pub mod quality;

@@ -41,6 +41,9 @@ pub struct Recipe {
     /// `[quality]`: the data checks.
     #[serde(default)]
     pub quality: QualitySection,
+    /// `[privacy]`: train the student with DP-SGD to a target ε.
+    #[serde(default)]
+    pub privacy: Option<crate::privacy::PrivacySection>,
     /// The file the recipe came from (messages name it); not a key.
     #[serde(skip)]
     pub file: PathBuf,
@@ -633,6 +636,7 @@ impl Recipe {
             invalid_recipe!("{path}: [distill] augment_factor must be at least 1");
         }
         self.check_evaluate(&path)?;
+        crate::privacy::check(&self, &path)?;
         if let Some(t) = &self.teacher.train {
             t.check(&path, self.distill.seed)?;
         }

@@ -74,6 +74,7 @@ pub fn run(
     let fitted = fit(recipe, &labelled, options)?;
     let mut evaluated = evaluate(recipe, &labelled, &fitted, options)?;
     evaluated.report.search = search_report;
+    evaluated.report.privacy.clone_from(&fitted.privacy);
     evaluated.report.seconds = started.elapsed().as_secs_f64();
     let run_dir = write(recipe, recipe_text, &labelled, &fitted, &evaluated, options)?;
     labelled.checkpoints.remove();
@@ -211,6 +212,8 @@ pub(crate) struct Fitted {
     pub(crate) scratch: Student,
     /// What every artifact of this run records about where it came from.
     pub(crate) provenance: Provenance,
+    /// DP-SGD's guarantee, under `[privacy]`.
+    pub(crate) privacy: Option<distillery_eval::privacy::PrivacyReport>,
 }
 
 /// Trains both students on the transfer set.
@@ -220,6 +223,15 @@ pub(crate) fn fit(
     options: &RunOptions<'_>,
 ) -> Result<Fitted> {
     let data = &labelled.checked.data;
+    // Both students train on the real rows alone under [privacy] (no synthetic rows).
+    let plan = match &recipe.privacy {
+        Some(section) => Some(crate::privacy::plan(
+            section,
+            &recipe.params,
+            labelled.transfer.real,
+        )?),
+        None => None,
+    };
     let train = |role: &str, target| {
         let job = distill::Job {
             role: role.into(),
@@ -227,6 +239,7 @@ pub(crate) fn fit(
             target,
             mask: None,
             verbose: true,
+            privacy: plan.map(|p| p.dp),
         };
         let checkpoints = labelled.checkpoints();
         distill::train(
@@ -243,12 +256,15 @@ pub(crate) fn fit(
     let provenance = provenance_of(recipe, labelled);
     let student = distill::student(recipe, data, &student_fit, &provenance, "distilled")?;
     let scratch = distill::student(recipe, data, &scratch_fit, &provenance, "scratch")?;
+    let privacy =
+        plan.map(|p| p.report(&student_fit, &scratch_fit, recipe.teacher.train.is_some()));
     Ok(Fitted {
         student_fit,
         scratch_fit,
         student,
         scratch,
         provenance,
+        privacy,
     })
 }
 

@@ -220,6 +220,7 @@ fn score_round(
             target: Target::Teacher,
             mask: None,
             verbose: false,
+            privacy: None,
         })
         .collect();
     let names: Vec<String> = alive

@@ -152,6 +152,7 @@ pub fn build(
         .epochs("teacher", teacher_params.epochs_for(data.train_rows.len()));
     let on_epoch = |r: &distillery_train::EpochRecord| bar.epoch(r);
     let fit_options = FitOptions {
+        privacy: None,
         checkpoint: Some(checkpoints.join("teacher.ckpt")),
         resume: options.resume,
         job_key: format!("teacher:{}", data.fingerprint),

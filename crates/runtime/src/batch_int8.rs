@@ -40,9 +40,12 @@ pub(crate) fn dense(x: &[f32], n: usize, layer: &QuantizedLayer, relu: bool, y: 
     );
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     vnni::dense(x, n, layer, relu, y);
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    let _ = (relu, y);
 }
 
 /// Inputs rounded up to whole groups of four (one `vpdpbusd` lane's worth).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn padded(k: usize) -> usize {
     k.div_ceil(4) * 4
 }
@@ -50,6 +53,7 @@ fn padded(k: usize) -> usize {
 /// The layer's weights in `vpdpbusd` order: for each group of four inputs `g` and each
 /// output `j` (padded to a multiple of 16), the four bytes `wq[4g..4g+4][j]`; plus the
 /// per-output shift correction `−128 · Σᵢ wqᵢⱼ`.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
 fn pack(layer: &QuantizedLayer) -> (Vec<i8>, Vec<i32>) {
     let (k, m) = (layer.inputs, layer.outputs);
     let m16 = m.div_ceil(16) * 16;

@@ -92,6 +92,7 @@ fn main() {
         &set,
         None,
         &FitOptions {
+            privacy: None,
             on_epoch: Some(&on_epoch),
             ..Default::default()
         },

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -85,9 +85,23 @@ pub struct EpochRecord {
     pub validation_loss: f32,
 }
 
-/// Checkpointing and progress reporting for [`fit`].
+/// Differentially private training (DP-SGD): Poisson-sampled batches, per-example
+/// gradients clipped to `max_grad_norm`, Gaussian noise of `noise_multiplier ·
+/// max_grad_norm`. The privacy spent is the accountant's (`crate::accountant`) for the
+/// steps [`FitOutcome::steps`] reports at sample rate batch size / rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DpSgd {
+    /// Noise standard deviation over the clipping norm (σ).
+    pub noise_multiplier: f32,
+    /// Per-example L2 clipping norm (C).
+    pub max_grad_norm: f32,
+}
+
+/// Checkpointing, progress reporting and privacy for [`fit`].
 #[derive(Default)]
 pub struct FitOptions<'a> {
+    /// Train with DP-SGD instead of plain mini-batches.
+    pub privacy: Option<DpSgd>,
     /// Where to write the per-epoch checkpoint (`None` = no checkpoint).
     pub checkpoint: Option<PathBuf>,
     /// Continue from the checkpoint if it exists and belongs to this job.
@@ -114,6 +128,11 @@ pub struct FitOutcome {
     pub stopped_early: bool,
     /// Epoch the run resumed after, if it resumed from a checkpoint.
     pub resumed_after: Option<usize>,
+    /// Steps of the epochs run, empty Poisson batches included (with DP-SGD, what the
+    /// accountant charges for).
+    pub steps: u64,
+    /// Batch size over usable rows: each row's chance to be in a step's batch under DP-SGD.
+    pub sample_rate: f64,
 }
 
 /// Trains a student network on `train`, early-stopping on `validation`.
@@ -181,13 +200,46 @@ pub fn fit(
         if stopped_early {
             break;
         }
-        let mut order = usable.clone();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            params.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        ));
+        let batches: Vec<Vec<usize>> = match options.privacy {
+            // Poisson sampling: every row joins each step's batch with probability
+            // batch / rows, independently (what the accountant assumes).
+            Some(_) => {
+                let q = bs as f64 / usable.len() as f64;
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    params.seed ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+                );
+                (0..steps_per_epoch)
+                    .map(|_| {
+                        usable
+                            .iter()
+                            .copied()
+                            .filter(|_| rng.random::<f64>() < q)
+                            .collect()
+                    })
+                    .collect()
+            }
+            None => {
+                let mut order = usable.clone();
+                order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+                    params.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                ));
+                order.chunks(bs).map(<[usize]>::to_vec).collect()
+            }
+        };
+        let mut noise = ChaCha8Rng::seed_from_u64(
+            params.seed ^ (epoch as u64).wrapping_mul(0x94D0_49BB_1331_11EB),
+        );
         let mut total = 0.0f64;
-        for batch in order.chunks(bs) {
+        for batch in &batches {
             let n = batch.len();
+            if n == 0 {
+                // An empty Poisson batch: no update (the accountant still counts the step).
+                continue;
+            }
+            if xb.len() < n * train.width {
+                xb.resize(n * train.width, 0.0);
+                dlogits.resize(n * k, 0.0);
+            }
             for (i, &r) in batch.iter().enumerate() {
                 xb[i * train.width..(i + 1) * train.width]
                     .copy_from_slice(&train.x[r * train.width..(r + 1) * train.width]);
@@ -206,11 +258,25 @@ pub fn fit(
                 );
                 total += f64::from(l);
             }
-            let scale = 1.0 / n as f32;
-            dlogits[..n * k].iter_mut().for_each(|g| *g *= scale);
-            state
-                .net
-                .backward(&xb[..n * train.width], n, &dlogits[..n * k], &mut ws);
+            match options.privacy {
+                Some(dp) => state.net.backward_private(
+                    &xb[..n * train.width],
+                    n,
+                    &dlogits[..n * k],
+                    dp.max_grad_norm,
+                    dp.noise_multiplier,
+                    bs as f32,
+                    &mut noise,
+                    &mut ws,
+                ),
+                None => {
+                    let scale = 1.0 / n as f32;
+                    dlogits[..n * k].iter_mut().for_each(|g| *g *= scale);
+                    state
+                        .net
+                        .backward(&xb[..n * train.width], n, &dlogits[..n * k], &mut ws);
+                }
+            }
             let lr = schedule(params.learning_rate, state.net.step, total_steps, warmup);
             state.net.adamw(&ws.grads, lr, params.weight_decay);
         }
@@ -252,12 +318,15 @@ pub fn fit(
             break;
         }
     }
+    let steps = state.history.len() as u64 * steps_per_epoch;
     Ok(FitOutcome {
         layers: state.best.unwrap_or(state.net.layers),
         history: state.history,
         best_epoch: state.best_epoch,
         stopped_early,
         resumed_after,
+        steps,
+        sample_rate: bs as f64 / usable.len() as f64,
     })
 }
 
@@ -531,6 +600,35 @@ mod tests {
     }
 
     #[test]
+    fn dp_sgd_still_learns_and_is_deterministic() {
+        let (x, y) = blobs(400);
+        let set = TransferSet {
+            x: &x,
+            width: 2,
+            soft: None,
+            labels: &y,
+            classes: 2,
+        };
+        let p = params(20);
+        let options = FitOptions {
+            privacy: Some(DpSgd {
+                noise_multiplier: 1.0,
+                max_grad_norm: 1.0,
+            }),
+            ..FitOptions::default()
+        };
+        let a = fit(&p, &set, None, &options).unwrap();
+        let b = fit(&p, &set, None, &options).unwrap();
+        assert_eq!(a.layers, b.layers, "same seed, same private student");
+        assert_eq!(a.steps, 20 * 13, "every scheduled step is charged");
+        let plain = fit(&p, &set, None, &FitOptions::default()).unwrap();
+        assert_ne!(a.layers, plain.layers, "the noise changes the student");
+        let first = a.history[0].train_loss;
+        let last = a.history.last().unwrap().train_loss;
+        assert!(last < 0.7 * first, "DP-SGD loss {first} -> {last}");
+    }
+
+    #[test]
     fn training_learns_a_separable_problem_and_is_deterministic() {
         let (x, y) = blobs(400);
         let set = TransferSet {
@@ -562,6 +660,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let ckpt = dir.join("c.bin");
         let opts = FitOptions {
+            privacy: None,
             checkpoint: Some(ckpt),
             resume: true,
             job_key: "job".into(),
@@ -570,6 +669,7 @@ mod tests {
         };
         let full = fit(&params(8), &set, None, &FitOptions::default()).unwrap();
         let interrupted = FitOptions {
+            privacy: None,
             stop_after: Some(3),
             ..opts
         };
@@ -577,6 +677,7 @@ mod tests {
         assert_eq!(partial.history.len(), 3);
         assert_ne!(partial.layers, full.layers);
         let opts = FitOptions {
+            privacy: None,
             stop_after: None,
             ..interrupted
         };
@@ -585,6 +686,7 @@ mod tests {
         assert_eq!(resumed.layers, full.layers, "resume is bit-exact");
         assert_eq!(resumed.history, full.history);
         let wrong = FitOptions {
+            privacy: None,
             job_key: "other".into(),
             ..opts
         };

@@ -38,7 +38,7 @@ mod params;
 
 pub use encode::{MAX_LEVELS, encode_rows, fit_encoder, fit_encoder_with_levels, raw_value};
 pub use error::{ParamsError, Result, TrainError};
-pub use fit::{EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
+pub use fit::{DpSgd, EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
 pub use gbdt::{GbdtHead, GbdtModel, GbdtNode, GbdtParams, GbdtRows, fit_gbdt};
 pub use gibbs::{GibbsParams, gibbs};
 pub use loss::{Target, loss_and_grad, soften};

@@ -24,6 +24,8 @@ pub(crate) struct Workspace {
     pub(crate) acts: Vec<Vec<f32>>,
     delta: Vec<f32>,
     delta_prev: Vec<f32>,
+    /// Per-layer output deltas of the private backward pass (kept until clipping is known).
+    deltas: Vec<Vec<f32>>,
     /// Gradients in the same flat layout as the parameters (weights then bias per layer).
     pub(crate) grads: Vec<Vec<f32>>,
 }
@@ -133,6 +135,99 @@ impl Network {
         }
     }
 
+    /// DP-SGD's gradient (Abadi et al. 2016, as Opacus computes it): each example's
+    /// gradient over all parameters is clipped to L2 norm `clip`, the clipped gradients
+    /// are summed, Gaussian noise of standard deviation `noise_multiplier · clip` is added to
+    /// every coordinate, and the sum is divided by `expected_batch` (rows × sample rate).
+    /// `dlogits` holds each example's own dLoss/dlogits (not divided by the batch).
+    ///
+    /// Per-example norms need no per-example gradients: a dense layer's weight gradient for
+    /// one example is the outer product of its input `a` and output delta `δ`, whose norm is
+    /// ‖a‖·‖δ‖ (and the bias gradient's is ‖δ‖). Clipping is then a scale on each example's
+    /// deltas before the usual GEMMs.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the private step's inputs: batch, targets, clipping, noise and its generator"
+    )]
+    pub(crate) fn backward_private(
+        &self,
+        x: &[f32],
+        n: usize,
+        dlogits: &[f32],
+        clip: f32,
+        noise_multiplier: f32,
+        expected_batch: f32,
+        rng: &mut ChaCha8Rng,
+        ws: &mut Workspace,
+    ) {
+        let layers = self.layers.len();
+        ws.grads.resize_with(layers, Vec::new);
+        ws.deltas.resize_with(layers, Vec::new);
+        ws.deltas[layers - 1].clear();
+        ws.deltas[layers - 1].extend_from_slice(dlogits);
+        for k in (1..layers).rev() {
+            let layer = &self.layers[k];
+            let (below, above) = ws.deltas.split_at_mut(k);
+            let prev = &mut below[k - 1];
+            prev.resize(n * layer.inputs, 0.0);
+            gemm(
+                Mat::new(&above[0], n, layer.outputs),
+                Mat::new(&layer.weight, layer.inputs, layer.outputs).t(),
+                0.0,
+                prev,
+            );
+            for (d, &a) in prev.iter_mut().zip(&ws.acts[k - 1]) {
+                if a <= 0.0 {
+                    *d = 0.0;
+                }
+            }
+        }
+        // Per-example squared norms, then the clipping factors.
+        let mut norms = vec![0.0f64; n];
+        for (k, layer) in self.layers.iter().enumerate() {
+            let input = if k == 0 { x } else { &ws.acts[k - 1][..] };
+            let rows = input
+                .chunks_exact(layer.inputs)
+                .zip(ws.deltas[k].chunks_exact(layer.outputs));
+            for (norm, (a, d)) in norms.iter_mut().zip(rows) {
+                let a2: f64 = a.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+                let d2: f64 = d.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+                *norm += (a2 + 1.0) * d2;
+            }
+        }
+        for (i, norm) in norms.iter().enumerate() {
+            let factor = (f64::from(clip) / (norm.sqrt() + 1e-6)).min(1.0) as f32;
+            for delta in ws.deltas.iter_mut() {
+                let width = delta.len() / n.max(1);
+                delta[i * width..(i + 1) * width]
+                    .iter_mut()
+                    .for_each(|v| *v *= factor);
+            }
+        }
+        let std = f64::from(noise_multiplier) * f64::from(clip);
+        for (k, layer) in self.layers.iter().enumerate() {
+            let input = if k == 0 { x } else { &ws.acts[k - 1][..] };
+            let g = &mut ws.grads[k];
+            g.resize(layer.weight.len() + layer.bias.len(), 0.0);
+            let (gw, gb) = g.split_at_mut(layer.weight.len());
+            gemm(
+                Mat::new(input, n, layer.inputs).t(),
+                Mat::new(&ws.deltas[k], n, layer.outputs),
+                0.0,
+                gw,
+            );
+            gb.fill(0.0);
+            for row in ws.deltas[k].chunks_exact(layer.outputs) {
+                for (b, d) in gb.iter_mut().zip(row) {
+                    *b += d;
+                }
+            }
+            for v in g.iter_mut() {
+                *v = ((f64::from(*v) + std * gaussian(rng)) / f64::from(expected_batch)) as f32;
+            }
+        }
+    }
+
     /// One AdamW step (β = 0.9, 0.999; ε = 1e-8); weight decay applies to weights only.
     pub(crate) fn adamw(&mut self, grads: &[Vec<f32>], lr: f32, weight_decay: f32) {
         const B1: f32 = 0.9;
@@ -155,6 +250,13 @@ impl Network {
             }
         }
     }
+}
+
+/// A standard normal draw (Box–Muller on two uniforms in (0, 1]).
+pub(crate) fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Cosine-annealed learning rate from `peak` at step 0 to 0 at `total` steps.
@@ -196,6 +298,58 @@ mod tests {
 
     /// Backpropagated parameter gradients agree with central finite differences of the
     /// mean KD loss (f32; step 1e-2, tolerance 2e-3 relative to the gradient scale).
+    #[test]
+    fn private_backward_clips_each_example_and_otherwise_equals_backward() {
+        let net = Network::init(&[4, 5, 3], 3);
+        let x: Vec<f32> = (0..12).map(|i| ((i * 7 % 11) as f32 - 5.0) * 2.0).collect();
+        let q = soften(&[0.6, 0.3, 0.1, 0.2, 0.2, 0.6, 0.1, 0.8, 0.1], 3, 2.0);
+        let y = [0, 2, 1];
+        let (_, d) = batch_loss(&net, &x, 3, &q, &y);
+        // Per-example dlogits (batch_loss divides by the batch of 3).
+        let per_example: Vec<f32> = d.iter().map(|g| g * 3.0).collect();
+        let mut ws = Workspace::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        net.forward(&x, 3, &mut ws);
+        net.backward(&x, 3, &d, &mut ws);
+        let plain = ws.grads.clone();
+        // No clipping, no noise, divided by the batch: the ordinary gradient.
+        net.backward_private(&x, 3, &per_example, 1e9, 0.0, 3.0, &mut rng, &mut ws);
+        for (a, b) in plain.iter().flatten().zip(ws.grads.iter().flatten()) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        // One example at a time: its gradient's norm is cut to the clipping norm.
+        let norm = |ws: &Workspace| -> f64 {
+            ws.grads
+                .iter()
+                .flatten()
+                .map(|&g| f64::from(g) * f64::from(g))
+                .sum::<f64>()
+                .sqrt()
+        };
+        for i in 0..3 {
+            let xi = &x[i * 4..(i + 1) * 4];
+            let di = &per_example[i * 3..(i + 1) * 3];
+            net.forward(xi, 1, &mut ws);
+            net.backward_private(xi, 1, di, 1e9, 0.0, 1.0, &mut rng, &mut ws);
+            let full = norm(&ws);
+            net.backward_private(xi, 1, di, 0.05, 0.0, 1.0, &mut rng, &mut ws);
+            let clipped = norm(&ws);
+            assert!(
+                full > 0.05,
+                "example {i}: norm {full} should exceed the clip"
+            );
+            assert!((clipped - 0.05).abs() < 1e-4, "example {i}: {clipped}");
+        }
+        // Noise: σ · clip per coordinate, seeded.
+        net.forward(&x, 3, &mut ws);
+        let mut a = ChaCha8Rng::seed_from_u64(9);
+        let mut b = ChaCha8Rng::seed_from_u64(9);
+        net.backward_private(&x, 3, &per_example, 1.0, 1.0, 3.0, &mut a, &mut ws);
+        let first = ws.grads.clone();
+        net.backward_private(&x, 3, &per_example, 1.0, 1.0, 3.0, &mut b, &mut ws);
+        assert_eq!(first, ws.grads, "the same seed gives the same noise");
+    }
+
     #[test]
     fn backward_matches_finite_differences() {
         let net = Network::init(&[4, 5, 3], 3);

@@ -93,3 +93,65 @@ fn privacy_epsilon_and_noise_print_opacus_numbers_and_refuse_bad_input() {
         stderr(&impossible)
     );
 }
+
+#[test]
+fn a_private_run_spends_at_most_its_epsilon_and_refuses_what_it_cannot_account_for() {
+    use crate::util::{adult_recipe, data, onnx_line};
+    let s = setup();
+    let recipe = s.write(
+        "dp.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            &onnx_line(),
+            "augment = \"none\"\n\n[privacy]\nepsilon = 2.0\ndelta = 1e-4\nmax_grad_norm = 0.5\n",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let p = &report["privacy"];
+    let eps = p["epsilon"].as_f64().unwrap();
+    assert!(eps > 0.5 && eps <= 2.0, "ε spent {eps}");
+    assert_eq!(p["max_grad_norm"], 0.5);
+    assert!(p["covers"].as_str().unwrap().contains("validation rows"));
+    // The report's ε is the accountant's for the reported schedule.
+    let again = s.cmd(&[
+        "privacy",
+        "epsilon",
+        "--sample-rate",
+        &p["sample_rate"].to_string(),
+        "--noise-multiplier",
+        &p["noise_multiplier"].to_string(),
+        "--steps",
+        &p["steps"].to_string(),
+        "--delta",
+        "1e-4",
+        "--json",
+    ]);
+    let check = json(&again)["epsilon"].as_f64().unwrap();
+    assert!((check - eps).abs() < 1e-9, "{check} vs {eps}");
+
+    // A searched student, a sweep or cross-validation would train on the private rows
+    // outside the budget: refused before training, exit 2.
+    let searched = adult_recipe(
+        &data("adult_sample.csv"),
+        &onnx_line(),
+        "\n[privacy]\nepsilon = 2.0\n",
+    )
+    .replace("hidden = [16]", "size = \"auto\"");
+    let bad = s.write("searched.toml", &searched);
+    let out = s.cmd(&["run", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pin the student"), "{}", stderr(&out));
+    let cv = s.write(
+        "cv.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            &onnx_line(),
+            "\n[evaluate]\ncv_folds = 3\n\n[privacy]\nepsilon = 2.0\n",
+        ),
+    );
+    let out = s.cmd(&["run", cv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cv_folds = 0"), "{}", stderr(&out));
+}
