@@ -20,6 +20,7 @@ mod bootstrap;
 mod calibration;
 pub mod gate;
 mod intervals;
+pub mod membership;
 mod paired;
 mod pareto;
 pub mod privacy;

@@ -86,6 +86,9 @@ pub struct Report {
     /// The student search, when the recipe did not pin `hidden`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<crate::search::StudentSearch>,
+    /// Membership inference against the teacher, the student and the scratch baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<crate::membership::MembershipReport>,
     /// DP-SGD's guarantee, when the recipe has `[privacy]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<crate::privacy::PrivacyReport>,
@@ -304,6 +307,7 @@ impl Report {
             deduplicated_test: None,
             distillation_gain: None,
             search: None,
+            membership: None,
             privacy: None,
             distill: serde_json::Value::Null,
             gates: Vec::new(),
@@ -416,6 +420,9 @@ impl Report {
         }
         if let Some(privacy) = &self.privacy {
             s.push_str(&privacy.line());
+        }
+        if let Some(membership) = &self.membership {
+            s.push_str(&membership.line());
         }
         if let Some(t) = &self.teacher {
             if let (Some(t), Some(st)) = (t.latency_us, self.student.latency_us) {

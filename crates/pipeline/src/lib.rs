@@ -30,6 +30,7 @@ pub mod evaluate;
 mod gbdt_teacher;
 pub mod latency;
 mod measure;
+mod membership;
 mod memory;
 pub mod privacy;
 mod profile;

@@ -75,6 +75,12 @@ pub fn run(
     let mut evaluated = evaluate(recipe, &labelled, &fitted, options)?;
     evaluated.report.search = search_report;
     evaluated.report.privacy.clone_from(&fitted.privacy);
+    evaluated.report.membership = crate::membership::report(
+        &labelled.checked.data,
+        &labelled.teacher,
+        &fitted.student,
+        &fitted.scratch,
+    );
     evaluated.report.seconds = started.elapsed().as_secs_f64();
     let run_dir = write(recipe, recipe_text, &labelled, &fitted, &evaluated, options)?;
     labelled.checkpoints.remove();
