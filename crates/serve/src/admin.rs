@@ -32,6 +32,8 @@ pub struct Server {
     pub(crate) batcher: Option<crate::batch::Batcher>,
     /// Live monitoring, when `[monitor]` is set.
     pub monitors: Option<crate::Monitors>,
+    /// Per-client rate limits and quotas, when `[limits]` is set.
+    pub(crate) limiter: Option<crate::limits::Limiter>,
 }
 
 impl Server {
@@ -54,7 +56,15 @@ impl Server {
             answers: crate::feedback::Answers::new(crate::feedback::REMEMBERED),
             batcher: None,
             monitors: None,
+            limiter: None,
         }
+    }
+
+    /// Limits each client's inference requests (`[limits]`).
+    #[must_use]
+    pub fn with_limits(mut self, limits: crate::Limits) -> Server {
+        self.limiter = Some(crate::limits::Limiter::new(limits));
+        self
     }
 
     /// Turns live monitoring on.

@@ -24,6 +24,10 @@ pub fn app(server: Arc<crate::Server>) -> Router {
         .merge(crate::monitor::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::oip::refuse_oversized))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&server),
+            crate::limits::limit,
+        ))
         .with_state(server)
 }
 

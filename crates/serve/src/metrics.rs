@@ -264,6 +264,17 @@ async fn metrics(
     if let Some(monitors) = &server.monitors {
         monitors.render(&mut out);
     }
+    if let Some(l) = &server.limiter {
+        use std::sync::atomic::Ordering::Relaxed;
+        let name = "distillery_requests_limited_total";
+        out.family(
+            name,
+            Kind::Counter,
+            "Inference requests refused with 429 by [limits], by reason (rate, quota).",
+        );
+        out.sample(name, &[("reason", "rate")], l.limited_rate.load(Relaxed));
+        out.sample(name, &[("reason", "quota")], l.limited_quota.load(Relaxed));
+    }
     if let Some(b) = &server.batcher {
         use std::sync::atomic::Ordering::Relaxed;
         out.single(

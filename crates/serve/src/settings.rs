@@ -111,6 +111,8 @@ pub struct Settings {
     pub monitor: Option<MonitorResolved>,
     /// How long clients may idle and requests may drain.
     pub timeouts: crate::Timeouts,
+    /// Per-client rate limits and quotas on inference (`None`: unlimited).
+    pub limits: Option<crate::Limits>,
 }
 
 /// Live monitoring, resolved.
@@ -155,6 +157,7 @@ struct File {
     batching: Option<Batching>,
     monitor: Option<MonitorFile>,
     timeouts: Option<TimeoutsFile>,
+    limits: Option<crate::Limits>,
 }
 
 /// `[timeouts]`: seconds the server waits on clients.
@@ -370,6 +373,9 @@ impl Settings {
             Some(t) => t.resolve()?,
             None => crate::Timeouts::default(),
         };
+        if let Some(l) = &file.limits {
+            l.check().map_err(SettingsError)?;
+        }
         Ok(Settings {
             host: args
                 .host
@@ -391,6 +397,7 @@ impl Settings {
             batching,
             monitor,
             timeouts,
+            limits: file.limits,
         })
     }
 }

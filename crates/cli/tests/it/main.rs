@@ -26,6 +26,7 @@ mod serve;
 mod serve_deploy;
 mod serve_errors;
 mod serve_feedback;
+mod serve_limits;
 mod traffic;
 mod triton;
 mod util;

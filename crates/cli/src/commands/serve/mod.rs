@@ -81,6 +81,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         if let Some(limits) = settings.batching {
             server = server.with_batching(limits);
         }
+        if let Some(limits) = settings.limits {
+            server = server.with_limits(limits);
+        }
         let server = Arc::new(server);
         let stopped =
             distillery_serve::serve(listener, app(Arc::clone(&server)), stop, settings.timeouts)

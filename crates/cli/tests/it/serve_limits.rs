@@ -1,0 +1,100 @@
+//! Issue #16: per-client rate limits and quotas on inference (`[limits]` in serve.toml):
+//! 429 with Retry-After beyond them, counted in /metrics, other clients and routes unhurt.
+
+use crate::serve::{get, one_row, serve_env};
+use crate::util::setup;
+
+fn infer(url: &str, token: Option<&str>) -> (u16, Option<String>, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent.post(url).header("content-type", "application/json");
+    if let Some(t) = token {
+        request = request.header("authorization", &format!("Bearer {t}"));
+    }
+    let mut r = request.send(one_row("q")).unwrap();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().unwrap();
+    (
+        status,
+        retry,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn a_client_past_its_quota_gets_429_with_retry_after_and_others_are_served() {
+    let s = setup();
+    s.promoted_student();
+    // A slow refill (one request per 100 s) and a burst of 3 make the bucket the limit;
+    // a quota of 4 per hour then stops a client the bucket would let through.
+    let config = s.write(
+        "serve.toml",
+        "[limits]\nrequests_per_second = 0.01\nburst = 3\nquota = 4\nquota_window_s = 3600\n",
+    );
+    let server = serve_env(
+        s.dir.path(),
+        &["--no-log", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let url = format!("{}/v2/models/r/infer", server.base);
+    for i in 0..3 {
+        let (status, _, body) = infer(&url, Some("alice"));
+        assert_eq!(status, 200, "request {i}: {body}");
+    }
+    let (status, retry, body) = infer(&url, Some("alice"));
+    assert_eq!(status, 429, "{body}");
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=100).contains(&retry), "Retry-After {retry}");
+    assert!(
+        body["error"].as_str().unwrap().contains("rate limit"),
+        "{body}"
+    );
+    // Another token has its own bucket; health and metadata are never limited.
+    assert_eq!(infer(&url, Some("bob")).0, 200);
+    assert_eq!(get(&format!("{}/v2/health/ready", server.base)).0, 200);
+    assert_eq!(get(&format!("{}/v2/models/r", server.base)).0, 200);
+    // The refusals are counted.
+    let (_, metrics) = get(&format!("{}/metrics", server.base));
+    assert!(
+        metrics.contains("distillery_requests_limited_total{reason=\"rate\"} 1"),
+        "{metrics}"
+    );
+    // Bad limits are refused at start-up with exit 2.
+    let bad = s.write("bad.toml", "[limits]\nrequests_per_second = 0\n");
+    let out = s.cmd(&["serve", "--port", "0", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        crate::util::stderr(&out).contains("requests_per_second"),
+        "{}",
+        crate::util::stderr(&out)
+    );
+}
+
+#[test]
+fn the_quota_holds_once_the_bucket_would_allow() {
+    let s = setup();
+    s.promoted_student();
+    let config = s.write(
+        "serve.toml",
+        "[limits]\nrequests_per_second = 1000\nquota = 2\nquota_window_s = 3600\n",
+    );
+    let server = serve_env(
+        s.dir.path(),
+        &["--no-log", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let url = format!("{}/v2/models/r/infer", server.base);
+    assert_eq!(infer(&url, None).0, 200);
+    assert_eq!(infer(&url, None).0, 200);
+    let (status, retry, body) = infer(&url, None);
+    assert_eq!(status, 429, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("quota"), "{body}");
+    let retry: u64 = retry.unwrap().parse().unwrap();
+    assert!(retry > 3000 && retry <= 3600, "{retry}");
+}
