@@ -43,9 +43,14 @@ fn server(dir: &std::path::Path) -> Arc<crate::Server> {
         actor: String::new(),
     };
     let mut models = empty_models();
-    models
-        .by_name
-        .insert("m".into(), Arc::new(crate::Served { version, student }));
+    models.by_name.insert(
+        "m".into(),
+        Arc::new(crate::Served {
+            version,
+            student,
+            flagged_pii: Vec::new(),
+        }),
+    );
     Arc::new(crate::Server::new(
         models,
         Registry::open(dir).expect("registry"),

@@ -17,6 +17,7 @@ mod log;
 mod metrics;
 mod monitor;
 mod oip;
+mod pii;
 mod predict;
 mod reply;
 mod settings;
@@ -38,6 +39,7 @@ pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
 pub use monitor::{AlertAction, MonitorSettings, Monitors, TeacherFactory};
 pub use oip::MAX_BODY_BYTES;
+pub use pii::{PiiAction, PiiPolicy};
 pub use settings::{LogSettings, MonitorResolved, ServeFlags, Settings, SettingsError};
 pub use teacher_source::{TeacherSource, teacher_for};
 
@@ -66,6 +68,9 @@ pub struct Served {
     pub version: ModelVersion,
     /// The student, ready to predict.
     pub student: Student,
+    /// Input columns the data checks flagged as personal data (from the version's
+    /// report): hashed in the prediction log unless serve.toml says otherwise.
+    pub flagged_pii: Vec<String>,
 }
 
 /// Every served model, by name: one routing snapshot. The admin API replaces the whole
@@ -99,7 +104,32 @@ pub fn load_version(registry: &Registry, reference: &Reference) -> Result<Served
         model: version.label(),
         source,
     })?;
-    Ok(Served { version, student })
+    let flagged_pii = flagged_pii(registry, &version);
+    Ok(Served {
+        version,
+        student,
+        flagged_pii,
+    })
+}
+
+/// The columns a version's data checks flagged as PII (`pii` findings in its report).
+fn flagged_pii(registry: &Registry, version: &ModelVersion) -> Vec<String> {
+    let Ok(bytes) = registry.load(version, "report") else {
+        return Vec::new();
+    };
+    let Ok(report) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Vec::new();
+    };
+    report["checks"]["findings"]
+        .as_array()
+        .map(|findings| {
+            findings
+                .iter()
+                .filter(|f| f["check"] == "pii")
+                .filter_map(|f| f["column"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Models {

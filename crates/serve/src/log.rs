@@ -46,6 +46,8 @@ pub struct PredictionLog {
     pub dropped: AtomicU64,
     /// Records the writer has written (`queued - written` is the queue's depth).
     pub written: Arc<AtomicU64>,
+    /// What happens to personal data before a record is written.
+    pii: Option<crate::PiiPolicy>,
 }
 
 impl PredictionLog {
@@ -58,6 +60,7 @@ impl PredictionLog {
         rotate_bytes: u64,
     ) -> std::io::Result<PredictionLog> {
         std::fs::create_dir_all(dir)?;
+        owner_only(dir, 0o700)?;
         let (tx, rx) = sync_channel(capacity.max(1));
         let dir = dir.to_path_buf();
         let first = next_index(&dir);
@@ -72,7 +75,20 @@ impl PredictionLog {
             queued: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             written,
+            pii: None,
         })
+    }
+
+    /// Scrubs personal data from every request's inputs before they are written.
+    #[must_use]
+    pub fn with_pii(mut self, pii: crate::PiiPolicy) -> PredictionLog {
+        self.pii = Some(pii);
+        self
+    }
+
+    /// The PII policy, when one is set.
+    pub(crate) fn pii(&self) -> Option<&crate::PiiPolicy> {
+        self.pii.as_ref()
     }
 
     /// Waits (up to `timeout`) until every record queued so far is written and synced to
@@ -120,13 +136,28 @@ fn next_index(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Restricts `path` to its owner (log files hold what clients sent).
+fn owner_only(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 fn open(dir: &Path, index: u64) -> Option<(BufWriter<File>, PathBuf)> {
     let path = dir.join(format!("predictions-{index:06}.jsonl"));
-    let f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let f = options.open(&path).ok()?;
     Some((BufWriter::new(f), path))
 }
 

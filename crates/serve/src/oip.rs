@@ -225,7 +225,20 @@ async fn infer_version(
         record.latency_us = start.elapsed().as_secs_f64() * 1e6;
         record.model = label.to_string();
         record.ts = crate::log::timestamp();
-        if let Ok(line) = serde_json::to_string(&record) {
+        let line = match (log.pii(), m.by_name.get(name), &record.inputs) {
+            (Some(policy), Some(served), Some(inputs)) if policy.may_apply(&served.flagged_pii) => {
+                // Scrub a copy: the live monitor still sees the values as sent (in memory).
+                let features = served.student.encoder().names();
+                let mut scrubbed = inputs.clone();
+                policy.scrub(&mut scrubbed, &features, &served.flagged_pii);
+                let sent = record.inputs.replace(scrubbed);
+                let line = serde_json::to_string(&record);
+                record.inputs = sent;
+                line
+            }
+            _ => serde_json::to_string(&record),
+        };
+        if let Ok(line) = line {
             log.record(line);
         }
         if a.watched {

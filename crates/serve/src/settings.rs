@@ -137,6 +137,8 @@ pub struct LogSettings {
     pub queue: usize,
     /// A file is rotated past this size.
     pub rotate_bytes: u64,
+    /// What happens to personal data before a record is written.
+    pub pii: crate::PiiPolicy,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -241,6 +243,12 @@ struct LogFile {
     policy: Option<String>,
     queue: Option<usize>,
     rotate_mib: Option<u64>,
+    /// Column → hash | mask | drop | keep, over the data checks' flags (hash).
+    #[serde(default)]
+    pii: std::collections::BTreeMap<String, crate::PiiAction>,
+    /// A file holding the secret `hash` is keyed with (any text); without it the key is
+    /// random per start, so hashes do not join across restarts.
+    pii_key_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -316,6 +324,25 @@ impl Settings {
                 bail!("the log queue must hold at least one record");
             }
             let rotate_mib = args.log_rotate_mib.or(file.log.rotate_mib).unwrap_or(64);
+            let key = match &file.log.pii_key_file {
+                Some(path) => {
+                    let path = here(path.clone());
+                    let secret = std::fs::read(&path).map_err(|e| {
+                        SettingsError(format!(
+                            "[log] pii_key_file {}: {e}; give a readable file holding a secret",
+                            path.display()
+                        ))
+                    })?;
+                    if secret.trim_ascii().len() < 16 {
+                        bail!(
+                            "[log] pii_key_file {}: the secret must be at least 16 characters",
+                            path.display()
+                        );
+                    }
+                    *blake3::hash(secret.trim_ascii()).as_bytes()
+                }
+                None => rand::random::<[u8; 32]>(),
+            };
             Some(LogSettings {
                 dir: args
                     .log_dir
@@ -325,6 +352,10 @@ impl Settings {
                 policy,
                 queue,
                 rotate_bytes: rotate_mib.max(1) << 20,
+                pii: crate::PiiPolicy {
+                    columns: file.log.pii.clone(),
+                    key,
+                },
             })
         } else {
             None

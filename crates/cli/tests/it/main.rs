@@ -26,7 +26,7 @@ mod serve;
 mod serve_deploy;
 mod serve_errors;
 mod serve_feedback;
-mod serve_limits;
+mod serve_protection;
 mod traffic;
 mod triton;
 mod util;

@@ -26,7 +26,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
     }
     if let Some(log) = &settings.log {
         let started = PredictionLog::start(&log.dir, log.queue, log.policy, log.rotate_bytes)
-            .with_context(|| format!("starting the prediction log in {}", log.dir.display()))?;
+            .with_context(|| format!("starting the prediction log in {}", log.dir.display()))?
+            .with_pii(log.pii.clone());
         models.log = Some(Arc::new(started));
     }
     let mut served: Vec<String> = models.by_name.values().map(|m| m.version.label()).collect();

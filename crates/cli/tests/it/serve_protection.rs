@@ -1,5 +1,7 @@
-//! Issue #16: per-client rate limits and quotas on inference (`[limits]` in serve.toml):
-//! 429 with Retry-After beyond them, counted in /metrics, other clients and routes unhurt.
+//! Issue #16: a served model protected. Per-client rate limits and quotas on inference
+//! (`[limits]` in serve.toml): 429 with Retry-After beyond them, counted in /metrics,
+//! other clients and routes unhurt. Personal data hashed, masked or dropped before the
+//! prediction log, in owner-only files.
 
 use crate::serve::{get, one_row, serve_env};
 use crate::util::setup;
@@ -97,4 +99,90 @@ fn the_quota_holds_once_the_bucket_would_allow() {
     assert!(body["error"].as_str().unwrap().contains("quota"), "{body}");
     let retry: u64 = retry.unwrap().parse().unwrap();
     assert!(retry > 3000 && retry <= 3600, "{retry}");
+}
+
+#[test]
+fn personal_data_is_hashed_masked_or_dropped_before_the_log_and_files_are_private() {
+    let s = setup();
+    s.promoted_student();
+    let config = s.write(
+        "serve.toml",
+        "[log.pii]\nworkclass = \"hash\"\neducation = \"drop\"\nnative-country = \"mask\"\n",
+    );
+    let server = serve_env(s.dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let (_, meta) = get(&format!("{}/v2/models/r", server.base));
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    let value = |name: &str| match name {
+        "workclass" => serde_json::json!("Private"),
+        "education" => serde_json::json!("Bachelors"),
+        "native-country" => serde_json::json!("United-States"),
+        _ => serde_json::json!(1.0),
+    };
+    let inputs: Vec<serde_json::Value> = meta["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let name = i["name"].as_str().unwrap();
+            let data = if i["datatype"] == "BYTES" && value(name).is_number() {
+                serde_json::json!("x")
+            } else {
+                value(name)
+            };
+            serde_json::json!({"name": name, "datatype": i["datatype"], "shape": [1, 1], "data": [data]})
+        })
+        .collect();
+    let (status, r) = crate::serve::post(
+        &format!("{}/v2/models/r/infer", server.base),
+        &serde_json::json!({"inputs": inputs}).to_string(),
+    );
+    assert_eq!(status, 200, "{r}");
+    let dir = s.path("predictions");
+    let record: serde_json::Value = crate::util::eventually("a log record", || {
+        let file = std::fs::read_dir(&dir).ok()?.flatten().next()?.path();
+        let text = std::fs::read_to_string(file).ok()?;
+        text.lines()
+            .next()
+            .map(|l| serde_json::from_str(l).unwrap())
+    });
+    let tensors = record["inputs"].as_array().unwrap();
+    let find = |name: &str| tensors.iter().find(|t| t["name"] == name);
+    let hashed = find("workclass").unwrap()["data"][0].as_str().unwrap();
+    assert!(
+        hashed.starts_with("h:") && !hashed.contains("Private"),
+        "{hashed}"
+    );
+    assert!(find("education").is_none(), "dropped: {record}");
+    assert_eq!(find("native-country").unwrap()["data"][0], "*********ates");
+    assert_eq!(
+        find("age").unwrap()["data"][0],
+        1.0,
+        "other columns as sent"
+    );
+    let text = std::fs::read_to_string(
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert!(
+        !text.contains("Bachelors") && !text.contains("Private"),
+        "{text}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path();
+        assert_eq!(mode(&file), 0o600);
+    }
 }
