@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_perfect_separation_and_no_separation() {
-        let members: Vec<f64> = (0..1000).map(|i| 10.0 + f64::from(i)).collect();
+        let members: Vec<f64> = (0..1000).map(|i| 10_000.0 + f64::from(i)).collect();
         let others: Vec<f64> = (0..1000).map(f64::from).collect();
         let (auc, t01, t1, adv) = attack(&members, &others);
         assert_eq!((auc, t01, t1, adv), (1.0, 1.0, 1.0, 1.0));

@@ -130,6 +130,17 @@ fn a_private_run_spends_at_most_its_epsilon_and_refuses_what_it_cannot_account_f
     ]);
     let check = json(&again)["epsilon"].as_f64().unwrap();
     assert!((check - eps).abs() < 1e-9, "{check} vs {eps}");
+    // The model card states the guarantee, the membership attacks and the governance map.
+    let card = std::fs::read_to_string(s.runs()[0].join("model_card.md")).unwrap();
+    for section in [
+        "Trained with DP-SGD",
+        "| student | loss |",
+        "## Governance map (NIST AI RMF 1.0)",
+        "MEASURE (TEVV)",
+    ] {
+        assert!(card.contains(section), "{section} missing from:\n{card}");
+    }
+    assert!(report["membership"]["attacks"].as_array().unwrap().len() == 6);
 
     // A searched student, a sweep or cross-validation would train on the private rows
     // outside the budget: refused before training, exit 2.

@@ -264,5 +264,7 @@ pub fn model_card(r: &Report) -> String {
             );
         }
     }
+    super::governance::privacy_section(r, &mut s);
+    super::governance::governance_section(r, &mut s);
     s
 }

@@ -2,6 +2,7 @@
 //! self-contained `report.html` and the Markdown `model_card.md`.
 
 mod card;
+mod governance;
 mod html;
 mod svg;
 
