@@ -78,15 +78,31 @@ pub struct ObjectStore {
     dir: PathBuf,
 }
 
+/// Restricts a file or directory the registry created to its owner (best effort: a
+/// filesystem without Unix permissions keeps its own rules).
+pub(crate) fn owner_only(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+}
+
 impl ObjectStore {
     /// Opens (creating) the object directory and removes temporary files left by a crash.
     /// Only stale ones go (untouched for [`STALE_TEMP`]): a fresh one belongs to a writer in
     /// another process (a parallel `run`, a server) that is still writing it.
     pub fn open(dir: &Path) -> Result<ObjectStore> {
+        let fresh = !dir.exists();
         fs::create_dir_all(dir).map_err(|source| RegistryError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        if fresh {
+            owner_only(dir, 0o700);
+        }
         sweep_stale_temporaries(dir, STALE_TEMP);
         Ok(ObjectStore {
             dir: dir.to_path_buf(),
@@ -118,7 +134,14 @@ impl Artifacts for ObjectStore {
             path: tmp.clone(),
             source,
         };
-        let mut f = fs::File::create(&tmp).map_err(io)?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp).map_err(io)?;
         f.write_all(bytes).map_err(io)?;
         f.sync_all().map_err(io)?;
         drop(f);

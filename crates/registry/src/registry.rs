@@ -72,10 +72,16 @@ pub struct Lineage {
 impl Registry {
     /// Opens (creating) the registry in `dir`.
     pub fn open(dir: &Path) -> Result<Registry> {
+        let fresh = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|source| RegistryError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        if fresh {
+            // A new registry holds models and their data's fingerprints: its owner's only.
+            // An existing one keeps the permissions its owner gave it.
+            crate::objects::owner_only(dir, 0o700);
+        }
         let config_path = dir.join("config.toml");
         let config = match std::fs::read_to_string(&config_path) {
             Ok(text) => toml::from_str(&text).map_err(|e| {
@@ -434,6 +440,21 @@ fn teacher_identity(run_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_registry_and_its_objects_are_its_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reg");
+        let registry = Registry::open(&dir).unwrap();
+        let hash = registry.objects.put(b"weights").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("registry.db")), 0o600);
+        assert_eq!(mode(&dir.join("objects")), 0o700);
+        assert_eq!(mode(&dir.join("objects").join(hash)), 0o600);
+    }
 
     fn run_dir(root: &Path, id: &str, passed: bool) -> PathBuf {
         let dir = root.join(id);

@@ -76,7 +76,11 @@ impl SqliteStore {
             path: path.to_path_buf(),
             source,
         };
+        let fresh = !path.exists();
         let conn = Connection::open(path).map_err(db)?;
+        if fresh {
+            crate::objects::owner_only(path, 0o600);
+        }
         conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
