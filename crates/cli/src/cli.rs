@@ -96,6 +96,10 @@ pub(crate) struct CheckArgs {
 /// given here overrides the file.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// Read an admin token on stdin, print the `blake3:…` form an admin token file may hold
+    /// instead of the token itself, and exit.
+    #[arg(long)]
+    pub(crate) hash_token: bool,
     /// A TOML file of serve settings (see docs/serving.md's serve.toml); flags override it.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,

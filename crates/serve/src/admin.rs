@@ -22,7 +22,8 @@ use crate::{Models, Served, load_version};
 pub struct Server {
     routing: RwLock<Arc<Models>>,
     registry: Mutex<Registry>,
-    admin_token: Option<String>,
+    /// BLAKE3 of the admin token: the token itself is not kept.
+    admin_token: Option<[u8; 32]>,
     actor: String,
     guard: Option<Guardrails>,
     windows: Mutex<BTreeMap<String, Window>>,
@@ -49,7 +50,9 @@ impl Server {
         Server {
             routing: RwLock::new(Arc::new(models)),
             registry: Mutex::new(registry),
-            admin_token: admin_token.filter(|t| !t.is_empty()),
+            admin_token: admin_token
+                .filter(|t| !t.is_empty())
+                .map(|t| token_hash(&t)),
             actor,
             guard: guard.filter(Guardrails::any),
             windows: Mutex::new(BTreeMap::new()),
@@ -158,6 +161,20 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The hash an admin token is checked against. A token written as `blake3:<64 hex digits>`
+/// (what `distillery serve --hash-token` prints) is already its hash, so the server's
+/// token file need not hold the secret itself.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    let parsed = token.strip_prefix("blake3:").and_then(|hex| {
+        let bytes: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect();
+        <[u8; 32]>::try_from(bytes?).ok()
+    });
+    parsed.unwrap_or_else(|| *blake3::hash(token.as_bytes()).as_bytes())
+}
+
 /// A caller that holds the admin token: an admin handler that takes this runs only for
 /// such callers, and the body of anyone else is never read.
 pub(crate) struct Admin;
@@ -180,7 +197,7 @@ impl axum::extract::FromRequestParts<Arc<Server>> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if same(given.as_bytes(), token.as_bytes()) {
+        if same(blake3::hash(given.as_bytes()).as_bytes(), token) {
             Ok(Admin)
         } else {
             Err(ApiError::Unauthorized(

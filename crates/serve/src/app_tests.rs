@@ -255,3 +255,32 @@ async fn the_admin_api_takes_only_its_token_and_says_what_is_missing() {
         call_as(app, Some("tok"), "POST", "/admin/models/nope/promote", "{}").await;
     assert!(status.is_client_error(), "{text}");
 }
+
+#[tokio::test]
+async fn an_admin_token_given_as_its_hash_admits_the_token_not_the_hash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hash: String = crate::token_hash("tok")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let stored = format!("blake3:{hash}");
+    let base = server(dir.path());
+    let models = base.current().as_ref().clone();
+    let hashed = Arc::new(crate::Server::new(
+        models,
+        Registry::open(dir.path()).expect("registry"),
+        Some(stored.clone()),
+        "test".into(),
+        None,
+    ));
+    let app = app(hashed);
+    let uri = "/admin/models/m/rollback";
+    let (status, text) = call_as(app.clone(), Some("tok"), "POST", uri, "{}").await;
+    assert_ne!(status, StatusCode::UNAUTHORIZED, "{text}");
+    let (status, _) = call_as(app, Some(&stored), "POST", uri, "{}").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the hash is not a password"
+    );
+}

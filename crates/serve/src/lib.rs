@@ -29,7 +29,7 @@ use std::sync::Arc;
 use distillery_registry::{ModelVersion, Reference, Registry};
 use distillery_runtime::Student;
 
-pub use admin::Server;
+pub use admin::{Server, token_hash};
 pub use app::app;
 pub use batch::Batching;
 pub use guard::{CanaryObservation, Guardrails, Window};

@@ -11,6 +11,22 @@ use crate::cli::{RegistryOptions, ServeArgs};
 use crate::exit::ExitStatus;
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
+    if args.hash_token {
+        let mut token = String::new();
+        std::io::stdin()
+            .read_line(&mut token)
+            .context("reading the token on stdin")?;
+        let token = token.trim();
+        if token.is_empty() {
+            anyhow::bail!(
+                "no token on stdin; pipe one in, e.g. `openssl rand -hex 32 | tee token | distillery serve --hash-token`"
+            );
+        }
+        let hash = distillery_serve::token_hash(token);
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        writeln!(std::io::stdout(), "blake3:{hex}")?;
+        return Ok(ExitStatus::Ok);
+    }
     let settings = Settings::resolve(&flags(args))?;
     let options = RegistryOptions {
         registry: settings.registry.clone(),
@@ -68,8 +84,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         tracing::info!(address = %address, models = %served.join(", "), "serving");
         let monitors = match monitor_settings {
             Some(m) => {
-                let monitors = distillery_serve::Monitors::start(m, token.clone())
-                    .context("starting the monitor")?;
+                // A token given as its hash cannot sign the monitor's own admin calls.
+                let usable = token.clone().filter(|t| !t.starts_with("blake3:"));
+                let monitors =
+                    distillery_serve::Monitors::start(m, usable).context("starting the monitor")?;
                 let _ = monitors.base_url.set(format!("http://{address}"));
                 Some(monitors)
             }
