@@ -18,6 +18,7 @@
 mod ablation;
 mod bootstrap;
 mod calibration;
+pub mod extraction;
 pub mod gate;
 mod intervals;
 pub mod membership;

@@ -89,6 +89,9 @@ pub struct Report {
     /// Membership inference against the teacher, the student and the scratch baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub membership: Option<crate::membership::MembershipReport>,
+    /// The extraction curve, when `[evaluate] extraction = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction: Option<crate::extraction::ExtractionReport>,
     /// DP-SGD's guarantee, when the recipe has `[privacy]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<crate::privacy::PrivacyReport>,
@@ -308,6 +311,7 @@ impl Report {
             distillation_gain: None,
             search: None,
             membership: None,
+            extraction: None,
             privacy: None,
             distill: serde_json::Value::Null,
             gates: Vec::new(),
@@ -423,6 +427,9 @@ impl Report {
         }
         if let Some(membership) = &self.membership {
             s.push_str(&membership.line());
+        }
+        if let Some(extraction) = &self.extraction {
+            s.push_str(&extraction.line());
         }
         if let Some(t) = &self.teacher {
             if let (Some(t), Some(st)) = (t.latency_us, self.student.latency_us) {

@@ -27,6 +27,7 @@ pub mod data;
 mod dedup;
 mod distill;
 pub mod evaluate;
+mod extraction;
 mod gbdt_teacher;
 pub mod latency;
 mod measure;

@@ -109,6 +109,9 @@ pub struct EvaluateSection {
     pub cv_folds: usize,
     /// Named groups of feature columns; each is left out in turn and the student re-distilled.
     pub feature_groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// Measure the student's extraction curve (queries → a clone's fidelity): about ten
+    /// small trainings (default false).
+    pub extraction: bool,
 }
 
 impl Default for EvaluateSection {
@@ -121,6 +124,7 @@ impl Default for EvaluateSection {
             min_effect: 0.2,
             cv_folds: 0,
             feature_groups: Default::default(),
+            extraction: false,
         }
     }
 }

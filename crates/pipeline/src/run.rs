@@ -75,6 +75,13 @@ pub fn run(
     let mut evaluated = evaluate(recipe, &labelled, &fitted, options)?;
     evaluated.report.search = search_report;
     evaluated.report.privacy.clone_from(&fitted.privacy);
+    if recipe.evaluate.extraction {
+        options
+            .progress
+            .stage("extraction risk: training clones from queries");
+        evaluated.report.extraction =
+            crate::extraction::curve(&labelled.checked.data, &fitted.student, recipe.params.seed)?;
+    }
     evaluated.report.membership = crate::membership::report(
         &labelled.checked.data,
         &labelled.teacher,

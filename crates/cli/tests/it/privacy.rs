@@ -166,3 +166,38 @@ fn a_private_run_spends_at_most_its_epsilon_and_refuses_what_it_cannot_account_f
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("cv_folds = 0"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_extraction_curve_measures_clones_against_the_student() {
+    use crate::util::{adult_recipe, data, onnx_line};
+    let s = setup();
+    let recipe = s.write(
+        "ext.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            &onnx_line(),
+            "\n[evaluate]\nextraction = true\n",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let e = &json(&out)["extraction"];
+    let points = e["points"].as_array().unwrap();
+    assert_eq!(points.len(), 10, "{e}");
+    let fidelity = |strategy: &str, q: u64| {
+        points
+            .iter()
+            .find(|p| p["strategy"] == strategy && p["queries"] == q)
+            .unwrap()["fidelity"]
+            .as_f64()
+            .unwrap()
+    };
+    let baseline = e["constant_baseline"].as_f64().unwrap();
+    assert!((0.5..1.0).contains(&baseline), "{baseline}");
+    // Ten thousand queries from data like the training data copy the student better than
+    // a constant answer does.
+    assert!(fidelity("public sample", 10_000) > baseline, "{e}");
+    if let Some(q) = e["queries_for_90"].as_u64() {
+        assert_eq!(e["recommended_quota"].as_u64(), Some((q / 10).max(1)));
+    }
+}
