@@ -16,6 +16,7 @@
 //! ```
 
 mod ablation;
+pub mod attribute;
 mod bootstrap;
 mod calibration;
 pub mod extraction;

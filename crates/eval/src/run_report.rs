@@ -89,6 +89,9 @@ pub struct Report {
     /// Membership inference against the teacher, the student and the scratch baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub membership: Option<crate::membership::MembershipReport>,
+    /// Attribute inference on the `[evaluate] sensitive` columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attribute_inference: Vec<crate::attribute::AttributeInference>,
     /// The extraction curve, when `[evaluate] extraction = true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extraction: Option<crate::extraction::ExtractionReport>,
@@ -311,6 +314,7 @@ impl Report {
             distillation_gain: None,
             search: None,
             membership: None,
+            attribute_inference: Vec::new(),
             extraction: None,
             privacy: None,
             distill: serde_json::Value::Null,
@@ -427,6 +431,11 @@ impl Report {
         }
         if let Some(membership) = &self.membership {
             s.push_str(&membership.line());
+        }
+        if !self.attribute_inference.is_empty() {
+            s.push_str(&crate::attribute::AttributeInference::line(
+                &self.attribute_inference,
+            ));
         }
         if let Some(extraction) = &self.extraction {
             s.push_str(&extraction.line());

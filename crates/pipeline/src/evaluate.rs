@@ -33,6 +33,18 @@ pub fn check_columns(settings: &EvaluateSection, prepared: &Prepared) -> Result<
             );
         }
     }
+    if let Some(bad) = settings
+        .sensitive
+        .iter()
+        .find(|c| prepared.train_table.column(c).is_err())
+    {
+        let hint = distillery_data::nearest(bad, prepared.train_table.names())
+            .map(|n| format!("; did you mean '{n}'?"))
+            .unwrap_or_default();
+        refuse!(
+            "[evaluate] sensitive names '{bad}', which is not a column of the training data{hint}"
+        );
+    }
     Ok(())
 }
 

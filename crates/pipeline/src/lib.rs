@@ -21,6 +21,7 @@ mod error;
 
 mod ablation;
 pub mod assess;
+mod attribute;
 mod checkpoint_dir;
 pub mod cv;
 pub mod data;

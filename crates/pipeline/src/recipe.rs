@@ -109,6 +109,9 @@ pub struct EvaluateSection {
     pub cv_folds: usize,
     /// Named groups of feature columns; each is left out in turn and the student re-distilled.
     pub feature_groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// Columns an attacker must not recover from the student's answers (attribute
+    /// inference: the attacker's accuracy with and without the answers).
+    pub sensitive: Vec<String>,
     /// Measure the student's extraction curve (queries → a clone's fidelity): about ten
     /// small trainings (default false).
     pub extraction: bool,
@@ -124,6 +127,7 @@ impl Default for EvaluateSection {
             min_effect: 0.2,
             cv_folds: 0,
             feature_groups: Default::default(),
+            sensitive: Vec::new(),
             extraction: false,
         }
     }

@@ -75,6 +75,17 @@ pub fn run(
     let mut evaluated = evaluate(recipe, &labelled, &fitted, options)?;
     evaluated.report.search = search_report;
     evaluated.report.privacy.clone_from(&fitted.privacy);
+    if !recipe.evaluate.sensitive.is_empty() {
+        options
+            .progress
+            .stage("attribute inference on the sensitive columns");
+        evaluated.report.attribute_inference = crate::attribute::report(
+            &labelled.checked.data,
+            &fitted.student,
+            &recipe.evaluate.sensitive,
+            recipe.params.seed,
+        )?;
+    }
     if recipe.evaluate.extraction {
         options
             .progress

@@ -176,12 +176,21 @@ fn the_extraction_curve_measures_clones_against_the_student() {
         &adult_recipe(
             &data("adult_sample.csv"),
             &onnx_line(),
-            "\n[evaluate]\nextraction = true\n",
+            "\n[evaluate]\nextraction = true\nsensitive = [\"sex\"]\n",
         ),
     );
     let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let e = &json(&out)["extraction"];
+    let report = json(&out);
+    // Attribute inference: both attackers scored on the same held-out rows.
+    let a = &report["attribute_inference"][0];
+    assert_eq!(a["column"], "sex");
+    for key in ["majority", "without_outputs", "with_outputs", "p_value"] {
+        let v = a[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    assert!(a["without_outputs"].as_f64().unwrap() >= a["majority"].as_f64().unwrap() - 0.1);
+    let e = &report["extraction"];
     let points = e["points"].as_array().unwrap();
     assert_eq!(points.len(), 10, "{e}");
     let fidelity = |strategy: &str, q: u64| {
@@ -200,4 +209,21 @@ fn the_extraction_curve_measures_clones_against_the_student() {
     if let Some(q) = e["queries_for_90"].as_u64() {
         assert_eq!(e["recommended_quota"].as_u64(), Some((q / 10).max(1)));
     }
+}
+
+#[test]
+fn a_sensitive_column_that_is_not_in_the_data_is_refused() {
+    use crate::util::{adult_recipe, data, onnx_line};
+    let s = setup();
+    let recipe = s.write(
+        "bad.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            &onnx_line(),
+            "\n[evaluate]\nsensitive = [\"gender\"]\n",
+        ),
+    );
+    let out = s.cmd(&["run", recipe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("'gender'"), "{}", stderr(&out));
 }
