@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use distillery_onnx::ModelProto;
 use distillery_runtime::{
-    AlignedF32, Calibration, Dense, Encoder, FeatureEncoder, Provenance, QuantizedStudent,
-    RawValue, Scratch, Student,
+    AlignedF32, Calibration, Dense, Encoder, Provenance, QuantizedStudent, RawValue, Scratch,
+    Student,
 };
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionInputValue};
@@ -187,17 +187,8 @@ pub(crate) fn run(lib: &str, model: &Path, batch: usize) -> Result<(), Box<dyn E
     let d = dense.first().ok_or("no Gemm layers")?.inputs;
     let classes = dense.last().map_or(0, |l| l.outputs);
     let flops_per_row: usize = dense.iter().map(|l| 2 * l.inputs * l.outputs).sum();
-    let features = (0..d)
-        .map(|i| FeatureEncoder::Numeric {
-            name: format!("f{i}"),
-            mean: 0.0,
-            scale: 1.0,
-            missing_indicator: false,
-            levels: Vec::new(),
-        })
-        .collect();
     let student = Student::new(
-        Encoder::new(features),
+        Encoder::identity(d),
         (0..classes).map(|c| c.to_string()).collect(),
         dense,
         Vec::new(),
@@ -358,7 +349,7 @@ fn encoded_graph_inputs(bytes: &[u8]) -> Result<Vec<usize>, Box<dyn Error>> {
         .iter()
         .map(|i| {
             i.name()
-                .strip_prefix('f')
+                .strip_prefix('x')
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| format!("unexpected input {}", i.name()).into())
         })

@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use distillery_eval::attribute::AttributeInference;
-use distillery_runtime::{Encoder, FeatureEncoder, Provenance, Student};
+use distillery_runtime::{Encoder, Provenance, Student};
 use distillery_train::{DistillParams, FitOptions, TransferSet, fit};
 
 use crate::data::Prepared;
@@ -158,17 +158,8 @@ fn attacker_right(
     .map_err(|e| crate::error::PipelineError::Recipe(format!("attribute attacker: {e:?}")))?;
     let out = fit(&params, &set, None, &FitOptions::default())
         .context("training an attribute-inference attacker")?;
-    let features = (0..w)
-        .map(|i| FeatureEncoder::Numeric {
-            name: format!("a{i}"),
-            mean: 0.0,
-            scale: 1.0,
-            missing_indicator: false,
-            levels: Vec::new(),
-        })
-        .collect();
     let attacker = Student::new(
-        Encoder::new(features),
+        Encoder::identity(w),
         (0..classes).map(|c| c.to_string()).collect(),
         out.layers,
         Vec::new(),

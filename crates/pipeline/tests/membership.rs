@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use distillery_eval::membership::attacks_on;
-use distillery_runtime::{Encoder, FeatureEncoder, Provenance, Student};
+use distillery_runtime::{Encoder, Provenance, Student};
 use distillery_train::accountant;
 use distillery_train::{DistillParams, DpSgd, FitOptions, TransferSet, fit};
 
@@ -32,17 +32,8 @@ fn rows(n: usize, seed: u64) -> (Vec<f32>, Vec<Option<u32>>) {
 }
 
 fn student(layers: Vec<distillery_runtime::Dense>) -> Student {
-    let features = (0..WIDTH)
-        .map(|i| FeatureEncoder::Numeric {
-            name: format!("f{i}"),
-            mean: 0.0,
-            scale: 1.0,
-            missing_indicator: false,
-            levels: Vec::new(),
-        })
-        .collect();
     Student::new(
-        Encoder::new(features),
+        Encoder::identity(WIDTH),
         vec!["0".into(), "1".into()],
         layers,
         Vec::new(),

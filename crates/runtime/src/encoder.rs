@@ -208,6 +208,23 @@ impl Encoder {
             .collect();
     }
 
+    /// An encoder that passes `width` numbers through unchanged (inputs named `x0`, `x1`,
+    /// …): for a network trained on a matrix that is already encoded, such as an attacker
+    /// model or a plain ONNX graph's weights.
+    pub fn identity(width: usize) -> Encoder {
+        Encoder::new(
+            (0..width)
+                .map(|i| FeatureEncoder::Numeric {
+                    name: format!("x{i}"),
+                    mean: 0.0,
+                    scale: 1.0,
+                    missing_indicator: false,
+                    levels: Vec::new(),
+                })
+                .collect(),
+        )
+    }
+
     /// Number of model inputs produced per row.
     pub fn width(&self) -> usize {
         self.features.iter().map(FeatureEncoder::width).sum()

@@ -446,7 +446,7 @@ mod tests {
     /// masked 6; 9 classes) with an input width that is not a multiple of four.
     fn wide() -> (Student, Vec<f32>) {
         use crate::AlignedF32;
-        use crate::encoder::{Encoder, FeatureEncoder};
+        use crate::encoder::Encoder;
         let dense = |inputs: usize, outputs: usize, seed: usize| {
             let mut weight = AlignedF32::new();
             weight.resize(inputs * outputs, 0.0);
@@ -460,17 +460,8 @@ mod tests {
                 bias: (0..outputs).map(|j| j as f32 * 0.01 - 0.2).collect(),
             }
         };
-        let features = (0..37)
-            .map(|i| FeatureEncoder::Numeric {
-                name: format!("f{i}"),
-                mean: 0.0,
-                scale: 1.0,
-                missing_indicator: false,
-                levels: Vec::new(),
-            })
-            .collect();
         let student = Student::new(
-            Encoder::new(features),
+            Encoder::identity(37),
             (0..9).map(|c| c.to_string()).collect(),
             vec![dense(37, 70, 1), dense(70, 9, 2)],
             Vec::new(),
