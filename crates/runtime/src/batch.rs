@@ -86,23 +86,15 @@ mod avx512 {
         _mm512_min_ps, _mm512_mul_ps, _mm512_roundscale_ps, _mm512_scalef_ps, _mm512_set1_ps,
         _mm512_setzero_ps, _mm512_storeu_ps,
     };
-    use std::sync::atomic::{AtomicU8, Ordering};
 
-    /// 0 = not checked yet, 1 = absent, 2 = present.
-    static STATE: AtomicU8 = AtomicU8::new(0);
+    static FEATURES: crate::cpu::Feature = crate::cpu::Feature::new();
 
     #[inline]
     pub(super) fn available() -> bool {
-        match STATE.load(Ordering::Relaxed) {
-            2 => true,
-            1 => false,
-            _ => {
-                let yes = std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl");
-                STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-                yes
-            }
-        }
+        FEATURES.present(|| {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+        })
     }
 
     /// The shapes of one call, shared by every tile.

@@ -86,25 +86,17 @@ mod vnni {
         _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_roundscale_ps, _mm512_set1_epi32,
         _mm512_set1_ps, _mm512_setzero_ps,
     };
-    use std::sync::atomic::{AtomicU8, Ordering};
 
     use crate::quantized::QuantizedLayer;
 
-    /// 0 = not checked yet, 1 = absent, 2 = present.
-    static STATE: AtomicU8 = AtomicU8::new(0);
+    static FEATURES: crate::cpu::Feature = crate::cpu::Feature::new();
 
     pub(super) fn available() -> bool {
-        match STATE.load(Ordering::Relaxed) {
-            2 => true,
-            1 => false,
-            _ => {
-                let yes = std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && std::arch::is_x86_feature_detected!("avx512vnni");
-                STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-                yes
-            }
-        }
+        FEATURES.present(|| {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+        })
     }
 
     /// One call's operands: quantized rows, packed weights and the epilogue's vectors.

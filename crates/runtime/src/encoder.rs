@@ -215,7 +215,7 @@ impl Encoder {
         Encoder::new(
             (0..width)
                 .map(|i| FeatureEncoder::Numeric {
-                    name: format!("x{i}"),
+                    name: alloc::format!("x{i}"),
                     mean: 0.0,
                     scale: 1.0,
                     missing_indicator: false,

@@ -50,22 +50,12 @@ fn axpy_portable(y: &mut [f32], a: f32, x: &[f32]) {
     reason = "a target_feature function may only be called once the feature is known to be present"
 )]
 mod avx2 {
-    use std::sync::atomic::{AtomicU8, Ordering};
 
-    /// 0 = not checked yet, 1 = absent, 2 = present.
-    static STATE: AtomicU8 = AtomicU8::new(0);
+    static FEATURES: crate::cpu::Feature = crate::cpu::Feature::new();
 
     #[inline]
     pub(super) fn available() -> bool {
-        match STATE.load(Ordering::Relaxed) {
-            2 => true,
-            1 => false,
-            _ => {
-                let yes = std::arch::is_x86_feature_detected!("avx2");
-                STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-                yes
-            }
-        }
+        FEATURES.present(|| std::arch::is_x86_feature_detected!("avx2"))
     }
 
     #[target_feature(enable = "avx2")]

@@ -28,6 +28,8 @@ mod aligned;
 mod artifact;
 mod batch;
 mod batch_int8;
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod cpu;
 mod encoder;
 mod error;
 mod kernels;
