@@ -84,14 +84,20 @@ struct Client {
     used: u64,
 }
 
+/// Which limit a refused request met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The token bucket was empty.
+    Rate,
+    /// The client's quota for the window was spent.
+    Quota,
+}
+
 /// Why a request was refused, and when to retry.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Verdict {
     Allow,
-    Limited {
-        reason: &'static str,
-        retry_after_s: u64,
-    },
+    Limited { reason: Reason, retry_after_s: u64 },
 }
 
 /// The server's limiter: every client's state, and the refusal counters.
@@ -102,9 +108,14 @@ pub(crate) struct Limiter {
     pub(crate) limited_quota: AtomicU64,
 }
 
-/// Clients remembered at most; idle ones are forgotten first (a full bucket and a spent
-/// window carry no state worth keeping).
+/// Clients remembered at most. Past it, clients whose state equals a fresh one's (a full
+/// bucket, and no quota window still running) are forgotten; if none is, new clients
+/// share one overflow bucket, so a flood of new tokens neither grows memory nor escapes
+/// the limits.
 const MAX_CLIENTS: usize = 100_000;
+
+/// The key new clients share when every remembered client still carries state.
+const OVERFLOW: &str = "(overflow)";
 
 impl Limiter {
     pub(crate) fn new(limits: Limits) -> Limiter {
@@ -121,18 +132,28 @@ impl Limiter {
         let Ok(mut clients) = self.clients.lock() else {
             return Verdict::Allow;
         };
-        if clients.len() >= MAX_CLIENTS && !clients.contains_key(client) {
-            let window = self.limits.window();
-            clients.retain(|_, c| now.duration_since(c.last).as_secs_f64() < window.min(3600.0));
-        }
         let burst = self.limits.burst();
+        let rate = self.limits.requests_per_second;
+        let mut client = client;
+        if clients.len() >= MAX_CLIENTS && !clients.contains_key(client) {
+            let (quota, window) = (self.limits.quota, self.limits.window());
+            clients.retain(|_, c| {
+                let idle = now.duration_since(c.last).as_secs_f64();
+                let refilled = c.tokens + idle * rate >= burst;
+                let window_over =
+                    quota.is_none() || now.duration_since(c.window_start).as_secs_f64() >= window;
+                !(refilled && window_over)
+            });
+            if clients.len() >= MAX_CLIENTS {
+                client = OVERFLOW;
+            }
+        }
         let c = clients.entry(client.to_string()).or_insert(Client {
             tokens: burst,
             last: now,
             window_start: now,
             used: 0,
         });
-        let rate = self.limits.requests_per_second;
         c.tokens = (c.tokens + now.duration_since(c.last).as_secs_f64() * rate).min(burst);
         c.last = now;
         if let Some(quota) = self.limits.quota {
@@ -144,7 +165,7 @@ impl Limiter {
             } else if c.used >= quota {
                 self.limited_quota.fetch_add(1, Ordering::Relaxed);
                 return Verdict::Limited {
-                    reason: "quota",
+                    reason: Reason::Quota,
                     retry_after_s: (window - elapsed).ceil().max(1.0) as u64,
                 };
             }
@@ -152,7 +173,7 @@ impl Limiter {
         if c.tokens < 1.0 {
             self.limited_rate.fetch_add(1, Ordering::Relaxed);
             return Verdict::Limited {
-                reason: "rate",
+                reason: Reason::Rate,
                 retry_after_s: ((1.0 - c.tokens) / rate).ceil().max(1.0) as u64,
             };
         }
@@ -200,12 +221,12 @@ pub(crate) async fn limit(
         } => {
             let l = limiter.limits();
             let what = match reason {
-                "quota" => format!(
+                Reason::Quota => format!(
                     "quota: {} requests per client per {} s",
                     l.quota.unwrap_or(0),
                     l.window()
                 ),
-                _ => format!(
+                Reason::Rate => format!(
                     "rate limit: {} requests per second per client (burst {})",
                     l.requests_per_second,
                     l.burst()
@@ -243,7 +264,7 @@ mod tests {
         assert_eq!(
             limiter.check("a", t0),
             Verdict::Limited {
-                reason: "rate",
+                reason: Reason::Rate,
                 retry_after_s: 1
             }
         );
@@ -259,7 +280,7 @@ mod tests {
         assert_eq!(
             limiter.check("a", t2),
             Verdict::Limited {
-                reason: "quota",
+                reason: Reason::Quota,
                 retry_after_s: 50
             }
         );
@@ -267,6 +288,43 @@ mod tests {
         assert_eq!(limiter.check("a", t3), Verdict::Allow);
         assert_eq!(limiter.limited_quota.load(Ordering::Relaxed), 1);
         assert_eq!(limiter.limited_rate.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_full_table_forgets_no_spent_quota_and_new_clients_share_one_bucket() {
+        let limiter = Limiter::new(Limits {
+            requests_per_second: 1000.0,
+            burst: Some(1.0),
+            quota: Some(1),
+            quota_window_s: Some(3600.0),
+        });
+        let t0 = Instant::now();
+        for i in 0..MAX_CLIENTS {
+            assert_eq!(limiter.check(&format!("c{i}"), t0), Verdict::Allow);
+        }
+        let later = t0 + Duration::from_secs(60);
+        // Every remembered client still has a running quota window: none is forgotten,
+        // so spending a quota and waiting for new clients to crowd it out does not reset it.
+        assert!(matches!(
+            limiter.check("c5", later),
+            Verdict::Limited {
+                reason: Reason::Quota,
+                ..
+            }
+        ));
+        // New clients share the overflow bucket (and its quota).
+        assert_eq!(limiter.check("new-1", later), Verdict::Allow);
+        assert!(matches!(
+            limiter.check("new-2", later),
+            Verdict::Limited {
+                reason: Reason::Quota,
+                ..
+            }
+        ));
+        // Once the windows have run out, the table makes room again.
+        let next_hour = t0 + Duration::from_secs(3700);
+        assert_eq!(limiter.check("new-3", next_hour), Verdict::Allow);
+        assert_eq!(limiter.check("new-4", next_hour), Verdict::Allow);
     }
 
     #[test]
