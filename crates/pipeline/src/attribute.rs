@@ -170,16 +170,6 @@ fn attacker_right(
     let p = attacker.predict_encoded_batch(&x[half * w..], n);
     Ok(p.chunks_exact(classes)
         .zip(&labels[half..])
-        .map(|(row, y)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-                )
-                .0;
-            Some(best as u32) == *y
-        })
+        .map(|(row, y)| Some(distillery_eval::argmax(row) as u32) == *y)
         .collect())
 }

@@ -122,18 +122,9 @@ pub(crate) fn curve(
     )))
 }
 
+/// Each row's predicted class.
 fn argmax(p: &[f32], k: usize) -> Vec<usize> {
-    p.chunks_exact(k)
-        .map(|r| {
-            r.iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-                )
-                .0
-        })
-        .collect()
+    p.chunks_exact(k).map(distillery_eval::argmax).collect()
 }
 
 #[allow(
