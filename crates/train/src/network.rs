@@ -102,34 +102,9 @@ impl Network {
         for k in (0..self.layers.len()).rev() {
             let layer = &self.layers[k];
             let input = if k == 0 { x } else { &ws.acts[k - 1][..] };
-            let g = &mut ws.grads[k];
-            g.resize(layer.weight.len() + layer.bias.len(), 0.0);
-            let (gw, gb) = g.split_at_mut(layer.weight.len());
-            gemm(
-                Mat::new(input, n, layer.inputs).t(),
-                Mat::new(&ws.delta, n, layer.outputs),
-                0.0,
-                gw,
-            );
-            gb.fill(0.0);
-            for row in ws.delta.chunks_exact(layer.outputs) {
-                for (b, d) in gb.iter_mut().zip(row) {
-                    *b += d;
-                }
-            }
+            layer_grads(layer, input, &ws.delta, n, &mut ws.grads[k]);
             if k > 0 {
-                ws.delta_prev.resize(n * layer.inputs, 0.0);
-                gemm(
-                    Mat::new(&ws.delta, n, layer.outputs),
-                    Mat::new(&layer.weight, layer.inputs, layer.outputs).t(),
-                    0.0,
-                    &mut ws.delta_prev,
-                );
-                for (d, &a) in ws.delta_prev.iter_mut().zip(&ws.acts[k - 1]) {
-                    if a <= 0.0 {
-                        *d = 0.0;
-                    }
-                }
+                delta_below(layer, &ws.delta, n, &ws.acts[k - 1], &mut ws.delta_prev);
                 std::mem::swap(&mut ws.delta, &mut ws.delta_prev);
             }
         }
@@ -166,21 +141,14 @@ impl Network {
         ws.deltas[layers - 1].clear();
         ws.deltas[layers - 1].extend_from_slice(dlogits);
         for k in (1..layers).rev() {
-            let layer = &self.layers[k];
             let (below, above) = ws.deltas.split_at_mut(k);
-            let prev = &mut below[k - 1];
-            prev.resize(n * layer.inputs, 0.0);
-            gemm(
-                Mat::new(&above[0], n, layer.outputs),
-                Mat::new(&layer.weight, layer.inputs, layer.outputs).t(),
-                0.0,
-                prev,
+            delta_below(
+                &self.layers[k],
+                &above[0],
+                n,
+                &ws.acts[k - 1],
+                &mut below[k - 1],
             );
-            for (d, &a) in prev.iter_mut().zip(&ws.acts[k - 1]) {
-                if a <= 0.0 {
-                    *d = 0.0;
-                }
-            }
         }
         // Per-example squared norms, then the clipping factors.
         let mut norms = vec![0.0f64; n];
@@ -208,20 +176,7 @@ impl Network {
         for (k, layer) in self.layers.iter().enumerate() {
             let input = if k == 0 { x } else { &ws.acts[k - 1][..] };
             let g = &mut ws.grads[k];
-            g.resize(layer.weight.len() + layer.bias.len(), 0.0);
-            let (gw, gb) = g.split_at_mut(layer.weight.len());
-            gemm(
-                Mat::new(input, n, layer.inputs).t(),
-                Mat::new(&ws.deltas[k], n, layer.outputs),
-                0.0,
-                gw,
-            );
-            gb.fill(0.0);
-            for row in ws.deltas[k].chunks_exact(layer.outputs) {
-                for (b, d) in gb.iter_mut().zip(row) {
-                    *b += d;
-                }
-            }
+            layer_grads(layer, input, &ws.deltas[k], n, g);
             for v in g.iter_mut() {
                 *v = ((f64::from(*v) + std * gaussian(rng)) / f64::from(expected_batch)) as f32;
             }
@@ -248,6 +203,41 @@ impl Network {
                 let decay = if i < nw { weight_decay * *p } else { 0.0 };
                 *p -= lr * (update + decay);
             }
+        }
+    }
+}
+
+/// A layer's weight and bias gradients (`g`: weights, then biases) from its `n` input rows
+/// and output deltas.
+fn layer_grads(layer: &Dense, input: &[f32], delta: &[f32], n: usize, g: &mut Vec<f32>) {
+    g.resize(layer.weight.len() + layer.bias.len(), 0.0);
+    let (gw, gb) = g.split_at_mut(layer.weight.len());
+    gemm(
+        Mat::new(input, n, layer.inputs).t(),
+        Mat::new(delta, n, layer.outputs),
+        0.0,
+        gw,
+    );
+    gb.fill(0.0);
+    for row in delta.chunks_exact(layer.outputs) {
+        for (b, d) in gb.iter_mut().zip(row) {
+            *b += d;
+        }
+    }
+}
+
+/// The deltas of the layer below: `delta · Wᵀ`, zero where the lower layer's ReLU was off.
+fn delta_below(layer: &Dense, delta: &[f32], n: usize, acts_below: &[f32], out: &mut Vec<f32>) {
+    out.resize(n * layer.inputs, 0.0);
+    gemm(
+        Mat::new(delta, n, layer.outputs),
+        Mat::new(&layer.weight, layer.inputs, layer.outputs).t(),
+        0.0,
+        out,
+    );
+    for (d, &a) in out.iter_mut().zip(acts_below) {
+        if a <= 0.0 {
+            *d = 0.0;
         }
     }
 }
