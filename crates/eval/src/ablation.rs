@@ -186,6 +186,32 @@ pub struct CrossValidation {
     pub teacher_out_of_fold: bool,
     /// File in the run directory with the per-row out-of-fold probabilities.
     pub probabilities_file: String,
+    /// The student every fold trained: the recipe's, or the search's winner (the search is
+    /// not repeated per fold).
+    #[serde(default)]
+    pub student_params: Option<CvStudent>,
+}
+
+/// Architecture and distillation settings of the cross-validated student, so a reader can
+/// tell which network the fold scores describe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvStudent {
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Softening temperature of the teacher's targets.
+    pub temperature: f32,
+    /// Weight of the soft (teacher) term against the hard-label term.
+    pub soft_weight: f32,
+}
+
+impl std::fmt::Display for CvStudent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}, T = {}, soft weight {}",
+            self.hidden, self.temperature, self.soft_weight
+        )
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub mod slices;
 mod stats;
 
 pub use ablation::{
-    Ablation, AblationRow, CrossValidation, Fold, FoldModel, FoldSummary, MeanStd, PICK_RULE,
+    Ablation, AblationRow, CrossValidation, CvStudent, Fold, FoldModel, FoldSummary, MeanStd,
+    PICK_RULE,
 };
 pub use bootstrap::{Interval, bootstrap_ci};
 pub use calibration::{ReliabilityBin, brier, ece, reliability};

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use distillery_eval::{CrossValidation, Fold, FoldModel, FoldSummary, Scores};
+use distillery_eval::{CrossValidation, CvStudent, Fold, FoldModel, FoldSummary, Scores};
 use distillery_train::ValidDistillParams;
 
 use crate::RunOptions;
@@ -104,6 +104,11 @@ pub fn run(
         folds: results.into_iter().map(|r| r.fold).collect(),
         teacher_out_of_fold: recipe.teacher.train.is_some(),
         probabilities_file: PROBABILITIES_FILE.into(),
+        student_params: Some(CvStudent {
+            hidden: params.hidden.clone(),
+            temperature: params.temperature,
+            soft_weight: params.soft_weight,
+        }),
     };
     Ok(CvOutcome {
         summary: cv,

@@ -68,9 +68,10 @@ pub fn run(
 ) -> Result<RunOutcome> {
     let started = Instant::now();
     let checked = check(recipe, recipe_text, options)?;
-    let labelled = label(recipe, checked, options)?;
+    let mut labelled = label(recipe, checked, options)?;
     let (searched_recipe, search_report) = search(recipe, &labelled, options)?.unzip();
     let recipe = searched_recipe.as_ref().unwrap_or(recipe);
+    cross_validate(recipe, &mut labelled, options)?;
     let fitted = fit(recipe, &labelled, options)?;
     let mut evaluated = evaluate(recipe, &labelled, &fitted, options)?;
     evaluated.report.search = search_report;
@@ -167,8 +168,9 @@ pub(crate) fn check(
     })
 }
 
-/// Stage 2: the teacher's probabilities on every split, the cross-validation (whose label
-/// issues can shape the transfer set) and the transfer set the students learn from.
+/// Stage 2: the teacher's probabilities on every split, the transfer set the students learn
+/// from and, once [`cross_validate`] has run, the cross-validation (whose label issues can
+/// shape the transfer set).
 pub(crate) struct Labelled {
     pub(crate) checked: Checked,
     /// This run's own checkpoint folder, locked while the run lives.
@@ -203,29 +205,41 @@ pub(crate) fn label(
         .progress
         .stage("labelling the transfer set with the teacher");
     let teacher = teacher::build(recipe, data, &recipe.params, checkpoints.path(), options)?;
-    let cross_validation = if recipe.evaluate.cv_folds >= 2 {
-        Some(cv::run(
-            recipe,
-            data,
-            &recipe.params,
-            checkpoints.path(),
-            &checked.job_key,
-            options,
-        )?)
-    } else {
-        None
-    };
-    let mut transfer = distill::transfer(recipe, data, &teacher, options)?;
-    if let Some(cv) = &cross_validation {
-        transfer.apply_label_issues(data, &cv.label_issues.rows, recipe.quality.label_issues);
-    }
+    let transfer = distill::transfer(recipe, data, &teacher, options)?;
     Ok(Labelled {
         checked,
         checkpoints,
         teacher,
-        cross_validation,
+        cross_validation: None,
         transfer,
     })
+}
+
+/// Stage 2¾: with `[evaluate] cv_folds`, the recipe cross-validated as it will ship — after
+/// the student search, with the winner's architecture, temperature and soft weight — and
+/// its label issues applied to the transfer set before the final students train.
+pub(crate) fn cross_validate(
+    recipe: &ValidRecipe,
+    labelled: &mut Labelled,
+    options: &RunOptions<'_>,
+) -> Result<()> {
+    if recipe.evaluate.cv_folds < 2 {
+        return Ok(());
+    }
+    let data = &labelled.checked.data;
+    let cv = cv::run(
+        recipe,
+        data,
+        &recipe.params,
+        labelled.checkpoints.path(),
+        &labelled.checked.job_key,
+        options,
+    )?;
+    labelled
+        .transfer
+        .apply_label_issues(data, &cv.label_issues.rows, recipe.quality.label_issues);
+    labelled.cross_validation = Some(cv);
+    Ok(())
 }
 
 /// Stage 3: the distilled student and the scratch baseline (same network, labels only).

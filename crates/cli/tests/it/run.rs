@@ -336,6 +336,30 @@ fn a_recipe_without_hidden_searches_for_its_student_under_the_byte_budget() {
 }
 
 #[test]
+fn cross_validation_trains_the_search_winner_not_the_recipe_default() {
+    let s = setup();
+    let text = crate::util::adult_recipe(
+        &data("adult_sample.csv"),
+        &onnx_line(),
+        "\n[evaluate]\ncv_folds = 2\ndiscover = false\n",
+    )
+    .replace(
+        "[student]\nhidden = [16]\n",
+        "[student]\nmax_bytes = 20000\n",
+    );
+    let recipe = s.write("r.toml", &text);
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    let winner = &r["search"]["candidates"][r["search"]["winner"].as_u64().unwrap() as usize];
+    let folds = &r["cross_validation"]["student_params"];
+    assert_eq!(folds["hidden"], winner["hidden"], "{folds} vs {winner}");
+    assert_eq!(folds["temperature"], winner["temperature"]);
+    assert_eq!(folds["soft_weight"], winner["soft_weight"]);
+    assert_eq!(r["cross_validation"]["folds"].as_array().unwrap().len(), 2);
+}
+
+#[test]
 fn a_search_budget_nothing_fits_and_a_budget_beside_hidden_are_refused() {
     let s = setup();
     let tiny = s.write("tiny.toml", &search_recipe("max_bytes = 1000"));

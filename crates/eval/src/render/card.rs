@@ -221,8 +221,11 @@ pub fn model_card(r: &Report) -> String {
     if let Some(cv) = &r.cross_validation {
         let _ = writeln!(
             s,
-            "{}-fold stratified cross-validation: student accuracy {} ± {}, teacher {} ± {}, scratch {} ± {}.\n",
+            "{}-fold stratified cross-validation{}: student accuracy {} ± {}, teacher {} ± {}, scratch {} ± {}.\n",
             cv.folds.len(),
+            cv.student_params
+                .as_ref()
+                .map_or_else(String::new, |p| format!(" of the student {p}")),
             num(cv.student.accuracy.mean, 4),
             num(cv.student.accuracy.std, 4),
             num(cv.teacher.accuracy.mean, 4),

@@ -636,12 +636,15 @@ fn cross_validation(s: &mut String, r: &Report) {
     let ms = |m: crate::MeanStd| format!("{} ± {}", num(m.mean, 4), num(m.std, 4));
     let _ = write!(
         s,
-        "<tr><td><b>mean ± std</b></td><td></td><td></td><td>{}</td><td id=\"cv-student-accuracy\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table><p class=\"note\">Teacher probabilities are {}out of fold; per-row probabilities are in <code>{}</code>.</p></section>",
+        "<tr><td><b>mean ± std</b></td><td></td><td></td><td>{}</td><td id=\"cv-student-accuracy\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table><p class=\"note\">Every fold trained the student {}. Teacher probabilities are {}out of fold; per-row probabilities are in <code>{}</code>.</p></section>",
         ms(cv.teacher.accuracy),
         ms(cv.student.accuracy),
         ms(cv.scratch.accuracy),
         ms(cv.student.fidelity),
         ms(cv.student.log_loss),
+        cv.student_params
+            .as_ref()
+            .map_or_else(|| "of the recipe".into(), |p| escape(&p.to_string())),
         if cv.teacher_out_of_fold { "" } else { "not " },
         escape(&cv.probabilities_file)
     );
