@@ -12,7 +12,9 @@ For each set: a seeded, stratified 80/20 split is written as train.csv / test.cs
   `test = "test.csv"` added, then `run`; the report's student accuracy, latency (one raw
   row through the native runtime) and bytes.
 
-Usage: python bench/autogluon_distill.py <shared-data-dir> <distillery-binary> [sets...]
+Usage: python bench/autogluon_distill.py <shared-data-dir> <distillery-binary> [--distillery-only] [sets...]
+(--distillery-only reruns our side alone on the same seeded splits, for when only distillery
+changed; AutoGluon's side takes 4 minutes a set.)
 Needs a venv with `autogluon.tabular[lightgbm]==1.6.3` (CPU only; no torch: AutoGluon skips
 its neural-network students without it).
 """
@@ -82,7 +84,7 @@ def distillery(binary, work, target):
             "seconds": time.perf_counter() - start}
 
 
-def main(shared, binary, sets):
+def main(shared, binary, sets, ours_only=False):
     binary = os.path.abspath(binary)
     print(f"{'set':<12} {'tool':<10} {'teacher':>8} {'student':>8} {'latency_us':>11} {'bytes':>11} {'seconds':>8}  student model")
     for name in sets:
@@ -98,6 +100,8 @@ def main(shared, binary, sets):
             test.to_csv(os.path.join(work, "test.csv"), index=False)
             d = distillery(binary, work, target)
             print(f"{name:<12} {'distillery':<10} {d['teacher']:8.4f} {d['student']:8.4f} {d['latency_us']:11.2f} {d['bytes']:11d} {d['seconds']:8.1f}  MLP", flush=True)
+            if ours_only:
+                continue
             a = autogluon(train, test, target, work)
             print(f"{name:<12} {'autogluon':<10} {a['teacher']:8.4f} {a['student']:8.4f} {a['latency_us']:11.0f} {a['bytes']:11d} {a['seconds']:8.1f}  {a['model']}", flush=True)
         finally:
@@ -105,4 +109,6 @@ def main(shared, binary, sets):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3:] or ["phishing", "credit_data", "mlc_churn", "magic"])
+    rest = [a for a in sys.argv[3:] if a != "--distillery-only"]
+    main(sys.argv[1], sys.argv[2], rest or ["phishing", "credit_data", "mlc_churn", "magic"],
+         ours_only="--distillery-only" in sys.argv[3:])

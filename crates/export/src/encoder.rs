@@ -3,7 +3,8 @@
 //!
 //! - numeric feature → `float32`; `NaN` means missing. Graph: `Where(IsNaN(x), 0, (x − mean) · (1/scale))`,
 //!   plus `Cast(IsNaN(x))` as the missing indicator when the student has one, plus
-//!   `Cast(Equal(x, [v₁ … vₘ]))` when the feature also one-hot encodes exact values.
+//!   `Cast(Equal(x, [v₁ … vₘ]))` when the feature also one-hot encodes exact values, plus
+//!   `Clip((x − lower) · 1/width, 0, 1)` per interval of its piecewise-linear bins.
 //! - categorical feature → `string`; the empty string means missing. Graph:
 //!   `CategoryMapper` (ai.onnx.ml) from level to slot, unseen levels to the "unseen" slot,
 //!   then a one-hot row through `Equal` against `[0, 1, …, width−1]`.
@@ -23,6 +24,7 @@ pub(crate) fn encode(g: &mut Graph, encoder: &Encoder) -> String {
                 scale,
                 missing_indicator,
                 levels,
+                bins,
             } => {
                 g.input(name, FLOAT, 1);
                 let nan = g.node("IsNaN", &[name], "", vec![]);
@@ -51,6 +53,9 @@ pub(crate) fn encode(g: &mut Graph, encoder: &Encoder) -> String {
                         "",
                         vec![("to", Attr::Int(i64::from(FLOAT)))],
                     ));
+                }
+                if bins.len() >= 2 {
+                    parts.push(piecewise_linear(g, name, &nan, &zero, bins));
                 }
             }
             FeatureEncoder::Categorical {
@@ -91,4 +96,22 @@ pub(crate) fn encode(g: &mut Graph, encoder: &Encoder) -> String {
     }
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     g.node("Concat", &refs, "", vec![("axis", Attr::Int(1))])
+}
+
+/// `Where(IsNaN(x), 0, Clip((x − e_{b−1}) · 1/(e_b − e_{b−1}), 0, 1))` for every interval
+/// `b`: the runtime's piecewise-linear bins, `[N, B]`.
+fn piecewise_linear(g: &mut Graph, x: &str, nan: &str, zero: &str, edges: &[f64]) -> String {
+    let b = edges.len() as i64 - 1;
+    let lower: Vec<f32> = edges[..edges.len() - 1].iter().map(|&e| e as f32).collect();
+    let inv_width: Vec<f32> = edges
+        .windows(2)
+        .map(|w| (1.0 / (w[1] - w[0])) as f32)
+        .collect();
+    let lower = g.floats("bin_lower", &[1, b], &lower);
+    let inv_width = g.floats("bin_inv_width", &[1, b], &inv_width);
+    let one = g.floats("one", &[], &[1.0]);
+    let shifted = g.node("Sub", &[x, &lower], "", vec![]);
+    let scaled = g.node("Mul", &[&shifted, &inv_width], "", vec![]);
+    let clipped = g.node("Clip", &[&scaled, zero, &one], "", vec![]);
+    g.node("Where", &[nan, zero, &clipped], "", vec![])
 }

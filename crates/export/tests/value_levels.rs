@@ -1,6 +1,7 @@
 //! A student whose numeric feature also one-hot encodes exact values
-//! (`[student] value_levels`): the exported graph and tract give the native runtime's
-//! probabilities, including for level values, other values and missing ones.
+//! (`[student] value_levels`) and bends at piecewise-linear bins (`numeric_bins`): the
+//! exported graph and tract give the native runtime's probabilities, including for level
+//! values, values below, inside and above the bins, and missing ones.
 
 #![allow(clippy::unwrap_used, reason = "test")]
 
@@ -15,6 +16,7 @@ fn student() -> Student {
             scale: 400.0,
             missing_indicator: true,
             levels: vec![0.0, 1602.0, 1902.0, 1977.0],
+            bins: vec![0.0, 500.0, 1900.0, 2000.0],
         },
         FeatureEncoder::Categorical {
             name: "sex".into(),
@@ -62,6 +64,10 @@ fn exported_value_levels_match_the_runtime_in_tract() {
         (1900.0, "Female"),
         (f32::NAN, "Male"),
         (1602.0, "Other"),
+        (-40.0, "Male"),
+        (250.0, "Female"),
+        (1950.5, "Male"),
+        (8000.0, "Female"),
     ];
     let bytes = distillery_export::to_onnx(&s).unwrap();
     let n = rows.len();

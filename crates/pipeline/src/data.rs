@@ -9,7 +9,7 @@ use distillery_data::{
     stratified_split,
 };
 use distillery_runtime::Encoder;
-use distillery_train::{encode_rows, fit_encoder_with_levels};
+use distillery_train::{EncoderOptions, encode_rows, fit_encoder_with};
 
 use crate::error::{Context, Result, data_error, refuse};
 use crate::recipe::Recipe;
@@ -44,8 +44,9 @@ pub struct Prepared {
     pub test_x: Vec<f32>,
     /// Content hash of the data files: the provenance every artifact records.
     pub fingerprint: String,
-    /// Numeric columns that also one-hot encode frequent values (`[student] value_levels`).
-    pub value_levels: Vec<String>,
+    /// How numeric features are encoded (`[student] value_levels`, `numeric_bins`), so a
+    /// cross-validation fold refits the same encoding.
+    pub encoder_options: EncoderOptions,
 }
 
 impl Prepared {
@@ -62,8 +63,7 @@ impl Prepared {
         let split = stratified_split(&rest_y, 0.0, validation_fraction, seed)?;
         let train_rows: Vec<usize> = split.train.iter().map(|&i| rest[i]).collect();
         let val_rows: Vec<usize> = split.validation.iter().map(|&i| rest[i]).collect();
-        let encoder =
-            fit_encoder_with_levels(table, &self.features, &train_rows, &self.value_levels)?;
+        let encoder = fit_encoder_with(table, &self.features, &train_rows, &self.encoder_options)?;
         Ok(Prepared {
             train_table: Arc::clone(table),
             test_table: None,
@@ -79,7 +79,7 @@ impl Prepared {
             features: self.features.clone(),
             encoder,
             fingerprint: self.fingerprint.clone(),
-            value_levels: self.value_levels.clone(),
+            encoder_options: self.encoder_options.clone(),
         })
     }
 
@@ -217,7 +217,12 @@ pub fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
             );
         }
     }
-    let encoder = fit_encoder_with_levels(&train_table, &features, &split.train, value_levels)?;
+    let encoder_options = EncoderOptions {
+        value_levels: value_levels.clone(),
+        numeric_bins: recipe.student.numeric_bins,
+        point_mass_levels: recipe.student.point_mass_levels,
+    };
+    let encoder = fit_encoder_with(&train_table, &features, &split.train, &encoder_options)?;
     let test_source = test_table.as_ref().unwrap_or(&train_table);
     let (train_x, val_x, test_x) = if encode {
         (
@@ -251,6 +256,6 @@ pub fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
         val_x,
         test_x,
         fingerprint: fp,
-        value_levels: value_levels.clone(),
+        encoder_options,
     })
 }

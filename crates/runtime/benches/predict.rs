@@ -40,6 +40,7 @@ fn numeric_student() -> Student {
             scale: 1.0,
             missing_indicator: false,
             levels: Vec::new(),
+            bins: Vec::new(),
         })
         .collect();
     let classes = (0..7).map(|c| c.to_string()).collect();
@@ -62,6 +63,7 @@ fn categorical_student() -> Student {
             scale: 2.0,
             missing_indicator: true,
             levels: Vec::new(),
+            bins: Vec::new(),
         })
         .collect();
     features.extend((0..20).map(|i| {

@@ -46,6 +46,12 @@ pub enum FeatureEncoder {
         /// heavy-tailed columns such as capital gains.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         levels: Vec<f64>,
+        /// Bin edges `e₀ < e₁ < … < e_B` of a piecewise-linear encoding (Gorishniy et al.
+        /// 2022), after the levels: slot `b` holds `clamp((x − e_{b−1}) / (e_b − e_{b−1}), 0, 1)`.
+        /// A small network then bends its response at the edges the way a boosted teacher
+        /// splits, which one standardised number makes it learn slowly.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bins: Vec<f64>,
     },
     /// One-hot category.
     Categorical {
@@ -72,14 +78,37 @@ impl FeatureEncoder {
             FeatureEncoder::Numeric {
                 missing_indicator,
                 levels,
+                bins,
                 ..
-            } => 1 + usize::from(*missing_indicator) + levels.len(),
+            } => 1 + usize::from(*missing_indicator) + levels.len() + bin_slots(bins),
             FeatureEncoder::Categorical {
                 levels,
                 missing_indicator,
                 ..
             } => levels.len() + 1 + usize::from(*missing_indicator),
         }
+    }
+}
+
+/// Slots of a piecewise-linear encoding with these edges: one per interval.
+fn bin_slots(edges: &[f64]) -> usize {
+    edges.len().saturating_sub(1)
+}
+
+/// Calls `f(slot, value)` for the non-zero slots of `x`'s piecewise-linear encoding, from
+/// slot `base`: 1 for every interval wholly below `x`, the fraction of the one `x` falls in.
+fn for_each_bin(edges: &[f64], x: f64, base: usize, f: &mut impl FnMut(usize, f32)) {
+    for (b, pair) in edges.windows(2).enumerate() {
+        let (lo, hi) = (pair[0], pair[1]);
+        if x <= lo {
+            break;
+        }
+        let v = if x >= hi {
+            1.0
+        } else {
+            ((x - lo) / (hi - lo)) as f32
+        };
+        f(base + b, v);
     }
 }
 
@@ -220,6 +249,7 @@ impl Encoder {
                     scale: 1.0,
                     missing_indicator: false,
                     levels: Vec::new(),
+                    bins: Vec::new(),
                 })
                 .collect(),
         )
@@ -283,6 +313,7 @@ impl Encoder {
                     mean,
                     missing_indicator,
                     levels,
+                    bins,
                     ..
                 } => {
                     let x =
@@ -307,11 +338,12 @@ impl Encoder {
                             if let Ok(i) = levels.binary_search_by(|l| l.total_cmp(&x)) {
                                 f(level_base + i, 1.0);
                             }
+                            for_each_bin(bins, x, level_base + levels.len(), &mut f);
                         }
                         None if *missing_indicator => f(at + 1, 1.0),
                         None => {}
                     }
-                    at = level_base + levels.len();
+                    at = level_base + levels.len() + bin_slots(bins);
                 }
                 FeatureEncoder::Categorical {
                     levels,
@@ -401,6 +433,7 @@ mod tests {
                 scale: 10.0,
                 missing_indicator: true,
                 levels: Vec::new(),
+                bins: Vec::new(),
             },
             FeatureEncoder::Categorical {
                 name: "city".into(),
@@ -423,6 +456,29 @@ mod tests {
     }
 
     #[test]
+    fn bins_encode_a_number_piecewise_linearly_and_missing_as_zeros() {
+        let e = Encoder::new(vec![FeatureEncoder::Numeric {
+            name: "age".into(),
+            mean: 40.0,
+            scale: 10.0,
+            missing_indicator: true,
+            levels: Vec::new(),
+            bins: vec![20.0, 30.0, 50.0, 90.0],
+        }]);
+        assert_eq!(e.width(), 1 + 1 + 3);
+        let enc = |v: RawValue<'_>| {
+            let mut out = vec![f32::NAN; e.width()];
+            e.encode_into(&[v], &mut out).unwrap();
+            out
+        };
+        assert_eq!(enc(RawValue::Number(10.0)), [-3.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(enc(RawValue::Number(25.0)), [-1.5, 0.0, 0.5, 0.0, 0.0]);
+        assert_eq!(enc(RawValue::Number(40.0)), [0.0, 0.0, 1.0, 0.5, 0.0]);
+        assert_eq!(enc(RawValue::Number(95.0)), [5.5, 0.0, 1.0, 1.0, 1.0]);
+        assert_eq!(enc(RawValue::Missing), [0.0, 1.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
     fn value_levels_add_a_one_hot_slot_per_known_value() {
         let e = Encoder::new(vec![FeatureEncoder::Numeric {
             name: "loss".into(),
@@ -430,6 +486,7 @@ mod tests {
             scale: 50.0,
             missing_indicator: true,
             levels: vec![0.0, 1902.0, 1977.0],
+            bins: Vec::new(),
         }]);
         assert_eq!(e.width(), 1 + 1 + 3);
         let enc = |v: RawValue<'_>| {

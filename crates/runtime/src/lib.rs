@@ -10,7 +10,7 @@
 //! ```
 //! use distillery_runtime::{Dense, Encoder, FeatureEncoder, RawValue, Student, Provenance};
 //! let encoder = Encoder::new(vec![FeatureEncoder::Numeric {
-//!     name: "x".into(), mean: 0.0, scale: 1.0, missing_indicator: false, levels: vec![],
+//!     name: "x".into(), mean: 0.0, scale: 1.0, missing_indicator: false, levels: vec![], bins: vec![],
 //! }]);
 //! let layer = Dense { inputs: 1, outputs: 2, weight: vec![1.0, -1.0].into(), bias: vec![0.0, 0.0] };
 //! let student = Student::new(encoder, vec!["a".into(), "b".into()], vec![layer], vec![], Provenance::new())?;

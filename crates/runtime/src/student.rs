@@ -343,6 +343,7 @@ pub(crate) mod tests {
                 scale: 1.0,
                 missing_indicator: false,
                 levels: Vec::new(),
+                bins: Vec::new(),
             },
             FeatureEncoder::Categorical {
                 name: "c".into(),

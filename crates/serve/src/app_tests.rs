@@ -18,6 +18,7 @@ fn server(dir: &std::path::Path) -> Arc<crate::Server> {
         scale: 1.0,
         missing_indicator: false,
         levels: Vec::new(),
+        bins: Vec::new(),
     }]);
     let layer = Dense {
         inputs: 1,

@@ -107,6 +107,7 @@ fn main() {
                     scale: 1.0,
                     missing_indicator: false,
                     levels: Vec::new(),
+                    bins: Vec::new(),
                 })
                 .collect(),
         ),

@@ -17,20 +17,35 @@ pub const MAX_LEVELS: usize = 100;
 /// # Errors
 /// A feature column is missing from the table.
 pub fn fit_encoder(table: &Table, features: &[(String, Kind)], rows: &[usize]) -> Result<Encoder> {
-    fit_encoder_with_levels(table, features, rows, &[])
+    fit_encoder_with(table, features, rows, &EncoderOptions::default())
 }
 
-/// Like [`fit_encoder`], and each numeric feature named in `value_levels` also one-hot
-/// encodes its most frequent exact values (up to [`MAX_LEVELS`] values seen at least twice
-/// in training, each exactly representable as `f32` so the ONNX export agrees).
+/// How numeric features are encoded beyond one standardised number.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EncoderOptions {
+    /// Numeric features that also one-hot encode their most frequent exact values (up to
+    /// [`MAX_LEVELS`] values seen at least twice in training, each exactly representable as
+    /// `f32` so the ONNX export agrees).
+    pub value_levels: Vec<String>,
+    /// Quantile bins of every numeric feature's piecewise-linear encoding (0 = none). Edges
+    /// are training quantiles rounded to `f32`; a feature with fewer than 3 distinct edges
+    /// (binary, or nearly constant) gets none.
+    pub numeric_bins: usize,
+    /// Also give value levels to every numeric feature with a point mass: one value holds at
+    /// least half the training rows and the column has more than two values (amounts that
+    /// are mostly zero, such as capital gains).
+    pub point_mass_levels: bool,
+}
+
+/// Like [`fit_encoder`], with the numeric encodings `options` asks for.
 ///
 /// # Errors
 /// A feature column is missing from the table.
-pub fn fit_encoder_with_levels(
+pub fn fit_encoder_with(
     table: &Table,
     features: &[(String, Kind)],
     rows: &[usize],
-    value_levels: &[String],
+    options: &EncoderOptions,
 ) -> Result<Encoder> {
     let mut encoders = Vec::with_capacity(features.len());
     for (name, kind) in features {
@@ -69,16 +84,54 @@ pub fn fit_encoder_with_levels(
                     mean,
                     scale: if std > 1e-12 { std } else { 1.0 },
                     missing_indicator: missing,
-                    levels: if value_levels.contains(name) {
+                    levels: if options.value_levels.contains(name)
+                        || (options.point_mass_levels && has_point_mass(&values))
+                    {
                         frequent_values(&values)
                     } else {
                         Vec::new()
                     },
+                    bins: quantile_edges(values, options.numeric_bins),
                 }
             }
         });
     }
     Ok(Encoder::new(encoders))
+}
+
+/// A feature with at most this many distinct values per bin asked for gets no bins: its few
+/// values (ordinal codes such as letter's 0–15 or phishing's −1/0/1) are learnt as well from
+/// one standardised number, and bins would only widen the student's first layer.
+const MIN_DISTINCT_PER_BIN: usize = 4;
+
+/// Edges of `bins` equal-frequency bins (the 0th, 1/bins-th, …, 100th percentiles, as
+/// `f32`), duplicates merged; empty when fewer than two intervals remain or the column has
+/// at most [`MIN_DISTINCT_PER_BIN`] × `bins` distinct values.
+fn quantile_edges(mut values: Vec<f64>, bins: usize) -> Vec<f64> {
+    if bins < 2 || values.is_empty() {
+        return Vec::new();
+    }
+    values.sort_by(f64::total_cmp);
+    let mut distinct = values.clone();
+    distinct.dedup();
+    if distinct.len() <= MIN_DISTINCT_PER_BIN * bins {
+        return Vec::new();
+    }
+    let last = values.len() - 1;
+    let mut edges: Vec<f64> = (0..=bins)
+        .map(|b| f64::from(values[b * last / bins] as f32))
+        .collect();
+    edges.dedup();
+    if edges.len() < 3 { Vec::new() } else { edges }
+}
+
+/// Whether one value holds at least half of `values` and there are more than two values.
+fn has_point_mass(values: &[f64]) -> bool {
+    let mut counts: HashMap<u64, usize> = HashMap::new();
+    for v in values {
+        *counts.entry(v.to_bits()).or_default() += 1;
+    }
+    counts.len() > 2 && counts.values().any(|&c| 2 * c >= values.len())
 }
 
 /// The most frequent exact values (seen at least twice, `f32`-exact), sorted.
@@ -169,5 +222,70 @@ mod tests {
         let x = encode_rows(&e, &t, &[2, 3]).unwrap();
         // row 2: x = 100 → 98; c = "z" unseen. row 3: x missing → 0; c = "a".
         assert_eq!(x, [98.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn quantile_edges_are_training_percentiles_with_duplicates_merged() {
+        let values: Vec<f64> = (0..=100).map(f64::from).collect();
+        assert_eq!(quantile_edges(values, 4), [0.0, 25.0, 50.0, 75.0, 100.0]);
+        // Mostly zeros (a capital-gain column): the repeated 0 edges merge.
+        let mut sparse = vec![0.0; 90];
+        sparse.extend((1..=10).map(|v| f64::from(v) * 1000.0));
+        assert!(
+            quantile_edges(sparse, 4).is_empty(),
+            "one interval [0, 10000]: none"
+        );
+        let mut tail = vec![0.0; 60];
+        tail.extend((1..=40).map(f64::from));
+        assert_eq!(quantile_edges(tail, 4), [0.0, 15.0, 40.0]);
+        assert!(
+            quantile_edges(vec![0.0, 1.0], 8).is_empty(),
+            "binary: no bins"
+        );
+        let codes: Vec<f64> = (0..1000).map(|i| f64::from(i % 16)).collect();
+        assert!(
+            quantile_edges(codes, 4).is_empty(),
+            "16 codes for 4 bins: none"
+        );
+        assert!(quantile_edges(vec![3.0; 5], 0).is_empty());
+    }
+
+    #[test]
+    fn a_point_mass_column_gets_value_levels_when_asked() {
+        let mut gains = vec![0.0; 70];
+        gains.extend([7688.0, 7688.0, 3103.0, 3103.0, 15024.0]);
+        gains.extend((0..25).map(|i| f64::from(i) * 37.0 + 1.0));
+        let ages: Vec<f64> = (0..100).map(|i| f64::from(17 + i % 60)).collect();
+        let t = Table::from_columns(
+            PathBuf::from("mem"),
+            vec!["gain".into(), "age".into()],
+            vec![Column::Numeric(gains), Column::Numeric(ages)],
+        )
+        .unwrap();
+        let features = [
+            ("gain".to_string(), Kind::Numeric),
+            ("age".to_string(), Kind::Numeric),
+        ];
+        let rows: Vec<usize> = (0..100).collect();
+        let levels = |point_mass_levels| {
+            let options = EncoderOptions {
+                point_mass_levels,
+                numeric_bins: 4,
+                ..EncoderOptions::default()
+            };
+            let e = fit_encoder_with(&t, &features, &rows, &options).unwrap();
+            e.features
+                .iter()
+                .map(|f| match f {
+                    FeatureEncoder::Numeric { levels, bins, .. } => (levels.clone(), bins.len()),
+                    FeatureEncoder::Categorical { .. } => panic!("numeric"),
+                })
+                .collect::<Vec<_>>()
+        };
+        let on = levels(true);
+        assert_eq!(on[0].0, [0.0, 3103.0, 7688.0], "values seen twice or more");
+        assert!(on[1].0.is_empty(), "age has no point mass");
+        assert_eq!(on[1].1, 5, "age: 60 distinct values, 4 bins, 5 edges");
+        assert!(levels(false)[0].0.is_empty());
     }
 }

@@ -36,7 +36,9 @@ mod munge;
 mod network;
 mod params;
 
-pub use encode::{MAX_LEVELS, encode_rows, fit_encoder, fit_encoder_with_levels, raw_value};
+pub use encode::{
+    EncoderOptions, MAX_LEVELS, encode_rows, fit_encoder, fit_encoder_with, raw_value,
+};
 pub use error::{ParamsError, Result, TrainError};
 pub use fit::{DpSgd, EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
 pub use gbdt::{GbdtHead, GbdtModel, GbdtNode, GbdtParams, GbdtRows, fit_gbdt};
