@@ -84,10 +84,10 @@ pub fn fit_encoder_with(
                     mean,
                     scale: if std > 1e-12 { std } else { 1.0 },
                     missing_indicator: missing,
-                    levels: if options.value_levels.contains(name)
-                        || (options.point_mass_levels && has_point_mass(&values))
-                    {
-                        frequent_values(&values)
+                    levels: if options.value_levels.contains(name) {
+                        frequent_values(&values, MAX_LEVELS)
+                    } else if options.point_mass_levels && has_point_mass(&values) {
+                        frequent_values(&values, POINT_MASS_LEVELS)
                     } else {
                         Vec::new()
                     },
@@ -134,15 +134,20 @@ fn has_point_mass(values: &[f64]) -> bool {
     counts.len() > 2 && counts.values().any(|&c| 2 * c >= values.len())
 }
 
-/// The most frequent exact values (seen at least twice, `f32`-exact), sorted.
-fn frequent_values(values: &[f64]) -> Vec<f64> {
+/// At most this many value levels for a column found by its point mass: on census_kdd's
+/// dozen such columns [`MAX_LEVELS`] each made the smallest student too wide for the size
+/// budget.
+const POINT_MASS_LEVELS: usize = 32;
+
+/// The `max` most frequent exact values (seen at least twice, `f32`-exact), sorted.
+fn frequent_values(values: &[f64], max: usize) -> Vec<f64> {
     let mut counts: HashMap<u64, usize> = HashMap::new();
     for v in values.iter().filter(|v| f64::from(**v as f32) == **v) {
         *counts.entry(v.to_bits()).or_default() += 1;
     }
     let mut top: Vec<(u64, usize)> = counts.into_iter().filter(|&(_, c)| c >= 2).collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    top.truncate(MAX_LEVELS);
+    top.truncate(max);
     let mut out: Vec<f64> = top.into_iter().map(|(b, _)| f64::from_bits(b)).collect();
     out.sort_by(f64::total_cmp);
     out

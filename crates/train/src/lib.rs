@@ -27,6 +27,7 @@
 pub mod accountant;
 mod encode;
 mod error;
+pub mod evasion;
 mod fit;
 mod gbdt;
 mod gemm;

@@ -426,7 +426,8 @@ fn the_int8_student_is_compared_with_fp32_slice_by_slice_and_gated() {
 #[test]
 fn value_levels_train_and_must_name_numeric_columns() {
     let s = setup();
-    let base = adult_recipe(&data("adult_sample.csv"), &onnx_line(), "");
+    let default = adult_recipe(&data("adult_sample.csv"), &onnx_line(), "");
+    let base = default.replace("hidden = [16]", "hidden = [16]\npoint_mass_levels = false");
     let with = |cols: &str| {
         base.replace(
             "hidden = [16]",
@@ -449,6 +450,21 @@ fn value_levels_train_and_must_name_numeric_columns() {
     assert!(
         a["dataset"]["encoded_width"].as_u64() > b["dataset"]["encoded_width"].as_u64(),
         "the capital columns' frequent values got slots"
+    );
+    // By default the capital columns (mostly 0) get their levels without being named.
+    let auto = s.write("d.toml", &default);
+    let d = s.cmd(&[
+        "run",
+        auto.to_str().unwrap(),
+        "--json",
+        "--no-register",
+        "--out",
+        "d",
+    ]);
+    assert_eq!(d.status.code(), Some(0), "{}", stderr(&d));
+    assert!(
+        json(&d)["dataset"]["encoded_width"].as_u64() > b["dataset"]["encoded_width"].as_u64(),
+        "point-mass levels are on by default"
     );
     let bad = s.write("b.toml", &with("\"sex\""));
     let out = s.cmd(&["run", bad.to_str().unwrap()]);
