@@ -2,7 +2,9 @@
 # The README's privacy measurements on adult: the demo's data and LightGBM teacher, a
 # pinned [64] student, with attribute inference on sex, race and marital-status and the
 # extraction curve; then the same student under [privacy] epsilon = 3. Prints each run's
-# membership, attribute-inference and extraction summary lines, and the curve.
+# membership, attribute-inference and extraction summary lines, and the curve; then
+# `distillery audit` (evasion) on both students, the adversarial rows transferred to the
+# teacher, with every column movable and with age, sex and race immutable.
 # Usage: bench/privacy_audit.sh [distillery binary]      (default target/release/distillery)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +33,12 @@ if e:
         print(f"extraction {s:13}", " ".join(f"{p['queries']}:{p['fidelity']:.3f}" for p in e["points"] if p["strategy"] == s))
     print(f"constant answer {e['constant_baseline']:.3f}; 90% at {e['queries_for_90']}, 99% at {e['queries_for_99']}")
 PY
+done
+for recipe in audit audit-dp; do
+  run=runs/$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run_id'])" "$recipe.json")
+  echo "== distillery audit ($recipe)"
+  "$bin" audit "$run" --teacher teacher.onnx
+  echo "== distillery audit ($recipe) --immutable age sex race"
+  "$bin" audit "$run" --teacher teacher.onnx --immutable age --immutable sex --immutable race \
+    --out "$out/$recipe-immutable.json"
 done

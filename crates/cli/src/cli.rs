@@ -59,6 +59,9 @@ pub(crate) enum Command {
     /// The differential-privacy accountant (Rényi DP of DP-SGD, as Opacus computes it):
     /// ε for a training schedule, or the noise that meets a target ε.
     Privacy(PrivacyArgs),
+    /// Attack a student (PGD on numbers, one categorical change) and transfer the attack
+    /// to its teacher: robust accuracy over an ε sweep, written as audit.json.
+    Audit(AuditArgs),
     /// Make an ed25519 key pair for signing versions (<out>.secret, <out>.pub).
     Keygen(KeygenArgs),
     /// Sign a registered version: a detached signature over its artifact hashes.
@@ -648,6 +651,50 @@ pub(crate) struct EvalArgs {
     /// Seed of the bootstrap interval.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,
+}
+
+/// `distillery audit`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// A run directory (runs/<run-id>): its student, its teacher.onnx when it trained one,
+    /// its test file and target, and audit.json written into it.
+    pub(crate) run: Option<PathBuf>,
+    /// The student (.safetensors), instead of a run's.
+    #[arg(long)]
+    pub(crate) model: Option<PathBuf>,
+    /// Labelled rows to attack (CSV, CSV.gz or Parquet); default: the run's test file.
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// The label column; default: the run's target.
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// An ONNX teacher to transfer the adversarial rows to; default: the run's teacher.onnx.
+    #[arg(long)]
+    pub(crate) teacher: Option<PathBuf>,
+    /// A column the attacker cannot change (repeatable), e.g. age or sex.
+    #[arg(long = "immutable")]
+    pub(crate) immutable: Vec<String>,
+    /// Radii of the numeric perturbation in standard deviations (repeatable).
+    #[arg(long = "epsilon", default_values_t = [0.05f32, 0.1, 0.25, 0.5, 1.0])]
+    pub(crate) epsilons: Vec<f32>,
+    /// The ball's norm: inf (every column moves at most ε) or l2.
+    #[arg(long, default_value = "inf", value_parser = ["inf", "l2"])]
+    pub(crate) norm: String,
+    /// PGD steps per ε (step size 2.5 ε / steps).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) steps: usize,
+    /// Attack at most this many labelled rows (a seeded sample).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) rows: usize,
+    /// Seed of the row sample.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Where audit.json goes; default: inside the run directory, else ./audit.json.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Print audit.json on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `distillery bench`.

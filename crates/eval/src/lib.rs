@@ -19,6 +19,7 @@ mod ablation;
 pub mod attribute;
 mod bootstrap;
 mod calibration;
+pub mod evasion;
 pub mod extraction;
 pub mod gate;
 mod intervals;

@@ -206,7 +206,7 @@ fn student_features(student: &Student) -> Vec<(String, Kind)> {
         .collect()
 }
 
-fn schema_options(student: &Student, table: &Table, target: &str) -> SchemaOptions {
+pub(crate) fn schema_options(student: &Student, table: &Table, target: &str) -> SchemaOptions {
     let mut categorical = Vec::new();
     let mut numeric = Vec::new();
     for (name, kind) in student_features(student) {
@@ -238,10 +238,7 @@ fn teacher_probabilities(
     table: &Table,
     rows: &[usize],
 ) -> Result<(Vec<f32>, (String, f64, u64))> {
-    let model = OnnxModel::load(path, &OnnxOptions::default())
-        .with_context(|| format!("loading teacher {}", path.display()))?;
-    let t = OnnxTeacher::new(model, student.classes(), None, schema, Some(table))
-        .with_context(|| format!("feeding teacher {}", path.display()))?;
+    let t = load_teacher(path, student, schema, table)?;
     let p = t.label(table, rows)?;
     let sample: Vec<usize> = rows.iter().take(256).copied().collect();
     let latency = latency::median_us(1000, |i| {
@@ -255,6 +252,19 @@ fn teacher_probabilities(
             t.model.bytes,
         ),
     ))
+}
+
+/// An ONNX teacher fed from `table`'s columns, answering in the student's class order.
+pub(crate) fn load_teacher(
+    path: &Path,
+    student: &Student,
+    schema: &Schema,
+    table: &Table,
+) -> Result<OnnxTeacher> {
+    let model = OnnxModel::load(path, &OnnxOptions::default())
+        .with_context(|| format!("loading teacher {}", path.display()))?;
+    OnnxTeacher::new(model, student.classes(), None, schema, Some(table))
+        .with_context(|| format!("feeding teacher {}", path.display()))
 }
 
 /// Raw cells of up to 256 rows, for latency through the full path.

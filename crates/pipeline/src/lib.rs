@@ -22,6 +22,7 @@ mod error;
 mod ablation;
 pub mod assess;
 mod attribute;
+pub mod audit;
 mod checkpoint_dir;
 pub mod cv;
 pub mod data;

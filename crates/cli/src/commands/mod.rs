@@ -1,5 +1,6 @@
 //! One module per subcommand; each exposes `run(args, …) -> Result<ExitStatus>`.
 
+mod audit;
 mod bench;
 mod check;
 mod demo;
@@ -47,6 +48,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Serve(args) => serve::run(&args),
         Command::Deploy(args) => deploy::run(&args),
         Command::Privacy(args) => privacy::run(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Keygen(args) => signing::keygen(&args),
         Command::Sign(args) => signing::sign(&args),
         Command::Verify(args) => signing::verify(&args),

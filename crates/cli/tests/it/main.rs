@@ -8,6 +8,7 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod audit;
 mod browser;
 mod datasets;
 mod detect;

@@ -60,7 +60,7 @@ pub(crate) fn privacy_section(r: &Report, s: &mut String) {
     }
     let _ = writeln!(
         s,
-        "\n- Not measured by this run: evasion (adversarial examples), attribute inference and model extraction. A served model can be given per-client rate limits and quotas (`[limits]` in serve.toml)."
+        "\n- Not measured by this run: evasion (adversarial examples: `distillery audit <run>` measures it and adds its section to this card), attribute inference and model extraction (`[evaluate] sensitive` and `extraction`). A served model can be given per-client rate limits and quotas (`[limits]` in serve.toml)."
     );
 }
 
@@ -145,7 +145,7 @@ pub(crate) fn governance_section(r: &Report, s: &mut String) {
         s,
         "MEASURE (TEVV)",
         measured.join("; "),
-        "evasion robustness and extraction risk (not measured yet), energy and hardware records, a review of the slices that matter to the people affected",
+        "evasion robustness (`distillery audit`) and extraction risk where this card does not show them, energy and hardware records, a review of the slices that matter to the people affected",
     );
     row(
         s,

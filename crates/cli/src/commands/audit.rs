@@ -1,0 +1,121 @@
+//! `distillery audit [RUN] [--model M --data D --target Y] [--teacher T] [--immutable C]…
+//! [--epsilon E]… [--norm inf|l2] [--json]`: an evasion attack on a student with its teacher
+//! beside it, written as `audit.json`; given a run directory, the file goes into it and the
+//! run's model card gets (or replaces) its evasion section.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use distillery_pipeline::audit::{AuditInput, audit};
+use distillery_runtime::Student;
+use distillery_train::evasion::Norm;
+
+use crate::cli::AuditArgs;
+use crate::exit::ExitStatus;
+
+/// What a run directory supplies when the flags do not.
+struct FromRun {
+    model: PathBuf,
+    teacher: Option<PathBuf>,
+    data: Option<PathBuf>,
+    target: Option<String>,
+}
+
+fn from_run(run: &Path) -> Result<FromRun> {
+    let report_path = run.join("report.json");
+    let text = std::fs::read_to_string(&report_path).with_context(|| {
+        format!(
+            "{} is not a run directory (no readable report.json); give a runs/<run-id> folder or --model, --data and --target",
+            run.display()
+        )
+    })?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", report_path.display()))?;
+    let dataset = &report["dataset"];
+    let teacher = run.join("teacher.onnx");
+    Ok(FromRun {
+        model: run.join("student.safetensors"),
+        teacher: teacher.exists().then_some(teacher),
+        data: dataset["test_file"].as_str().map(PathBuf::from),
+        target: dataset["target"].as_str().map(str::to_string),
+    })
+}
+
+pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
+    let defaults = match &args.run {
+        Some(run) => Some(from_run(run)?),
+        None => None,
+    };
+    let Some(model) = args
+        .model
+        .clone()
+        .or_else(|| defaults.as_ref().map(|d| d.model.clone()))
+    else {
+        bail!("give a run directory or --model student.safetensors");
+    };
+    let Some(data) = args
+        .data
+        .clone()
+        .or_else(|| defaults.as_ref().and_then(|d| d.data.clone()))
+    else {
+        bail!(
+            "give --data with labelled rows to attack: this run split its test rows out of its training file and does not keep them apart"
+        );
+    };
+    let Some(target) = args
+        .target
+        .clone()
+        .or_else(|| defaults.as_ref().and_then(|d| d.target.clone()))
+    else {
+        bail!("give --target, the label column of {}", data.display());
+    };
+    let teacher = args
+        .teacher
+        .clone()
+        .or_else(|| defaults.as_ref().and_then(|d| d.teacher.clone()));
+    let student =
+        Student::load(&model).with_context(|| format!("loading student {}", model.display()))?;
+    let table = crate::student_input::read_for(&student, &data)?;
+    let norm = if args.norm == "l2" {
+        Norm::L2
+    } else {
+        Norm::Inf
+    };
+    let result = audit(&AuditInput {
+        student: &student,
+        student_path: &model,
+        table: &table,
+        data_path: &data,
+        target: &target,
+        teacher: teacher.as_deref(),
+        immutable: &args.immutable,
+        epsilons: &args.epsilons,
+        norm,
+        steps: args.steps,
+        max_rows: args.rows,
+        seed: args.seed,
+    })?;
+    let out = args.out.clone().unwrap_or_else(|| match &args.run {
+        Some(run) => run.join("audit.json"),
+        None => PathBuf::from("audit.json"),
+    });
+    let json = serde_json::to_string_pretty(&result)?;
+    distillery_runtime::write_atomic(&out, json.as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    if let Some(run) = &args.run {
+        let card = run.join("model_card.md");
+        if let Ok(text) = std::fs::read_to_string(&card) {
+            distillery_runtime::write_atomic(&card, result.into_card(&text).as_bytes())
+                .with_context(|| format!("writing {}", card.display()))?;
+        }
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        for line in result.lines() {
+            println!("{line}");
+        }
+        println!("written to {}", out.display());
+    }
+    Ok(ExitStatus::Ok)
+}

@@ -1,0 +1,101 @@
+//! Issue #16, evasion: `distillery audit` attacks a run's student on the Adult sample and
+//! transfers the adversarial rows to the demo teacher.
+
+use crate::util::{data, demo_teacher, json, setup, stderr};
+
+#[test]
+fn audit_attacks_the_student_and_transfers_to_the_teacher() {
+    let s = setup();
+    s.trained_student();
+    let run = s.runs()[0].clone();
+    let sample = data("adult_sample.csv");
+    let teacher = demo_teacher();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "audit",
+            run.to_str().unwrap(),
+            "--data",
+            sample.to_str().unwrap(),
+            "--teacher",
+            teacher.to_str().unwrap(),
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        a.iter().map(|v| (*v).to_string()).collect::<Vec<_>>()
+    };
+    let call = |extra: &[&str]| {
+        let a = args(extra);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        s.cmd(&refs)
+    };
+    let out = call(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let a = json(&out);
+    assert_eq!(a["schema"], "distillery-audit/1");
+    let clean = a["clean_accuracy"].as_f64().unwrap();
+    assert!(a["teacher_clean_accuracy"].as_f64().unwrap() > 0.7);
+    let curve = a["curve"].as_array().unwrap();
+    assert_eq!(curve.len(), 5);
+    assert_eq!(curve[0]["epsilon"], 0.05);
+    for p in curve {
+        let numbers = p["robust_accuracy_numeric"].as_f64().unwrap();
+        let robust = p["robust_accuracy"].as_f64().unwrap();
+        assert!(
+            robust <= numbers + 1e-9,
+            "a categorical change only adds: {p}"
+        );
+        assert!(numbers <= clean + 0.01, "{p}");
+        assert!(
+            (0.0..=1.0).contains(&p["transfer_rate"].as_f64().unwrap()),
+            "{p}"
+        );
+    }
+    let last = &curve[4];
+    assert!(
+        last["robust_accuracy"].as_f64().unwrap() < clean - 0.05,
+        "one standard deviation and a category break the student: {last}"
+    );
+    assert!(!last["most_attacked"].as_array().unwrap().is_empty());
+    // The file lands in the run, and the same seed gives the same curve.
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("audit.json")).unwrap()).unwrap();
+    assert_eq!(written["curve"], a["curve"]);
+    let card = std::fs::read_to_string(run.join("model_card.md")).unwrap();
+    assert_eq!(card.matches("## Evasion audit").count(), 1, "{card}");
+
+    // An immutable column never leads an attack.
+    let held = json(&call(&[
+        "--immutable",
+        "age",
+        "--immutable",
+        "relationship",
+    ]));
+    for p in held["curve"].as_array().unwrap() {
+        for f in p["most_attacked"].as_array().unwrap() {
+            assert!(f["name"] != "age" && f["name"] != "relationship", "{p}");
+        }
+    }
+
+    let card = std::fs::read_to_string(run.join("model_card.md")).unwrap();
+    assert_eq!(
+        card.matches("## Evasion audit").count(),
+        1,
+        "a rerun replaces the section"
+    );
+    assert!(card.contains("Immutable: age, relationship."), "{card}");
+
+    // Bad input says what is wrong, with exit 2.
+    let bad = call(&["--immutable", "shoe_size"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("shoe_size"), "{}", stderr(&bad));
+    let no_data = s.cmd(&["audit", run.to_str().unwrap()]);
+    assert_eq!(no_data.status.code(), Some(2));
+    assert!(stderr(&no_data).contains("--data"), "{}", stderr(&no_data));
+    let not_a_run = s.cmd(&["audit", s.path("nowhere").to_str().unwrap()]);
+    assert_eq!(not_a_run.status.code(), Some(2));
+    assert!(
+        stderr(&not_a_run).contains("not a run directory"),
+        "{}",
+        stderr(&not_a_run)
+    );
+}
