@@ -3,8 +3,9 @@
 # pinned [64] student, with attribute inference on sex, race and marital-status and the
 # extraction curve; then the same student under [privacy] epsilon = 3. Prints each run's
 # membership, attribute-inference and extraction summary lines, and the curve; then
-# `distillery audit` (evasion) on both students, the adversarial rows transferred to the
-# teacher, with every column movable and with age, sex and race immutable.
+# the student adversarially trained at ε = 0.1; then `distillery audit` (evasion) on the
+# three students, the adversarial rows transferred to the teacher, with every column
+# movable and with age, sex and race immutable.
 # Usage: bench/privacy_audit.sh [distillery binary]      (default target/release/distillery)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,8 @@ cd "$out/demo"
 base='[data]\ntrain = "train.csv.gz"\ntest = "test.csv.gz"\ntarget = "income-per-year"\n\n[teacher]\nonnx = "teacher.onnx"\n\n[student]\nhidden = [64]\n'
 printf "$base"'\n[evaluate]\nsensitive = ["sex", "race", "marital-status"]\nextraction = true\n' > audit.toml
 printf "$base"'\n[privacy]\nepsilon = 3.0\n' > audit-dp.toml
-for recipe in audit audit-dp; do
+printf "$base"'\n[distill]\nadversarial = { epsilon = 0.1, steps = 3 }\n' > audit-adv.toml
+for recipe in audit audit-dp audit-adv; do
   echo "== $recipe.toml"
   "$bin" run -q "$recipe.toml" --json > "$recipe.json" 2> "$recipe.log"
   python3 - "$recipe.json" <<'PY'
@@ -34,7 +36,7 @@ if e:
     print(f"constant answer {e['constant_baseline']:.3f}; 90% at {e['queries_for_90']}, 99% at {e['queries_for_99']}")
 PY
 done
-for recipe in audit audit-dp; do
+for recipe in audit audit-dp audit-adv; do
   run=runs/$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run_id'])" "$recipe.json")
   echo "== distillery audit ($recipe)"
   "$bin" audit "$run" --teacher teacher.onnx

@@ -191,6 +191,7 @@ fn train_all(cx: &Context<'_>, variants: &[Variant]) -> Result<Vec<FitOutcome>> 
             mask: v.mask.as_deref(),
             verbose: false,
             privacy: None,
+            adversarial: None,
         })
         .collect();
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();

@@ -266,6 +266,7 @@ fn perturb_numbers(
             lo: vec![f32::NEG_INFINITY; layout.width],
             hi: vec![f32::INFINITY; layout.width],
             movable: vec![0.0; layout.width],
+            frozen_by: Vec::new(),
         };
         for &(f, _, _, lo, hi) in &layout.movable_numbers {
             if matches!(row[f], Cell::Number(_)) {

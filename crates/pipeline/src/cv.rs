@@ -199,6 +199,7 @@ fn one_fold(
                 mask: None,
                 verbose: false,
                 privacy: None,
+                adversarial: None,
             },
             &checkpoints,
             options,

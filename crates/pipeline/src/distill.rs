@@ -201,6 +201,8 @@ pub(crate) struct Job<'a> {
     pub verbose: bool,
     /// DP-SGD settings, under `[privacy]`.
     pub privacy: Option<distillery_train::DpSgd>,
+    /// Adversarial training, under `[distill] adversarial`.
+    pub adversarial: Option<distillery_train::Adversarial<'a>>,
 }
 
 /// Where checkpoints go and which job they belong to.
@@ -271,6 +273,7 @@ pub(crate) fn train(
         job_key: checkpoints.job_key.to_string(),
         on_epoch: Some(&on_epoch),
         stop_after: options.stop_after_epoch,
+        adversarial: job.adversarial,
     };
     let out = fit(job.params, &train_set, Some(&val_set), &fit_options)
         .with_context(|| format!("training the {}", job.role))?;

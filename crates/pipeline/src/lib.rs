@@ -20,6 +20,7 @@
 mod error;
 
 mod ablation;
+mod adversarial;
 pub mod assess;
 mod attribute;
 pub mod audit;

@@ -558,6 +558,28 @@ pub struct DistillSection {
     pub munge_probability: f64,
     /// MUNGE spread s (default 1).
     pub munge_spread: f64,
+    /// Adversarial training of the student and the scratch baseline (off by default).
+    pub adversarial: Option<AdversarialSection>,
+}
+
+/// `[distill] adversarial = { epsilon = 0.1, steps = 3 }`: every training batch is replaced
+/// by PGD examples against the network being trained (L∞ on numeric columns, in standard
+/// deviations, inside the training range), which learns the clean rows' targets on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdversarialSection {
+    /// Radius of the perturbation, in standard deviations.
+    pub epsilon: f32,
+    /// PGD steps per batch (default 3), each of 2.5 ε / steps.
+    #[serde(default = "default_adversarial_steps")]
+    pub steps: usize,
+    /// Numeric columns the attack must not move.
+    #[serde(default)]
+    pub immutable: Vec<String>,
+}
+
+fn default_adversarial_steps() -> usize {
+    3
 }
 
 impl Default for DistillSection {
@@ -578,6 +600,7 @@ impl Default for DistillSection {
             augment_factor: 1,
             munge_probability: 0.5,
             munge_spread: 1.0,
+            adversarial: None,
         }
     }
 }
@@ -665,6 +688,13 @@ impl Recipe {
         let calibration = self.quantize.calibration()?;
         if self.distill.augment_factor == 0 {
             invalid_recipe!("{path}: [distill] augment_factor must be at least 1");
+        }
+        if let Some(a) = &self.distill.adversarial
+            && (!a.epsilon.is_finite() || a.epsilon <= 0.0 || a.steps == 0)
+        {
+            invalid_recipe!(
+                "{path}: [distill] adversarial needs epsilon > 0 (standard deviations, e.g. 0.1) and steps ≥ 1"
+            );
         }
         self.check_evaluate(&path)?;
         crate::privacy::check(&self, &path)?;

@@ -270,6 +270,10 @@ pub(crate) fn fit(
         )?),
         None => None,
     };
+    let adversarial = match &recipe.distill.adversarial {
+        Some(section) => Some(crate::adversarial::plan(section, data)?),
+        None => None,
+    };
     let train = |role: &str, target| {
         let job = distill::Job {
             role: role.into(),
@@ -278,6 +282,12 @@ pub(crate) fn fit(
             mask: None,
             verbose: true,
             privacy: plan.map(|p| p.dp),
+            adversarial: adversarial.as_ref().map(|(attack, constraints)| {
+                distillery_train::Adversarial {
+                    attack: *attack,
+                    constraints,
+                }
+            }),
         };
         let checkpoints = labelled.checkpoints();
         distill::train(

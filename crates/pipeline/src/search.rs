@@ -221,6 +221,7 @@ fn score_round(
             mask: None,
             verbose: false,
             privacy: None,
+            adversarial: None,
         })
         .collect();
     let names: Vec<String> = alive

@@ -153,6 +153,7 @@ pub fn build(
     let on_epoch = |r: &distillery_train::EpochRecord| bar.epoch(r);
     let fit_options = FitOptions {
         privacy: None,
+        adversarial: None,
         checkpoint: Some(checkpoints.join("teacher.ckpt")),
         resume: options.resume,
         job_key: format!("teacher:{}", data.fingerprint),

@@ -69,6 +69,7 @@ fn loss_auc(privacy: Option<DpSgd>) -> f64 {
         None,
         &FitOptions {
             privacy,
+            adversarial: None,
             ..FitOptions::default()
         },
     )

@@ -93,6 +93,7 @@ fn main() {
         None,
         &FitOptions {
             privacy: None,
+            adversarial: None,
             on_epoch: Some(&on_epoch),
             ..Default::default()
         },

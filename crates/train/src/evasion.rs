@@ -67,6 +67,9 @@ pub struct Constraints {
     pub hi: Vec<f32>,
     /// 1 for a slot the attack may move, 0 for one it must not.
     pub movable: Vec<f32>,
+    /// Per slot, another slot whose non-zero value in the clean row freezes it: a numeric
+    /// feature's missing indicator, so a missing cell stays missing. Empty: none.
+    pub frozen_by: Vec<Option<usize>>,
 }
 
 impl Constraints {
@@ -76,7 +79,19 @@ impl Constraints {
             lo: vec![f32::NEG_INFINITY; width],
             hi: vec![f32::INFINITY; width],
             movable: vec![1.0; width],
+            frozen_by: Vec::new(),
         }
+    }
+
+    /// The movable mask for one clean row: slots frozen by that row's indicators are 0.
+    fn for_row(&self, clean: &[f32]) -> Vec<f32> {
+        let mut movable = self.movable.clone();
+        for (m, by) in movable.iter_mut().zip(&self.frozen_by) {
+            if by.is_some_and(|j| clean[j] != 0.0) {
+                *m = 0.0;
+            }
+        }
+        movable
     }
 }
 
@@ -145,9 +160,10 @@ pub fn attack(
     for (r, &label) in y.iter().enumerate() {
         let clean = &x[r * width..(r + 1) * width];
         let row = &mut out[r * width..(r + 1) * width];
+        let movable = constraints.for_row(clean);
         for _ in 0..attack.steps {
             input_gradient(layers, row, label, &mut grad);
-            for (g, m) in grad.iter_mut().zip(&constraints.movable) {
+            for (g, m) in grad.iter_mut().zip(&movable) {
                 *g *= m;
             }
             direction(attack.norm, &grad, &mut step);
@@ -295,6 +311,7 @@ mod tests {
                 lo: vec![0.6, -1.0],
                 hi: vec![0.75, 1.0],
                 movable: vec![1.0, 0.0],
+                frozen_by: Vec::new(),
             };
             let held = attack(&l, &x, &y, &boxed, &a);
             for r in 0..2 {
@@ -302,5 +319,19 @@ mod tests {
                 assert!((0.6..=0.75).contains(&held[r * 2]));
             }
         }
+    }
+
+    #[test]
+    fn a_slot_frozen_by_its_missing_indicator_stays_put() {
+        let l = layers();
+        let x = [0.0f32, 1.0, 0.5, 0.0];
+        let c = Constraints {
+            frozen_by: vec![Some(1), None],
+            movable: vec![1.0, 0.0],
+            ..Constraints::free(2)
+        };
+        let out = attack(&l, &x, &[0, 1], &c, &Attack::fgsm(Norm::Inf, 0.5));
+        assert_eq!(out[0], 0.0, "row 0's first slot is missing");
+        assert_ne!(out[2], 0.5, "row 1's first slot is present and moves");
     }
 }

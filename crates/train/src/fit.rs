@@ -113,6 +113,20 @@ pub struct FitOptions<'a> {
     /// Stop after this epoch even if more remain, as an interruption would; a later call
     /// with `resume` continues from the checkpoint.
     pub stop_after: Option<usize>,
+    /// Train on adversarial rows instead of clean ones.
+    pub adversarial: Option<Adversarial<'a>>,
+}
+
+/// Adversarial training as adversarially robust distillation (Madry et al. 2018; Goldblum
+/// et al. 2020): every batch's rows are replaced by PGD examples against the current
+/// network, aimed at the row's hard target (the teacher's top class, else its label), and
+/// the network learns the clean rows' targets on them.
+#[derive(Debug, Clone, Copy)]
+pub struct Adversarial<'a> {
+    /// The attack run on every batch.
+    pub attack: crate::evasion::Attack,
+    /// Where rows may move.
+    pub constraints: &'a crate::evasion::Constraints,
 }
 
 /// A trained network and how training went.
@@ -244,6 +258,17 @@ pub fn fit(
                 xb[i * train.width..(i + 1) * train.width]
                     .copy_from_slice(&train.x[r * train.width..(r + 1) * train.width]);
             }
+            if let Some(adv) = &options.adversarial {
+                let aim: Vec<usize> = batch.iter().map(|&r| hard_target(train, r)).collect();
+                let moved = crate::evasion::attack(
+                    &state.net.layers,
+                    &xb[..n * train.width],
+                    &aim,
+                    adv.constraints,
+                    &adv.attack,
+                );
+                xb[..n * train.width].copy_from_slice(&moved);
+            }
             state.net.forward(&xb[..n * train.width], n, &mut ws);
             let logits = &ws.acts[ws.acts.len() - 1];
             for (i, &r) in batch.iter().enumerate() {
@@ -328,6 +353,21 @@ pub fn fit(
         steps,
         sample_rate: bs as f64 / usable.len() as f64,
     })
+}
+
+/// The class an adversarial example is aimed away from: the teacher's top class, else the
+/// label.
+fn hard_target(train: &TransferSet<'_>, row: usize) -> usize {
+    let t = train.target(row);
+    match (t.soft, t.label) {
+        (Some(p), _) => p
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i),
+        (None, Some(y)) => y as usize,
+        (None, None) => 0,
+    }
 }
 
 /// Linear warm-up steps before the cosine decay: 1% of the run, at most 100 steps, so the
@@ -611,6 +651,7 @@ mod tests {
         };
         let p = params(20);
         let options = FitOptions {
+            adversarial: None,
             privacy: Some(DpSgd {
                 noise_multiplier: 1.0,
                 max_grad_norm: 1.0,
@@ -661,6 +702,7 @@ mod tests {
         let ckpt = dir.join("c.bin");
         let opts = FitOptions {
             privacy: None,
+            adversarial: None,
             checkpoint: Some(ckpt),
             resume: true,
             job_key: "job".into(),
@@ -670,6 +712,7 @@ mod tests {
         let full = fit(&params(8), &set, None, &FitOptions::default()).unwrap();
         let interrupted = FitOptions {
             privacy: None,
+            adversarial: None,
             stop_after: Some(3),
             ..opts
         };
@@ -678,6 +721,7 @@ mod tests {
         assert_ne!(partial.layers, full.layers);
         let opts = FitOptions {
             privacy: None,
+            adversarial: None,
             stop_after: None,
             ..interrupted
         };
@@ -687,6 +731,7 @@ mod tests {
         assert_eq!(resumed.history, full.history);
         let wrong = FitOptions {
             privacy: None,
+            adversarial: None,
             job_key: "other".into(),
             ..opts
         };

@@ -41,7 +41,7 @@ pub use encode::{
     EncoderOptions, MAX_LEVELS, encode_rows, fit_encoder, fit_encoder_with, raw_value,
 };
 pub use error::{ParamsError, Result, TrainError};
-pub use fit::{DpSgd, EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
+pub use fit::{Adversarial, DpSgd, EpochRecord, FitOptions, FitOutcome, TransferSet, fit};
 pub use gbdt::{GbdtHead, GbdtModel, GbdtNode, GbdtParams, GbdtRows, fit_gbdt};
 pub use gibbs::{GibbsParams, gibbs};
 pub use loss::{Target, loss_and_grad, soften};

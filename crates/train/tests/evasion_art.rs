@@ -45,6 +45,7 @@ fn fgsm_and_pgd_equal_art_to_1e_5() {
         lo: floats(&fixture["lo"]),
         hi: floats(&fixture["hi"]),
         movable: floats(&fixture["movable"]),
+        frozen_by: Vec::new(),
     };
     let mut moved = 0usize;
     for case in fixture["attacks"].as_array().unwrap() {
