@@ -133,6 +133,12 @@ pub(crate) struct ServeArgs {
     /// admin API is off). The token is never logged.
     #[arg(long)]
     pub(crate) admin_token_file: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long)]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long)]
+    pub(crate) tls_key: Option<PathBuf>,
     /// Directory of the prediction log (default "predictions"; predictions-<n>.jsonl, one
     /// request and answer per line).
     #[arg(long)]

@@ -22,6 +22,7 @@ mod predict;
 mod reply;
 mod settings;
 mod teacher_source;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub use oip::MAX_BODY_BYTES;
 pub use pii::{PiiAction, PiiPolicy};
 pub use settings::{LogSettings, MonitorResolved, ServeFlags, Settings, SettingsError};
 pub use teacher_source::{TeacherSource, teacher_for};
+pub use tls::{TlsError, acceptor};
 
 /// Serving errors.
 #[derive(Debug, thiserror::Error)]

@@ -45,12 +45,15 @@ pub enum Stopped {
     DeadlineReached(usize),
 }
 
-/// Serves `app` on `listener` until `stop` resolves, then drains within the deadline.
+/// Serves `app` on `listener` until `stop` resolves, then drains within the deadline; with
+/// `tls`, every connection is HTTPS, and a handshake that does not finish within
+/// [`Timeouts::idle`] (or fails) closes the connection.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     stop: impl Future<Output = ()>,
     timeouts: Timeouts,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Stopped {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -72,12 +75,39 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(app.clone());
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "connection closed with an error");
+                match &tls {
+                    None => {
+                        let connection =
+                            graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                        tokio::spawn(async move {
+                            if let Err(e) = connection.await {
+                                tracing::debug!(error = %e, "connection closed with an error");
+                            }
+                        });
                     }
-                });
+                    Some(acceptor) => {
+                        let handshake = acceptor.accept(stream);
+                        let (watcher, http) = (graceful.watcher(), http.clone());
+                        tokio::spawn(async move {
+                            let stream = match tokio::time::timeout(timeouts.idle, handshake).await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let connection =
+                                watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+                            if let Err(e) = connection.await {
+                                tracing::debug!(error = %e, "connection closed with an error");
+                            }
+                        });
+                    }
+                }
             }
             () = &mut stop => break,
         }

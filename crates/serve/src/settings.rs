@@ -47,6 +47,10 @@ pub struct ServeFlags {
     pub shadow_fraction: Option<f64>,
     /// `--admin-token-file`.
     pub admin_token_file: Option<PathBuf>,
+    /// `--tls-cert` (PEM chain).
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key` (PEM private key).
+    pub tls_key: Option<PathBuf>,
     /// `--log-dir`.
     pub log_dir: Option<PathBuf>,
     /// `--no-log`.
@@ -113,6 +117,8 @@ pub struct Settings {
     pub timeouts: crate::Timeouts,
     /// Per-client rate limits and quotas on inference (`None`: unlimited).
     pub limits: Option<crate::Limits>,
+    /// HTTPS certificate chain and key files (`None`: plain HTTP).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Live monitoring, resolved.
@@ -160,6 +166,17 @@ struct File {
     monitor: Option<MonitorFile>,
     timeouts: Option<TimeoutsFile>,
     limits: Option<crate::Limits>,
+    tls: Option<TlsFile>,
+}
+
+/// `[tls]`: serve HTTPS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFile {
+    /// PEM certificate chain, leaf first.
+    cert: PathBuf,
+    /// PEM private key of the leaf.
+    key: PathBuf,
 }
 
 /// `[timeouts]`: seconds the server waits on clients.
@@ -407,6 +424,16 @@ impl Settings {
         if let Some(l) = &file.limits {
             l.check().map_err(SettingsError)?;
         }
+        let tls = match (args.tls_cert.clone(), args.tls_key.clone(), file.tls) {
+            (Some(cert), Some(key), _) => Some((cert, key)),
+            (None, None, Some(t)) => Some((here(t.cert), here(t.key))),
+            (None, None, None) => None,
+            _ => {
+                return Err(SettingsError(
+                    "--tls-cert and --tls-key go together: give both, or neither (and [tls] cert and key in the file)".into(),
+                ));
+            }
+        };
         Ok(Settings {
             host: args
                 .host
@@ -429,6 +456,7 @@ impl Settings {
             monitor,
             timeouts,
             limits: file.limits,
+            tls,
         })
     }
 }

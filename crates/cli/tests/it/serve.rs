@@ -55,7 +55,10 @@ pub(crate) fn serve_env(dir: &std::path::Path, extra: &[&str], env: &[(&str, &st
         .read_line(&mut line)
         .unwrap();
     let base = line.split_whitespace().last().unwrap().to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    assert!(
+        base.starts_with("http://127.0.0.1:") || base.starts_with("https://127.0.0.1:"),
+        "{line}"
+    );
     Server { child, base }
 }
 

@@ -186,3 +186,93 @@ fn personal_data_is_hashed_masked_or_dropped_before_the_log_and_files_are_privat
         assert_eq!(mode(&file), 0o600);
     }
 }
+
+#[test]
+fn the_server_speaks_https_with_its_certificate_and_refuses_plain_http() {
+    let s = setup();
+    s.promoted_student();
+    let tls = crate::util::repo().join("tests/data/tls");
+    let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
+    let server = serve_env(
+        s.dir.path(),
+        &[
+            "--no-log",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let pem = std::fs::read(tls.join("ca.pem")).unwrap();
+    let trusted = ureq::tls::Certificate::from_pem(&pem).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+                    trusted,
+                ])))
+                .build(),
+        )
+        .build()
+        .into();
+    let ready = agent
+        .get(&format!("{}/v2/health/ready", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let mut answer = agent
+        .post(&format!("{}/v2/models/r/infer", server.base))
+        .header("content-type", "application/json")
+        .send(one_row("q"))
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let body: serde_json::Value =
+        serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["model_name"], "r", "{body}");
+    // A client that does not trust the certificate, and plain HTTP, get nothing.
+    let stranger = ureq::get(&format!("{}/v2/health/ready", server.base)).call();
+    assert!(
+        stranger.is_err(),
+        "an untrusted certificate must fail the handshake"
+    );
+    let plain = server.base.replacen("https://", "http://", 1);
+    assert!(
+        ureq::get(&format!("{plain}/v2/health/ready"))
+            .call()
+            .is_err()
+    );
+    // Still serving after both.
+    let again = agent
+        .get(&format!("{}/v2/health/live", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+
+    // Half a pair, or a file that is not PEM, is refused at start-up with exit 2.
+    let out = s.cmd(&["serve", "--port", "0", "--tls-cert", cert.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        crate::util::stderr(&out).contains("--tls-key"),
+        "{}",
+        crate::util::stderr(&out)
+    );
+    let junk = s.write("junk.pem", "not a key\n");
+    let out = s.cmd(&[
+        "serve",
+        "--port",
+        "0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        junk.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        crate::util::stderr(&out).contains("junk.pem"),
+        "{}",
+        crate::util::stderr(&out)
+    );
+}

@@ -64,6 +64,11 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         Some(m) => Some(monitor_settings(m, &models, &registry, &settings)?),
         None => None,
     };
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(distillery_serve::acceptor(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let actor = crate::registry_access::actor(&options);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -78,7 +83,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         let stop = stop_signal()?;
         {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "serving {} on http://{address}", served.join(", "))?;
+            writeln!(out, "serving {} on {scheme}://{address}", served.join(", "))?;
             out.flush()?;
         }
         tracing::info!(address = %address, models = %served.join(", "), "serving");
@@ -88,7 +93,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
                 let usable = token.clone().filter(|t| !t.starts_with("blake3:"));
                 let monitors =
                     distillery_serve::Monitors::start(m, usable).context("starting the monitor")?;
-                let _ = monitors.base_url.set(format!("http://{address}"));
+                let _ = monitors.base_url.set(format!("{scheme}://{address}"));
                 Some(monitors)
             }
             None => None,
@@ -104,9 +109,14 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             server = server.with_limits(limits);
         }
         let server = Arc::new(server);
-        let stopped =
-            distillery_serve::serve(listener, app(Arc::clone(&server)), stop, settings.timeouts)
-                .await;
+        let stopped = distillery_serve::serve(
+            listener,
+            app(Arc::clone(&server)),
+            stop,
+            settings.timeouts,
+            tls,
+        )
+        .await;
         let drained = match stopped {
             distillery_serve::Stopped::Drained => "requests drained",
             distillery_serve::Stopped::DeadlineReached(_) => {
@@ -279,6 +289,8 @@ fn flags(args: &ServeArgs) -> ServeFlags {
         shadow: args.shadow.clone(),
         shadow_fraction: args.shadow_fraction,
         admin_token_file: args.admin_token_file.clone(),
+        tls_cert: args.tls_cert.clone(),
+        tls_key: args.tls_key.clone(),
         log_dir: args.log_dir.clone(),
         no_log: args.no_log,
         log_policy: args.log_policy.clone(),
