@@ -241,7 +241,7 @@ fn default_validation_fraction() -> f64 {
     0.1
 }
 
-/// `[teacher]`: exactly one of `onnx`, `columns`, `train`.
+/// `[teacher]`: exactly one of `onnx`, `columns`, `train`, `url`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeacherSection {
@@ -254,6 +254,20 @@ pub struct TeacherSection {
     /// Train a teacher from the labels (gradient-boosted trees by default, or a large MLP).
     #[serde(default)]
     pub train: Option<TeacherTraining>,
+    /// A teacher served over the Open Inference Protocol (`http://host:port/v2/models/name`:
+    /// Triton, KServe, MLServer, `distillery serve`), asked in batches.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Remote teacher: rows per request (default 1024).
+    #[serde(default)]
+    pub batch_rows: Option<usize>,
+    /// Remote teacher: requests in flight at once (default 4).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    /// Remote teacher: extra attempts for a request that failed in transport or got 429 or
+    /// 5xx, with back-off (default 4).
+    #[serde(default)]
+    pub retries: Option<usize>,
     /// Columns fed to the ONNX teacher, in order (default: the model's metadata, else all
     /// feature columns in file order).
     #[serde(default)]
@@ -671,15 +685,36 @@ impl Recipe {
             self.teacher.onnx.is_some(),
             self.teacher.columns.is_some(),
             self.teacher.train.is_some(),
+            self.teacher.url.is_some(),
         ];
         match sources.iter().filter(|s| **s).count() {
             1 => {}
             0 => invalid_recipe!(
-                "{path}: [teacher] needs one source: onnx = \"model.onnx\", columns = \"prefix_\" or train = {{ kind = \"gbdt\" }}"
+                "{path}: [teacher] needs one source: onnx = \"model.onnx\", columns = \"prefix_\", train = {{ kind = \"gbdt\" }} or url = \"http://host:port/v2/models/name\""
             ),
             _ => invalid_recipe!(
-                "{path}: [teacher] has more than one source; keep exactly one of onnx, columns, train"
+                "{path}: [teacher] has more than one source; keep exactly one of onnx, columns, train, url"
             ),
+        }
+        let remote_knobs = [
+            self.teacher.batch_rows.is_some(),
+            self.teacher.concurrency.is_some(),
+            self.teacher.retries.is_some(),
+        ];
+        if self.teacher.url.is_none() && remote_knobs.iter().any(|k| *k) {
+            invalid_recipe!(
+                "{path}: [teacher] batch_rows, concurrency and retries apply to a url teacher only"
+            );
+        }
+        if let Some(url) = &self.teacher.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            invalid_recipe!(
+                "{path}: [teacher] url = {url:?} must start with http:// or https://, e.g. \"http://localhost:8080/v2/models/teacher\""
+            );
+        }
+        if self.teacher.batch_rows == Some(0) || self.teacher.concurrency == Some(0) {
+            invalid_recipe!("{path}: [teacher] batch_rows and concurrency must be at least 1");
         }
         if let Some(name) = &self.name {
             distillery_registry::model_name(name)

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use distillery_runtime::{Provenance, Scratch, Student};
 use distillery_teacher::{
-    ColumnsTeacher, MlpTeacher, OnnxModel, OnnxOptions, OnnxTeacher, Teacher,
+    ColumnsTeacher, MlpTeacher, OnnxModel, OnnxOptions, OnnxTeacher, RemoteOptions, RemoteTeacher,
+    Teacher,
 };
 use distillery_train::{
     DistillParams, FitOptions, GibbsParams, MungeParams, TransferSet, ValidDistillParams,
@@ -84,6 +85,9 @@ pub fn build(
         )
         .with_context(|| format!("feeding teacher {}", path.display()))?;
         return from_onnx(teacher, data, None);
+    }
+    if let Some(url) = &t.url {
+        return from_remote(url, t, data);
     }
     if let Some(prefix) = &t.columns {
         let teacher = ColumnsTeacher::new(prefix, &data.labels.classes, t.scores);
@@ -237,6 +241,59 @@ fn from_onnx(
         identity: format!("onnx:{}", teacher.model.file_hash),
         parameters: None,
         bytes: Some(teacher.model.bytes),
+        latency_us: Some(latency),
+        in_house: None,
+        labeller: Some(Box::new(teacher)),
+    })
+}
+
+/// A teacher behind an Open Inference Protocol endpoint, asked in batches with retries.
+fn from_remote(
+    url: &str,
+    t: &crate::recipe::TeacherSection,
+    data: &Prepared,
+) -> Result<TeacherOutputs> {
+    let defaults = RemoteOptions {
+        batch_rows: 1024,
+        concurrency: 4,
+        retries: 4,
+    };
+    let teacher = RemoteTeacher::new(url, data.features.clone(), &data.labels.classes)
+        .with_options(RemoteOptions {
+            batch_rows: t.batch_rows.unwrap_or(defaults.batch_rows),
+            concurrency: t.concurrency.unwrap_or(defaults.concurrency),
+            retries: t.retries.unwrap_or(defaults.retries),
+        });
+    let started = std::time::Instant::now();
+    let train = teacher.label(&data.train_table, &data.train_rows)?;
+    let validation = teacher.label(&data.train_table, &data.val_rows)?;
+    let test = teacher.label(data.test_table(), &data.test_rows)?;
+    let rows = data.train_rows.len() + data.val_rows.len() + data.test_rows.len();
+    let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    tracing::info!(%url, rows, rows_per_second = rate, "remote teacher labelled the data");
+    // One row per request, as a client would ask: the network's cost is part of it. Five
+    // calls, not thousands: the teacher is someone's server.
+    let table = data.test_table();
+    let mut times: Vec<f64> = data
+        .test_rows
+        .iter()
+        .take(5)
+        .map(|&r| {
+            let t = std::time::Instant::now();
+            let _ = std::hint::black_box(teacher.label(table, &[r]));
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let latency = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
+    Ok(TeacherOutputs {
+        train,
+        validation,
+        test,
+        kind: format!("Open Inference Protocol teacher at {url} ({rate:.0} rows/s)"),
+        identity: format!("url:{url}"),
+        parameters: None,
+        bytes: None,
         latency_us: Some(latency),
         in_house: None,
         labeller: Some(Box::new(teacher)),

@@ -48,7 +48,7 @@ pub use columns::{SUM_TOLERANCE, read_soft_labels, soft_label_columns};
 pub use error::{Result, TeacherError};
 pub use feed::TeacherFeed;
 pub use onnx::{OnnxModel, OnnxOptions};
-pub use remote::{REMOTE_TIMEOUT, RemoteTeacher};
+pub use remote::{REMOTE_TIMEOUT, RemoteOptions, RemoteTeacher};
 pub use rows::{ColumnsTeacher, OnnxTeacher, Teacher, class_order, reorder};
 
 /// Whether a teacher's output holds probabilities or logits.

@@ -18,6 +18,7 @@ mod estimate;
 mod evaluate;
 mod init;
 mod live;
+mod network_teacher;
 mod predict;
 mod privacy;
 mod quality;
