@@ -58,6 +58,18 @@ pub struct EvasionPoint {
     pub most_attacked: Vec<AttackedFeature>,
 }
 
+impl EvasionPoint {
+    /// The three columns attacks leaned on most: "age 25%, fnlwgt 18%, sex 9%".
+    pub fn most_attacked_line(&self) -> String {
+        self.most_attacked
+            .iter()
+            .take(3)
+            .map(|f| format!("{} {:.0}%", f.name, 100.0 * f.share))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A column and how often successful attacks leaned on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttackedFeature {
@@ -86,13 +98,7 @@ impl EvasionAudit {
                 (Some(a), None) => format!("; teacher {a:.4}"),
                 _ => String::new(),
             };
-            let most = p
-                .most_attacked
-                .iter()
-                .take(3)
-                .map(|f| format!("{} {:.0}%", f.name, 100.0 * f.share))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let most = p.most_attacked_line();
             out.push(format!(
                 "  ε = {:<5} robust accuracy {:.4} (numbers only {:.4}), flipped {:.3}{teacher}{}",
                 p.epsilon,
@@ -135,13 +141,7 @@ impl EvasionAudit {
             v.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
         };
         for p in &self.curve {
-            let most = p
-                .most_attacked
-                .iter()
-                .take(3)
-                .map(|f| format!("{} {:.0}%", f.name, 100.0 * f.share))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let most = p.most_attacked_line();
             s.push_str(&format!(
                 "| {} | {:.4} | {:.4} | {:.3} | {} | {} | {} |\n",
                 p.epsilon,
