@@ -1,8 +1,9 @@
-"""The evaluation's capital-loss finding and its fix: the demo recipe as it is, and with
-`[student] value_levels = ["capital-loss", "capital-gain"]` (each frequent exact value of
-those columns gets its own one-hot slot, so the student can learn the exact split points
-the LightGBM teacher uses). Prints each run's model lines, largest slice gap and weak
-slices.
+"""The evaluation's capital-loss finding and its fix: the demo recipe without value levels,
+with `[student] value_levels = ["capital-loss", "capital-gain"]` (each frequent exact value
+of those columns gets its own one-hot slot, so the student can learn the exact split points
+the LightGBM teacher uses), and as the demo runs it now (`point_mass_levels`, on by default,
+finds both columns by their mass at 0). Prints each run's model lines, largest slice gap and
+weak slices.
 
 Usage: python3 bench/capital_levels.py   (after `cargo build --release -p distillery`)
 """
@@ -19,8 +20,11 @@ recipe = open(os.path.join(demo, "recipe.toml")).read()
 for name in ("train.csv.gz", "test.csv.gz", "teacher.onnx"):
     recipe = recipe.replace(f'"{name}"', '"' + os.path.join(demo, name).replace("\\", "/") + '"')
 variants = {
-    "as in the demo": recipe,
-    "with value_levels": recipe.replace("hidden = [64]", 'hidden = [64]\nvalue_levels = ["capital-loss", "capital-gain"]'),
+    "without value levels": recipe.replace("hidden = [64]", "hidden = [64]\npoint_mass_levels = false"),
+    "with value_levels named": recipe.replace(
+        "hidden = [64]",
+        'hidden = [64]\npoint_mass_levels = false\nvalue_levels = ["capital-loss", "capital-gain"]'),
+    "as in the demo (point-mass levels, the default)": recipe,
 }
 for i, (name, text) in enumerate(variants.items()):
     path = os.path.join(out, f"recipe{i}.toml")
