@@ -35,6 +35,8 @@ pub struct Server {
     pub monitors: Option<crate::Monitors>,
     /// Per-client rate limits and quotas, when `[limits]` is set.
     pub(crate) limiter: Option<crate::limits::Limiter>,
+    /// The extraction-sweep rule, under `[extraction]`.
+    pub(crate) sweep: Option<crate::sweep::SweepWatch>,
 }
 
 impl Server {
@@ -60,6 +62,7 @@ impl Server {
             batcher: None,
             monitors: None,
             limiter: None,
+            sweep: None,
         }
     }
 
@@ -67,6 +70,13 @@ impl Server {
     #[must_use]
     pub fn with_limits(mut self, limits: crate::Limits) -> Server {
         self.limiter = Some(crate::limits::Limiter::new(limits));
+        self
+    }
+
+    /// Watches each client for queries that sweep the input space (`[extraction]`).
+    #[must_use]
+    pub fn with_sweep_rule(mut self, rule: crate::SweepRule) -> Server {
+        self.sweep = Some(crate::sweep::SweepWatch::new(rule));
         self
     }
 

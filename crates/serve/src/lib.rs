@@ -21,6 +21,7 @@ mod pii;
 mod predict;
 mod reply;
 mod settings;
+mod sweep;
 mod teacher_source;
 mod tls;
 
@@ -42,6 +43,7 @@ pub use monitor::{AlertAction, MonitorSettings, Monitors, TeacherFactory};
 pub use oip::MAX_BODY_BYTES;
 pub use pii::{PiiAction, PiiPolicy};
 pub use settings::{LogSettings, MonitorResolved, ServeFlags, Settings, SettingsError};
+pub use sweep::SweepRule;
 pub use teacher_source::{TeacherSource, teacher_for};
 pub use tls::{TlsError, acceptor};
 

@@ -189,9 +189,8 @@ impl Limiter {
 
 /// The client a request is charged to: a hash of its bearer token (tokens are never kept),
 /// or "anonymous".
-fn client_of(request: &Request) -> String {
-    request
-        .headers()
+pub(crate) fn client_of(headers: &axum::http::HeaderMap) -> String {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -213,7 +212,7 @@ pub(crate) async fn limit(
     if request.method() != axum::http::Method::POST || !request.uri().path().ends_with("/infer") {
         return next.run(request).await;
     }
-    match limiter.check(&client_of(&request), Instant::now()) {
+    match limiter.check(&client_of(request.headers()), Instant::now()) {
         Verdict::Allow => next.run(request).await,
         Verdict::Limited {
             reason,

@@ -275,6 +275,14 @@ async fn metrics(
         out.sample(name, &[("reason", "rate")], l.limited_rate.load(Relaxed));
         out.sample(name, &[("reason", "quota")], l.limited_quota.load(Relaxed));
     }
+    if let Some(watch) = &server.sweep {
+        out.single(
+            "distillery_extraction_suspects_total",
+            Kind::Counter,
+            "Clients flagged by [extraction]: most of their recent rows lie far from the training data.",
+            watch.suspects.load(std::sync::atomic::Ordering::Relaxed),
+        );
+    }
     if let Some(b) = &server.batcher {
         use std::sync::atomic::Ordering::Relaxed;
         out.single(

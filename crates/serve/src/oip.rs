@@ -210,6 +210,17 @@ async fn infer_version(
     if let Some(o) = a.canary {
         server.observe_canary(name, o);
     }
+    if let (Some(watch), Some(off)) = (&server.sweep, &a.off_profile) {
+        let client = crate::limits::client_of(headers);
+        if let Some(share) = watch.observe(&client, off) {
+            tracing::warn!(
+                client = %client,
+                model = %name,
+                off_profile_share = share,
+                "possible extraction sweep: most of this client's recent rows lie far from the training data"
+            );
+        }
+    }
     let label = if m.by_name.contains_key(name) {
         name
     } else {
@@ -278,6 +289,8 @@ struct Answered {
     observed: Option<Record>,
     /// True when the monitor samples this request.
     watched: bool,
+    /// Per row, whether it is off the training profile (with `[extraction]`).
+    off_profile: Option<Vec<bool>>,
 }
 
 impl Answered {
@@ -292,6 +305,7 @@ impl Answered {
             canary: None,
             observed: None,
             watched: false,
+            off_profile: None,
         }
     }
 }
@@ -442,6 +456,11 @@ async fn answer(
                     millis,
                 }
             });
+            let off_profile = server.sweep.as_ref().and_then(|watch| {
+                crate::predict::decode(&served.student, &request)
+                    .ok()
+                    .map(|rows| crate::predict::off_profile(&served.student, &rows, watch.z()))
+            });
             let response = crate::binary::respond(&request, &v);
             let watched = server
                 .monitors
@@ -475,6 +494,7 @@ async fn answer(
                 canary,
                 observed,
                 watched,
+                off_profile,
             }
         }
         Err(message) => {

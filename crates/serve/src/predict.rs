@@ -219,6 +219,17 @@ pub(crate) fn decode<'r>(student: &Student, request: &'r Value) -> Result<Rows<'
     })
 }
 
+/// Per row, whether it is off the training profile (see [`crate::sweep`]).
+pub(crate) fn off_profile(student: &Student, rows: &Rows<'_>, z: f64) -> Vec<bool> {
+    let mut row = Vec::with_capacity(rows.columns.len());
+    (0..rows.n)
+        .map(|r| {
+            rows.row(r, &mut row);
+            crate::sweep::off_profile(student, &row, z)
+        })
+        .collect()
+}
+
 /// Class probabilities (`n × classes`) row by row, through the fused sparse path.
 pub(crate) fn predict_each(student: &Student, rows: &Rows<'_>) -> Result<Vec<f32>, String> {
     let k = student.classes().len();

@@ -119,6 +119,8 @@ pub struct Settings {
     pub limits: Option<crate::Limits>,
     /// HTTPS certificate chain and key files (`None`: plain HTTP).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The extraction-sweep rule (`None`: off).
+    pub extraction: Option<crate::SweepRule>,
 }
 
 /// Live monitoring, resolved.
@@ -167,6 +169,7 @@ struct File {
     timeouts: Option<TimeoutsFile>,
     limits: Option<crate::Limits>,
     tls: Option<TlsFile>,
+    extraction: Option<crate::SweepRule>,
 }
 
 /// `[tls]`: serve HTTPS.
@@ -424,6 +427,9 @@ impl Settings {
         if let Some(l) = &file.limits {
             l.check().map_err(SettingsError)?;
         }
+        if let Some(e) = &file.extraction {
+            e.check().map_err(SettingsError)?;
+        }
         let tls = match (args.tls_cert.clone(), args.tls_key.clone(), file.tls) {
             (Some(cert), Some(key), _) => Some((cert, key)),
             (None, None, Some(t)) => Some((here(t.cert), here(t.key))),
@@ -457,6 +463,7 @@ impl Settings {
             timeouts,
             limits: file.limits,
             tls,
+            extraction: file.extraction,
         })
     }
 }

@@ -276,3 +276,117 @@ fn the_server_speaks_https_with_its_certificate_and_refuses_plain_http() {
         crate::util::stderr(&out)
     );
 }
+
+/// `rows` of the Adult sample as one Open Inference Protocol request, one tensor per
+/// column, with `pick(column, row)` choosing each cell.
+fn adult_request(
+    header: &[String],
+    numeric: &[bool],
+    rows: usize,
+    mut pick: impl FnMut(usize, usize) -> serde_json::Value,
+) -> String {
+    let inputs: Vec<serde_json::Value> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| name.as_str() != "income-per-year")
+        .map(|(c, name)| {
+            let data: Vec<serde_json::Value> = (0..rows).map(|r| pick(c, r)).collect();
+            let datatype = if numeric[c] { "FP64" } else { "BYTES" };
+            serde_json::json!({"name": name, "shape": [rows, 1], "datatype": datatype, "data": data})
+        })
+        .collect();
+    serde_json::json!({ "inputs": inputs }).to_string()
+}
+
+#[test]
+fn a_client_sweeping_the_input_space_is_flagged_and_ordinary_traffic_is_not() {
+    let s = setup();
+    s.promoted_student();
+    let text = std::fs::read_to_string(crate::util::data("adult_sample.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let cells: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(|c| c.trim().to_string()).collect())
+        .collect();
+    let numeric: Vec<bool> = (0..header.len())
+        .map(|c| cells.iter().all(|r| r[c].parse::<f64>().is_ok()))
+        .collect();
+    let config = s.write(
+        "serve.toml",
+        "[extraction]\nwindow_rows = 50\nmax_off_profile_share = 0.5\n",
+    );
+    let server = serve_env(
+        s.dir.path(),
+        &["--no-log", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let url = format!("{}/v2/models/r/infer", server.base);
+    let send = |token: &str, body: String| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("authorization", &format!("Bearer {token}"))
+            .send(body)
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(status, 200, "{}", r.body_mut().read_to_string().unwrap());
+    };
+    // Alice sends real rows.
+    send(
+        "alice",
+        adult_request(&header, &numeric, 60, |c, r| {
+            if numeric[c] {
+                serde_json::json!(cells[r][c].parse::<f64>().unwrap())
+            } else {
+                serde_json::json!(cells[r][c])
+            }
+        }),
+    );
+    // Mallory draws every number uniformly over its range in the file, as a copier
+    // without data would, and real categories.
+    let mut seed = 7u64;
+    let mut uniform = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let ranges: Vec<(f64, f64)> = (0..header.len())
+        .map(|c| {
+            let v = cells.iter().filter_map(|r| r[c].parse::<f64>().ok());
+            v.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            })
+        })
+        .collect();
+    send(
+        "mallory",
+        adult_request(&header, &numeric, 60, |c, r| {
+            if numeric[c] {
+                let (lo, hi) = ranges[c];
+                serde_json::json!(lo + uniform() * (hi - lo))
+            } else {
+                serde_json::json!(cells[(r * 7) % cells.len()][c])
+            }
+        }),
+    );
+    let (_, metrics) = crate::serve::get(&format!("{}/metrics", server.base));
+    assert!(
+        metrics.contains("distillery_extraction_suspects_total 1\n"),
+        "one client flagged: {metrics}"
+    );
+    // Bad settings are refused at start-up with exit 2.
+    let bad = s.write("bad.toml", "[extraction]\nmax_off_profile_share = 2\n");
+    let out = s.cmd(&["serve", "--port", "0", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::util::stderr(&out).contains("max_off_profile_share"));
+}

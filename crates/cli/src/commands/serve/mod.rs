@@ -108,6 +108,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         if let Some(limits) = settings.limits {
             server = server.with_limits(limits);
         }
+        if let Some(rule) = settings.extraction {
+            server = server.with_sweep_rule(rule);
+        }
         let server = Arc::new(server);
         let stopped = distillery_serve::serve(
             listener,
