@@ -33,6 +33,7 @@ pub mod evaluate;
 mod extraction;
 mod gbdt_teacher;
 pub mod latency;
+mod lira;
 mod measure;
 mod membership;
 mod memory;

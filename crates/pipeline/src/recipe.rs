@@ -115,6 +115,9 @@ pub struct EvaluateSection {
     /// Measure the student's extraction curve (queries → a clone's fidelity): about ten
     /// small trainings (default false).
     pub extraction: bool,
+    /// Shadow students for the likelihood-ratio membership attack (LiRA) on the student;
+    /// 0 = off (default). 16 is a good start.
+    pub shadow_models: usize,
 }
 
 impl Default for EvaluateSection {
@@ -129,6 +132,7 @@ impl Default for EvaluateSection {
             feature_groups: Default::default(),
             sensitive: Vec::new(),
             extraction: false,
+            shadow_models: 0,
         }
     }
 }
@@ -757,6 +761,12 @@ impl Recipe {
     /// Checks `[evaluate]` and `[quality] label_issues`.
     fn check_evaluate(&self, path: &str) -> Result<()> {
         let e = &self.evaluate;
+        if (1..4).contains(&e.shadow_models) || e.shadow_models > 256 {
+            invalid_recipe!(
+                "{path}: [evaluate] shadow_models = {} must be 0 (off) or between 4 and 256; each row needs shadows that trained on it and shadows that did not",
+                e.shadow_models
+            );
+        }
         for spec in &e.slices {
             distillery_eval::slices::SliceSpec::parse(spec)
                 .map_err(|m| recipe_error!("{path}: [evaluate] slices: {m}"))?;

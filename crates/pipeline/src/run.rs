@@ -100,6 +100,23 @@ pub fn run(
         &fitted.student,
         &fitted.scratch,
     );
+    let shadows = recipe.evaluate.shadow_models;
+    if shadows > 0 {
+        options.progress.stage(&format!(
+            "membership inference: training {shadows} shadow students (LiRA)"
+        ));
+        let lira = crate::lira::attack(
+            recipe,
+            &labelled.checked.data,
+            &labelled.teacher,
+            &fitted.student,
+            fitted.student_fit.best_epoch,
+            shadows,
+        )?;
+        if let (Some(report), Some(attack)) = (&mut evaluated.report.membership, lira) {
+            report.attacks.push(attack);
+        }
+    }
     evaluated.report.seconds = started.elapsed().as_secs_f64();
     let run_dir = write(recipe, recipe_text, &labelled, &fitted, &evaluated, options)?;
     labelled.checkpoints.remove();

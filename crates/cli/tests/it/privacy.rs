@@ -227,3 +227,48 @@ fn a_sensitive_column_that_is_not_in_the_data_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("'gender'"), "{}", stderr(&out));
 }
+
+#[test]
+fn lira_finds_the_members_of_an_over_fitted_student_that_a_loss_threshold_misses() {
+    let s = setup();
+    let sample = crate::util::data("adult_sample.csv");
+    let recipe = |shadows: usize| {
+        format!(
+            "[data]\ntrain = {:?}\ntarget = \"income-per-year\"\ntest_fraction = 0.5\nvalidation_fraction = 0.0\n\n[teacher]\ntrain = {{ kind = \"gbdt\" }}\n\n[student]\nhidden = [128, 128]\n\n[distill]\nepochs = 200\npatience = 0\naugment = \"none\"\nsoft_weight = 0.0\n\n[evaluate]\nshadow_models = {shadows}\ndiscover = false\n",
+            sample.display()
+        )
+    };
+    let path = s.write("over.toml", &recipe(8));
+    let out = s.cmd(&["run", path.to_str().unwrap(), "--json", "--no-register"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    let attacks = r["membership"]["attacks"].as_array().unwrap();
+    let find = |attack: &str| {
+        attacks
+            .iter()
+            .find(|a| a["model"] == "student" && a["attack"] == attack)
+            .unwrap_or_else(|| panic!("no student {attack} attack in {attacks:?}"))
+    };
+    let (lira, loss) = (find("lira (8 shadows)"), find("loss"));
+    let auc = |a: &serde_json::Value| a["auc"].as_f64().unwrap();
+    let tpr = |a: &serde_json::Value| a["tpr_at_1_pct_fpr"].as_f64().unwrap();
+    assert!(auc(lira) > 0.6, "LiRA AUC {}", auc(lira));
+    assert!(
+        auc(lira) > auc(loss) + 0.05,
+        "LiRA {} vs loss {}",
+        auc(lira),
+        auc(loss)
+    );
+    assert!(
+        tpr(lira) > tpr(loss),
+        "at 1% FPR: LiRA {} vs loss {}",
+        tpr(lira),
+        tpr(loss)
+    );
+    assert!(lira["members"].as_u64().unwrap() > 500 && lira["non_members"].as_u64().unwrap() > 500);
+    // Too few shadows to have both sides for every row is refused.
+    let few = s.write("few.toml", &recipe(2));
+    let out = s.cmd(&["run", few.to_str().unwrap(), "--no-register"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("shadow_models"), "{}", stderr(&out));
+}
