@@ -56,8 +56,19 @@ impl MembershipReport {
                 )
             })
             .collect();
+        let lira = self
+            .attacks
+            .iter()
+            .find(|a| a.attack.starts_with("lira"))
+            .map(|a| {
+                format!(
+                    "; {} on the {}: AUC {:.3} (TPR {:.3} at 1% FPR)",
+                    a.attack, a.model, a.auc, a.tpr_at_1_pct_fpr
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "membership inference (loss attack, AUC; 0.5 = no leak): {}\n",
+            "membership inference (loss attack, AUC; 0.5 = no leak): {}{lira}\n",
             parts.join(", ")
         )
     }
