@@ -37,6 +37,8 @@ pub struct Server {
     pub(crate) limiter: Option<crate::limits::Limiter>,
     /// The extraction-sweep rule, under `[extraction]`.
     pub(crate) sweep: Option<crate::sweep::SweepWatch>,
+    /// Connections closed at accept because `[connections] max` were open.
+    pub connections_refused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Server {
@@ -63,6 +65,7 @@ impl Server {
             monitors: None,
             limiter: None,
             sweep: None,
+            connections_refused: Arc::default(),
         }
     }
 

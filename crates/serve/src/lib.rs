@@ -36,7 +36,7 @@ pub use app::app;
 pub use batch::Batching;
 pub use guard::{CanaryObservation, Guardrails, Window};
 pub use limits::Limits;
-pub use listen::{Stopped, Timeouts, serve};
+pub use listen::{Connections, ListenOptions, Stopped, Timeouts, serve};
 pub use log::{Policy, PredictionLog};
 pub use metrics::Metrics;
 pub use monitor::{AlertAction, MonitorSettings, Monitors, TeacherFactory};

@@ -35,6 +35,57 @@ impl Default for Timeouts {
     }
 }
 
+/// What one server accepts: how many connections at once and how many headers a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connections {
+    /// Connections open at once; one more is closed at accept and counted (default 1024).
+    #[serde(default = "default_max_connections")]
+    pub max: usize,
+    /// Headers in one request; more get 431 (default 64).
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_max_headers() -> usize {
+    64
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            max: default_max_connections(),
+            max_headers: default_max_headers(),
+        }
+    }
+}
+
+/// Everything [`serve`] needs besides the listener, the app and the stop signal.
+#[derive(Default)]
+pub struct ListenOptions {
+    /// How long clients may idle and requests may drain.
+    pub timeouts: Timeouts,
+    /// Connection and header limits.
+    pub connections: Connections,
+    /// Counts the connections closed because `connections.max` were open.
+    pub refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// HTTPS, when set.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// Holds one of the open-connection slots until the connection ends.
+struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// How the server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -52,14 +103,21 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     stop: impl Future<Output = ()>,
-    timeouts: Timeouts,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    options: ListenOptions,
 ) -> Stopped {
+    let ListenOptions {
+        timeouts,
+        connections,
+        refused,
+        tls,
+    } = options;
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(timeouts.idle)
+        .max_headers(connections.max_headers)
         .keep_alive(true);
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -73,6 +131,14 @@ pub async fn serve(
                         continue;
                     }
                 };
+                if open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= connections.max {
+                    open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(max = connections.max, "too many open connections; closed a new one");
+                    drop(stream);
+                    continue;
+                }
+                let slot = Slot(std::sync::Arc::clone(&open));
                 let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(app.clone());
                 match &tls {
@@ -80,6 +146,7 @@ pub async fn serve(
                         let connection =
                             graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                         tokio::spawn(async move {
+                            let _slot = slot;
                             if let Err(e) = connection.await {
                                 tracing::debug!(error = %e, "connection closed with an error");
                             }
@@ -89,6 +156,7 @@ pub async fn serve(
                         let handshake = acceptor.accept(stream);
                         let (watcher, http) = (graceful.watcher(), http.clone());
                         tokio::spawn(async move {
+                            let _slot = slot;
                             let stream = match tokio::time::timeout(timeouts.idle, handshake).await {
                                 Ok(Ok(stream)) => stream,
                                 Ok(Err(e)) => {

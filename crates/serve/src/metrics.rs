@@ -275,6 +275,14 @@ async fn metrics(
         out.sample(name, &[("reason", "rate")], l.limited_rate.load(Relaxed));
         out.sample(name, &[("reason", "quota")], l.limited_quota.load(Relaxed));
     }
+    out.single(
+        "distillery_connections_refused_total",
+        Kind::Counter,
+        "Connections closed at accept because [connections] max were open.",
+        server
+            .connections_refused
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     if let Some(watch) = &server.sweep {
         out.single(
             "distillery_extraction_suspects_total",

@@ -121,6 +121,8 @@ pub struct Settings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The extraction-sweep rule (`None`: off).
     pub extraction: Option<crate::SweepRule>,
+    /// Connection and header limits.
+    pub connections: crate::Connections,
 }
 
 /// Live monitoring, resolved.
@@ -170,6 +172,7 @@ struct File {
     limits: Option<crate::Limits>,
     tls: Option<TlsFile>,
     extraction: Option<crate::SweepRule>,
+    connections: Option<crate::Connections>,
 }
 
 /// `[tls]`: serve HTTPS.
@@ -430,6 +433,12 @@ impl Settings {
         if let Some(e) = &file.extraction {
             e.check().map_err(SettingsError)?;
         }
+        let connections = file.connections.unwrap_or_default();
+        if connections.max == 0 || connections.max_headers == 0 {
+            return Err(SettingsError(
+                "[connections] max and max_headers must be at least 1".into(),
+            ));
+        }
         let tls = match (args.tls_cert.clone(), args.tls_key.clone(), file.tls) {
             (Some(cert), Some(key), _) => Some((cert, key)),
             (None, None, Some(t)) => Some((here(t.cert), here(t.key))),
@@ -464,6 +473,7 @@ impl Settings {
             limits: file.limits,
             tls,
             extraction: file.extraction,
+            connections,
         })
     }
 }

@@ -390,3 +390,59 @@ fn a_client_sweeping_the_input_space_is_flagged_and_ordinary_traffic_is_not() {
     assert_eq!(out.status.code(), Some(2));
     assert!(crate::util::stderr(&out).contains("max_off_profile_share"));
 }
+
+#[test]
+fn connections_past_the_cap_are_closed_and_counted_and_the_server_recovers() {
+    use std::io::{Read, Write};
+    let s = setup();
+    s.promoted_student();
+    let config = s.write("serve.toml", "[connections]\nmax = 2\nmax_headers = 8\n");
+    let server = serve_env(
+        s.dir.path(),
+        &["--no-log", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let address = server.base.trim_start_matches("http://").to_string();
+    // Two idle clients hold both slots; a third gets its connection closed unanswered.
+    let held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(&address).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut third = std::net::TcpStream::connect(&address).unwrap();
+    third
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let _ = third.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = third.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    // Once the idle clients leave, the server answers again and has counted the refusal.
+    drop(held);
+    let metrics = crate::util::eventually("a free slot", || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent.get(&format!("{}/metrics", server.base)).call().ok()?;
+        Some(r.body_mut().read_to_string().unwrap())
+    });
+    let refused: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("distillery_connections_refused_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(refused >= 1.0, "{metrics}");
+    // A request with more headers than allowed gets 431.
+    let mut many = std::net::TcpStream::connect(&address).unwrap();
+    many.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut request = String::from("GET /v2/health/live HTTP/1.1\r\nhost: x\r\n");
+    for i in 0..20 {
+        request.push_str(&format!("x-extra-{i}: {i}\r\n"));
+    }
+    request.push_str("connection: close\r\n\r\n");
+    many.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = many.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}

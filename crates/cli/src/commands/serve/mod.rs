@@ -112,14 +112,14 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             server = server.with_sweep_rule(rule);
         }
         let server = Arc::new(server);
-        let stopped = distillery_serve::serve(
-            listener,
-            app(Arc::clone(&server)),
-            stop,
-            settings.timeouts,
+        let options = distillery_serve::ListenOptions {
+            timeouts: settings.timeouts,
+            connections: settings.connections,
+            refused: Arc::clone(&server.connections_refused),
             tls,
-        )
-        .await;
+        };
+        let stopped =
+            distillery_serve::serve(listener, app(Arc::clone(&server)), stop, options).await;
         let drained = match stopped {
             distillery_serve::Stopped::Drained => "requests drained",
             distillery_serve::Stopped::DeadlineReached(_) => {
