@@ -220,7 +220,8 @@ pub fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
     let encoder_options = EncoderOptions {
         value_levels: value_levels.clone(),
         numeric_bins: recipe.student.numeric_bins,
-        point_mass_levels: recipe.student.point_mass_levels,
+        point_mass_levels: recipe.student.point_mass_levels
+            && split.train.len() >= crate::recipe::POINT_MASS_MIN_ROWS,
     };
     let encoder = fit_encoder_with(&train_table, &features, &split.train, &encoder_options)?;
     let test_source = test_table.as_ref().unwrap_or(&train_table);

@@ -32,7 +32,7 @@ pub struct EncoderOptions {
     /// (binary, or nearly constant) gets none.
     pub numeric_bins: usize,
     /// Also give value levels to every numeric feature with a point mass: one value holds at
-    /// least half the training rows and the column has more than two values (amounts that
+    /// least half the training rows and the column has more than ten values (amounts that
     /// are mostly zero, such as capital gains).
     pub point_mass_levels: bool,
 }
@@ -125,13 +125,19 @@ fn quantile_edges(mut values: Vec<f64>, bins: usize) -> Vec<f64> {
     if edges.len() < 3 { Vec::new() } else { edges }
 }
 
-/// Whether one value holds at least half of `values` and there are more than two values.
+/// Fewest distinct values a column needs beside its point mass to get point-mass levels:
+/// a spike with a long tail (amounts), not a few codes (−1/0/1), which one standardised
+/// number already serves and whose one-hot only widens the student.
+const POINT_MASS_MIN_DISTINCT: usize = 10;
+
+/// Whether one value holds at least half of `values` and the rest spread over more than
+/// [`POINT_MASS_MIN_DISTINCT`] values.
 fn has_point_mass(values: &[f64]) -> bool {
     let mut counts: HashMap<u64, usize> = HashMap::new();
     for v in values {
         *counts.entry(v.to_bits()).or_default() += 1;
     }
-    counts.len() > 2 && counts.values().any(|&c| 2 * c >= values.len())
+    counts.len() > POINT_MASS_MIN_DISTINCT && counts.values().any(|&c| 2 * c >= values.len())
 }
 
 /// At most this many value levels for a column found by its point mass: on census_kdd's
