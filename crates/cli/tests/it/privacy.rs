@@ -209,6 +209,22 @@ fn the_extraction_curve_measures_clones_against_the_student() {
     if let Some(q) = e["queries_for_90"].as_u64() {
         assert_eq!(e["recommended_quota"].as_u64(), Some((q / 10).max(1)));
     }
+    // Both land in the report page and the model card, which no longer calls them unmeasured.
+    let run = &s.runs()[0];
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"privacy\""),
+        "the page has a privacy section"
+    );
+    assert!(html.contains("<h3>Attribute inference</h3>") && html.contains("<h3>Extraction</h3>"));
+    assert!(html.contains("<h3>Membership inference</h3>"));
+    let card = std::fs::read_to_string(run.join("model_card.md")).unwrap();
+    assert!(card.contains("| sex |"), "{card}");
+    assert!(card.contains("| public sample | 10000 |"), "{card}");
+    assert!(
+        !card.contains("attribute inference (`[evaluate] sensitive`)"),
+        "{card}"
+    );
 }
 
 #[test]

@@ -58,9 +58,60 @@ pub(crate) fn privacy_section(r: &Report, s: &mut String) {
             );
         }
     }
+    if !r.attribute_inference.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nAttribute inference: an attacker's accuracy at recovering each sensitive column from the other columns, without and with the student's answers.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| column | majority class | without answers | with answers | gain | McNemar p |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        for a in &r.attribute_inference {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:+.2} pp | {} |",
+                a.column,
+                num(a.majority, 3),
+                num(a.without_outputs, 3),
+                num(a.with_outputs, 3),
+                100.0 * a.gain(),
+                num(a.p_value, 3)
+            );
+        }
+    }
+    if let Some(e) = &r.extraction {
+        let _ = writeln!(
+            s,
+            "\nExtraction: the fidelity of a clone trained on the student's answers to this many queries. {}\n",
+            e.note
+        );
+        let _ = writeln!(s, "| attacker | queries | clone fidelity |");
+        let _ = writeln!(s, "|---|---|---|");
+        for p in &e.points {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                p.strategy,
+                p.queries,
+                num(p.fidelity, 3)
+            );
+        }
+    }
+    let mut missing = vec![
+        "evasion (adversarial examples: `distillery audit <run>` measures it and adds its section to this card)",
+    ];
+    if r.attribute_inference.is_empty() {
+        missing.push("attribute inference (`[evaluate] sensitive`)");
+    }
+    if r.extraction.is_none() {
+        missing.push("model extraction (`[evaluate] extraction = true`)");
+    }
     let _ = writeln!(
         s,
-        "\n- Not measured by this run: evasion (adversarial examples: `distillery audit <run>` measures it and adds its section to this card), attribute inference and model extraction (`[evaluate] sensitive` and `extraction`). A served model can be given per-client rate limits and quotas (`[limits]` in serve.toml)."
+        "\n- Not measured by this run: {}. A served model can be given per-client rate limits and quotas (`[limits]` in serve.toml).",
+        missing.join(", ")
     );
 }
 

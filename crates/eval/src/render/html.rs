@@ -45,6 +45,7 @@ pub fn html(r: &Report) -> String {
     int8_slices(&mut s, r);
     ablation(&mut s, r);
     cross_validation(&mut s, r);
+    privacy(&mut s, r);
     data(&mut s, r);
     s.push_str("<p class=\"note\">Accuracy intervals are 95% percentile-bootstrap intervals (1,000 resamples, seeded). ECE uses 15 equal-width bins on the top-label confidence; bins are (lo, hi] except the first, which also holds 0. Weak slices: one-sided Fisher exact test of the slice against all other rows, Benjamini–Hochberg false-discovery control, then a greedy covering that explains away slices weak only because of another.</p>");
     s.push_str("</main></body></html>\n");
@@ -648,6 +649,71 @@ fn cross_validation(s: &mut String, r: &Report) {
         if cv.teacher_out_of_fold { "" } else { "not " },
         escape(&cv.probabilities_file)
     );
+}
+
+/// Membership inference, attribute inference and the extraction curve, when measured.
+fn privacy(s: &mut String, r: &Report) {
+    if r.membership.is_none() && r.attribute_inference.is_empty() && r.extraction.is_none() {
+        return;
+    }
+    s.push_str("<section id=\"privacy\"><h2>Privacy and security</h2>");
+    if let Some(p) = &r.privacy {
+        let _ = write!(
+            s,
+            "<p>Trained with DP-SGD: (ε = {}, δ = {}), {} steps at sampling rate {}. {}</p>",
+            num(p.epsilon, 3),
+            p.delta,
+            p.steps,
+            num(p.sample_rate, 5),
+            escape(&p.covers)
+        );
+    }
+    if let Some(m) = &r.membership {
+        s.push_str("<h3>Membership inference</h3><table><tr><th>model</th><th>attack</th><th>AUC</th><th>TPR at 0.1% FPR</th><th>TPR at 1% FPR</th><th>advantage</th></tr>");
+        for a in &m.attacks {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&a.model),
+                escape(&a.attack),
+                num(a.auc, 3),
+                num(a.tpr_at_0_1_pct_fpr, 4),
+                num(a.tpr_at_1_pct_fpr, 4),
+                num(a.advantage, 3)
+            );
+        }
+        let _ = write!(s, "</table><p class=\"note\">{}</p>", escape(&m.note));
+    }
+    if !r.attribute_inference.is_empty() {
+        s.push_str("<h3>Attribute inference</h3><table><tr><th>column</th><th>majority class</th><th>without answers</th><th>with answers</th><th>gain</th><th>McNemar p</th></tr>");
+        for a in &r.attribute_inference {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:+.2} pp</td><td>{}</td></tr>",
+                escape(&a.column),
+                num(a.majority, 3),
+                num(a.without_outputs, 3),
+                num(a.with_outputs, 3),
+                100.0 * a.gain(),
+                num(a.p_value, 3)
+            );
+        }
+        s.push_str("</table>");
+    }
+    if let Some(e) = &r.extraction {
+        s.push_str("<h3>Extraction</h3><table><tr><th>attacker</th><th>queries</th><th>clone fidelity</th></tr>");
+        for p in &e.points {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&p.strategy),
+                p.queries,
+                num(p.fidelity, 3)
+            );
+        }
+        let _ = write!(s, "</table><p class=\"note\">{}</p>", escape(&e.note));
+    }
+    s.push_str("<p class=\"note\">Evasion is measured after the run: <code>distillery audit</code> adds it to the model card.</p></section>");
 }
 
 fn data(s: &mut String, r: &Report) {
