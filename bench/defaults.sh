@@ -4,6 +4,9 @@
 # it; prints teacher / student / scratch test accuracy, the McNemar verdict of distillation
 # vs scratch, the synthetic transfer rows used and the wall time, one line per set.
 # Usage: bench/defaults.sh <shared-data-dir> [distillery-binary] [sets...]
+#        SEEDS="1 2 3" bench/defaults.sh …   one line per seed (each a different split and
+#        training) and a mean line per set: one seed on a small set is noisy (credit_data's
+#        891 test rows make a row 0.11 pp), so judge a default change over several.
 set -euo pipefail
 shared=${1:?usage: bench/defaults.sh <shared-data-dir> [binary] [sets...]}
 bin=${2:-target/release/distillery}
@@ -18,17 +21,34 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bin=$(realpath "$bin")
 printf '%-12s %8s %8s %8s %9s %-14s %9s %7s\n' set teacher student scratch gain_pp verdict synthetic seconds
+seeds=(${SEEDS:-})
 for set in "${sets[@]}"; do
   cp "$shared/$set/$set.csv" "$work/$set.csv"
   (cd "$work" && "$bin" -q init "$set.csv" --target "${target[$set]}" --output "$set.toml" >/dev/null)
-  (cd "$work" && "$bin" -q run "$set.toml" --out runs --no-register --json >"$set.json" 2>/dev/null || true)
-  python3 - "$work/$set.json" "$set" <<'PY'
+  runs=()
+  for seed in "${seeds[@]:-}"; do
+    name=$set${seed:+-$seed}
+    if [ -n "$seed" ]; then
+      sed "s/^seed = .*/seed = $seed/" "$work/$set.toml" >"$work/$name.toml"
+    fi
+    (cd "$work" && "$bin" -q run "$name.toml" --out runs --no-register --json >"$name.json" 2>/dev/null || true)
+    runs+=("$work/$name.json")
+  done
+  python3 - "$set" "${runs[@]}" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))
-g = r.get("distillation_gain", {}).get("test", {})
-gain = 100 * (r["student"]["accuracy"] - r["scratch"]["accuracy"])
-print(f'{sys.argv[2]:<12} {r["teacher"]["accuracy"]:8.4f} {r["student"]["accuracy"]:8.4f} '
-      f'{r["scratch"]["accuracy"]:8.4f} {gain:+9.2f} {g.get("verdict", "-"):<14} '
-      f'{r["dataset"]["augmented_rows"]:9d} {r["seconds"]:7.1f}')
+name, files = sys.argv[1], sys.argv[2:]
+rows = []
+for f in files:
+    r = json.load(open(f))
+    g = r.get("distillation_gain", {}).get("test", {})
+    row = (r["teacher"]["accuracy"], r["student"]["accuracy"], r["scratch"]["accuracy"])
+    rows.append(row)
+    label = name if len(files) == 1 else f'{name}@{r["seed"]}'
+    print(f'{label:<12} {row[0]:8.4f} {row[1]:8.4f} {row[2]:8.4f} {100 * (row[1] - row[2]):+9.2f} '
+          f'{g.get("verdict", "-"):<14} {r["dataset"]["augmented_rows"]:9d} {r["seconds"]:7.1f}')
+if len(rows) > 1:
+    mean = [sum(c) / len(rows) for c in zip(*rows)]
+    print(f'{name + " mean":<12} {mean[0]:8.4f} {mean[1]:8.4f} {mean[2]:8.4f} {100 * (mean[1] - mean[2]):+9.2f} '
+          f'student/teacher {100 * mean[1] / mean[0]:.1f}%')
 PY
 done
