@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's privacy measurements on adult: the demo's data and LightGBM teacher, a
 # pinned [64] student, with attribute inference on sex, race and marital-status and the
-# extraction curve; then the same student under [privacy] epsilon = 3. Prints each run's
+# extraction curve and LiRA with 16 shadow students; then the same student under [privacy]
+# epsilon = 3. Prints each run's
 # membership, attribute-inference and extraction summary lines, and the curve; then
 # the student adversarially trained at ε = 0.1; then `distillery audit` (evasion) on the
 # three students, the adversarial rows transferred to the teacher, with every column
@@ -15,7 +16,7 @@ rm -rf "$out" && mkdir -p "$out"
 "$bin" demo -q --dir "$out/demo" >/dev/null
 cd "$out/demo"
 base='[data]\ntrain = "train.csv.gz"\ntest = "test.csv.gz"\ntarget = "income-per-year"\n\n[teacher]\nonnx = "teacher.onnx"\n\n[student]\nhidden = [64]\n'
-printf "$base"'\n[evaluate]\nsensitive = ["sex", "race", "marital-status"]\nextraction = true\n' > audit.toml
+printf "$base"'\n[evaluate]\nsensitive = ["sex", "race", "marital-status"]\nextraction = true\nshadow_models = 16\n' > audit.toml
 printf "$base"'\n[privacy]\nepsilon = 3.0\n' > audit-dp.toml
 printf "$base"'\n[distill]\nadversarial = { epsilon = 0.1, steps = 3 }\n' > audit-adv.toml
 for recipe in audit audit-dp audit-adv; do
@@ -24,8 +25,9 @@ for recipe in audit audit-dp audit-adv; do
   python3 - "$recipe.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+print(f"run took {r['seconds']:.1f} s")
 for a in r["membership"]["attacks"]:
-    print(f"membership {a['model']:8} {a['attack']:10} AUC {a['auc']:.3f}  TPR@1% {a['tpr_at_1_pct_fpr']:.4f}")
+    print(f"membership {a['model']:8} {a['attack']:17} AUC {a['auc']:.3f}  TPR@1% {a['tpr_at_1_pct_fpr']:.4f}")
 for a in r.get("attribute_inference", []):
     print(f"attribute {a['column']}: {a['without_outputs']:.3f} -> {a['with_outputs']:.3f} "
           f"({100 * (a['with_outputs'] - a['without_outputs']):+.2f} pp, p = {a['p_value']:.3f}; majority {a['majority']:.3f})")

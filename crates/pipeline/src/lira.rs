@@ -101,16 +101,7 @@ pub(crate) fn attack(
             labels: &labels,
             classes: k,
         };
-        let options = FitOptions {
-            privacy: None,
-            checkpoint: None,
-            resume: false,
-            job_key: String::new(),
-            on_epoch: None,
-            stop_after: None,
-            adversarial: None,
-        };
-        let fitted = fit(&params, &set, None, &options)?;
+        let fitted = fit(&params, &set, None, &FitOptions::default())?;
         let shadow = crate::distill::student(recipe, data, &fitted, &Provenance::new(), "shadow")?;
         Ok(phi_of(&shadow.predict_encoded_batch(&pool.x, n)))
     };

@@ -444,7 +444,7 @@ pub struct StudentSection {
 /// Fewest training rows for `point_mass_levels` to apply: each level is one more input the
 /// student must learn from the rows that hold it. Below this (phishing, credit_data,
 /// mlc_churn) the levels measured no better or worse than one standardised number; above
-/// it (adult, census_kdd) they gained 0.3–1.3 pp.
+/// it (adult, census_kdd) they gained 0.2–1.3 pp.
 pub const POINT_MASS_MIN_ROWS: usize = 10_000;
 
 /// Default [`StudentSection::numeric_bins`]: off. Bins raised magic's student 0.5 pp but

@@ -156,13 +156,11 @@ pub fn build(
         .epochs("teacher", teacher_params.epochs_for(data.train_rows.len()));
     let on_epoch = |r: &distillery_train::EpochRecord| bar.epoch(r);
     let fit_options = FitOptions {
-        privacy: None,
-        adversarial: None,
         checkpoint: Some(checkpoints.join("teacher.ckpt")),
         resume: options.resume,
         job_key: format!("teacher:{}", data.fingerprint),
         on_epoch: Some(&on_epoch),
-        stop_after: None,
+        ..FitOptions::default()
     };
     let outcome = fit(&teacher_params, &train_set, Some(&val_set), &fit_options)
         .context("training the in-house teacher")?;

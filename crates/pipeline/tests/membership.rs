@@ -69,7 +69,6 @@ fn loss_auc(privacy: Option<DpSgd>) -> f64 {
         None,
         &FitOptions {
             privacy,
-            adversarial: None,
             ..FitOptions::default()
         },
     )

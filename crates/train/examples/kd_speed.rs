@@ -92,8 +92,6 @@ fn main() {
         &set,
         None,
         &FitOptions {
-            privacy: None,
-            adversarial: None,
             on_epoch: Some(&on_epoch),
             ..Default::default()
         },

@@ -651,7 +651,6 @@ mod tests {
         };
         let p = params(20);
         let options = FitOptions {
-            adversarial: None,
             privacy: Some(DpSgd {
                 noise_multiplier: 1.0,
                 max_grad_norm: 1.0,
@@ -701,18 +700,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let ckpt = dir.join("c.bin");
         let opts = FitOptions {
-            privacy: None,
-            adversarial: None,
             checkpoint: Some(ckpt),
             resume: true,
             job_key: "job".into(),
-            on_epoch: None,
-            stop_after: None,
+            ..FitOptions::default()
         };
         let full = fit(&params(8), &set, None, &FitOptions::default()).unwrap();
         let interrupted = FitOptions {
-            privacy: None,
-            adversarial: None,
             stop_after: Some(3),
             ..opts
         };
@@ -720,8 +714,6 @@ mod tests {
         assert_eq!(partial.history.len(), 3);
         assert_ne!(partial.layers, full.layers);
         let opts = FitOptions {
-            privacy: None,
-            adversarial: None,
             stop_after: None,
             ..interrupted
         };
@@ -730,8 +722,6 @@ mod tests {
         assert_eq!(resumed.layers, full.layers, "resume is bit-exact");
         assert_eq!(resumed.history, full.history);
         let wrong = FitOptions {
-            privacy: None,
-            adversarial: None,
             job_key: "other".into(),
             ..opts
         };
