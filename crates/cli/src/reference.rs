@@ -20,11 +20,14 @@ fn is_data_file(path: &Path) -> bool {
 }
 
 /// The reference profile `path` names: a run directory, a `profile.json`, a registered
-/// version (`name@alias`, `name/3`) or a data file (profiled now, leaving out `ignore`).
+/// version (`name@alias`, `name/3`) or a data file (profiled now, leaving out `ignore`, with
+/// a row sample for the multivariate check only when `sample` asks for one: it costs a copy
+/// of every row).
 pub(crate) fn reference(
     path: &Path,
     options: &crate::cli::RegistryOptions,
     ignore: &[String],
+    sample: bool,
 ) -> Result<Profile> {
     if path.is_dir() {
         let profile = path.join("profile.json");
@@ -70,11 +73,11 @@ pub(crate) fn reference(
             (n.clone(), kind)
         })
         .collect();
-    let profile = Profile::from_table(&table, &features)?;
-    Ok(Profile {
-        sample: Some(RowSample::from_table(&table, &features)?),
-        ..profile
-    })
+    let mut profile = Profile::from_table(&table, &features)?;
+    if sample {
+        profile.sample = Some(RowSample::from_table(&table, &features)?);
+    }
+    Ok(profile)
 }
 
 /// The stored profile of a registered version, when `path` names one (`name@alias`,

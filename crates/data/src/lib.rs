@@ -26,6 +26,7 @@ mod error;
 mod fingerprint;
 mod labels;
 mod parquet;
+mod plain_csv;
 mod schema;
 mod settings_file;
 mod split;

@@ -427,7 +427,45 @@ impl ColumnBuilder {
 
 /// Parses a cell as a finite number; thousands separators and units are not numbers.
 fn parse_number(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok().filter(|x| x.is_finite())
+    plain_decimal(s.as_bytes()).or_else(|| s.parse::<f64>().ok().filter(|x| x.is_finite()))
+}
+
+/// Powers of ten that are exact in an `f64`.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The common cell `[-+]digits[.digits]` with at most 2^53 as its digits, parsed without
+/// the general algorithm: an exact integer divided by an exact power of ten is correctly
+/// rounded (Clinger's fast path), so the result is bit for bit what `str::parse` gives.
+/// Anything else (exponents, long mantissas, `inf`) returns `None` for the general parser.
+fn plain_decimal(bytes: &[u8]) -> Option<f64> {
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let (mut mantissa, mut decimals, mut dot, mut any) = (0u64, 0usize, false, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                decimals += usize::from(dot);
+                any = true;
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if !any || mantissa > 1 << 53 {
+        return None;
+    }
+    let x = mantissa as f64 / EXACT_POWERS_OF_TEN[decimals];
+    Some(if negative { -x } else { x })
 }
 
 /// Text form of a number read from a typed source (Parquet), matching how it would be
@@ -520,54 +558,81 @@ fn csv_message(kind: &csv::ErrorKind, display: String) -> String {
 }
 
 fn read_csv<R: Read>(path: &Path, reader: R, options: &ReadOptions) -> Result<Table> {
+    read_csv_blocks(path, reader, options, crate::plain_csv::BLOCK)
+}
+
+/// [`read_csv`] with the plain path's block size (0: the csv crate reads everything).
+fn read_csv_blocks<R: Read>(
+    path: &Path,
+    reader: R,
+    options: &ReadOptions,
+    block: u64,
+) -> Result<Table> {
     let delimiter = if path.to_string_lossy().to_lowercase().contains(".tsv") {
         b'\t'
     } else {
         b','
     };
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
-    let csv_error = |e: csv::Error| {
-        let line = e.position().map_or(0, |p| p.line());
-        let display = e.to_string();
-        match e.into_kind() {
-            csv::ErrorKind::Io(source) => DataError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-            kind => DataError::Csv {
-                path: path.to_path_buf(),
-                line,
-                message: csv_message(&kind, display),
-            },
-        }
+    let io = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
     };
-    let header = csv.headers().map_err(csv_error)?.clone();
-    let names: Vec<String> = header.iter().map(str::to_string).collect();
-    unique_names(path, &names)?;
+    let plain = crate::plain_csv::read(path, reader, delimiter, options, block)?;
+    let (mut names, mut builders) = (plain.names, plain.builders);
+    if let Some((rest, lines_before)) = plain.rest {
+        // The csv crate reads what the plain path left, with line numbers of the whole file.
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .trim(csv::Trim::All)
+            .from_reader(rest);
+        let csv_error = |e: csv::Error| {
+            let line = e.position().map_or(0, |p| p.line()) + lines_before;
+            let display = e.to_string();
+            match e.into_kind() {
+                csv::ErrorKind::Io(source) => io(source),
+                kind => DataError::Csv {
+                    path: path.to_path_buf(),
+                    line,
+                    message: csv_message(&kind, display),
+                },
+            }
+        };
+        let header = csv.headers().map_err(csv_error)?;
+        if names.is_none() {
+            let read: Vec<String> = header.iter().map(str::to_string).collect();
+            check_header(path, &read)?;
+            builders = read
+                .iter()
+                .map(|n| ColumnBuilder::new(options.keep_text.contains(n)))
+                .collect();
+            names = Some(read);
+        }
+        let mut record = csv::StringRecord::new();
+        while csv.read_record(&mut record).map_err(csv_error)? {
+            for (builder, cell) in builders.iter_mut().zip(record.iter()) {
+                // A handful of short tokens: comparing them beats hashing every cell.
+                if options.missing.iter().any(|m| m == cell) {
+                    builder.push(Cell::Missing);
+                } else {
+                    builder.push(Cell::Text(cell));
+                }
+            }
+        }
+    }
+    let names = names.unwrap_or_default();
+    check_header(path, &names)?;
+    assemble(path, names, builders)
+}
+
+/// Refuses a header that names no column or one column twice, before any row is read.
+pub(crate) fn check_header(path: &Path, names: &[String]) -> Result<()> {
+    unique_names(path, names)?;
     if names.is_empty() || names.iter().all(String::is_empty) {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
         });
     }
-    let mut builders: Vec<ColumnBuilder> = names
-        .iter()
-        .map(|n| ColumnBuilder::new(options.keep_text.contains(n)))
-        .collect();
-    let mut record = csv::StringRecord::new();
-    while csv.read_record(&mut record).map_err(csv_error)? {
-        for (builder, cell) in builders.iter_mut().zip(record.iter()) {
-            // A handful of short tokens: comparing them beats hashing every cell.
-            if options.missing.iter().any(|m| m == cell) {
-                builder.push(Cell::Missing);
-            } else {
-                builder.push(Cell::Text(cell));
-            }
-        }
-    }
-    assemble(path, names, builders)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -598,6 +663,82 @@ mod tests {
         assert_eq!(b.text(0), Some("x"));
         assert!(b.is_missing(1));
         assert_eq!(t.stats(1).missing, 1);
+    }
+
+    #[test]
+    fn plain_decimals_parse_bit_for_bit_like_the_standard_parser() {
+        let mut cells: Vec<String> = [
+            "0", "-0", "+1", "1.", ".5", "-.5", "3.14159", "0.1", "0.3", "123456789012345678",
+            "9007199254740993", "9007199254740992", "1e5", "1.5E-3", "inf", "nan", "1.2.3",
+            "--1", "", ".", "-", "12a", "0.000000000000000001", "17976931348623157",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let digits = (state % 17) as usize + 1;
+            let text = format!("{:0width$}", state % 10u64.pow(digits as u32), width = digits);
+            let dot = (state >> 40) as usize % (digits + 1);
+            let sign = if state >> 63 == 1 { "-" } else { "" };
+            cells.push(format!("{sign}{}.{}", &text[..dot], &text[dot..]));
+        }
+        for cell in &cells {
+            let general = cell.parse::<f64>().ok().filter(|x| x.is_finite());
+            assert_eq!(
+                parse_number(cell).map(f64::to_bits),
+                general.map(f64::to_bits),
+                "{cell}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_path_reads_every_file_as_the_csv_crate_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: String = (0..40).map(|i| format!("{i}.5, x{} ,{}\n", i % 3, i * 7)).collect();
+        let files = [
+            format!("a,b,c\n{rows}"),
+            format!("\n\na , b,c\r\n{rows}\n\n"),
+            format!("a,b,c\n{rows}1,\"q,uoted\",3\n{rows}"),
+            format!("a,b,c\n{rows}1,2\n{rows}"),
+            format!("a,b,c\n{rows}1,2,3,4\n"),
+            format!("a,b,c\n{rows}1,lone\rreturn,3\n{rows}"),
+            format!("\"a\",b,c\n{rows}"),
+            format!("a,b,c\n{rows}1,NA,?\n7,8,9"),
+            "a,a\n1,2\n".to_string(),
+            "\n\n".to_string(),
+            "a,b\n".to_string(),
+        ];
+        let mut invalid = format!("a,b,c\n{rows}").into_bytes();
+        invalid.extend_from_slice(b"1,\xff\xfe,3\n");
+        let mut bodies: Vec<Vec<u8>> = files.iter().map(|f| f.clone().into_bytes()).collect();
+        bodies.push(invalid);
+        let options = ReadOptions::default();
+        for (i, body) in bodies.iter().enumerate() {
+            let path = dir.path().join(format!("f{i}.csv"));
+            std::fs::write(&path, body).unwrap();
+            let whole = read_csv_blocks(&path, &body[..], &options, 0);
+            for block in [1, 7, 64, 1 << 20] {
+                let plain = read_csv_blocks(&path, &body[..], &options, block);
+                match (&whole, &plain) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.names, b.names, "file {i}, block {block}");
+                        // Debug text: NaN marks a missing number and is not equal to itself.
+                        let (x, y) = (format!("{:?}", a.columns), format!("{:?}", b.columns));
+                        assert_eq!(x, y, "file {i}, block {block}");
+                        assert_eq!(a.stats, b.stats, "file {i}, block {block}");
+                    }
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a.to_string(), b.to_string(), "file {i}, block {block}")
+                    }
+                    _ => panic!("file {i}, block {block}: {whole:?} against {plain:?}"),
+                }
+            }
+        }
     }
 
     #[test]

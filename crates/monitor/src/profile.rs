@@ -230,10 +230,13 @@ impl Profile {
 pub fn column_distribution(column: &Column, kind: Kind) -> (Distribution, u64) {
     let rows = column.len();
     if kind == Kind::Numeric {
-        let values: Vec<f64> = (0..rows)
-            .filter_map(|r| column.number(r))
-            .filter(|x| x.is_finite())
-            .collect();
+        let values: Vec<f64> = match column {
+            Column::Numeric(v) => v.iter().copied().filter(|x| x.is_finite()).collect(),
+            _ => (0..rows)
+                .filter_map(|r| column.number(r))
+                .filter(|x| x.is_finite())
+                .collect(),
+        };
         let missing = (rows - values.len()) as u64;
         return (Distribution::Numeric(Numbers::from_values(values)), missing);
     }

@@ -39,10 +39,11 @@ pub struct Numbers {
 impl Numbers {
     /// Summarises finite numbers; non-finite ones must have been removed by the caller.
     pub fn from_values(mut xs: Vec<f64>) -> Numbers {
-        // LSD radix sort on the bit patterns (total order, as `f64::total_cmp`): linear in
-        // the rows, 3–6× a comparison sort on the 200k-row columns of drift checks.
-        radsort::sort(&mut xs);
+        // Radix sort on the bit patterns, linear in the rows: 3–6× a comparison sort on the
+        // 200k-row columns of drift checks (voracious beat radsort by a tenth of a check).
+        voracious_radix_sort::RadixSort::voracious_sort(&mut xs[..]);
         let n = xs.len();
+        let (min, max) = (xs.first().copied(), xs.last().copied());
         let mean = if n == 0 {
             0.0
         } else {
@@ -53,24 +54,29 @@ impl Numbers {
         } else {
             xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64
         };
-        let mut values: Vec<f64> = Vec::new();
-        let mut counts: Vec<f64> = Vec::new();
-        for &x in &xs {
-            if values.last() == Some(&x) {
+        // Distinct values are compacted into `xs` itself, and the counts get their exact
+        // size: no vector grows by doubling, which was a fifth of profiling a column.
+        let distinct = usize::from(n > 0) + xs.windows(2).filter(|w| w[0] != w[1]).count();
+        let mut counts: Vec<f64> = Vec::with_capacity(distinct);
+        let mut kept = 0;
+        for i in 0..n {
+            if kept > 0 && xs[kept - 1] == xs[i] {
                 if let Some(c) = counts.last_mut() {
                     *c += 1.0;
                 }
             } else {
-                values.push(x);
+                xs[kept] = xs[i];
+                kept += 1;
                 counts.push(1.0);
             }
         }
+        xs.truncate(kept);
         Numbers {
-            values,
+            values: xs,
             counts,
             n: n as u64,
-            min: xs.first().copied().unwrap_or(0.0),
-            max: xs.last().copied().unwrap_or(0.0),
+            min: min.unwrap_or(0.0),
+            max: max.unwrap_or(0.0),
             mean,
             std: var.sqrt(),
             exact: true,
@@ -119,11 +125,29 @@ impl Numbers {
         self.values.len()
     }
 
+    /// Distinct values of `self` and `other` together, counted up to `cap`.
+    pub(crate) fn distinct_union(&self, other: &Numbers, cap: usize) -> usize {
+        let mut n = 0;
+        self.merge_while(other, |_, _, _| {
+            n += 1;
+            n < cap
+        });
+        n
+    }
+
     /// Walks the distinct values of `self` and `other` together in ascending order (each
     /// once, a value both hold once), calling `f(x, rows of self ≤ x, rows of other ≤ x)`.
     /// Both hold their values sorted, so this is a linear merge: the two-sample statistics
     /// (KS, Wasserstein) need no sort of the pooled sample.
     pub(crate) fn merge_cumulative(&self, other: &Numbers, mut f: impl FnMut(f64, f64, f64)) {
+        self.merge_while(other, |x, ca, cb| {
+            f(x, ca, cb);
+            true
+        });
+    }
+
+    /// [`Numbers::merge_cumulative`] that stops once `f` returns false.
+    fn merge_while(&self, other: &Numbers, mut f: impl FnMut(f64, f64, f64) -> bool) {
         let (a, b) = (&self.values, &other.values);
         let (mut i, mut j) = (0, 0);
         let (mut ca, mut cb) = (0.0, 0.0);
@@ -142,7 +166,9 @@ impl Numbers {
                 cb += other.counts[j];
                 j += 1;
             }
-            f(x, ca, cb);
+            if !f(x, ca, cb) {
+                return;
+            }
         }
     }
 }

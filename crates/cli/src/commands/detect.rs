@@ -16,7 +16,7 @@ pub(crate) fn run(args: &DetectArgs) -> Result<ExitStatus> {
     let mut set_aside = distillery_monitor::log::NonFinite::default();
     let table = if args.data.is_dir() {
         let features = match &args.reference {
-            Some(r) => crate::reference::reference(r, &args.options, &[])?.features(),
+            Some(r) => crate::reference::reference(r, &args.options, &[], false)?.features(),
             None => vec![(args.column.clone(), Kind::Numeric)],
         };
         let traffic =

@@ -18,7 +18,12 @@ pub(crate) fn run(args: &DriftArgs) -> Result<ExitStatus> {
     // cores that halves the wall time of a file-against-file comparison.
     let (reference, current_table) = std::thread::scope(|scope| {
         let pending = (!args.current.is_dir()).then(|| scope.spawn(|| read_current(&args.current)));
-        let reference = crate::reference::reference(&args.reference, &args.options, &args.ignore);
+        let reference = crate::reference::reference(
+            &args.reference,
+            &args.options,
+            &args.ignore,
+            args.multivariate,
+        );
         let table = pending.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the current data failed")))
@@ -121,7 +126,9 @@ fn current(
             "read the prediction log"
         );
         let mut profile = Profile::from_table(&traffic.table, features)?;
-        profile.sample = Some(RowSample::from_table(&traffic.table, features)?);
+        if args.multivariate {
+            profile.sample = Some(RowSample::from_table(&traffic.table, features)?);
+        }
         let answered: Vec<Vec<f64>> = traffic
             .probabilities
             .into_iter()
@@ -146,14 +153,11 @@ fn current(
             missing.join(", ")
         );
     }
-    let profile = Profile::from_table(&table, features)?;
-    Ok((
-        Profile {
-            sample: Some(RowSample::from_table(&table, features)?),
-            ..profile
-        },
-        None,
-    ))
+    let mut profile = Profile::from_table(&table, features)?;
+    if args.multivariate {
+        profile.sample = Some(RowSample::from_table(&table, features)?);
+    }
+    Ok((profile, None))
 }
 
 fn print_report(out: &mut impl Write, report: &DriftReport) -> Result<()> {

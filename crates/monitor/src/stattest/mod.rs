@@ -100,7 +100,8 @@ impl StatTest {
 /// Evidently's default test for a column, from the reference size and the number of
 /// distinct values in both samples together.
 pub fn default_test(reference: &Distribution, current: &Distribution) -> StatTest {
-    let n_values = distinct_union(reference, current);
+    // The rules below only ask whether there are more than 2 or 5 values.
+    let n_values = distinct_union(reference, current, 6);
     let small = reference.n() <= SMALL_REFERENCE_ROWS;
     match (reference, small) {
         (Distribution::Numeric(_), true) if n_values > 5 => StatTest::Ks,
@@ -111,13 +112,11 @@ pub fn default_test(reference: &Distribution, current: &Distribution) -> StatTes
     }
 }
 
-fn distinct_union(a: &Distribution, b: &Distribution) -> usize {
+/// Distinct values of the two samples together, counted up to `cap` (a merge of two
+/// 200k-value columns is then a few steps, not a pass over both).
+fn distinct_union(a: &Distribution, b: &Distribution, cap: usize) -> usize {
     match (a, b) {
-        (Distribution::Numeric(x), Distribution::Numeric(y)) => {
-            let mut n = 0;
-            x.merge_cumulative(y, |_, _, _| n += 1);
-            n
-        }
+        (Distribution::Numeric(x), Distribution::Numeric(y)) => x.distinct_union(y, cap),
         (Distribution::Categorical(x), Distribution::Categorical(y)) => {
             let mut v: Vec<&String> = x.levels.iter().chain(&y.levels).collect();
             v.sort_unstable();
