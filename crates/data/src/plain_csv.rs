@@ -18,6 +18,9 @@ use crate::table::{Cell, ColumnBuilder, ReadOptions, check_header};
 /// the buffer is reused from the cache rather than freshly mapped.
 pub(crate) const BLOCK: u64 = 1 << 20;
 
+/// The stream the csv crate takes over: bytes already read, then the rest of the reader.
+pub(crate) type Rest<R> = Chain<Cursor<Vec<u8>>, R>;
+
 /// What the plain path read, and where the csv crate must take over.
 pub(crate) struct Plain<R> {
     /// The header's names, trimmed; `None` when the csv crate must read the header too.
@@ -26,7 +29,7 @@ pub(crate) struct Plain<R> {
     pub(crate) builders: Vec<ColumnBuilder>,
     /// When this path stopped early: the header line followed by the unread rest of the
     /// file, and the number of lines of the file before that stream's line 1.
-    pub(crate) rest: Option<(Chain<Cursor<Vec<u8>>, R>, u64)>,
+    pub(crate) rest: Option<(Rest<R>, u64)>,
 }
 
 /// Reads `reader`, `block` bytes at a time, up to the end or to the first line this path
@@ -132,8 +135,7 @@ fn regular(block: &[u8]) -> Option<&str> {
     if memchr::memchr(b'"', block).is_some() {
         return None;
     }
-    let lone_return =
-        memchr::memchr_iter(b'\r', block).any(|i| block.get(i + 1) != Some(&b'\n'));
+    let lone_return = memchr::memchr_iter(b'\r', block).any(|i| block.get(i + 1) != Some(&b'\n'));
     if lone_return {
         return None;
     }
@@ -147,7 +149,7 @@ fn hand_over<R: Read>(
     unread: &[u8],
     lines_before: u64,
     reader: R,
-) -> (Chain<Cursor<Vec<u8>>, R>, u64) {
+) -> (Rest<R>, u64) {
     let offset = lines_before - u64::from(!header.is_empty());
     header.extend_from_slice(unread);
     (Cursor::new(header).chain(reader), offset)

@@ -668,9 +668,30 @@ mod tests {
     #[test]
     fn plain_decimals_parse_bit_for_bit_like_the_standard_parser() {
         let mut cells: Vec<String> = [
-            "0", "-0", "+1", "1.", ".5", "-.5", "3.14159", "0.1", "0.3", "123456789012345678",
-            "9007199254740993", "9007199254740992", "1e5", "1.5E-3", "inf", "nan", "1.2.3",
-            "--1", "", ".", "-", "12a", "0.000000000000000001", "17976931348623157",
+            "0",
+            "-0",
+            "+1",
+            "1.",
+            ".5",
+            "-.5",
+            "3.14159",
+            "0.1",
+            "0.3",
+            "123456789012345678",
+            "9007199254740993",
+            "9007199254740992",
+            "1e5",
+            "1.5E-3",
+            "inf",
+            "nan",
+            "1.2.3",
+            "--1",
+            "",
+            ".",
+            "-",
+            "12a",
+            "0.000000000000000001",
+            "17976931348623157",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -681,7 +702,11 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let digits = (state % 17) as usize + 1;
-            let text = format!("{:0width$}", state % 10u64.pow(digits as u32), width = digits);
+            let text = format!(
+                "{:0width$}",
+                state % 10u64.pow(digits as u32),
+                width = digits
+            );
             let dot = (state >> 40) as usize % (digits + 1);
             let sign = if state >> 63 == 1 { "-" } else { "" };
             cells.push(format!("{sign}{}.{}", &text[..dot], &text[dot..]));
@@ -699,7 +724,9 @@ mod tests {
     #[test]
     fn plain_path_reads_every_file_as_the_csv_crate_does() {
         let dir = tempfile::tempdir().unwrap();
-        let rows: String = (0..40).map(|i| format!("{i}.5, x{} ,{}\n", i % 3, i * 7)).collect();
+        let rows: String = (0..40)
+            .map(|i| format!("{i}.5, x{} ,{}\n", i % 3, i * 7))
+            .collect();
         let files = [
             format!("a,b,c\n{rows}"),
             format!("\n\na , b,c\r\n{rows}\n\n"),
