@@ -142,6 +142,15 @@ pub struct Table {
 }
 
 impl Table {
+    /// Reads CSV text already in memory (an upload, a fuzz input) exactly as [`Table::read`]
+    /// reads a file; `path` names it in errors, and a `.tsv` name makes tabs the delimiter.
+    ///
+    /// # Errors
+    /// As [`Table::read`] for a CSV file.
+    pub fn read_csv_bytes(path: &Path, bytes: &[u8], options: &ReadOptions) -> Result<Table> {
+        read_csv(path, bytes, options)
+    }
+
     /// Reads a `.csv`, `.csv.gz` or `.parquet` file.
     ///
     /// # Errors

@@ -98,6 +98,9 @@ pub struct Report {
     /// DP-SGD's guarantee, when the recipe has `[privacy]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<crate::privacy::PrivacyReport>,
+    /// The evasion audit, added by `distillery audit RUN` after the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evasion: Option<crate::evasion::EvasionAudit>,
     /// The `[distill]` settings.
     pub distill: serde_json::Value,
     /// One verdict per configured gate.
@@ -315,6 +318,7 @@ impl Report {
             search: None,
             membership: None,
             attribute_inference: Vec::new(),
+            evasion: None,
             extraction: None,
             privacy: None,
             distill: serde_json::Value::Null,

@@ -150,12 +150,28 @@ impl<'a> SafeTensorsView<'a> {
         if found != shape {
             return Err(bad(format!("shape {found:?}, expected {shape:?}")));
         }
+        let width: usize = match dtype {
+            "I8" | "U8" => 1,
+            "F16" | "BF16" | "I16" => 2,
+            "F32" | "I32" => 4,
+            _ => 8,
+        };
+        // The bytes must be exactly what the shape says: a tensor that is shorter would
+        // load and then make the kernels read past it (found by `fuzz/`).
+        let bytes = shape
+            .iter()
+            .try_fold(width, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| bad(format!("shape {shape:?} is too large")))?;
         let offsets = usizes(t, "data_offsets");
         match offsets.as_slice() {
-            [a, b] if a <= b => self
+            [a, b] if a <= b && b - a == bytes => self
                 .data
                 .get(*a..*b)
                 .ok_or_else(|| bad("data out of bounds".into())),
+            [a, b] if a <= b => Err(bad(format!(
+                "{} bytes for shape {shape:?}, which needs {bytes}",
+                b - a
+            ))),
             _ => Err(bad("bad data_offsets".into())),
         }
     }

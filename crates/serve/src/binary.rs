@@ -23,6 +23,24 @@ pub(crate) fn header_length(headers: &HeaderMap) -> Result<Option<usize>, String
         .ok_or_else(|| format!("the {HEADER} header is not a byte count"))
 }
 
+/// The request in a body: JSON, or with `split` (the header's byte count) a JSON header
+/// followed by binary tensor data, inlined so the rest of the server sees one shape.
+pub(crate) fn parse_body(body: &[u8], split: Option<usize>) -> Result<Value, String> {
+    let (head, tail) = match split {
+        Some(n) => body.split_at_checked(n).ok_or_else(|| {
+            format!(
+                "the JSON header is said to be {n} bytes but the body has {}",
+                body.len()
+            )
+        })?,
+        None => (body, &[][..]),
+    };
+    let mut request: Value =
+        serde_json::from_slice(head).map_err(|e| format!("the body is not JSON: {e}"))?;
+    inline_inputs(&mut request, tail)?;
+    Ok(request)
+}
+
 /// Replaces every input's `binary_data_size` bytes (taken in order from `tail`) with a
 /// JSON `data` array, so the rest of the server sees one request shape.
 pub(crate) fn inline_inputs(request: &mut Value, tail: &[u8]) -> Result<(), String> {

@@ -42,6 +42,7 @@ pub use metrics::Metrics;
 pub use monitor::{AlertAction, MonitorSettings, Monitors, TeacherFactory};
 pub use oip::MAX_BODY_BYTES;
 pub use pii::{PiiAction, PiiPolicy};
+pub use predict::decode_request;
 pub use settings::{LogSettings, MonitorResolved, ServeFlags, Settings, SettingsError};
 pub use sweep::SweepRule;
 pub use teacher_source::{TeacherSource, teacher_for};

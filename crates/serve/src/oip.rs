@@ -387,21 +387,7 @@ async fn answer(
         }
         Err(r) => return Answered::refused(error(r.status(), r.body_text()), None, None),
     };
-    let request: Result<Value, String> = split.and_then(|split| {
-        let (head, tail) = match split {
-            Some(n) => body.split_at_checked(n).ok_or_else(|| {
-                format!(
-                    "the JSON header is said to be {n} bytes but the body has {}",
-                    body.len()
-                )
-            })?,
-            None => (&body[..], &[][..]),
-        };
-        let mut request: Value =
-            serde_json::from_slice(head).map_err(|e| format!("the body is not JSON: {e}"))?;
-        crate::binary::inline_inputs(&mut request, tail)?;
-        Ok(request)
-    });
+    let request = split.and_then(|split| crate::binary::parse_body(&body, split));
     let mut request = match request {
         Ok(v) => v,
         Err(message) => {

@@ -101,6 +101,23 @@ pub(crate) fn run(served: &Served, request: &Value) -> Result<Value, String> {
     answer_with(served, request, &probabilities, rows.n)
 }
 
+/// Decodes an inference request body as `/v2/models/…/infer` does (JSON, or with
+/// `header_length` the binary tensor extension) and answers it with `student`: the
+/// probabilities, or the message of the 400 the server would send. It never panics, which
+/// the `oip_request` fuzz target checks; tools can use it to validate a request offline.
+///
+/// # Errors
+/// The message the server would put in its 400 answer.
+pub fn decode_request(
+    student: &Student,
+    body: &[u8],
+    header_length: Option<usize>,
+) -> Result<Vec<f32>, String> {
+    let request = crate::binary::parse_body(body, header_length)?;
+    let rows = decode(student, &request)?;
+    predict_each(student, &rows)
+}
+
 /// Reads the request's input tensors into rows; errors are messages for a 400.
 pub(crate) fn decode<'r>(student: &Student, request: &'r Value) -> Result<Rows<'r>, String> {
     let features: Vec<&str> = student.encoder().names();

@@ -1,7 +1,7 @@
 //! `distillery audit [RUN] [--model M --data D --target Y] [--teacher T] [--immutable C]…
 //! [--epsilon E]… [--norm inf|l2] [--json]`: an evasion attack on a student with its teacher
 //! beside it, written as `audit.json`; given a run directory, the file goes into it and the
-//! run's model card gets (or replaces) its evasion section.
+//! run's model card gets (or replaces) its evasion section, and its report.html the curve.
 
 use std::path::{Path, PathBuf};
 
@@ -103,6 +103,7 @@ pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
     distillery_runtime::write_atomic(&out, json.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     if let Some(run) = &args.run {
+        add_to_report(run, &result)?;
         let card = run.join("model_card.md");
         if let Ok(text) = std::fs::read_to_string(&card) {
             distillery_runtime::write_atomic(&card, result.into_card(&text).as_bytes())
@@ -118,4 +119,21 @@ pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
         println!("written to {}", out.display());
     }
     Ok(ExitStatus::Ok)
+}
+
+/// Records the audit in the run's `report.json` and renders `report.html` again, so the
+/// page shows the robust-accuracy curve (a run from before reports has neither: skipped).
+fn add_to_report(run: &Path, audit: &distillery_eval::evasion::EvasionAudit) -> Result<()> {
+    let path = run.join("report.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let mut report: distillery_eval::run_report::Report =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    report.evasion = Some(audit.clone());
+    distillery_runtime::write_atomic(&path, &serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    let page = run.join("report.html");
+    distillery_runtime::write_atomic(&page, distillery_eval::render::html(&report).as_bytes())
+        .with_context(|| format!("writing {}", page.display()))
 }

@@ -62,6 +62,15 @@ fn audit_attacks_the_student_and_transfers_to_the_teacher() {
     assert_eq!(written["curve"], a["curve"]);
     let card = std::fs::read_to_string(run.join("model_card.md")).unwrap();
     assert_eq!(card.matches("## Evasion audit").count(), 1, "{card}");
+    // report.json records it and report.html draws the curve, with the clean point.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["evasion"]["curve"], a["curve"]);
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert_eq!(page.matches("<section id=\"evasion\">").count(), 1);
+    assert!(page.contains("aria-label=\"robust accuracy against ε\""));
+    assert!(page.contains(&format!("<span id=\"evasion-clean\">{clean:.4}</span>")));
+    assert!(!page.contains("Evasion is measured after the run"));
 
     // An immutable column never leads an attack.
     let held = json(&call(&[

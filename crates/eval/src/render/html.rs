@@ -46,6 +46,7 @@ pub fn html(r: &Report) -> String {
     ablation(&mut s, r);
     cross_validation(&mut s, r);
     privacy(&mut s, r);
+    evasion(&mut s, r);
     data(&mut s, r);
     s.push_str("<p class=\"note\">Accuracy intervals are 95% percentile-bootstrap intervals (1,000 resamples, seeded). ECE uses 15 equal-width bins on the top-label confidence; bins are (lo, hi] except the first, which also holds 0. Weak slices: one-sided Fisher exact test of the slice against all other rows, Benjamini–Hochberg false-discovery control, then a greedy covering that explains away slices weak only because of another.</p>");
     s.push_str("</main></body></html>\n");
@@ -713,7 +714,78 @@ fn privacy(s: &mut String, r: &Report) {
         }
         let _ = write!(s, "</table><p class=\"note\">{}</p>", escape(&e.note));
     }
-    s.push_str("<p class=\"note\">Evasion is measured after the run: <code>distillery audit</code> adds it to the model card.</p></section>");
+    if r.evasion.is_none() {
+        s.push_str("<p class=\"note\">Evasion is measured after the run: <code>distillery audit</code> adds it here and to the model card.</p>");
+    }
+    s.push_str("</section>");
+}
+
+/// The evasion audit that `distillery audit RUN` added: the robust-accuracy curve, then the
+/// numbers behind it.
+fn evasion(s: &mut String, r: &Report) {
+    let Some(a) = &r.evasion else {
+        return;
+    };
+    // Each line starts at ε = 0 with the clean accuracy.
+    let line = |clean: f64, at: fn(&crate::evasion::EvasionPoint) -> Option<f64>| {
+        std::iter::once((0.0, clean))
+            .chain(a.curve.iter().filter_map(|p| at(p).map(|v| (p.epsilon, v))))
+            .collect::<Vec<_>>()
+    };
+    let mut series = vec![
+        Series {
+            name: "student, numbers",
+            colour: PALETTE[1],
+            points: line(a.clean_accuracy, |p| Some(p.robust_accuracy_numeric)),
+        },
+        Series {
+            name: "student, + category",
+            colour: PALETTE[2],
+            points: line(a.clean_accuracy, |p| Some(p.robust_accuracy)),
+        },
+    ];
+    if let Some(teacher) = a.teacher_clean_accuracy {
+        series.push(Series {
+            name: "teacher, same rows",
+            colour: PALETTE[0],
+            points: line(teacher, |p| p.teacher_accuracy),
+        });
+    }
+    let max_epsilon = a.curve.iter().map(|p| p.epsilon).fold(0.0, f64::max);
+    let _ = write!(
+        s,
+        "<section id=\"evasion\"><h2>Evasion audit</h2><p>PGD ({} norm, {} steps) on the numeric columns in standard deviations, inside each column's observed range, then the most damaging change of one categorical column; {} rows of <code>{}</code>. Clean accuracy <span id=\"evasion-clean\">{}</span>{}.</p><div class=\"charts\">{}</div><table><tr><th>ε</th><th>robust accuracy</th><th>numbers only</th><th>flipped</th><th>teacher on the same rows</th><th>transfer to the teacher</th><th>most attacked</th></tr>",
+        escape(&a.norm),
+        a.steps,
+        a.rows,
+        escape(&a.data),
+        num(a.clean_accuracy, 4),
+        a.teacher_clean_accuracy
+            .map_or_else(String::new, |t| format!(" (teacher {})", num(t, 4))),
+        svg::robustness(&series, max_epsilon)
+    );
+    for p in &a.curve {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            p.epsilon,
+            num(p.robust_accuracy, 4),
+            num(p.robust_accuracy_numeric, 4),
+            num(p.flipped, 3),
+            opt_num(p.teacher_accuracy, 4),
+            opt_num(p.transfer_rate, 3),
+            escape(&p.most_attacked_line())
+        );
+    }
+    let immutable = if a.immutable.is_empty() {
+        String::new()
+    } else {
+        format!(" Columns held fixed: {}.", escape(&a.immutable.join(", ")))
+    };
+    let _ = write!(
+        s,
+        "</table><p class=\"note\">Flipped: share of the rows the student got right whose answer the attack changed. Transfer: of those, the share whose teacher answer changed too (the attacker never queried the teacher).{immutable}</p></section>"
+    );
 }
 
 fn data(s: &mut String, r: &Report) {

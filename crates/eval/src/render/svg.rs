@@ -106,25 +106,57 @@ pub(crate) struct Series<'a> {
 
 /// Reliability diagram: accuracy against confidence, the diagonal is perfect calibration.
 pub(crate) fn reliability(series: &[Series<'_>]) -> String {
+    lines(
+        "reliability diagram",
+        ("top-label confidence", 1.0),
+        "accuracy",
+        series,
+        true,
+    )
+}
+
+/// Robustness curve: accuracy against the attack's radius ε, from 0 to `max_epsilon`.
+pub(crate) fn robustness(series: &[Series<'_>], max_epsilon: f64) -> String {
+    lines(
+        "robust accuracy against ε",
+        ("ε (standard deviations)", max_epsilon),
+        "accuracy",
+        series,
+        false,
+    )
+}
+
+/// Lines of `(x, y)` points with y in [0, 1] and x in [0, `x.1`], a legend on the right,
+/// and (with `diagonal`) the line y = x.
+fn lines(
+    label: &str,
+    x: (&str, f64),
+    y_label: &str,
+    series: &[Series<'_>],
+    diagonal: bool,
+) -> String {
     let (left, top, size) = (50.0, 20.0, 260.0);
-    let px = |v: f64| left + v * size;
+    let x_max = if x.1 > 0.0 { x.1 } else { 1.0 };
+    let px = |v: f64| left + v / x_max * size;
     let py = |v: f64| top + (1.0 - v) * size;
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="reliability diagram"><title>reliability diagram</title>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="{label}"><title>{label}</title>"#,
         left + size + 150.0,
         top + size + 45.0
     );
-    axes(&mut s, left, top, size, "top-label confidence", "accuracy");
-    let _ = write!(
-        s,
-        r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#bbb" stroke-dasharray="4 3"/>"##,
-        px(0.0),
-        py(0.0),
-        px(1.0),
-        py(1.0)
-    );
+    axes(&mut s, left, top, size, (x.0, x_max), y_label);
+    if diagonal {
+        let _ = write!(
+            s,
+            r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#bbb" stroke-dasharray="4 3"/>"##,
+            px(0.0),
+            py(0.0),
+            px(x_max),
+            py(1.0)
+        );
+    }
     for (i, series) in series.iter().enumerate() {
         let path: Vec<String> = series
             .points
@@ -252,7 +284,9 @@ pub(crate) fn pareto(title: &str, cost_label: &str, points: &[ParetoPoint<'_>]) 
     s
 }
 
-fn axes(s: &mut String, left: f64, top: f64, size: f64, x: &str, y: &str) {
+/// The square plot frame with its labels; x ticks at 0, half and all of `x.1`.
+fn axes(s: &mut String, left: f64, top: f64, size: f64, x: (&str, f64), y: &str) {
+    let (x, x_max) = x;
     let _ = write!(
         s,
         r##"<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#999"/><text x="{}" y="{}" text-anchor="middle" font-size="11">{x}</text><text x="14" y="{}" font-size="11" transform="rotate(-90 14 {})" text-anchor="middle">{y}</text>"##,
@@ -262,9 +296,10 @@ fn axes(s: &mut String, left: f64, top: f64, size: f64, x: &str, y: &str) {
         top + size / 2.0
     );
     for t in [0.0, 0.5, 1.0] {
+        let tick = (t * x_max * 1000.0).round() / 1000.0;
         let _ = write!(
             s,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle" font-size="10">{t}</text><text x="{}" y="{:.1}" text-anchor="end" font-size="10">{t}</text>"#,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle" font-size="10">{tick}</text><text x="{}" y="{:.1}" text-anchor="end" font-size="10">{t}</text>"#,
             left + t * size,
             top + size + 14.0,
             left - 4.0,
