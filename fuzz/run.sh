@@ -23,9 +23,11 @@ target=recipe
 seed recipe ../tests/data/export/recipe.toml ../crates/cli/demo/recipe.toml ../bench/recipes/*.toml
 python3 make_oip_seeds.py ../tests/data/export/student.safetensors corpus/oip_request
 cargo fuzz build --sanitizer none -O
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for target in csv_table student_artifact oip_request recipe; do
   start=$(date +%s)
   cargo fuzz run --sanitizer none -O "$target" "corpus/$target" -- -runs="$runs" -max_len=16384 \
-    > "target/$target.log" 2>&1 || { tail -60 "target/$target.log"; echo "fuzz target $target failed" >&2; exit 1; }
+    > "$log" 2>&1 || { tail -60 "$log"; echo "fuzz target $target failed" >&2; exit 1; }
   echo "$target: $runs executions, no panic ($(( $(date +%s) - start )) s)"
 done
