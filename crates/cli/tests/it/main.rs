@@ -17,6 +17,7 @@ mod errors;
 mod estimate;
 mod evaluate;
 mod init;
+mod kubernetes;
 mod live;
 mod network_teacher;
 mod predict;
