@@ -209,6 +209,49 @@ fn labelled(x: Vec<f32>, y: Vec<Option<u32>>, width: usize) -> (Vec<f32>, Vec<u3
     )
 }
 
+/// PATE's teachers: one booster per disjoint part of the training rows (rows of the training
+/// table), each early-stopped on the validation rows, with the feed that turns any table's
+/// rows into their inputs.
+pub(crate) fn train_partitions(
+    params: &GbdtParams,
+    data: &Prepared,
+    parts: &[Vec<usize>],
+    options: &RunOptions<'_>,
+) -> Result<(Vec<GbdtModel>, TeacherFeed)> {
+    let columns: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
+    let levels = category_levels(data)?;
+    let feed = TeacherFeed::with_levels(columns.clone(), &levels);
+    let width = columns.len();
+    let val = labelled(
+        feed.build(&data.train_table, &data.val_rows)?,
+        data.val_rows.iter().map(|&r| data.labels.y[r]).collect(),
+        width,
+    );
+    let val_rows = (!val.1.is_empty()).then(|| GbdtRows {
+        x: &val.0,
+        width,
+        labels: &val.1,
+    });
+    let k = data.labels.n_classes();
+    let jobs = options
+        .progress
+        .jobs("PATE teachers (one per partition)", parts.len());
+    let mut models = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        let (x, y) = labelled(
+            feed.build(&data.train_table, part)?,
+            part.iter().map(|&r| data.labels.y[r]).collect(),
+            width,
+        );
+        let model = fit(&x, &y, width, val_rows.as_ref(), k, params)
+            .with_context(|| format!("training PATE teacher {} of {}", i + 1, parts.len()))?;
+        models.push(model);
+        jobs.done(&format!("teacher {}/{}", i + 1, parts.len()));
+    }
+    jobs.finish();
+    Ok((models, feed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

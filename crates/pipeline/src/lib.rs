@@ -37,6 +37,7 @@ mod lira;
 mod measure;
 mod membership;
 mod memory;
+mod pate;
 pub mod privacy;
 mod profile;
 pub mod progress;

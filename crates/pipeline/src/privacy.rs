@@ -28,6 +28,42 @@ pub struct PrivacySection {
     /// Per-example L2 clipping norm of the gradient. Default 1.0.
     #[serde(default = "default_clip")]
     pub max_grad_norm: f64,
+    /// `dp-sgd` (default): the student trains with DP-SGD. `pate`: in-house teachers on
+    /// disjoint partitions label public rows by noisy vote, and the student learns only
+    /// from those (Papernot et al. 2018).
+    #[serde(default)]
+    pub mode: PrivacyMode,
+    /// PATE: the unlabelled public rows the teachers' noisy votes label (CSV or Parquet
+    /// with the feature columns; a target column, if present, is only used to report how
+    /// often the noisy labels are right).
+    #[serde(default)]
+    pub public: Option<std::path::PathBuf>,
+    /// PATE: teachers, one per disjoint partition of the training rows (default 100).
+    #[serde(default = "default_teachers")]
+    pub teachers: usize,
+    /// PATE: public rows labelled, each one query charged to ε (default 2,000; fewer
+    /// queries buy less noise per vote, more give the student more rows).
+    #[serde(default = "default_queries")]
+    pub queries: usize,
+}
+
+/// How `[privacy]` protects the training rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrivacyMode {
+    /// Per-example clipping and Gaussian noise in the student's own training.
+    #[default]
+    DpSgd,
+    /// Private aggregation of teacher ensembles: noisy votes label public rows.
+    Pate,
+}
+
+fn default_teachers() -> usize {
+    100
+}
+
+fn default_queries() -> usize {
+    2000
 }
 
 fn default_delta() -> f64 {
@@ -60,6 +96,30 @@ pub(crate) fn check(recipe: &Recipe, path: &str) -> Result<()> {
         return Err(recipe_error!(
             "{path}: [privacy] max_grad_norm = {} must be a positive number",
             p.max_grad_norm
+        ));
+    }
+    if p.mode == PrivacyMode::Pate {
+        if p.public.is_none() {
+            return Err(recipe_error!(
+                "{path}: [privacy] mode = \"pate\" labels public rows with the teachers' noisy votes; name them with public = \"public.csv\" (the feature columns, no labels needed)"
+            ));
+        }
+        if p.teachers < 2 || p.queries == 0 {
+            return Err(recipe_error!(
+                "{path}: [privacy] mode = \"pate\" needs teachers ≥ 2 (250 is usual) and queries ≥ 1, got teachers = {} and queries = {}",
+                p.teachers,
+                p.queries
+            ));
+        }
+        let t = &recipe.teacher;
+        if t.onnx.is_some() || t.columns.is_some() || t.train.is_some() || t.url.is_some() {
+            return Err(recipe_error!(
+                "{path}: [privacy] mode = \"pate\" trains its own teachers on partitions of the private rows; remove the [teacher] source"
+            ));
+        }
+    } else if p.public.is_some() {
+        return Err(recipe_error!(
+            "{path}: [privacy] public only applies to mode = \"pate\"; DP-SGD trains on the private rows themselves"
         ));
     }
     let refuse = |what: &str, fix: &str| {
@@ -170,6 +230,7 @@ impl Plan {
             covers: format!(
                 "(ε, δ)-differential privacy of the student's training rows (DP-SGD: Poisson-sampled batches, per-example clipping, Gaussian noise; Rényi-DP accountant). Early stopping and the best epoch are chosen on the validation rows, which are not covered. {teacher}"
             ),
+            pate: None,
         }
     }
 }

@@ -18,7 +18,9 @@ pub struct Recipe {
     pub name: Option<String>,
     /// `[data]`: the files and the target.
     pub data: DataSection,
-    /// `[teacher]`: where soft labels come from.
+    /// `[teacher]`: where soft labels come from (absent only under `[privacy] mode =
+    /// "pate"`, which trains its own teachers).
+    #[serde(default)]
     pub teacher: TeacherSection,
     /// `[student]`: the network's shape.
     #[serde(default)]
@@ -698,8 +700,14 @@ impl Recipe {
             self.teacher.train.is_some(),
             self.teacher.url.is_some(),
         ];
+        let pate = self
+            .privacy
+            .as_ref()
+            .is_some_and(|p| p.mode == crate::privacy::PrivacyMode::Pate);
         match sources.iter().filter(|s| **s).count() {
             1 => {}
+            // PATE trains its own teachers (checked with [privacy] below).
+            _ if pate => {}
             0 => invalid_recipe!(
                 "{path}: [teacher] needs one source: onnx = \"model.onnx\", columns = \"prefix_\", train = {{ kind = \"gbdt\" }} or url = \"http://host:port/v2/models/name\""
             ),

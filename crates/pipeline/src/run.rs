@@ -195,6 +195,8 @@ pub(crate) struct Labelled {
     pub(crate) teacher: TeacherOutputs,
     pub(crate) cross_validation: Option<CvOutcome>,
     pub(crate) transfer: Transfer,
+    /// PATE's guarantee, when the noisy votes labelled the transfer set.
+    pub(crate) pate: Option<distillery_eval::privacy::PrivacyReport>,
 }
 
 impl Labelled {
@@ -218,6 +220,24 @@ pub(crate) fn label(
         options.resume,
     )?;
     let data = &checked.data;
+    if let Some(section) = recipe
+        .privacy
+        .as_ref()
+        .filter(|p| p.mode == crate::privacy::PrivacyMode::Pate)
+    {
+        options
+            .progress
+            .stage("PATE: teachers on disjoint partitions label the public rows by noisy vote");
+        let pate = crate::pate::label(recipe, section, data, options)?;
+        return Ok(Labelled {
+            checked,
+            checkpoints,
+            teacher: pate.teacher,
+            cross_validation: None,
+            transfer: pate.transfer,
+            pate: Some(pate.privacy),
+        });
+    }
     options
         .progress
         .stage("labelling the transfer set with the teacher");
@@ -229,6 +249,7 @@ pub(crate) fn label(
         teacher,
         cross_validation: None,
         transfer,
+        pate: None,
     })
 }
 
@@ -280,12 +301,10 @@ pub(crate) fn fit(
     let data = &labelled.checked.data;
     // Both students train on the real rows alone under [privacy] (no synthetic rows).
     let plan = match &recipe.privacy {
-        Some(section) => Some(crate::privacy::plan(
-            section,
-            &recipe.params,
-            labelled.transfer.real,
-        )?),
-        None => None,
+        Some(section) if section.mode == crate::privacy::PrivacyMode::DpSgd => Some(
+            crate::privacy::plan(section, &recipe.params, labelled.transfer.real)?,
+        ),
+        _ => None,
     };
     let adversarial = match &recipe.distill.adversarial {
         Some(section) => Some(crate::adversarial::plan(section, data)?),
@@ -316,13 +335,21 @@ pub(crate) fn fit(
             options,
         )
     };
-    let student_fit = train("student", Target::Teacher)?;
+    // Under PATE the teachers' only output is a noisy label per public row, so the
+    // student learns it as a label, as the scratch baseline does.
+    let student_target = if labelled.pate.is_some() {
+        Target::LabelsOnly
+    } else {
+        Target::Teacher
+    };
+    let student_fit = train("student", student_target)?;
     let scratch_fit = train("scratch", Target::LabelsOnly)?;
     let provenance = provenance_of(recipe, labelled);
     let student = distill::student(recipe, data, &student_fit, &provenance, "distilled")?;
     let scratch = distill::student(recipe, data, &scratch_fit, &provenance, "scratch")?;
-    let privacy =
-        plan.map(|p| p.report(&student_fit, &scratch_fit, recipe.teacher.train.is_some()));
+    let privacy = plan
+        .map(|p| p.report(&student_fit, &scratch_fit, recipe.teacher.train.is_some()))
+        .or_else(|| labelled.pate.clone());
     Ok(Fitted {
         student_fit,
         scratch_fit,

@@ -22,7 +22,7 @@ fn a_tensor_shorter_than_its_shape_is_refused_not_read_past() {
     // The fuzzer's crash: the first weight's data starts one byte later, so it holds one
     // byte fewer than 102 × 16; loading passed and the int8 kernel's bounds assert fired.
     let bad = edit_header(INT8, "[64,1696]", "[65,1696]");
-    let err = QuantizedStudent::from_bytes(&bad).err().expect("refused");
+    let err = QuantizedStudent::from_bytes(&bad).expect_err("refused");
     assert!(matches!(err, RuntimeError::Format(_)), "{err:?}");
     assert!(err.to_string().contains("1631 bytes"), "{err}");
     assert!(QuantizedStudent::from_bytes(INT8).is_ok());

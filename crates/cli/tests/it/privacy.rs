@@ -295,3 +295,115 @@ fn lira_finds_the_members_of_an_over_fitted_student_that_a_loss_threshold_misses
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("shadow_models"), "{}", stderr(&out));
 }
+
+#[test]
+fn pate_labels_public_rows_by_noisy_vote_within_its_epsilon() {
+    let s = setup();
+    // The first 900 rows of the adult sample are the private data; the last 300, without
+    // their labels, are the public rows the teachers label.
+    let text = std::fs::read_to_string(crate::util::data("adult_sample.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let private = s.write("private.csv", &(lines[..901].join("\n") + "\n"));
+    let unlabelled: Vec<String> = lines[901..]
+        .iter()
+        .chain(&lines[..1])
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect();
+    let (header, rows) = unlabelled.split_last().unwrap();
+    s.write("public.csv", &format!("{header}\n{}\n", rows.join("\n")));
+    let recipe = |privacy: &str| {
+        format!(
+            "[data]\ntrain = {:?}\ntarget = \"income-per-year\"\ntest_fraction = 0.25\n\n[student]\nhidden = [16]\n\n[distill]\naugment = \"none\"\nepochs = 40\nseed = 3\n\n[privacy]\nmode = \"pate\"\npublic = \"public.csv\"\n{privacy}",
+            private.display()
+        )
+    };
+    let path = s.write("pate.toml", &recipe("epsilon = 3.0\nteachers = 20\n"));
+    let out = s.cmd(&["run", path.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let p = &report["privacy"];
+    let pate = &p["pate"];
+    assert_eq!(pate["teachers"], 20);
+    assert_eq!(
+        pate["queries"], 300,
+        "fewer public rows than the default 2,000"
+    );
+    assert!(
+        pate["public_label_accuracy"].is_null(),
+        "the public file has no labels"
+    );
+    let eps = p["epsilon"].as_f64().unwrap();
+    assert!(eps > 2.9 && eps <= 3.0, "ε spent {eps}");
+    // The report's ε is the accountant's for 300 Gaussian queries of noise σ/√2.
+    let sigma = pate["sigma"].as_f64().unwrap();
+    let again = s.cmd(&[
+        "privacy",
+        "epsilon",
+        "--sample-rate",
+        "1",
+        "--noise-multiplier",
+        &(sigma / std::f64::consts::SQRT_2).to_string(),
+        "--steps",
+        "300",
+        "--json",
+    ]);
+    let check = json(&again)["epsilon"].as_f64().unwrap();
+    assert!((check - eps).abs() < 1e-6, "{check} vs {eps}");
+    let agreement = pate["agreement"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&agreement), "{agreement}");
+    // The student learnt something from noisy labels alone: above always answering the
+    // majority class of the test rows.
+    let student = report["student"]["accuracy"].as_f64().unwrap();
+    assert!(student > 0.74, "student accuracy {student}");
+    assert!(
+        report["teacher"]["kind"]
+            .as_str()
+            .unwrap()
+            .starts_with("PATE ensemble: 20")
+    );
+    let card = std::fs::read_to_string(s.runs()[0].join("model_card.md")).unwrap();
+    assert!(card.contains("Trained with PATE"), "{card}");
+    let page = std::fs::read_to_string(s.runs()[0].join("report.html")).unwrap();
+    assert!(page.contains("Trained with PATE"));
+    // The same recipe and seed give the same noisy labels and the same student.
+    let rerun = json(&s.cmd(&["run", path.to_str().unwrap(), "--json"]));
+    assert_eq!(rerun["privacy"], report["privacy"]);
+    assert_eq!(rerun["student"]["accuracy"], report["student"]["accuracy"]);
+
+    // What PATE cannot do is refused before any training, with exit 2.
+    for (privacy, says) in [
+        ("epsilon = 3.0\nteachers = 500\n", "lower teachers"),
+        ("epsilon = 3.0\nteachers = 1\n", "teachers ≥ 2"),
+    ] {
+        let bad = s.write("bad.toml", &recipe(privacy));
+        let out = s.cmd(&["run", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{privacy}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{privacy}: {}", stderr(&out));
+    }
+    let no_public = s.write(
+        "nopublic.toml",
+        &recipe("epsilon = 3.0\n").replace("public = \"public.csv\"\n", ""),
+    );
+    let out = s.cmd(&["run", no_public.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("public = \\\"public.csv\\\"")
+            || stderr(&out).contains("public = \"public.csv\""),
+        "{}",
+        stderr(&out)
+    );
+    let with_teacher = s.write(
+        "teacher.toml",
+        &recipe("epsilon = 3.0\n").replace(
+            "[student]",
+            "[teacher]\ntrain = { kind = \"gbdt\" }\n\n[student]",
+        ),
+    );
+    let out = s.cmd(&["run", with_teacher.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("remove the [teacher] source"),
+        "{}",
+        stderr(&out)
+    );
+}

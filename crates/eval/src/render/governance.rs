@@ -14,18 +14,7 @@ pub(crate) fn privacy_section(r: &Report, s: &mut String) {
     let _ = writeln!(s, "\n## Privacy and security\n");
     match &r.privacy {
         Some(p) => {
-            let _ = writeln!(
-                s,
-                "- Trained with DP-SGD: (ε = {}, δ = {}) differential privacy ({} accountant; noise multiplier {}, clipping norm {}, {} steps at sampling rate {}). {}",
-                num(p.epsilon, 3),
-                p.delta,
-                p.accountant,
-                num(p.noise_multiplier, 3),
-                p.max_grad_norm,
-                p.steps,
-                num(p.sample_rate, 5),
-                p.covers
-            );
+            let _ = writeln!(s, "- {}", p.sentence());
         }
         None => {
             let _ = writeln!(

@@ -659,15 +659,7 @@ fn privacy(s: &mut String, r: &Report) {
     }
     s.push_str("<section id=\"privacy\"><h2>Privacy and security</h2>");
     if let Some(p) = &r.privacy {
-        let _ = write!(
-            s,
-            "<p>Trained with DP-SGD: (ε = {}, δ = {}), {} steps at sampling rate {}. {}</p>",
-            num(p.epsilon, 3),
-            p.delta,
-            p.steps,
-            num(p.sample_rate, 5),
-            escape(&p.covers)
-        );
+        let _ = write!(s, "<p>{}</p>", escape(&p.sentence()));
     }
     if let Some(m) = &r.membership {
         s.push_str("<h3>Membership inference</h3><table><tr><th>model</th><th>attack</th><th>AUC</th><th>TPR at 0.1% FPR</th><th>TPR at 1% FPR</th><th>advantage</th></tr>");
