@@ -28,23 +28,25 @@ def strict(schema):
     """The schema with `additionalProperties: false` wherever it lists properties and does
     not keep unknown fields, as Kubernetes' structural pruning would drop them."""
     schema = copy.deepcopy(schema)
-
-    def walk(node):
-        if isinstance(node, dict):
-            if (
-                "properties" in node
-                and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")
-            ):
-                node["additionalProperties"] = False
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
+    for node in objects(schema):
+        if (
+            "properties" in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            node["additionalProperties"] = False
     return schema
+
+
+def objects(node):
+    """Every mapping in a nested document, outermost first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from objects(value)
 
 
 def crd_schemas(specs):
@@ -100,21 +102,11 @@ def main():
 
 def serve_args(doc):
     """The argument lists of the document's containers that run `distillery serve`."""
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            args = node.get("args")
-            if isinstance(args, list) and args[:1] == ["serve"] and "image" in node:
-                found.append(args)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(doc)
-    return found
+    return [
+        node["args"]
+        for node in objects(doc)
+        if "image" in node and isinstance(node.get("args"), list) and node["args"][:1] == ["serve"]
+    ]
 
 
 if __name__ == "__main__":

@@ -10,23 +10,21 @@ use crate::recipe::AdversarialSection;
 
 /// The attack and the constraints for adversarial training: each numeric feature's
 /// standardised slot moves inside its training range unless immutable or missing (its
-/// missing indicator freezes it); every other slot stays.
+/// missing indicator freezes it), and (with `categorical`, the default) each categorical
+/// feature not immutable may switch to another of its levels; every other slot stays.
 ///
 /// # Errors
-/// An immutable column that is not a numeric feature.
+/// An immutable column that is not a feature.
 pub(crate) fn plan(
     section: &AdversarialSection,
     prepared: &Prepared,
 ) -> Result<(Attack, Constraints)> {
     let encoder = &prepared.encoder;
     for name in &section.immutable {
-        let numeric = encoder
-            .features
-            .iter()
-            .any(|f| f.name() == name && matches!(f, FeatureEncoder::Numeric { .. }));
-        if !numeric {
+        if !encoder.features.iter().any(|f| f.name() == name) {
             refuse!(
-                "[distill] adversarial: immutable column '{name}' is not a numeric feature (categorical columns never move in training)"
+                "[distill] adversarial: immutable column '{name}' is not a feature; features are {}",
+                encoder.names().join(", ")
             );
         }
     }
@@ -36,6 +34,7 @@ pub(crate) fn plan(
         hi: vec![f32::INFINITY; width],
         movable: vec![0.0; width],
         frozen_by: vec![None; width],
+        categorical: Vec::new(),
     };
     let rows = prepared.train_x.len() / width.max(1);
     let mut at = 0;
@@ -57,6 +56,13 @@ pub(crate) fn plan(
                 c.hi[at] = hi;
                 c.frozen_by[at] = missing_indicator.then_some(at + 1);
             }
+        }
+        if let FeatureEncoder::Categorical { name, levels, .. } = feature
+            && section.categorical
+            && levels.len() > 1
+            && !section.immutable.contains(name)
+        {
+            c.categorical.push(at..at + levels.len());
         }
         at += feature.width();
     }

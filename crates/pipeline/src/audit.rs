@@ -267,6 +267,8 @@ fn perturb_numbers(
             hi: vec![f32::INFINITY; layout.width],
             movable: vec![0.0; layout.width],
             frozen_by: Vec::new(),
+            // The audit searches categorical changes exactly, after PGD.
+            categorical: Vec::new(),
         };
         for &(f, _, _, lo, hi) in &layout.movable_numbers {
             if matches!(row[f], Cell::Number(_)) {

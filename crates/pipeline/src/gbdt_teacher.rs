@@ -43,17 +43,15 @@ pub(crate) fn train(
 ) -> Result<Trained> {
     let params = training.gbdt_params(recipe.distill.seed);
     let folds = training.cross_fit_folds();
-    let columns: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
-    let levels = category_levels(data)?;
-    let feed = TeacherFeed::with_levels(columns.clone(), &levels);
-    let width = columns.len();
+    let Inputs {
+        columns,
+        levels,
+        feed,
+        width,
+        val,
+    } = inputs(data)?;
     let x = feed.build(&data.train_table, &data.train_rows)?;
     let labels: Vec<Option<u32>> = data.train_rows.iter().map(|&r| data.labels.y[r]).collect();
-    let val = labelled(
-        feed.build(&data.train_table, &data.val_rows)?,
-        data.val_rows.iter().map(|&r| data.labels.y[r]).collect(),
-        width,
-    );
     let val_rows = (!val.1.is_empty()).then(|| GbdtRows {
         x: &val.0,
         width,
@@ -102,6 +100,36 @@ pub(crate) fn train(
             "in-house GBDT ({} trees; {folds}-fold cross-fitted labels)",
             model.n_trees()
         ),
+    })
+}
+
+/// What every booster of a run is fed: the feature columns, their category levels, the
+/// feed that turns table rows into inputs, and the labelled validation rows that stop
+/// boosting early.
+struct Inputs {
+    columns: Vec<String>,
+    levels: HashMap<String, Vec<String>>,
+    feed: TeacherFeed,
+    width: usize,
+    val: (Vec<f32>, Vec<u32>),
+}
+
+fn inputs(data: &Prepared) -> Result<Inputs> {
+    let columns: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
+    let levels = category_levels(data)?;
+    let feed = TeacherFeed::with_levels(columns.clone(), &levels);
+    let width = columns.len();
+    let val = labelled(
+        feed.build(&data.train_table, &data.val_rows)?,
+        data.val_rows.iter().map(|&r| data.labels.y[r]).collect(),
+        width,
+    );
+    Ok(Inputs {
+        columns,
+        levels,
+        feed,
+        width,
+        val,
     })
 }
 
@@ -218,15 +246,9 @@ pub(crate) fn train_partitions(
     parts: &[Vec<usize>],
     options: &RunOptions<'_>,
 ) -> Result<(Vec<GbdtModel>, TeacherFeed)> {
-    let columns: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
-    let levels = category_levels(data)?;
-    let feed = TeacherFeed::with_levels(columns.clone(), &levels);
-    let width = columns.len();
-    let val = labelled(
-        feed.build(&data.train_table, &data.val_rows)?,
-        data.val_rows.iter().map(|&r| data.labels.y[r]).collect(),
-        width,
-    );
+    let Inputs {
+        feed, width, val, ..
+    } = inputs(data)?;
     let val_rows = (!val.1.is_empty()).then(|| GbdtRows {
         x: &val.0,
         width,

@@ -600,9 +600,13 @@ pub struct AdversarialSection {
     /// PGD steps per batch (default 3), each of 2.5 ε / steps.
     #[serde(default = "default_adversarial_steps")]
     pub steps: usize,
-    /// Numeric columns the attack must not move.
+    /// Columns the attack must not move (numeric or categorical).
     #[serde(default)]
     pub immutable: Vec<String>,
+    /// Whether the attack may also switch one categorical column to another level, the
+    /// switch the gradient favours (default true; false: only numbers move).
+    #[serde(default = "default_true")]
+    pub categorical: bool,
 }
 
 fn default_adversarial_steps() -> usize {

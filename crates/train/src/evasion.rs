@@ -70,6 +70,11 @@ pub struct Constraints {
     /// Per slot, another slot whose non-zero value in the clean row freezes it: a numeric
     /// feature's missing indicator, so a missing cell stays missing. Empty: none.
     pub frozen_by: Vec<Option<usize>>,
+    /// One-hot blocks (the slots of a categorical column's levels) in which, after the
+    /// numeric steps, a row may switch its level once: the single switch the input gradient
+    /// says raises the loss most. A row with no level set (missing, unseen) keeps it.
+    /// Empty: categories never move.
+    pub categorical: Vec<std::ops::Range<usize>>,
 }
 
 impl Constraints {
@@ -80,6 +85,7 @@ impl Constraints {
             hi: vec![f32::INFINITY; width],
             movable: vec![1.0; width],
             frozen_by: Vec::new(),
+            categorical: Vec::new(),
         }
     }
 
@@ -173,8 +179,35 @@ pub fn attack(
             }
             project(attack.norm, attack.eps, clean, row);
         }
+        if !constraints.categorical.is_empty() {
+            input_gradient(layers, row, label, &mut grad);
+            switch_category(&constraints.categorical, &grad, row);
+        }
     }
     out
+}
+
+/// The one level switch, over all `blocks`, with the largest first-order rise of the loss
+/// (`grad` at the new level's slot minus at the current one), applied when that rise is
+/// positive. One forward and backward pass, where trying every level would take a forward
+/// pass per level: cheap enough for every training batch.
+fn switch_category(blocks: &[std::ops::Range<usize>], grad: &[f32], row: &mut [f32]) {
+    let mut best: Option<(f32, usize, usize)> = None;
+    for block in blocks {
+        let Some(from) = block.clone().find(|&i| row[i] == 1.0) else {
+            continue;
+        };
+        for to in block.clone().filter(|&to| to != from) {
+            let rise = grad[to] - grad[from];
+            if rise > 0.0 && best.is_none_or(|(b, _, _)| rise > b) {
+                best = Some((rise, from, to));
+            }
+        }
+    }
+    if let Some((_, from, to)) = best {
+        row[from] = 0.0;
+        row[to] = 1.0;
+    }
 }
 
 /// The unit step along `grad`: its sign (L∞) or the gradient over its norm (L2; zero for a
@@ -312,12 +345,56 @@ mod tests {
                 hi: vec![0.75, 1.0],
                 movable: vec![1.0, 0.0],
                 frozen_by: Vec::new(),
+                categorical: Vec::new(),
             };
             let held = attack(&l, &x, &y, &boxed, &a);
             for r in 0..2 {
                 assert_eq!(held[r * 2 + 1], x[r * 2 + 1], "a masked slot never moves");
                 assert!((0.6..=0.75).contains(&held[r * 2]));
             }
+        }
+    }
+
+    #[test]
+    fn a_row_switches_the_level_the_gradient_favours_once_and_keeps_a_missing_one() {
+        // Slot 0 numeric; slots 1..4 one categorical column's three levels.
+        let blocks = [std::ops::Range { start: 1, end: 4 }];
+        let mut row = [0.3f32, 1.0, 0.0, 0.0];
+        switch_category(&blocks, &[5.0, -1.0, 0.5, 2.0], &mut row);
+        assert_eq!(
+            row,
+            [0.3, 0.0, 0.0, 1.0],
+            "the largest rise: level 1 to level 3"
+        );
+        let mut none = [0.3f32, 1.0, 0.0, 0.0];
+        switch_category(&blocks, &[5.0, 1.0, 0.5, -2.0], &mut none);
+        assert_eq!(none, [0.3, 1.0, 0.0, 0.0], "no switch raises the loss");
+        let mut missing = [0.3f32, 0.0, 0.0, 0.0];
+        switch_category(&blocks, &[5.0, -1.0, 0.5, 2.0], &mut missing);
+        assert_eq!(
+            missing,
+            [0.3, 0.0, 0.0, 0.0],
+            "no level set: nothing to switch"
+        );
+    }
+
+    #[test]
+    fn the_attack_switches_a_category_only_when_asked() {
+        let l = layers();
+        let a = Attack::fgsm(Norm::Inf, 0.0);
+        let c = Constraints {
+            categorical: vec![std::ops::Range { start: 0, end: 2 }],
+            ..Constraints::free(2)
+        };
+        for (x, label) in [([1.0f32, 0.0], 0), ([0.0, 1.0], 0), ([1.0, 0.0], 1)] {
+            assert_eq!(attack(&l, &x, &[label], &Constraints::free(2), &a), x);
+            let mut grad = [0.0f32; 2];
+            input_gradient(&l, &x, label, &mut grad);
+            let mut want = x;
+            switch_category(&c.categorical, &grad, &mut want);
+            let got = attack(&l, &x, &[label], &c, &a);
+            assert_eq!(got, want, "{x:?} label {label}");
+            assert_eq!(got.iter().sum::<f32>(), 1.0, "still one level");
         }
     }
 

@@ -46,6 +46,7 @@ fn fgsm_and_pgd_equal_art_to_1e_5() {
         hi: floats(&fixture["hi"]),
         movable: floats(&fixture["movable"]),
         frozen_by: Vec::new(),
+        categorical: Vec::new(),
     };
     let mut moved = 0usize;
     for case in fixture["attacks"].as_array().unwrap() {

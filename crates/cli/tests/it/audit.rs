@@ -146,10 +146,18 @@ fn adversarial_training_makes_the_student_harder_to_evade() {
             r["distill"]["adversarial"].clone(),
             a["clean_accuracy"].as_f64().unwrap(),
             a["curve"][0]["robust_accuracy_numeric"].as_f64().unwrap(),
+            a["curve"][0]["robust_accuracy"].as_f64().unwrap(),
         )
     };
-    let (none, plain_clean, plain_robust) = robust(&plain, "p");
-    let (recorded, adv_clean, adv_robust) = robust(&adv, "a");
+    let (none, plain_clean, plain_robust, plain_category) = robust(&plain, "p");
+    let (recorded, adv_clean, adv_robust, adv_category) = robust(&adv, "a");
+    eprintln!(
+        "clean {plain_clean} → {adv_clean}; numbers {plain_robust} → {adv_robust}; + category {plain_category} → {adv_category}"
+    );
+    assert!(
+        adv_category > plain_category,
+        "training switches categories too, so the student resists a categorical change better: {adv_category} vs {plain_category}"
+    );
     assert!(none.is_null());
     assert_eq!(
         recorded["steps"], 3,
@@ -168,8 +176,8 @@ fn adversarial_training_makes_the_student_harder_to_evade() {
     for (extra, says) in [
         ("adversarial = { epsilon = 0.0 }\n", "epsilon > 0"),
         (
-            "adversarial = { epsilon = 0.1, immutable = [\"sex\"] }\n",
-            "'sex' is not a numeric",
+            "adversarial = { epsilon = 0.1, immutable = [\"shoe_size\"] }\n",
+            "'shoe_size' is not a feature",
         ),
     ] {
         let bad = s.write("bad.toml", &format!("{base}{extra}"));
