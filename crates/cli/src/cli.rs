@@ -663,8 +663,12 @@ pub(crate) struct EvalArgs {
 #[derive(Debug, Args)]
 pub(crate) struct AuditArgs {
     /// A run directory (runs/<run-id>): its student, its teacher.onnx when it trained one,
-    /// its test file and target, and audit.json written into it.
+    /// its test file and target, and audit.json written into it. Or a registered version
+    /// (name@production, name/3): its student, test file and target from the registry,
+    /// audit.json in the current directory (the registry's files never change).
     pub(crate) run: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
     /// The student (.safetensors), instead of a run's.
     #[arg(long)]
     pub(crate) model: Option<PathBuf>,

@@ -1,4 +1,4 @@
-//! `distillery audit [RUN] [--model M --data D --target Y] [--teacher T] [--immutable C]…
+//! `distillery audit [RUN | name@alias] [--model M --data D --target Y] [--teacher T] [--immutable C]…
 //! [--epsilon E]… [--norm inf|l2] [--json]`: an evasion attack on a student with its teacher
 //! beside it, written as `audit.json`; given a run directory, the file goes into it and the
 //! run's model card gets (or replaces) its evasion section, and its report.html the curve.
@@ -41,10 +41,46 @@ fn from_run(run: &Path) -> Result<FromRun> {
     })
 }
 
+/// A registered version's student and report, copied out of the registry (hash-checked)
+/// into a scratch directory shaped like a run's, when `reference` names one.
+fn registered(
+    reference: &Path,
+    options: &crate::cli::RegistryOptions,
+) -> Result<Option<tempfile::TempDir>> {
+    let text = reference.to_string_lossy();
+    if reference.exists() || !options.registry.exists() {
+        return Ok(None);
+    }
+    let Ok(parsed) = distillery_registry::Reference::parse(&text) else {
+        return Ok(None);
+    };
+    let registry = crate::registry_access::open(options)?;
+    let version = registry.resolve(&parsed)?;
+    let dir = tempfile::tempdir().context("creating a scratch directory")?;
+    for (role, file) in [
+        ("student", "student.safetensors"),
+        ("report", "report.json"),
+    ] {
+        let bytes = registry
+            .load(&version, role)
+            .with_context(|| format!("{} has no stored {role}", version.label()))?;
+        std::fs::write(dir.path().join(file), bytes)
+            .with_context(|| format!("writing the scratch copy of {file}"))?;
+    }
+    Ok(Some(dir))
+}
+
 pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
-    let defaults = match &args.run {
-        Some(run) => Some(from_run(run)?),
+    let copied = match &args.run {
+        Some(run) => registered(run, &args.options)?,
         None => None,
+    };
+    // The run directory the audit is written into: none for a registered version.
+    let run_dir = args.run.as_deref().filter(|_| copied.is_none());
+    let defaults = match (&copied, &args.run) {
+        (Some(dir), _) => Some(from_run(dir.path())?),
+        (None, Some(run)) => Some(from_run(run)?),
+        (None, None) => None,
     };
     let Some(model) = args
         .model
@@ -81,9 +117,14 @@ pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
     } else {
         Norm::Inf
     };
+    // A registered version is named by its reference, not by its scratch copy.
+    let named = match (&copied, &args.run) {
+        (Some(_), Some(reference)) if args.model.is_none() => reference.clone(),
+        _ => model.clone(),
+    };
     let result = audit(&AuditInput {
         student: &student,
-        student_path: &model,
+        student_path: &named,
         table: &table,
         data_path: &data,
         target: &target,
@@ -95,14 +136,14 @@ pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
         max_rows: args.rows,
         seed: args.seed,
     })?;
-    let out = args.out.clone().unwrap_or_else(|| match &args.run {
+    let out = args.out.clone().unwrap_or_else(|| match run_dir {
         Some(run) => run.join("audit.json"),
         None => PathBuf::from("audit.json"),
     });
     let json = serde_json::to_string_pretty(&result)?;
     distillery_runtime::write_atomic(&out, json.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
-    if let Some(run) = &args.run {
+    if let Some(run) = run_dir {
         add_to_report(run, &result)?;
         let card = run.join("model_card.md");
         if let Ok(text) = std::fs::read_to_string(&card) {

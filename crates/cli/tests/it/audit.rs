@@ -72,6 +72,23 @@ fn audit_attacks_the_student_and_transfers_to_the_teacher() {
     assert!(page.contains(&format!("<span id=\"evasion-clean\">{clean:.4}</span>")));
     assert!(!page.contains("Evasion is measured after the run"));
 
+    // A registered version is audited from the registry's copy of its student: the same
+    // curve, named by its reference, written to the current directory.
+    let registered = s.cmd(&[
+        "audit",
+        "r/1",
+        "--data",
+        sample.to_str().unwrap(),
+        "--teacher",
+        teacher.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(registered.status.code(), Some(0), "{}", stderr(&registered));
+    let r = json(&registered);
+    assert_eq!(r["curve"], a["curve"]);
+    assert_eq!(r["model"], "r/1");
+    assert!(s.path("audit.json").exists());
+
     // An immutable column never leads an attack.
     let held = json(&call(&[
         "--immutable",
