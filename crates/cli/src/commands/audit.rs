@@ -120,7 +120,7 @@ pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
     // A registered version is named by its reference, not by its scratch copy.
     let named = match (&copied, &args.run) {
         (Some(_), Some(reference)) if args.model.is_none() => reference.clone(),
-        _ => model.clone(),
+        _ => model,
     };
     let result = audit(&AuditInput {
         student: &student,
