@@ -89,3 +89,124 @@ fn a_served_model_teaches_over_the_network_through_429s() {
         assert!(stderr(&out).contains(says), "{teacher}: {}", stderr(&out));
     }
 }
+
+/// An MLServer process, killed when dropped.
+struct MlServer(std::process::Child);
+
+impl Drop for MlServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port nobody listens on now (the OS picks it; MLServer binds it a moment later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_scikit_learn_teacher_served_by_mlserver_teaches_over_the_network() {
+    use std::process::{Command, Stdio};
+    let required = std::env::var_os("DISTILLERY_REQUIRE_MLSERVER").is_some_and(|v| v == "1");
+    let python = crate::util::python();
+    let importable = Command::new(&python)
+        .args([
+            "-c",
+            "import mlserver, mlserver_sklearn, sklearn, pandas, joblib",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !importable {
+        assert!(
+            !required,
+            "DISTILLERY_REQUIRE_MLSERVER=1 but {python} cannot import mlserver"
+        );
+        eprintln!(
+            "skipped the MLServer teacher test: {python} cannot import mlserver and mlserver_sklearn"
+        );
+        return;
+    }
+    let s = setup();
+    let sample = data("adult_sample.csv");
+    // MLServer's own scikit-learn runtime serves a Pipeline trained on the sample.
+    let (http, grpc) = (free_port(), free_port());
+    let repo = s.path("mlserver");
+    let made = Command::new(&python)
+        .arg(crate::util::repo().join("tests/clients/mlserver_teacher.py"))
+        .arg(&sample)
+        .arg("income-per-year")
+        .arg(&repo)
+        .args([http.to_string(), grpc.to_string()])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let mlserver = std::path::Path::new(&python).with_file_name("mlserver");
+    let server = MlServer(
+        Command::new(if mlserver.exists() {
+            mlserver.as_os_str()
+        } else {
+            "mlserver".as_ref()
+        })
+        .arg("start")
+        .arg(&repo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting mlserver"),
+    );
+    let base = format!("http://127.0.0.1:{http}/v2/models/teacher");
+    crate::util::eventually("MLServer to load the teacher", || {
+        let listening = std::net::TcpStream::connect(("127.0.0.1", http)).is_ok();
+        (listening && get(&format!("{base}/ready")).0 == 200).then_some(())
+    });
+    let recipe = s.write(
+        "mlserver.toml",
+        &crate::util::adult_recipe(
+            &sample,
+            &format!("url = \"{base}\"\nbatch_rows = 200\nconcurrency = 2"),
+            "augment = \"none\"\n",
+        ),
+    );
+    let run = |out: &str| {
+        let o = s.cmd(&[
+            "run",
+            recipe.to_str().unwrap(),
+            "--json",
+            "--no-register",
+            "--out",
+            out,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let r = json(&o);
+        let student = std::fs::read(
+            s.path(out)
+                .join(r["run_id"].as_str().unwrap())
+                .join("student.safetensors"),
+        )
+        .unwrap();
+        (r, student)
+    };
+    let (r, student) = run("a");
+    let kind = r["teacher"]["kind"].as_str().unwrap();
+    assert!(kind.contains(&base), "{kind}");
+    assert!(
+        r["teacher"]["accuracy"].as_f64().unwrap() > 0.8,
+        "the boosted pipeline labels well: {}",
+        r["teacher"]
+    );
+    assert!(
+        r["student"]["fidelity"].as_f64().unwrap() > 0.8,
+        "{}",
+        r["student"]
+    );
+    // The server answers the same probabilities every time, so the student is the same
+    // bit for bit.
+    let (_, again) = run("b");
+    assert_eq!(student, again);
+    drop(server);
+}
