@@ -43,20 +43,11 @@ pub(crate) fn train(
 ) -> Result<Trained> {
     let params = training.gbdt_params(recipe.distill.seed);
     let folds = training.cross_fit_folds();
-    let Inputs {
-        columns,
-        levels,
-        feed,
-        width,
-        val,
-    } = inputs(data)?;
+    let fed = inputs(data)?;
+    let (feed, width) = (&fed.feed, fed.width);
     let x = feed.build(&data.train_table, &data.train_rows)?;
     let labels: Vec<Option<u32>> = data.train_rows.iter().map(|&r| data.labels.y[r]).collect();
-    let val_rows = (!val.1.is_empty()).then(|| GbdtRows {
-        x: &val.0,
-        width,
-        labels: &val.1,
-    });
+    let val_rows = fed.validation();
     let k = data.labels.n_classes();
     let jobs = options
         .progress
@@ -81,7 +72,7 @@ pub(crate) fn train(
         .context("training the boosted teacher")?;
     jobs.done(&format!("final ({} trees)", model.n_trees()));
     jobs.finish();
-    let bytes = export(&model, data, &columns, &levels)?;
+    let bytes = export(&model, data, &fed.columns, &fed.levels)?;
     let onnx = OnnxModel::from_bytes(&bytes, Path::new("teacher.onnx"), &OnnxOptions::default())
         .context("reloading the boosted teacher")?;
     let teacher = OnnxTeacher::new(
@@ -112,6 +103,17 @@ struct Inputs {
     feed: TeacherFeed,
     width: usize,
     val: (Vec<f32>, Vec<u32>),
+}
+
+impl Inputs {
+    /// The validation rows for early stopping (`None` without labelled ones).
+    fn validation(&self) -> Option<GbdtRows<'_>> {
+        (!self.val.1.is_empty()).then(|| GbdtRows {
+            x: &self.val.0,
+            width: self.width,
+            labels: &self.val.1,
+        })
+    }
 }
 
 fn inputs(data: &Prepared) -> Result<Inputs> {
@@ -246,14 +248,8 @@ pub(crate) fn train_partitions(
     parts: &[Vec<usize>],
     options: &RunOptions<'_>,
 ) -> Result<(Vec<GbdtModel>, TeacherFeed)> {
-    let Inputs {
-        feed, width, val, ..
-    } = inputs(data)?;
-    let val_rows = (!val.1.is_empty()).then(|| GbdtRows {
-        x: &val.0,
-        width,
-        labels: &val.1,
-    });
+    let fed = inputs(data)?;
+    let val_rows = fed.validation();
     let k = data.labels.n_classes();
     let jobs = options
         .progress
@@ -261,17 +257,17 @@ pub(crate) fn train_partitions(
     let mut models = Vec::with_capacity(parts.len());
     for (i, part) in parts.iter().enumerate() {
         let (x, y) = labelled(
-            feed.build(&data.train_table, part)?,
+            fed.feed.build(&data.train_table, part)?,
             part.iter().map(|&r| data.labels.y[r]).collect(),
-            width,
+            fed.width,
         );
-        let model = fit(&x, &y, width, val_rows.as_ref(), k, params)
+        let model = fit(&x, &y, fed.width, val_rows.as_ref(), k, params)
             .with_context(|| format!("training PATE teacher {} of {}", i + 1, parts.len()))?;
         models.push(model);
         jobs.done(&format!("teacher {}/{}", i + 1, parts.len()));
     }
     jobs.finish();
-    Ok((models, feed))
+    Ok((models, fed.feed))
 }
 
 #[cfg(test)]

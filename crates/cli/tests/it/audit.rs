@@ -137,17 +137,7 @@ fn adversarial_training_makes_the_student_harder_to_evade() {
         &format!("{base}adversarial = {{ epsilon = 0.5, steps = 3 }}\n"),
     );
     let robust = |recipe: &std::path::Path, out: &str| {
-        let run = s.cmd(&[
-            "run",
-            recipe.to_str().unwrap(),
-            "--json",
-            "--no-register",
-            "--out",
-            out,
-        ]);
-        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
-        let r = json(&run);
-        let dir = s.path(out).join(r["run_id"].as_str().unwrap());
+        let (r, dir) = s.run_into(recipe, out);
         let audit = s.cmd(&[
             "audit",
             dir.to_str().unwrap(),

@@ -173,22 +173,8 @@ fn a_scikit_learn_teacher_served_by_mlserver_teaches_over_the_network() {
         ),
     );
     let run = |out: &str| {
-        let o = s.cmd(&[
-            "run",
-            recipe.to_str().unwrap(),
-            "--json",
-            "--no-register",
-            "--out",
-            out,
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let r = json(&o);
-        let student = std::fs::read(
-            s.path(out)
-                .join(r["run_id"].as_str().unwrap())
-                .join("student.safetensors"),
-        )
-        .unwrap();
+        let (r, dir) = s.run_into(&recipe, out);
+        let student = std::fs::read(dir.join("student.safetensors")).unwrap();
         (r, student)
     };
     let (r, student) = run("a");

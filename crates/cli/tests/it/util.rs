@@ -79,6 +79,23 @@ impl Setup {
         student
     }
 
+    /// Runs `recipe` without registering it, into `out/`, and asserts it succeeded: its
+    /// JSON report and its run directory.
+    pub(crate) fn run_into(&self, recipe: &Path, out: &str) -> (serde_json::Value, PathBuf) {
+        let o = self.cmd(&[
+            "run",
+            recipe.to_str().unwrap(),
+            "--json",
+            "--no-register",
+            "--out",
+            out,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let r = json(&o);
+        let dir = self.path(out).join(r["run_id"].as_str().unwrap());
+        (r, dir)
+    }
+
     /// Completed run directories under `runs/` (hidden temp and checkpoint dirs excluded).
     pub(crate) fn runs(&self) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.path("runs")) else {
