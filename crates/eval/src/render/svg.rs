@@ -143,7 +143,7 @@ fn lines(
     let _ = write!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="{label}"><title>{label}</title>"#,
-        left + size + 150.0,
+        left + size + 180.0,
         top + size + 45.0
     );
     axes(&mut s, left, top, size, (x.0, x_max), y_label);
