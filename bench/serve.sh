@@ -38,21 +38,7 @@ cat > "$out/mlserver/model-settings.json" <<JSON
 JSON
 
 # The request: the first complete test row, numbers as FP32 and categories as BYTES.
-python3 - "$out" <<'PY'
-import csv, gzip, json, sys
-out = sys.argv[1]
-rows = csv.DictReader(gzip.open(f"{out}/demo/test.csv.gz", "rt"))
-row = next(r for r in rows if "?" not in r.values())
-inputs = []
-for name, value in row.items():
-    if name == "income-per-year":
-        continue
-    try:
-        inputs.append({"name": name, "shape": [1, 1], "datatype": "FP32", "data": [float(value)]})
-    except ValueError:
-        inputs.append({"name": name, "shape": [1, 1], "datatype": "BYTES", "data": [value]})
-json.dump({"id": "bench", "inputs": inputs}, open(f"{out}/body.json", "w"))
-PY
+python3 scripts/oip_body.py "$out/demo/test.csv.gz" "$out/body.json"
 export BODY_FILE="$out/body.json"
 
 pids=()

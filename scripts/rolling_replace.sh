@@ -62,20 +62,7 @@ nginx -p "$out" -c nginx.conf
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18480/v2/health/ready >/dev/null && break; sleep 0.05; done
 
 # One test row as an OIP request, numbers FP32 and categories BYTES.
-python3 - "$out" <<'PY'
-import csv, gzip, json, sys
-out = sys.argv[1]
-row = next(r for r in csv.DictReader(gzip.open(f"{out}/demo/test.csv.gz", "rt")) if "?" not in r.values())
-inputs = []
-for name, value in row.items():
-    if name == "income-per-year":
-        continue
-    try:
-        inputs.append({"name": name, "shape": [1, 1], "datatype": "FP32", "data": [float(value)]})
-    except ValueError:
-        inputs.append({"name": name, "shape": [1, 1], "datatype": "BYTES", "data": [value]})
-json.dump({"inputs": inputs}, open(f"{out}/body.json", "w"))
-PY
+python3 scripts/oip_body.py "$out/demo/test.csv.gz" "$out/body.json"
 curl -sf -H 'content-type: application/json' --data @"$out/body.json" \
   http://127.0.0.1:18480/v2/models/adult-demo/infer >/dev/null
 
