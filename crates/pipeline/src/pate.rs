@@ -52,9 +52,8 @@ pub(crate) fn label(
     let k = data.labels.n_classes();
     let parts = partitions(data, section.teachers, seed)?;
     let rows_per_teacher = parts.iter().map(Vec::len).min().unwrap_or(0);
-    let params = TeacherTraining::default().gbdt_params(seed);
-    let (models, feed) = crate::gbdt_teacher::train_partitions(&params, data, &parts, options)?;
 
+    // The public rows are read (and refused) before any teacher trains.
     let Some(path) = section.public.as_deref() else {
         return Err(recipe_error!(
             "[privacy] mode = \"pate\" needs public = \"file\""
@@ -75,7 +74,13 @@ pub(crate) fn label(
     let queries = rows.len();
     let x_public = encode_rows(&data.encoder, &public, &rows)
         .with_context(|| format!("encoding the public rows of {}", path.display()))?;
-    let counts = votes(&models, &feed.build(&public, &rows)?, queries, k);
+
+    let params = TeacherTraining::default().gbdt_params(seed);
+    let (models, feed) = crate::gbdt_teacher::train_partitions(&params, data, &parts, options)?;
+    let counts = votes(
+        &answers(&models, &feed.build(&public, &rows)?, queries, k),
+        k,
+    );
 
     // σ for the recipe's ε over every query, before any noisy answer is drawn.
     let (noise_multiplier, _) =
@@ -118,31 +123,33 @@ pub(crate) fn label(
         real: queries,
     };
 
-    let shares = |table: &Table, rows: &[usize]| -> Result<Vec<f32>> {
-        let counts = votes(&models, &feed.build(table, rows)?, rows.len(), k);
-        let n = models.len() as f64;
-        Ok(counts.iter().map(|&c| (c / n) as f32).collect())
+    let n = models.len() as f64;
+    let shares = |answers: &[Vec<u32>]| -> Vec<f32> {
+        votes(answers, k).iter().map(|&c| (c / n) as f32).collect()
     };
-    let test = shares(data.test_table(), &data.test_rows)?;
-    let test_x = feed.build(data.test_table(), &data.test_rows)?;
-    let teacher_accuracy = models
+    let test_answers = answers(
+        &models,
+        &feed.build(data.test_table(), &data.test_rows)?,
+        data.test_rows.len(),
+        k,
+    );
+    let teacher_accuracy = test_answers
         .iter()
-        .map(|m| {
-            let p = m.predict_proba(&test_x, data.test_rows.len());
-            accuracy(
-                &p.chunks(k).map(argmax).collect::<Vec<_>>(),
-                &data.test_labels,
-            )
-        })
+        .map(|a| accuracy(a, &data.test_labels))
         .sum::<f64>()
-        / models.len() as f64;
+        / n;
+    let test = shares(&test_answers);
     let ensemble_accuracy = accuracy(
         &test.chunks(k).map(argmax).collect::<Vec<_>>(),
         &data.test_labels,
     );
+    let on_training_file = |rows: &[usize]| -> Result<Vec<f32>> {
+        let x = feed.build(&data.train_table, rows)?;
+        Ok(shares(&answers(&models, &x, rows.len(), k)))
+    };
     let teacher = TeacherOutputs {
-        train: shares(&data.train_table, &data.train_rows)?,
-        validation: shares(&data.train_table, &data.val_rows)?,
+        train: on_training_file(&data.train_rows)?,
+        validation: on_training_file(&data.val_rows)?,
         test,
         kind: format!(
             "PATE ensemble: {} in-house GBDTs on disjoint partitions (noise-free vote shares)",
@@ -215,13 +222,21 @@ fn partitions(data: &Prepared, teachers: usize, seed: u64) -> Result<Vec<Vec<usi
     Ok(parts)
 }
 
-/// Vote counts, `rows × k`: each teacher votes for its most probable class.
-fn votes(models: &[GbdtModel], x: &[f32], rows: usize, k: usize) -> Vec<f64> {
+/// Each teacher's answer (its most probable class) for each of `rows` rows of `x`.
+fn answers(models: &[GbdtModel], x: &[f32], rows: usize, k: usize) -> Vec<Vec<u32>> {
+    models
+        .iter()
+        .map(|m| m.predict_proba(x, rows).chunks(k).map(argmax).collect())
+        .collect()
+}
+
+/// Vote counts, `rows × k`, from every teacher's answers.
+fn votes(answers: &[Vec<u32>], k: usize) -> Vec<f64> {
+    let rows = answers.first().map_or(0, Vec::len);
     let mut counts = vec![0.0f64; rows * k];
-    for model in models {
-        let p = model.predict_proba(x, rows);
-        for (i, row) in p.chunks(k).enumerate() {
-            counts[i * k + argmax(row) as usize] += 1.0;
+    for teacher in answers {
+        for (i, &c) in teacher.iter().enumerate() {
+            counts[i * k + c as usize] += 1.0;
         }
     }
     counts
