@@ -17,6 +17,7 @@
 
 mod ablation;
 pub mod attribute;
+pub mod audit;
 mod bootstrap;
 mod calibration;
 pub mod evasion;

@@ -1,6 +1,7 @@
 //! `distillery audit [RUN | name@alias] [--model M --data D --target Y] [--teacher T] [--immutable C]…
 //! [--epsilon E]… [--norm inf|l2] [--json]`: an evasion attack on a student with its teacher
-//! beside it, written as `audit.json`; given a run directory, the file goes into it and the
+//! beside it, written as `audit.json` together with the membership, attribute-inference and
+//! extraction results its run measured; given a run directory, the file goes into it and the
 //! run's model card gets (or replaces) its evasion section, and its report.html the curve.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,9 @@ struct FromRun {
     teacher: Option<PathBuf>,
     data: Option<PathBuf>,
     target: Option<String>,
+    /// The run's report, whose membership, attribute and extraction results join the audit
+    /// (absent from runs older than reports).
+    report: Option<distillery_eval::run_report::Report>,
 }
 
 fn from_run(run: &Path) -> Result<FromRun> {
@@ -38,6 +42,7 @@ fn from_run(run: &Path) -> Result<FromRun> {
         teacher: teacher.exists().then_some(teacher),
         data: dataset["test_file"].as_str().map(PathBuf::from),
         target: dataset["target"].as_str().map(str::to_string),
+        report: serde_json::from_value(report.clone()).ok(),
     })
 }
 
@@ -140,7 +145,9 @@ pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
         Some(run) => run.join("audit.json"),
         None => PathBuf::from("audit.json"),
     });
-    let json = serde_json::to_string_pretty(&result)?;
+    let run_report = defaults.as_ref().and_then(|d| d.report.as_ref());
+    let whole = distillery_eval::audit::AuditFile::new(result.clone(), run_report);
+    let json = serde_json::to_string_pretty(&whole)?;
     distillery_runtime::write_atomic(&out, json.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     if let Some(run) = run_dir {
@@ -154,7 +161,7 @@ pub(crate) fn run(args: &AuditArgs) -> Result<ExitStatus> {
     if args.json {
         println!("{json}");
     } else {
-        for line in result.lines() {
+        for line in whole.lines() {
             println!("{line}");
         }
         println!("written to {}", out.display());

@@ -32,6 +32,20 @@ fn audit_attacks_the_student_and_transfers_to_the_teacher() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let a = json(&out);
     assert_eq!(a["schema"], "distillery-audit/1");
+    // The run's own attacks join the evasion audit: membership was measured, extraction
+    // was not asked for and is listed as such.
+    let models: Vec<&str> = a["membership"]["attacks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no membership in {a}"))
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert!(
+        models.contains(&"teacher") && models.contains(&"student"),
+        "{models:?}"
+    );
+    let missing = a["not_measured"].to_string();
+    assert!(missing.contains("extraction = true"), "{missing}");
     let clean = a["clean_accuracy"].as_f64().unwrap();
     assert!(a["teacher_clean_accuracy"].as_f64().unwrap() > 0.7);
     let curve = a["curve"].as_array().unwrap();
@@ -87,6 +101,10 @@ fn audit_attacks_the_student_and_transfers_to_the_teacher() {
     let r = json(&registered);
     assert_eq!(r["curve"], a["curve"]);
     assert_eq!(r["model"], "r/1");
+    assert_eq!(
+        r["membership"], a["membership"],
+        "the version's run results come along"
+    );
     assert!(s.path("audit.json").exists());
 
     // An immutable column never leads an attack.
