@@ -13,6 +13,15 @@ pub enum RegistryError {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// The PostgreSQL server refused an operation or could not be reached.
+    #[error("registry database {url}: {source}")]
+    Postgres {
+        /// The server's URL, password redacted.
+        url: String,
+        /// The PostgreSQL error.
+        #[source]
+        source: postgres::Error,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

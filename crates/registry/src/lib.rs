@@ -12,21 +12,25 @@
 //! records the version pointing at them, so a crash leaves at worst an unreferenced
 //! object, never a version with a missing or partial artifact.
 
+mod dump;
 mod error;
 mod names;
 mod objects;
 pub mod openlineage;
+mod postgres_store;
 mod records;
 mod registry;
 mod signing;
 mod sqlite;
 mod store;
 
+pub use dump::Dump;
 pub use error::{RegistryError, Result};
 pub use names::{MAX_NAME, alias_name, model_name};
 pub use objects::{Artifacts, ObjectStore};
+pub use postgres_store::{ALIAS_CHANNEL, PostgresStore, redact};
 pub use records::{Artifact, AuditEntry, Dataset, ModelVersion, Reference, RunRecord};
-pub use registry::{Config, Lineage, RUN_FILES, Registry, RegistryConfig};
+pub use registry::{Config, Lineage, RUN_FILES, Registry, RegistryConfig, is_postgres};
 pub use signing::{DetachedSignature, Manifest, keygen, public_key, secret_key, sign, verify};
 pub use sqlite::SqliteStore;
 pub use store::{Change, Store};

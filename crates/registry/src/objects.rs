@@ -22,6 +22,11 @@ pub trait Artifacts: Send {
     fn location(&self) -> String;
 }
 
+/// Opens the artifact store a registry recorded: a local (or shared) folder.
+pub(crate) fn open(location: &str) -> Result<Box<dyn Artifacts>> {
+    Ok(Box::new(ObjectStore::open(Path::new(location))?))
+}
+
 /// How long a temporary file must sit untouched before `open` treats it as left by a crash
 /// when its writer's liveness cannot be told. A writer holds its temporary file for the
 /// time of one write + fsync (seconds at most).

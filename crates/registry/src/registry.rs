@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::dump::Dump;
 use crate::error::{RegistryError, Result};
-use crate::objects::{Artifacts, ObjectStore};
+use crate::objects::Artifacts;
+use crate::postgres_store::PostgresStore;
 use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, Reference, RunRecord};
 use crate::sqlite::SqliteStore;
 use crate::store::{Change, Store};
@@ -70,29 +72,65 @@ pub struct Lineage {
 }
 
 impl Registry {
-    /// Opens (creating) the registry in `dir`.
+    /// Opens (creating) the registry in `dir`, or on the PostgreSQL server `dir` names
+    /// (`postgres://…`), with its objects where the registry recorded them.
     pub fn open(dir: &Path) -> Result<Registry> {
-        let fresh = !dir.exists();
-        std::fs::create_dir_all(dir).map_err(|source| RegistryError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        if fresh {
-            // A new registry holds models and their data's fingerprints: its owner's only.
-            // An existing one keeps the permissions its owner gave it.
-            crate::objects::owner_only(dir, 0o700);
-        }
-        let config_path = dir.join("config.toml");
-        let config = match std::fs::read_to_string(&config_path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| {
-                RegistryError::Invalid(format!("{}: {}", config_path.display(), e.message()))
+        Registry::open_with(dir, None)
+    }
+
+    /// Opens (creating) a registry; `objects` (a folder, or `s3://bucket/prefix`) says
+    /// where its artifacts live. The first value given is recorded in the registry, so
+    /// every later process, on any machine, finds the same objects without being told;
+    /// a different value later is refused rather than silently splitting the artifacts.
+    pub fn open_with(location: &Path, objects: Option<&str>) -> Result<Registry> {
+        let text = location.to_string_lossy();
+        let (store, dir, config, default_objects): (Box<dyn Store>, PathBuf, Config, _) =
+            if is_postgres(&text) {
+                let store = PostgresStore::open(&text)?;
+                let shown = PathBuf::from(store.shown());
+                (Box::new(store), shown, Config::default(), None)
+            } else {
+                let dir = location;
+                let fresh = !dir.exists();
+                std::fs::create_dir_all(dir).map_err(|source| RegistryError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+                if fresh {
+                    // A new registry holds models and their data's fingerprints: its
+                    // owner's only. An existing one keeps the permissions its owner gave it.
+                    crate::objects::owner_only(dir, 0o700);
+                }
+                let store = SqliteStore::open(&dir.join("registry.db"))?;
+                let objects = dir.join("objects").to_string_lossy().to_string();
+                (
+                    Box::new(store),
+                    dir.to_path_buf(),
+                    read_config(dir)?,
+                    Some(objects),
+                )
+            };
+        let recorded = store.setting("objects")?;
+        let objects = match (recorded, objects) {
+            (Some(held), Some(asked)) if held != absolute(asked) => {
+                return Err(RegistryError::Invalid(format!(
+                    "the registry {} keeps its artifacts in {held}, not {asked}; drop --objects (DISTILLERY_OBJECTS) or give {held}",
+                    dir.display()
+                )));
+            }
+            (Some(held), _) => held,
+            (None, Some(asked)) => store.put_setting_if_absent("objects", &absolute(asked))?,
+            (None, None) => default_objects.ok_or_else(|| {
+                RegistryError::Invalid(format!(
+                    "the registry {} has no artifact store yet; give --objects (or DISTILLERY_OBJECTS) once: a folder every machine shares, or s3://bucket/prefix",
+                    dir.display()
+                ))
             })?,
-            Err(_) => Config::default(),
         };
         Ok(Registry {
-            dir: dir.to_path_buf(),
-            store: Box::new(SqliteStore::open(&dir.join("registry.db"))?),
-            objects: Box::new(ObjectStore::open(&dir.join("objects"))?),
+            dir,
+            store,
+            objects: crate::objects::open(&objects)?,
             config,
         })
     }
@@ -385,6 +423,33 @@ impl Registry {
         Ok(problems)
     }
 
+    /// Copies this registry into `target` (which must be empty): every artifact object
+    /// first (each re-hashed on read), then every row in one transaction, keeping recorded
+    /// times, actors and reasons. A crash before the rows commit leaves `target` empty of
+    /// metadata, so the migration can simply be run again.
+    pub fn migrate_to(&self, target: &Registry) -> Result<Dump> {
+        let dump = self.store.dump()?;
+        let theirs = target.store.dump()?;
+        if !theirs.is_empty() {
+            return Err(RegistryError::Invalid(format!(
+                "{} already holds a registry ({}); migrate into an empty one",
+                target.dir.display(),
+                theirs.summary()
+            )));
+        }
+        for v in &dump.versions {
+            for a in &v.artifacts {
+                let bytes = self.objects.get(&a.hash, &a.role, &v.label())?;
+                target.objects.put(&bytes)?;
+            }
+        }
+        let mut rows = dump.clone();
+        // The target keeps its own record of where its objects are.
+        rows.settings.retain(|(k, _)| k != "objects");
+        target.store.restore(&rows)?;
+        Ok(dump)
+    }
+
     /// Where a version came from and what happened to it since.
     pub fn lineage(&self, version: &ModelVersion) -> Result<Lineage> {
         let run = self.store.run(&version.run_id)?;
@@ -417,6 +482,32 @@ impl Registry {
             aliases,
             events,
         })
+    }
+}
+
+/// Whether a `--registry` value names a PostgreSQL server rather than a folder.
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// An objects location as recorded: a local folder made absolute (other processes start
+/// elsewhere), an `s3://` URL as given.
+fn absolute(objects: &str) -> String {
+    if objects.contains("://") {
+        return objects.to_string();
+    }
+    std::path::absolute(objects)
+        .map_or_else(|_| objects.to_string(), |p| p.to_string_lossy().to_string())
+}
+
+/// A registry folder's `config.toml` (none: the defaults).
+fn read_config(dir: &Path) -> Result<Config> {
+    let config_path = dir.join("config.toml");
+    match std::fs::read_to_string(&config_path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| {
+            RegistryError::Invalid(format!("{}: {}", config_path.display(), e.message()))
+        }),
+        Err(_) => Ok(Config::default()),
     }
 }
 

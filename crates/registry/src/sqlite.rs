@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::dump::Dump;
 use crate::error::{RegistryError, Result};
 use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, RunRecord};
 use crate::signing::DetachedSignature;
@@ -60,6 +61,9 @@ CREATE TABLE signatures (
     signature TEXT NOT NULL, manifest TEXT NOT NULL, at TEXT NOT NULL,
     PRIMARY KEY (name, version, public_key),
     FOREIGN KEY (name, version) REFERENCES versions(name, version));
+",
+    "
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ",
 ];
 
@@ -155,7 +159,166 @@ fn json<T: serde::de::DeserializeOwned + Default>(s: String) -> T {
     serde_json::from_str(&s).unwrap_or_default()
 }
 
+/// Writes a dump's rows into an open transaction (the body of `restore`).
+fn restore_rows(tx: &rusqlite::Transaction<'_>, d: &Dump) -> rusqlite::Result<()> {
+    for (k, v) in &d.settings {
+        tx.execute(
+            "INSERT OR REPLACE INTO settings VALUES (?1, ?2)",
+            params![k, v],
+        )?;
+    }
+    for ds in &d.datasets {
+        tx.execute(
+            "INSERT INTO datasets VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                ds.fingerprint,
+                ds.source,
+                ds.test_source,
+                ds.rows as i64,
+                serde_json::to_string(&ds.classes).unwrap_or_default(),
+                ds.checks.to_string()
+            ],
+        )?;
+    }
+    for r in &d.runs {
+        tx.execute(
+            "INSERT INTO runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                r.run_id,
+                r.name,
+                r.recipe_hash,
+                r.seed as i64,
+                r.tool_version,
+                r.ended,
+                r.seconds,
+                r.status,
+                r.dataset,
+                r.teacher,
+                serde_json::to_string(&r.metrics).unwrap_or_default(),
+                r.gates.to_string()
+            ],
+        )?;
+    }
+    for v in &d.versions {
+        tx.execute(
+            "INSERT INTO versions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                v.name,
+                v.version,
+                v.run_id,
+                v.gates_passed,
+                v.created,
+                v.actor
+            ],
+        )?;
+        for a in &v.artifacts {
+            tx.execute(
+                "INSERT INTO artifacts VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![v.name, v.version, a.role, a.file, a.hash, a.bytes as i64],
+            )?;
+        }
+    }
+    for (name, alias, version) in &d.aliases {
+        tx.execute(
+            "INSERT INTO aliases VALUES (?1, ?2, ?3)",
+            params![name, alias, version],
+        )?;
+    }
+    for (name, alias, version) in &d.alias_history {
+        tx.execute(
+            "INSERT INTO alias_history (name, alias, version) VALUES (?1, ?2, ?3)",
+            params![name, alias, version],
+        )?;
+    }
+    for (name, version, key, value) in &d.tags {
+        tx.execute(
+            "INSERT INTO tags VALUES (?1, ?2, ?3, ?4)",
+            params![name, version, key, value],
+        )?;
+    }
+    for (model, e) in &d.audit {
+        tx.execute(
+            "INSERT INTO audit (at, actor, action, model, target, why, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![e.at, e.actor, e.action, model, e.target, e.why, e.details.to_string()],
+        )?;
+    }
+    for (name, version, s, at) in &d.signatures {
+        tx.execute(
+            "INSERT INTO signatures VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                name,
+                version,
+                s.public_key,
+                s.signature,
+                serde_json::to_string(&s.manifest).unwrap_or_default(),
+                at
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn put_setting_if_absent(&self, key: &str, value: &str) -> Result<String> {
+        let tx = self.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO settings VALUES (?1, ?2)",
+            params![key, value],
+        )
+        .map_err(|e| self.err(e))?;
+        let held: String = tx
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(held)
+    }
+
+    fn dump(&self) -> Result<Dump> {
+        let mut d = Dump::default();
+        self.dump_records(&mut d).map_err(|e| self.err(e))?;
+        d.versions = self.versions(None)?;
+        self.dump_changes(&mut d).map_err(|e| self.err(e))?;
+        Ok(d)
+    }
+
+    fn restore(&self, dump: &Dump) -> Result<()> {
+        let tx = self.transaction()?;
+        let occupied: i64 = tx
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM datasets) + (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM versions) + (SELECT COUNT(*) FROM audit)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if occupied > 0 {
+            return Err(RegistryError::Invalid(format!(
+                "{} already holds a registry; migrate into an empty one",
+                self.path.display()
+            )));
+        }
+        restore_rows(&tx, dump).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn alias_generation(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM alias_history", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+
     fn put_dataset(&self, d: &Dataset) -> Result<()> {
         self.conn
             .execute(
@@ -542,6 +705,85 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The settings, datasets, runs and signatures of a dump (the first half of `dump`).
+    fn dump_records(&self, d: &mut Dump) -> rusqlite::Result<()> {
+        let c = &self.conn;
+        d.settings = c
+            .prepare("SELECT key, value FROM settings ORDER BY key")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let fingerprints: Vec<String> = c
+            .prepare("SELECT fingerprint FROM datasets ORDER BY rowid")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let runs: Vec<String> = c
+            .prepare("SELECT run_id FROM runs ORDER BY rowid")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let signed: Vec<(String, u32, String, String, String, String)> = c
+            .prepare("SELECT name, version, public_key, signature, manifest, at FROM signatures ORDER BY rowid")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for f in fingerprints {
+            if let Ok(Some(ds)) = self.dataset(&f) {
+                d.datasets.push(ds);
+            }
+        }
+        for id in runs {
+            if let Ok(Some(run)) = self.run(&id) {
+                d.runs.push(run);
+            }
+        }
+        for (name, version, public_key, signature, manifest, at) in signed {
+            if let Ok(manifest) = serde_json::from_str(&manifest) {
+                let s = DetachedSignature {
+                    public_key,
+                    signature,
+                    manifest,
+                };
+                d.signatures.push((name, version, s, at));
+            }
+        }
+        Ok(())
+    }
+
+    /// Aliases, their history, tags and the audit log (the second half of `dump`).
+    fn dump_changes(&self, d: &mut Dump) -> rusqlite::Result<()> {
+        let c = &self.conn;
+        d.aliases = c
+            .prepare("SELECT name, alias, version FROM aliases ORDER BY name, alias")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        d.alias_history = c
+            .prepare("SELECT name, alias, version FROM alias_history ORDER BY seq")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        d.tags = c
+            .prepare("SELECT name, version, key, value FROM tags ORDER BY name, version, key")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        d.audit = c
+            .prepare(
+                "SELECT model, id, at, actor, action, target, why, details FROM audit ORDER BY id",
+            )?
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    AuditEntry {
+                        id: r.get(1)?,
+                        at: r.get(2)?,
+                        actor: r.get(3)?,
+                        action: r.get(4)?,
+                        target: r.get(5)?,
+                        why: r.get(6)?,
+                        details: json(r.get(7)?),
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(())
+    }
+
     fn artifacts(&self, name: &str, version: u32) -> Result<Vec<Artifact>> {
         let mut stmt = self
             .conn

@@ -1,6 +1,7 @@
 //! The storage behind the registry, as a trait so that a PostgreSQL + object-store backend
 //! can replace SQLite without touching callers. Every method is one atomic change.
 
+use crate::dump::Dump;
 use crate::error::Result;
 use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, RunRecord};
 use crate::signing::DetachedSignature;
@@ -78,4 +79,16 @@ pub trait Store: Send {
     fn signatures(&self, name: &str, version: u32) -> Result<Vec<DetachedSignature>>;
     /// The backend's own consistency check; an empty list means healthy.
     fn integrity_check(&self) -> Result<Vec<String>>;
+    /// A registry setting (`objects`: where its artifacts live), when one was recorded.
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// Records a setting unless one is already there; returns the value that holds.
+    fn put_setting_if_absent(&self, key: &str, value: &str) -> Result<String>;
+    /// Every row, for a migration.
+    fn dump(&self) -> Result<Dump>;
+    /// Writes a dump into this registry in one transaction, keeping recorded times and
+    /// actors. Refuses a registry that already holds datasets, runs, versions or audit.
+    fn restore(&self, dump: &Dump) -> Result<()>;
+    /// Counts alias changes so far: a cheap value that replicas poll to notice a change
+    /// made by another process.
+    fn alias_generation(&self) -> Result<i64>;
 }
