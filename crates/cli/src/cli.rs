@@ -276,7 +276,8 @@ pub(crate) const DEFAULT_REGISTRY: &str = ".distillery";
 /// Where the registry lives and who is acting.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct RegistryOptions {
-    /// Registry directory (registry.db + objects/).
+    /// Registry directory (registry.db + objects/), or a PostgreSQL server
+    /// (postgres://user@host:5432/db) that several machines share.
     #[arg(
         long,
         env = "DISTILLERY_REGISTRY",
@@ -284,6 +285,10 @@ pub(crate) struct RegistryOptions {
         global = true
     )]
     pub(crate) registry: PathBuf,
+    /// Where the registry's artifacts live: a folder, or s3://bucket/prefix. Needed once,
+    /// when a PostgreSQL registry is first used; the registry remembers it.
+    #[arg(long, env = "DISTILLERY_OBJECTS", global = true)]
+    pub(crate) objects: Option<String>,
     /// Who is acting, for the audit log (default: the OS user).
     #[arg(long, global = true)]
     pub(crate) actor: Option<String>,
@@ -380,6 +385,33 @@ pub(crate) enum RegistryCommand {
     },
     /// Check the database and re-hash every artifact; exit 1 on any inconsistency.
     Verify,
+    /// Show the promotion policy, or store a new one (a config.toml file) in the registry,
+    /// where every machine that shares it applies it.
+    Config {
+        /// The policy to store: `[registry] require_signature = true`, `trusted_keys = [...]`.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Why, for the audit log (needed with --file).
+        #[arg(long, default_value = "")]
+        why: String,
+    },
+    /// Copy a whole registry, with its history, into an empty one: e.g. from the local
+    /// SQLite registry to a PostgreSQL server that several machines share.
+    Migrate {
+        /// The registry to copy: a folder (or sqlite://folder) or postgres://….
+        #[arg(long)]
+        from: String,
+        /// The empty registry to copy into: postgres://… or a folder.
+        #[arg(long)]
+        to: String,
+        /// Where the target keeps its artifacts (a folder or s3://bucket/prefix); needed
+        /// when the target is a PostgreSQL registry that has none recorded yet.
+        #[arg(long)]
+        to_objects: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy one artifact of a version out of the registry (its hash is checked first).
     Get {
         /// The version.

@@ -87,7 +87,7 @@ pub(crate) fn registered_profile(
     options: &crate::cli::RegistryOptions,
 ) -> Result<Option<Profile>> {
     let text = path.to_string_lossy();
-    if !(text.contains('@') || text.contains('/')) || !options.registry.exists() {
+    if !(text.contains('@') || text.contains('/')) || !crate::registry_access::present(options) {
         return Ok(None);
     }
     let Ok(reference) = distillery_registry::Reference::parse(&text) else {

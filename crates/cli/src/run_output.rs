@@ -33,7 +33,7 @@ pub(crate) fn report(
             format!(
                 "registered {} in {}\n",
                 v.label(),
-                options.registry.display()
+                crate::registry_access::shown(options)
             )
         } else {
             "not registered: a gate failed (`distillery registry add <run>` registers it anyway)\n"

@@ -75,7 +75,8 @@ pub const ALIAS_CHANNEL: &str = "distillery_aliases";
 
 /// A registry database on a PostgreSQL server.
 pub struct PostgresStore {
-    client: Mutex<Client>,
+    /// Always `Some` until drop, which takes it out to close it off any async runtime.
+    client: Mutex<Option<Client>>,
     /// The URL without its password, for messages.
     shown: String,
 }
@@ -129,7 +130,7 @@ impl PostgresStore {
             }
         })?;
         let store = PostgresStore {
-            client: Mutex::new(client),
+            client: Mutex::new(Some(client)),
             shown,
         };
         store.migrate()?;
@@ -157,7 +158,11 @@ impl PostgresStore {
             .client
             .lock()
             .map_err(|_| RegistryError::Invalid("the registry connection was poisoned".into()))?;
-        let client: &mut Client = &mut client;
+        let Some(client) = client.as_mut() else {
+            return Err(RegistryError::Invalid(
+                "the registry connection is closed".into(),
+            ));
+        };
         off_runtime(move || f(client)).map_err(|e| self.err(e))
     }
 
@@ -178,9 +183,12 @@ impl PostgresStore {
     fn migrate(&self) -> Result<()> {
         let newest = MIGRATIONS.len() as i32;
         let current = self.write(|tx| {
-            tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-            )?;
+            let exists: bool = tx
+                .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
+                .get(0);
+            if !exists {
+                tx.batch_execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")?;
+            }
             let row = tx.query_opt("SELECT version FROM schema_version", &[])?;
             let current: i32 = row.map_or(0, |r| r.get(0));
             if current > newest {
@@ -225,6 +233,19 @@ impl PostgresStore {
                 )
             })
             .collect())
+    }
+}
+
+impl Drop for PostgresStore {
+    /// Closing the connection blocks on the client's own runtime, which an async runtime
+    /// (the server) refuses on its threads: close it on a helper thread there.
+    fn drop(&mut self) {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        off_runtime(move || drop(client));
     }
 }
 
@@ -718,6 +739,17 @@ impl Store for PostgresStore {
             Ok(tx
                 .query_one("SELECT value FROM settings WHERE key = $1", &[&key])?
                 .get(0))
+        })
+    }
+
+    fn put_setting(&self, key: &str, value: &str, change: &Change<'_>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO settings VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, &value],
+            )?;
+            let details = serde_json::json!({ "key": key, "value": value });
+            audit_insert(tx, change, "configure", "", "registry", &details)
         })
     }
 

@@ -127,6 +127,11 @@ impl Registry {
                 ))
             })?,
         };
+        // A policy stored with `registry config` wins over a hand-written config.toml.
+        let config = match store.setting("config")? {
+            Some(text) => parse_config(&text, "the registry's stored policy")?,
+            None => config,
+        };
         Ok(Registry {
             dir,
             store,
@@ -323,6 +328,19 @@ impl Registry {
         })
     }
 
+    /// Stores the promotion policy (the text of a `config.toml`) in the registry itself,
+    /// audited, so every machine sharing the registry applies the same policy; checked
+    /// (keys parse) before it is stored.
+    pub fn set_config(&mut self, text: &str, change: &Change<'_>) -> Result<()> {
+        let config = parse_config(text, "the policy")?;
+        for key in &config.registry.trusted_keys {
+            crate::signing::public_key(key)?;
+        }
+        self.store.put_setting("config", text, change)?;
+        self.config = config;
+        Ok(())
+    }
+
     /// The registry's settings (`config.toml`).
     pub fn config(&self) -> &Config {
         &self.config
@@ -446,6 +464,12 @@ impl Registry {
         let mut rows = dump.clone();
         // The target keeps its own record of where its objects are.
         rows.settings.retain(|(k, _)| k != "objects");
+        // A folder's hand-written policy travels as the target's stored policy.
+        if !rows.settings.iter().any(|(k, _)| k == "config")
+            && let Ok(text) = std::fs::read_to_string(self.dir.join("config.toml"))
+        {
+            rows.settings.push(("config".into(), text));
+        }
         target.store.restore(&rows)?;
         Ok(dump)
     }
@@ -504,11 +528,14 @@ fn absolute(objects: &str) -> String {
 fn read_config(dir: &Path) -> Result<Config> {
     let config_path = dir.join("config.toml");
     match std::fs::read_to_string(&config_path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| {
-            RegistryError::Invalid(format!("{}: {}", config_path.display(), e.message()))
-        }),
+        Ok(text) => parse_config(&text, &config_path.display().to_string()),
         Err(_) => Ok(Config::default()),
     }
+}
+
+/// Parses a promotion policy (`[registry] require_signature`, `trusted_keys`).
+fn parse_config(text: &str, from: &str) -> Result<Config> {
+    toml::from_str(text).map_err(|e| RegistryError::Invalid(format!("{from}: {}", e.message())))
 }
 
 fn describe(r: &Reference) -> String {

@@ -284,6 +284,20 @@ impl Store for SqliteStore {
         Ok(held)
     }
 
+    fn put_setting(&self, key: &str, value: &str, change: &Change<'_>) -> Result<()> {
+        let tx = self.transaction()?;
+        let inner = || -> rusqlite::Result<()> {
+            tx.execute(
+                "INSERT OR REPLACE INTO settings VALUES (?1, ?2)",
+                params![key, value],
+            )?;
+            let details = serde_json::json!({ "key": key, "value": value });
+            audit_insert(&tx, change, "configure", "", "registry", &details)
+        };
+        inner().map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
     fn dump(&self) -> Result<Dump> {
         let mut d = Dump::default();
         self.dump_records(&mut d).map_err(|e| self.err(e))?;

@@ -83,6 +83,8 @@ pub trait Store: Send {
     fn setting(&self, key: &str) -> Result<Option<String>>;
     /// Records a setting unless one is already there; returns the value that holds.
     fn put_setting_if_absent(&self, key: &str, value: &str) -> Result<String>;
+    /// Replaces a setting, with an audit entry (`configure`) in the same transaction.
+    fn put_setting(&self, key: &str, value: &str, change: &Change<'_>) -> Result<()>;
     /// Every row, for a migration.
     fn dump(&self) -> Result<Dump>;
     /// Writes a dump into this registry in one transaction, keeping recorded times and

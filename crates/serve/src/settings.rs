@@ -299,7 +299,13 @@ impl Settings {
             }
             None => (File::default(), PathBuf::new()),
         };
-        let here = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let here = |p: PathBuf| {
+            if p.is_absolute() || distillery_registry::is_postgres(&p.to_string_lossy()) {
+                p
+            } else {
+                base.join(p)
+            }
+        };
         // `--registry` has a default, so the file's value wins only over that default.
         let registry = match file.registry {
             Some(r) if !args.registry_chosen => here(r),

@@ -53,7 +53,7 @@ fn registered(
     options: &crate::cli::RegistryOptions,
 ) -> Result<Option<tempfile::TempDir>> {
     let text = reference.to_string_lossy();
-    if reference.exists() || !options.registry.exists() {
+    if reference.exists() || !crate::registry_access::present(options) {
         return Ok(None);
     }
     let Ok(parsed) = distillery_registry::Reference::parse(&text) else {

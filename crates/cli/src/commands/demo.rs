@@ -36,6 +36,7 @@ pub(crate) fn run(args: &DemoArgs, progress: Terminal) -> Result<ExitStatus> {
     let outcome = distillery_pipeline::run(&recipe, RECIPE, &options)?;
     let registry = crate::cli::RegistryOptions {
         registry: dir.join(".distillery"),
+        objects: None,
         actor: None,
     };
     crate::run_output::report(&outcome, args.json, Some(&registry))

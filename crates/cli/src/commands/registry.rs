@@ -12,6 +12,15 @@ use crate::registry_access::{actor, open, open_or_create};
 
 /// Opens the registry named by the options.
 pub(crate) fn run(args: &RegistryArgs) -> Result<ExitStatus> {
+    if let RegistryCommand::Migrate {
+        from,
+        to,
+        to_objects,
+        json,
+    } = &args.command
+    {
+        return migrate(from, to, to_objects.as_deref(), *json);
+    }
     let reg = match &args.command {
         RegistryCommand::Add { .. } => open_or_create(&args.options)?,
         _ => open(&args.options)?,
@@ -219,6 +228,28 @@ pub(crate) fn run(args: &RegistryArgs) -> Result<ExitStatus> {
                 path.display()
             )?;
         }
+        RegistryCommand::Config { file, why } => {
+            if let Some(path) = file {
+                if why.trim().is_empty() {
+                    bail!("a policy change needs a reason: add --why \"...\"");
+                }
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let mut reg = reg;
+                reg.set_config(&text, &Change { actor: &actor, why })?;
+                writeln!(
+                    out,
+                    "stored the policy of {} in the registry",
+                    path.display()
+                )?;
+            } else {
+                let c = &reg.config().registry;
+                writeln!(out, "require_signature = {}", c.require_signature)?;
+                writeln!(out, "trusted_keys = {:?}", c.trusted_keys)?;
+            }
+        }
+        // Returned above, before a registry was opened.
+        RegistryCommand::Migrate { .. } => {}
         RegistryCommand::Verify => {
             let problems = reg.verify()?;
             let versions = reg.store().versions(None)?.len();
@@ -377,4 +408,66 @@ pub(crate) fn lineage(args: &LineageArgs) -> Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Ok)
+}
+
+/// `registry migrate`: every artifact, then every row, into an empty registry.
+fn migrate(from: &str, to: &str, to_objects: Option<&str>, json: bool) -> Result<ExitStatus> {
+    let location =
+        |text: &str| std::path::PathBuf::from(text.strip_prefix("sqlite://").unwrap_or(text));
+    let (from_path, to_path) = (location(from), location(to));
+    let shown = |text: &str| distillery_registry::redact(text);
+    if !distillery_registry::is_postgres(from) && !from_path.join("registry.db").exists() {
+        bail!(
+            "--from {}: no registry there (no registry.db); give the folder a registry lives in, or postgres://…",
+            from_path.display()
+        );
+    }
+    let source = Registry::open(&from_path)
+        .with_context(|| format!("opening the registry {}", shown(from)))?;
+    let target = Registry::open_with(&to_path, to_objects)
+        .with_context(|| format!("opening the registry {}", shown(to)))?;
+    let started = std::time::Instant::now();
+    let dump = source
+        .migrate_to(&target)
+        .with_context(|| format!("migrating {} to {}", shown(from), shown(to)))?;
+    let objects: std::collections::BTreeSet<&str> = dump
+        .versions
+        .iter()
+        .flat_map(|v| v.artifacts.iter().map(|a| a.hash.as_str()))
+        .collect();
+    let problems = target.verify()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &json!({
+                "from": shown(from), "to": shown(to),
+                "datasets": dump.datasets.len(), "runs": dump.runs.len(),
+                "versions": dump.versions.len(), "aliases": dump.aliases.len(),
+                "alias_changes": dump.alias_history.len(), "tags": dump.tags.len(),
+                "audit_entries": dump.audit.len(), "signatures": dump.signatures.len(),
+                "objects": objects.len(), "problems": problems,
+                "seconds": started.elapsed().as_secs_f64(),
+            }),
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "copied {} and {} objects from {} to {} in {:.1} s",
+            dump.summary(),
+            objects.len(),
+            shown(from),
+            shown(to),
+            started.elapsed().as_secs_f64()
+        )?;
+        for p in &problems {
+            writeln!(out, "{p}")?;
+        }
+    }
+    Ok(if problems.is_empty() {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::GateFailed
+    })
 }

@@ -20,6 +20,7 @@ mod init;
 mod kubernetes;
 mod live;
 mod network_teacher;
+mod postgres;
 mod predict;
 mod privacy;
 mod quality;

@@ -143,7 +143,7 @@ fn one_altered_byte_is_caught_and_named() {
         .as_str()
         .unwrap()
         .to_string();
-    let object = s.path(".distillery/objects").join(&student);
+    let object = s.objects().join(&student);
     let mut bytes = std::fs::read(&object).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x20;
@@ -170,6 +170,7 @@ fn add_child(s: &Setup, run_dir: &Path) -> std::process::Child {
             "crash",
         ])
         .current_dir(s.dir.path())
+        .envs(crate::util::backend_env(s.dir.path()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -243,7 +244,7 @@ fn sigkill_at_random_moments_leaves_a_consistent_registry() {
             "{label} has all its artifacts"
         );
     }
-    let leftovers = std::fs::read_dir(s.path(".distillery/objects"))
+    let leftovers = std::fs::read_dir(s.objects())
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -317,11 +318,7 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
         .as_str()
         .unwrap()
         .to_string();
-    std::fs::write(
-        s.path(".distillery/objects").join(card),
-        "# a different card\n",
-    )
-    .unwrap();
+    std::fs::write(s.objects().join(card), "# a different card\n").unwrap();
     let tampered = s.cmd(&["verify", "r/1", "--key", "alice.pub"]);
     assert_eq!(tampered.status.code(), Some(1));
     assert!(
@@ -332,6 +329,23 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
     assert_eq!(blocked.status.code(), Some(2));
 }
 
+/// Stores a promotion policy with `registry config --file`, as on any backend.
+fn set_policy(s: &Setup, policy: &str) {
+    let file = s.write("policy.toml", policy);
+    ok(&reg(
+        s,
+        &[
+            "config",
+            "--file",
+            file.to_str().unwrap(),
+            "--why",
+            "policy",
+        ],
+    ));
+    let shown = ok(&reg(s, &["config"]));
+    assert!(shown.contains("require_signature = true"), "{shown}");
+}
+
 /// A registry holding r/1 whose config requires a signature from alice's key; keys for
 /// alice and mallory in the working directory. Returns alice's public key file's text.
 fn trusting_alice() -> (Setup, String) {
@@ -340,14 +354,16 @@ fn trusting_alice() -> (Setup, String) {
     ok(&s.cmd(&["keygen", "--out", "alice"]));
     ok(&s.cmd(&["keygen", "--out", "mallory"]));
     let alice = std::fs::read_to_string(s.path("alice.pub")).unwrap();
-    std::fs::write(
-        s.path(".distillery/config.toml"),
-        format!(
-            "[registry]\nrequire_signature = true\ntrusted_keys = [\"{}\"]\n",
-            alice.trim()
-        ),
-    )
-    .unwrap();
+    let policy = format!(
+        "[registry]\nrequire_signature = true\ntrusted_keys = [\"{}\"]\n",
+        alice.trim()
+    );
+    if crate::util::on_postgres() {
+        set_policy(&s, &policy);
+    } else {
+        // A folder registry also honours a hand-written config.toml.
+        std::fs::write(s.path(".distillery/config.toml"), policy).unwrap();
+    }
     (s, alice)
 }
 
@@ -389,11 +405,7 @@ fn signing_is_easy_to_misuse() {
         Some(2),
         "the file's kind, not its name"
     );
-    std::fs::write(
-        s.path(".distillery/config.toml"),
-        "[registry]\nrequire_signature = true\n",
-    )
-    .unwrap();
+    set_policy(&s, "[registry]\nrequire_signature = true\n");
     let anchorless = s.cmd(&["verify", "r/1"]);
     assert_eq!(anchorless.status.code(), Some(1));
     assert!(
@@ -455,11 +467,7 @@ fn the_signature_policy_can_be_bypassed() {
     );
     // Without trusted keys the policy lets nothing through: a self-signed signature
     // proves nothing.
-    std::fs::write(
-        s.path(".distillery/config.toml"),
-        "[registry]\nrequire_signature = true\n",
-    )
-    .unwrap();
+    set_policy(&s, "[registry]\nrequire_signature = true\n");
     let untrusting = s.cmd(&["serve", "--port", "0", "--model", "r/1"]);
     assert_eq!(untrusting.status.code(), Some(2));
     assert!(
@@ -579,6 +587,7 @@ fn parallel_registrations_of_one_recipe_all_land() {
         Command::new(env!("CARGO_BIN_EXE_distillery"))
             .args(args)
             .current_dir(s.dir.path())
+            .envs(crate::util::backend_env(s.dir.path()))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -312,6 +312,7 @@ fn json_log_lines_for_log_collectors() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_distillery"))
         .args(["serve", "--port", "0", "--no-log"])
         .env("DISTILLERY_LOG_FORMAT", "json")
+        .envs(crate::util::backend_env(s.dir.path()))
         .current_dir(s.dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -27,14 +27,75 @@ pub(crate) struct Setup {
 }
 
 pub(crate) fn setup() -> Setup {
-    Setup {
-        dir: tempfile::tempdir().unwrap(),
+    let dir = tempfile::tempdir().unwrap();
+    if let Ok(admin) = std::env::var("DISTILLERY_TEST_POSTGRES") {
+        // The registry suite on PostgreSQL: a database of this test's own on the server
+        // DISTILLERY_TEST_POSTGRES names, objects in a folder beside it.
+        let name = format!(
+            "it_{}_{}",
+            std::process::id(),
+            DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        let objects = dir.path().join("pg-objects");
+        backends().lock().unwrap().insert(
+            dir.path().to_path_buf(),
+            vec![
+                ("DISTILLERY_REGISTRY".into(), url),
+                (
+                    "DISTILLERY_OBJECTS".into(),
+                    objects.to_string_lossy().to_string(),
+                ),
+            ],
+        );
     }
+    Setup { dir }
+}
+
+static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+type BackendEnv = Vec<(String, String)>;
+
+fn backends() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, BackendEnv>> {
+    static MAP: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, BackendEnv>>,
+    > = std::sync::OnceLock::new();
+    MAP.get_or_init(Default::default)
+}
+
+/// The environment that points a command run in `dir` at its test's registry: empty for
+/// the default (`.distillery/` in `dir`), the PostgreSQL database and objects folder when
+/// the suite runs on PostgreSQL.
+pub(crate) fn backend_env(dir: &Path) -> BackendEnv {
+    backends()
+        .lock()
+        .unwrap()
+        .get(dir)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// True when this test's registry is on PostgreSQL.
+pub(crate) fn on_postgres() -> bool {
+    std::env::var_os("DISTILLERY_TEST_POSTGRES").is_some()
 }
 
 impl Setup {
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// The folder the registry keeps its artifacts in.
+    pub(crate) fn objects(&self) -> PathBuf {
+        if on_postgres() {
+            self.path("pg-objects")
+        } else {
+            self.path(".distillery/objects")
+        }
     }
 
     pub(crate) fn write(&self, name: &str, body: &str) -> PathBuf {
@@ -52,7 +113,8 @@ impl Setup {
         let mut c = Command::new(env!("CARGO_BIN_EXE_distillery"));
         c.args(args)
             .current_dir(self.dir.path())
-            .env_remove("DISTILLERY_STOP_AFTER_EPOCH");
+            .env_remove("DISTILLERY_STOP_AFTER_EPOCH")
+            .envs(backend_env(self.dir.path()));
         for (k, v) in env {
             c.env(k, v);
         }

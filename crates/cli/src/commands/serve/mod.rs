@@ -30,6 +30,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
     let settings = Settings::resolve(&flags(args))?;
     let options = RegistryOptions {
         registry: settings.registry.clone(),
+        objects: args.options.objects.clone(),
         actor: settings.actor.clone(),
     };
     let registry = crate::registry_access::open(&options)?;
