@@ -103,6 +103,15 @@ pub(crate) struct ServeArgs {
     /// instead of the token itself, and exit.
     #[arg(long)]
     pub(crate) hash_token: bool,
+    /// Follow the registry: apply promotions, rollbacks, canary and shadow changes made
+    /// anywhere (another replica, `registry promote`) while serving. On by default for a
+    /// PostgreSQL registry, which replicas share; `--follow false` pins what was loaded.
+    #[arg(long, value_name = "true|false")]
+    pub(crate) follow: Option<bool>,
+    /// How often a following server polls the registry for alias changes, in milliseconds
+    /// (on PostgreSQL it is also woken at once by NOTIFY).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub(crate) poll_ms: u64,
     /// A TOML file of serve settings (see docs/serving.md's serve.toml); flags override it.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,

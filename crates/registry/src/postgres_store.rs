@@ -236,6 +236,48 @@ impl PostgresStore {
     }
 }
 
+/// Listens for alias changes on `url` (`LISTEN distillery_aliases`) on a thread of its
+/// own and calls `wake` for each, so a replica applies a promotion within milliseconds
+/// rather than at its next poll. A lost connection is retried every few seconds; polling
+/// covers the gap.
+pub(crate) fn listen_for_alias_changes(url: String, wake: Box<dyn Fn() + Send>) {
+    let spawned = std::thread::Builder::new()
+        .name("alias-listener".into())
+        .spawn(move || {
+            loop {
+                if let Err(e) = listen_once(&url, wake.as_ref()) {
+                    warn_listener_lost(&redact(&url), &e);
+                }
+                std::thread::sleep(std::time::Duration::from_secs(3));
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("could not start the alias listener: {e}");
+    }
+}
+
+/// One connection's worth of listening: returns when the connection fails.
+fn listen_once(url: &str, wake: &dyn Fn()) -> std::result::Result<(), postgres::Error> {
+    let mut client = Client::connect(url, NoTls)?;
+    client.batch_execute(&format!("LISTEN {ALIAS_CHANNEL}"))?;
+    // A change made while we were not listening: catch up once on (re)connect.
+    wake();
+    let mut notifications = client.notifications();
+    let mut iter = notifications.blocking_iter();
+    loop {
+        match postgres::fallible_iterator::FallibleIterator::next(&mut iter)? {
+            Some(_) => wake(),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The listener has no logger of its own (the registry crate does not log); the message
+/// goes to standard error, which the server's supervisor collects.
+fn warn_listener_lost(url: &str, e: &postgres::Error) {
+    eprintln!("alias listener on {url}: {e}; retrying, polling meanwhile");
+}
+
 impl Drop for PostgresStore {
     /// Closing the connection blocks on the client's own runtime, which an async runtime
     /// (the server) refuses on its threads: close it on a helper thread there.
@@ -831,6 +873,79 @@ impl Store for PostgresStore {
             )));
         }
         Ok(())
+    }
+
+    fn clear_alias_if(
+        &self,
+        name: &str,
+        alias: &str,
+        expected: u32,
+        action: &str,
+        change: &Change<'_>,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let current: Option<u32> = tx
+                .query_opt(
+                    "SELECT version FROM aliases WHERE name = $1 AND alias = $2",
+                    &[&name, &alias],
+                )?
+                .map(|r| version(r.get(0)));
+            if current != Some(expected) {
+                return Ok(false);
+            }
+            tx.execute(
+                "DELETE FROM aliases WHERE name = $1 AND alias = $2",
+                &[&name, &alias],
+            )?;
+            tx.execute(
+                "INSERT INTO alias_history (name, alias, version) VALUES ($1, $2, NULL)",
+                &[&name, &alias],
+            )?;
+            let details = serde_json::json!({ "from": expected, "to": null });
+            audit_insert(
+                tx,
+                change,
+                action,
+                name,
+                &format!("{name}@{alias}"),
+                &details,
+            )?;
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&ALIAS_CHANNEL, &format!("{name}@{alias}")],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn set_routing(&self, name: &str, key: &str, value: Option<&str>) -> Result<()> {
+        let key = format!("routing/{name}/{key}");
+        self.write(|tx| {
+            match value {
+                Some(v) => tx.execute(
+                    "INSERT INTO settings VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[&key, &v],
+                )?,
+                None => tx.execute("DELETE FROM settings WHERE key = $1", &[&key])?,
+            };
+            Ok(())
+        })
+    }
+
+    fn routing(&self, name: &str) -> Result<Vec<(String, String)>> {
+        let prefix = format!("routing/{name}/");
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT key, value FROM settings WHERE starts_with(key, $1) ORDER BY key",
+                &[&prefix],
+            )?
+            .iter()
+            .map(|r| {
+                let k: &str = r.get(0);
+                (k.strip_prefix(&prefix).unwrap_or(k).to_string(), r.get(1))
+            })
+            .collect())
+        })
     }
 
     fn alias_generation(&self) -> Result<i64> {

@@ -35,6 +35,8 @@ pub struct Registry {
     store: Box<dyn Store>,
     objects: Box<dyn Artifacts>,
     config: Config,
+    /// The PostgreSQL URL (with its password), for the alias listener.
+    url: Option<String>,
 }
 
 /// `config.toml` in the registry directory:
@@ -137,7 +139,19 @@ impl Registry {
             store,
             objects: crate::objects::open(&objects)?,
             config,
+            url: is_postgres(&text).then(|| text.to_string()),
         })
+    }
+
+    /// Calls `wake` whenever another process changes an alias, for servers that follow
+    /// the registry: on PostgreSQL through `LISTEN` on a connection of its own (true);
+    /// elsewhere there is nothing to listen to and the caller polls (false).
+    pub fn listen_for_alias_changes(&self, wake: Box<dyn Fn() + Send>) -> bool {
+        let Some(url) = &self.url else {
+            return false;
+        };
+        crate::postgres_store::listen_for_alias_changes(url.clone(), wake);
+        true
     }
 
     /// The registry directory.

@@ -325,6 +325,81 @@ impl Store for SqliteStore {
         tx.commit().map_err(|e| self.err(e))
     }
 
+    fn clear_alias_if(
+        &self,
+        name: &str,
+        alias: &str,
+        expected: u32,
+        action: &str,
+        change: &Change<'_>,
+    ) -> Result<bool> {
+        let tx = self.transaction()?;
+        let inner = || -> rusqlite::Result<bool> {
+            let current: Option<u32> = tx
+                .query_row(
+                    "SELECT version FROM aliases WHERE name = ?1 AND alias = ?2",
+                    [name, alias],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if current != Some(expected) {
+                return Ok(false);
+            }
+            tx.execute(
+                "DELETE FROM aliases WHERE name = ?1 AND alias = ?2",
+                [name, alias],
+            )?;
+            tx.execute(
+                "INSERT INTO alias_history (name, alias, version) VALUES (?1, ?2, NULL)",
+                [name, alias],
+            )?;
+            let details = serde_json::json!({ "from": expected, "to": null });
+            audit_insert(
+                &tx,
+                change,
+                action,
+                name,
+                &format!("{name}@{alias}"),
+                &details,
+            )?;
+            Ok(true)
+        };
+        let cleared = inner().map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(cleared)
+    }
+
+    fn set_routing(&self, name: &str, key: &str, value: Option<&str>) -> Result<()> {
+        let key = format!("routing/{name}/{key}");
+        match value {
+            Some(v) => self.conn.execute(
+                "INSERT OR REPLACE INTO settings VALUES (?1, ?2)",
+                params![key, v],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM settings WHERE key = ?1", [key]),
+        }
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn routing(&self, name: &str) -> Result<Vec<(String, String)>> {
+        let prefix = format!("routing/{name}/");
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM settings WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")
+            .map_err(|e| self.err(e))?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([&prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (k.strip_prefix(&prefix).unwrap_or(&k).to_string(), v))
+            .collect())
+    }
+
     fn alias_generation(&self) -> Result<i64> {
         self.conn
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM alias_history", [], |r| {

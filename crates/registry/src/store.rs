@@ -90,6 +90,23 @@ pub trait Store: Send {
     /// Writes a dump into this registry in one transaction, keeping recorded times and
     /// actors. Refuses a registry that already holds datasets, runs, versions or audit.
     fn restore(&self, dump: &Dump) -> Result<()>;
+    /// Removes `alias` of `name` only if it still points at `expected`, in one transaction
+    /// (audited like `set_alias`); false when it had already moved. This is how a decision
+    /// that several replicas may reach at once (a guardrail rollback) is taken exactly once.
+    fn clear_alias_if(
+        &self,
+        name: &str,
+        alias: &str,
+        expected: u32,
+        action: &str,
+        change: &Change<'_>,
+    ) -> Result<bool>;
+    /// Records how a served model's traffic is split (`canary_weight`, `shadow_fraction`)
+    /// for every replica to apply; `None` removes it. The alias change that goes with it
+    /// is what the audit log records.
+    fn set_routing(&self, name: &str, key: &str, value: Option<&str>) -> Result<()>;
+    /// The traffic split recorded for `name`, by key.
+    fn routing(&self, name: &str) -> Result<Vec<(String, String)>>;
     /// Counts alias changes so far: a cheap value that replicas poll to notice a change
     /// made by another process.
     fn alias_generation(&self) -> Result<i64>;

@@ -415,3 +415,69 @@ fn postgres_keeps_the_audit_append_only_and_remembers_its_objects() {
         assert!(text.contains("append-only"), "{sql}: {text}");
     }
 }
+
+#[test]
+fn a_decision_several_replicas_reach_at_once_is_taken_once() {
+    let server = server();
+    let root = tempfile::tempdir().unwrap();
+    for b in backends(root.path(), server.as_ref()) {
+        let reg = b.open();
+        let v1 = reg
+            .register_run(
+                &run_dir(root.path(), &format!("{}-g1", b.name), true),
+                "t",
+                "",
+            )
+            .unwrap();
+        reg.store()
+            .set_alias("adult", "canary", Some(v1.version), "canary weight 10", &ME)
+            .unwrap();
+        reg.store()
+            .set_routing("adult", "canary_weight", Some("10"))
+            .unwrap();
+        assert_eq!(
+            reg.store().routing("adult").unwrap(),
+            [("canary_weight".to_string(), "10".to_string())]
+        );
+        // Four replicas breach the guardrail together: one rollback is recorded.
+        let decided: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let b = &b;
+                    s.spawn(move || {
+                        b.open()
+                            .store()
+                            .clear_alias_if(
+                                "adult",
+                                "canary",
+                                v1.version,
+                                "guardrail rollback",
+                                &ME,
+                            )
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            decided.iter().filter(|d| **d).count(),
+            1,
+            "{}: {decided:?}",
+            b.name
+        );
+        let rollbacks = reg
+            .store()
+            .audit(Some("adult"))
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "guardrail rollback")
+            .count();
+        assert_eq!(rollbacks, 1, "{}", b.name);
+        assert_eq!(reg.store().alias("adult", "canary").unwrap(), None);
+        reg.store()
+            .set_routing("adult", "canary_weight", None)
+            .unwrap();
+        assert!(reg.store().routing("adult").unwrap().is_empty());
+    }
+}

@@ -21,7 +21,11 @@ use crate::{Models, Served, load_version};
 /// Routing plus what the admin API and the guardrails need.
 pub struct Server {
     routing: RwLock<Arc<Models>>,
-    registry: Mutex<Registry>,
+    pub(crate) registry: Mutex<Registry>,
+    /// Which aliases this replica follows in the registry, when it follows it.
+    pub(crate) following: Option<crate::follow::Following>,
+    /// What the registry said at the last look.
+    pub(crate) seen: Mutex<crate::follow::Seen>,
     /// BLAKE3 of the admin token: the token itself is not kept.
     admin_token: Option<[u8; 32]>,
     actor: String,
@@ -54,6 +58,8 @@ impl Server {
         Server {
             routing: RwLock::new(Arc::new(models)),
             registry: Mutex::new(registry),
+            following: None,
+            seen: crate::follow::unseen(),
             admin_token: admin_token
                 .filter(|t| !t.is_empty())
                 .map(|t| token_hash(&t)),
@@ -73,6 +79,13 @@ impl Server {
     #[must_use]
     pub fn with_limits(mut self, limits: crate::Limits) -> Server {
         self.limiter = Some(crate::limits::Limiter::new(limits));
+        self
+    }
+
+    /// Follows the registry's aliases, so changes made anywhere reach this replica.
+    #[must_use]
+    pub fn with_following(mut self, following: crate::follow::Following) -> Server {
+        self.following = Some(following);
         self
     }
 
@@ -117,7 +130,7 @@ impl Server {
     }
 
     /// A fresh start for `name`'s guardrail window (a new canary or a new weight).
-    fn forget_canary(&self, name: &str) {
+    pub(crate) fn forget_canary(&self, name: &str) {
         if let Ok(mut w) = self.windows.lock() {
             w.remove(name);
         }
@@ -143,12 +156,23 @@ impl Server {
             actor: &self.actor,
             why: &why,
         };
-        if let Err(e) =
-            registry
-                .store()
-                .set_alias(name, "canary", None, "guardrail rollback", &change)
-        {
-            tracing::error!(model = name, error = %e, "could not record the guardrail rollback");
+        // Decided once, in the registry: of replicas breaching together, one clears the
+        // alias; the others find it already moved and record nothing.
+        match registry.store().clear_alias_if(
+            name,
+            "canary",
+            canary.version.version,
+            "guardrail rollback",
+            &change,
+        ) {
+            Ok(true) => {}
+            Ok(false) => tracing::info!(
+                model = name,
+                "the canary alias had already moved (another replica decided)"
+            ),
+            Err(e) => {
+                tracing::error!(model = name, error = %e, "could not record the guardrail rollback");
+            }
         }
         self.current().metrics.record_guardrail_rollback(name);
     }
@@ -161,7 +185,7 @@ impl Server {
         }
     }
 
-    fn swap(&self, models: Models) {
+    pub(crate) fn swap(&self, models: Models) {
         match self.routing.write() {
             Ok(mut g) => *g = Arc::new(models),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(models),
@@ -221,8 +245,10 @@ impl axum::extract::FromRequestParts<Arc<Server>> for Admin {
 }
 
 /// The registry lock every admin change takes first: it serialises routing changes so none
-/// is lost.
+/// is lost. A following replica first catches up with the registry, so it never acts on a
+/// routing another replica has already changed.
 fn lock(server: &Server) -> Result<std::sync::MutexGuard<'_, Registry>, ApiError> {
+    server.sync_with_registry().map_err(internal)?;
     server
         .registry
         .lock()
@@ -328,6 +354,11 @@ async fn canary(
         actor: &server.actor,
         why: &why(&body),
     };
+    // The weight first: a replica that sees the alias change reads the new weight with it.
+    registry
+        .store()
+        .set_routing(&name, "canary_weight", Some(&weight.to_string()))
+        .map_err(internal)?;
     registry
         .store()
         .set_alias(
@@ -444,6 +475,10 @@ async fn shadow(
             }
         },
     };
+    registry
+        .store()
+        .set_routing(&name, "shadow_fraction", Some(&fraction.to_string()))
+        .map_err(internal)?;
     registry
         .store()
         .set_alias(

@@ -25,6 +25,7 @@ mod predict;
 mod privacy;
 mod quality;
 mod registry;
+mod replicas;
 mod run;
 mod serve;
 mod serve_deploy;

@@ -61,6 +61,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             .map(|(sh, f)| format!("{} (shadow, {:.0}%)", sh.version.label(), f * 100.0)),
     );
     let token = admin_token(settings.admin_token_file.as_deref())?;
+    let following = following(args, &settings, &models);
+    let server_follows = following.is_some();
     let monitor_settings = match &settings.monitor {
         Some(m) => Some(monitor_settings(m, &models, &registry, &settings)?),
         None => None,
@@ -100,6 +102,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             None => None,
         };
         let mut server = Server::new(models, registry, token, actor, Some(settings.guard));
+        if let Some(f) = following {
+            server = server.with_following(f);
+        }
         if let Some(m) = monitors {
             server = server.with_monitors(m);
         }
@@ -113,6 +118,15 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             server = server.with_sweep_rule(rule);
         }
         let server = Arc::new(server);
+        if server_follows {
+            // The starting point; changes from here on are applied.
+            let s = Arc::clone(&server);
+            tokio::task::spawn_blocking(move || s.sync_with_registry())
+                .await
+                .context("reading the registry's aliases")?
+                .context("reading the registry's aliases")?;
+            server.start_following();
+        }
         let options = distillery_serve::ListenOptions {
             timeouts: settings.timeouts,
             connections: settings.connections,
@@ -313,4 +327,38 @@ fn flags(args: &ServeArgs) -> ServeFlags {
         actor: args.options.actor.clone(),
         search_path: crate::environment::search_path(),
     }
+}
+
+/// Which aliases the served models follow: with no `--model`, each model follows
+/// `production`; a model named as `name@alias` follows that alias; one named by version
+/// is pinned. `None` when the server does not follow the registry.
+fn following(
+    args: &ServeArgs,
+    settings: &Settings,
+    models: &distillery_serve::Models,
+) -> Option<distillery_serve::Following> {
+    let shared = distillery_registry::is_postgres(&settings.registry.to_string_lossy());
+    if !args.follow.unwrap_or(shared) {
+        return None;
+    }
+    let aliases = if settings.models.is_empty() {
+        models
+            .by_name
+            .keys()
+            .map(|n| (n.clone(), "production".to_string()))
+            .collect()
+    } else {
+        settings
+            .models
+            .iter()
+            .filter_map(|r| match distillery_registry::Reference::parse(r) {
+                Ok(distillery_registry::Reference::Alias(n, a)) => Some((n, a)),
+                _ => None,
+            })
+            .collect()
+    };
+    Some(distillery_serve::Following {
+        aliases,
+        poll: std::time::Duration::from_millis(args.poll_ms.max(50)),
+    })
 }
