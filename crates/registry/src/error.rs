@@ -22,6 +22,15 @@ pub enum RegistryError {
         #[source]
         source: postgres::Error,
     },
+    /// The object store (S3) refused a request or could not be reached.
+    #[error("object store {location}: {source}")]
+    ObjectStore {
+        /// The store's URL.
+        location: String,
+        /// The object store's error.
+        #[source]
+        source: object_store::Error,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

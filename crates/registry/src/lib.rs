@@ -12,6 +12,7 @@
 //! records the version pointing at them, so a crash leaves at worst an unreferenced
 //! object, never a version with a missing or partial artifact.
 
+mod blocking;
 mod dump;
 mod error;
 mod names;
@@ -20,6 +21,7 @@ pub mod openlineage;
 mod postgres_store;
 mod records;
 mod registry;
+mod s3;
 mod signing;
 mod sqlite;
 mod store;

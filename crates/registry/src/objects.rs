@@ -22,8 +22,12 @@ pub trait Artifacts: Send {
     fn location(&self) -> String;
 }
 
-/// Opens the artifact store a registry recorded: a local (or shared) folder.
+/// Opens the artifact store a registry recorded: `s3://bucket/prefix`, or a local (or
+/// shared) folder.
 pub(crate) fn open(location: &str) -> Result<Box<dyn Artifacts>> {
+    if location.starts_with("s3://") {
+        return Ok(Box::new(crate::s3::S3Objects::open(location)?));
+    }
     Ok(Box::new(ObjectStore::open(Path::new(location))?))
 }
 

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use postgres::{Client, NoTls, Transaction};
 
+use crate::blocking::off_runtime;
 use crate::dump::Dump;
 use crate::error::{RegistryError, Result};
 use crate::records::{Artifact, AuditEntry, Dataset, ModelVersion, RunRecord};
@@ -103,19 +104,6 @@ pub fn redact(url: &str) -> String {
         }
         _ => format!("{scheme}://{authority}{tail}"),
     }
-}
-
-/// Runs `f` where the blocking client may block: directly on a plain thread, on a scoped
-/// helper thread inside an async runtime (the server), which the client's own runtime
-/// would otherwise refuse.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
-    }
-    std::thread::scope(|s| match s.spawn(f).join() {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    })
 }
 
 impl PostgresStore {

@@ -105,12 +105,16 @@ fn apply(
                     .canary_weight
                     .or(current.as_ref().map(|(_, w)| *w))
                     .unwrap_or(10);
+                let weight = weight.min(100);
                 let served = match current {
+                    // This replica's own change, seen back from the registry: nothing to
+                    // do (and the guardrail's window must not restart).
+                    Some((c, w)) if c.version.version == v && w == weight => None,
                     Some((c, _)) if c.version.version == v => Some(c),
                     _ => load(registry, name, v),
                 };
                 if let Some(c) = served {
-                    next.canaries.insert(name.to_string(), (c, weight.min(100)));
+                    next.canaries.insert(name.to_string(), (c, weight));
                     changed = true;
                 }
             }
@@ -125,13 +129,14 @@ fn apply(
                     .shadow_fraction
                     .or(current.as_ref().map(|(_, f)| *f))
                     .unwrap_or(1.0);
+                let fraction = fraction.clamp(0.0, 1.0);
                 let served = match current {
+                    Some((s, f)) if s.version.version == v && f == fraction => None,
                     Some((s, _)) if s.version.version == v => Some(s),
                     _ => load(registry, name, v),
                 };
                 if let Some(s) = served {
-                    next.shadows
-                        .insert(name.to_string(), (s, fraction.clamp(0.0, 1.0)));
+                    next.shadows.insert(name.to_string(), (s, fraction));
                     changed = true;
                 }
             }

@@ -27,6 +27,7 @@ mod quality;
 mod registry;
 mod replicas;
 mod run;
+mod s3;
 mod serve;
 mod serve_deploy;
 mod serve_errors;

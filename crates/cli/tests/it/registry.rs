@@ -143,11 +143,7 @@ fn one_altered_byte_is_caught_and_named() {
         .as_str()
         .unwrap()
         .to_string();
-    let object = s.objects().join(&student);
-    let mut bytes = std::fs::read(&object).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x20;
-    std::fs::write(&object, bytes).unwrap();
+    s.tamper(&student);
     let get = reg(&s, &["get", "r/1", "--out", "s.safetensors"]);
     assert_eq!(get.status.code(), Some(2));
     assert!(
@@ -244,6 +240,10 @@ fn sigkill_at_random_moments_leaves_a_consistent_registry() {
             "{label} has all its artifacts"
         );
     }
+    if crate::util::on_s3() {
+        // One PUT per object: there are no temporary files to clean on S3.
+        return;
+    }
     let leftovers = std::fs::read_dir(s.objects())
         .unwrap()
         .filter(|e| {
@@ -318,7 +318,7 @@ fn production_can_require_a_valid_signature_from_a_trusted_key() {
         .as_str()
         .unwrap()
         .to_string();
-    std::fs::write(s.objects().join(card), "# a different card\n").unwrap();
+    s.overwrite_object(&card, b"# a different card\n");
     let tampered = s.cmd(&["verify", "r/1", "--key", "alice.pub"]);
     assert_eq!(tampered.status.code(), Some(1));
     assert!(

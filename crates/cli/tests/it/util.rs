@@ -41,19 +41,47 @@ pub(crate) fn setup() -> Setup {
             .unwrap();
         c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        let objects = dir.path().join("pg-objects");
-        backends().lock().unwrap().insert(
-            dir.path().to_path_buf(),
-            vec![
-                ("DISTILLERY_REGISTRY".into(), url),
-                (
+        let mut env = vec![("DISTILLERY_REGISTRY".into(), url)];
+        match std::env::var("DISTILLERY_TEST_S3") {
+            // ... and its artifacts on the S3 server DISTILLERY_TEST_S3 names, under a
+            // prefix of its own in the bucket `distillery`.
+            Ok(endpoint) => {
+                env.push((
                     "DISTILLERY_OBJECTS".into(),
-                    objects.to_string_lossy().to_string(),
-                ),
-            ],
-        );
+                    format!("s3://distillery/{name}"),
+                ));
+                env.extend(s3_env(&endpoint));
+            }
+            Err(_) => env.push((
+                "DISTILLERY_OBJECTS".into(),
+                dir.path().join("pg-objects").to_string_lossy().to_string(),
+            )),
+        }
+        backends()
+            .lock()
+            .unwrap()
+            .insert(dir.path().to_path_buf(), env);
     }
     Setup { dir }
+}
+
+/// The `AWS_*` settings that point the S3 client at a local test server.
+pub(crate) fn s3_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+    .collect()
+}
+
+/// True when this test's artifacts are on S3 rather than in a folder.
+pub(crate) fn on_s3() -> bool {
+    on_postgres() && std::env::var_os("DISTILLERY_TEST_S3").is_some()
 }
 
 static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -87,6 +115,53 @@ pub(crate) fn on_postgres() -> bool {
 impl Setup {
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// Flips one bit of the stored object `hash`, wherever the registry keeps it.
+    pub(crate) fn tamper(&self, hash: &str) {
+        let mut bytes = self.object(hash);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x20;
+        self.overwrite_object(hash, &bytes);
+    }
+
+    /// The stored bytes of object `hash`, read behind the registry's back.
+    fn object(&self, hash: &str) -> Vec<u8> {
+        match self.s3_url(hash) {
+            Some(url) => ureq::get(&url)
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_to_vec()
+                .unwrap(),
+            None => std::fs::read(self.objects().join(hash)).unwrap(),
+        }
+    }
+
+    /// Replaces the stored object `hash` behind the registry's back.
+    pub(crate) fn overwrite_object(&self, hash: &str, bytes: &[u8]) {
+        match self.s3_url(hash) {
+            Some(url) => {
+                ureq::put(&url).send(bytes).unwrap();
+            }
+            None => std::fs::write(self.objects().join(hash), bytes).unwrap(),
+        }
+    }
+
+    /// The object's URL on the suite's S3 server (SeaweedFS, which takes anonymous
+    /// requests), when the suite runs on S3.
+    fn s3_url(&self, hash: &str) -> Option<String> {
+        if on_s3() {
+            let env = backend_env(self.dir.path());
+            let prefix = env
+                .iter()
+                .find(|(k, _)| k == "DISTILLERY_OBJECTS")
+                .map(|(_, v)| v.trim_start_matches("s3://").to_string())
+                .unwrap();
+            let endpoint = std::env::var("DISTILLERY_TEST_S3").unwrap();
+            return Some(format!("{endpoint}/{prefix}/objects/{hash}"));
+        }
+        None
     }
 
     /// The folder the registry keeps its artifacts in.
