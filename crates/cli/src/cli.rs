@@ -155,6 +155,12 @@ pub(crate) struct ServeArgs {
     /// Do not log predictions.
     #[arg(long)]
     pub(crate) no_log: bool,
+    /// This server's name among replicas: its prediction log goes to <log-dir>/<replica>/,
+    /// so replicas can share one log place (a folder, or s3://bucket/prefix) and `drift`,
+    /// `estimate` and `redistill` read the union. Default: the host name when the log
+    /// goes to S3, none otherwise.
+    #[arg(long, env = "DISTILLERY_REPLICA")]
+    pub(crate) replica: Option<String>,
     /// When the log's queue is full: "block" (default; nothing is lost) or "drop" (counted in /metrics).
     #[arg(long)]
     pub(crate) log_policy: Option<String>,

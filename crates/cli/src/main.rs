@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod environment;
 mod exit;
+mod log_source;
 mod progress;
 mod reference;
 mod registry_access;

@@ -58,8 +58,9 @@ impl NonFinite {
     }
 }
 
-/// Reads every `predictions-*.jsonl` file of `dir`, in order, keeping answered requests
-/// (of `model` when given) and the features named in `features`.
+/// Reads every `predictions-*.jsonl` file of `dir` and of its subfolders (one per replica,
+/// when several servers log to one place), in order, keeping answered requests (of
+/// `model` when given) and the features named in `features`.
 ///
 /// # Errors
 /// The directory cannot be read, holds no log files, or no answered request.
@@ -72,19 +73,33 @@ pub fn read_log(
         path: path.to_path_buf(),
         source,
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+    let is_log = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("predictions-") && n.ends_with(".jsonl"))
+    };
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("predictions-") && n.ends_with(".jsonl"))
-        })
         .collect();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for path in entries {
+        if path.is_dir() {
+            // A replica's folder: the union of every replica's log is the traffic.
+            let inner = std::fs::read_dir(&path).map_err(|e| io(&path, e))?;
+            files.extend(
+                inner
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| is_log(p)),
+            );
+        } else if is_log(&path) {
+            files.push(path);
+        }
+    }
     files.sort();
     if files.is_empty() {
         return Err(MonitorError::Invalid(format!(
-            "{} holds no predictions-*.jsonl files; give the directory the server logs to (its --log-dir)",
+            "{} holds no predictions-*.jsonl files (nor do its replica folders); give the directory the server logs to (its --log-dir)",
             dir.display()
         )));
     }

@@ -21,7 +21,7 @@ pub mod openlineage;
 mod postgres_store;
 mod records;
 mod registry;
-mod s3;
+pub mod s3;
 mod signing;
 mod sqlite;
 mod store;

@@ -93,6 +93,89 @@ impl Drop for S3Objects {
     }
 }
 
+/// Named files under an `s3://bucket/prefix` (prediction logs, one folder per replica):
+/// the same client and settings as the artifacts, without content addressing.
+pub struct S3Files {
+    inner: S3Objects,
+}
+
+impl S3Files {
+    /// Connects lazily to `s3://bucket/prefix` with the `AWS_*` settings.
+    ///
+    /// # Errors
+    /// The URL names no bucket, or the settings are unusable.
+    pub fn open(url: &str) -> Result<S3Files> {
+        Ok(S3Files {
+            inner: S3Objects::open(url)?,
+        })
+    }
+
+    fn key(&self, relative: &str) -> Key {
+        if self.inner.prefix.is_empty() {
+            Key::from(relative)
+        } else {
+            Key::from(format!("{}/{relative}", self.inner.prefix))
+        }
+    }
+
+    /// Writes `bytes` as `relative` (replacing it: one PUT, atomic for readers).
+    ///
+    /// # Errors
+    /// The store refused the request.
+    pub fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
+        let key = self.key(relative);
+        self.inner
+            .block(self.inner.store.put(&key, PutPayload::from(bytes)))?;
+        Ok(())
+    }
+
+    /// Every file under the prefix, as (path relative to the prefix, size), sorted.
+    ///
+    /// # Errors
+    /// The store refused the listing.
+    pub fn list(&self) -> Result<Vec<(String, u64)>> {
+        use futures_util::TryStreamExt as _;
+        let prefix = (!self.inner.prefix.is_empty()).then(|| Key::from(self.inner.prefix.as_str()));
+        let mut found: Vec<(String, u64)> = self.inner.block(async {
+            let listed: Vec<object_store::ObjectMeta> =
+                self.inner.store.list(prefix.as_ref()).try_collect().await?;
+            Ok(listed
+                .into_iter()
+                .map(|m| (m.location.to_string(), m.size))
+                .collect())
+        })?;
+        let strip = if self.inner.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.inner.prefix)
+        };
+        for (key, _) in &mut found {
+            if let Some(rest) = key.strip_prefix(&strip) {
+                *key = rest.to_string();
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The bytes of `relative`.
+    ///
+    /// # Errors
+    /// The file is missing or the store refused the request.
+    pub fn get(&self, relative: &str) -> Result<Vec<u8>> {
+        let key = self.key(relative);
+        let bytes = self
+            .inner
+            .block(async { self.inner.store.get(&key).await?.bytes().await })?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The `s3://bucket/prefix` URL, for messages.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+}
+
 impl Artifacts for S3Objects {
     fn put(&self, bytes: &[u8]) -> Result<String> {
         let hash = blake3::hash(bytes).to_hex().to_string();

@@ -300,7 +300,11 @@ impl Settings {
             None => (File::default(), PathBuf::new()),
         };
         let here = |p: PathBuf| {
-            if p.is_absolute() || distillery_registry::is_postgres(&p.to_string_lossy()) {
+            let text = p.to_string_lossy();
+            if p.is_absolute()
+                || distillery_registry::is_postgres(&text)
+                || text.starts_with("s3://")
+            {
                 p
             } else {
                 base.join(p)

@@ -39,10 +39,27 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Quantize(args) => quantize::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Eval(args) => eval::run(&args),
-        Command::Drift(args) => drift::run(&args),
-        Command::Detect(args) => detect::run(&args),
-        Command::Estimate(args) => estimate::run(&args),
-        Command::Redistill(args) => redistill::run(&args, progress),
+        // A log in object storage (s3://…) is fetched first: every replica's files.
+        Command::Drift(mut args) => {
+            let log = crate::log_source::local(&args.current)?;
+            args.current.clone_from(&log.dir);
+            drift::run(&args)
+        }
+        Command::Detect(mut args) => {
+            let log = crate::log_source::local(&args.data)?;
+            args.data.clone_from(&log.dir);
+            detect::run(&args)
+        }
+        Command::Estimate(mut args) => {
+            let log = crate::log_source::local(&args.current)?;
+            args.current.clone_from(&log.dir);
+            estimate::run(&args)
+        }
+        Command::Redistill(mut args) => {
+            let log = crate::log_source::local(&args.log_dir)?;
+            args.log_dir.clone_from(&log.dir);
+            redistill::run(&args, progress)
+        }
         Command::Registry(args) => registry::run(&args),
         Command::Lineage(args) => registry::lineage(&args),
         Command::Serve(args) => serve::run(&args),

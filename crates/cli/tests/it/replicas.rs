@@ -112,3 +112,52 @@ fn every_replica_follows_promotions_canaries_and_rollbacks() {
     a.stop();
     b.stop();
 }
+
+/// Sends `n` requests to `server`, ids prefixed with `tag`.
+fn traffic(server: &Server, tag: &str, n: usize) {
+    for i in 0..n {
+        answer(server, &format!("{tag}-{i}"));
+    }
+}
+
+#[test]
+fn replicas_log_to_one_place_and_drift_reads_the_union() {
+    let s = setup();
+    s.promoted_student();
+    let shared = s.path("shared-log");
+    let shared = shared.to_str().unwrap();
+    let a = serve_env(s.dir.path(), &["--log-dir", shared, "--replica", "a"], &[]);
+    let b = serve_env(s.dir.path(), &["--log-dir", shared, "--replica", "b"], &[]);
+    traffic(&a, "a", 7);
+    traffic(&b, "b", 5);
+    a.stop();
+    b.stop();
+    assert!(s.path("shared-log/a").is_dir() && s.path("shared-log/b").is_dir());
+    let run = s.runs()[0].clone();
+    let drift = s.cmd(&[
+        "drift",
+        "--reference",
+        run.to_str().unwrap(),
+        "--current",
+        shared,
+        "--json",
+    ]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+    let report = crate::util::json(&drift);
+    assert_eq!(report["current_rows"], 12, "both replicas' requests");
+    let bad = serve_env_result(s.dir.path(), &["--log-dir", shared, "--replica", "../up"]);
+    assert!(bad.contains("--replica"), "{bad}");
+}
+
+/// Starts a server expected to refuse its flags; returns what it said.
+fn serve_env_result(dir: &std::path::Path, extra: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_distillery"))
+        .args(["serve", "--port", "0"])
+        .args(extra)
+        .envs(crate::util::backend_env(dir))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

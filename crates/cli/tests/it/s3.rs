@@ -151,10 +151,40 @@ fn artifacts_on(kind: &str) {
     // Served from S3.
     let promote = cmd(&["registry", "promote", "r/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
-    let served = serve_env(s.dir.path(), &["--no-log"], &pairs);
-    let (status, r) = post(&format!("{}/v2/models/r/infer", served.base), &one_row("a"));
-    assert_eq!(status, 200, "{kind}: {r}");
-    served.stop();
+    // Served from S3, by two replicas that ship their prediction logs there too; `drift`
+    // reads the union of both.
+    let logs = format!("s3://distillery/{kind}-logs");
+    let replicas: Vec<_> = ["east", "west"]
+        .iter()
+        .map(|r| serve_env(s.dir.path(), &["--log-dir", &logs, "--replica", r], &pairs))
+        .collect();
+    for (i, served) in replicas.iter().enumerate() {
+        for j in 0..=i + 2 {
+            let (status, r) = post(
+                &format!("{}/v2/models/r/infer", served.base),
+                &one_row(&format!("{i}-{j}")),
+            );
+            assert_eq!(status, 200, "{kind}: {r}");
+        }
+    }
+    for served in replicas {
+        served.stop();
+    }
+    let run = s.runs()[0].clone();
+    let drift = cmd(&[
+        "drift",
+        "--reference",
+        run.to_str().unwrap(),
+        "--current",
+        &logs,
+        "--json",
+    ]);
+    assert_eq!(drift.status.code(), Some(0), "{kind}: {}", stderr(&drift));
+    assert_eq!(
+        json(&drift)["current_rows"],
+        3 + 4,
+        "{kind}: both replicas' requests"
+    );
 
     // An object altered on the server is caught by its hash and named.
     let shown = json(&cmd(&["registry", "show", "r/1", "--json"]));

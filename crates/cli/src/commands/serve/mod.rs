@@ -27,7 +27,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         writeln!(std::io::stdout(), "blake3:{hex}")?;
         return Ok(ExitStatus::Ok);
     }
-    let settings = Settings::resolve(&flags(args))?;
+    let mut settings = Settings::resolve(&flags(args))?;
+    let shipper = log_place(args, &mut settings)?;
     let options = RegistryOptions {
         registry: settings.registry.clone(),
         objects: args.options.objects.clone(),
@@ -46,6 +47,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             .with_context(|| format!("starting the prediction log in {}", log.dir.display()))?
             .with_pii(log.pii.clone());
         models.log = Some(Arc::new(started));
+    }
+    if let Some(s) = &shipper {
+        s.start(std::time::Duration::from_secs(5));
     }
     let mut served: Vec<String> = models.by_name.values().map(|m| m.version.label()).collect();
     served.extend(
@@ -147,6 +151,14 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
                 tracing::info!("stopped: {drained}, prediction log flushed and synced");
             } else {
                 tracing::error!("stopped, but the prediction log did not confirm its flush");
+            }
+            if let Some(s) = &shipper {
+                let s = Arc::clone(s);
+                match tokio::task::spawn_blocking(move || s.ship()).await {
+                    Ok(Ok(n)) => tracing::info!(files = n, "prediction log shipped"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "the last copy of the prediction log failed; it stays in the spool"),
+                    Err(e) => tracing::error!(error = %e, "the log shipper failed"),
+                }
             }
         } else {
             tracing::info!("stopped: {drained}");
@@ -361,4 +373,53 @@ fn following(
         aliases,
         poll: std::time::Duration::from_millis(args.poll_ms.max(50)),
     })
+}
+
+/// Where this replica writes its prediction log. With `--replica` the log goes to
+/// `<log-dir>/<replica>/`; a log dir of `s3://bucket/prefix` is written to a local spool
+/// (`.distillery-logs/<replica>`) and shipped to `s3://bucket/prefix/<replica>/` (replica
+/// default: the host name). Rewrites the settings' log dir to the local folder.
+fn log_place(
+    args: &ServeArgs,
+    settings: &mut Settings,
+) -> Result<Option<Arc<distillery_serve::LogShipper>>> {
+    let Some(log) = settings.log.as_mut() else {
+        return Ok(None);
+    };
+    let text = log.dir.to_string_lossy().to_string();
+    if !text.starts_with("s3://") {
+        if let Some(r) = &args.replica {
+            check_replica(r)?;
+            log.dir = log.dir.join(r);
+        }
+        return Ok(None);
+    }
+    let replica = args
+        .replica
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| format!("replica-{}", std::process::id()));
+    check_replica(&replica)?;
+    let spool = std::path::PathBuf::from(".distillery-logs").join(&replica);
+    let shipper = distillery_serve::LogShipper::new(&spool, &text, &replica)
+        .with_context(|| format!("shipping the prediction log to {text}"))?;
+    tracing::info!(spool = %spool.display(), to = %shipper.destination(), "prediction log goes to object storage");
+    log.dir = spool;
+    Ok(Some(Arc::new(shipper)))
+}
+
+/// A replica name is one path segment of letters, digits, `-`, `_` and `.`.
+fn check_replica(name: &str) -> Result<()> {
+    let fine = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !fine {
+        anyhow::bail!(
+            "--replica {name:?}: use letters, digits, '-', '_' and '.' only (it names a folder)"
+        );
+    }
+    Ok(())
 }
