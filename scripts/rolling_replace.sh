@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# A rolling replacement of three `distillery serve` replicas behind nginx, under wrk load:
-# each replica in turn gets SIGTERM, drains and exits, and a new process (the binary given,
-# e.g. a new release) starts on its port and is waited for until /v2/health/ready answers.
+# Three `distillery serve` replicas behind nginx, under wrk load, following one registry:
+# 1. a canary started through one replica's admin API reaches every replica, and its
+#    promotion through another replica makes every replica serve the new version, each
+#    within the bound below;
+# 2. a rolling replacement: each replica in turn gets SIGTERM, drains and exits, and a new
+#    process (the binary given, e.g. a new release) starts on its port and is waited for
+#    until /v2/health/ready answers.
 # Passes only when wrk saw no failed request (no socket error, no non-2xx answer).
 #
 # Usage: scripts/rolling_replace.sh [seconds of load] [distillery binary]   (default 20)
@@ -24,11 +28,15 @@ trap cleanup EXIT
 (cd "$out" && "$bin" demo -q --dir demo >/dev/null)
 registry="$out/demo/.distillery"
 "$bin" registry promote adult-demo/1 --to production --registry "$registry" >/dev/null 2>&1 || true
+# A second version to canary and promote: the same run registered again.
+"$bin" registry add "$(ls -d "$out"/demo/runs/*/ | head -1)" --registry "$registry" >/dev/null
+export DISTILLERY_ADMIN_TOKEN=rolling-token
 
-# One replica per port; the registry is shared (read by all, written by none).
+# One replica per port, all following the shared registry (polling every 200 ms).
 ports=(18481 18482 18483)
+bound_ms=2000
 start() {
-  "$bin" serve -q --port "$1" --registry "$registry" --no-log &
+  "$bin" serve -q --port "$1" --registry "$registry" --no-log --follow true --poll-ms 200 &
   pids+=($!)
   echo $! > "$out/replica-$1.pid"
   for _ in $(seq 200); do
@@ -70,6 +78,43 @@ BODY_FILE="$out/body.json" wrk -t2 -c16 -d"${secs}s" -s bench/serve/wrk.lua \
   http://127.0.0.1:18480/v2/models/adult-demo/infer > "$out/wrk.txt" 2>&1 &
 load=$!
 sleep 2
+
+# The version replica $1 answers the test row with.
+version_on() {
+  curl -sf -H 'content-type: application/json' --data @"$out/body.json" \
+    "http://127.0.0.1:$1/v2/models/adult-demo/infer" | grep -o '"model_version":"[0-9]*"' | tr -dc 0-9
+}
+# Waits until every replica answers with version $1; prints how long that took.
+converge() {
+  local began now
+  began=$(date +%s%N)
+  while true; do
+    local all=1
+    for p in "${ports[@]}"; do [ "$(version_on "$p")" = "$1" ] || all=0; done
+    now=$(( ($(date +%s%N) - began) / 1000000 ))
+    if [ "$all" = 1 ]; then echo "$now"; return 0; fi
+    if [ "$now" -gt "$bound_ms" ]; then echo "FAILED: not every replica serves version $1 after ${bound_ms} ms" >&2; exit 1; fi
+    sleep 0.02
+  done
+}
+admin() {
+  curl -sf -X POST -H "Authorization: Bearer $DISTILLERY_ADMIN_TOKEN" -H 'content-type: application/json' \
+    --data "$2" "http://127.0.0.1:$1$3" >/dev/null
+}
+admin "${ports[0]}" '{"version": 2, "weight": 100, "why": "canary under load"}' /admin/models/adult-demo/canary
+took=$(converge 2) || exit 1
+echo "canary started on one replica, routed by all 3 in $took ms"
+admin "${ports[1]}" '{"why": "rolled back under load"}' /admin/models/adult-demo/rollback
+took=$(converge 1) || exit 1
+echo "canary rolled back on another replica, gone from all 3 in $took ms"
+admin "${ports[2]}" '{"version": 2, "weight": 100, "why": "again"}' /admin/models/adult-demo/canary
+admin "${ports[0]}" '{"why": "healthy"}' /admin/models/adult-demo/promote
+took=$(converge 2) || exit 1
+echo "canary promoted, every replica on the new production version in $took ms"
+"$bin" registry rollback adult-demo --why "incident drill" --registry "$registry" >/dev/null
+took=$(converge 1) || { "$bin" registry audit --registry "$registry" >&2; exit 1; }
+echo "production rolled back from the command line, every replica back in $took ms"
+
 for p in "${ports[@]}"; do
   old=$(cat "$out/replica-$p.pid")
   began=$(date +%s.%N)

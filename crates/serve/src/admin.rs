@@ -145,6 +145,7 @@ impl Server {
             return; // another request already rolled it back
         };
         self.swap(models);
+        self.remember_own_change(name);
         tracing::warn!(
             model = name,
             version = canary.version.version,
@@ -372,6 +373,7 @@ async fn canary(
     let version = canary.version.version;
     models.canaries.insert(name.clone(), (canary, weight));
     server.swap(models);
+    server.remember_own_change(&name);
     server.forget_canary(&name);
     tracing::info!(model = %name, canary = version, weight, actor = %server.actor, "canary set");
     Ok(Json(json!({ "model": name, "stable": stable.version.version, "canary": version, "weight": weight })).into_response())
@@ -400,6 +402,7 @@ async fn promote(
     let version = canary.version.version;
     models.by_name.insert(name.clone(), canary);
     server.swap(models);
+    server.remember_own_change(&name);
     server.forget_canary(&name);
     tracing::info!(model = %name, stable = version, actor = %server.actor, "canary promoted");
     Ok(Json(json!({ "model": name, "stable": version })).into_response())
@@ -423,6 +426,7 @@ async fn rollback(
         .set_alias(&name, "canary", None, "canary rollback", &change)
         .map_err(internal)?;
     server.swap(models);
+    server.remember_own_change(&name);
     server.forget_canary(&name);
     tracing::info!(model = %name, version = canary.version.version, actor = %server.actor, "canary rolled back");
     Ok(Json(json!({ "model": name, "rolled_back": canary.version.version })).into_response())
@@ -453,6 +457,7 @@ async fn shadow(
             .set_alias(&name, "shadow", None, "shadow stopped", &change)
             .map_err(internal)?;
         server.swap(models);
+        server.remember_own_change(&name);
         return Ok(Json(json!({ "model": name, "stopped": old.version.version })).into_response());
     }
     let fraction = match body.get("fraction").map(Value::as_f64) {
@@ -492,6 +497,7 @@ async fn shadow(
     let version = shadow.version.version;
     models.shadows.insert(name.clone(), (shadow, fraction));
     server.swap(models);
+    server.remember_own_change(&name);
     Ok(Json(json!({ "model": name, "shadow": version, "fraction": fraction })).into_response())
 }
 

@@ -32,7 +32,10 @@ struct Routing {
 /// What this replica last saw in the registry.
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
+    /// The alias-change counter at the last look (`None`: look again).
     generation: Option<i64>,
+    /// True once the starting point is recorded.
+    started: bool,
     per_model: BTreeMap<String, Routing>,
 }
 
@@ -182,6 +185,7 @@ impl Server {
             seen.per_model.insert(name.clone(), now);
         }
         seen.generation = Some(generation);
+        seen.started = true;
         if changed.is_empty() {
             return Ok(false);
         }
@@ -190,6 +194,34 @@ impl Server {
             self.forget_canary(name);
         }
         Ok(true)
+    }
+
+    /// Records this replica's own change to `name` as seen: what it now serves is what it
+    /// wrote to the registry. Without this, a change that another replica undoes before
+    /// the next look would look like no change at all, and the routing would stay stale.
+    pub(crate) fn remember_own_change(&self, name: &str) {
+        let Some(following) = &self.following else {
+            return;
+        };
+        let models = self.current();
+        let mine = Routing {
+            stable: following
+                .aliases
+                .get(name)
+                .and_then(|_| models.by_name.get(name))
+                .map(|s| s.version.version),
+            canary: models.canaries.get(name).map(|(c, _)| c.version.version),
+            canary_weight: models.canaries.get(name).map(|(_, w)| *w),
+            shadow: models.shadows.get(name).map(|(s, _)| s.version.version),
+            shadow_fraction: models.shadows.get(name).map(|(_, f)| *f),
+        };
+        if let Ok(mut seen) = self.seen.lock()
+            && seen.started
+        {
+            seen.per_model.insert(name.to_string(), mine);
+            // Look again next time even if no one else changes anything.
+            seen.generation = None;
+        }
     }
 
     /// Starts following the registry: polls at `following.poll`, and on PostgreSQL also

@@ -109,6 +109,21 @@ fn every_replica_follows_promotions_canaries_and_rollbacks() {
         "1",
         "--follow false keeps what it loaded"
     );
+
+    // A change undone by another replica before the next poll: A starts a canary, B rolls
+    // it back at once. A must not keep its own canary because the registry looks the same
+    // as at its last look.
+    let old = r#"{"version": 1, "weight": 100, "why": "quick"}"#;
+    assert_eq!(
+        admin(&a.base, "/admin/models/r/canary", Some("s3cret"), old).0,
+        200
+    );
+    let undo = r#"{"why": "no"}"#;
+    assert_eq!(
+        admin(&b.base, "/admin/models/r/rollback", Some("s3cret"), undo).0,
+        200
+    );
+    converge(&[&a, &b], "2", "a canary undone within one poll");
     a.stop();
     b.stop();
 }
@@ -160,4 +175,56 @@ fn serve_env_result(dir: &std::path::Path, extra: &[&str]) -> String {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_guardrail_rollback_is_decided_once_and_reaches_every_replica() {
+    let s = setup();
+    crate::serve_deploy::three_versions(&s);
+    let token = [("DISTILLERY_ADMIN_TOKEN", "tok")];
+    let flags = [
+        "--no-log",
+        "--follow",
+        "true",
+        "--poll-ms",
+        "200",
+        "--guard-max-disagreement",
+        "0.2",
+        "--guard-min-requests",
+        "10",
+        "--guard-window",
+        "50",
+    ];
+    let a = serve_env(s.dir.path(), &flags, &token);
+    let b = serve_env(s.dir.path(), &flags, &token);
+    // The inverted version as a canary, started through A; B follows at A's weight.
+    let start = r#"{"version": 3, "weight": 30, "why": "try the inverted one"}"#;
+    let (status, r) = admin(&a.base, "/admin/models/r/canary", Some("tok"), start);
+    assert_eq!(status, 200, "{r}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !(0..40).any(|i| answer(&b, &format!("probe-{i}")) == "3") {
+        assert!(Instant::now() < deadline, "B never routed to A's canary");
+    }
+    // Traffic through both: the canary disagrees with the stable version, a guardrail
+    // trips, and then no replica routes to it any more.
+    for i in 0..300 {
+        answer(if i % 2 == 0 { &a } else { &b }, &format!("user-{i}"));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    for server in [&a, &b] {
+        let served: Vec<String> = (0..100)
+            .map(|i| answer(server, &format!("after-{i}")))
+            .collect();
+        assert!(served.iter().all(|v| v == "1"), "{served:?}");
+    }
+    let audit = crate::util::json(&s.cmd(&["registry", "audit", "--json"]));
+    let rollbacks = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "guardrail rollback")
+        .count();
+    assert_eq!(rollbacks, 1, "decided once, in the registry: {audit}");
+    a.stop();
+    b.stop();
 }
