@@ -44,6 +44,9 @@ pub(crate) enum Command {
     Serve(Box<ServeArgs>),
     /// Change a running server's deployments through its admin API.
     Deploy(DeployArgs),
+    /// The operator console: runs, their reports and comparisons, models with versions,
+    /// aliases, signatures, audit trail and lineage, as web pages (http://host:port/ui).
+    Ui(UiArgs),
     /// Compare current data (a file or the server's prediction log) with a run's reference
     /// profile: a drift test per column, PSI, and a dataset verdict.
     Drift(DriftArgs),
@@ -880,4 +883,20 @@ pub(crate) struct PredictArgs {
     /// their order, so the output joins back to the input by row number).
     #[arg(long)]
     pub(crate) columns: Option<String>,
+}
+
+/// `distillery ui`.
+#[derive(Debug, Args)]
+pub(crate) struct UiArgs {
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8090)]
+    pub(crate) port: u16,
+    /// Address to listen on (the console has no login yet: keep it on localhost).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: String,
+    /// The run folder whose runs the console lists.
+    #[arg(long, default_value = "runs")]
+    pub(crate) runs: PathBuf,
+    #[command(flatten)]
+    pub(crate) options: RegistryOptions,
 }

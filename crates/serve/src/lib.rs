@@ -26,6 +26,7 @@ mod ship;
 mod sweep;
 mod teacher_source;
 mod tls;
+pub mod ui;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -19,6 +19,7 @@ mod registry;
 mod run;
 mod serve;
 mod signing;
+mod ui;
 
 use anyhow::Result;
 
@@ -64,6 +65,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Lineage(args) => registry::lineage(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Deploy(args) => deploy::run(&args),
+        Command::Ui(args) => ui::run(&args),
         Command::Privacy(args) => privacy::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Keygen(args) => signing::keygen(&args),

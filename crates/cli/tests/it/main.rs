@@ -10,6 +10,7 @@
 
 mod audit;
 mod browser;
+mod console;
 mod datasets;
 mod detect;
 mod drift;

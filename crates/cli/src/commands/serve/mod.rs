@@ -285,7 +285,7 @@ fn listen_error(host: &str, port: u16, e: &std::io::Error) -> anyhow::Error {
 /// Resolves on Ctrl-C or SIGTERM (what `docker stop`, systemd and Kubernetes send). The
 /// handlers are installed when this is called, not when the future is first polled, so a
 /// signal sent right after the "serving" line still drains instead of killing the process.
-fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;

@@ -1,0 +1,133 @@
+//! Issue #18 (first part): `distillery ui` serves the runs, a run, two runs compared, the
+//! models and one model's versions, audit trail and lineage, to a plain HTTP client.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::serve::get;
+use crate::util::{setup, stderr};
+
+struct Console {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn console(dir: &std::path::Path) -> Console {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distillery"))
+        .args(["ui", "--port", "0"])
+        .envs(crate::util::backend_env(dir))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_end_matches("/ui")
+        .to_string();
+    Console { child, base }
+}
+
+#[test]
+fn the_console_shows_runs_comparisons_and_models() {
+    let s = setup();
+    s.trained_student();
+    // A second run with another seed: a different student to compare.
+    let recipe = std::fs::read_to_string(s.path("r.toml")).unwrap();
+    let other = s.write("r2.toml", &recipe.replacen("seed = 11", "seed = 12", 1));
+    let run = s.cmd(&["run", other.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let promote = s.cmd(&[
+        "registry",
+        "promote",
+        "r/1",
+        "--to",
+        "production",
+        "--why",
+        "first",
+    ]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    let runs = s.runs();
+    let ids: Vec<String> = runs
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let c = console(s.dir.path());
+    let b = &c.base;
+
+    let (status, page) = get(&format!("{b}/ui/runs"));
+    assert_eq!(status, 200);
+    for id in &ids {
+        assert!(page.contains(id.as_str()), "{id} listed");
+    }
+    assert!(page.contains("role=\"status\""), "the summary");
+    assert!(
+        !page.contains("Needs attention"),
+        "both runs passed their gates"
+    );
+    assert!(
+        page.contains("how often the student agrees with its teacher"),
+        "explained"
+    );
+    let (_, filtered) = get(&format!("{b}/ui/runs?q=no-such-model"));
+    assert!(filtered.contains("0 of 2 runs"), "{filtered}");
+    let (_, sorted) = get(&format!("{b}/ui/runs?sort=fidelity&dir=asc"));
+    assert!(sorted.contains("aria-sort=\"ascending\""));
+
+    let (status, one) = get(&format!("{b}/ui/runs/{}", ids[0]));
+    assert_eq!(status, 200);
+    assert!(
+        one.contains("<h2>Gates</h2>") && one.contains("declares no gates"),
+        "the sample recipe has no gates, and the page says so: {one}"
+    );
+    assert!(one.contains(&format!("src=\"/ui/runs/{}/report.html\" sandbox", ids[0])));
+    let (status, report) = get(&format!("{b}/ui/runs/{}/report.html", ids[0]));
+    assert_eq!(status, 200);
+    assert!(report.contains("<html"), "the run's own report");
+
+    let (status, compared) = get(&format!("{b}/ui/compare?a={}&b={}", ids[0], ids[1]));
+    assert_eq!(status, 200);
+    assert!(compared.contains("<h2>Metrics</h2>") && compared.contains("Fidelity"));
+    assert!(
+        compared.contains("class=\"del\">- seed = 11")
+            && compared.contains("class=\"add\">+ seed = 12"),
+        "the recipe change: {compared}"
+    );
+
+    let (status, models) = get(&format!("{b}/ui/models"));
+    assert_eq!(status, 200);
+    assert!(models.contains("href=\"/ui/models/r\""), "{models}");
+    let (status, model) = get(&format!("{b}/ui/models/r"));
+    assert_eq!(status, 200);
+    assert!(model.contains("<svg role=\"img\""), "the lineage graph");
+    assert!(model.contains("@production"));
+    assert!(
+        model.contains("promote") && model.contains("first"),
+        "the audit trail with its reason"
+    );
+
+    // What does not exist is a 404 page that says so, never a file outside the runs.
+    for path in [
+        "/ui/runs/nope",
+        "/ui/runs/..%2F..%2Fetc/report.html",
+        "/ui/models/nope",
+        "/ui/compare?a=x&b=y",
+    ] {
+        let (status, body) = get(&format!("{b}{path}"));
+        assert_eq!(status, 404, "{path}");
+        assert!(body.contains("Not found"), "{path}: {body}");
+    }
+}

@@ -1,0 +1,118 @@
+//! The operator console (`distillery ui`): server-rendered pages over the run folder and
+//! the registry — runs with their reports, two runs side by side, models with their
+//! versions, aliases, audit trail, signatures and lineage. Every page is one HTML document
+//! with its styles inline, nothing fetched from elsewhere, and readable without JavaScript.
+
+mod compare;
+mod lineage;
+mod models;
+mod page;
+mod run_pages;
+mod runs;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+pub(crate) use runs::RunIndex;
+
+/// What the console reads: the run folder and the registry.
+pub struct Console {
+    pub(crate) runs: RunIndex,
+    /// `--registry` as given (a folder or `postgres://…`); opened per page.
+    registry: PathBuf,
+}
+
+impl Console {
+    /// A console over `runs` (the `runs/` folder) and the registry at `registry`.
+    pub fn new(runs: &Path, registry: &Path) -> Console {
+        Console {
+            runs: RunIndex::new(runs),
+            registry: registry.to_path_buf(),
+        }
+    }
+
+    /// The registry, when there is one to read (a folder never registered into has none).
+    pub(crate) fn registry(&self) -> Option<distillery_registry::Registry> {
+        let text = self.registry.to_string_lossy();
+        let exists =
+            distillery_registry::is_postgres(&text) || self.registry.join("registry.db").exists();
+        if !exists {
+            return None;
+        }
+        match distillery_registry::Registry::open(&self.registry) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "the console cannot open the registry");
+                None
+            }
+        }
+    }
+}
+
+/// The console's routes, all under `/ui`.
+pub fn router(console: Arc<Console>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/runs") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/runs") }))
+        .route("/ui/runs", get(run_pages::list))
+        .route("/ui/runs/{id}", get(run_pages::one))
+        .route("/ui/runs/{id}/report.html", get(run_pages::report))
+        .route("/ui/compare", get(compare::show))
+        .route("/ui/models", get(models::list))
+        .route("/ui/models/{name}", get(models::one))
+        .with_state(console)
+}
+
+/// A page, with headers that keep it from being framed elsewhere or sniffed.
+pub(crate) fn html(body: String) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'self'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    r
+}
+
+/// A page that says what was not found and where to go instead.
+pub(crate) fn not_found(what: &str, back: &str, section: page::Section) -> Response {
+    let body = page::page(
+        "Not found",
+        section,
+        &format!(
+            "<h1>Not found</h1><p>{}</p><p><a href=\"{back}\">Back</a></p>",
+            page::esc(what)
+        ),
+    );
+    let mut r = html(body);
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+/// A path segment a URL may name: a run id or model name, never a path.
+pub(crate) fn safe_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
