@@ -30,13 +30,31 @@ registry="$out/demo/.distillery"
 "$bin" registry promote adult-demo/1 --to production --registry "$registry" >/dev/null 2>&1 || true
 # A second version to canary and promote: the same run registered again.
 "$bin" registry add "$(ls -d "$out"/demo/runs/*/ | head -1)" --registry "$registry" >/dev/null
+# A third, deliberately bad one for the guardrail: trained on the training file with every
+# label inverted, hard labels only, no gates (so it registers).
+python3 - "$out/demo" <<'PY'
+import gzip, sys
+demo = sys.argv[1]
+flip = {"<=50K": ">50K", ">50K": "<=50K"}
+with gzip.open(f"{demo}/train.csv.gz", "rt") as f, open(f"{demo}/inverted.csv", "w") as g:
+    g.write(next(f))
+    for line in f:
+        head, _, label = line.rstrip("\n").rpartition(",")
+        g.write(f"{head},{flip.get(label, label)}\n")
+recipe = open(f"{demo}/recipe.toml").read().split("[gates]")[0]
+recipe = recipe.replace('train = "train.csv.gz"', 'train = "inverted.csv"').replace("soft_weight = 0.9", "soft_weight = 0.0")
+recipe = recipe.replace('augment = "munge"', 'augment = "none"').replace("[evaluate]", "epochs = 3\n\n[evaluate]")
+open(f"{demo}/inverted.toml", "w").write(recipe)
+PY
+(cd "$out/demo" && "$bin" run inverted.toml -q --registry "$registry" >/dev/null)
 export DISTILLERY_ADMIN_TOKEN=rolling-token
 
 # One replica per port, all following the shared registry (polling every 200 ms).
 ports=(18481 18482 18483)
 bound_ms=2000
 start() {
-  "$bin" serve -q --port "$1" --registry "$registry" --no-log --follow true --poll-ms 200 &
+  "$bin" serve -q --port "$1" --registry "$registry" --no-log --follow true --poll-ms 200 \
+    --guard-max-disagreement 0.3 --guard-min-requests 20 --guard-window 100 &
   pids+=($!)
   echo $! > "$out/replica-$1.pid"
   for _ in $(seq 200); do
@@ -114,6 +132,27 @@ echo "canary promoted, every replica on the new production version in $took ms"
 "$bin" registry rollback adult-demo --why "incident drill" --registry "$registry" >/dev/null
 took=$(converge 1) || { "$bin" registry audit --registry "$registry" >&2; exit 1; }
 echo "production rolled back from the command line, every replica back in $took ms"
+# The bad version as a canary. wrk sends one request body, whose id routes it always the
+# same way, so the drill gives the canary all the traffic: a replica's guardrail sees it
+# disagree with the stable version and rolls it back, once, in the registry; every replica
+# follows.
+admin "${ports[1]}" '{"version": 3, "weight": 100, "why": "a bad canary"}' /admin/models/adult-demo/canary
+began=$(date +%s%N)
+until "$bin" registry audit --registry "$registry" | grep -q "guardrail rollback"; do
+  if [ $(( ($(date +%s%N) - began) / 1000000 )) -gt "$bound_ms" ]; then
+    echo "FAILED: no guardrail rolled the bad canary back within ${bound_ms} ms" >&2; exit 1
+  fi
+  sleep 0.05
+done
+sleep 0.5
+rollbacks=$("$bin" registry audit --registry "$registry" | grep -c "guardrail rollback")
+for p in "${ports[@]}"; do
+  for _ in $(seq 30); do
+    if [ "$(version_on "$p")" = 3 ]; then echo "FAILED: port $p still routes to the rolled-back canary" >&2; exit 1; fi
+  done
+done
+echo "bad canary rolled back by a guardrail ($rollbacks record in the registry); no replica routes to it"
+[ "$rollbacks" = 1 ] || { echo "FAILED: $rollbacks guardrail rollbacks recorded, expected 1" >&2; exit 1; }
 
 for p in "${ports[@]}"; do
   old=$(cat "$out/replica-$p.pid")
