@@ -185,11 +185,13 @@ fn anchor(name: &str) -> String {
         .collect()
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for HTML element content and attribute values (also the console's).
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// The live monitor as a self-contained page that refreshes itself every 10 seconds (no

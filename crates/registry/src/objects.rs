@@ -22,6 +22,21 @@ pub trait Artifacts: Send {
     fn location(&self) -> String;
 }
 
+/// Refuses bytes whose BLAKE3 hash is not the one recorded: the object was altered after
+/// registration (by hand, by a faulty disk, by someone with access to the store).
+pub(crate) fn check_hash(bytes: &[u8], hash: &str, role: &str, model: &str) -> Result<()> {
+    let actual = blake3::hash(bytes).to_hex().to_string();
+    if actual != hash {
+        return Err(RegistryError::Tampered {
+            role: role.into(),
+            model: model.into(),
+            hash: hash.into(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
 /// Opens the artifact store a registry recorded: `s3://bucket/prefix`, or a local (or
 /// shared) folder.
 pub(crate) fn open(location: &str) -> Result<Box<dyn Artifacts>> {
@@ -179,15 +194,7 @@ impl Artifacts for ObjectStore {
                 RegistryError::Io { path, source }
             }
         })?;
-        let actual = blake3::hash(&bytes).to_hex().to_string();
-        if actual != hash {
-            return Err(RegistryError::Tampered {
-                role: role.into(),
-                model: model.into(),
-                hash: hash.into(),
-                actual,
-            });
-        }
+        check_hash(&bytes, hash, role, model)?;
         Ok(bytes)
     }
 

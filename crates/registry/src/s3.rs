@@ -231,15 +231,7 @@ impl Artifacts for S3Objects {
             }
             Err(e) => return Err(e),
         };
-        let actual = blake3::hash(&bytes).to_hex().to_string();
-        if actual != hash {
-            return Err(RegistryError::Tampered {
-                role: role.into(),
-                model: model.into(),
-                hash: hash.into(),
-                actual,
-            });
-        }
+        crate::objects::check_hash(&bytes, hash, role, model)?;
         Ok(bytes.to_vec())
     }
 

@@ -1,45 +1,8 @@
 //! Issue #18 (first part): `distillery ui` serves the runs, a run, two runs compared, the
 //! models and one model's versions, audit trail and lineage, to a plain HTTP client.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use crate::serve::get;
+use crate::serve::{get, start};
 use crate::util::{setup, stderr};
-
-struct Console {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn console(dir: &std::path::Path) -> Console {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_distillery"))
-        .args(["ui", "--port", "0"])
-        .envs(crate::util::backend_env(dir))
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .trim_end_matches("/ui")
-        .to_string();
-    Console { child, base }
-}
 
 #[test]
 fn the_console_shows_runs_comparisons_and_models() {
@@ -65,8 +28,9 @@ fn the_console_shows_runs_comparisons_and_models() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    let c = console(s.dir.path());
-    let b = &c.base;
+    let c = start(s.dir.path(), &["ui", "--port", "0"], &[]);
+    let base = c.base.trim_end_matches("/ui").to_string();
+    let b = &base;
 
     let (status, page) = get(&format!("{b}/ui/runs"));
     assert_eq!(status, 200);

@@ -43,32 +43,10 @@ pub(crate) fn server() -> Option<Server> {
             cluster: None,
         });
     }
-    let dir = tempfile::Builder::new()
-        .prefix("distillery-pg")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = Command::new(repo().join("scripts/postgres.sh"))
-        .arg("start")
-        .arg(dir.path())
-        .arg(port.to_string())
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            std::env::var_os("DISTILLERY_REQUIRE_POSTGRES").is_none(),
-            "DISTILLERY_REQUIRE_POSTGRES is set but no cluster starts: {why}"
-        );
-        eprintln!("skipping: {why}");
-        return None;
-    }
+    let (admin, dir) =
+        crate::util::script_server("scripts/postgres.sh", &[], "DISTILLERY_REQUIRE_POSTGRES")?;
     Some(Server {
-        admin: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        admin,
         cluster: Some(dir),
     })
 }

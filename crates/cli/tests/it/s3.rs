@@ -25,34 +25,9 @@ impl Drop for S3 {
 }
 
 fn start(kind: &str) -> Option<S3> {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = Command::new(repo().join("scripts/s3.sh"))
-        .args([
-            "start",
-            dir.path().to_str().unwrap(),
-            &port.to_string(),
-            kind,
-        ])
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            std::env::var_os("DISTILLERY_REQUIRE_S3").is_none(),
-            "DISTILLERY_REQUIRE_S3 is set but the {kind} server does not start: {why}"
-        );
-        eprintln!("skipping {kind}: {why}");
-        return None;
-    }
-    Some(S3 {
-        endpoint: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        dir,
-    })
+    let (endpoint, dir) =
+        crate::util::script_server("scripts/s3.sh", &[kind], "DISTILLERY_REQUIRE_S3")?;
+    Some(S3 { endpoint, dir })
 }
 
 /// Replaces an object behind distillery's back: SeaweedFS (no IAM configured) takes an

@@ -41,9 +41,16 @@ pub(crate) fn serve_with(dir: &std::path::Path, extra: &[&str]) -> Server {
 }
 
 pub(crate) fn serve_env(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut args = vec!["serve", "--port", "0"];
+    args.extend_from_slice(extra);
+    start(dir, &args, env)
+}
+
+/// Starts `distillery args…` in `dir` and waits for the first line it prints, whose last
+/// word is the address it listens on.
+pub(crate) fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_distillery"))
-        .args(["serve", "--port", "0"])
-        .args(extra)
+        .args(args)
         .envs(crate::util::backend_env(dir))
         .envs(env.iter().copied())
         .current_dir(dir)

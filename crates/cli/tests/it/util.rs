@@ -312,3 +312,44 @@ pub(crate) fn python_has(modules: &str) -> bool {
     }
     found
 }
+
+/// A port nothing listens on now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a throwaway server with one of the repository's scripts (`scripts/postgres.sh`,
+/// `scripts/s3.sh`): `script start <folder> <free port> extra…`, whose output is its URL.
+/// `None`, with a message, when it cannot start (not installed); a failure instead when
+/// the environment variable `required` is set (CI).
+pub(crate) fn script_server(
+    script: &str,
+    extra: &[&str],
+    required: &str,
+) -> Option<(String, tempfile::TempDir)> {
+    let dir = tempfile::Builder::new()
+        .prefix("distillery-server")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let out = Command::new(repo().join(script))
+        .arg("start")
+        .arg(dir.path())
+        .arg(free_port().to_string())
+        .args(extra)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            std::env::var_os(required).is_none(),
+            "{required} is set but {script} {extra:?} does not start: {why}"
+        );
+        eprintln!("skipping: {why}");
+        return None;
+    }
+    Some((String::from_utf8_lossy(&out.stdout).trim().to_string(), dir))
+}
