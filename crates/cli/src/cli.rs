@@ -111,6 +111,10 @@ pub(crate) struct ServeArgs {
     /// PostgreSQL registry, which replicas share; `--follow false` pins what was loaded.
     #[arg(long, value_name = "true|false")]
     pub(crate) follow: Option<bool>,
+    /// Also serve the operator console at /ui, over this folder of runs and the registry
+    /// (read-only: the console has no login yet, so keep the server private).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) runs: Option<std::path::PathBuf>,
     /// How often a following server polls the registry for alias changes, in milliseconds
     /// (on PostgreSQL it is also woken at once by NOTIFY).
     #[arg(long, default_value_t = 1000, value_name = "MS")]

@@ -83,6 +83,14 @@ fn the_console_shows_runs_comparisons_and_models() {
         "the audit trail with its reason"
     );
 
+    // The same pages beside the inference API on `distillery serve --runs`.
+    let served = crate::serve::serve_env(s.dir.path(), &["--no-log", "--runs", "runs"], &[]);
+    let (status, page) = get(&format!("{}/ui/runs", served.base));
+    assert_eq!(status, 200);
+    assert!(page.contains(ids[1].as_str()));
+    assert_eq!(get(&format!("{}/v2/health/ready", served.base)).0, 200);
+    served.stop();
+
     // What does not exist is a 404 page that says so, never a file outside the runs.
     for path in [
         "/ui/runs/nope",

@@ -54,10 +54,15 @@ impl Console {
     }
 }
 
-/// The console's routes, all under `/ui`.
+/// The console on a server of its own (`distillery ui`): its pages, and `/` leading to them.
 pub fn router(console: Arc<Console>) -> Router {
+    pages(console).route("/", get(|| async { Redirect::to("/ui/runs") }))
+}
+
+/// The console's pages, all under `/ui`, to mount beside other routes (`distillery serve
+/// --runs`).
+pub fn pages(console: Arc<Console>) -> Router {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/ui/runs") }))
         .route("/ui", get(|| async { Redirect::to("/ui/runs") }))
         .route("/ui/runs", get(run_pages::list))
         .route("/ui/runs/{id}", get(run_pages::one))

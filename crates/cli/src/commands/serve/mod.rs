@@ -66,6 +66,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
     );
     let token = admin_token(settings.admin_token_file.as_deref())?;
     let following = following(args, &settings, &models);
+    let console_runs = args.runs.clone();
+    let console_registry = settings.registry.clone();
     let server_follows = following.is_some();
     let monitor_settings = match &settings.monitor {
         Some(m) => Some(monitor_settings(m, &models, &registry, &settings)?),
@@ -137,8 +139,12 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             refused: Arc::clone(&server.connections_refused),
             tls,
         };
-        let stopped =
-            distillery_serve::serve(listener, app(Arc::clone(&server)), stop, options).await;
+        let mut routes = app(Arc::clone(&server));
+        if let Some(runs) = &console_runs {
+            let console = distillery_serve::ui::Console::new(runs, &console_registry);
+            routes = routes.merge(distillery_serve::ui::pages(Arc::new(console)));
+        }
+        let stopped = distillery_serve::serve(listener, routes, stop, options).await;
         let drained = match stopped {
             distillery_serve::Stopped::Drained => "requests drained",
             distillery_serve::Stopped::DeadlineReached(_) => {
