@@ -168,27 +168,49 @@ impl PostgresStore {
         })
     }
 
+    /// The schema version the database is at (0: nothing created yet).
+    fn schema_version(
+        c: &mut impl postgres::GenericClient,
+    ) -> std::result::Result<i32, postgres::Error> {
+        let exists: bool = c
+            // A catalog query, read under the statement's snapshot: `to_regclass` may answer
+            // from a stale cache and miss a table another session has just created.
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_version')",
+                &[],
+            )?
+            .get(0);
+        if !exists {
+            return Ok(0);
+        }
+        let row = c.query_opt("SELECT version FROM schema_version", &[])?;
+        Ok(row.map_or(0, |r| r.get(0)))
+    }
+
     fn migrate(&self) -> Result<()> {
         let newest = MIGRATIONS.len() as i32;
-        let current = self.write(|tx| {
-            let exists: bool = tx
-                .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
-                .get(0);
-            if !exists {
-                tx.batch_execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")?;
-            }
-            let row = tx.query_opt("SELECT version FROM schema_version", &[])?;
-            let current: i32 = row.map_or(0, |r| r.get(0));
-            if current > newest {
-                return Ok(current);
-            }
-            for sql in MIGRATIONS.iter().skip(current as usize) {
-                tx.batch_execute(sql)?;
-            }
-            tx.execute("DELETE FROM schema_version", &[])?;
-            tx.execute("INSERT INTO schema_version VALUES ($1)", &[&newest])?;
-            Ok(current)
-        })?;
+        // The usual case, an up-to-date schema, is a read: no lock, no write at every open.
+        let mut current = self.with(PostgresStore::schema_version)?;
+        if current < newest {
+            current = self.write(|tx| {
+                // Another process may have migrated while this one waited for the lock.
+                let current = PostgresStore::schema_version(tx)?;
+                if current >= newest {
+                    return Ok(current);
+                }
+                if current == 0 {
+                    tx.batch_execute(
+                        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+                    )?;
+                }
+                for sql in MIGRATIONS.iter().skip(current as usize) {
+                    tx.batch_execute(sql)?;
+                }
+                tx.execute("DELETE FROM schema_version", &[])?;
+                tx.execute("INSERT INTO schema_version VALUES ($1)", &[&newest])?;
+                Ok(newest)
+            })?;
+        }
         if current > newest {
             return Err(RegistryError::Invalid(format!(
                 "{}: schema version {current} is newer than this distillery understands ({newest}); upgrade distillery",

@@ -59,7 +59,7 @@ impl Server {
             routing: RwLock::new(Arc::new(models)),
             registry: Mutex::new(registry),
             following: None,
-            seen: crate::follow::unseen(),
+            seen: Mutex::default(),
             admin_token: admin_token
                 .filter(|t| !t.is_empty())
                 .map(|t| token_hash(&t)),

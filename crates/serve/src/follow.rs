@@ -10,7 +10,7 @@
 //! `--canary` flag, a pinned `--model name/3`) stays until the registry changes that alias.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use distillery_registry::{Reference, Registry, RegistryError};
@@ -263,9 +263,4 @@ impl Server {
             }
         });
     }
-}
-
-/// The follow state a new server starts with.
-pub(crate) fn unseen() -> Mutex<Seen> {
-    Mutex::new(Seen::default())
 }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::page::{Section, Status, esc, num, page, summary, th};
+use super::page::{Section, Status, esc, num, page, summary};
 use super::run_pages::compare_form;
 use super::runs::RunSummary;
 use super::{Console, html, not_found, safe_segment};
@@ -129,7 +129,10 @@ fn metrics_table(a: &Value, b: &Value) -> String {
             }
             _ => ("–".into(), "–"),
         };
-        let label = th(row.label, row.metric).replace("<th scope=\"col\">", "<th scope=\"row\">");
+        let label = format!(
+            "<th scope=\"row\">{}</th>",
+            super::page::explained(row.label, row.metric)
+        );
         t.push_str(&format!(
             "<tr>{label}<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{change}</td><td>{verdict}</td></tr>",
             num(x, row.digits),

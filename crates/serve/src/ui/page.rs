@@ -64,18 +64,19 @@ pub(crate) fn explain(metric: &str) -> &'static str {
     }
 }
 
-/// A column header with its explanation on hover and for screen readers.
-pub(crate) fn th(label: &str, metric: &str) -> String {
+/// A label with its metric's explanation on hover and for screen readers.
+pub(crate) fn explained(label: &str, metric: &str) -> String {
     let why = explain(metric);
     if why.is_empty() {
-        format!("<th scope=\"col\">{}</th>", esc(label))
+        esc(label)
     } else {
-        format!(
-            "<th scope=\"col\"><abbr title=\"{}\">{}</abbr></th>",
-            esc(why),
-            esc(label)
-        )
+        format!("<abbr title=\"{}\">{}</abbr>", esc(why), esc(label))
     }
+}
+
+/// A column header, explained.
+pub(crate) fn th(label: &str, metric: &str) -> String {
+    format!("<th scope=\"col\">{}</th>", explained(label, metric))
 }
 
 /// A number to `digits` decimals, `–` when absent or not finite.

@@ -125,11 +125,7 @@ fn sort_link(label: &str, key: &str, metric: &str, q: &ListQuery) -> String {
         esc(&urlencode(&q.q)),
         if descending { "desc" } else { "asc" }
     );
-    let header = th(label, metric);
-    // th(...) gives <th scope="col">LABEL</th>: put the link inside.
-    let inner = header
-        .trim_start_matches("<th scope=\"col\">")
-        .trim_end_matches("</th>");
+    let inner = super::page::explained(label, metric);
     format!("<th scope=\"col\"{aria}><a href=\"{href}\">{inner}</a>{arrow}</th>")
 }
 
