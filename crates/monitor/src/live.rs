@@ -84,6 +84,13 @@ pub struct WindowSummary {
     pub drift_share: f64,
     /// The features that drifted.
     pub drifted_columns: Vec<String>,
+    /// Every compared feature's test, statistic and verdict: the window's drift report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<crate::drift::ColumnDrift>,
+    /// Feedback (ground truth) rows received while the window was open, and how many of
+    /// them the student had wrong.
+    #[serde(default)]
+    pub feedback: (u64, u64),
     /// CBPE's accuracy estimate.
     pub estimated_accuracy: Option<f64>,
     /// The rules this window breached, in words.
@@ -158,6 +165,8 @@ pub struct LiveMonitor {
     errors: Ddm,
     in_breach: usize,
     cooldown_left: usize,
+    /// Feedback rows and wrong ones since the last window closed.
+    window_feedback: (u64, u64),
     state: LiveState,
 }
 
@@ -194,6 +203,7 @@ impl LiveMonitor {
             errors: Ddm::default(),
             in_breach: 0,
             cooldown_left: 0,
+            window_feedback: (0, 0),
             state: LiveState {
                 model: model.to_string(),
                 version: 0,
@@ -241,8 +251,10 @@ impl LiveMonitor {
     /// Adds ground truth for one answered row (true when the student was right).
     pub fn feedback(&mut self, correct: bool) {
         self.state.feedback.0 += 1;
+        self.window_feedback.0 += 1;
         if !correct {
             self.state.feedback.1 += 1;
+            self.window_feedback.1 += 1;
         }
         if self.errors.update(f64::from(u8::from(!correct))) == Signal::Drift {
             self.state.error_alarms += 1;
@@ -263,6 +275,8 @@ impl LiveMonitor {
             teacher_rows: 0,
             drift_share: 0.0,
             drifted_columns: Vec::new(),
+            drift: Vec::new(),
+            feedback: std::mem::take(&mut self.window_feedback),
             estimated_accuracy: None,
             breaches: Vec::new(),
             teacher_error: None,
@@ -322,6 +336,7 @@ impl LiveMonitor {
                 .filter(|c| c.outcome.drifted)
                 .map(|c| c.column.clone())
                 .collect();
+            summary.drift = report.columns;
         }
     }
 

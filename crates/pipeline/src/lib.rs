@@ -44,6 +44,7 @@ pub mod progress;
 pub mod quality;
 pub mod recipe;
 pub mod redistill;
+pub mod redistill_evidence;
 mod run;
 mod run_dir;
 pub mod search;

@@ -54,6 +54,8 @@ pub struct Redistilled {
     pub fidelity_before: f64,
     /// The new student's.
     pub fidelity_after: f64,
+    /// Both students' agreement with the teacher, slice by slice, worst loss first.
+    pub slices: Vec<crate::redistill_evidence::SliceChange>,
 }
 
 /// Labels the traffic with the teacher, distils a new student on it with the recipe, and
@@ -102,10 +104,21 @@ pub fn redistill(job: &Redistill<'_>, options: &RunOptions<'_>) -> Result<Redist
     let run = crate::run(&recipe, &text, options)?;
     let new = Student::load(&run.run_dir.join("student.safetensors"))?;
     let hold_table = table.take(&hold);
-    let hold_teacher: Vec<&Vec<f64>> = hold.iter().map(|&r| &teacher_p[r]).collect();
+    let hold_teacher: Vec<usize> = hold.iter().map(|&r| argmax(&teacher_p[r])).collect();
+    let before = agreement(job.old, &hold_table, &hold_teacher)?;
+    let after = agreement(&new, &hold_table, &hold_teacher)?;
+    let share = |v: &[bool]| v.iter().filter(|&&a| a).count() as f64 / v.len().max(1) as f64;
     Ok(Redistilled {
-        fidelity_before: agreement(job.old, &hold_table, &hold_teacher)?,
-        fidelity_after: agreement(&new, &hold_table, &hold_teacher)?,
+        fidelity_before: share(&before),
+        fidelity_after: share(&after),
+        slices: crate::redistill_evidence::slice_changes(
+            &hold_table,
+            job.features,
+            &classes,
+            &hold_teacher,
+            &before,
+            &after,
+        ),
         run,
         fit_rows: fit.len(),
         holdout_rows: hold.len(),
@@ -143,12 +156,7 @@ fn write_labelled(
             })
             .collect();
         let p = &teacher_p[r];
-        let best = p
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(i, _)| i);
-        record.push(classes[best].clone());
+        record.push(classes[argmax(p)].clone());
         record.extend(p.iter().map(|v| format!("{v}")));
         w.write_record(&record)?;
     }
@@ -187,27 +195,28 @@ fn adapted_recipe(text: &str, train: &Path, model: &str) -> Result<String> {
     toml::to_string(&doc).map_err(|e| recipe_error!("writing the adapted recipe: {e}"))
 }
 
-/// Share of rows where the student's most probable class is the teacher's.
-fn agreement(student: &Student, table: &Table, teacher: &[&Vec<f64>]) -> Result<f64> {
+/// Index of the largest value (the first of ties).
+fn argmax(v: &[f64]) -> usize {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+        .map_or(0, |(i, _)| i)
+}
+
+/// Per row, whether the student's most probable class is the teacher's.
+fn agreement(student: &Student, table: &Table, teacher: &[usize]) -> Result<Vec<bool>> {
     let rows: Vec<usize> = (0..table.n_rows()).collect();
     let x = encode_rows(student.encoder(), table, &rows)?;
     let p = student.predict_encoded_batch(&x, rows.len());
     let k = student.classes().len();
-    let argmax = |v: &[f64]| {
-        v.iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(i, _)| i)
-    };
-    let same = rows
+    Ok(rows
         .iter()
-        .filter(|&&r| {
+        .map(|&r| {
             let s: Vec<f64> = p[r * k..(r + 1) * k]
                 .iter()
                 .map(|&v| f64::from(v))
                 .collect();
-            argmax(&s) == argmax(teacher[r])
+            argmax(&s) == teacher[r]
         })
-        .count();
-    Ok(same as f64 / rows.len().max(1) as f64)
+        .collect())
 }

@@ -116,6 +116,30 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
 }
 
+/// Reasons that mark a decision a machine made: a guardrail's rollback, the live monitor's
+/// actions, and what re-distillation deploys on its own.
+const AUTOMATIC_REASONS: &[&str] = &["guardrail breached", "monitoring alert"];
+
+impl AuditEntry {
+    /// Whether the entry is a deployment decision — an alias moved (canary, promotion,
+    /// rollback) or a re-distilled version approved or rejected — not bookkeeping.
+    pub fn is_decision(&self) -> bool {
+        self.target.contains('@')
+            || matches!(self.action.as_str(), "promote" | "rollback")
+            || (self.action == "tag"
+                && self.details["key"] == "redistill"
+                && self.details["value"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("approved") || v.starts_with("rejected")))
+    }
+
+    /// Whether a machine made it (a guardrail, the monitor, re-distillation), not a person:
+    /// the counter to automation bias is knowing how many decisions nobody looked at.
+    pub fn is_automatic(&self) -> bool {
+        self.actor == "redistill" || AUTOMATIC_REASONS.iter().any(|r| self.why.starts_with(r))
+    }
+}
+
 /// What a user names: `name` (latest version), `name/3` or `name@alias`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {

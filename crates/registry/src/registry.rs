@@ -27,6 +27,7 @@ pub const RUN_FILES: &[(&str, &str)] = &[
     ("model_card", "model_card.md"),
     ("recipe", "recipe.toml"),
     ("profile", "profile.json"),
+    ("evidence", "redistill.json"),
 ];
 
 /// An open registry directory (`registry.db` + `objects/` + optional `config.toml`).

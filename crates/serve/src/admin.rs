@@ -123,10 +123,11 @@ impl Server {
         }
     }
 
-    /// Whether canary requests must also be answered by the stable version, to count
-    /// disagreements for a guardrail.
+    /// Whether canary requests are also answered by the stable version, to count how often
+    /// they disagree: always, so the console can show it and a guardrail can limit it (the
+    /// students answer in microseconds, and canaries take a small share of traffic).
     pub(crate) fn compares_canaries(&self) -> bool {
-        self.guard.is_some_and(|g| g.max_disagreement.is_some())
+        true
     }
 
     /// A fresh start for `name`'s guardrail window (a new canary or a new weight).
@@ -194,8 +195,22 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Whether the admin API (and so the console's actions) is on.
+    pub(crate) fn admin_enabled(&self) -> bool {
+        self.admin_token.is_some()
+    }
+
+    /// Whether `token` is the admin token, compared in constant time; false when it is off.
+    pub(crate) fn is_admin_token(&self, token: &str) -> bool {
+        self.admin_token
+            .as_ref()
+            .is_some_and(|t| same(blake3::hash(token.as_bytes()).as_bytes(), t))
+    }
+}
+
 /// Equal-length byte strings compared without an early exit.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -224,18 +239,18 @@ impl axum::extract::FromRequestParts<Arc<Server>> for Admin {
         parts: &mut axum::http::request::Parts,
         server: &Arc<Server>,
     ) -> Result<Admin, ApiError> {
-        let Some(token) = &server.admin_token else {
+        if !server.admin_enabled() {
             return Err(ApiError::Forbidden(
                 "the admin API is off; start the server with --admin-token-file or DISTILLERY_ADMIN_TOKEN".into(),
             ));
-        };
+        }
         let given = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if same(blake3::hash(given.as_bytes()).as_bytes(), token) {
+        if server.is_admin_token(given) {
             Ok(Admin)
         } else {
             Err(ApiError::Unauthorized(
@@ -326,57 +341,18 @@ async fn canary(
     _: Admin,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let registry = lock(&server)?;
-    let (mut models, stable) = snapshot(&server, &name)?;
-    let weight = match body["weight"].as_u64() {
-        Some(w) if w <= 100 => w as u8,
-        Some(w) => {
-            return Err(ApiError::BadRequest(format!(
-                "weight {w} must be between 0 and 100"
-            )));
-        }
-        None => match models.canaries.get(&name) {
-            Some((_, w)) => *w,
-            None => return Err(ApiError::BadRequest("give \"weight\" (0–100)".into())),
-        },
-    };
-    let canary = match body["version"].as_u64() {
-        Some(v) => other_version(&registry, &stable, v)?,
-        None => match models.canaries.get(&name) {
-            Some((c, _)) => Arc::clone(c),
-            None => {
-                return Err(ApiError::BadRequest(
-                    "no canary yet; give \"version\"".into(),
-                ));
-            }
-        },
-    };
-    let change = Change {
+    let who = Who {
         actor: &server.actor,
         why: &why(&body),
     };
-    // The weight first: a replica that sees the alias change reads the new weight with it.
-    registry
-        .store()
-        .set_routing(&name, "canary_weight", Some(&weight.to_string()))
-        .map_err(internal)?;
-    registry
-        .store()
-        .set_alias(
-            &name,
-            "canary",
-            Some(canary.version.version),
-            &format!("canary weight {weight}"),
-            &change,
-        )
-        .map_err(internal)?;
-    let version = canary.version.version;
-    models.canaries.insert(name.clone(), (canary, weight));
-    server.swap(models);
-    server.remember_own_change(&name);
-    server.forget_canary(&name);
-    tracing::info!(model = %name, canary = version, weight, actor = %server.actor, "canary set");
-    Ok(Json(json!({ "model": name, "stable": stable.version.version, "canary": version, "weight": weight })).into_response())
+    let done = set_canary(
+        &server,
+        &name,
+        body["version"].as_u64(),
+        body["weight"].as_u64(),
+        who,
+    )?;
+    Ok(Json(done).into_response())
 }
 
 /// `POST /admin/models/{m}/promote {"why": "…"}`: the canary becomes the stable version and
@@ -387,25 +363,12 @@ async fn promote(
     _: Admin,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let (registry, mut models, canary) = take_canary(&server, &name, "promote")?;
     let reason = why(&body);
-    let change = Change {
+    let who = Who {
         actor: &server.actor,
         why: &reason,
     };
-    registry
-        .promote(&canary.version, "production", false, &change)
-        .map_err(|e| ApiError::Conflict(e.to_string()))?;
-    let _ = registry
-        .store()
-        .set_alias(&name, "canary", None, "canary promoted", &change);
-    let version = canary.version.version;
-    models.by_name.insert(name.clone(), canary);
-    server.swap(models);
-    server.remember_own_change(&name);
-    server.forget_canary(&name);
-    tracing::info!(model = %name, stable = version, actor = %server.actor, "canary promoted");
-    Ok(Json(json!({ "model": name, "stable": version })).into_response())
+    Ok(Json(promote_canary(&server, &name, who)?).into_response())
 }
 
 /// `POST /admin/models/{m}/rollback {"why": "…"}`: the canary stops receiving traffic.
@@ -415,21 +378,126 @@ async fn rollback(
     _: Admin,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let (registry, models, canary) = take_canary(&server, &name, "roll back")?;
     let reason = why(&body);
-    let change = Change {
+    let who = Who {
         actor: &server.actor,
         why: &reason,
     };
+    Ok(Json(rollback_canary(&server, &name, who)?).into_response())
+}
+
+/// Who asks for a routing change and why: the admin API's actor, or the person logged in
+/// to the console.
+#[derive(Clone, Copy)]
+pub(crate) struct Who<'a> {
+    pub(crate) actor: &'a str,
+    pub(crate) why: &'a str,
+}
+
+impl<'a> Who<'a> {
+    fn change(self) -> Change<'a> {
+        Change {
+            actor: self.actor,
+            why: self.why,
+        }
+    }
+}
+
+/// Sets `name`'s canary (a version, a weight, or both; each kept when not given), in the
+/// registry and in routing. The admin API and the console both act through this.
+pub(crate) fn set_canary(
+    server: &Server,
+    name: &str,
+    version: Option<u64>,
+    weight: Option<u64>,
+    who: Who<'_>,
+) -> Result<Value, ApiError> {
+    let registry = lock(server)?;
+    let (mut models, stable) = snapshot(server, name)?;
+    let weight = match weight {
+        Some(w) if w <= 100 => w as u8,
+        Some(w) => {
+            return Err(ApiError::BadRequest(format!(
+                "weight {w} must be between 0 and 100"
+            )));
+        }
+        None => match models.canaries.get(name) {
+            Some((_, w)) => *w,
+            None => return Err(ApiError::BadRequest("give \"weight\" (0–100)".into())),
+        },
+    };
+    let canary = match version {
+        Some(v) => other_version(&registry, &stable, v)?,
+        None => match models.canaries.get(name) {
+            Some((c, _)) => Arc::clone(c),
+            None => {
+                return Err(ApiError::BadRequest(
+                    "no canary yet; give \"version\"".into(),
+                ));
+            }
+        },
+    };
+    // The weight first: a replica that sees the alias change reads the new weight with it.
     registry
         .store()
-        .set_alias(&name, "canary", None, "canary rollback", &change)
+        .set_routing(name, "canary_weight", Some(&weight.to_string()))
+        .map_err(internal)?;
+    registry
+        .store()
+        .set_alias(
+            name,
+            "canary",
+            Some(canary.version.version),
+            &format!("canary weight {weight}"),
+            &who.change(),
+        )
+        .map_err(internal)?;
+    let version = canary.version.version;
+    models.canaries.insert(name.to_string(), (canary, weight));
+    server.swap(models);
+    server.remember_own_change(name);
+    server.forget_canary(name);
+    tracing::info!(model = %name, canary = version, weight, actor = %who.actor, "canary set");
+    Ok(
+        json!({ "model": name, "stable": stable.version.version, "canary": version, "weight": weight }),
+    )
+}
+
+/// Makes `name`'s canary the stable version and the registry's `production` alias.
+pub(crate) fn promote_canary(server: &Server, name: &str, who: Who<'_>) -> Result<Value, ApiError> {
+    let (registry, mut models, canary) = take_canary(server, name, "promote")?;
+    let change = who.change();
+    registry
+        .promote(&canary.version, "production", false, &change)
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let _ = registry
+        .store()
+        .set_alias(name, "canary", None, "canary promoted", &change);
+    let version = canary.version.version;
+    models.by_name.insert(name.to_string(), canary);
+    server.swap(models);
+    server.remember_own_change(name);
+    server.forget_canary(name);
+    tracing::info!(model = %name, stable = version, actor = %who.actor, "canary promoted");
+    Ok(json!({ "model": name, "stable": version }))
+}
+
+/// Takes `name`'s canary out of traffic and clears the registry's `canary` alias.
+pub(crate) fn rollback_canary(
+    server: &Server,
+    name: &str,
+    who: Who<'_>,
+) -> Result<Value, ApiError> {
+    let (registry, models, canary) = take_canary(server, name, "roll back")?;
+    registry
+        .store()
+        .set_alias(name, "canary", None, "canary rollback", &who.change())
         .map_err(internal)?;
     server.swap(models);
-    server.remember_own_change(&name);
-    server.forget_canary(&name);
-    tracing::info!(model = %name, version = canary.version.version, actor = %server.actor, "canary rolled back");
-    Ok(Json(json!({ "model": name, "rolled_back": canary.version.version })).into_response())
+    server.remember_own_change(name);
+    server.forget_canary(name);
+    tracing::info!(model = %name, version = canary.version.version, actor = %who.actor, "canary rolled back");
+    Ok(json!({ "model": name, "rolled_back": canary.version.version }))
 }
 
 /// `POST /admin/models/{m}/shadow {"version": 5, "fraction": 0.1, "why": "…"}` starts a

@@ -31,6 +31,7 @@ struct PerModel {
     count: u64,
     shadow: Shadow,
     guardrail_rollbacks: u64,
+    recent: crate::recent::Recent,
 }
 
 /// Counters shared by all request handlers.
@@ -65,6 +66,25 @@ impl Metrics {
         }
         e.seconds += s;
         e.count += 1;
+        e.recent.request(version.unwrap_or(0), took, status >= 400);
+    }
+
+    /// Records a canary request also answered by the stable version: `rows` compared,
+    /// `disagreements` of them labelled differently.
+    pub fn record_canary(&self, model: &str, version: u32, rows: usize, disagreements: usize) {
+        if let Ok(mut m) = self.models.lock() {
+            let e = m.entry(model.to_string()).or_default();
+            e.recent.canary(version, rows, disagreements);
+        }
+    }
+
+    /// Each version of `model`'s traffic over the last minute (the console's figures).
+    pub fn recent(&self, model: &str) -> Vec<crate::recent::VersionTraffic> {
+        self.models
+            .lock()
+            .ok()
+            .and_then(|m| m.get(model).map(|e| e.recent.traffic()))
+            .unwrap_or_default()
     }
 
     /// Records one request copied to a shadow and how many of its rows the shadow labelled

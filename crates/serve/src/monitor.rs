@@ -178,6 +178,11 @@ impl Monitors {
         json!({ "models": states, "dropped_events": self.dropped.load(Relaxed) })
     }
 
+    /// Every watched model's state, keyed `model/version` (the console's health page).
+    pub(crate) fn states(&self) -> BTreeMap<String, LiveState> {
+        self.states.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// The live page (`GET /monitor/page`).
     pub fn page(&self) -> String {
         let states = self.states.lock().map(|s| s.clone()).unwrap_or_default();
@@ -506,6 +511,8 @@ impl Worker {
         if approval {
             command.arg("--require-approval");
         }
+        let payload = json!({ "kind": "distillery.monitor.alert", "alert": alert });
+        command.env("DISTILLERY_ALERT", payload.to_string());
         if let Some(url) = self.base_url.get() {
             command.arg("--server").arg(url);
         }

@@ -207,7 +207,11 @@ async fn infer_version(
     let _in_flight = server.batcher.as_ref().map(InFlight::enter);
     let split = crate::binary::header_length(headers);
     let a = answer(server, m, name, version, body, split).await;
-    if let Some(o) = a.canary {
+    if let (Some(o), Some(version)) = (a.canary, a.version) {
+        if !o.error {
+            m.metrics
+                .record_canary(name, version, o.rows, o.disagreements);
+        }
         server.observe_canary(name, o);
     }
     if let (Some(watch), Some(off)) = (&server.sweep, &a.off_profile) {

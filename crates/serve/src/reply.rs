@@ -44,8 +44,9 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and the message, apart (the console shows them on a page).
+    pub(crate) fn parts(self) -> (StatusCode, String) {
         let status = self.status();
         let (ApiError::BadRequest(m)
         | ApiError::Unauthorized(m)
@@ -53,6 +54,13 @@ impl IntoResponse for ApiError {
         | ApiError::NotFound(m)
         | ApiError::Conflict(m)
         | ApiError::Internal(m)) = self;
+        (status, m)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, m) = self.parts();
         error(status, m)
     }
 }

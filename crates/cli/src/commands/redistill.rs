@@ -106,6 +106,29 @@ pub(crate) fn run(args: &RedistillArgs, progress: Terminal) -> Result<ExitStatus
         "gates_passed": gates_passed,
         "run_dir": outcome.run_dir,
     });
+    // The evidence a person approves on: kept in the run, and with the version.
+    let alert = std::env::var("DISTILLERY_ALERT")
+        .ok()
+        .and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
+        .map(|a| a.get("alert").cloned().unwrap_or(a));
+    let evidence = json!({
+        "schema": "distillery-redistill/1",
+        "model": args.model,
+        "stable_version": stable.version,
+        "why": args.why,
+        "alert": alert,
+        "rows": n,
+        "fit_rows": done.fit_rows,
+        "holdout_rows": done.holdout_rows,
+        "fidelity_before": fidelity_before,
+        "fidelity_after": fidelity_after,
+        "gates_passed": gates_passed,
+        "slices": done.slices,
+    });
+    let evidence_path = outcome.run_dir.join("redistill.json");
+    distillery_runtime::write_atomic(&evidence_path, &serde_json::to_vec_pretty(&evidence)?)
+        .with_context(|| format!("writing {}", evidence_path.display()))?;
+    doc["worse_slices"] = json!(done.slices.iter().filter(|s| s.loss() > 0.0).count());
     let status = if gates_passed {
         let why = format!(
             "{}; re-distilled on {} logged rows labelled by the teacher; held-out fidelity {:.4} → {:.4}",

@@ -11,6 +11,7 @@
 mod audit;
 mod browser;
 mod console;
+mod console_browser;
 mod datasets;
 mod detect;
 mod drift;

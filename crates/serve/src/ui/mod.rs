@@ -1,14 +1,21 @@
 //! The operator console (`distillery ui`): server-rendered pages over the run folder and
 //! the registry — runs with their reports, two runs side by side, models with their
-//! versions, aliases, audit trail, signatures and lineage. Every page is one HTML document
-//! with its styles inline, nothing fetched from elsewhere, and readable without JavaScript.
+//! versions, aliases, audit trail, signatures and lineage; on a running server also its
+//! deployments, their health, and the re-distilled versions waiting for a person's approval,
+//! with actions behind a login. Every page is one HTML document with its styles inline,
+//! nothing fetched from elsewhere, and usable without JavaScript.
 
+mod actions;
+mod approvals;
 mod compare;
+mod deployments;
+mod health;
 mod lineage;
 mod models;
 mod page;
 mod run_pages;
 mod runs;
+mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +23,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub(crate) use runs::RunIndex;
 
@@ -25,6 +32,11 @@ pub struct Console {
     pub(crate) runs: RunIndex,
     /// `--registry` as given (a folder or `postgres://…`); opened per page.
     registry: PathBuf,
+    /// The running server, when the console is served beside it (`serve --runs`): its
+    /// routing, live figures and monitors, and the actions that change them.
+    pub(crate) server: Option<Arc<crate::Server>>,
+    /// Logged-in operators.
+    pub(crate) sessions: session::Sessions,
 }
 
 impl Console {
@@ -33,7 +45,21 @@ impl Console {
         Console {
             runs: RunIndex::new(runs),
             registry: registry.to_path_buf(),
+            server: None,
+            sessions: session::Sessions::default(),
         }
+    }
+
+    /// The console of a running server: adds its deployments, health and actions.
+    #[must_use]
+    pub fn with_server(mut self, server: Arc<crate::Server>) -> Console {
+        self.server = Some(server);
+        self
+    }
+
+    /// Whether actions can be taken here: a server with its admin API on.
+    pub(crate) fn actions_possible(&self) -> bool {
+        self.server.as_ref().is_some_and(|s| s.admin_enabled())
     }
 
     /// The registry, when there is one to read (a folder never registered into has none).
@@ -70,6 +96,14 @@ pub fn pages(console: Arc<Console>) -> Router {
         .route("/ui/compare", get(compare::show))
         .route("/ui/models", get(models::list))
         .route("/ui/models/{name}", get(models::one))
+        .route("/ui/deployments", get(deployments::show))
+        .route("/ui/health", get(health::show))
+        .route("/ui/health/{model}/{version}/{window}", get(health::window))
+        .route("/ui/approvals", get(approvals::show))
+        .route("/ui/confirm/{model}", get(actions::confirm))
+        .route("/ui/act/{model}", post(actions::act))
+        .route("/ui/login", get(session::form).post(session::login))
+        .route("/ui/logout", post(session::logout))
         .with_state(console)
 }
 

@@ -120,6 +120,10 @@ pub(crate) fn micros(us: Option<f64>) -> String {
 pub(crate) enum Section {
     Runs,
     Models,
+    Deployments,
+    Health,
+    Approvals,
+    Login,
 }
 
 const STYLE: &str = "
@@ -147,10 +151,19 @@ abbr{text-decoration:underline dotted;cursor:help}
 .muted,small{color:var(--muted)}
 form.filters{display:flex;gap:12px;align-items:end;flex-wrap:wrap;margin:8px 0}
 label{display:flex;flex-direction:column;font-size:13px;color:var(--muted)}
-input,select,button{font:inherit;padding:4px 8px}
+input,select,button,textarea{font:inherit;padding:4px 8px}
 pre.diff{background:#f6f8fa;padding:8px;overflow:auto}
 .add{background:#dafbe1}.del{background:#ffebe9}
 iframe{width:100%;height:80vh;border:1px solid var(--line)}
+form.stack{display:flex;flex-direction:column;gap:6px;max-width:420px}
+form.stack label{color:var(--fg);font-size:14px}
+form.inline{display:inline-flex;gap:8px;align-items:end;margin:4px 12px 4px 0}
+.card{border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:12px 0}
+.card h2{margin-top:0}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+textarea{font:inherit;padding:6px;min-height:4em}
+button.danger{border:1px solid #cf222e;color:#a40e26;background:#fff}
+button{cursor:pointer}
 ";
 
 /// A whole page.
@@ -168,11 +181,15 @@ pub(crate) fn page(title: &str, section: Section, body: &str) -> String {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{} · distillery</title><style>{STYLE}</style></head><body>\
 <a class=\"skip\" href=\"#main\">Skip to the content</a>\
-<header><span class=\"brand\">distillery</span><nav aria-label=\"console\">{}{}</nav></header>\
+<header><span class=\"brand\">distillery</span><nav aria-label=\"console\">{}{}{}{}{}{}</nav></header>\
 <main id=\"main\">{body}</main></body></html>",
         esc(title),
         link(Section::Runs, "/ui/runs", "Runs"),
         link(Section::Models, "/ui/models", "Models"),
+        link(Section::Deployments, "/ui/deployments", "Deployments"),
+        link(Section::Health, "/ui/health", "Health"),
+        link(Section::Approvals, "/ui/approvals", "Approvals"),
+        link(Section::Login, "/ui/login", "Operator"),
     )
 }
 

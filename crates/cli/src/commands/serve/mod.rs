@@ -141,7 +141,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         };
         let mut routes = app(Arc::clone(&server));
         if let Some(runs) = &console_runs {
-            let console = distillery_serve::ui::Console::new(runs, &console_registry);
+            let console = distillery_serve::ui::Console::new(runs, &console_registry)
+                .with_server(Arc::clone(&server));
             routes = routes.merge(distillery_serve::ui::pages(Arc::new(console)));
         }
         let stopped = distillery_serve::serve(listener, routes, stop, options).await;
