@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How fast the operator console's pages load with 1,000 runs and 100 registered versions
 # (issue #18's target: under 200 ms). One demo run is copied into 1,000 run folders (each
-# report.json given its own id and date) and registered 100 times; then each page is
+# report.json given its own id and date) and registered 100 times (a fifth of them waiting
+# for approval); `distillery ui` and `distillery serve --runs` serve them; then each page is
 # fetched 20 times after a first, cold fetch. Prints the cold time and the median and
 # worst warm times per page.
 #
@@ -11,12 +12,15 @@ cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-target/release/distillery}")
 out=$(mktemp -d)
 ui=""
-trap '[ -n "$ui" ] && kill "$ui" 2>/dev/null; rm -rf "$out"' EXIT
+served=""
+trap '[ -n "$ui" ] && kill "$ui" 2>/dev/null; [ -n "$served" ] && kill "$served" 2>/dev/null; rm -rf "$out"' EXIT
 (cd "$out" && "$bin" demo -q --dir demo >/dev/null)
 cd "$out/demo"
 first=$(find runs -mindepth 1 -maxdepth 1 -not -name '.*' | sed -n 1p)
 for i in $(seq 2 100); do "$bin" registry add "$first" -q >/dev/null; done
 "$bin" registry promote adult-demo/100 --to production -q >/dev/null
+# A fifth of the versions wait for approval (the approvals page reads every version's tags).
+for i in $(seq 5 5 95); do "$bin" registry tag "adult-demo/$i" "redistill=awaiting approval" -q >/dev/null; done
 python3 - "$first" <<'PY'
 import json, os, shutil, sys
 src = sys.argv[1].rstrip("/")
@@ -39,8 +43,22 @@ for _ in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:18910/ui/models &
 a=$(find runs -mindepth 1 -maxdepth 1 -not -name '.*' -printf '%f\n' | sort | sed -n 1p)
 b=$(find runs -mindepth 1 -maxdepth 1 -not -name '.*' -printf '%f\n' | sort | sed -n '$p')
 echo "$(find runs -mindepth 1 -maxdepth 1 -not -name '.*' | wc -l) runs, $("$bin" registry ls --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') versions"
-for page in "/ui/runs" "/ui/runs?sort=accuracy&dir=desc&q=bench" "/ui/runs/$a" "/ui/compare?a=$a&b=$b" "/ui/models" "/ui/models/adult-demo"; do
-  python3 - "http://127.0.0.1:18910$page" <<'PY'
+# The pages of a running server's console (deployments, health, approvals) come from
+# `distillery serve --runs runs` on its own port, after 200 requests so it has live figures.
+DISTILLERY_ADMIN_TOKEN=bench "$bin" serve --port 18911 --runs runs --no-log >/dev/null 2>&1 &
+served=$!
+for _ in $(seq 200); do curl -sf -o /dev/null http://127.0.0.1:18911/v2/health/ready && break; sleep 0.05; done
+python3 - <<'PY'
+import json, urllib.request
+body = json.dumps({"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "data": [39]}]}).encode()
+for _ in range(200):
+    try:
+        urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:18911/v2/models/adult-demo/infer", data=body, headers={"Content-Type": "application/json"}))
+    except Exception:
+        pass  # a refused request still counts in the live figures
+PY
+for page in "18910/ui/runs" "18910/ui/runs?sort=accuracy&dir=desc&q=bench" "18910/ui/runs/$a" "18910/ui/compare?a=$a&b=$b" "18910/ui/models" "18910/ui/models/adult-demo" "18911/ui/deployments" "18911/ui/health" "18911/ui/approvals"; do
+  python3 - "http://127.0.0.1:$page" <<'PY'
 import statistics, sys, time, urllib.request
 url = sys.argv[1]
 times = []
@@ -49,6 +67,6 @@ for _ in range(21):
     body = urllib.request.urlopen(url).read()
     times.append(1000 * (time.perf_counter() - t))
 cold, warm = times[0], sorted(times[1:])
-print(f"{url.split('18910', 1)[1]:<45} {len(body) / 1024:7.0f} kB  cold {cold:6.1f} ms  warm median {statistics.median(warm):6.1f} ms  worst {warm[-1]:6.1f} ms")
+print(f"{url.split(':', 2)[2]:<50} {len(body) / 1024:7.0f} kB  cold {cold:6.1f} ms  warm median {statistics.median(warm):6.1f} ms  worst {warm[-1]:6.1f} ms")
 PY
 done
