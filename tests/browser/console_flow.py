@@ -186,6 +186,17 @@ def main() -> int:
         assert "Old and new, side by side" in content
         assert "The alert that started it" in content
         human_before = int(page.inner_text("#human"))
+        # The approval cannot be skipped by starting the waiting version as a canary.
+        csrf = page.locator("input[name=csrf]").first.get_attribute("value") if page.locator("input[name=csrf]").count() else None
+        if csrf is None:
+            go("/ui/login")
+            csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+            go("/ui/approvals")
+        skipped = page.request.post(
+            base + "/ui/act/r",
+            form={"action": "canary", "version": "3", "weight": "10", "why": "skip the queue", "confirmed": "yes", "csrf": csrf},
+        )
+        assert skipped.status == 400 and "approve it first" in skipped.text(), (skipped.status, skipped.text())
         automatic = int(page.inner_text("#automatic"))
         accessible("approvals")
         with page.expect_navigation():
@@ -221,6 +232,8 @@ def main() -> int:
             headers={"Origin": "https://evil.example"},
         )
         assert cross.status == 403, cross.status
+        rebound = page.request.get(base + "/ui/deployments", headers={"Host": "evil.example"})
+        assert rebound.status == 421, rebound.status
         other = browser.new_context()
         anonymous = other.request.post(
             base + "/ui/act/r",
@@ -229,7 +242,7 @@ def main() -> int:
         assert anonymous.status == 401, anonymous.status
         go("/ui/deployments")
         assert "Canary: none" in page.content()
-        step("forged, cross-site and anonymous forms refused")
+        step("forged, cross-site, rebound and anonymous requests refused")
         browser.close()
     print(json.dumps(seen))
     return 0

@@ -18,6 +18,16 @@ pub(crate) fn admin_token() -> Option<String> {
     std::env::var(ADMIN_TOKEN).ok()
 }
 
+/// Host names the operator console answers to besides IP addresses and `localhost`
+/// (`DISTILLERY_CONSOLE_HOSTS`, comma-separated).
+pub(crate) fn console_hosts() -> Vec<String> {
+    std::env::var("DISTILLERY_CONSOLE_HOSTS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
 /// Whether log lines should be JSON objects.
 pub(crate) fn json_logs() -> bool {
     std::env::var(LOG_FORMAT).is_ok_and(|f| f == "json")

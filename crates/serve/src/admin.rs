@@ -320,6 +320,22 @@ fn other_version(registry: &Registry, stable: &Served, v: u64) -> Result<Arc<Ser
         .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
+/// A re-distilled version that waits for a person's approval, or was rejected, is not
+/// deployed by any path: only approving it (the console's Approvals page) lets it out.
+fn approved(registry: &Registry, v: &distillery_registry::ModelVersion) -> Result<(), ApiError> {
+    let tags = registry
+        .store()
+        .tags(&v.name, v.version)
+        .map_err(internal)?;
+    match tags.iter().find(|(k, _)| k == "redistill") {
+        Some((_, t)) if !t.starts_with("approved") => Err(ApiError::BadRequest(format!(
+            "{}/{} is a re-distilled version marked '{t}'; approve it first (the console's Approvals page)",
+            v.name, v.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn why(body: &Value) -> String {
     body["why"].as_str().unwrap_or("").to_string()
 }
@@ -427,7 +443,11 @@ pub(crate) fn set_canary(
         },
     };
     let canary = match version {
-        Some(v) => other_version(&registry, &stable, v)?,
+        Some(v) => {
+            let c = other_version(&registry, &stable, v)?;
+            approved(&registry, &c.version)?;
+            c
+        }
         None => match models.canaries.get(name) {
             Some((c, _)) => Arc::clone(c),
             None => {
@@ -448,7 +468,7 @@ pub(crate) fn set_canary(
             name,
             "canary",
             Some(canary.version.version),
-            &format!("canary weight {weight}"),
+            &format!("canary version {} weight {weight}", canary.version.version),
             &who.change(),
         )
         .map_err(internal)?;

@@ -66,7 +66,7 @@ impl Metrics {
         }
         e.seconds += s;
         e.count += 1;
-        e.recent.request(version.unwrap_or(0), took, status >= 400);
+        e.recent.request(version.unwrap_or(0), took, status);
     }
 
     /// Records a canary request also answered by the stable version: `rows` compared,

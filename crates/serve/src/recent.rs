@@ -18,7 +18,7 @@ struct Seen {
     at: Instant,
     version: u32,
     micros: u32,
-    error: bool,
+    status: u16,
 }
 
 /// One model's recent requests and canary comparisons.
@@ -38,8 +38,11 @@ pub struct VersionTraffic {
     pub requests: usize,
     /// Requests per second over the span.
     pub per_second: f64,
-    /// Share of requests answered with a 4xx or 5xx status.
+    /// Share of requests the server failed (5xx): the version's fault.
     pub error_rate: f64,
+    /// Share of requests refused as malformed or over a limit (4xx): the clients' doing,
+    /// so a stranger sending garbage cannot make a healthy canary look broken.
+    pub refused_rate: f64,
     /// Median latency, milliseconds (nearest rank).
     pub p50_ms: f64,
     /// 99th-percentile latency, milliseconds (nearest rank).
@@ -51,13 +54,13 @@ pub struct VersionTraffic {
 }
 
 impl Recent {
-    pub(crate) fn request(&mut self, version: u32, took: Duration, error: bool) {
+    pub(crate) fn request(&mut self, version: u32, took: Duration, status: u16) {
         let now = Instant::now();
         self.seen.push_back(Seen {
             at: now,
             version,
             micros: u32::try_from(took.as_micros()).unwrap_or(u32::MAX),
-            error,
+            status,
         });
         while self.seen.len() > KEPT {
             self.seen.pop_front();
@@ -112,7 +115,8 @@ impl Recent {
                     version,
                     requests: seen.len(),
                     per_second: seen.len() as f64 / SPAN.as_secs_f64(),
-                    error_rate: seen.iter().filter(|s| s.error).count() as f64 / seen.len() as f64,
+                    error_rate: share(&seen, |s| s >= 500),
+                    refused_rate: share(&seen, |s| (400..500).contains(&s)),
                     p50_ms: rank(0.5),
                     p99_ms: rank(0.99),
                     compared_rows: rows,
@@ -121,6 +125,11 @@ impl Recent {
             })
             .collect()
     }
+}
+
+/// Share of `seen` whose status passes `which`.
+fn share(seen: &[Seen], which: impl Fn(u16) -> bool) -> f64 {
+    seen.iter().filter(|s| which(s.status)).count() as f64 / seen.len().max(1) as f64
 }
 
 #[cfg(test)]
@@ -132,9 +141,14 @@ mod tests {
     fn figures_per_version_with_nearest_rank_percentiles() {
         let mut r = Recent::default();
         for ms in 1..=100 {
-            r.request(3, Duration::from_millis(ms), ms > 95);
+            let status = match ms {
+                96.. => 500,
+                90.. => 400,
+                _ => 200,
+            };
+            r.request(3, Duration::from_millis(ms), status);
         }
-        r.request(4, Duration::from_millis(7), false);
+        r.request(4, Duration::from_millis(7), 200);
         r.canary(4, 10, 3);
         r.canary(4, 10, 1);
         let t = r.traffic();
@@ -143,6 +157,7 @@ mod tests {
         assert_eq!((v3.version, v3.requests), (3, 100));
         assert_eq!((v3.p50_ms, v3.p99_ms), (50.0, 99.0));
         assert!((v3.error_rate - 0.05).abs() < 1e-12);
+        assert!((v3.refused_rate - 0.06).abs() < 1e-12);
         assert_eq!(v3.disagreement, None);
         let v4 = &t[1];
         assert_eq!(v4.compared_rows, 20);

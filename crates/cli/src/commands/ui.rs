@@ -17,10 +17,10 @@ pub(crate) fn run(args: &UiArgs) -> Result<ExitStatus> {
             crate::registry_access::shown(&args.options)
         );
     }
-    let console = Arc::new(distillery_serve::ui::Console::new(
-        &args.runs,
-        &args.options.registry,
-    ));
+    let console = Arc::new(
+        distillery_serve::ui::Console::new(&args.runs, &args.options.registry)
+            .with_hosts(crate::environment::console_hosts()),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

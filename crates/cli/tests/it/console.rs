@@ -83,6 +83,39 @@ fn the_console_shows_runs_comparisons_and_models() {
         "the audit trail with its reason"
     );
 
+    // Without a server beside it, the console shows what the registry records and only reads.
+    let (status, deployments) = get(&format!("{b}/ui/deployments"));
+    assert_eq!(status, 200);
+    assert!(
+        deployments.contains("not beside a server") && deployments.contains("<td>1</td>"),
+        "the registry's production version: {deployments}"
+    );
+    let (_, login) = get(&format!("{b}/ui/login"));
+    assert!(login.contains("This console only reads"), "{login}");
+    let (status, approvals) = get(&format!("{b}/ui/approvals"));
+    assert_eq!(status, 200);
+    assert!(
+        approvals.contains("Nothing waits for approval"),
+        "{approvals}"
+    );
+    let (_, health) = get(&format!("{b}/ui/health"));
+    assert!(
+        health.contains("Live monitoring is not running here"),
+        "{health}"
+    );
+    let act = ureq::post(&format!("{b}/ui/act/r"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_form([
+            ("action", "promote"),
+            ("why", "x"),
+            ("confirmed", "yes"),
+            ("csrf", "x"),
+        ])
+        .unwrap();
+    assert_eq!(act.status().as_u16(), 401, "no session, no action");
+
     // The same pages beside the inference API on `distillery serve --runs`.
     let served = crate::serve::serve_env(s.dir.path(), &["--no-log", "--runs", "runs"], &[]);
     let (status, page) = get(&format!("{}/ui/runs", served.base));

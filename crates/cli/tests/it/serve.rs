@@ -469,7 +469,7 @@ fn the_admin_api_starts_rolls_back_and_promotes_a_canary_and_audits_it() {
         .collect();
     for want in [
         (
-            "canary weight 100".to_string(),
+            "canary version 2 weight 100".to_string(),
             "ops".to_string(),
             "try v2".to_string(),
         ),

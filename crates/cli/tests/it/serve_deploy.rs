@@ -148,7 +148,7 @@ fn a_ten_percent_canary_splits_traffic_and_a_bad_one_is_rolled_back_by_its_guard
     let lineage = s.cmd(&["lineage", "r/3"]);
     assert_eq!(lineage.status.code(), Some(0), "{}", stderr(&lineage));
     let text = String::from_utf8_lossy(&lineage.stdout);
-    assert!(text.contains("canary weight 10"), "{text}");
+    assert!(text.contains("canary version 3 weight 10"), "{text}");
     assert!(text.contains("guardrail rollback"), "{text}");
 }
 

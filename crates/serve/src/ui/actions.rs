@@ -43,6 +43,9 @@ pub(crate) struct Ask {
     action: String,
     version: Option<String>,
     weight: Option<String>,
+    /// The canary version the confirmation page showed (weight, promote, rollback).
+    #[serde(default)]
+    expect: Option<String>,
 }
 
 impl Ask {
@@ -170,6 +173,31 @@ fn changes(
     })
 }
 
+/// Longest reason kept in the audit trail, in characters.
+const MAX_REASON: usize = 500;
+
+/// `version` of `model` is not being served (stable, canary or shadow).
+fn not_served(server: &crate::Server, model: &str, version: u32) -> Result<(), String> {
+    let m = server.current();
+    let serving = m
+        .by_name
+        .get(model)
+        .is_some_and(|s| s.version.version == version)
+        || m.canaries
+            .get(model)
+            .is_some_and(|(c, _)| c.version.version == version)
+        || m.shadows
+            .get(model)
+            .is_some_and(|(s, _)| s.version.version == version);
+    if serving {
+        Err(format!(
+            "{model}/{version} is being served; roll it back before rejecting it"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether `version` of `model` waits for approval.
 fn awaiting(server: &crate::Server, model: &str, version: u32) -> Result<(), String> {
     let registry = server
@@ -247,6 +275,18 @@ fn confirm_page(console: &Console, model: &str, ask: &Ask, operator: &Operator) 
     {
         return failed(StatusCode::BAD_REQUEST, &e, "/ui/approvals");
     }
+    // The canary shown here; the action is refused if it is another by the time it is sent.
+    let expect = server
+        .current()
+        .canaries
+        .get(model)
+        .map(|(c, _)| {
+            format!(
+                "<input type=\"hidden\" name=\"expect\" value=\"{}\">",
+                c.version.version
+            )
+        })
+        .unwrap_or_default();
     let lines = match changes(server, model, action) {
         Ok(l) => l,
         Err(e) => return failed(StatusCode::BAD_REQUEST, &e, action.back()),
@@ -278,7 +318,7 @@ fn confirm_page(console: &Console, model: &str, ask: &Ask, operator: &Operator) 
         verb_lower = esc(&action.verb().to_lowercase()),
         m = esc(model),
         who = esc(&operator.name),
-        hidden = ask.hidden(),
+        hidden = ask.hidden() + &expect,
         csrf = esc(&operator.csrf),
         class = if danger { " class=\"danger\"" } else { "" },
         back = action.back(),
@@ -350,6 +390,33 @@ fn carry_out(console: &Console, model: &str, form: &Act, operator: &Operator) ->
             action.back(),
         );
     }
+    if let Err(e) = super::session::plain_text(why, MAX_REASON) {
+        return failed(
+            StatusCode::BAD_REQUEST,
+            &format!("the reason {e}"),
+            action.back(),
+        );
+    }
+    // What the operator confirmed must still be true: the canary they saw is the canary.
+    if let Action::Weight(_) | Action::Promote | Action::Rollback = action {
+        let now = server
+            .current()
+            .canaries
+            .get(model)
+            .map(|(c, _)| c.version.version);
+        let saw = form
+            .ask
+            .expect
+            .as_deref()
+            .and_then(|v| v.parse::<u32>().ok());
+        if saw.is_none() || now != saw {
+            return failed(
+                StatusCode::CONFLICT,
+                "the canary changed since the confirmation page was shown; look again and confirm anew",
+                action.back(),
+            );
+        }
+    }
     if !safe_segment(model) {
         return failed(
             StatusCode::BAD_REQUEST,
@@ -368,10 +435,10 @@ fn carry_out(console: &Console, model: &str, form: &Act, operator: &Operator) ->
         }
         Action::Promote => promote_canary(server, model, who),
         Action::Rollback => rollback_canary(server, model, who),
+        // Approved first: only an approved version may become a canary.
         Action::Approve(v, w) => awaiting(server, model, v)
             .map_err(crate::reply::ApiError::BadRequest)
-            .and_then(|()| set_canary(server, model, Some(u64::from(v)), Some(u64::from(w)), who))
-            .and_then(|done| {
+            .and_then(|()| {
                 decide(
                     server,
                     model,
@@ -379,9 +446,19 @@ fn carry_out(console: &Console, model: &str, form: &Act, operator: &Operator) ->
                     &format!("approved by {}", operator.name),
                     who,
                 )
-                .map(|()| done)
+            })
+            .and_then(|()| {
+                set_canary(server, model, Some(u64::from(v)), Some(u64::from(w)), who).map_err(
+                    |e| {
+                        let (_, m) = e.parts();
+                        crate::reply::ApiError::Conflict(format!(
+                            "{model}/{v} is approved, but the canary did not start: {m}; start it from Deployments"
+                        ))
+                    },
+                )
             }),
         Action::Reject(v) => awaiting(server, model, v)
+            .and_then(|()| not_served(server, model, v))
             .map_err(crate::reply::ApiError::BadRequest)
             .and_then(|()| {
                 decide(
@@ -397,13 +474,10 @@ fn carry_out(console: &Console, model: &str, form: &Act, operator: &Operator) ->
     match done {
         Ok(_) => {
             tracing::info!(model, operator = %operator.name, action = action.verb(), "console action");
-            let to = format!(
-                "{}?done={}&model={}",
-                action.back(),
-                verb_code(action),
-                super::run_pages::urlencode(model)
-            );
-            let mut r = Redirect::to(&to).into_response();
+            console
+                .sessions
+                .flash(operator, done_message(verb_code(action), model));
+            let mut r = Redirect::to(action.back()).into_response();
             *r.status_mut() = StatusCode::SEE_OTHER;
             r
         }
@@ -447,8 +521,8 @@ fn verb_code(action: Action) -> &'static str {
     }
 }
 
-/// What a `?done=` code says once the action is carried out.
-pub(crate) fn done_message(code: &str, model: &str) -> Option<String> {
+/// What the operator is told once the action is carried out (shown once, on the next page).
+fn done_message(code: &str, model: &str) -> String {
     let what = match code {
         "weight" => "The canary weight was changed",
         "canary" => "The canary was started",
@@ -456,9 +530,9 @@ pub(crate) fn done_message(code: &str, model: &str) -> Option<String> {
         "rollback" => "The canary was rolled back",
         "approve" => "The version was approved and deployed as a canary",
         "reject" => "The version was rejected",
-        _ => return None,
+        _ => "Done",
     };
-    safe_segment(model).then(|| format!("{what} on {model}; it is in the audit trail."))
+    format!("{what} on {model}; it is in the audit trail.")
 }
 
 fn failed(status: StatusCode, message: &str, back: &str) -> Response {
@@ -480,6 +554,7 @@ mod tests {
             action: action.into(),
             version: version.map(str::to_string),
             weight: weight.map(str::to_string),
+            expect: None,
         }
     }
 

@@ -6,25 +6,21 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use distillery_registry::{ModelVersion, Registry};
 use serde_json::Value;
 
 use super::actions::AWAITING;
-use super::deployments::Done;
 use super::page::{Section, Status, esc, num, page, summary};
 use super::session::Operator;
 use super::{Console, html};
 
 /// `GET /ui/approvals`.
-pub(crate) async fn show(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    Query(done): Query<Done>,
-) -> Response {
+pub(crate) async fn show(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     let operator = console.sessions.operator(&headers);
+    let done = super::deployments::flash(&console, &headers);
     let c = Arc::clone(&console);
     let body = tokio::task::spawn_blocking(move || body(&c, operator.as_ref(), &done))
         .await
@@ -75,9 +71,9 @@ pub(crate) fn decision_counts(console: &Console) -> String {
     )
 }
 
-fn body(console: &Console, operator: Option<&Operator>, done: &Done) -> String {
+fn body(console: &Console, operator: Option<&Operator>, done: &str) -> String {
     let mut out = String::from("<h1>Approvals</h1>");
-    out.push_str(&done.message());
+    out.push_str(done);
     let Some(registry) = console.registry() else {
         out.push_str(&summary(
             Status::Green,

@@ -5,33 +5,22 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Deserialize;
 
 use super::page::{Section, Status, esc, num, page, summary};
 use super::session::Operator;
 use super::{Console, html};
 use crate::VersionTraffic;
 
-/// `?done=…&model=…` after an action.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct Done {
-    done: Option<String>,
-    model: Option<String>,
-}
-
-impl Done {
-    /// The confirmation to show, when an action was just carried out.
-    pub(crate) fn message(&self) -> String {
-        match (&self.done, &self.model) {
-            (Some(d), Some(m)) => super::actions::done_message(d, m)
-                .map(|t| format!("<p class=\"pass\" role=\"status\">{}</p>", esc(&t)))
-                .unwrap_or_default(),
-            _ => String::new(),
-        }
-    }
+/// The outcome of the operator's last action, shown once, as a status line.
+pub(crate) fn flash(console: &Console, headers: &HeaderMap) -> String {
+    console
+        .sessions
+        .take_flash(headers)
+        .map(|t| format!("<p class=\"pass\" role=\"status\">{}</p>", esc(&t)))
+        .unwrap_or_default()
 }
 
 /// Plain words for the live figures.
@@ -44,12 +33,9 @@ fn explained(label: &str, why: &str) -> String {
 }
 
 /// `GET /ui/deployments`.
-pub(crate) async fn show(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    Query(done): Query<Done>,
-) -> Response {
+pub(crate) async fn show(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     let operator = console.sessions.operator(&headers);
+    let done = flash(&console, &headers);
     let c = Arc::clone(&console);
     let body = tokio::task::spawn_blocking(move || body(&c, operator.as_ref(), &done))
         .await
@@ -57,9 +43,9 @@ pub(crate) async fn show(
     html(page("Deployments", Section::Deployments, &body))
 }
 
-fn body(console: &Console, operator: Option<&Operator>, done: &Done) -> String {
+fn body(console: &Console, operator: Option<&Operator>, done: &str) -> String {
     let mut out = String::from("<h1>Deployments</h1>");
-    out.push_str(&done.message());
+    out.push_str(done);
     let Some(server) = &console.server else {
         out.push_str(&summary(
             Status::Amber,
@@ -112,9 +98,16 @@ fn body(console: &Console, operator: Option<&Operator>, done: &Done) -> String {
             "<p class=\"muted\">No requests in the last minute.</p>".to_string()
         } else {
             format!(
-                "<table><caption class=\"muted\">The last minute of traffic</caption><thead><tr><th scope=\"col\">Version</th><th scope=\"col\">Role</th>{}{}{}{}{}{}</tr></thead><tbody>{rows}</tbody></table>",
+                "<table><caption class=\"muted\">The last minute of traffic</caption><thead><tr><th scope=\"col\">Version</th><th scope=\"col\">Role</th>{}{}{}{}{}{}{}</tr></thead><tbody>{rows}</tbody></table>",
                 explained("Requests/s", "requests per second over the last minute"),
-                explained("Errors", "share of requests answered with an error status"),
+                explained(
+                    "Errors",
+                    "share of requests the server failed (5xx): the version's fault"
+                ),
+                explained(
+                    "Refused",
+                    "share of requests refused as malformed or over a limit (4xx): the clients' doing"
+                ),
                 explained("p50", "median time to answer a request"),
                 explained("p99", "99 of 100 requests are answered at least this fast"),
                 explained(
@@ -165,11 +158,12 @@ fn body(console: &Console, operator: Option<&Operator>, done: &Done) -> String {
 
 fn traffic_row(t: &VersionTraffic, role: &str) -> String {
     format!(
-        "<tr><td>{}</td><td>{}</td><td class=\"n\">{:.1}</td><td class=\"n\">{:.1}%</td><td class=\"n\">{:.2} ms</td><td class=\"n\">{:.2} ms</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+        "<tr><td>{}</td><td>{}</td><td class=\"n\">{:.1}</td><td class=\"n\">{:.1}%</td><td class=\"n\">{:.1}%</td><td class=\"n\">{:.2} ms</td><td class=\"n\">{:.2} ms</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
         t.version,
         esc(role),
         t.per_second,
         t.error_rate * 100.0,
+        t.refused_rate * 100.0,
         t.p50_ms,
         t.p99_ms,
         if t.compared_rows > 0 {

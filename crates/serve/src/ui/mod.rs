@@ -37,6 +37,8 @@ pub struct Console {
     pub(crate) server: Option<Arc<crate::Server>>,
     /// Logged-in operators.
     pub(crate) sessions: session::Sessions,
+    /// Host names (besides IP addresses and `localhost`) the console answers to.
+    hosts: Vec<String>,
 }
 
 impl Console {
@@ -47,7 +49,44 @@ impl Console {
             registry: registry.to_path_buf(),
             server: None,
             sessions: session::Sessions::default(),
+            hosts: Vec::new(),
         }
+    }
+
+    /// Names the console may be reached by besides IP addresses and `localhost` (say, the
+    /// name behind a load balancer). Any other `Host` is refused, so a page on another
+    /// site cannot reach the console by rebinding its own name to this address.
+    #[must_use]
+    pub fn with_hosts(mut self, hosts: Vec<String>) -> Console {
+        self.hosts = hosts
+            .into_iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        self
+    }
+
+    /// Whether a request's `Host` header names this console.
+    fn known_host(&self, host: &str) -> bool {
+        let name = match host.strip_prefix('[') {
+            Some(v6) => {
+                return v6
+                    .split(']')
+                    .next()
+                    .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+            }
+            None => host.rsplit_once(':').map_or(host, |(n, port)| {
+                if port.chars().all(|c| c.is_ascii_digit()) {
+                    n
+                } else {
+                    host
+                }
+            }),
+        };
+        let name = name.to_ascii_lowercase();
+        name == "localhost"
+            || name.parse::<std::net::Ipv4Addr>().is_ok()
+            || self.hosts.contains(&name)
     }
 
     /// The console of a running server: adds its deployments, health and actions.
@@ -104,7 +143,49 @@ pub fn pages(console: Arc<Console>) -> Router {
         .route("/ui/act/{model}", post(actions::act))
         .route("/ui/login", get(session::form).post(session::login))
         .route("/ui/logout", post(session::logout))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&console),
+            guard,
+        ))
         .with_state(console)
+}
+
+/// Every console answer: refused unless its `Host` is this console's (DNS rebinding), and
+/// never cached, sniffed or framed elsewhere, whatever produced it (a page, or axum's own
+/// rejection of a malformed path or form).
+async fn guard(
+    axum::extract::State(console): axum::extract::State<Arc<Console>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let mut r = if console.known_host(host) {
+        next.run(request).await
+    } else {
+        tracing::warn!(host, "console request for an unknown host refused");
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this console answers to IP addresses, localhost and the names in DISTILLERY_CONSOLE_HOSTS",
+        )
+            .into_response()
+    };
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'"),
+        );
+    }
+    r
 }
 
 /// A page, with headers that keep it from being framed elsewhere or sniffed.
@@ -154,4 +235,34 @@ pub(crate) fn safe_segment(s: &str) -> bool {
         && s != ".."
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_localhost_and_named_hosts_reach_the_console() {
+        let c = Console::new(Path::new("runs"), Path::new(".distillery"))
+            .with_hosts(vec!["Console.Example".into()]);
+        for ok in [
+            "127.0.0.1:8080",
+            "10.0.0.7",
+            "localhost:8090",
+            "[::1]:8080",
+            "console.example",
+            "console.example:443",
+        ] {
+            assert!(c.known_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:8080",
+            "evil.example",
+            "",
+            "127.0.0.1.evil.example",
+            "[evil]",
+        ] {
+            assert!(!c.known_host(bad), "{bad}");
+        }
+    }
 }

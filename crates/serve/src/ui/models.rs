@@ -238,12 +238,21 @@ fn one_body(console: &Console, name: &str) -> Option<String> {
     let mut audit = registry.store().audit(Some(name)).unwrap_or_default();
     audit.reverse();
     for e in &audit {
+        // An alias move says which versions it went between.
+        let moved = match (e.details.get("from"), e.details.get("to")) {
+            (Some(from), Some(to)) => {
+                let v = |x: &serde_json::Value| x.as_u64().map_or("none".into(), |v| v.to_string());
+                format!(" ({} → {})", v(from), v(to))
+            }
+            _ => String::new(),
+        };
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
             esc(&e.at),
             esc(&e.actor),
             esc(&e.action),
             esc(&e.target),
+            esc(&moved),
             esc(&e.why)
         ));
     }

@@ -24,6 +24,13 @@ const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// Most sessions kept at once (the oldest go first).
 const MAX_SESSIONS: usize = 1000;
 
+/// Wrong admin tokens the login form accepts per [`FAILURE_SPAN`], from everyone together;
+/// past that every login is refused until the span has passed, so a token cannot be
+/// guessed at speed (the inference and admin APIs are unaffected).
+const MAX_FAILURES: usize = 10;
+/// The span [`MAX_FAILURES`] counts over.
+const FAILURE_SPAN: Duration = Duration::from_secs(60);
+
 /// A person logged in to the console.
 #[derive(Debug, Clone)]
 pub(crate) struct Operator {
@@ -32,12 +39,32 @@ pub(crate) struct Operator {
     /// The token every form of theirs must carry.
     pub(crate) csrf: String,
     expires: Instant,
+    /// What the next page tells them (the outcome of their last action), shown once.
+    flash: Option<String>,
 }
 
 /// Open sessions, by the BLAKE3 hash of their id (the id itself is only in the cookie).
 #[derive(Default)]
 pub(crate) struct Sessions {
     open: Mutex<HashMap<[u8; 32], Operator>>,
+    failures: Mutex<std::collections::VecDeque<Instant>>,
+}
+
+/// Whether `text` is fit for the audit trail: at most `max` characters, no control or
+/// bidirectional-override characters (which could make an entry read as something else).
+/// Says what is wrong otherwise.
+pub(crate) fn plain_text(text: &str, max: usize) -> Result<(), String> {
+    if text.chars().count() > max {
+        return Err(format!("is longer than {max} characters"));
+    }
+    let tricky = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    };
+    if text.chars().any(tricky) {
+        return Err("holds control or text-direction characters".into());
+    }
+    Ok(())
 }
 
 fn random_hex() -> String {
@@ -54,6 +81,7 @@ impl Sessions {
             name: name.to_string(),
             csrf: random_hex(),
             expires: Instant::now() + LIFETIME,
+            flash: None,
         };
         if let Ok(mut open) = self.open.lock() {
             let now = Instant::now();
@@ -75,6 +103,45 @@ impl Sessions {
         open.get(blake3::hash(id.as_bytes()).as_bytes())
             .filter(|o| o.expires > Instant::now())
             .cloned()
+    }
+
+    /// Leaves `message` for `operator`'s next page.
+    pub(crate) fn flash(&self, operator: &Operator, message: String) {
+        if let Ok(mut open) = self.open.lock()
+            && let Some(o) = open.values_mut().find(|o| o.csrf == operator.csrf)
+        {
+            o.flash = Some(message);
+        }
+    }
+
+    /// The message left for the operator whose cookie came with `headers`, once.
+    pub(crate) fn take_flash(&self, headers: &HeaderMap) -> Option<String> {
+        let id = cookie(headers)?;
+        let mut open = self.open.lock().ok()?;
+        open.get_mut(blake3::hash(id.as_bytes()).as_bytes())?
+            .flash
+            .take()
+    }
+
+    /// Counts a wrong token; false once too many came within [`FAILURE_SPAN`].
+    fn may_try(&self) -> bool {
+        let Ok(mut f) = self.failures.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        while f
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > FAILURE_SPAN)
+        {
+            f.pop_front();
+        }
+        f.len() < MAX_FAILURES
+    }
+
+    fn failed(&self) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.push_back(Instant::now());
+        }
     }
 
     fn close(&self, headers: &HeaderMap) {
@@ -155,7 +222,15 @@ fn refusal(status: StatusCode, message: &str) -> Response {
 /// Where to go after logging in: a console page, never another site.
 fn next_page(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') => n.into(),
+        Some(n)
+            if n.starts_with("/ui/")
+                && !n.contains("//")
+                && !n.contains('\\')
+                && !n.contains("..")
+                && !n.chars().any(char::is_control) =>
+        {
+            n.into()
+        }
         _ => "/ui/deployments".into(),
     }
 }
@@ -225,8 +300,7 @@ pub(crate) struct Login {
 /// A name fit for the audit trail: printable, short, not blank.
 fn valid_name(name: &str) -> Option<String> {
     let name = name.trim();
-    (!name.is_empty() && name.chars().count() <= 64 && !name.chars().any(char::is_control))
-        .then(|| name.to_string())
+    (!name.is_empty() && plain_text(name, 64).is_ok()).then(|| name.to_string())
 }
 
 /// `POST /ui/login`: checks the token, opens a session, goes on to the page asked for.
@@ -259,7 +333,15 @@ pub(crate) async fn login(
             "Give your name (up to 64 characters): it is recorded with each action.",
         );
     };
+    if !console.sessions.may_try() {
+        tracing::warn!("console login refused: too many wrong tokens in the last minute");
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong tokens were tried in the last minute; wait a minute and try again.",
+        );
+    }
     if !server.is_admin_token(&form.token) {
+        console.sessions.failed();
         tracing::warn!(name = %name, "console login refused: wrong admin token");
         return again(
             StatusCode::UNAUTHORIZED,
@@ -356,5 +438,20 @@ mod tests {
         assert_eq!(next_page(Some("https://evil.example")), "/ui/deployments");
         assert_eq!(valid_name("  ana "), Some("ana".into()));
         assert_eq!(valid_name("a\nb"), None);
+        assert_eq!(valid_name("\u{202e}nimda"), None);
+        assert_eq!(next_page(Some("/ui/\r\nSet-Cookie: x")), "/ui/deployments");
+        assert_eq!(next_page(Some("/ui/../../admin")), "/ui/deployments");
+        assert!(plain_text(&"x".repeat(501), 500).is_err());
+        assert!(plain_text("a reason, with punctuation: fine.", 500).is_ok());
+    }
+
+    #[test]
+    fn wrong_tokens_are_limited_per_minute() {
+        let s = Sessions::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(s.may_try());
+            s.failed();
+        }
+        assert!(!s.may_try());
     }
 }

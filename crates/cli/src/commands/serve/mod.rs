@@ -142,7 +142,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         let mut routes = app(Arc::clone(&server));
         if let Some(runs) = &console_runs {
             let console = distillery_serve::ui::Console::new(runs, &console_registry)
-                .with_server(Arc::clone(&server));
+                .with_server(Arc::clone(&server))
+                .with_hosts(crate::environment::console_hosts());
             routes = routes.merge(distillery_serve::ui::pages(Arc::new(console)));
         }
         let stopped = distillery_serve::serve(listener, routes, stop, options).await;
@@ -243,6 +244,12 @@ fn admin_token(file: Option<&std::path::Path>) -> Result<Option<String>> {
             None => return Ok(None),
         },
     };
+    if !token.is_empty() && !token.starts_with("blake3:") && token.chars().count() < 20 {
+        tracing::warn!(
+            "{source} holds a short admin token ({} characters): anyone who guesses it controls routing; use a long random one (`openssl rand -hex 32`)",
+            token.chars().count()
+        );
+    }
     if token.is_empty() {
         anyhow::bail!(
             "{source} is empty; put a long random token in it (e.g. `openssl rand -hex 32`), or leave it out to turn the admin API off"
