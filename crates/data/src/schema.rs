@@ -12,6 +12,20 @@ use crate::table::{Column, Table};
 /// identifier, not a category: one-hot encoding it would only memorise rows.
 const MAX_CATEGORY_LEVELS: usize = 1000;
 
+/// Mean words per value from which a mostly-unique text column is free text (reviews,
+/// tickets, e-mails), not an identifier.
+const MIN_TEXT_WORDS: f64 = 4.0;
+
+/// Fewest distinct values for a wordy column to be read as free text.
+const MIN_TEXT_ROWS: usize = 20;
+
+/// Mean number of whitespace-separated words over (up to the first 1,000 of) `levels`.
+fn mean_words(levels: &[String]) -> f64 {
+    let sample = &levels[..levels.len().min(1000)];
+    let words: usize = sample.iter().map(|l| l.split_whitespace().count()).sum();
+    words as f64 / sample.len().max(1) as f64
+}
+
 /// Share of numeric cells above which a few text cells are treated as a data error.
 const MIXED_NUMERIC_SHARE: f64 = 0.9;
 
@@ -23,6 +37,8 @@ pub enum Kind {
     Numeric,
     /// One-hot encoded category.
     Categorical,
+    /// Free text (hashed n-grams): reviews, tickets, e-mails.
+    Text,
     /// The class label.
     Target,
     /// Not used for learning.
@@ -58,6 +74,8 @@ pub struct SchemaOptions {
     pub numeric: Vec<String>,
     /// Columns left out.
     pub ignore: Vec<String>,
+    /// Columns forced to be free text.
+    pub text: Vec<String>,
 }
 
 impl Schema {
@@ -71,12 +89,14 @@ impl Schema {
             .chain(&options.categorical)
             .chain(&options.numeric)
             .chain(&options.ignore)
+            .chain(&options.text)
         {
             table.index_of(name)?;
         }
         let categorical: HashSet<&str> = options.categorical.iter().map(String::as_str).collect();
         let numeric: HashSet<&str> = options.numeric.iter().map(String::as_str).collect();
         let ignore: HashSet<&str> = options.ignore.iter().map(String::as_str).collect();
+        let text: HashSet<&str> = options.text.iter().map(String::as_str).collect();
         let mut columns = Vec::with_capacity(table.names().len());
         for (i, (name, column)) in table.names().iter().zip(table.columns()).enumerate() {
             let stats = table.stats(i);
@@ -84,6 +104,8 @@ impl Schema {
                 (Kind::Target, "recipe: target".to_string())
             } else if ignore.contains(name.as_str()) {
                 (Kind::Ignored, "recipe: ignore".to_string())
+            } else if text.contains(name.as_str()) {
+                (Kind::Text, "recipe: text".to_string())
             } else if categorical.contains(name.as_str()) {
                 (Kind::Categorical, "recipe: categorical".to_string())
             } else if numeric.contains(name.as_str()) || stats.text == 0 {
@@ -103,12 +125,19 @@ impl Schema {
                 if share >= MIXED_NUMERIC_SHARE {
                     return Err(mixed(name, stats));
                 }
-                let levels = match column {
-                    Column::Text { levels, .. } => levels.len(),
-                    Column::Numeric(_) => 0,
+                let (levels, words) = match column {
+                    Column::Text { levels, .. } => (levels.len(), mean_words(levels)),
+                    Column::Numeric(_) => (0, 0.0),
                 };
                 let present = stats.numeric + stats.text;
-                if levels > MAX_CATEGORY_LEVELS && levels * 2 > present {
+                if levels * 2 > present && levels >= MIN_TEXT_ROWS && words >= MIN_TEXT_WORDS {
+                    (
+                        Kind::Text,
+                        format!(
+                            "free text: {levels} distinct values in {present} rows, {words:.0} words on average"
+                        ),
+                    )
+                } else if levels > MAX_CATEGORY_LEVELS && levels * 2 > present {
                     (
                         Kind::Ignored,
                         format!("identifier-like: {levels} distinct values in {present} rows"),
@@ -129,11 +158,11 @@ impl Schema {
         Ok(Schema { columns })
     }
 
-    /// Names of the feature columns (numeric and categorical) in file order.
+    /// Names of the feature columns (numeric, categorical and text) in file order.
     pub fn features(&self) -> Vec<&ColumnSchema> {
         self.columns
             .iter()
-            .filter(|c| matches!(c.kind, Kind::Numeric | Kind::Categorical))
+            .filter(|c| matches!(c.kind, Kind::Numeric | Kind::Categorical | Kind::Text))
             .collect()
     }
 

@@ -8,6 +8,9 @@
 //! - categorical feature → `string`; the empty string means missing. Graph:
 //!   `CategoryMapper` (ai.onnx.ml) from level to slot, unseen levels to the "unseen" slot,
 //!   then a one-hot row through `Equal` against `[0, 1, …, width−1]`.
+//! - text feature → `float32 [N, buckets]`, already hashed: ONNX has no operator for the
+//!   FNV-1a n-gram hashing, so the caller computes it as `distillery_runtime::TextHashing`
+//!   documents (or ships the runtime crate, which does it). The model card says so.
 
 use distillery_runtime::{Encoder, FeatureEncoder};
 
@@ -57,6 +60,10 @@ pub(crate) fn encode(g: &mut Graph, encoder: &Encoder) -> String {
                 if bins.len() >= 2 {
                     parts.push(piecewise_linear(g, name, &nan, &zero, bins));
                 }
+            }
+            FeatureEncoder::Text { name, hashing } => {
+                g.input(name, FLOAT, i64::from(hashing.buckets));
+                parts.push(name.clone());
             }
             FeatureEncoder::Categorical {
                 name,

@@ -29,6 +29,10 @@ pub struct ColumnProfile {
     /// Display quantiles `(q, value)` of a numeric column.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quantiles: Vec<(f64, f64)>,
+    /// A free-text column, profiled by each text's length in words (its distribution
+    /// drifts when documents get longer or shorter, or arrive empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub text: bool,
 }
 
 impl ColumnProfile {
@@ -68,6 +72,7 @@ impl PredictionProfile {
             missing: 0,
             distribution: Distribution::Categorical(self.predicted.clone()),
             quantiles: Vec::new(),
+            text: false,
         }];
         for (class, p) in self.classes.iter().zip(&self.probabilities) {
             out.push(ColumnProfile {
@@ -75,6 +80,7 @@ impl PredictionProfile {
                 missing: 0,
                 distribution: Distribution::Numeric(p.clone()),
                 quantiles: Vec::new(),
+                text: false,
             });
         }
         out
@@ -190,7 +196,14 @@ impl Profile {
     pub fn features(&self) -> Vec<(String, Kind)> {
         self.columns
             .iter()
-            .map(|c| (c.name.clone(), c.distribution.kind()))
+            .map(|c| {
+                let kind = if c.text {
+                    Kind::Text
+                } else {
+                    c.distribution.kind()
+                };
+                (c.name.clone(), kind)
+            })
             .collect()
     }
 
@@ -229,6 +242,18 @@ impl Profile {
 /// The distribution of one column read as `kind`, and its count of missing cells.
 pub fn column_distribution(column: &Column, kind: Kind) -> (Distribution, u64) {
     let rows = column.len();
+    if kind == Kind::Text {
+        // A text's length in words: missing cells are left out, like missing numbers.
+        let lengths: Vec<f64> = (0..rows)
+            .filter_map(|r| column.text(r))
+            .map(|t| t.split_whitespace().count() as f64)
+            .collect();
+        let missing = (rows - lengths.len()) as u64;
+        return (
+            Distribution::Numeric(Numbers::from_values(lengths)),
+            missing,
+        );
+    }
     if kind == Kind::Numeric {
         let values: Vec<f64> = match column {
             Column::Numeric(v) => v.iter().copied().filter(|x| x.is_finite()).collect(),
@@ -285,6 +310,7 @@ fn profile_column(name: &str, column: &Column, kind: Kind) -> ColumnProfile {
         missing,
         distribution,
         quantiles,
+        text: kind == Kind::Text,
     }
 }
 

@@ -200,6 +200,7 @@ fn student_features(student: &Student) -> Vec<(String, Kind)> {
             let kind = match f {
                 FeatureEncoder::Numeric { .. } => Kind::Numeric,
                 FeatureEncoder::Categorical { .. } => Kind::Categorical,
+                FeatureEncoder::Text { .. } => Kind::Text,
             };
             (f.name().to_string(), kind)
         })
@@ -209,16 +210,20 @@ fn student_features(student: &Student) -> Vec<(String, Kind)> {
 pub(crate) fn schema_options(student: &Student, table: &Table, target: &str) -> SchemaOptions {
     let mut categorical = Vec::new();
     let mut numeric = Vec::new();
+    let mut text = Vec::new();
     for (name, kind) in student_features(student) {
         match kind {
             Kind::Numeric => numeric.push(name),
+            Kind::Text => text.push(name),
             _ => categorical.push(name),
         }
     }
     let ignore = table
         .names()
         .iter()
-        .filter(|n| *n != target && !categorical.contains(n) && !numeric.contains(n))
+        .filter(|n| {
+            *n != target && !categorical.contains(n) && !numeric.contains(n) && !text.contains(n)
+        })
         .cloned()
         .collect();
     SchemaOptions {
@@ -226,6 +231,7 @@ pub(crate) fn schema_options(student: &Student, table: &Table, target: &str) -> 
         categorical,
         numeric,
         ignore,
+        text,
     }
 }
 

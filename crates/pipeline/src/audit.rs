@@ -237,7 +237,8 @@ impl Layout {
                 FeatureEncoder::Categorical { levels, .. } if levels.len() >= 2 => {
                     movable_categories.push((f, levels.clone()));
                 }
-                FeatureEncoder::Categorical { .. } => {}
+                // Text is not moved by these attacks (they perturb numbers and categories).
+                FeatureEncoder::Categorical { .. } | FeatureEncoder::Text { .. } => {}
             }
         }
         Layout {
@@ -435,7 +436,7 @@ fn cells_table(
                     })
                     .collect(),
             ),
-            FeatureEncoder::Categorical { .. } => {
+            FeatureEncoder::Categorical { .. } | FeatureEncoder::Text { .. } => {
                 let mut levels: Vec<String> = Vec::new();
                 let codes = cells
                     .iter()

@@ -116,6 +116,7 @@ pub fn schema_options(recipe: &Recipe, table: &Table) -> SchemaOptions {
         categorical: recipe.data.categorical.clone(),
         numeric: recipe.data.numeric.clone(),
         ignore,
+        text: recipe.data.text.clone(),
     }
 }
 
@@ -222,6 +223,7 @@ pub fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
         numeric_bins: recipe.student.numeric_bins,
         point_mass_levels: recipe.student.point_mass_levels
             && split.train.len() >= crate::recipe::POINT_MASS_MIN_ROWS,
+        text: recipe.student.text.hashing(),
     };
     let encoder = fit_encoder_with(&train_table, &features, &split.train, &encoder_options)?;
     let test_source = test_table.as_ref().unwrap_or(&train_table);

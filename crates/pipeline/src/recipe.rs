@@ -235,6 +235,9 @@ pub struct DataSection {
     /// Columns left out.
     #[serde(default)]
     pub ignore: Vec<String>,
+    /// Free-text columns (hashed word n-grams; detected when mostly unique and wordy).
+    #[serde(default)]
+    pub text: Vec<String>,
     /// Cell values meaning "missing" (default: "", "?", "NA", "N/A", "NaN", "nan", "null").
     #[serde(default = "distillery_data::default_missing")]
     pub missing: Vec<String>,
@@ -441,6 +444,49 @@ pub struct StudentSection {
     /// there are at least [`POINT_MASS_MIN_ROWS`] training rows.
     #[serde(default = "default_true")]
     pub point_mass_levels: bool,
+    /// How text columns are hashed into the student's inputs (`[student.text]`: `buckets`,
+    /// `word_ngrams`, `char_ngrams`, `max_tokens`).
+    #[serde(default)]
+    pub text: TextSection,
+}
+
+/// `[student.text]`: the hashed n-gram features of text columns (see
+/// `distillery_runtime::TextHashing` for the exact hashing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextSection {
+    /// Hashed slots per text column (the first layer's width for it).
+    pub buckets: u32,
+    /// Longest word n-gram.
+    pub word_ngrams: u8,
+    /// Shortest and longest character n-gram; `[0, 0]` is off.
+    pub char_ngrams: [u8; 2],
+    /// Tokens read per text.
+    pub max_tokens: u32,
+}
+
+impl Default for TextSection {
+    fn default() -> Self {
+        let h = distillery_runtime::TextHashing::default();
+        TextSection {
+            buckets: h.buckets,
+            word_ngrams: h.word_ngrams,
+            char_ngrams: h.char_ngrams,
+            max_tokens: h.max_tokens,
+        }
+    }
+}
+
+impl TextSection {
+    /// The runtime's hashing for these settings.
+    pub fn hashing(&self) -> distillery_runtime::TextHashing {
+        distillery_runtime::TextHashing {
+            buckets: self.buckets,
+            word_ngrams: self.word_ngrams,
+            char_ngrams: self.char_ngrams,
+            max_tokens: self.max_tokens,
+        }
+    }
 }
 
 /// Fewest training rows for `point_mass_levels` to apply: each level is one more input the
@@ -473,6 +519,7 @@ impl Default for StudentSection {
             value_levels: Vec::new(),
             numeric_bins: DEFAULT_NUMERIC_BINS,
             point_mass_levels: true,
+            text: TextSection::default(),
         }
     }
 }
@@ -718,6 +765,19 @@ impl Recipe {
             _ => invalid_recipe!(
                 "{path}: [teacher] has more than one source; keep exactly one of onnx, columns, train, url"
             ),
+        }
+        let text = &self.student.text;
+        if !(16..=1 << 20).contains(&text.buckets)
+            || !(1..=3).contains(&text.word_ngrams)
+            || text.max_tokens == 0
+            || (text.char_ngrams != [0, 0]
+                && !(1 <= text.char_ngrams[0]
+                    && text.char_ngrams[0] <= text.char_ngrams[1]
+                    && text.char_ngrams[1] <= 8))
+        {
+            invalid_recipe!(
+                "{path}: [student.text] needs 16 ≤ buckets ≤ 1048576, word_ngrams 1–3, max_tokens ≥ 1 and char_ngrams [0, 0] (off) or [lo, hi] with 1 ≤ lo ≤ hi ≤ 8; got {text:?}"
+            );
         }
         let remote_knobs = [
             self.teacher.batch_rows.is_some(),

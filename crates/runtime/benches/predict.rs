@@ -99,7 +99,7 @@ fn rows<'a>(student: &Student, n: usize, levels: &'a [String]) -> Vec<Vec<RawVal
                     FeatureEncoder::Numeric { .. } => {
                         RawValue::Number(f64::from(weight(r * 31 + i)))
                     }
-                    FeatureEncoder::Categorical { .. } => {
+                    FeatureEncoder::Categorical { .. } | FeatureEncoder::Text { .. } => {
                         RawValue::Text(&levels[(r + i) % levels.len()])
                     }
                 })

@@ -6,7 +6,9 @@
 //! - numeric: `(x − mean) / scale`, missing → 0 (the training mean), plus a 0/1 missing
 //!   indicator when the training split had missing values in that column;
 //! - categorical: one-hot over the training levels, then one "unseen" slot for any level
-//!   not seen in training, plus a missing indicator when training had missing values.
+//!   not seen in training, plus a missing indicator when training had missing values;
+//! - text: hashed word (and optionally character) n-grams, `buckets` slots (see
+//!   [`crate::TextHashing`]); a missing text is an empty one.
 
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -62,13 +64,22 @@ pub enum FeatureEncoder {
         /// Whether a missing-indicator slot follows the unseen slot.
         missing_indicator: bool,
     },
+    /// Free text as hashed n-gram counts.
+    Text {
+        /// Column name.
+        name: String,
+        /// How the text is hashed.
+        hashing: crate::TextHashing,
+    },
 }
 
 impl FeatureEncoder {
     /// The column this encoder reads.
     pub fn name(&self) -> &str {
         match self {
-            FeatureEncoder::Numeric { name, .. } | FeatureEncoder::Categorical { name, .. } => name,
+            FeatureEncoder::Numeric { name, .. }
+            | FeatureEncoder::Categorical { name, .. }
+            | FeatureEncoder::Text { name, .. } => name,
         }
     }
 
@@ -86,6 +97,7 @@ impl FeatureEncoder {
                 missing_indicator,
                 ..
             } => levels.len() + 1 + usize::from(*missing_indicator),
+            FeatureEncoder::Text { hashing, .. } => hashing.buckets as usize,
         }
     }
 }
@@ -224,7 +236,9 @@ impl Encoder {
             .iter()
             .map(|f| match f {
                 FeatureEncoder::Categorical { levels, .. } => LevelIndex::new(levels),
-                FeatureEncoder::Numeric { .. } => LevelIndex::default(),
+                FeatureEncoder::Numeric { .. } | FeatureEncoder::Text { .. } => {
+                    LevelIndex::default()
+                }
             })
             .collect();
         self.inv_scale = self
@@ -232,7 +246,7 @@ impl Encoder {
             .iter()
             .map(|f| match f {
                 FeatureEncoder::Numeric { scale, .. } => 1.0 / scale,
-                FeatureEncoder::Categorical { .. } => 1.0,
+                FeatureEncoder::Categorical { .. } | FeatureEncoder::Text { .. } => 1.0,
             })
             .collect();
     }
@@ -370,6 +384,18 @@ impl Encoder {
                     };
                     f(at + slot, 1.0);
                     at += unseen + 1 + usize::from(*missing_indicator);
+                }
+                FeatureEncoder::Text { hashing, .. } => {
+                    let mut buf = NumberText::default();
+                    let text = match *value {
+                        RawValue::Text(t) => t,
+                        RawValue::Number(x) if !x.is_nan() => buf.format(x),
+                        _ => "",
+                    };
+                    for (slot, v) in hashing.features(text) {
+                        f(at + slot as usize, v);
+                    }
+                    at += hashing.buckets as usize;
                 }
             }
         }

@@ -37,6 +37,7 @@ mod math;
 mod predict;
 mod quantized;
 mod student;
+mod text;
 
 pub use aligned::AlignedF32;
 pub use artifact::FORMAT;
@@ -49,3 +50,4 @@ pub use quantized::{
     Calibration, INT8_FORMAT, Int8Scratch, QuantizedLayer, QuantizedStudent, WEIGHT_RANGE,
 };
 pub use student::{Dense, Provenance, Scratch, Student, gemm_acc, softmax_in_place};
+pub use text::{TextHashing, tokens as text_tokens};

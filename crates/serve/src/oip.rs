@@ -125,7 +125,7 @@ fn metadata(served: &Served) -> Value {
         .map(|f| {
             let datatype = match f {
                 FeatureEncoder::Numeric { .. } => "FP32",
-                FeatureEncoder::Categorical { .. } => "BYTES",
+                FeatureEncoder::Categorical { .. } | FeatureEncoder::Text { .. } => "BYTES",
             };
             json!({ "name": f.name(), "datatype": datatype, "shape": [-1, 1] })
         })

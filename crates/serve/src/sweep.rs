@@ -143,7 +143,8 @@ pub(crate) fn off_profile(student: &Student, row: &[RawValue<'_>], z: f64) -> bo
                 !levels.iter().any(|l| l == t)
             }
             (FeatureEncoder::Categorical { .. }, RawValue::Number(_)) => true,
-            (_, RawValue::Missing) => false,
+            // Any text is in profile as far as this rule can tell, as is a missing value.
+            (FeatureEncoder::Text { .. }, _) | (_, RawValue::Missing) => false,
         })
 }
 

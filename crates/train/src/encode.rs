@@ -35,6 +35,8 @@ pub struct EncoderOptions {
     /// least half the training rows and the column has more than ten values (amounts that
     /// are mostly zero, such as capital gains).
     pub point_mass_levels: bool,
+    /// How text features are hashed.
+    pub text: distillery_runtime::TextHashing,
 }
 
 /// Like [`fit_encoder`], with the numeric encodings `options` asks for.
@@ -54,6 +56,10 @@ pub fn fit_encoder_with(
             .map_err(|e| TrainError::Shape(e.to_string()))?;
         let missing = rows.iter().any(|&r| column.is_missing(r));
         encoders.push(match kind {
+            Kind::Text => FeatureEncoder::Text {
+                name: name.clone(),
+                hashing: options.text.clone(),
+            },
             Kind::Categorical => {
                 let mut counts: HashMap<&str, usize> = HashMap::new();
                 for &r in rows {
@@ -289,7 +295,7 @@ mod tests {
                 .iter()
                 .map(|f| match f {
                     FeatureEncoder::Numeric { levels, bins, .. } => (levels.clone(), bins.len()),
-                    FeatureEncoder::Categorical { .. } => panic!("numeric"),
+                    _ => panic!("numeric"),
                 })
                 .collect::<Vec<_>>()
         };

@@ -82,6 +82,18 @@ pub(crate) fn run(args: &InitArgs) -> Result<ExitStatus> {
         .filter(|c| c.kind == Kind::Ignored)
         .map(|c| c.name.as_str())
         .collect();
+    let text: Vec<&str> = schema
+        .columns
+        .iter()
+        .filter(|c| c.kind == Kind::Text)
+        .map(|c| c.name.as_str())
+        .collect();
+    // Soft labels already in the file (`teacher_p_<class>`, as tools/text_teacher.py writes
+    // them) are the teacher.
+    let soft_labels = schema
+        .columns
+        .iter()
+        .any(|c| c.name.starts_with("teacher_p_"));
     let data_path = relative_to(&args.data, &args.output);
     // The in-house boosted teacher's probabilities are calibrated one-vs-rest estimates: with
     // many classes, softening them at T = 4 spreads most of the mass over the wrong classes
@@ -94,7 +106,18 @@ pub(crate) fn run(args: &InitArgs) -> Result<ExitStatus> {
     };
     let teacher = match &args.teacher {
         Some(p) => format!("onnx = {:?}\n", relative_to(p, &args.output)),
+        None if soft_labels => "columns = \"teacher_p_\"   # the soft labels in the file, one column per class\n".to_string(),
+        // Trees cannot read hashed text; an in-house MLP teacher can.
+        None if !text.is_empty() => "train = { hidden = [256, 256] }   # or: columns = \"teacher_p_\" (soft labels from a transformer: tools/text_teacher.py)\n".to_string(),
         None => "train = { kind = \"gbdt\" }   # or: train = { hidden = [256, 256] } (MLP) | onnx = \"teacher.onnx\" | columns = \"teacher_p_\"\n".to_string(),
+    };
+    let text_line = if text.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "text = [{}]   # free text: hashed word n-grams ([student.text])\n",
+            quote(&text)
+        )
     };
     let name = args
         .data
@@ -110,7 +133,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<ExitStatus> {
     let recipe = format!(
         "# Starter recipe written by `distillery init`; review the column roles, then `distillery run {out}`.\n\
          name = {name:?}\n\n[data]\ntrain = {data_path:?}\ntarget = {target:?}\ntest_fraction = 0.2\nvalidation_fraction = 0.1\n\
-         categorical = [{cat}]\nignore = [{ign}]\nmissing = [{missing}]\n\n[teacher]\n{teacher}\n[student]\nsize = \"auto\"   # search widths, depths, T and soft weight under max_bytes = 50000; or pin: hidden = [64]\n\n\
+         categorical = [{cat}]\n{text_line}ignore = [{ign}]\nmissing = [{missing}]\n\n[teacher]\n{teacher}\n[student]\nsize = \"auto\"   # search widths, depths, T and soft weight under max_bytes = 50000; or pin: hidden = [64]\n\n\
          [distill]\ntemperature = {temperature}\nsoft_weight = 0.7\nseed = 7\n",
         out = args.output.display(),
         target = args.target,

