@@ -14,6 +14,12 @@ use crate::recipe::Recipe;
 /// Runs the checks on the prepared data.
 pub fn check(recipe: &Recipe, prepared: &Prepared) -> CheckReport {
     let features: Vec<String> = prepared.features.iter().map(|(n, _)| n.clone()).collect();
+    let text_columns: Vec<String> = prepared
+        .features
+        .iter()
+        .filter(|(_, k)| *k == distillery_data::Kind::Text)
+        .map(|(n, _)| n.clone())
+        .collect();
     let settings = Settings {
         severity: recipe.quality.severity.clone(),
         acknowledge: recipe.quality.acknowledge.clone(),
@@ -24,6 +30,7 @@ pub fn check(recipe: &Recipe, prepared: &Prepared) -> CheckReport {
             test: prepared.test_table.as_deref(),
             target: &recipe.data.target,
             features: &features,
+            text_columns: &text_columns,
             train_labels: &prepared.labels.y,
             test_labels: prepared
                 .test_table

@@ -49,11 +49,22 @@ pub fn slice_changes(
         levels: classes.to_vec(),
         codes: teacher.iter().map(|&c| c as u32).collect(),
     }];
-    for (name, _) in features {
+    for (name, kind) in features {
         let Ok(column) = table.column(name) else {
             continue;
         };
         partitions.push(match column {
+            // Free text by its length in words: every document is its own value.
+            _ if *kind == Kind::Text => {
+                let words: Vec<f64> = (0..column.len())
+                    .map(|r| {
+                        column
+                            .text(r)
+                            .map_or(f64::NAN, |t| t.split_whitespace().count() as f64)
+                    })
+                    .collect();
+                SliceFeature::quantiles(&format!("{name} words"), &words, 4)
+            }
             Column::Numeric(values) => SliceFeature::numeric_values(name, values, 4)
                 .unwrap_or_else(|| SliceFeature::quantiles(name, values, 4)),
             Column::Text { levels, codes } => SliceFeature::categorical(name, levels, codes),

@@ -421,6 +421,7 @@ mod tests {
             test: Some(&test),
             target: "y",
             features: &features,
+            text_columns: &[],
             train_labels: &labels,
             test_labels: None,
             classes: &classes,

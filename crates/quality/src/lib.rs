@@ -9,6 +9,7 @@ mod hygiene;
 mod integrity;
 mod label_issues;
 pub mod pii;
+mod text;
 
 pub use contract::{ColumnContract, Contract};
 pub use hygiene::overlapping_test_rows;
@@ -103,6 +104,8 @@ pub struct Input<'a> {
     pub target: &'a str,
     /// Feature columns.
     pub features: &'a [String],
+    /// The feature columns read as free text (checked for empty and repeated texts).
+    pub text_columns: &'a [String],
     /// Class index per training row.
     pub train_labels: &'a [Option<u32>],
     /// Class index per test row.
@@ -136,6 +139,7 @@ pub fn check(input: &Input<'_>, settings: &Settings) -> CheckReport {
     hygiene::balance(input, &mut findings);
     hygiene::time_order(input, &mut findings);
     pii_scan(input, &mut findings);
+    text::check(input, &mut findings);
     for f in &mut findings {
         if let Some(&s) = settings.severity.get(&f.check) {
             f.severity = s;

@@ -35,6 +35,7 @@ mod serve_deploy;
 mod serve_errors;
 mod serve_feedback;
 mod serve_protection;
+mod text;
 mod traffic;
 mod triton;
 mod util;

@@ -151,8 +151,10 @@ fn column_feature(
     })
 }
 
-/// Every feature column over `rows`, as the automatic search sees it: text and categorical
-/// columns by value (capped at 32 levels), numeric ones by value or quartile.
+/// Every feature column over `rows`, as the automatic search sees it: categorical columns
+/// by value (capped at 32 levels), numeric ones by value or quartile, free text by the
+/// quartile of its length in words (`body words ≤ 120`): each document is its own value,
+/// so only its properties make slices.
 pub fn search_features(
     table: &Table,
     features: &[(String, Kind)],
@@ -163,6 +165,17 @@ pub fn search_features(
         .map(|(name, kind)| {
             let column = table.column(name)?;
             let feature = match (column, kind) {
+                (_, Kind::Text) => {
+                    let words: Vec<f64> = rows
+                        .iter()
+                        .map(|&r| {
+                            column
+                                .text(r)
+                                .map_or(f64::NAN, |t| t.split_whitespace().count() as f64)
+                        })
+                        .collect();
+                    SliceFeature::quantiles(&format!("{name} words"), &words, 4)
+                }
                 (Column::Numeric(v), Kind::Categorical) => {
                     let values: Vec<f64> = rows.iter().map(|&r| v[r]).collect();
                     SliceFeature::numeric_values(name, &values, usize::MAX)
