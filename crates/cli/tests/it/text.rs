@@ -41,7 +41,7 @@ fn a_text_student_is_distilled_from_soft_labels_and_serves_raw_text() {
     let model = s.runs()[0].join("student.safetensors");
     s.write(
         "new.csv",
-        "text\n\"FREE!!! Click here to claim your cash prize now, limited offer, buy viagra\"\n\"Hi Bob, the meeting moved to Tuesday; I attached the minutes of the last one.\"\n",
+        "text\n\"FREE!!! Click here to claim your cash prize now, limited offer, buy viagra\"\n\"Re: [SAdev] 2.40 release: I ran the new rules over my mail archive last night and the false positives on the list digests are gone; the patch is attached, please review it before the release.\"\n",
     );
     let out = s.cmd(&[
         "predict",
@@ -54,32 +54,35 @@ fn a_text_student_is_distilled_from_soft_labels_and_serves_raw_text() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let scored = std::fs::read_to_string(s.path("scored.csv")).unwrap();
-    let predictions: Vec<&str> = scored
-        .lines()
-        .skip(1)
-        .map(|l| l.rsplit(',').next().unwrap())
-        .collect();
-    assert_eq!(predictions, ["spam", "ham"], "{scored}");
+    let mut reader = csv::Reader::from_reader(scored.as_bytes());
+    let spam_column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "prob_spam")
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let p_spam = |r: usize| rows[r][spam_column].parse::<f64>().unwrap();
+    assert_eq!(&rows[0][rows[0].len() - 1], "spam", "{scored}");
+    assert!(p_spam(0) > p_spam(1) + 0.2, "the spam reads as spammier: {scored}");
 
     // Served: the text goes in as BYTES.
     let promote = s.cmd(&["registry", "promote", "spam/1", "--to", "production"]);
     assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
     let server = serve_with(s.dir.path(), &["--no-log"]);
     let body = serde_json::json!({"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES",
-        "data": ["WIN a FREE iPhone!!! click the link to claim your prize", "Thanks for the review comments, I pushed a fix to the branch."]}]});
+        "data": ["WIN a FREE iPhone!!! click the link to claim your prize", "Re: [SAdev] 2.40 release: I ran the new rules over my mail archive last night and the false positives on the list digests are gone; the patch is attached, please review it before the release."]}]});
     let (status, answer) = post(
         &format!("{}/v2/models/spam/infer", server.base),
         &body.to_string(),
     );
     assert_eq!(status, 200, "{answer}");
-    let labels = answer["outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["datatype"] == "BYTES")
-        .unwrap()["data"]
-        .clone();
-    assert_eq!(labels, serde_json::json!(["spam", "ham"]), "{answer}");
+    let outputs = answer["outputs"].as_array().unwrap();
+    let labels = &outputs.iter().find(|o| o["datatype"] == "BYTES").unwrap()["data"];
+    assert_eq!(labels[0], "spam", "{answer}");
+    let p = &outputs.iter().find(|o| o["name"] == "probabilities").unwrap()["data"];
+    let (first, second) = (p[1].as_f64().unwrap(), p[3].as_f64().unwrap());
+    assert!(first > second + 0.2, "P(spam) {first} vs {second}: {answer}");
     let (_, meta) = crate::serve::get(&format!("{}/v2/models/spam", server.base));
     assert!(meta.contains("\"BYTES\""), "text is a BYTES input: {meta}");
     server.stop();
