@@ -15,6 +15,8 @@ Outputs, in --out:
                          split is stratified and seeded; the head never saw a test row)
   teacher.onnx           the whole teacher;  tokenizer.json  its tokenizer
   teacher.json           what was built: classes, C, accuracies, timings
+  fixture.json           32 test texts and onnxruntime's probabilities for them (the Rust
+                         teacher is tested against these)
 
 Usage:
   python tools/text_teacher.py --data ../shared/data/spam_assassin/spam_assassin.csv.gz \
@@ -47,7 +49,11 @@ def package_file(package, *parts):
 
 
 def tokenizer(path):
+    """The tokenizer, truncating at MAX_TOKENS and padding nothing: the file's own padding
+    (to a fixed 128) would put [PAD] tokens into the mean; batches are padded here, with the
+    attention mask marking the real tokens."""
     tok = Tokenizer.from_file(path)
+    tok.no_padding()
     tok.enable_truncation(MAX_TOKENS)
     return tok
 
@@ -163,6 +169,11 @@ def main():
     got = np.concatenate([whole.run(None, {"input_ids": i, "attention_mask": m, "token_type_ids": t})[0] for i, m, t in batches(tok, check, 16)])
     gap = float(np.abs(got - p[:64]).max())
     assert gap < 1e-4, f"the whole-graph teacher differs from the steps by {gap}"
+
+    # Fixture for the Rust teacher's test: onnxruntime's probabilities for test texts.
+    sample = [text[i] for i in test[:32]]
+    expected = np.concatenate([whole.run(None, {"input_ids": i, "attention_mask": m, "token_type_ids": t})[0] for i, m, t in batches(tok, sample, 8)])
+    json.dump({"classes": classes, "texts": sample, "probabilities": expected.tolist()}, open(os.path.join(args.out, "fixture.json"), "w"))
 
     for name, part in (("train", train), ("test", test)):
         out = pd.DataFrame({"text": [text[i] for i in part], args.target: labels[part]})

@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 def main():
     folder = sys.argv[1]
     tok = Tokenizer.from_file(f"{folder}/tokenizer.json")
+    tok.no_padding()
     tok.enable_truncation(256)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1

@@ -115,6 +115,20 @@ pub(crate) fn transfer(
         real: prepared.train_rows.len(),
     };
     let auto = recipe.distill.augment == Augment::Auto;
+    // MUNGE and Gibbs draw new values column by column; a text is not such a value, so a
+    // recipe with text columns is not augmented unless it asks (and then says why not).
+    let has_text = prepared
+        .features
+        .iter()
+        .any(|(_, k)| *k == distillery_data::Kind::Text);
+    if has_text {
+        if !auto && recipe.distill.augment != Augment::None {
+            refuse!(
+                "[distill] augment = munge/gibbs/mixed draws new rows column by column and cannot make new texts; leave augment at its default (off for text)"
+            );
+        }
+        return Ok(t);
+    }
     let Some(factor) = augment_factor(recipe, prepared.train_rows.len(), teacher) else {
         return Ok(t);
     };

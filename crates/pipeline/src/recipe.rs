@@ -257,6 +257,10 @@ pub struct TeacherSection {
     /// An ONNX model run at run time.
     #[serde(default)]
     pub onnx: Option<PathBuf>,
+    /// With `onnx`: the transformer's `tokenizer.json`; the teacher then reads the text
+    /// column (`inputs = ["body"]`, or the only text column) as token ids.
+    #[serde(default)]
+    pub tokenizer: Option<PathBuf>,
     /// Prefix of precomputed soft-label columns (one per class).
     #[serde(default)]
     pub columns: Option<String>,

@@ -68,6 +68,9 @@ pub fn build(
 ) -> Result<TeacherOutputs> {
     let k = data.labels.n_classes();
     let t = &recipe.teacher;
+    if let (Some(path), Some(tokenizer)) = (&t.onnx, &t.tokenizer) {
+        return from_text(path, tokenizer, t, data);
+    }
     if let Some(path) = &t.onnx {
         let onnx_options = OnnxOptions {
             output: t.output.clone(),
@@ -246,6 +249,78 @@ fn from_onnx(
 }
 
 /// A teacher behind an Open Inference Protocol endpoint, asked in batches with retries.
+/// A transformer teacher (`onnx` + `tokenizer`) over the recipe's text column.
+fn from_text(
+    path: &Path,
+    tokenizer: &Path,
+    t: &crate::recipe::TeacherSection,
+    data: &Prepared,
+) -> Result<TeacherOutputs> {
+    let texts: Vec<&str> = data
+        .features
+        .iter()
+        .filter(|(_, k)| *k == distillery_data::Kind::Text)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let column = match (t.inputs.as_deref(), texts.as_slice()) {
+        (Some([one]), _) => one.clone(),
+        (Some(_), _) => refuse!(
+            "[teacher] inputs: a transformer teacher reads exactly one text column; name it, e.g. inputs = [\"body\"]"
+        ),
+        (None, [one]) => (*one).to_string(),
+        (None, []) => refuse!(
+            "[teacher] tokenizer is set but the data has no text column; add it with [data] text = [\"…\"]"
+        ),
+        (None, many) => refuse!(
+            "[teacher] the data has several text columns ({}); say which the teacher reads with inputs = [\"…\"]",
+            many.join(", ")
+        ),
+    };
+    let teacher =
+        distillery_teacher::TextTeacher::load(path, tokenizer, &column, &data.labels.classes)
+            .with_context(|| format!("loading teacher {}", path.display()))?;
+    let started = std::time::Instant::now();
+    let train = teacher.label(&data.train_table, &data.train_rows)?;
+    let validation = teacher.label(&data.train_table, &data.val_rows)?;
+    let test = teacher.label(data.test_table(), &data.test_rows)?;
+    let rows = data.train_rows.len() + data.val_rows.len() + data.test_rows.len();
+    let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    tracing::info!(
+        rows,
+        docs_per_second = rate,
+        "the transformer teacher labelled the data"
+    );
+    // One document at a time, as it would be served: the median of five.
+    let table = data.test_table();
+    let mut times: Vec<f64> = data
+        .test_rows
+        .iter()
+        .take(5)
+        .map(|&r| {
+            let t = std::time::Instant::now();
+            let _ = std::hint::black_box(teacher.label(table, &[r]));
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let bytes = std::fs::metadata(path).map(|m| m.len()).ok();
+    let identity = std::fs::read(path)
+        .map(|b| blake3::hash(&b).to_hex().to_string())
+        .unwrap_or_default();
+    Ok(TeacherOutputs {
+        train,
+        validation,
+        test,
+        kind: format!("{} ({rate:.1} docs/s)", teacher.describe()),
+        identity: format!("onnx:{identity}"),
+        parameters: None,
+        bytes,
+        latency_us: times.get(times.len() / 2).copied(),
+        in_house: None,
+        labeller: Some(Box::new(teacher)),
+    })
+}
+
 fn from_remote(
     url: &str,
     t: &crate::recipe::TeacherSection,

@@ -37,6 +37,8 @@ mod remote;
 mod rows;
 mod tensor;
 #[cfg(feature = "tract")]
+mod text;
+#[cfg(feature = "tract")]
 mod tract;
 mod tree;
 mod values;
@@ -50,6 +52,8 @@ pub use feed::TeacherFeed;
 pub use onnx::{OnnxModel, OnnxOptions};
 pub use remote::{REMOTE_TIMEOUT, RemoteOptions, RemoteTeacher};
 pub use rows::{ColumnsTeacher, OnnxTeacher, Teacher, class_order, reorder};
+#[cfg(feature = "tract")]
+pub use text::TextTeacher;
 
 /// Whether a teacher's output holds probabilities or logits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -64,7 +64,10 @@ fn a_text_student_is_distilled_from_soft_labels_and_serves_raw_text() {
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let p_spam = |r: usize| rows[r][spam_column].parse::<f64>().unwrap();
     assert_eq!(&rows[0][rows[0].len() - 1], "spam", "{scored}");
-    assert!(p_spam(0) > p_spam(1) + 0.2, "the spam reads as spammier: {scored}");
+    assert!(
+        p_spam(0) > p_spam(1) + 0.2,
+        "the spam reads as spammier: {scored}"
+    );
 
     // Served: the text goes in as BYTES.
     let promote = s.cmd(&["registry", "promote", "spam/1", "--to", "production"]);
@@ -80,10 +83,70 @@ fn a_text_student_is_distilled_from_soft_labels_and_serves_raw_text() {
     let outputs = answer["outputs"].as_array().unwrap();
     let labels = &outputs.iter().find(|o| o["datatype"] == "BYTES").unwrap()["data"];
     assert_eq!(labels[0], "spam", "{answer}");
-    let p = &outputs.iter().find(|o| o["name"] == "probabilities").unwrap()["data"];
+    let p = &outputs
+        .iter()
+        .find(|o| o["name"] == "probabilities")
+        .unwrap()["data"];
     let (first, second) = (p[1].as_f64().unwrap(), p[3].as_f64().unwrap());
-    assert!(first > second + 0.2, "P(spam) {first} vs {second}: {answer}");
+    assert!(
+        first > second + 0.2,
+        "P(spam) {first} vs {second}: {answer}"
+    );
     let (_, meta) = crate::serve::get(&format!("{}/v2/models/spam", server.base));
     assert!(meta.contains("\"BYTES\""), "text is a BYTES input: {meta}");
     server.stop();
+}
+
+#[test]
+fn a_run_labels_text_with_the_transformer_teacher_in_process() {
+    // A folder from tools/text_teacher.py (`.ci/run` builds one; see the teacher crate's
+    // text_teacher test for the skip rule).
+    let Some(teacher) = std::env::var_os("DISTILLERY_TEXT_TEACHER").map(std::path::PathBuf::from)
+    else {
+        assert!(
+            std::env::var_os("DISTILLERY_REQUIRE_TEXT_TEACHER").is_none(),
+            "DISTILLERY_REQUIRE_TEXT_TEACHER is set but DISTILLERY_TEXT_TEACHER is not"
+        );
+        eprintln!("SKIPPED: set DISTILLERY_TEXT_TEACHER to a folder from tools/text_teacher.py");
+        return;
+    };
+    let s = setup();
+    // The sample's texts and labels only: the teacher labels them itself.
+    let text = std::fs::read_to_string(data("spam_sample.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut writer = csv::Writer::from_path(s.path("mail.csv")).unwrap();
+    writer.write_record(["text", "label"]).unwrap();
+    for r in reader.records() {
+        let r = r.unwrap();
+        writer.write_record([&r[0], &r[1]]).unwrap();
+    }
+    writer.flush().unwrap();
+    let recipe = s.write(
+        "mail.toml",
+        &format!(
+            "name = \"mail\"\n[data]\ntrain = \"mail.csv\"\ntarget = \"label\"\ntext = [\"text\"]\n[teacher]\nonnx = {:?}\ntokenizer = {:?}\n[student]\nhidden = [16]\n[distill]\nseed = 3\n",
+            teacher.join("teacher.onnx").display().to_string(),
+            teacher.join("tokenizer.json").display().to_string()
+        ),
+    );
+    let run = s.cmd(&["run", recipe.to_str().unwrap(), "--json", "--no-register"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let report = json(&run);
+    let t = &report["teacher"];
+    assert!(t["kind"].as_str().unwrap().contains("transformer"), "{t}");
+    let (teacher_acc, student_acc) = (
+        t["accuracy"].as_f64().unwrap(),
+        report["student"]["accuracy"].as_f64().unwrap(),
+    );
+    assert!(
+        teacher_acc > 0.85,
+        "the transformer teacher's accuracy {teacher_acc}"
+    );
+    assert!(student_acc > 0.8, "the student's {student_acc}");
+    let speedup =
+        t["latency_us"].as_f64().unwrap() / report["student"]["latency_us"].as_f64().unwrap();
+    assert!(
+        speedup > 100.0,
+        "the student is {speedup:.0}× faster per document"
+    );
 }
