@@ -249,6 +249,23 @@ fn from_onnx(
 }
 
 /// A teacher behind an Open Inference Protocol endpoint, asked in batches with retries.
+/// The median time, in µs, of the teacher labelling one test row alone, over five rows.
+fn single_row_latency(teacher: &dyn Teacher, data: &Prepared) -> Option<f64> {
+    let table = data.test_table();
+    let mut times: Vec<f64> = data
+        .test_rows
+        .iter()
+        .take(5)
+        .map(|&r| {
+            let t = std::time::Instant::now();
+            let _ = std::hint::black_box(teacher.label(table, &[r]));
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).copied()
+}
+
 /// A transformer teacher (`onnx` + `tokenizer`) over the recipe's text column.
 fn from_text(
     path: &Path,
@@ -290,19 +307,8 @@ fn from_text(
         docs_per_second = rate,
         "the transformer teacher labelled the data"
     );
-    // One document at a time, as it would be served: the median of five.
-    let table = data.test_table();
-    let mut times: Vec<f64> = data
-        .test_rows
-        .iter()
-        .take(5)
-        .map(|&r| {
-            let t = std::time::Instant::now();
-            let _ = std::hint::black_box(teacher.label(table, &[r]));
-            t.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
+    // One document at a time, as it would be served.
+    let latency = single_row_latency(&teacher, data);
     let bytes = std::fs::metadata(path).map(|m| m.len()).ok();
     let identity = std::fs::read(path)
         .map(|b| blake3::hash(&b).to_hex().to_string())
@@ -315,7 +321,7 @@ fn from_text(
         identity: format!("onnx:{identity}"),
         parameters: None,
         bytes,
-        latency_us: times.get(times.len() / 2).copied(),
+        latency_us: latency,
         in_house: None,
         labeller: Some(Box::new(teacher)),
     })
@@ -346,19 +352,7 @@ fn from_remote(
     tracing::info!(%url, rows, rows_per_second = rate, "remote teacher labelled the data");
     // One row per request, as a client would ask: the network's cost is part of it. Five
     // calls, not thousands: the teacher is someone's server.
-    let table = data.test_table();
-    let mut times: Vec<f64> = data
-        .test_rows
-        .iter()
-        .take(5)
-        .map(|&r| {
-            let t = std::time::Instant::now();
-            let _ = std::hint::black_box(teacher.label(table, &[r]));
-            t.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    let latency = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
+    let latency = single_row_latency(&teacher, data).unwrap_or(f64::NAN);
     Ok(TeacherOutputs {
         train,
         validation,

@@ -235,8 +235,30 @@ pub(crate) async fn confirm(
         ))
         .into_response();
     };
-    let c = Arc::clone(&console);
-    tokio::task::spawn_blocking(move || confirm_page(&c, &model, &ask, &operator))
+    off_runtime(console, move |c| confirm_page(c, &model, &ask, &operator)).await
+}
+
+/// The server actions go to, or the page saying actions are off here.
+fn acting_server(console: &Console) -> Result<&Arc<crate::Server>, Box<Response>> {
+    console
+        .server
+        .as_ref()
+        .filter(|_| console.actions_possible())
+        .ok_or_else(|| {
+            Box::new(failed(
+                StatusCode::NOT_FOUND,
+                "actions are off on this console",
+                "/ui/login",
+            ))
+        })
+}
+
+/// Runs `page` (which reads and writes the registry) off the async runtime.
+async fn off_runtime(
+    console: Arc<Console>,
+    page: impl FnOnce(&Console) -> Response + Send + 'static,
+) -> Response {
+    tokio::task::spawn_blocking(move || page(&console))
         .await
         .unwrap_or_else(|_| {
             failed(
@@ -248,16 +270,9 @@ pub(crate) async fn confirm(
 }
 
 fn confirm_page(console: &Console, model: &str, ask: &Ask, operator: &Operator) -> Response {
-    let Some(server) = console
-        .server
-        .as_ref()
-        .filter(|_| console.actions_possible())
-    else {
-        return failed(
-            StatusCode::NOT_FOUND,
-            "actions are off on this console",
-            "/ui/login",
-        );
+    let server = match acting_server(console) {
+        Ok(s) => s,
+        Err(r) => return *r,
     };
     if !safe_segment(model) {
         return failed(
@@ -354,29 +369,13 @@ pub(crate) async fn act(
         Ok(o) => o,
         Err(r) => return *r,
     };
-    let c = Arc::clone(&console);
-    tokio::task::spawn_blocking(move || carry_out(&c, &model, &form, &operator))
-        .await
-        .unwrap_or_else(|_| {
-            failed(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the action failed",
-                "/ui/deployments",
-            )
-        })
+    off_runtime(console, move |c| carry_out(c, &model, &form, &operator)).await
 }
 
 fn carry_out(console: &Console, model: &str, form: &Act, operator: &Operator) -> Response {
-    let Some(server) = console
-        .server
-        .as_ref()
-        .filter(|_| console.actions_possible())
-    else {
-        return failed(
-            StatusCode::NOT_FOUND,
-            "actions are off on this console",
-            "/ui/login",
-        );
+    let server = match acting_server(console) {
+        Ok(s) => s,
+        Err(r) => return *r,
     };
     let action = match form.ask.parse() {
         Ok(a) => a,

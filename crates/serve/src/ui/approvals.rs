@@ -108,15 +108,6 @@ fn body(console: &Console, operator: Option<&Operator>, done: &str) -> String {
     out
 }
 
-fn run_metric(registry: &Registry, v: &ModelVersion, key: &str) -> Option<f64> {
-    registry
-        .store()
-        .run(&v.run_id)
-        .ok()
-        .flatten()
-        .and_then(|r| r.metrics.get(key).copied())
-}
-
 fn card(
     console: &Console,
     registry: &Registry,
@@ -173,8 +164,8 @@ fn evidence_html(
     };
     let metric = |k: &str| {
         (
-            old.and_then(|o| run_metric(registry, o, k)),
-            run_metric(registry, v, k),
+            old.and_then(|o| super::models::metric(registry, o, k)),
+            super::models::metric(registry, v, k),
         )
     };
     let (acc_a, acc_b) = metric("accuracy");

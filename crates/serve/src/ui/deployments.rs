@@ -231,15 +231,7 @@ fn registry_view(console: &Console) -> String {
     let Some(registry) = console.registry() else {
         return "<p>No registry here yet.</p>".into();
     };
-    let mut names: Vec<String> = registry
-        .store()
-        .versions(None)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    names.dedup();
-    let rows: String = names
+    let rows: String = super::models::names(&registry)
         .iter()
         .map(|name| {
             let aliases = registry.store().aliases(name).unwrap_or_default();

@@ -13,7 +13,7 @@ use super::page::{Section, Status, esc, num, page, summary, th};
 use super::{Console, html, not_found, safe_segment};
 
 /// Every model name, in order.
-fn names(registry: &Registry) -> Vec<String> {
+pub(crate) fn names(registry: &Registry) -> Vec<String> {
     let mut names: Vec<String> = registry
         .store()
         .versions(None)
@@ -26,7 +26,7 @@ fn names(registry: &Registry) -> Vec<String> {
 }
 
 /// A version's metric from its run record.
-fn metric(registry: &Registry, v: &ModelVersion, key: &str) -> Option<f64> {
+pub(crate) fn metric(registry: &Registry, v: &ModelVersion, key: &str) -> Option<f64> {
     registry
         .store()
         .run(&v.run_id)
