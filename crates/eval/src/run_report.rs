@@ -162,6 +162,9 @@ pub struct DatasetSummary {
     pub validation_rows: usize,
     /// Rows evaluated.
     pub test_rows: usize,
+    /// Free-text feature columns (their rows cannot be augmented column by column).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text_columns: Vec<String>,
 }
 
 /// One model's measurements on the test rows.
@@ -425,7 +428,14 @@ impl Report {
             ));
         }
         if let Some(g) = &self.distillation_gain {
-            s.push_str(&g.line(self.dataset.augmented_rows > 0, self.search.is_some()));
+            let augmenting = if !self.dataset.text_columns.is_empty() {
+                Augmenting::Impossible
+            } else if self.dataset.augmented_rows > 0 {
+                Augmenting::Done
+            } else {
+                Augmenting::Possible
+            };
+            s.push_str(&g.line(augmenting, self.search.is_some()));
         }
         if let Some(search) = &self.search {
             s.push_str(&search.line());
@@ -540,11 +550,22 @@ pub struct DistillationGain {
     pub test: crate::PairedComparison,
 }
 
+/// Whether the run's rows were, could be, or cannot be augmented with synthetic ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Augmenting {
+    /// Synthetic rows were added.
+    Done,
+    /// None were added, but they could be.
+    Possible,
+    /// The data has text columns: MUNGE and Gibbs cannot make new texts.
+    Impossible,
+}
+
 impl DistillationGain {
     /// One line for the summary: the gain on test (and validation) with McNemar's p, and
     /// what to try when distillation did not beat the scratch baseline (given whether the
     /// run already used synthetic rows and searched the student).
-    pub fn line(&self, augmented: bool, searched: bool) -> String {
+    pub fn line(&self, augmenting: Augmenting, searched: bool) -> String {
         let pp = |c: &crate::PairedComparison| 100.0 * (c.accuracy - c.baseline_accuracy);
         let (t, v) = (&self.test, &self.validation);
         let mut line = format!(
@@ -558,10 +579,14 @@ impl DistillationGain {
         );
         if t.verdict != "better" && v.verdict != "better" {
             let tries = [
-                if augmented {
-                    "a larger augment_factor under augment = \"munge\" (more teacher-labelled neighbours)"
-                } else {
-                    "augment = \"munge\" (teacher-labelled neighbours)"
+                match augmenting {
+                    Augmenting::Done => {
+                        "a larger augment_factor under augment = \"munge\" (more teacher-labelled neighbours)"
+                    }
+                    Augmenting::Possible => "augment = \"munge\" (teacher-labelled neighbours)",
+                    Augmenting::Impossible => {
+                        "more training rows (text cannot be augmented column by column)"
+                    }
                 },
                 "a larger step budget (e.g. steps = 30000)",
                 if searched {
@@ -595,10 +620,10 @@ mod tests {
             validation: same(10),
             test: same(10),
         };
-        let plain = g.line(false, false);
+        let plain = g.line(Augmenting::Possible, false);
         assert!(plain.contains("augment = \"munge\" (teacher"), "{plain}");
         assert!(plain.contains("size = \"auto\""), "{plain}");
-        let done = g.line(true, true);
+        let done = g.line(Augmenting::Done, true);
         assert!(done.contains("larger augment_factor"), "{done}");
         assert!(done.contains("larger max_bytes"), "{done}");
         assert!(!done.contains("size = \"auto\""), "{done}");

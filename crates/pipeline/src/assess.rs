@@ -173,6 +173,7 @@ pub fn assess(a: &Assessment<'_>) -> Result<Report> {
         augmented_rows: 0,
         validation_rows: 0,
         test_rows: rows.len(),
+        text_columns: Vec::new(),
     };
     let mut report = Report::new(header, dataset, student_summary);
     report.fidelity = reference.map(|t| evaluate::fidelity(&p, t, k));

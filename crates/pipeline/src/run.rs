@@ -698,6 +698,12 @@ fn dataset_summary(recipe: &Recipe, labelled: &Labelled) -> DatasetSummary {
         augmented_rows: labelled.transfer.augmented,
         validation_rows: data.val_rows.len(),
         test_rows: data.test_rows.len(),
+        text_columns: data
+            .features
+            .iter()
+            .filter(|(_, k)| *k == distillery_data::Kind::Text)
+            .map(|(n, _)| n.clone())
+            .collect(),
     }
 }
 
