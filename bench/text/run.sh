@@ -2,7 +2,8 @@
 # The text table in the README: a MiniLM teacher and its soft labels for the shared
 # SpamAssassin corpus (tools/text_teacher.py), distillery's default text student from the
 # smallest recipe, the hashing + logistic-regression peer, and the teacher's time per
-# document on one core. Needs a Python with tools/requirements-text.txt.
+# document on one core. Needs a Python with tools/requirements-text.txt (and
+# tools/requirements-text-models.txt, installed with --no-deps).
 #
 # Usage: bench/text/run.sh [python] [distillery binary]
 set -euo pipefail
