@@ -249,6 +249,21 @@ fn from_onnx(
 }
 
 /// A teacher behind an Open Inference Protocol endpoint, asked in batches with retries.
+/// The teacher's probabilities for the training, validation and test rows, the rows
+/// labelled, and the rate (rows per second) it labelled them at.
+type SplitLabels = (Vec<f32>, Vec<f32>, Vec<f32>, usize, f64);
+
+/// Labels the training, validation and test rows with `teacher`, timed.
+fn label_splits(teacher: &dyn Teacher, data: &Prepared) -> Result<SplitLabels> {
+    let started = std::time::Instant::now();
+    let train = teacher.label(&data.train_table, &data.train_rows)?;
+    let validation = teacher.label(&data.train_table, &data.val_rows)?;
+    let test = teacher.label(data.test_table(), &data.test_rows)?;
+    let rows = data.train_rows.len() + data.val_rows.len() + data.test_rows.len();
+    let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    Ok((train, validation, test, rows, rate))
+}
+
 /// The median time, in µs, of the teacher labelling one test row alone, over five rows.
 fn single_row_latency(teacher: &dyn Teacher, data: &Prepared) -> Option<f64> {
     let table = data.test_table();
@@ -296,12 +311,7 @@ fn from_text(
     let teacher =
         distillery_teacher::TextTeacher::load(path, tokenizer, &column, &data.labels.classes)
             .with_context(|| format!("loading teacher {}", path.display()))?;
-    let started = std::time::Instant::now();
-    let train = teacher.label(&data.train_table, &data.train_rows)?;
-    let validation = teacher.label(&data.train_table, &data.val_rows)?;
-    let test = teacher.label(data.test_table(), &data.test_rows)?;
-    let rows = data.train_rows.len() + data.val_rows.len() + data.test_rows.len();
-    let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let (train, validation, test, rows, rate) = label_splits(&teacher, data)?;
     tracing::info!(
         rows,
         docs_per_second = rate,
@@ -343,12 +353,7 @@ fn from_remote(
             concurrency: t.concurrency.unwrap_or(defaults.concurrency),
             retries: t.retries.unwrap_or(defaults.retries),
         });
-    let started = std::time::Instant::now();
-    let train = teacher.label(&data.train_table, &data.train_rows)?;
-    let validation = teacher.label(&data.train_table, &data.val_rows)?;
-    let test = teacher.label(data.test_table(), &data.test_rows)?;
-    let rows = data.train_rows.len() + data.val_rows.len() + data.test_rows.len();
-    let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let (train, validation, test, rows, rate) = label_splits(&teacher, data)?;
     tracing::info!(%url, rows, rows_per_second = rate, "remote teacher labelled the data");
     // One row per request, as a client would ask: the network's cost is part of it. Five
     // calls, not thousands: the teacher is someone's server.

@@ -123,13 +123,6 @@ impl Server {
         }
     }
 
-    /// Whether canary requests are also answered by the stable version, to count how often
-    /// they disagree: always, so the console can show it and a guardrail can limit it (the
-    /// students answer in microseconds, and canaries take a small share of traffic).
-    pub(crate) fn compares_canaries(&self) -> bool {
-        true
-    }
-
     /// A fresh start for `name`'s guardrail window (a new canary or a new weight).
     pub(crate) fn forget_canary(&self, name: &str) {
         if let Ok(mut w) = self.windows.lock() {
