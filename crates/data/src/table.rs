@@ -268,6 +268,102 @@ impl Table {
         Ok(&self.columns[self.index_of(name)?])
     }
 
+    /// Appends every row of `other`, matching columns by name: a column `other` lacks
+    /// (or one named in `blank`, such as the target of an unlabelled file) gets missing
+    /// cells, numbers join a text column as text, and text joins a numeric column only
+    /// where it parses as a number. Extra columns of `other` are ignored. Used to add an
+    /// unlabelled transfer file to the training rows.
+    ///
+    /// # Errors
+    /// [`DataError::MixedColumn`] when a cell of `other` is text where this table's
+    /// column holds numbers.
+    pub fn append(&mut self, other: &Table, blank: &[&str]) -> Result<()> {
+        let n = other.n_rows();
+        let sources: Vec<Option<&Column>> = self
+            .names
+            .iter()
+            .map(|name| {
+                other
+                    .index_of(name)
+                    .ok()
+                    .filter(|_| !blank.contains(&name.as_str()))
+                    .map(|j| &other.columns[j])
+            })
+            .collect();
+        // Checked before anything changes, so a refused file leaves the table as it was.
+        for ((name, column), source) in self.names.iter().zip(&self.columns).zip(&sources) {
+            if let (Column::Numeric(_), Some(col @ Column::Text { .. })) = (column, source) {
+                if let Some(r) = (0..n).find(|&r| col.text(r).is_some_and(|t| t.parse::<f64>().is_err())) {
+                    return Err(DataError::MixedColumn {
+                        column: name.clone(),
+                        numeric: n - 1,
+                        text: 1,
+                        row: r + 1,
+                        value: col.text(r).unwrap_or_default().to_string(),
+                    });
+                }
+            }
+        }
+        for ((column, stats), source) in self.columns.iter_mut().zip(&mut self.stats).zip(sources) {
+            match (column, source) {
+                (Column::Numeric(v), None) => {
+                    v.extend(std::iter::repeat_n(f64::NAN, n));
+                    stats.missing += n;
+                }
+                (Column::Text { codes, .. }, None) => {
+                    codes.extend(std::iter::repeat_n(MISSING, n));
+                    stats.missing += n;
+                }
+                (Column::Numeric(v), Some(col)) => {
+                    for r in 0..n {
+                        let x = col
+                            .text(r)
+                            .and_then(|t| t.parse::<f64>().ok())
+                            .or_else(|| col.number(r))
+                            .unwrap_or(f64::NAN);
+                        if x.is_nan() {
+                            stats.missing += 1;
+                        } else {
+                            stats.numeric += 1;
+                        }
+                        v.push(x);
+                    }
+                }
+                (Column::Text { levels, codes }, Some(col)) => {
+                    let mut index: FxHashMap<String, u32> = levels
+                        .iter()
+                        .enumerate()
+                        .map(|(c, l)| (l.clone(), c as u32))
+                        .collect();
+                    for r in 0..n {
+                        let cell = match col {
+                            Column::Text { .. } => col.text(r).map(str::to_string),
+                            Column::Numeric(_) => col.number(r).map(format_number),
+                        };
+                        let Some(cell) = cell else {
+                            codes.push(MISSING);
+                            stats.missing += 1;
+                            continue;
+                        };
+                        if cell.parse::<f64>().is_ok() {
+                            stats.numeric += 1;
+                        } else {
+                            stats.text += 1;
+                        }
+                        let next = index.len() as u32;
+                        let code = *index.entry(cell.clone()).or_insert_with(|| {
+                            levels.push(cell);
+                            next
+                        });
+                        codes.push(code);
+                    }
+                }
+            }
+        }
+        self.rows += n;
+        Ok(())
+    }
+
     /// A new table holding rows `rows` (in that order) of every column.
     pub fn take(&self, rows: &[usize]) -> Table {
         Table {
@@ -674,6 +770,30 @@ mod tests {
         assert_eq!(t.stats(1).missing, 1);
     }
 
+
+    #[test]
+    fn appended_rows_match_columns_by_name_and_blank_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(&dir, "a.csv", "a,b,y\n1,x,yes\n2,y,no\n");
+        let b = write(&dir, "b.csv", "b,a,y,extra\nz,3,yes,q\nx,,no,q\n");
+        let mut t = Table::read(&a, &ReadOptions::default()).unwrap();
+        let u = Table::read(&b, &ReadOptions::default()).unwrap();
+        t.append(&u, &["y"]).unwrap();
+        assert_eq!(t.n_rows(), 4);
+        assert_eq!(t.column("a").unwrap().number(2), Some(3.0));
+        assert!(t.column("a").unwrap().is_missing(3));
+        assert_eq!(t.column("b").unwrap().text(2), Some("z"));
+        assert_eq!(t.column("b").unwrap().text(3), Some("x"));
+        assert!(t.column("y").unwrap().is_missing(2), "the blanked target");
+        assert_eq!(t.stats(0).missing, 1);
+        // Text where the table holds numbers is refused, naming the cell.
+        let c = write(&dir, "c.csv", "a,b\nmany,x\n");
+        let bad = Table::read(&c, &ReadOptions::default()).unwrap();
+        let err = t.append(&bad, &[]).unwrap_err().to_string();
+        assert!(err.contains("many"), "{err}");
+        assert_eq!(t.n_rows(), 4, "a refused file changes nothing");
+        assert_eq!(t.column("b").unwrap().len(), 4);
+    }
     #[test]
     fn plain_decimals_parse_bit_for_bit_like_the_standard_parser() {
         let mut cells: Vec<String> = [

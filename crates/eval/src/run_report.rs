@@ -141,6 +141,9 @@ pub struct DatasetSummary {
     pub train_file: String,
     /// Test file, when separate.
     pub test_file: Option<String>,
+    /// The `[data] unlabelled` file whose rows joined the training rows, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlabelled_file: Option<String>,
     /// BLAKE3 fingerprint of the normalised content and schema.
     pub fingerprint: String,
     /// The label column.

@@ -21,6 +21,7 @@ pub mod render;
 pub mod sample;
 pub mod stattest;
 pub mod stream;
+pub mod text;
 
 pub use drift::{ColumnDrift, DriftOptions, DriftReport};
 pub use error::MonitorError;

@@ -311,8 +311,7 @@ impl LiveMonitor {
     }
 
     fn drift(&self, table: &Table, summary: &mut WindowSummary) {
-        let features = self.profile.features();
-        let Ok(current) = Profile::from_table(table, &features) else {
+        let Ok(current) = Profile::current(table, &self.profile) else {
             return;
         };
         // Columns with no values in this window (all missing) are left out, not errors.

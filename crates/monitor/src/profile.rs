@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::MonitorError;
 use crate::sample::{Categories, Distribution, Numbers};
+use crate::text::{EMBEDDING_DIMS, Vocabulary, derived_names, embedding, unseen_share};
 
 /// Version of the `profile.json` layout.
 pub const PROFILE_SCHEMA_VERSION: u32 = 1;
@@ -33,6 +34,10 @@ pub struct ColumnProfile {
     /// drifts when documents get longer or shorter, or arrive empty).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub text: bool,
+    /// The text column this number is derived from (its unseen-word share or an
+    /// embedding coordinate, [`crate::text`]); not a column of the data itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived_from: Option<String>,
 }
 
 impl ColumnProfile {
@@ -73,6 +78,7 @@ impl PredictionProfile {
             distribution: Distribution::Categorical(self.predicted.clone()),
             quantiles: Vec::new(),
             text: false,
+            derived_from: None,
         }];
         for (class, p) in self.classes.iter().zip(&self.probabilities) {
             out.push(ColumnProfile {
@@ -81,6 +87,7 @@ impl PredictionProfile {
                 distribution: Distribution::Numeric(p.clone()),
                 quantiles: Vec::new(),
                 text: false,
+                derived_from: None,
             });
         }
         out
@@ -112,6 +119,10 @@ pub struct Profile {
     /// performance estimation (CBPE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labelled: Option<LabelledReference>,
+    /// Each text column's most frequent words, against which later texts' unseen words
+    /// are counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vocabularies: Vec<Vocabulary>,
 }
 
 /// The student's held-out predictions with their labels: what CBPE is fitted on.
@@ -127,12 +138,61 @@ pub struct LabelledReference {
 
 impl Profile {
     /// Profiles the named features of `table`, keeping every distinct value (see
-    /// [`Profile::sketched`] for the stored form).
+    /// [`Profile::sketched`] for the stored form). A text column also gets its vocabulary
+    /// and its derived columns ([`crate::text`]).
     ///
     /// # Errors
     /// A feature is not in the table.
     pub fn from_table(table: &Table, features: &[(String, Kind)]) -> Result<Profile, MonitorError> {
-        let columns = features
+        let vocabularies = features
+            .iter()
+            .filter(|(_, k)| *k == Kind::Text)
+            .map(|(name, _)| {
+                let column = table
+                    .column(name)
+                    .map_err(|e| MonitorError::Invalid(e.to_string()))?;
+                Ok(Vocabulary::build(
+                    name,
+                    (0..column.len()).filter_map(|r| column.text(r)),
+                ))
+            })
+            .collect::<Result<Vec<_>, MonitorError>>()?;
+        Profile::with_vocabularies(table, features, vocabularies)
+    }
+
+    /// Profiles `table` the way `reference` was profiled: its features, and text measured
+    /// against its vocabularies. What a drift check compares with the reference.
+    ///
+    /// # Errors
+    /// A feature is not in the table.
+    pub fn current(table: &Table, reference: &Profile) -> Result<Profile, MonitorError> {
+        Profile::current_of(table, reference, &reference.features())
+    }
+
+    /// As [`Profile::current`], for the reference columns named in `only`.
+    ///
+    /// # Errors
+    /// A feature is not in the table.
+    pub fn current_of(
+        table: &Table,
+        reference: &Profile,
+        only: &[(String, Kind)],
+    ) -> Result<Profile, MonitorError> {
+        let vocabularies = reference
+            .vocabularies
+            .iter()
+            .filter(|v| only.iter().any(|(n, _)| *n == v.column))
+            .cloned()
+            .collect();
+        Profile::with_vocabularies(table, only, vocabularies)
+    }
+
+    fn with_vocabularies(
+        table: &Table,
+        features: &[(String, Kind)],
+        vocabularies: Vec<Vocabulary>,
+    ) -> Result<Profile, MonitorError> {
+        let mut columns = features
             .par_iter()
             .map(|(name, kind)| {
                 let column = table
@@ -141,6 +201,9 @@ impl Profile {
                 Ok(profile_column(name, column, *kind))
             })
             .collect::<Result<Vec<_>, MonitorError>>()?;
+        for v in &vocabularies {
+            columns.extend(derived_columns(table, &v.column, v)?);
+        }
         Ok(Profile {
             schema_version: PROFILE_SCHEMA_VERSION,
             student: None,
@@ -150,6 +213,7 @@ impl Profile {
             prediction: None,
             sample: None,
             labelled: None,
+            vocabularies,
         })
     }
 
@@ -196,6 +260,7 @@ impl Profile {
     pub fn features(&self) -> Vec<(String, Kind)> {
         self.columns
             .iter()
+            .filter(|c| c.derived_from.is_none())
             .map(|c| {
                 let kind = if c.text {
                     Kind::Text
@@ -311,7 +376,42 @@ fn profile_column(name: &str, column: &Column, kind: Kind) -> ColumnProfile {
         distribution,
         quantiles,
         text: kind == Kind::Text,
+        derived_from: None,
     }
+}
+
+/// The numeric columns derived from text column `name` ([`crate::text`]): the share of
+/// each text's words outside `vocabulary`, then the embedding coordinates.
+fn derived_columns(
+    table: &Table,
+    name: &str,
+    vocabulary: &Vocabulary,
+) -> Result<Vec<ColumnProfile>, MonitorError> {
+    let column = table
+        .column(name)
+        .map_err(|e| MonitorError::Invalid(e.to_string()))?;
+    let set = vocabulary.set();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); 1 + EMBEDDING_DIMS];
+    for text in (0..column.len()).filter_map(|r| column.text(r)) {
+        if let (Some(share), Some(e)) = (unseen_share(text, &set), embedding(text)) {
+            values[0].push(share);
+            for (v, x) in values[1..].iter_mut().zip(e) {
+                v.push(x);
+            }
+        }
+    }
+    let rows = column.len() as u64;
+    Ok(derived_names(name)
+        .into_iter()
+        .zip(values)
+        .map(|(derived, v)| {
+            let missing = rows - v.len() as u64;
+            let mut c = profile_column(&derived, &Column::Numeric(v), Kind::Numeric);
+            c.missing = missing;
+            c.derived_from = Some(name.to_string());
+            c
+        })
+        .collect())
 }
 
 /// The smallest value whose cumulative share reaches `q`.

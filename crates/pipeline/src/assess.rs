@@ -163,6 +163,7 @@ pub fn assess(a: &Assessment<'_>) -> Result<Report> {
     let dataset = DatasetSummary {
         train_file: "(the student's own training data; see its provenance)".into(),
         test_file: Some(a.data_path.display().to_string()),
+        unlabelled_file: None,
         fingerprint,
         target: Some(a.target.to_string()),
         classes: a.student.classes().to_vec(),

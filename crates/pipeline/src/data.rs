@@ -120,6 +120,50 @@ pub fn schema_options(recipe: &Recipe, table: &Table) -> SchemaOptions {
     }
 }
 
+/// Adds the rows of `[data] unlabelled` to the training table with a missing target, so
+/// they land in the training split and learn from the teacher's soft labels alone. The
+/// file must hold every feature column (and a soft-label teacher's columns).
+fn append_unlabelled(
+    recipe: &Recipe,
+    train: &mut Table,
+    schema: &Schema,
+    path: &std::path::Path,
+    options: &ReadOptions,
+) -> Result<()> {
+    let extra = Table::read(path, options)?;
+    let mut needed: Vec<&str> = schema.features().iter().map(|c| c.name.as_str()).collect();
+    if let Some(prefix) = &recipe.teacher.columns {
+        needed.extend(
+            train
+                .names()
+                .iter()
+                .filter(|n| n.starts_with(prefix.as_str()))
+                .map(String::as_str),
+        );
+    }
+    if let Some(absent) = needed.iter().find(|n| extra.index_of(n).is_err()) {
+        refuse!(
+            "[data] unlabelled: {} has no column '{absent}'; it needs every feature column of {}{}",
+            path.display(),
+            recipe.data.train.display(),
+            if recipe.teacher.columns.is_some() {
+                " and the teacher's soft-label columns (a soft-label teacher cannot label new rows)"
+            } else {
+                ""
+            }
+        );
+    }
+    train
+        .append(&extra, &[recipe.data.target.as_str()])
+        .with_context(|| format!("[data] unlabelled: adding the rows of {}", path.display()))?;
+    tracing::info!(
+        "{} unlabelled rows from {} join the training rows",
+        extra.n_rows(),
+        path.display()
+    );
+    Ok(())
+}
+
 /// Reads, types, splits and encodes the data of `recipe`.
 pub fn prepare(recipe: &Recipe) -> Result<Prepared> {
     prepare_with(recipe, true)
@@ -129,8 +173,11 @@ pub fn prepare(recipe: &Recipe) -> Result<Prepared> {
 /// read the tables only, and the one-hot matrix of a wide file is its largest part).
 pub fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
     let options = read_options(recipe);
-    let train_table = Table::read(&recipe.data.train, &options)?;
+    let mut train_table = Table::read(&recipe.data.train, &options)?;
     let schema = Schema::infer(&train_table, &schema_options(recipe, &train_table))?;
+    if let Some(path) = &recipe.data.unlabelled {
+        append_unlabelled(recipe, &mut train_table, &schema, path, &options)?;
+    }
     let target = train_table.column(&recipe.data.target)?;
     let labels =
         Labels::from_column(target, None).map_err(|v| data_error!("unexpected label '{v}'"))?;

@@ -218,6 +218,10 @@ pub struct DataSection {
     /// Optional separate test file; otherwise `test_fraction` of `train` is held out.
     #[serde(default)]
     pub test: Option<PathBuf>,
+    /// Optional file of unlabelled rows (same feature columns, target absent or ignored):
+    /// a transfer set the teacher labels, trained on through its soft labels alone.
+    #[serde(default)]
+    pub unlabelled: Option<PathBuf>,
     /// The class label column.
     pub target: String,
     /// Share of rows held out for testing (default 0.2).
@@ -626,10 +630,11 @@ pub struct DistillSection {
     pub patience_steps: Option<u64>,
     /// Seed of every random choice (default 7).
     pub seed: u64,
-    /// "auto", "none", "munge", "gibbs" or "mixed" (default "auto": synthetic rows sized by
-    /// the training set, half MUNGE, half Gibbs-sampled, when the teacher can label new rows).
+    /// "auto", "none", "munge", "gibbs", "mixed" or "tokens" (default "auto": synthetic rows
+    /// sized by the training set, half MUNGE, half Gibbs-sampled — token dropout / swap for
+    /// text — when the teacher can label new rows).
     pub augment: Augment,
-    /// Synthetic rows per training row under "munge", "gibbs" or "mixed" (default 1).
+    /// Synthetic rows per training row under "munge", "gibbs", "mixed" or "tokens" (default 1).
     pub augment_factor: usize,
     /// MUNGE swap probability p, and the share of columns a Gibbs sweep resamples
     /// (default 0.5).
@@ -705,6 +710,9 @@ pub enum Augment {
     Gibbs,
     /// Both generators, half of `augment_factor` each (MUNGE takes the odd one).
     Mixed,
+    /// Text columns only: copies of the training rows with words dropped and neighbouring
+    /// words swapped (Tang et al. 2019), labelled by the teacher.
+    Tokens,
 }
 
 /// Transfer rows (real + synthetic) `augment = "auto"` aims for: a small student learns its
@@ -714,6 +722,13 @@ pub const AUTO_TRANSFER_ROWS: usize = 50_000;
 
 /// Most synthetic rows per real row under `augment = "auto"`.
 pub const AUTO_MAX_FACTOR: usize = 9;
+
+/// Transfer texts (real + token-augmented) `augment = "auto"` aims for when the data have
+/// text columns and the teacher can label new texts.
+pub const AUTO_TEXT_ROWS: usize = 20_000;
+
+/// Most token-augmented copies per real text under `augment = "auto"`.
+pub const AUTO_TEXT_MAX_FACTOR: usize = 4;
 
 /// `[gates]`: thresholds that make `run` exit 1 when the student falls short (defined
 /// with their verdicts in `distillery_eval::gate`).
@@ -740,6 +755,7 @@ impl Recipe {
         let base = path.parent().unwrap_or(Path::new("."));
         recipe.data.train = base.join(&recipe.data.train);
         recipe.data.test = recipe.data.test.map(|t| base.join(t));
+        recipe.data.unlabelled = recipe.data.unlabelled.map(|t| base.join(t));
         recipe.teacher.onnx = recipe.teacher.onnx.map(|t| base.join(t));
         recipe.file = path.to_path_buf();
         Ok(recipe)

@@ -146,6 +146,9 @@ pub(crate) fn check(
     let progress = options.progress;
     progress.stage(&format!("reading {}", recipe.data.train.display()));
     memory::check_file(&recipe.data.train)?;
+    if let Some(path) = &recipe.data.unlabelled {
+        memory::check_file(path)?;
+    }
     let data = crate::data::prepare(recipe)?;
     let classes = data.labels.n_classes();
     let teacher_hidden = recipe
@@ -684,6 +687,11 @@ fn dataset_summary(recipe: &Recipe, labelled: &Labelled) -> DatasetSummary {
     DatasetSummary {
         train_file: recipe.data.train.display().to_string(),
         test_file: recipe.data.test.as_ref().map(|p| p.display().to_string()),
+        unlabelled_file: recipe
+            .data
+            .unlabelled
+            .as_ref()
+            .map(|p| p.display().to_string()),
         fingerprint: data.fingerprint.clone(),
         target: Some(recipe.data.target.clone()),
         classes: data.labels.classes.clone(),

@@ -9,7 +9,7 @@ use distillery_teacher::{
 };
 use distillery_train::{
     DistillParams, FitOptions, GibbsParams, MungeParams, TransferSet, ValidDistillParams,
-    encode_rows, fit, gibbs as gibbs_rows, munge as munge_rows,
+    TokenParams, encode_rows, fit, gibbs as gibbs_rows, munge as munge_rows, token_rows,
 };
 
 use crate::RunOptions;
@@ -372,54 +372,94 @@ fn from_remote(
     })
 }
 
-/// Synthetic rows near the training rows (MUNGE neighbours, or Gibbs samples when `gibbs`),
-/// encoded, with the teacher's probabilities.
+/// How synthetic transfer rows are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    /// MUNGE neighbours (Buciluǎ et al. 2006).
+    Munge,
+    /// Gibbs-style resampling of one column at a time from its neighbours.
+    Gibbs,
+    /// Text columns with words dropped and swapped (Tang et al. 2019).
+    Tokens,
+}
+
+impl Generator {
+    /// The recipe's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::Munge => "munge",
+            Generator::Gibbs => "gibbs",
+            Generator::Tokens => "tokens",
+        }
+    }
+}
+
+/// `factor` synthetic rows per training row from `generator`, encoded, with the teacher's
+/// probabilities.
 pub fn synthesize(
     recipe: &Recipe,
     data: &Prepared,
     teacher: &TeacherOutputs,
     factor: usize,
-    gibbs: bool,
+    generator: Generator,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let names: Vec<String> = data.features.iter().map(|(n, _)| n.clone()).collect();
     let d = &recipe.distill;
-    let synthetic = if gibbs {
-        let params = GibbsParams {
-            factor,
-            neighbours: 10,
-            share: d.munge_probability,
-            seed: d.seed,
-        };
-        gibbs_rows(
-            &data.train_table,
-            &names,
-            &data.train_rows,
-            &data.train_x,
-            data.encoder.width(),
-            &params,
-        )?
-    } else {
-        let params = MungeParams {
-            factor,
-            probability: d.munge_probability,
-            spread: d.munge_spread,
-            seed: d.seed,
-        };
-        munge_rows(
-            &data.train_table,
-            &names,
-            &data.train_rows,
-            &data.train_x,
-            data.encoder.width(),
-            &params,
-        )?
+    let synthetic = match generator {
+        Generator::Gibbs => {
+            let params = GibbsParams {
+                factor,
+                neighbours: 10,
+                share: d.munge_probability,
+                seed: d.seed,
+            };
+            gibbs_rows(
+                &data.train_table,
+                &names,
+                &data.train_rows,
+                &data.train_x,
+                data.encoder.width(),
+                &params,
+            )?
+        }
+        Generator::Munge => {
+            let params = MungeParams {
+                factor,
+                probability: d.munge_probability,
+                spread: d.munge_spread,
+                seed: d.seed,
+            };
+            munge_rows(
+                &data.train_table,
+                &names,
+                &data.train_rows,
+                &data.train_x,
+                data.encoder.width(),
+                &params,
+            )?
+        }
+        Generator::Tokens => {
+            let text: Vec<String> = data
+                .features
+                .iter()
+                .filter(|(_, k)| *k == distillery_data::Kind::Text)
+                .map(|(n, _)| n.clone())
+                .collect();
+            token_rows(
+                &data.train_table,
+                &names,
+                &text,
+                &data.train_rows,
+                &TokenParams::new(factor, d.seed),
+            )?
+        }
     };
     let all: Vec<usize> = (0..synthetic.n_rows()).collect();
     let x = encode_rows(&data.encoder, &synthetic, &all)?;
     let Some(labeller) = &teacher.labeller else {
         refuse!(
             "augment = \"{}\" needs a teacher that can label new rows; precomputed soft-label columns cannot",
-            if gibbs { "gibbs" } else { "munge" }
+            generator.name()
         );
     };
     let p = labeller.label(&synthetic, &all).map_err(|e| match e {

@@ -125,7 +125,7 @@ fn current(
             non_finite_probability_rows = traffic.non_finite.probability_rows,
             "read the prediction log"
         );
-        let mut profile = Profile::from_table(&traffic.table, features)?;
+        let mut profile = Profile::current_of(&traffic.table, reference, features)?;
         if args.multivariate {
             profile.sample = Some(RowSample::from_table(&traffic.table, features)?);
         }
@@ -153,7 +153,7 @@ fn current(
             missing.join(", ")
         );
     }
-    let mut profile = Profile::from_table(&table, features)?;
+    let mut profile = Profile::current_of(&table, reference, features)?;
     if args.multivariate {
         profile.sample = Some(RowSample::from_table(&table, features)?);
     }

@@ -150,3 +150,103 @@ fn a_run_labels_text_with_the_transformer_teacher_in_process() {
         "the student is {speedup:.0}× faster per document"
     );
 }
+
+/// The committed sample split in two CSV files: the first `labelled` rows as they are, the
+/// rest without their label (and, unless `soft`, without the teacher's columns).
+fn split_sample(s: &crate::util::Setup, labelled: usize, soft: bool) {
+    let text = std::fs::read_to_string(data("spam_sample.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let mut train = csv::Writer::from_path(s.path("mail.csv")).unwrap();
+    let mut extra = csv::Writer::from_path(s.path("unlabelled.csv")).unwrap();
+    train.write_record(&header).unwrap();
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| header[i] == *"text" || (soft && header[i].starts_with("teacher_p_")))
+        .collect();
+    extra
+        .write_record(keep.iter().map(|&i| &header[i]))
+        .unwrap();
+    for (i, r) in reader.records().enumerate() {
+        let r = r.unwrap();
+        if i < labelled {
+            train.write_record(&r).unwrap();
+        } else {
+            extra.write_record(keep.iter().map(|&i| &r[i])).unwrap();
+        }
+    }
+    train.flush().unwrap();
+    extra.flush().unwrap();
+}
+
+#[test]
+fn unlabelled_texts_join_the_transfer_set_and_drift_reads_what_the_texts_say() {
+    let s = setup();
+    let recipe = "name = \"mail\"\n[data]\ntrain = \"mail.csv\"\nunlabelled = \"unlabelled.csv\"\ntarget = \"label\"\ntext = [\"text\"]\n[teacher]\ncolumns = \"teacher_p_\"\n[student]\nhidden = [16]\n[distill]\nseed = 3\n";
+    // Without the soft-label columns nobody can label the extra rows: a clear refusal.
+    split_sample(&s, 300, false);
+    let path = s.write("mail.toml", recipe);
+    let refused = s.cmd(&["run", path.to_str().unwrap(), "--no-register"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let err = stderr(&refused);
+    assert!(
+        err.contains("unlabelled.csv") && err.contains("teacher_p_") && err.contains("soft-label"),
+        "{err}"
+    );
+    // MUNGE cannot make texts; the refusal names what can.
+    split_sample(&s, 300, true);
+    let munge = s.write("munge.toml", &format!("{recipe}augment = \"munge\"\n"));
+    let refused = s.cmd(&["run", munge.to_str().unwrap(), "--no-register"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("tokens"), "{}", stderr(&refused));
+
+    let run = s.cmd(&["run", path.to_str().unwrap(), "--json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let report = json(&run);
+    let d = &report["dataset"];
+    assert_eq!(d["unlabelled_rows"], 100, "{d}");
+    assert!(d["unlabelled_file"].as_str().unwrap().ends_with("unlabelled.csv"));
+    assert!(d["train_rows"].as_u64().unwrap() > 100 + 150, "{d}");
+    let card = std::fs::read_to_string(s.runs()[0].join("model_card.md")).unwrap();
+    assert!(card.contains("unlabelled.csv"), "{card}");
+
+    // Drift on text: the profile knows the training texts' words. The held-back rows read
+    // like the training texts; the same texts with every word garbled do not, though
+    // their lengths in words are the same.
+    let run_dir = s.runs()[0].to_str().unwrap().to_string();
+    let drift = |current: &str| {
+        let out = s.cmd(&["drift", "--reference", &run_dir, "--current", current, "--json"]);
+        assert!(out.status.code().unwrap() <= 1, "{}", stderr(&out));
+        json(&out)
+    };
+    let column = |r: &serde_json::Value, name: &str| {
+        r["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["column"] == name)
+            .unwrap_or_else(|| panic!("no column {name}: {r}"))
+            .clone()
+    };
+    let same = drift(s.path("unlabelled.csv").to_str().unwrap());
+    assert_eq!(column(&same, "text: unseen words")["drifted"], false, "{same}");
+    let text = std::fs::read_to_string(s.path("unlabelled.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut garbled = csv::Writer::from_path(s.path("garbled.csv")).unwrap();
+    garbled.write_record(["text"]).unwrap();
+    for r in reader.records() {
+        let words: Vec<String> = r.unwrap()[0]
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| format!("zq{}x{i}", w.len()))
+            .collect();
+        garbled.write_record([words.join(" ")]).unwrap();
+    }
+    garbled.flush().unwrap();
+    let moved = drift(s.path("garbled.csv").to_str().unwrap());
+    assert_eq!(column(&moved, "text")["drifted"], false, "same lengths: {moved}");
+    assert_eq!(column(&moved, "text: unseen words")["drifted"], true, "{moved}");
+    let embedded = (1..=4)
+        .filter(|d| column(&moved, &format!("text: embedding {d}"))["drifted"] == true)
+        .count();
+    assert!(embedded >= 2, "the embedding moves: {moved}");
+}

@@ -145,6 +145,12 @@ pub fn model_card(r: &Report) -> String {
         "- `{}`: {} training rows ({} unlabelled), {} validation rows for early stopping, {} synthetic rows labelled by the teacher.",
         d.train_file, d.train_rows, d.unlabelled_rows, d.validation_rows, d.augmented_rows
     );
+    if let Some(file) = &d.unlabelled_file {
+        let _ = writeln!(
+            s,
+            "- `{file}`: unlabelled rows labelled by the teacher, counted among the unlabelled training rows above."
+        );
+    }
     if let Some(findings) = r.checks.as_ref().and_then(|c| c["findings"].as_array()) {
         let count = |sev: &str| findings.iter().filter(|f| f["severity"] == sev).count();
         let acknowledged = findings
