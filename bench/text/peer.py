@@ -1,5 +1,5 @@
 """The fastText-style peer on the same split as distillery's text student: scikit-learn's
-HashingVectorizer (word 1–2-grams, the same 4,096 and a roomier 262,144 slots) + logistic
+HashingVectorizer (word 1–2-grams, the same 16,384 slots as the student and a roomier 262,144) + logistic
 regression, trained on the hard labels. Prints accuracy and the median time to classify
 one document (vectorise + predict, one thread), as JSON.
 
@@ -23,7 +23,7 @@ def main():
     test = pd.read_csv(f"{folder}/test.csv", keep_default_na=False)
     label = [c for c in train.columns if c not in ("text",) and not c.startswith("teacher_p_")][0]
     out = {}
-    for features in (4096, 262144):
+    for features in (16384, 262144):
         vec = HashingVectorizer(n_features=features, ngram_range=(1, 2), alternate_sign=False, norm="l2")
         model = LogisticRegression(max_iter=2000, C=10.0)
         model.fit(vec.transform(train["text"]), train[label])

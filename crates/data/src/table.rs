@@ -293,7 +293,9 @@ impl Table {
         // Checked before anything changes, so a refused file leaves the table as it was.
         for ((name, column), source) in self.names.iter().zip(&self.columns).zip(&sources) {
             if let (Column::Numeric(_), Some(col @ Column::Text { .. })) = (column, source) {
-                if let Some(r) = (0..n).find(|&r| col.text(r).is_some_and(|t| t.parse::<f64>().is_err())) {
+                if let Some(r) =
+                    (0..n).find(|&r| col.text(r).is_some_and(|t| t.parse::<f64>().is_err()))
+                {
                     return Err(DataError::MixedColumn {
                         column: name.clone(),
                         numeric: n - 1,
@@ -769,7 +771,6 @@ mod tests {
         assert!(b.is_missing(1));
         assert_eq!(t.stats(1).missing, 1);
     }
-
 
     #[test]
     fn appended_rows_match_columns_by_name_and_blank_the_target() {

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::MonitorError;
 use crate::sample::{Categories, Distribution, Numbers};
-use crate::text::{EMBEDDING_DIMS, Vocabulary, derived_names, embedding, unseen_share};
+use crate::text::{
+    EMBEDDING_DIMS, Vocabulary, derived_names, embedding, unseen_share, unseen_share_held_out,
+};
+use rustc_hash::FxHashSet;
 
 /// Version of the `profile.json` layout.
 pub const PROFILE_SCHEMA_VERSION: u32 = 1;
@@ -157,7 +160,8 @@ impl Profile {
                 ))
             })
             .collect::<Result<Vec<_>, MonitorError>>()?;
-        Profile::with_vocabularies(table, features, vocabularies)
+        let (vocabularies, shared): (Vec<Vocabulary>, Vec<_>) = vocabularies.into_iter().unzip();
+        Profile::with_vocabularies(table, features, vocabularies, Some(&shared))
     }
 
     /// Profiles `table` the way `reference` was profiled: its features, and text measured
@@ -184,13 +188,17 @@ impl Profile {
             .filter(|v| only.iter().any(|(n, _)| *n == v.column))
             .cloned()
             .collect();
-        Profile::with_vocabularies(table, only, vocabularies)
+        Profile::with_vocabularies(table, only, vocabularies, None)
     }
 
+    /// `shared`: the vocabularies were built from `table` itself, and these are, per
+    /// vocabulary, the words that occur in more than one of its texts: each text's unseen
+    /// words are then counted as if it had been left out.
     fn with_vocabularies(
         table: &Table,
         features: &[(String, Kind)],
         vocabularies: Vec<Vocabulary>,
+        shared: Option<&[FxHashSet<String>]>,
     ) -> Result<Profile, MonitorError> {
         let mut columns = features
             .par_iter()
@@ -201,8 +209,8 @@ impl Profile {
                 Ok(profile_column(name, column, *kind))
             })
             .collect::<Result<Vec<_>, MonitorError>>()?;
-        for v in &vocabularies {
-            columns.extend(derived_columns(table, &v.column, v)?);
+        for (i, v) in vocabularies.iter().enumerate() {
+            columns.extend(derived_columns(table, &v.column, v, shared.map(|s| &s[i]))?);
         }
         Ok(Profile {
             schema_version: PROFILE_SCHEMA_VERSION,
@@ -386,6 +394,7 @@ fn derived_columns(
     table: &Table,
     name: &str,
     vocabulary: &Vocabulary,
+    shared: Option<&FxHashSet<String>>,
 ) -> Result<Vec<ColumnProfile>, MonitorError> {
     let column = table
         .column(name)
@@ -393,7 +402,11 @@ fn derived_columns(
     let set = vocabulary.set();
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); 1 + EMBEDDING_DIMS];
     for text in (0..column.len()).filter_map(|r| column.text(r)) {
-        if let (Some(share), Some(e)) = (unseen_share(text, &set), embedding(text)) {
+        let share = match shared {
+            Some(shared) => unseen_share_held_out(text, &set, shared),
+            None => unseen_share(text, &set),
+        };
+        if let (Some(share), Some(e)) = (share, embedding(text)) {
             values[0].push(share);
             for (v, x) in values[1..].iter_mut().zip(e) {
                 v.push(x);

@@ -1,5 +1,6 @@
 //! Drift signals for free text, beyond its length: the share of a document's words the
-//! training texts never used (their most frequent [`VOCABULARY`] words), and a small
+//! training texts never used (their most frequent [`VOCABULARY`] words; a training text
+//! itself is measured as if left out, so both sides are out-of-sample), and a small
 //! embedding of its words. Each becomes a numeric profile column of its own
 //! (`body: unseen words`, `body: embedding 1` … [`EMBEDDING_DIMS`]), so every drift test,
 //! report and live window treats it like any other number.
@@ -31,21 +32,43 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// The [`VOCABULARY`] most frequent words of `texts`.
-    pub fn build<'a>(column: &str, texts: impl Iterator<Item = &'a str>) -> Vocabulary {
-        let mut counts: FxHashMap<String, u64> = FxHashMap::default();
-        for text in texts {
+    /// The [`VOCABULARY`] most frequent of the words that occur in at least two of
+    /// `texts` (a word met once is no vocabulary), and those among them that occur in at
+    /// least three (what [`unseen_share_held_out`] needs: left out, a text still finds
+    /// them in two others).
+    pub fn build<'a>(
+        column: &str,
+        texts: impl Iterator<Item = &'a str>,
+    ) -> (Vocabulary, FxHashSet<String>) {
+        // Per word: occurrences, texts it occurs in, and the last text that counted.
+        let mut counts: FxHashMap<String, (u64, u32, usize)> = FxHashMap::default();
+        for (i, text) in texts.enumerate() {
             for w in words(text) {
-                *counts.entry(w).or_default() += 1;
+                let e = counts.entry(w).or_insert((0, 0, usize::MAX));
+                e.0 += 1;
+                if e.2 != i {
+                    e.1 += 1;
+                    e.2 = i;
+                }
             }
         }
-        let mut ranked: Vec<(String, u64)> = counts.into_iter().collect();
+        let shared = counts
+            .iter()
+            .filter(|(_, c)| c.1 >= 3)
+            .map(|(w, _)| w.clone())
+            .collect();
+        let mut ranked: Vec<(String, u64)> = counts
+            .into_iter()
+            .filter(|(_, c)| c.1 >= 2)
+            .map(|(w, c)| (w, c.0))
+            .collect();
         ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         ranked.truncate(VOCABULARY);
-        Vocabulary {
+        let vocabulary = Vocabulary {
             column: column.to_string(),
             words: ranked.into_iter().map(|(w, _)| w).collect(),
-        }
+        };
+        (vocabulary, shared)
     }
 
     /// The vocabulary as a set, for [`unseen_share`].
@@ -67,6 +90,23 @@ pub fn unseen_share(text: &str, vocabulary: &FxHashSet<&str>) -> Option<f64> {
     for w in words(text) {
         all += 1;
         unseen += usize::from(!vocabulary.contains(w.as_str()));
+    }
+    (all > 0).then(|| unseen as f64 / all as f64)
+}
+
+/// As [`unseen_share`] for a text of the rows the vocabulary was built from, as if it had
+/// been left out: a word counts as seen only when it is in the vocabulary and occurs in
+/// two other texts (`shared`), so the reference's shares are out-of-sample like those of
+/// later data.
+pub fn unseen_share_held_out(
+    text: &str,
+    vocabulary: &FxHashSet<&str>,
+    shared: &FxHashSet<String>,
+) -> Option<f64> {
+    let (mut all, mut unseen) = (0usize, 0usize);
+    for w in words(text) {
+        all += 1;
+        unseen += usize::from(!(vocabulary.contains(w.as_str()) && shared.contains(&w)));
     }
     (all > 0).then(|| unseen as f64 / all as f64)
 }
@@ -110,12 +150,18 @@ mod tests {
 
     #[test]
     fn vocabulary_keeps_the_most_frequent_words_and_counts_unseen_ones() {
-        let v = Vocabulary::build("t", ["Win money NOW", "win a prize", "win"].into_iter());
-        assert_eq!(v.words[0], "win");
-        assert_eq!(v.words.len(), 5);
+        let texts = ["Win money NOW", "win a prize", "win money", "a win"];
+        let (v, shared) = Vocabulary::build("t", texts.into_iter());
+        // Words met in two texts or more, most frequent first.
+        assert_eq!(v.words, ["win", "a", "money"]);
         let set = v.set();
         assert_eq!(unseen_share("win big money", &set), Some(1.0 / 3.0));
         assert_eq!(unseen_share("  ... ", &set), None);
+        // Left out, "win money" would find "win" in two other texts, "money" in one only.
+        assert_eq!(
+            unseen_share_held_out("win money", &set, &shared),
+            Some(1.0 / 2.0)
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::RunOptions;
 use crate::data::Prepared;
 use crate::error::{Context, Result, data_error, refuse};
 use crate::recipe::{
-    AUTO_MAX_FACTOR, AUTO_TEXT_MAX_FACTOR, AUTO_TEXT_ROWS, AUTO_TRANSFER_ROWS, Augment,
-    LabelIssueMode, Recipe,
+    AUTO_MAX_FACTOR, AUTO_TEXT_MAX_FACTOR, AUTO_TEXT_ROWS, AUTO_TEXT_SECONDS, AUTO_TRANSFER_ROWS,
+    Augment, LabelIssueMode, Recipe,
 };
 use crate::teacher::{self, Generator, TeacherOutputs};
 
@@ -134,8 +134,7 @@ pub(crate) fn transfer(
                 "[distill] augment = munge/gibbs/mixed draws new rows column by column and cannot make new texts; use augment = \"tokens\" (words dropped and swapped) or leave the default"
             );
         }
-        let Some(factor) = augment_factor(recipe, prepared.train_rows.len(), teacher, true)
-        else {
+        let Some(factor) = augment_factor(recipe, prepared.train_rows.len(), teacher, true) else {
             return Ok(t);
         };
         options.progress.stage(&format!(
@@ -148,8 +147,7 @@ pub(crate) fn transfer(
                 "[distill] augment = \"tokens\" changes the words of text columns, and this recipe has none; use munge, gibbs, mixed or auto"
             );
         }
-        let Some(factor) = augment_factor(recipe, prepared.train_rows.len(), teacher, false)
-        else {
+        let Some(factor) = augment_factor(recipe, prepared.train_rows.len(), teacher, false) else {
             return Ok(t);
         };
         // "auto" mixes both generators: over the five smaller shared sets the mix gave the
@@ -220,10 +218,14 @@ fn augment_factor(
         // No teacher to ask, or a recipe that gives the teacher no weight.
         Augment::Auto if !teacher.can_label() || recipe.distill.soft_weight <= 0.0 => None,
         Augment::Auto => {
-            let factor = rows
-                .div_ceil(train_rows.max(1))
-                .saturating_sub(1)
-                .min(most);
+            let mut factor = rows.div_ceil(train_rows.max(1)).saturating_sub(1).min(most);
+            // A transformer labels tens of texts a second: the new texts may take it as
+            // long as the data did, or AUTO_TEXT_SECONDS if that is longer, no more.
+            if let (true, Some(rate)) = (text, teacher.text_rate) {
+                let data_seconds = train_rows as f64 / rate.max(1e-9);
+                let affordable = AUTO_TEXT_SECONDS.max(data_seconds) * rate;
+                factor = factor.min((affordable / train_rows.max(1) as f64) as usize);
+            }
             (factor > 0).then_some(factor)
         }
     }

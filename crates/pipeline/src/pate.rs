@@ -161,6 +161,7 @@ pub(crate) fn label(
         latency_us: None,
         in_house: None,
         labeller: None,
+        text_rate: None,
     };
     let privacy = PrivacyReport {
         accountant: "rdp (PATE GNMax, data-independent)".into(),

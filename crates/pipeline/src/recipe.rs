@@ -730,6 +730,10 @@ pub const AUTO_TEXT_ROWS: usize = 20_000;
 /// Most token-augmented copies per real text under `augment = "auto"`.
 pub const AUTO_TEXT_MAX_FACTOR: usize = 4;
 
+/// Seconds of transformer time `augment = "auto"` may spend labelling new texts (or as
+/// long as labelling the data took, when that is longer).
+pub const AUTO_TEXT_SECONDS: f64 = 300.0;
+
 /// `[gates]`: thresholds that make `run` exit 1 when the student falls short (defined
 /// with their verdicts in `distillery_eval::gate`).
 pub type GatesSection = distillery_eval::gate::Gates;

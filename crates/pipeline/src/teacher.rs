@@ -8,8 +8,8 @@ use distillery_teacher::{
     Teacher,
 };
 use distillery_train::{
-    DistillParams, FitOptions, GibbsParams, MungeParams, TransferSet, ValidDistillParams,
-    TokenParams, encode_rows, fit, gibbs as gibbs_rows, munge as munge_rows, token_rows,
+    DistillParams, FitOptions, GibbsParams, MungeParams, TokenParams, TransferSet,
+    ValidDistillParams, encode_rows, fit, gibbs as gibbs_rows, munge as munge_rows, token_rows,
 };
 
 use crate::RunOptions;
@@ -41,6 +41,9 @@ pub struct TeacherOutputs {
     /// The teacher itself, to label MUNGE's synthetic rows (`None`: soft-label columns,
     /// which cannot label new rows).
     pub(crate) labeller: Option<Box<dyn Teacher>>,
+    /// Texts a second the transformer teacher labelled the data at (`None` for other
+    /// teachers): what sizes the token-augmented transfer set under `augment = "auto"`.
+    pub(crate) text_rate: Option<f64>,
 }
 
 /// A teacher the run trained, as it is saved in the run directory.
@@ -109,6 +112,7 @@ pub fn build(
             latency_us: None,
             in_house: None,
             labeller: None,
+            text_rate: None,
         });
     }
     let Some(training) = &t.train else {
@@ -209,6 +213,7 @@ pub fn build(
         latency_us: Some(latency),
         in_house: Some(InHouse::Mlp(student)),
         labeller: Some(Box::new(teacher)),
+        text_rate: None,
     })
 }
 
@@ -245,6 +250,7 @@ fn from_onnx(
         latency_us: Some(latency),
         in_house: None,
         labeller: Some(Box::new(teacher)),
+        text_rate: None,
     })
 }
 
@@ -334,6 +340,7 @@ fn from_text(
         latency_us: latency,
         in_house: None,
         labeller: Some(Box::new(teacher)),
+        text_rate: Some(rate),
     })
 }
 
@@ -369,6 +376,7 @@ fn from_remote(
         latency_us: Some(latency),
         in_house: None,
         labeller: Some(Box::new(teacher)),
+        text_rate: None,
     })
 }
 

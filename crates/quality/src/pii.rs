@@ -73,33 +73,75 @@ static IPV6: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9A-Fa-f:]{2,39}"));
 
 /// The first match of `entity` in `text`, if any.
 pub fn find(entity: Entity, text: &str) -> Option<String> {
-    let first = |r: &Regex, ok: &dyn Fn(&str) -> bool| {
+    spans(entity, text)
+        .first()
+        .map(|&(a, b)| text[a..b].to_string())
+}
+
+/// Every match of `entity` in `text`, as byte ranges in order.
+pub fn spans(entity: Entity, text: &str) -> Vec<(usize, usize)> {
+    let all = |r: &Regex, ok: &dyn Fn(&str) -> bool| -> Vec<(usize, usize)> {
         r.find_iter(text)
-            .map(|m| m.as_str())
-            .find(|m| ok(m))
-            .map(str::to_string)
+            .filter(|m| ok(m.as_str()))
+            .map(|m| (m.start(), m.end()))
+            .collect()
     };
     match entity {
-        Entity::Email => first(&EMAIL, &|_| true),
+        Entity::Email => all(&EMAIL, &|_| true),
         Entity::Phone => PHONE
             .find_iter(text)
-            .find(|m| {
+            .filter(|m| {
                 let digits = m.as_str().chars().filter(char::is_ascii_digit).count();
                 (9..=15).contains(&digits) && isolated(text, m.start(), m.end())
             })
-            .map(|m| m.as_str().to_string()),
-        Entity::CreditCard => first(&DIGITS, &luhn),
-        Entity::Iban => first(&IBAN, &iban_valid),
-        Entity::UsSsn => SSN.captures_iter(text).find_map(|c| {
-            let (a, g, s) = (&c[1], &c[2], &c[3]);
-            let ok = a != "000" && a != "666" && !a.starts_with('9') && g != "00" && s != "0000";
-            ok.then(|| c[0].to_string())
-        }),
-        Entity::Ipv4 => first(&IPV4, &|m| m.parse::<Ipv4Addr>().is_ok()),
-        Entity::Ipv6 => first(&IPV6, &|m| {
+            .map(|m| (m.start(), m.end()))
+            .collect(),
+        Entity::CreditCard => all(&DIGITS, &luhn),
+        Entity::Iban => all(&IBAN, &iban_valid),
+        Entity::UsSsn => SSN
+            .captures_iter(text)
+            .filter(|c| {
+                let (a, g, s) = (&c[1], &c[2], &c[3]);
+                a != "000" && a != "666" && !a.starts_with('9') && g != "00" && s != "0000"
+            })
+            .filter_map(|c| c.get(0).map(|m| (m.start(), m.end())))
+            .collect(),
+        Entity::Ipv4 => all(&IPV4, &|m| m.parse::<Ipv4Addr>().is_ok()),
+        Entity::Ipv6 => all(&IPV6, &|m| {
             m.matches(':').count() >= 2 && m.parse::<Ipv6Addr>().is_ok()
         }),
     }
+}
+
+/// `text` with every piece of personal data replaced by its kind in angle brackets
+/// (`<email>`, `<phone>`, …): what a log keeps of free text, readable for monitoring (its
+/// words and length stay) without the personal data. Overlapping finds are merged, the
+/// earlier kind naming the span.
+pub fn redact(text: &str) -> String {
+    let mut found: Vec<(usize, usize, Entity)> = Entity::ALL
+        .iter()
+        .flat_map(|&e| spans(e, text).into_iter().map(move |(a, b)| (a, b, e)))
+        .collect();
+    if found.is_empty() {
+        return text.to_string();
+    }
+    found.sort_by_key(|&(a, b, _)| (a, std::cmp::Reverse(b)));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (a, b, e) in found {
+        if b <= at {
+            continue;
+        }
+        if a >= at {
+            out.push_str(&text[at..a]);
+            out.push('<');
+            out.push_str(e.name());
+            out.push('>');
+        }
+        at = b;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 /// True when the digits in `text[start..end]` are not part of a longer run of digit groups
@@ -230,6 +272,18 @@ mod tests {
         assert!(find(Entity::Ipv4, "version 1.2.3.999").is_none());
         assert!(find(Entity::Ipv6, "2001:db8::8a2e:370:7334").is_some());
         assert!(find(Entity::Ipv6, "12:30").is_none());
+    }
+
+    #[test]
+    fn redaction_replaces_every_find_and_keeps_the_words() {
+        let text =
+            "Mail jo@example.org or ann@b.co, call +44 20 7946 0958; card 4111 1111 1111 1111 ok";
+        assert_eq!(
+            redact(text),
+            "Mail <email> or <email>, call <phone>; card <credit_card> ok"
+        );
+        assert_eq!(redact("nothing personal here"), "nothing personal here");
+        assert_eq!(redact("from 10.0.0.1"), "from <ipv4>");
     }
 
     #[test]

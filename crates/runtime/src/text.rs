@@ -36,7 +36,7 @@ pub struct TextHashing {
 impl Default for TextHashing {
     fn default() -> Self {
         TextHashing {
-            buckets: 1 << 12,
+            buckets: 1 << 14,
             word_ngrams: 2,
             char_ngrams: [0, 0],
             max_tokens: 2000,

@@ -243,9 +243,20 @@ async fn infer_version(
         let line = match (log.pii(), m.by_name.get(name), &record.inputs) {
             (Some(policy), Some(served), Some(inputs)) if policy.may_apply(&served.flagged_pii) => {
                 // Scrub a copy: the live monitor still sees the values as sent (in memory).
-                let features = served.student.encoder().names();
+                let encoder = served.student.encoder();
+                let features = encoder.names();
+                let text: Vec<&str> = encoder
+                    .features
+                    .iter()
+                    .filter_map(|f| match f {
+                        distillery_runtime::FeatureEncoder::Text { name, .. } => {
+                            Some(name.as_str())
+                        }
+                        _ => None,
+                    })
+                    .collect();
                 let mut scrubbed = inputs.clone();
-                policy.scrub(&mut scrubbed, &features, &served.flagged_pii);
+                policy.scrub(&mut scrubbed, &features, &text, &served.flagged_pii);
                 let sent = record.inputs.replace(scrubbed);
                 let line = serde_json::to_string(&record);
                 record.inputs = sent;

@@ -2,8 +2,10 @@
 //! served version's report) are hashed before a record is written; serve.toml's
 //! `[log.pii]` names more columns, or another action: `hash` (keyed BLAKE3, so equal
 //! values stay joinable within one key without being readable), `mask` (all but the last
-//! four characters replaced by `*`, as the data checks show examples), or `drop` (the
-//! values never reach the disk). Inputs sent as one tensor per feature are matched by
+//! four characters replaced by `*`, as the data checks show examples), `redact` (free
+//! text with each detected piece of personal data replaced by its kind, `<email>`: the
+//! default for a flagged text column, so its words stay for drift monitoring), or `drop`
+//! (the values never reach the disk). Inputs sent as one tensor per feature are matched by
 //! name; a single `[n, d]` tensor is matched by column position in the student's inputs.
 
 use std::collections::BTreeMap;
@@ -21,6 +23,10 @@ pub enum PiiAction {
     Mask,
     /// Removed (a per-feature tensor disappears; a column of a matrix becomes null).
     Drop,
+    /// Free text with each piece of personal data the data checks detect (e-mail, phone,
+    /// card, IBAN, SSN, IP) replaced by its kind (`<email>`): the default for a flagged
+    /// text column, whose words drift monitoring still reads.
+    Redact,
     /// Logged as sent (overrides the data checks' flag for this column).
     Keep,
 }
@@ -35,15 +41,20 @@ pub struct PiiPolicy {
 }
 
 impl PiiPolicy {
-    /// The action for `column` of a model whose data checks flagged `flagged`.
-    fn action(&self, column: &str, flagged: &[String]) -> Option<PiiAction> {
+    /// The action for `column` of a model whose data checks flagged `flagged` and whose
+    /// free-text columns are `text`.
+    fn action(&self, column: &str, flagged: &[String], text: &[&str]) -> Option<PiiAction> {
         match self.columns.get(column) {
             Some(PiiAction::Keep) => None,
             Some(a) => Some(*a),
             None => flagged
                 .iter()
                 .any(|f| f == column)
-                .then_some(PiiAction::Hash),
+                .then_some(if text.contains(&column) {
+                    PiiAction::Redact
+                } else {
+                    PiiAction::Hash
+                }),
         }
     }
 
@@ -75,6 +86,7 @@ impl PiiPolicy {
                         .collect(),
                 )
             }
+            PiiAction::Redact => Value::String(distillery_quality::pii::redact(&text)),
             PiiAction::Drop | PiiAction::Keep => Value::Null,
         }
     }
@@ -86,19 +98,22 @@ impl PiiPolicy {
     }
 
     /// Scrubs a request's `inputs` (the OIP array) in place for a student whose inputs are
-    /// `features` (in order) and whose data checks flagged `flagged`.
-    pub fn scrub(&self, inputs: &mut Value, features: &[&str], flagged: &[String]) {
+    /// `features` (in order, the free-text ones among them `text`) and whose data checks
+    /// flagged `flagged`.
+    pub fn scrub(&self, inputs: &mut Value, features: &[&str], text: &[&str], flagged: &[String]) {
         let Some(tensors) = inputs.as_array_mut() else {
             return;
         };
-        let by_position: Vec<Option<PiiAction>> =
-            features.iter().map(|f| self.action(f, flagged)).collect();
+        let by_position: Vec<Option<PiiAction>> = features
+            .iter()
+            .map(|f| self.action(f, flagged, text))
+            .collect();
         if by_position.iter().all(Option::is_none) {
             return;
         }
         tensors.retain_mut(|t| {
             let name = t["name"].as_str().unwrap_or_default().to_string();
-            if let Some(action) = self.action(&name, flagged) {
+            if let Some(action) = self.action(&name, flagged, text) {
                 if action == PiiAction::Drop {
                     return false;
                 }
@@ -153,7 +168,7 @@ mod tests {
         ]);
         let features = ["email", "phone", "name", "age"];
         let flagged = vec!["email".to_string(), "age".to_string()];
-        policy().scrub(&mut inputs, &features, &flagged);
+        policy().scrub(&mut inputs, &features, &[], &flagged);
         let t = inputs.as_array().unwrap();
         assert_eq!(t.len(), 3, "the dropped tensor is gone");
         let h = t[0]["data"][0].as_str().unwrap();
@@ -163,15 +178,27 @@ mod tests {
         assert_eq!(t[2]["data"][0], 37, "keep overrides the data checks' flag");
         // The same value and key give the same hash; another key another.
         let mut again = json!([{"name": "email", "data": ["a@x.org"], "shape": [1, 1]}]);
-        policy().scrub(&mut again, &features, &flagged);
+        policy().scrub(&mut again, &features, &[], &flagged);
         assert_eq!(again[0]["data"][0], t[0]["data"][0]);
         let other = PiiPolicy {
             key: [8; 32],
             ..policy()
         };
         let mut third = json!([{"name": "email", "data": ["a@x.org"], "shape": [1, 1]}]);
-        other.scrub(&mut third, &features, &flagged);
+        other.scrub(&mut third, &features, &[], &flagged);
         assert_ne!(third[0]["data"][0], t[0]["data"][0]);
+    }
+
+    #[test]
+    fn a_flagged_text_column_keeps_its_words_without_the_personal_data() {
+        let mut inputs = json!([
+            {"name": "body", "datatype": "BYTES", "shape": [1], "data": ["Reply to jo@example.org before Friday"]},
+            {"name": "email", "datatype": "BYTES", "shape": [1], "data": ["jo@example.org"]}
+        ]);
+        let flagged = vec!["body".to_string(), "email".to_string()];
+        policy().scrub(&mut inputs, &["body", "email"], &["body"], &flagged);
+        assert_eq!(inputs[0]["data"][0], "Reply to <email> before Friday");
+        assert!(inputs[1]["data"][0].as_str().unwrap().starts_with("h:"));
     }
 
     #[test]
@@ -179,7 +206,12 @@ mod tests {
         let mut inputs = json!([
             {"name": "x", "datatype": "BYTES", "shape": [2, 3], "data": ["a@x.org", "Ada", 1, "b@y.org", "Bob", 2]}
         ]);
-        policy().scrub(&mut inputs, &["email", "name", "n"], &["email".to_string()]);
+        policy().scrub(
+            &mut inputs,
+            &["email", "name", "n"],
+            &[],
+            &["email".to_string()],
+        );
         let d = inputs[0]["data"].as_array().unwrap();
         assert!(d[0].as_str().unwrap().starts_with("h:"));
         assert_eq!(d[1], Value::Null);

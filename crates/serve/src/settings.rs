@@ -220,6 +220,7 @@ struct MonitorFile {
     sample: Option<f64>,
     window: Option<usize>,
     teacher: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
     teacher_url: Option<String>,
     teacher_fraction: Option<f64>,
     min_fidelity: Option<f64>,
@@ -540,11 +541,22 @@ fn resolve_monitor(
             bail!("[monitor] {what} {v} must be a share between 0 and 1");
         }
     }
+    if m.tokenizer.is_some() && m.teacher.is_none() {
+        bail!(
+            "[monitor] tokenizer goes with teacher = \"teacher.onnx\" (a transformer over the text column); set both"
+        );
+    }
     let teacher = match (m.teacher, m.teacher_url) {
         (Some(_), Some(_)) => {
             bail!("[monitor] give teacher (an ONNX file) or teacher_url, not both")
         }
-        (Some(p), None) => Some(TeacherSource::Onnx(here(p))),
+        (Some(p), None) => Some(match m.tokenizer {
+            Some(t) => TeacherSource::Text {
+                onnx: here(p),
+                tokenizer: here(t),
+            },
+            None => TeacherSource::Onnx(here(p)),
+        }),
         (None, Some(u)) => Some(TeacherSource::Url(u.trim_end_matches('/').to_string())),
         (None, None) => None,
     };

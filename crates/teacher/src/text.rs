@@ -176,11 +176,23 @@ impl Teacher for TextTeacher {
         let mut by_length: Vec<usize> = (0..ids.len()).collect();
         by_length.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let k = self.own.len();
+        // A transformer labels tens of texts a second: say how far it got, every tenth.
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let step = (rows.len() / 10).max(1000);
         let answered: Vec<(Vec<usize>, Vec<f32>)> = by_length
             .par_chunks(BATCH)
             .map(|chunk| {
                 let batch: Vec<&Vec<i64>> = chunk.iter().map(|&i| &ids[i]).collect();
-                self.run(&batch).map(|p| (chunk.to_vec(), p))
+                let p = self.run(&batch)?;
+                let before = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+                if (before + chunk.len()) / step > before / step {
+                    tracing::info!(
+                        "transformer teacher: {} of {} texts labelled",
+                        before + chunk.len(),
+                        rows.len()
+                    );
+                }
+                Ok((chunk.to_vec(), p))
             })
             .collect::<Result<_>>()?;
         let mut out = vec![0f32; rows.len() * k];

@@ -47,5 +47,5 @@ pub use gbdt::{GbdtHead, GbdtModel, GbdtNode, GbdtParams, GbdtRows, fit_gbdt};
 pub use gibbs::{GibbsParams, gibbs};
 pub use loss::{Target, loss_and_grad, soften};
 pub use munge::{MungeParams, POOL, munge};
-pub use token_augment::{TokenParams, token_rows};
 pub use params::{DistillParams, MAX_EPOCHS, MAX_LAYER_WIDTH, MAX_LAYERS, ValidDistillParams};
+pub use token_augment::{TokenParams, token_rows};

@@ -158,9 +158,12 @@ mod tests {
             assert_eq!(a.column("n").unwrap().number(r), Some(1.0));
         }
         assert!(changed > 0, "some copy differs from the original");
-        assert!(a.column("body").unwrap().is_missing(2), "a missing text stays missing");
-        let other = token_rows(&t, &names, &names[..1], &[0, 1, 2], &TokenParams::new(3, 8))
-            .unwrap();
+        assert!(
+            a.column("body").unwrap().is_missing(2),
+            "a missing text stays missing"
+        );
+        let other =
+            token_rows(&t, &names, &names[..1], &[0, 1, 2], &TokenParams::new(3, 8)).unwrap();
         assert_ne!(a.columns(), other.columns(), "another seed, other texts");
     }
 

@@ -111,25 +111,34 @@ fn a_run_labels_text_with_the_transformer_teacher_in_process() {
         return;
     };
     let s = setup();
-    // The sample's texts and labels only: the teacher labels them itself.
+    // The sample's texts: 300 with their labels, 60 more without (a transfer set the
+    // teacher labels), the last 40 kept for traffic.
     let text = std::fs::read_to_string(data("spam_sample.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let mut writer = csv::Writer::from_path(s.path("mail.csv")).unwrap();
+    let mut extra = csv::Writer::from_path(s.path("more.csv")).unwrap();
     writer.write_record(["text", "label"]).unwrap();
-    for r in reader.records() {
+    extra.write_record(["text"]).unwrap();
+    let mut traffic = Vec::new();
+    for (i, r) in reader.records().enumerate() {
         let r = r.unwrap();
-        writer.write_record([&r[0], &r[1]]).unwrap();
+        match i {
+            0..300 => writer.write_record([&r[0], &r[1]]).unwrap(),
+            300..360 => extra.write_record([&r[0]]).unwrap(),
+            _ => traffic.push(r[0].to_string()),
+        }
     }
     writer.flush().unwrap();
+    extra.flush().unwrap();
+    let onnx = teacher.join("teacher.onnx").display().to_string();
+    let tokenizer = teacher.join("tokenizer.json").display().to_string();
     let recipe = s.write(
         "mail.toml",
         &format!(
-            "name = \"mail\"\n[data]\ntrain = \"mail.csv\"\ntarget = \"label\"\ntext = [\"text\"]\n[teacher]\nonnx = {:?}\ntokenizer = {:?}\n[student]\nhidden = [16]\n[distill]\nseed = 3\n",
-            teacher.join("teacher.onnx").display().to_string(),
-            teacher.join("tokenizer.json").display().to_string()
+            "name = \"mail\"\n[data]\ntrain = \"mail.csv\"\nunlabelled = \"more.csv\"\ntarget = \"label\"\ntext = [\"text\"]\n[teacher]\nonnx = {onnx:?}\ntokenizer = {tokenizer:?}\n[student]\nhidden = [16]\n[distill]\nseed = 3\naugment = \"tokens\"\n",
         ),
     );
-    let run = s.cmd(&["run", recipe.to_str().unwrap(), "--json", "--no-register"]);
+    let run = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let report = json(&run);
     let t = &report["teacher"];
@@ -149,33 +158,89 @@ fn a_run_labels_text_with_the_transformer_teacher_in_process() {
         speedup > 100.0,
         "the student is {speedup:.0}× faster per document"
     );
+    // The unlabelled texts joined the training rows, and every training text got one copy
+    // with words dropped and swapped, labelled by the teacher.
+    let d = &report["dataset"];
+    assert_eq!(d["unlabelled_rows"], 60, "{d}");
+    assert_eq!(d["augmented_rows"], d["train_rows"], "{d}");
+
+    // Served with the transformer as the live teacher: fidelity on real traffic.
+    let promote = s.cmd(&["registry", "promote", "mail/1", "--to", "production"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", stderr(&promote));
+    s.write(
+        "serve.toml",
+        &format!(
+            "[monitor]\nwindow = 40\nteacher = {onnx:?}\ntokenizer = {tokenizer:?}\nteacher_fraction = 1.0\n"
+        ),
+    );
+    let server = serve_with(s.dir.path(), &["--config", "serve.toml", "--no-log"]);
+    for chunk in traffic.chunks(10) {
+        let body = serde_json::json!({"inputs": [{"name": "text", "shape": [chunk.len()],
+            "datatype": "BYTES", "data": chunk}]});
+        let (status, answer) = post(
+            &format!("{}/v2/models/mail/infer", server.base),
+            &body.to_string(),
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+    let state = crate::util::eventually("a monitored window", || {
+        let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
+        let state =
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["models"]["mail/1"].clone();
+        (state["windows"] == 1).then_some(state)
+    });
+    let w = &state["history"][0];
+    assert!(w.get("teacher_error").is_none(), "{w}");
+    assert_eq!(w["teacher_rows"], 40, "{w}");
+    let fidelity = w["fidelity"].as_f64().unwrap();
+    assert!(
+        fidelity >= 0.7,
+        "the student agrees with its transformer on live texts: {w}"
+    );
+    // Live texts like the training texts: their words are no surprise.
+    let unseen = w["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "text: unseen words")
+        .unwrap();
+    assert_eq!(unseen["drifted"], false, "{w}");
+    server.stop();
 }
 
-/// The committed sample split in two CSV files: the first `labelled` rows as they are, the
-/// rest without their label (and, unless `soft`, without the teacher's columns).
-fn split_sample(s: &crate::util::Setup, labelled: usize, soft: bool) {
+/// The committed sample split in three CSV files: the first `labelled` rows as they are
+/// (`mail.csv`), the next `extra` without their label (and, unless `soft`, without the
+/// teacher's columns: `unlabelled.csv`), the rest as text only (`later.csv`).
+fn split_sample(s: &crate::util::Setup, labelled: usize, extra: usize, soft: bool) {
     let text = std::fs::read_to_string(data("spam_sample.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader.headers().unwrap().clone();
     let mut train = csv::Writer::from_path(s.path("mail.csv")).unwrap();
-    let mut extra = csv::Writer::from_path(s.path("unlabelled.csv")).unwrap();
+    let mut unlabelled = csv::Writer::from_path(s.path("unlabelled.csv")).unwrap();
+    let mut later = csv::Writer::from_path(s.path("later.csv")).unwrap();
     train.write_record(&header).unwrap();
+    later.write_record(["text"]).unwrap();
     let keep: Vec<usize> = (0..header.len())
         .filter(|&i| header[i] == *"text" || (soft && header[i].starts_with("teacher_p_")))
         .collect();
-    extra
+    unlabelled
         .write_record(keep.iter().map(|&i| &header[i]))
         .unwrap();
     for (i, r) in reader.records().enumerate() {
         let r = r.unwrap();
         if i < labelled {
             train.write_record(&r).unwrap();
+        } else if i < labelled + extra {
+            unlabelled
+                .write_record(keep.iter().map(|&i| &r[i]))
+                .unwrap();
         } else {
-            extra.write_record(keep.iter().map(|&i| &r[i])).unwrap();
+            later.write_record([&r[0]]).unwrap();
         }
     }
     train.flush().unwrap();
-    extra.flush().unwrap();
+    unlabelled.flush().unwrap();
+    later.flush().unwrap();
 }
 
 #[test]
@@ -183,7 +248,7 @@ fn unlabelled_texts_join_the_transfer_set_and_drift_reads_what_the_texts_say() {
     let s = setup();
     let recipe = "name = \"mail\"\n[data]\ntrain = \"mail.csv\"\nunlabelled = \"unlabelled.csv\"\ntarget = \"label\"\ntext = [\"text\"]\n[teacher]\ncolumns = \"teacher_p_\"\n[student]\nhidden = [16]\n[distill]\nseed = 3\n";
     // Without the soft-label columns nobody can label the extra rows: a clear refusal.
-    split_sample(&s, 300, false);
+    split_sample(&s, 260, 60, false);
     let path = s.write("mail.toml", recipe);
     let refused = s.cmd(&["run", path.to_str().unwrap(), "--no-register"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
@@ -193,7 +258,7 @@ fn unlabelled_texts_join_the_transfer_set_and_drift_reads_what_the_texts_say() {
         "{err}"
     );
     // MUNGE cannot make texts; the refusal names what can.
-    split_sample(&s, 300, true);
+    split_sample(&s, 260, 60, true);
     let munge = s.write("munge.toml", &format!("{recipe}augment = \"munge\"\n"));
     let refused = s.cmd(&["run", munge.to_str().unwrap(), "--no-register"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
@@ -203,18 +268,30 @@ fn unlabelled_texts_join_the_transfer_set_and_drift_reads_what_the_texts_say() {
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let report = json(&run);
     let d = &report["dataset"];
-    assert_eq!(d["unlabelled_rows"], 100, "{d}");
-    assert!(d["unlabelled_file"].as_str().unwrap().ends_with("unlabelled.csv"));
-    assert!(d["train_rows"].as_u64().unwrap() > 100 + 150, "{d}");
+    assert_eq!(d["unlabelled_rows"], 60, "{d}");
+    assert!(
+        d["unlabelled_file"]
+            .as_str()
+            .unwrap()
+            .ends_with("unlabelled.csv")
+    );
+    assert!(d["train_rows"].as_u64().unwrap() > 60 + 150, "{d}");
     let card = std::fs::read_to_string(s.runs()[0].join("model_card.md")).unwrap();
     assert!(card.contains("unlabelled.csv"), "{card}");
 
-    // Drift on text: the profile knows the training texts' words. The held-back rows read
-    // like the training texts; the same texts with every word garbled do not, though
-    // their lengths in words are the same.
+    // Drift on text: the profile knows the training texts' words. Later mail the run never
+    // saw reads like the training texts; the same texts with every word garbled do not,
+    // though their lengths in words are the same.
     let run_dir = s.runs()[0].to_str().unwrap().to_string();
     let drift = |current: &str| {
-        let out = s.cmd(&["drift", "--reference", &run_dir, "--current", current, "--json"]);
+        let out = s.cmd(&[
+            "drift",
+            "--reference",
+            &run_dir,
+            "--current",
+            current,
+            "--json",
+        ]);
         assert!(out.status.code().unwrap() <= 1, "{}", stderr(&out));
         json(&out)
     };
@@ -227,9 +304,18 @@ fn unlabelled_texts_join_the_transfer_set_and_drift_reads_what_the_texts_say() {
             .unwrap_or_else(|| panic!("no column {name}: {r}"))
             .clone()
     };
-    let same = drift(s.path("unlabelled.csv").to_str().unwrap());
-    assert_eq!(column(&same, "text: unseen words")["drifted"], false, "{same}");
-    let text = std::fs::read_to_string(s.path("unlabelled.csv")).unwrap();
+    let same = drift(s.path("later.csv").to_str().unwrap());
+    for name in ["text", "text: embedding 1", "text: embedding 2"] {
+        assert_eq!(column(&same, name)["drifted"], false, "{name}: {same}");
+    }
+    // Later mail brings some new threads' words; garbled mail brings nothing but.
+    let statistic = |r: &serde_json::Value| {
+        column(r, "text: unseen words")["statistic"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(statistic(&same) < 0.3, "{same}");
+    let text = std::fs::read_to_string(s.path("later.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let mut garbled = csv::Writer::from_path(s.path("garbled.csv")).unwrap();
     garbled.write_record(["text"]).unwrap();
@@ -243,8 +329,17 @@ fn unlabelled_texts_join_the_transfer_set_and_drift_reads_what_the_texts_say() {
     }
     garbled.flush().unwrap();
     let moved = drift(s.path("garbled.csv").to_str().unwrap());
-    assert_eq!(column(&moved, "text")["drifted"], false, "same lengths: {moved}");
-    assert_eq!(column(&moved, "text: unseen words")["drifted"], true, "{moved}");
+    assert_eq!(
+        column(&moved, "text")["drifted"],
+        false,
+        "same lengths: {moved}"
+    );
+    assert_eq!(
+        column(&moved, "text: unseen words")["drifted"],
+        true,
+        "{moved}"
+    );
+    assert!(statistic(&moved) > 0.9, "{moved}");
     let embedded = (1..=4)
         .filter(|d| column(&moved, &format!("text: embedding {d}"))["drifted"] == true)
         .count();
