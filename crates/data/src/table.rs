@@ -292,18 +292,17 @@ impl Table {
             .collect();
         // Checked before anything changes, so a refused file leaves the table as it was.
         for ((name, column), source) in self.names.iter().zip(&self.columns).zip(&sources) {
-            if let (Column::Numeric(_), Some(col @ Column::Text { .. })) = (column, source) {
-                if let Some(r) =
+            if let (Column::Numeric(_), Some(col @ Column::Text { .. })) = (column, source)
+                && let Some(r) =
                     (0..n).find(|&r| col.text(r).is_some_and(|t| t.parse::<f64>().is_err()))
-                {
-                    return Err(DataError::MixedColumn {
-                        column: name.clone(),
-                        numeric: n - 1,
-                        text: 1,
-                        row: r + 1,
-                        value: col.text(r).unwrap_or_default().to_string(),
-                    });
-                }
+            {
+                return Err(DataError::MixedColumn {
+                    column: name.clone(),
+                    numeric: n - 1,
+                    text: 1,
+                    row: r + 1,
+                    value: col.text(r).unwrap_or_default().to_string(),
+                });
             }
         }
         for ((column, stats), source) in self.columns.iter_mut().zip(&mut self.stats).zip(sources) {

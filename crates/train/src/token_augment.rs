@@ -96,10 +96,10 @@ fn perturb(text: &str, params: &TokenParams, rng: &mut ChaCha8Rng) -> String {
         .copied()
         .filter(|_| !rng.random_bool(params.drop))
         .collect();
-    if kept.is_empty() {
-        if let Some(&w) = words.get(rng.random_range(0..words.len().max(1))) {
-            kept.push(w);
-        }
+    if kept.is_empty()
+        && let Some(&w) = words.get(rng.random_range(0..words.len().max(1)))
+    {
+        kept.push(w);
     }
     let mut i = 0;
     while i + 1 < kept.len() {
