@@ -53,15 +53,7 @@ fn car_loan_drift_is_flagged_in_the_drifted_period_only() {
     let r = json(&drifted);
     assert_eq!(r["dataset_drift"], true);
     assert_eq!(r["columns_compared"], 7);
-    let column = |r: &serde_json::Value, name: &str| {
-        r["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["column"] == name)
-            .unwrap()
-            .clone()
-    };
+    let column = crate::util::drift_column;
     // 1,200 reference rows: distances, as Evidently picks them.
     let car_value = column(&r, "car_value");
     assert_eq!(car_value["test"], "wasserstein");

@@ -295,15 +295,7 @@ fn unlabelled_texts_join_the_transfer_set_and_drift_reads_what_the_texts_say() {
         assert!(out.status.code().unwrap() <= 1, "{}", stderr(&out));
         json(&out)
     };
-    let column = |r: &serde_json::Value, name: &str| {
-        r["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["column"] == name)
-            .unwrap_or_else(|| panic!("no column {name}: {r}"))
-            .clone()
-    };
+    let column = crate::util::drift_column;
     let same = drift(s.path("later.csv").to_str().unwrap());
     for name in ["text", "text: embedding 1", "text: embedding 2"] {
         assert_eq!(column(&same, name)["drifted"], false, "{name}: {same}");

@@ -353,3 +353,14 @@ pub(crate) fn script_server(
     }
     Some((String::from_utf8_lossy(&out.stdout).trim().to_string(), dir))
 }
+
+/// The entry for column `name` in a `distillery drift --json` report.
+pub(crate) fn drift_column(report: &serde_json::Value, name: &str) -> serde_json::Value {
+    report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == name)
+        .unwrap_or_else(|| panic!("no column {name}: {report}"))
+        .clone()
+}
