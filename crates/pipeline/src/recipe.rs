@@ -761,6 +761,7 @@ impl Recipe {
         recipe.data.test = recipe.data.test.map(|t| base.join(t));
         recipe.data.unlabelled = recipe.data.unlabelled.map(|t| base.join(t));
         recipe.teacher.onnx = recipe.teacher.onnx.map(|t| base.join(t));
+        recipe.teacher.tokenizer = recipe.teacher.tokenizer.map(|t| base.join(t));
         recipe.file = path.to_path_buf();
         Ok(recipe)
     }
@@ -1044,6 +1045,19 @@ mod tests {
         assert_eq!(r.student.hidden, [64]);
         assert_eq!(r.distill.temperature, 4.0);
         assert_eq!(r.distill.augment, Augment::Auto);
+        let text = Recipe::parse(
+            "[data]\ntrain = \"d.csv\"\nunlabelled = \"u.csv\"\ntarget = \"y\"\n[teacher]\nonnx = \"t.onnx\"\ntokenizer = \"tokenizer.json\"\n",
+            Path::new("dir/text.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            text.data.unlabelled.as_deref(),
+            Some(Path::new("dir/u.csv"))
+        );
+        assert_eq!(
+            text.teacher.tokenizer.as_deref(),
+            Some(Path::new("dir/tokenizer.json"))
+        );
     }
 
     #[test]

@@ -68,8 +68,15 @@ pub(crate) fn run(args: &RedistillArgs, progress: Terminal) -> Result<ExitStatus
         );
     }
     progress.stage(&format!("labelling {n} logged rows with the teacher"));
-    let teacher = distillery_serve::teacher_for(&TeacherSource::Onnx(teacher_path), &profile)
-        .map_err(anyhow::Error::msg)?;
+    // A transformer teacher reads the text column through its tokenizer.
+    let source = match recipe.teacher.tokenizer.clone() {
+        Some(tokenizer) => TeacherSource::Text {
+            onnx: teacher_path,
+            tokenizer,
+        },
+        None => TeacherSource::Onnx(teacher_path),
+    };
+    let teacher = distillery_serve::teacher_for(&source, &profile).map_err(anyhow::Error::msg)?;
     let old = Student::from_bytes(&registry.load(&stable, "student")?)?;
     let stamp = distillery_pipeline::now_rfc3339().replace([':', '-'], "");
     let work = args
