@@ -165,7 +165,7 @@ pub struct DatasetSummary {
     pub validation_rows: usize,
     /// Rows evaluated.
     pub test_rows: usize,
-    /// Free-text feature columns (their rows cannot be augmented column by column).
+    /// Free-text feature columns (MUNGE and Gibbs cannot augment them; token copies can).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub text_columns: Vec<String>,
 }
@@ -431,12 +431,12 @@ impl Report {
             ));
         }
         if let Some(g) = &self.distillation_gain {
-            let augmenting = if !self.dataset.text_columns.is_empty() {
-                Augmenting::Impossible
-            } else if self.dataset.augmented_rows > 0 {
-                Augmenting::Done
-            } else {
-                Augmenting::Possible
+            let text = !self.dataset.text_columns.is_empty();
+            let augmenting = match (text, self.dataset.augmented_rows > 0) {
+                (true, true) => Augmenting::TextDone,
+                (true, false) => Augmenting::Text,
+                (false, true) => Augmenting::Done,
+                (false, false) => Augmenting::Possible,
             };
             s.push_str(&g.line(augmenting, self.search.is_some()));
         }
@@ -560,8 +560,11 @@ pub enum Augmenting {
     Done,
     /// None were added, but they could be.
     Possible,
-    /// The data has text columns: MUNGE and Gibbs cannot make new texts.
-    Impossible,
+    /// The data has text columns and no copies were made: MUNGE and Gibbs cannot make
+    /// new texts, token dropout / swap or unlabelled texts can.
+    Text,
+    /// The data has text columns and token-augmented copies were added.
+    TextDone,
 }
 
 impl DistillationGain {
@@ -587,8 +590,11 @@ impl DistillationGain {
                         "a larger augment_factor under augment = \"munge\" (more teacher-labelled neighbours)"
                     }
                     Augmenting::Possible => "augment = \"munge\" (teacher-labelled neighbours)",
-                    Augmenting::Impossible => {
-                        "more training rows (text cannot be augmented column by column)"
+                    Augmenting::Text => {
+                        "unlabelled texts ([data] unlabelled) or augment = \"tokens\", labelled by a teacher that can label new texts ([teacher] onnx + tokenizer)"
+                    }
+                    Augmenting::TextDone => {
+                        "more unlabelled texts ([data] unlabelled) or a larger augment_factor under augment = \"tokens\""
                     }
                 },
                 "a larger step budget (e.g. steps = 30000)",
@@ -630,5 +636,10 @@ mod tests {
         assert!(done.contains("larger augment_factor"), "{done}");
         assert!(done.contains("larger max_bytes"), "{done}");
         assert!(!done.contains("size = \"auto\""), "{done}");
+        let text = g.line(Augmenting::Text, true);
+        assert!(
+            text.contains("[data] unlabelled") && text.contains("tokenizer"),
+            "{text}"
+        );
     }
 }

@@ -192,7 +192,7 @@ impl Profile {
     }
 
     /// `shared`: the vocabularies were built from `table` itself, and these are, per
-    /// vocabulary, the words that occur in more than one of its texts: each text's unseen
+    /// vocabulary, the words that occur in three or more of its texts: each text's unseen
     /// words are then counted as if it had been left out.
     fn with_vocabularies(
         table: &Table,
