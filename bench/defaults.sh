@@ -20,7 +20,7 @@ declare -A target=([phishing]=is_phishing [credit_data]=Status [mlc_churn]=churn
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bin=$(realpath "$bin")
-printf '%-12s %8s %8s %8s %9s %-14s %9s %7s\n' set teacher student scratch gain_pp verdict synthetic seconds
+printf '%-12s %8s %8s %8s %9s %-14s %9s %7s %7s %7s\n' set teacher student scratch gain_pp verdict synthetic faster smaller seconds
 seeds=(${SEEDS:-})
 for set in "${sets[@]}"; do
   cp "$shared/$set/$set.csv" "$work/$set.csv"
@@ -44,8 +44,10 @@ for f in files:
     row = (r["teacher"]["accuracy"], r["student"]["accuracy"], r["scratch"]["accuracy"])
     rows.append(row)
     label = name if len(files) == 1 else f'{name}@{r["seed"]}'
+    t, s = r["teacher"], r["student"]
     print(f'{label:<12} {row[0]:8.4f} {row[1]:8.4f} {row[2]:8.4f} {100 * (row[1] - row[2]):+9.2f} '
-          f'{g.get("verdict", "-"):<14} {r["dataset"]["augmented_rows"]:9d} {r["seconds"]:7.1f}')
+          f'{g.get("verdict", "-"):<14} {r["dataset"]["augmented_rows"]:9d} '
+          f'{t["latency_us"] / s["latency_us"]:6.1f}x {t["bytes"] / s["bytes"]:6.1f}x {r["seconds"]:7.1f}')
 if len(rows) > 1:
     mean = [sum(c) / len(rows) for c in zip(*rows)]
     print(f'{name + " mean":<12} {mean[0]:8.4f} {mean[1]:8.4f} {mean[2]:8.4f} {100 * (mean[1] - mean[2]):+9.2f} '

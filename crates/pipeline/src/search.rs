@@ -17,7 +17,7 @@ use crate::data::Prepared;
 use crate::distill::{self, Checkpoints, Job, Target, Transfer};
 use crate::error::{Result, recipe_error, refuse};
 use crate::measure;
-use crate::recipe::{DEFAULT_MAX_BYTES, SearchBudget, ValidRecipe};
+use crate::recipe::{DEFAULT_MAX_BYTES, SearchBudget, TEACHER_SIZE_RATIO, ValidRecipe};
 use crate::teacher::TeacherOutputs;
 
 /// Hidden widths tried, smallest first.
@@ -65,11 +65,12 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
     let progress = cx.options.progress;
     progress.stage("student search: measuring the candidates' size and latency");
     let raw_rows = measure::test_raw_rows(cx.prepared);
+    let (budget, mut budget_note) = effective_budget(cx.budget, cx.teacher.bytes);
     let mut candidates = Vec::new();
     for hidden in FAMILY {
         let (bytes, latency_us) = size_and_latency(cx, hidden, &raw_rows)?;
-        let within = cx.budget.max_bytes.is_none_or(|b| bytes <= b)
-            && cx.budget.max_latency_us.is_none_or(|l| latency_us <= l);
+        let within = budget.max_bytes.is_none_or(|b| bytes <= b)
+            && budget.max_latency_us.is_none_or(|l| latency_us <= l);
         for (temperature, soft_weight) in PAIRS {
             candidates.push(SearchCandidate {
                 hidden: hidden.to_vec(),
@@ -84,9 +85,8 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
             });
         }
     }
-    let mut budget_note = String::new();
-    let mut max_bytes = cx.budget.max_bytes;
-    if !cx.budget.explicit && candidates.iter().all(|c| !c.within_budget) {
+    let mut max_bytes = budget.max_bytes;
+    if !budget.explicit && candidates.iter().all(|c| !c.within_budget) {
         // Inputs so wide (many one-hot levels) that even [16] exceeds the default byte
         // budget: the default yields to the smallest architecture rather than fail.
         let smallest = candidates[0].bytes;
@@ -95,7 +95,8 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
         }
         max_bytes = Some(smallest);
         budget_note = format!(
-            " (the default {DEFAULT_MAX_BYTES}-byte budget fits no student over these inputs, so it was raised to the smallest architecture's {smallest} bytes)"
+            "{budget_note} (that budget, {} bytes, fits no student over these inputs, so it was raised to the smallest architecture's {smallest} bytes)",
+            budget.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)
         );
     }
     let mut alive: Vec<usize> = (0..candidates.len())
@@ -105,17 +106,17 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
         let smallest = &candidates[0];
         refuse!(
             "no student of the search family fits the budget (max_bytes = {:?}, max_latency_us = {:?}); the smallest, {:?}, takes {} bytes and {:.2} µs here. Raise the budget or pin [student] hidden",
-            cx.budget.max_bytes,
-            cx.budget.max_latency_us,
+            budget.max_bytes,
+            budget.max_latency_us,
             smallest.hidden,
             smallest.bytes,
             smallest.latency_us
         );
     }
-    let budget = total_steps(cx);
+    let steps_budget = total_steps(cx);
     let mut sizes = vec![alive.len()];
     for (round, divisor) in ROUNDS.iter().enumerate() {
-        let steps = (budget / divisor).max(1);
+        let steps = (steps_budget / divisor).max(1);
         progress.stage(&format!(
             "student search round {}: {} candidates × {steps} steps",
             round + 1,
@@ -148,13 +149,36 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
         params,
         report: StudentSearch {
             max_bytes,
-            max_latency_us: cx.budget.max_latency_us,
+            max_latency_us: budget.max_latency_us,
             pareto: front(&candidates),
             candidates,
             winner,
             reason,
         },
     })
+}
+
+/// The budget the search applies, and a note for the report when it differs from the
+/// recipe's. A recipe without a budget gets a [`TEACHER_SIZE_RATIO`]th of the teacher's file
+/// when the teacher's size is known (a 17 MB forest may be distilled into up to 870 kB, a
+/// 70 kB one into 3.5 kB), else [`DEFAULT_MAX_BYTES`]. A budget the recipe writes is never
+/// changed.
+fn effective_budget(budget: SearchBudget, teacher_bytes: Option<u64>) -> (SearchBudget, String) {
+    match (budget.explicit, teacher_bytes) {
+        (false, Some(teacher)) => {
+            let share = usize::try_from(teacher / TEACHER_SIZE_RATIO).unwrap_or(usize::MAX);
+            (
+                SearchBudget {
+                    max_bytes: Some(share),
+                    ..budget
+                },
+                format!(
+                    " (the recipe sets no budget: 1/{TEACHER_SIZE_RATIO} of the teacher's {teacher} bytes)"
+                ),
+            )
+        }
+        _ => (budget, String::new()),
+    }
 }
 
 /// Better first: higher validation fidelity, then accuracy, then fewer bytes.
@@ -364,5 +388,31 @@ mod tests {
         let mut pairs = PAIRS.to_vec();
         pairs.dedup();
         assert_eq!(pairs.len(), PAIRS.len());
+    }
+
+    #[test]
+    fn the_default_budget_is_a_twentieth_of_the_teacher() {
+        let default = SearchBudget {
+            max_bytes: Some(DEFAULT_MAX_BYTES),
+            max_latency_us: None,
+            explicit: false,
+        };
+        // 1/20 of the teacher, big or small.
+        let (b, note) = effective_budget(default, Some(17_420_773));
+        assert_eq!(b.max_bytes, Some(871_038));
+        assert!(note.contains("17420773"), "{note}");
+        assert_eq!(
+            effective_budget(default, Some(69_274)).0.max_bytes,
+            Some(3_463)
+        );
+        // No teacher size known (soft-label columns, a served teacher): the default stays.
+        assert_eq!(effective_budget(default, None).0, default);
+        // A budget the recipe writes is never raised.
+        let written = SearchBudget {
+            max_bytes: Some(20_000),
+            explicit: true,
+            ..default
+        };
+        assert_eq!(effective_budget(written, Some(17_420_773)).0, written);
     }
 }

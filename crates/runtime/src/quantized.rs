@@ -43,6 +43,8 @@ pub struct Int8Scratch {
     a: Vec<f32>,
     b: Vec<f32>,
     q: Vec<i8>,
+    /// The encoded row's non-zero quantized inputs, `(slot, value)` in slot order.
+    active: Vec<(usize, i32)>,
 }
 
 /// One int8 layer.
@@ -215,16 +217,24 @@ impl QuantizedStudent {
     ) -> Result<()> {
         let first = &self.layers[0];
         let n = first.outputs;
-        let Int8Scratch { acc, a, b, q } = scratch;
+        let Int8Scratch {
+            acc,
+            a,
+            b,
+            q,
+            active,
+        } = scratch;
         acc.clear();
         acc.resize(n, 0);
         let scale = first.input_scale;
+        active.clear();
         self.encoder.for_each_active(row, |i, v| {
             let xq = i32::from(quantize(v, scale));
             if xq != 0 {
-                crate::kernels::axpy_i8(acc, xq, &first.weight[i * n..(i + 1) * n]);
+                active.push((i, xq));
             }
         })?;
+        crate::kernels::matvec_i8(acc, active.iter().copied(), &first.weight);
         a.clear();
         a.extend(
             acc.iter()
@@ -398,15 +408,12 @@ impl QuantizedLayer {
         q.extend(x.iter().map(|&v| quantize(v, self.input_scale)));
         acc.clear();
         acc.resize(self.outputs, 0);
-        for (i, &xi) in q.iter().enumerate() {
-            if xi != 0 {
-                crate::kernels::axpy_i8(
-                    acc,
-                    i32::from(xi),
-                    &self.weight[i * self.outputs..(i + 1) * self.outputs],
-                );
-            }
-        }
+        let pairs = q
+            .iter()
+            .enumerate()
+            .filter(|&(_, &v)| v != 0)
+            .map(|(i, &v)| (i, i32::from(v)));
+        crate::kernels::matvec_i8(acc, pairs, &self.weight);
         for j in 0..self.outputs {
             y[j] = acc[j] as f32 * (self.input_scale * self.weight_scale[j]) + self.bias[j];
         }

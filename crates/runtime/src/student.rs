@@ -33,15 +33,7 @@ impl Dense {
     /// `y = x · W + b` for one row, skipping zero inputs.
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         y.copy_from_slice(&self.bias);
-        for (i, &xi) in x.iter().enumerate() {
-            if xi != 0.0 {
-                crate::kernels::axpy(
-                    y,
-                    xi,
-                    &self.weight[i * self.outputs..(i + 1) * self.outputs],
-                );
-            }
-        }
+        crate::kernels::matvec(y, &x[..self.inputs], &self.weight);
     }
 }
 
@@ -63,6 +55,8 @@ pub struct Student {
 pub struct Scratch {
     a: AlignedF32,
     b: AlignedF32,
+    /// The encoded row's non-zero inputs, `(slot, value)` in slot order.
+    active: Vec<(usize, f32)>,
 }
 
 /// Metadata stored next to the weights (the safetensors header).
@@ -174,14 +168,14 @@ impl Student {
         scratch: &mut Scratch,
         out: &mut [f32],
     ) -> Result<()> {
-        // Fused encode + first layer: add the weight rows of the active inputs only.
+        // The first layer adds the weight rows of the active inputs only.
         let first = &self.layers[0];
-        let Scratch { a, b, .. } = scratch;
+        let Scratch { a, b, active } = scratch;
+        active.clear();
+        self.encoder
+            .for_each_active(row, |i, v| active.push((i, v)))?;
         a.assign(&first.bias);
-        let n = first.outputs;
-        self.encoder.for_each_active(row, |i, v| {
-            crate::kernels::axpy(a, v, &first.weight[i * n..(i + 1) * n]);
-        })?;
+        crate::kernels::matvec_sparse(a, active, &first.weight);
         self.forward_from(1, a, b, out);
         Ok(())
     }

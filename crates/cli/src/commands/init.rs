@@ -133,7 +133,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<ExitStatus> {
     let recipe = format!(
         "# Starter recipe written by `distillery init`; review the column roles, then `distillery run {out}`.\n\
          name = {name:?}\n\n[data]\ntrain = {data_path:?}\ntarget = {target:?}\ntest_fraction = 0.2\nvalidation_fraction = 0.1\n\
-         categorical = [{cat}]\n{text_line}ignore = [{ign}]\nmissing = [{missing}]\n\n[teacher]\n{teacher}\n[student]\nsize = \"auto\"   # search widths, depths, T and soft weight under max_bytes = 50000; or pin: hidden = [64]\n\n\
+         categorical = [{cat}]\n{text_line}ignore = [{ign}]\nmissing = [{missing}]\n\n[teacher]\n{teacher}\n[student]\nsize = \"auto\"   # search widths, depths, T and soft weight; budget: 1/20 of the teacher's bytes (50000 if unknown), or max_bytes = N / max_latency_us = N; or pin: hidden = [64]\n\n\
          [distill]\ntemperature = {temperature}\nsoft_weight = 0.7\nseed = 7\n",
         out = args.output.display(),
         target = args.target,

@@ -336,6 +336,35 @@ fn a_recipe_without_hidden_searches_for_its_student_under_the_byte_budget() {
 }
 
 #[test]
+fn with_no_budget_the_student_gets_a_twentieth_of_the_teachers_bytes() {
+    let s = setup();
+    let recipe = s.write("r.toml", &search_recipe("size = \"auto\""));
+    let out = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = json(&out);
+    let teacher = summary["teacher"]["bytes"].as_u64().unwrap();
+    let search = &summary["search"];
+    let reason = search["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("1/20 of the teacher's {teacher} bytes")),
+        "{reason}"
+    );
+    let max = search["max_bytes"].as_u64().unwrap();
+    assert_eq!(max, teacher / 20, "{search}");
+    for c in search["candidates"].as_array().unwrap() {
+        let fits = c["bytes"].as_u64().unwrap() <= max;
+        assert_eq!(c["within_budget"].as_bool().unwrap(), fits, "{c}");
+    }
+    let bytes = std::fs::metadata(s.runs()[0].join("student.safetensors"))
+        .unwrap()
+        .len();
+    assert!(
+        bytes <= max && teacher >= 20 * bytes,
+        "{bytes} of {teacher}"
+    );
+}
+
+#[test]
 fn cross_validation_trains_the_search_winner_not_the_recipe_default() {
     let s = setup();
     let text = crate::util::adult_recipe(
