@@ -61,8 +61,9 @@ pub(crate) fn encode(g: &mut Graph, encoder: &Encoder) -> String {
                     parts.push(piecewise_linear(g, name, &nan, &zero, bins));
                 }
             }
-            FeatureEncoder::Text { name, hashing } => {
-                g.input(name, FLOAT, i64::from(hashing.buckets));
+            FeatureEncoder::Text { name, .. } => {
+                // The hashed n-gram slots, then the word-vector mean when there is one.
+                g.input(name, FLOAT, feature.width() as i64);
                 parts.push(name.clone());
             }
             FeatureEncoder::Categorical {

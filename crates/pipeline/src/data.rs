@@ -271,6 +271,7 @@ pub fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
         point_mass_levels: recipe.student.point_mass_levels
             && split.train.len() >= crate::recipe::POINT_MASS_MIN_ROWS,
         text: recipe.student.text.hashing(),
+        vectors: word_vectors(recipe, &features)?,
     };
     let encoder = fit_encoder_with(&train_table, &features, &split.train, &encoder_options)?;
     let test_source = test_table.as_ref().unwrap_or(&train_table);
@@ -308,4 +309,33 @@ pub fn prepare_with(recipe: &Recipe, encode: bool) -> Result<Prepared> {
         fingerprint: fp,
         encoder_options,
     })
+}
+
+/// The `[student.text] vectors` file, read and parsed, when the recipe names one.
+fn word_vectors(
+    recipe: &Recipe,
+    features: &[(String, Kind)],
+) -> Result<Option<Arc<distillery_train::VectorFile>>> {
+    let Some(path) = &recipe.student.text.vectors else {
+        return Ok(None);
+    };
+    if !features.iter().any(|(_, k)| *k == Kind::Text) {
+        refuse!(
+            "[student.text] vectors = {}: the data have no text column for word vectors; list one in [data] text, or remove vectors",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        data_error!(
+            "[student.text] vectors: cannot read {}: {e}",
+            path.display()
+        )
+    })?;
+    let file = distillery_train::VectorFile::parse(&text).map_err(|e| {
+        data_error!(
+            "[student.text] vectors: {} is not a word-vector file ({e}); expected the fastText .vec text format: one 'word v1 … vN' line per word",
+            path.display()
+        )
+    })?;
+    Ok(Some(Arc::new(file)))
 }

@@ -471,6 +471,9 @@ pub struct TextSection {
     pub char_ngrams: [u8; 2],
     /// Tokens read per text.
     pub max_tokens: u32,
+    /// A `.vec` file of word vectors (`tools/word_vectors.py` derives one from the teacher's
+    /// encoder); the mean vector of each text's words joins its hashed n-grams.
+    pub vectors: Option<PathBuf>,
 }
 
 impl Default for TextSection {
@@ -481,6 +484,7 @@ impl Default for TextSection {
             word_ngrams: h.word_ngrams,
             char_ngrams: h.char_ngrams,
             max_tokens: h.max_tokens,
+            vectors: None,
         }
     }
 }
@@ -770,6 +774,7 @@ impl Recipe {
         recipe.data.unlabelled = recipe.data.unlabelled.map(|t| base.join(t));
         recipe.teacher.onnx = recipe.teacher.onnx.map(|t| base.join(t));
         recipe.teacher.tokenizer = recipe.teacher.tokenizer.map(|t| base.join(t));
+        recipe.student.text.vectors = recipe.student.text.vectors.map(|t| base.join(t));
         recipe.file = path.to_path_buf();
         Ok(recipe)
     }

@@ -64,12 +64,15 @@ pub enum FeatureEncoder {
         /// Whether a missing-indicator slot follows the unseen slot.
         missing_indicator: bool,
     },
-    /// Free text as hashed n-gram counts.
+    /// Free text as hashed n-gram counts, then optionally the mean of its word vectors.
     Text {
         /// Column name.
         name: String,
         /// How the text is hashed.
         hashing: crate::TextHashing,
+        /// Word vectors whose mean follows the hashed slots (`[student.text] vectors`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vectors: Option<crate::WordVectors>,
     },
 }
 
@@ -97,7 +100,9 @@ impl FeatureEncoder {
                 missing_indicator,
                 ..
             } => levels.len() + 1 + usize::from(*missing_indicator),
-            FeatureEncoder::Text { hashing, .. } => hashing.buckets as usize,
+            FeatureEncoder::Text {
+                hashing, vectors, ..
+            } => hashing.buckets as usize + vectors.as_ref().map_or(0, |v| v.dim as usize),
         }
     }
 }
@@ -236,6 +241,9 @@ impl Encoder {
             .iter()
             .map(|f| match f {
                 FeatureEncoder::Categorical { levels, .. } => LevelIndex::new(levels),
+                FeatureEncoder::Text {
+                    vectors: Some(v), ..
+                } => LevelIndex::new(&v.words),
                 FeatureEncoder::Numeric { .. } | FeatureEncoder::Text { .. } => {
                     LevelIndex::default()
                 }
@@ -385,7 +393,9 @@ impl Encoder {
                     f(at + slot, 1.0);
                     at += unseen + 1 + usize::from(*missing_indicator);
                 }
-                FeatureEncoder::Text { hashing, .. } => {
+                FeatureEncoder::Text {
+                    hashing, vectors, ..
+                } => {
                     let mut buf = NumberText::default();
                     let text = match *value {
                         RawValue::Text(t) => t,
@@ -396,6 +406,19 @@ impl Encoder {
                         f(at + slot as usize, v);
                     }
                     at += hashing.buckets as usize;
+                    if let Some(vectors) = vectors {
+                        let dim = vectors.dim as usize;
+                        let tokens = crate::text::tokens(text, hashing.max_tokens as usize);
+                        let mut mean = vec![0.0f32; dim];
+                        if vectors.mean_into(&tokens, |t| lookup.get(t), &mut mean) {
+                            for (k, &v) in mean.iter().enumerate() {
+                                if v != 0.0 {
+                                    f(at + k, v);
+                                }
+                            }
+                        }
+                        at += dim;
+                    }
                 }
             }
         }

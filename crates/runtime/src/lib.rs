@@ -50,4 +50,4 @@ pub use quantized::{
     Calibration, INT8_FORMAT, Int8Scratch, QuantizedLayer, QuantizedStudent, WEIGHT_RANGE,
 };
 pub use student::{Dense, Provenance, Scratch, Student, gemm_acc, softmax_in_place};
-pub use text::{TextHashing, tokens as text_tokens};
+pub use text::{TextHashing, WordVectors, tokens as text_tokens};

@@ -37,6 +37,9 @@ pub struct EncoderOptions {
     pub point_mass_levels: bool,
     /// How text features are hashed.
     pub text: distillery_runtime::TextHashing,
+    /// Word vectors for every text feature (`[student.text] vectors`), fitted to each one's
+    /// training texts.
+    pub vectors: Option<std::sync::Arc<crate::VectorFile>>,
 }
 
 /// Like [`fit_encoder`], with the numeric encodings `options` asks for.
@@ -59,6 +62,11 @@ pub fn fit_encoder_with(
             Kind::Text => FeatureEncoder::Text {
                 name: name.clone(),
                 hashing: options.text.clone(),
+                vectors: options
+                    .vectors
+                    .as_ref()
+                    .map(|v| v.fit(name, column, rows, options.text.max_tokens as usize))
+                    .transpose()?,
             },
             Kind::Categorical => {
                 let mut counts: HashMap<&str, usize> = HashMap::new();

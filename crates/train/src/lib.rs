@@ -37,6 +37,7 @@ mod munge;
 mod network;
 mod params;
 mod token_augment;
+mod word_vectors;
 
 pub use encode::{
     EncoderOptions, MAX_LEVELS, encode_rows, fit_encoder, fit_encoder_with, raw_value,
@@ -49,3 +50,4 @@ pub use loss::{Target, loss_and_grad, soften};
 pub use munge::{MungeParams, POOL, munge};
 pub use params::{DistillParams, MAX_EPOCHS, MAX_LAYER_WIDTH, MAX_LAYERS, ValidDistillParams};
 pub use token_augment::{TokenParams, token_rows};
+pub use word_vectors::{MAX_VECTOR_WORDS, VectorFile};

@@ -98,6 +98,66 @@ fn a_text_student_is_distilled_from_soft_labels_and_serves_raw_text() {
 }
 
 #[test]
+fn word_vectors_join_the_hashed_text_inputs_and_bad_vector_files_are_refused() {
+    let s = setup();
+    std::fs::copy(data("spam_sample.csv"), s.path("spam.csv")).unwrap();
+    std::fs::copy(data("spam_words.vec"), s.path("words.vec")).unwrap();
+    let recipe = |extra: &str| {
+        format!(
+            "name = \"spam\"\n[data]\ntrain = \"spam.csv\"\ntarget = \"label\"\ntext = [\"text\"]\n[teacher]\ncolumns = \"teacher_p_\"\n[student]\nhidden = [16]\n[student.text]\nbuckets = 4096\n{extra}[distill]\nseed = 3\n"
+        )
+    };
+    let with = s.write("with.toml", &recipe("vectors = \"words.vec\"\n"));
+    let run = s.cmd(&["run", with.to_str().unwrap(), "--json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let report = json(&run);
+    let accuracy = report["student"]["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.85, "{}", report["student"]);
+    // The encoder carries the vectors: 4,096 hashed slots plus 8 vector dimensions, in the
+    // student file, its ONNX export and what `predict` computes.
+    let dir = s.runs()[0].clone();
+    let student = distillery_runtime::Student::load(&dir.join("student.safetensors")).unwrap();
+    assert_eq!(student.encoder().width(), 4096 + 8);
+    let onnx = std::fs::read(dir.join("student.onnx")).unwrap();
+    assert!(!onnx.is_empty());
+    let without = s.write("without.toml", &recipe(""));
+    let plain = s.cmd(&["run", without.to_str().unwrap(), "--json"]);
+    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    let plain_dir = s.runs().into_iter().find(|d| *d != dir).unwrap();
+    let plain_student =
+        distillery_runtime::Student::load(&plain_dir.join("student.safetensors")).unwrap();
+    assert_eq!(plain_student.encoder().width(), 4096);
+    // A word the hashed student never saw still moves the vector student: its vector sits
+    // near words it did see.
+    let row = [distillery_runtime::RawValue::Text(
+        "congratulations winner exclusive bonus",
+    )];
+    let a = student.predict_one(&row).unwrap();
+    let b = plain_student.predict_one(&row).unwrap();
+    assert_ne!(a, b);
+
+    // Bad files are refused before training, naming what is wrong.
+    s.write("ragged.vec", "2 3\nfree 1 2 3\nmoney 1 2\n");
+    let ragged = s.write("ragged.toml", &recipe("vectors = \"ragged.vec\"\n"));
+    let out = s.cmd(&["run", ragged.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+    s.write("foreign.vec", "zzqx 1 2\nqqzx 3 4\n");
+    let foreign = s.write("foreign.toml", &recipe("vectors = \"foreign.vec\"\n"));
+    let out = s.cmd(&["run", foreign.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("none of the 2 words"),
+        "{}",
+        stderr(&out)
+    );
+    let missing = s.write("missing.toml", &recipe("vectors = \"nowhere.vec\"\n"));
+    let out = s.cmd(&["run", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nowhere.vec"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_run_labels_text_with_the_transformer_teacher_in_process() {
     // A folder from tools/text_teacher.py (`.ci/run` builds one; see the teacher crate's
     // text_teacher test for the skip rule).
