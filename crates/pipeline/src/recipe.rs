@@ -471,8 +471,10 @@ pub struct TextSection {
     pub char_ngrams: [u8; 2],
     /// Tokens read per text.
     pub max_tokens: u32,
-    /// A `.vec` file of word vectors (`tools/word_vectors.py` derives one from the teacher's
-    /// encoder); the mean vector of each text's words joins its hashed n-grams.
+    /// Word vectors whose mean over a text's words joins its hashed n-grams: a `.vec` file
+    /// (`tools/word_vectors.py` derives one from the teacher's encoder), `"teacher"` (the
+    /// run derives them from a transformer teacher run here; the default with `[teacher]
+    /// onnx` and `tokenizer`), or `"none"`.
     pub vectors: Option<PathBuf>,
 }
 
@@ -500,6 +502,17 @@ impl TextSection {
         }
     }
 }
+
+/// `[student.text] vectors = "none"`: no word vectors, even with a transformer teacher.
+pub const VECTORS_OFF: &str = "none";
+
+/// `[student.text] vectors = "teacher"`: word vectors from the transformer teacher's encoder.
+pub const VECTORS_FROM_TEACHER: &str = "teacher";
+
+/// Dimensions kept of the teacher's word embeddings (their top principal components), as
+/// `tools/word_vectors.py` does by default: on Rotten Tomatoes, 64 kept a linear model on
+/// hashed n-grams plus mean vectors within 0.2 pp of all 384.
+pub const TEACHER_VECTOR_DIMS: usize = 64;
 
 /// Fewest training rows for `point_mass_levels` to apply: each level is one more input the
 /// student must learn from the rows that hold it. Below this (phishing, credit_data,
@@ -774,7 +787,13 @@ impl Recipe {
         recipe.data.unlabelled = recipe.data.unlabelled.map(|t| base.join(t));
         recipe.teacher.onnx = recipe.teacher.onnx.map(|t| base.join(t));
         recipe.teacher.tokenizer = recipe.teacher.tokenizer.map(|t| base.join(t));
-        recipe.student.text.vectors = recipe.student.text.vectors.map(|t| base.join(t));
+        recipe.student.text.vectors = recipe.student.text.vectors.map(|t| {
+            if t == Path::new(VECTORS_OFF) || t == Path::new(VECTORS_FROM_TEACHER) {
+                t
+            } else {
+                base.join(t)
+            }
+        });
         recipe.file = path.to_path_buf();
         Ok(recipe)
     }

@@ -53,7 +53,7 @@ pub use onnx::{OnnxModel, OnnxOptions};
 pub use remote::{REMOTE_TIMEOUT, RemoteOptions, RemoteTeacher};
 pub use rows::{ColumnsTeacher, OnnxTeacher, Teacher, class_order, reorder};
 #[cfg(feature = "tract")]
-pub use text::TextTeacher;
+pub use text::{EMBEDDING_OUTPUT, TextTeacher, word_embeddings};
 
 /// Whether a teacher's output holds probabilities or logits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -133,32 +133,37 @@ impl TextTeacher {
 
     /// Probabilities (the teacher's own class order) of one batch of token-id rows.
     fn run(&self, batch: &[&Vec<i64>]) -> Result<Vec<f32>> {
-        let width = batch.iter().map(|r| r.len()).max().unwrap_or(1).max(1);
-        let n = batch.len();
-        let mut ids = vec![0i64; n * width];
-        let mut mask = vec![0i64; n * width];
-        for (i, row) in batch.iter().enumerate() {
-            ids[i * width..i * width + row.len()].copy_from_slice(row);
-            mask[i * width..i * width + row.len()].fill(1);
-        }
-        let tensor = |v: Vec<i64>| {
-            tract_ndarray::Array2::from_shape_vec((n, width), v)
-                .map(|a| a.into_tensor().into())
-                .map_err(|e| TeacherError::Runtime(e.to_string()))
-        };
-        let out = self
-            .plan
-            .run(tvec!(
-                tensor(ids)?,
-                tensor(mask)?,
-                tensor(vec![0i64; n * width])?
-            ))
-            .map_err(|e| TeacherError::Runtime(format!("{e:#}")))?;
-        let p = out[0]
-            .to_plain_array_view::<f32>()
-            .map_err(|e| TeacherError::Runtime(e.to_string()))?;
-        Ok(p.iter().copied().collect())
+        run_plan(&self.plan, batch)
     }
+}
+
+/// The first output of `plan` for one batch of token-id rows, padded to the longest (the
+/// attention mask marks the real tokens), flattened.
+fn run_plan(plan: &Arc<TypedRunnableModel>, batch: &[&Vec<i64>]) -> Result<Vec<f32>> {
+    let width = batch.iter().map(|r| r.len()).max().unwrap_or(1).max(1);
+    let n = batch.len();
+    let mut ids = vec![0i64; n * width];
+    let mut mask = vec![0i64; n * width];
+    for (i, row) in batch.iter().enumerate() {
+        ids[i * width..i * width + row.len()].copy_from_slice(row);
+        mask[i * width..i * width + row.len()].fill(1);
+    }
+    let tensor = |v: Vec<i64>| {
+        tract_ndarray::Array2::from_shape_vec((n, width), v)
+            .map(|a| a.into_tensor().into())
+            .map_err(|e| TeacherError::Runtime(e.to_string()))
+    };
+    let out = plan
+        .run(tvec!(
+            tensor(ids)?,
+            tensor(mask)?,
+            tensor(vec![0i64; n * width])?
+        ))
+        .map_err(|e| TeacherError::Runtime(format!("{e:#}")))?;
+    let p = out[0]
+        .to_plain_array_view::<f32>()
+        .map_err(|e| TeacherError::Runtime(e.to_string()))?;
+    Ok(p.iter().copied().collect())
 }
 
 impl Teacher for TextTeacher {
@@ -215,4 +220,83 @@ impl Teacher for TextTeacher {
             self.max_tokens
         )
     }
+}
+
+/// The tensor of a `tools/text_teacher.py` graph that holds the pooled, L2-normalised
+/// sentence embedding (before the classification head).
+pub const EMBEDDING_OUTPUT: &str = "t_embedding";
+
+/// Each word's sentence embedding, the word run through the teacher's encoder alone (as
+/// Model2Vec builds static vectors): `words.len() × dim` values, row-major, and `dim`.
+/// The graph must carry [`EMBEDDING_OUTPUT`]; words go in batches of similar length over
+/// the cores, with a progress line every tenth.
+///
+/// # Errors
+/// A file is unreadable or malformed, the graph has no embedding tensor, or tract fails.
+pub fn word_embeddings(
+    onnx: &Path,
+    tokenizer: &Path,
+    words: &[String],
+) -> Result<(Vec<f32>, usize)> {
+    let bytes = std::fs::read(onnx).map_err(|source| TeacherError::Io {
+        path: onnx.to_path_buf(),
+        source,
+    })?;
+    let unsupported = |e: TractError| TeacherError::Unsupported {
+        path: onnx.to_path_buf(),
+        message: format!("tract cannot run this model's encoder: {e:#}"),
+    };
+    let mut model = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .map_err(unsupported)?;
+    model.select_outputs_by_name([EMBEDDING_OUTPUT]).map_err(|_| {
+        model_error(
+            onnx,
+            format!("has no '{EMBEDDING_OUTPUT}' tensor to take word vectors from; build the teacher with tools/text_teacher.py, or give [student.text] vectors a .vec file"),
+        )
+    })?;
+    let plan = model
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(unsupported)?;
+    let mut tok = tokenizers::Tokenizer::from_file(tokenizer)
+        .map_err(|e| model_error(tokenizer, format!("not a tokenizer.json: {e}")))?;
+    tok.with_padding(None);
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let ids: Vec<Vec<i64>> = tok
+        .encode_batch(refs, true)
+        .map_err(|e| TeacherError::Runtime(format!("tokenising: {e}")))?
+        .iter()
+        .map(|e| e.get_ids().iter().map(|&i| i64::from(i)).collect())
+        .collect();
+    let mut by_length: Vec<usize> = (0..ids.len()).collect();
+    by_length.sort_by_key(|&i| (ids[i].len(), i));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let step = (words.len() / 10).max(1000);
+    let parts: Vec<(Vec<usize>, Vec<f32>)> = by_length
+        .par_chunks(64)
+        .map(|chunk| {
+            let batch: Vec<&Vec<i64>> = chunk.iter().map(|&i| &ids[i]).collect();
+            let out = run_plan(&plan, &batch)?;
+            let before = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+            if (before + chunk.len()) / step > before / step {
+                tracing::info!(
+                    "word vectors: {} of {} words through the teacher's encoder",
+                    before + chunk.len(),
+                    words.len()
+                );
+            }
+            Ok((chunk.to_vec(), out))
+        })
+        .collect::<Result<_>>()?;
+    let dim = parts
+        .first()
+        .map_or(0, |(chunk, out)| out.len() / chunk.len().max(1));
+    let mut values = vec![0f32; words.len() * dim];
+    for (chunk, out) in parts {
+        for (j, &i) in chunk.iter().enumerate() {
+            values[i * dim..(i + 1) * dim].copy_from_slice(&out[j * dim..(j + 1) * dim]);
+        }
+    }
+    Ok((values, dim))
 }

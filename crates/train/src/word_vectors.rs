@@ -76,6 +76,50 @@ impl VectorFile {
         Ok(VectorFile { dim, rows, values })
     }
 
+    /// Vectors from raw embeddings (`words.len() × dim`, row-major) projected on their top
+    /// `keep` principal components, as `tools/word_vectors.py` writes them.
+    pub fn from_embeddings(
+        words: &[String],
+        values: &[f32],
+        dim: usize,
+        keep: usize,
+    ) -> VectorFile {
+        let keep = keep.min(dim).max(1);
+        let components = principal_components(values, dim, keep);
+        let n = words.len();
+        let mut center = vec![0.0f64; dim];
+        for row in values.chunks_exact(dim) {
+            for (c, &x) in center.iter_mut().zip(row) {
+                *c += f64::from(x) / n as f64;
+            }
+        }
+        let mut projected = Vec::with_capacity(n * keep);
+        for row in values.chunks_exact(dim) {
+            for axis in components.chunks_exact(dim) {
+                let dot: f64 = row
+                    .iter()
+                    .zip(&center)
+                    .zip(axis)
+                    .map(|((&x, c), a)| (f64::from(x) - c) * a)
+                    .sum();
+                projected.push(dot as f32);
+            }
+        }
+        let mut rows = HashMap::new();
+        let mut kept = Vec::with_capacity(projected.len());
+        for (w, v) in words.iter().zip(projected.chunks_exact(keep)) {
+            if !rows.contains_key(w) {
+                rows.insert(w.clone(), rows.len());
+                kept.extend_from_slice(v);
+            }
+        }
+        VectorFile {
+            dim: keep,
+            rows,
+            values: kept,
+        }
+    }
+
     /// The vectors of the words in `rows` of `column`'s texts, standardised on those texts.
     ///
     /// # Errors
@@ -175,6 +219,74 @@ impl VectorFile {
     }
 }
 
+/// The `keep` leading eigenvectors (`keep × dim`, row-major, unit length) of the covariance
+/// of `values`' rows, by orthogonal iteration from a fixed start: deterministic, and exact
+/// enough for a projection (200 rounds; the covariance is `dim × dim`, so a round is cheap).
+fn principal_components(values: &[f32], dim: usize, keep: usize) -> Vec<f64> {
+    let n = (values.len() / dim.max(1)).max(1);
+    let mut center = vec![0.0f64; dim];
+    for row in values.chunks_exact(dim) {
+        for (c, &x) in center.iter_mut().zip(row) {
+            *c += f64::from(x);
+        }
+    }
+    center.iter_mut().for_each(|c| *c /= n as f64);
+    let mut cov = vec![0.0f64; dim * dim];
+    let mut centred = vec![0.0f64; dim];
+    for row in values.chunks_exact(dim) {
+        for ((d, &x), c) in centred.iter_mut().zip(row).zip(&center) {
+            *d = f64::from(x) - c;
+        }
+        for i in 0..dim {
+            let di = centred[i];
+            for (c, &dj) in cov[i * dim..(i + 1) * dim].iter_mut().zip(&centred) {
+                *c += di * dj;
+            }
+        }
+    }
+    // Start from a fixed, full-rank set of directions.
+    let mut q: Vec<f64> = (0..keep * dim)
+        .map(|i| (((i * 2_654_435_761) % 1_000_003) as f64 / 1_000_003.0) - 0.5)
+        .collect();
+    orthonormalise(&mut q, dim);
+    let mut next = vec![0.0f64; keep * dim];
+    for _ in 0..200 {
+        for (axis, out) in q.chunks_exact(dim).zip(next.chunks_exact_mut(dim)) {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = cov[i * dim..(i + 1) * dim]
+                    .iter()
+                    .zip(axis)
+                    .map(|(c, a)| c * a)
+                    .sum();
+            }
+        }
+        std::mem::swap(&mut q, &mut next);
+        orthonormalise(&mut q, dim);
+    }
+    q
+}
+
+/// Gram–Schmidt (twice, for stability) on the rows of `q` (`dim` values each).
+fn orthonormalise(q: &mut [f64], dim: usize) {
+    let rows = q.len() / dim;
+    for _ in 0..2 {
+        for r in 0..rows {
+            for p in 0..r {
+                let dot: f64 = (0..dim).map(|j| q[r * dim + j] * q[p * dim + j]).sum();
+                for j in 0..dim {
+                    q[r * dim + j] -= dot * q[p * dim + j];
+                }
+            }
+            let norm = (0..dim).map(|j| q[r * dim + j].powi(2)).sum::<f64>().sqrt();
+            if norm > 0.0 {
+                q[r * dim..(r + 1) * dim]
+                    .iter_mut()
+                    .for_each(|v| *v /= norm);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -199,5 +311,36 @@ mod tests {
                 .contains("'nan'")
         );
         assert!(VectorFile::parse("\n\n").is_err());
+    }
+
+    #[test]
+    fn principal_components_find_the_directions_of_most_variance() {
+        // Points spread 10× along (1, 1, 0)/√2, 3× along z, little along (1, −1, 0)/√2.
+        let mut values = Vec::new();
+        for i in 0..200 {
+            let (a, b, c) = (
+                ((i * 37) % 101) as f32 / 10.0 - 5.0,
+                ((i * 53) % 97) as f32 / 32.0 - 1.5,
+                ((i * 71) % 89) as f32 / 440.0 - 0.1,
+            );
+            let s = std::f32::consts::FRAC_1_SQRT_2;
+            values.extend([a * s + c * s, a * s - c * s, b]);
+        }
+        let pc = principal_components(&values, 3, 2);
+        let s = std::f64::consts::FRAC_1_SQRT_2;
+        assert!(
+            (pc[0].abs() - s).abs() < 1e-3 && (pc[1].abs() - s).abs() < 1e-3,
+            "{pc:?}"
+        );
+        assert!(
+            pc[2].abs() < 1e-3 && (pc[5].abs() - 1.0).abs() < 1e-3,
+            "{pc:?}"
+        );
+        let words: Vec<String> = (0..200).map(|i| format!("w{i}")).collect();
+        let file = VectorFile::from_embeddings(&words, &values, 3, 2);
+        assert_eq!(
+            (file.dim, file.rows.len(), file.values.len()),
+            (2, 200, 400)
+        );
     }
 }

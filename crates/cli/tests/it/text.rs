@@ -151,6 +151,14 @@ fn word_vectors_join_the_hashed_text_inputs_and_bad_vector_files_are_refused() {
         "{}",
         stderr(&out)
     );
+    let no_transformer = s.write("teacher.toml", &recipe("vectors = \"teacher\"\n"));
+    let out = s.cmd(&["run", no_transformer.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[teacher] onnx and tokenizer"),
+        "{}",
+        stderr(&out)
+    );
     let missing = s.write("missing.toml", &recipe("vectors = \"nowhere.vec\"\n"));
     let out = s.cmd(&["run", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -212,6 +220,11 @@ fn a_run_labels_text_with_the_transformer_teacher_in_process() {
         "the transformer teacher's accuracy {teacher_acc}"
     );
     assert!(student_acc > 0.8, "the student's {student_acc}");
+    // With a transformer run here, the student gets word vectors from its encoder by
+    // default: 16,384 hashed slots plus 64 vector dimensions.
+    let student =
+        distillery_runtime::Student::load(&s.runs()[0].join("student.safetensors")).unwrap();
+    assert_eq!(student.encoder().width(), 16384 + 64);
     let speedup =
         t["latency_us"].as_f64().unwrap() / report["student"]["latency_us"].as_f64().unwrap();
     assert!(
