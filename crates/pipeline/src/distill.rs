@@ -134,6 +134,21 @@ pub(crate) fn transfer(
                 "[distill] augment = munge/gibbs/mixed draws new rows column by column and cannot make new texts; use augment = \"tokens\" (words dropped and swapped) or leave the default"
             );
         }
+        // A student with word vectors already generalises across words; token copies then
+        // taught it the teacher's view of broken sentences (Rotten Tomatoes, teacher in
+        // Rust: 0.7581 with copies against 0.7734 without, in twice the time).
+        let vectors = prepared.encoder.features.iter().any(|f| {
+            matches!(
+                f,
+                distillery_runtime::FeatureEncoder::Text {
+                    vectors: Some(_),
+                    ..
+                }
+            )
+        });
+        if auto && vectors {
+            return Ok(t);
+        }
         let Some(factor) = augment_factor(recipe, prepared.train_rows.len(), teacher, true) else {
             return Ok(t);
         };

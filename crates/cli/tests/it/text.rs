@@ -280,6 +280,22 @@ fn a_run_labels_text_with_the_transformer_teacher_in_process() {
         .unwrap();
     assert!(unseen["statistic"].as_f64().unwrap() < 0.4, "{w}");
     server.stop();
+
+    // Under the default `augment = "auto"`, a student with word vectors gets no token
+    // copies (they cost accuracy there; the explicit `tokens` run above still makes them).
+    let auto = std::fs::read_to_string(&recipe)
+        .unwrap()
+        .replace("augment = \"tokens\"\n", "")
+        .replace("unlabelled = \"more.csv\"\n", "");
+    let with_vectors = s.write("auto.toml", &auto);
+    let run = s.cmd(&[
+        "run",
+        with_vectors.to_str().unwrap(),
+        "--json",
+        "--no-register",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert_eq!(json(&run)["dataset"]["augmented_rows"], 0);
 }
 
 /// The committed sample split in three CSV files: the first `labelled` rows as they are
