@@ -49,6 +49,7 @@ mod run;
 mod run_dir;
 pub mod search;
 pub mod teacher;
+mod text_vectors;
 
 pub use error::{Context, PipelineError, Result};
 pub use measure::student_latency_of;
