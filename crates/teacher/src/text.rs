@@ -130,11 +130,36 @@ impl TextTeacher {
             .map(|e| e.get_ids().iter().map(|&i| i64::from(i)).collect())
             .collect())
     }
+}
 
-    /// Probabilities (the teacher's own class order) of one batch of token-id rows.
-    fn run(&self, batch: &[&Vec<i64>]) -> Result<Vec<f32>> {
-        run_plan(&self.plan, batch)
-    }
+/// `plan` over the token-id rows `ids` in batches of `size`, taken in the order `order`,
+/// spread over the cores; logs "transformer: i of n {what}" every tenth. Returns each
+/// batch's row indices and its outputs.
+fn run_batches(
+    plan: &Arc<TypedRunnableModel>,
+    ids: &[Vec<i64>],
+    order: &[usize],
+    size: usize,
+    what: &str,
+) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let step = (order.len() / 10).max(1000);
+    order
+        .par_chunks(size)
+        .map(|chunk| {
+            let batch: Vec<&Vec<i64>> = chunk.iter().map(|&i| &ids[i]).collect();
+            let out = run_plan(plan, &batch)?;
+            let before = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+            if (before + chunk.len()) / step > before / step {
+                tracing::info!(
+                    "transformer: {} of {} {what}",
+                    before + chunk.len(),
+                    order.len()
+                );
+            }
+            Ok((chunk.to_vec(), out))
+        })
+        .collect()
 }
 
 /// The first output of `plan` for one batch of token-id rows, padded to the longest (the
@@ -182,24 +207,7 @@ impl Teacher for TextTeacher {
         by_length.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let k = self.own.len();
         // A transformer labels tens of texts a second: say how far it got, every tenth.
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let step = (rows.len() / 10).max(1000);
-        let answered: Vec<(Vec<usize>, Vec<f32>)> = by_length
-            .par_chunks(BATCH)
-            .map(|chunk| {
-                let batch: Vec<&Vec<i64>> = chunk.iter().map(|&i| &ids[i]).collect();
-                let p = self.run(&batch)?;
-                let before = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
-                if (before + chunk.len()) / step > before / step {
-                    tracing::info!(
-                        "transformer teacher: {} of {} texts labelled",
-                        before + chunk.len(),
-                        rows.len()
-                    );
-                }
-                Ok((chunk.to_vec(), p))
-            })
-            .collect::<Result<_>>()?;
+        let answered = run_batches(&self.plan, &ids, &by_length, BATCH, "texts labelled")?;
         let mut out = vec![0f32; rows.len() * k];
         for (chunk, p) in answered {
             for (j, &i) in chunk.iter().enumerate() {
@@ -271,24 +279,13 @@ pub fn word_embeddings(
         .collect();
     let mut by_length: Vec<usize> = (0..ids.len()).collect();
     by_length.sort_by_key(|&i| (ids[i].len(), i));
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let step = (words.len() / 10).max(1000);
-    let parts: Vec<(Vec<usize>, Vec<f32>)> = by_length
-        .par_chunks(64)
-        .map(|chunk| {
-            let batch: Vec<&Vec<i64>> = chunk.iter().map(|&i| &ids[i]).collect();
-            let out = run_plan(&plan, &batch)?;
-            let before = done.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
-            if (before + chunk.len()) / step > before / step {
-                tracing::info!(
-                    "word vectors: {} of {} words through the teacher's encoder",
-                    before + chunk.len(),
-                    words.len()
-                );
-            }
-            Ok((chunk.to_vec(), out))
-        })
-        .collect::<Result<_>>()?;
+    let parts = run_batches(
+        &plan,
+        &ids,
+        &by_length,
+        64,
+        "words through the teacher's encoder",
+    )?;
     let dim = parts
         .first()
         .map_or(0, |(chunk, out)| out.len() / chunk.len().max(1));
