@@ -10,26 +10,27 @@
 /// a dense layer of the single-row path (`w` input-major). Blocks of up to 64 outputs stay
 /// in registers for the whole input loop, where an axpy per input stores and reloads `y`
 /// each time and pays a call per input (a 64 → 2 layer made 64 calls of two lanes). Each
-/// lane does the same multiply, then add, in the same input order as [`axpy`] per input, so
+/// lane does the same multiply, then add, in the same input order as an axpy per input, so
 /// the result is bit-identical to that loop.
 #[inline]
 pub(crate) fn matvec(y: &mut [f32], x: &[f32], w: &[f32]) {
-    let pairs = x.iter().copied().enumerate().filter(|&(_, v)| v != 0.0);
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
-        if avx2::available() {
-            avx2::matvec_pairs(y, pairs, w);
-            return;
-        }
-    }
-    matvec_pairs(y, pairs, w);
+    matvec_active(
+        y,
+        x.iter().copied().enumerate().filter(|&(_, v)| v != 0.0),
+        w,
+    );
 }
 
 /// [`matvec`] over the listed `(input, value)` pairs only, in their order: the first layer
 /// of a one-hot row, whose few active inputs the encoder lists.
 #[inline]
 pub(crate) fn matvec_sparse(y: &mut [f32], active: &[(usize, f32)], w: &[f32]) {
-    let pairs = active.iter().copied();
+    matvec_active(y, active.iter().copied(), w);
+}
+
+/// [`matvec`] over any `(input, value)` pairs, with the AVX2 copy when the CPU has it.
+#[inline]
+fn matvec_active(y: &mut [f32], pairs: impl Iterator<Item = (usize, f32)> + Clone, w: &[f32]) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
         if avx2::available() {
@@ -42,7 +43,7 @@ pub(crate) fn matvec_sparse(y: &mut [f32], active: &[(usize, f32)], w: &[f32]) {
 
 /// [`matvec`] for the int8 student: `acc[j] += Σ q · w[q's input · acc.len() + j]` in i32
 /// over the listed `(input, quantized value)` pairs. Integer sums are exact, so the result
-/// equals an [`axpy_i8`] per input.
+/// equals an axpy per input.
 #[inline]
 pub(crate) fn matvec_i8(
     acc: &mut [i32],
