@@ -6,7 +6,7 @@
 //! mean 0 and standard deviation `1 / √dim` per dimension (the block then has about unit
 //! norm, like the hashed n-gram block beside it), and stored as int8 steps of one scale.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use distillery_data::Column;
 use distillery_runtime::{WordVectors, text_tokens};
@@ -165,14 +165,14 @@ impl VectorFile {
         };
         // Mean vector of every training text with a known word, then its per-dimension
         // mean and standard deviation.
-        let kept: HashMap<&str, ()> = words.iter().map(|&(w, _)| (w, ())).collect();
+        let kept: HashSet<&str> = words.iter().map(|&(w, _)| w).collect();
         let mut sum = vec![0.0f64; dim];
         let mut sq = vec![0.0f64; dim];
         let mut n = 0usize;
         for tokens in &texts {
             let mut mean = vec![0.0f64; dim];
             let mut found = 0usize;
-            for t in tokens.iter().filter(|t| kept.contains_key(t.as_str())) {
+            for t in tokens.iter().filter(|t| kept.contains(t.as_str())) {
                 found += 1;
                 for (m, &x) in mean.iter_mut().zip(raw(t)) {
                     *m += f64::from(x);
