@@ -23,11 +23,12 @@ fn a_text_student_is_distilled_from_soft_labels_and_serves_raw_text() {
     // A pinned student, so the test is quick; the defaults are measured in bench/text.
     let recipe = s.write(
         "text.toml",
-        "name = \"spam\"\n[data]\ntrain = \"spam.csv\"\ntarget = \"label\"\ntext = [\"text\"]\n[teacher]\ncolumns = \"teacher_p_\"\n[student]\nhidden = [16]\n[distill]\nseed = 3\n",
+        "name = \"spam\"\n[data]\ntrain = \"spam.csv\"\ntarget = \"label\"\ntext = [\"text\"]\n[teacher]\ncolumns = \"teacher_p_\"\n[student]\nhidden = [16]\n[distill]\nseed = 3\n[evaluate]\nslices = [\"text:language\", \"text:contains(click here, remove)\", \"text:words(100, 300)\"]\n",
     );
     let run = s.cmd(&["run", recipe.to_str().unwrap(), "--json"]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let report = json(&run);
+    text_slices(&s.runs()[0].join("report.json"));
     let student = &report["student"];
     let accuracy = student["accuracy"].as_f64().unwrap();
     let fidelity = student["fidelity"].as_f64().unwrap();
@@ -426,4 +427,56 @@ fn unlabelled_texts_join_the_transfer_set_and_drift_reads_what_the_texts_say() {
         .filter(|d| column(&moved, &format!("text: embedding {d}"))["drifted"] == true)
         .count();
     assert!(embedded >= 2, "the embedding moves: {moved}");
+}
+
+/// The run's slices cut the mail by what it says: declared language, keyword and length
+/// slices, and the search's own keyword slices.
+fn text_slices(report: &std::path::Path) {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let slices = &report["slices"];
+    let declared = slices["declared"].as_array().unwrap();
+    let names = |group: &serde_json::Value| -> Vec<String> {
+        group["slices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let language = names(&declared[0]);
+    assert!(
+        language.contains(&"text language = English".to_string()),
+        "{language:?}"
+    );
+    let keyword = names(&declared[1]);
+    assert_eq!(
+        keyword,
+        [
+            "text ∋ \"click here\" or \"remove\"",
+            "text ∌ \"click here\" nor \"remove\""
+        ]
+    );
+    assert_eq!(names(&declared[2])[0], "text words ≤ 100");
+    // Every test row falls in exactly one level of each declared slice.
+    let rows = |group: &serde_json::Value| -> u64 {
+        group["slices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["rows"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(rows(&declared[0]), rows(&declared[1]));
+    assert_eq!(rows(&declared[1]), rows(&declared[2]));
+    let searched: Vec<String> = slices["discovery"]["single"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        searched.iter().any(|n| n.starts_with("text ∋ \"")),
+        "the search tries the mail's common words: {searched:?}"
+    );
 }

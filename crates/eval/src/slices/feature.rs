@@ -185,7 +185,8 @@ impl SliceFeature {
         }
     }
 
-    /// `name = level`, `name ≤ 3`, `name in (3, 5]`: the condition a level stands for.
+    /// `name = level`, `name ≤ 3`, `name in (3, 5]`, `body ∋ "refund"`: the condition a level
+    /// stands for.
     pub fn condition(&self, level: u32) -> String {
         condition(&self.name, &self.levels[level as usize])
     }
@@ -202,7 +203,8 @@ impl SliceFeature {
 
 /// Renders `feature` + `level` as a readable condition.
 pub fn condition(feature: &str, level: &str) -> String {
-    if level.starts_with('≤') || level.starts_with('>') || level.starts_with("in (") {
+    if ['≤', '>', '∋', '∌'].iter().any(|&c| level.starts_with(c)) || level.starts_with("in (")
+    {
         format!("{feature} {level}")
     } else if feature.contains(" × ") {
         level.to_string()

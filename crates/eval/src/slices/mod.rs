@@ -6,6 +6,7 @@
 mod discover;
 mod feature;
 mod spec;
+pub mod text;
 
 pub use discover::{Discovery, DiscoveryOptions, Finding, SliceMetric, discover};
 pub use feature::{MISSING_LEVEL, OTHER_LEVEL, SliceFeature, condition};

@@ -4,7 +4,7 @@
 
 use distillery_data::{Column, Kind, Table};
 
-use super::SliceFeature;
+use super::{SliceFeature, text};
 
 /// Why a declared slice cannot be built on a table.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,12 @@ pub enum Binning {
     Quantile(usize),
     /// At fixed edges.
     Bins(Vec<f64>),
+    /// Free text by its length in words: at these edges, or at the quartiles (`None`).
+    Words(Option<Vec<f64>>),
+    /// Free text by its detected language.
+    Language,
+    /// Free text containing any of these words or phrases, against the rest.
+    Contains(Vec<String>),
 }
 
 /// One declared slice: a column, or a cross of columns, each with a binning.
@@ -79,9 +85,12 @@ fn parse_part(part: &str, whole: &str) -> std::result::Result<(String, Binning),
     if part.is_empty() {
         return Err(format!("'{whole}' has an empty column name"));
     }
-    let Some((column, rule)) = part.rsplit_once(':') else {
+    // The rule follows the last ':' before any '(' (keywords may hold a ':').
+    let head = part.find('(').map_or(part, |i| &part[..i]);
+    let Some(at) = head.rfind(':') else {
         return Ok((part.to_string(), Binning::Auto));
     };
+    let (column, rule) = (&part[..at], &part[at + 1..]);
     let column = column.trim().to_string();
     let rule = rule.trim();
     let args = |name: &str| {
@@ -98,20 +107,57 @@ fn parse_part(part: &str, whole: &str) -> std::result::Result<(String, Binning),
         };
     }
     if let Some(edges) = args("bins") {
-        let edges: std::result::Result<Vec<f64>, _> =
-            edges.split(',').map(|e| e.trim().parse::<f64>()).collect();
-        return match edges {
-            Ok(e) if !e.is_empty() && e.iter().all(|v| v.is_finite()) => {
-                Ok((column, Binning::Bins(e)))
-            }
-            _ => Err(format!(
+        return match numbers(edges) {
+            Some(e) => Ok((column, Binning::Bins(e))),
+            None => Err(format!(
                 "'{whole}': bins(…) needs comma-separated numbers, e.g. bins(25, 45, 65)"
             )),
         };
     }
+    match rule {
+        "words" => return Ok((column, Binning::Words(None))),
+        "language" => return Ok((column, Binning::Language)),
+        _ => {}
+    }
+    if let Some(edges) = args("words") {
+        return match numbers(edges) {
+            Some(e) => Ok((column, Binning::Words(Some(e)))),
+            None => Err(format!(
+                "'{whole}': words(…) needs comma-separated word counts, e.g. words(20, 100)"
+            )),
+        };
+    }
+    if let Some(keywords) = args("contains") {
+        let keywords: Vec<String> = keywords
+            .split(',')
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if keywords.is_empty() || keywords.iter().any(|k| text::words(k).is_empty()) {
+            return Err(format!(
+                "'{whole}': contains(…) needs comma-separated words or phrases, e.g. contains(refund, money back)"
+            ));
+        }
+        return Ok((column, Binning::Contains(keywords)));
+    }
     Err(format!(
-        "'{whole}': unknown binning '{rule}'; use column:quantile(4) or column:bins(25, 45, 65)"
+        "'{whole}': unknown binning '{rule}'; use column:quantile(4) or column:bins(25, 45, 65), and for text column:words, column:language or column:contains(refund)"
     ))
+}
+
+/// The values of a numeric column at `rows`.
+fn numbers_at(values: &[f64], rows: &[usize]) -> Vec<f64> {
+    rows.iter().map(|&r| values[r]).collect()
+}
+
+/// Comma-separated finite numbers, or `None`.
+fn numbers(list: &str) -> Option<Vec<f64>> {
+    let values: Vec<f64> = list
+        .split(',')
+        .map(|e| e.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    (!values.is_empty() && values.iter().all(|v| v.is_finite())).then_some(values)
 }
 
 /// One column over `rows` as a slice feature.
@@ -130,7 +176,20 @@ fn column_feature(
             table.path().display()
         ))
     })?;
+    let texts = || -> Vec<Option<&str>> { rows.iter().map(|&r| column.text(r)).collect() };
     Ok(match (column, binning) {
+        (Column::Text { .. }, Binning::Words(edges)) => {
+            text::length(name, &texts(), edges.as_deref())
+        }
+        (Column::Text { .. }, Binning::Language) => text::language(name, &texts()),
+        (Column::Text { .. }, Binning::Contains(keywords)) => {
+            text::contains(name, &texts(), keywords)
+        }
+        (Column::Numeric(_), Binning::Words(_) | Binning::Language | Binning::Contains(_)) => {
+            return Err(SliceError::Invalid(format!(
+                "[evaluate] slices: column '{name}' holds numbers; words, language and contains(…) slice text, so write \"{name}\" or \"{name}:quantile(4)\""
+            )));
+        }
         (Column::Text { levels, codes }, Binning::Auto) => {
             let codes: Vec<u32> = rows.iter().map(|&r| codes[r]).collect();
             SliceFeature::categorical(name, levels, &codes)
@@ -140,52 +199,62 @@ fn column_feature(
                 "[evaluate] slices: column '{name}' holds text; quantile() and bins() need numbers, so write just \"{name}\""
             )));
         }
-        (Column::Numeric(v), binning) => {
-            let values: Vec<f64> = rows.iter().map(|&r| v[r]).collect();
-            match binning {
-                Binning::Auto => SliceFeature::numeric(name, &values),
-                Binning::Quantile(q) => SliceFeature::quantiles(name, &values, *q),
-                Binning::Bins(edges) => SliceFeature::bins(name, &values, edges),
-            }
+        (Column::Numeric(v), Binning::Auto) => SliceFeature::numeric(name, &numbers_at(v, rows)),
+        (Column::Numeric(v), Binning::Quantile(q)) => {
+            SliceFeature::quantiles(name, &numbers_at(v, rows), *q)
+        }
+        (Column::Numeric(v), Binning::Bins(edges)) => {
+            SliceFeature::bins(name, &numbers_at(v, rows), edges)
         }
     })
 }
 
 /// Every feature column over `rows`, as the automatic search sees it: categorical columns
-/// by value (capped at 32 levels), numeric ones by value or quartile, free text by the
-/// quartile of its length in words (`body words ≤ 120`): each document is its own value,
-/// so only its properties make slices.
+/// by value (capped at 32 levels), numeric ones by value or quartile. Free text, where each
+/// document is its own value, is seen through its properties: the quartile of its length in
+/// words (`body words ≤ 120`), its language when the texts hold more than one, and the
+/// presence of each of its commonest content words (`body ∋ "invoice"`, see
+/// [`text::search_keywords`]).
 pub fn search_features(
     table: &Table,
     features: &[(String, Kind)],
     rows: &[usize],
 ) -> Result<Vec<SliceFeature>> {
-    features
-        .iter()
-        .map(|(name, kind)| {
-            let column = table.column(name)?;
-            let feature = match (column, kind) {
-                (_, Kind::Text) => {
-                    let words: Vec<f64> = rows
-                        .iter()
-                        .map(|&r| {
-                            column
-                                .text(r)
-                                .map_or(f64::NAN, |t| t.split_whitespace().count() as f64)
-                        })
-                        .collect();
-                    SliceFeature::quantiles(&format!("{name} words"), &words, 4)
-                }
-                (Column::Numeric(v), Kind::Categorical) => {
-                    let values: Vec<f64> = rows.iter().map(|&r| v[r]).collect();
+    let mut out = Vec::new();
+    for (name, kind) in features {
+        let column = table.column(name)?;
+        match (column, kind) {
+            (_, Kind::Text) => out.extend(text_features(name, column, rows)),
+            (Column::Numeric(v), Kind::Categorical) => {
+                let values = numbers_at(v, rows);
+                out.push(
                     SliceFeature::numeric_values(name, &values, usize::MAX)
-                        .unwrap_or_else(|| SliceFeature::numeric(name, &values))
-                }
-                _ => column_feature(table, name, &Binning::Auto, rows)?,
-            };
-            Ok(feature.capped(MAX_SEARCH_LEVELS))
-        })
-        .collect()
+                        .unwrap_or_else(|| SliceFeature::numeric(name, &values)),
+                );
+            }
+            _ => out.push(column_feature(table, name, &Binning::Auto, rows)?),
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|f| f.capped(MAX_SEARCH_LEVELS))
+        .collect())
+}
+
+/// The search's view of one free-text column (see [`search_features`]).
+fn text_features(name: &str, column: &Column, rows: &[usize]) -> Vec<SliceFeature> {
+    let texts: Vec<Option<&str>> = rows.iter().map(|&r| column.text(r)).collect();
+    let mut features = vec![text::length(name, &texts, None)];
+    let language = text::language(name, &texts);
+    if language.levels.len() > 1 {
+        features.push(language);
+    }
+    // Keywords frequent enough to make slices the search would keep (its default minimum).
+    let min_rows = (rows.len() / 100).max(30);
+    for keyword in text::search_keywords(&texts, min_rows, text::SEARCH_KEYWORDS) {
+        features.push(text::contains(name, &texts, &[keyword]));
+    }
+    features
 }
 
 #[cfg(test)]
@@ -207,6 +276,32 @@ mod tests {
             SliceSpec::parse("hours:bins(20, 40) x sex").unwrap().parts[0],
             ("hours".to_string(), Binning::Bins(vec![20.0, 40.0]))
         );
+    }
+
+    #[test]
+    fn parses_the_text_forms() {
+        let rule = |s: &str| SliceSpec::parse(s).unwrap().parts[0].clone();
+        assert_eq!(rule("body:words"), ("body".into(), Binning::Words(None)));
+        assert_eq!(
+            rule("body:words(20, 100)"),
+            ("body".into(), Binning::Words(Some(vec![20.0, 100.0])))
+        );
+        assert_eq!(rule("body:language"), ("body".into(), Binning::Language));
+        assert_eq!(
+            rule("body:contains(refund, money back, re: order)"),
+            (
+                "body".into(),
+                Binning::Contains(vec![
+                    "refund".into(),
+                    "money back".into(),
+                    "re: order".into()
+                ])
+            )
+        );
+        let e = SliceSpec::parse("body:contains( , )").unwrap_err();
+        assert!(e.contains("contains(refund"), "{e}");
+        let e = SliceSpec::parse("body:words(many)").unwrap_err();
+        assert!(e.contains("words(20, 100)"), "{e}");
     }
 
     #[test]
