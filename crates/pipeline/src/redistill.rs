@@ -4,7 +4,7 @@
 //! and old and new students are compared with the teacher on a held-out share of the same
 //! traffic. Registering and deploying the new student is the caller's (the CLI's) job.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use distillery_data::{Kind, Table};
 use distillery_runtime::Student;
@@ -40,6 +40,9 @@ pub struct Redistill<'a> {
     pub seed: u64,
     /// Where the labelled traffic, the adapted recipe and the run go.
     pub work: &'a Path,
+    /// The recipe as loaded from its file: its files (word vectors) and its transformer
+    /// teacher (word vectors from the encoder) are found through it.
+    pub recipe: &'a Recipe,
 }
 
 /// A finished re-distillation.
@@ -97,7 +100,8 @@ pub fn redistill(job: &Redistill<'_>, options: &RunOptions<'_>) -> Result<Redist
     let recipe_path = job.work.join("recipe.toml");
     let train_abs = std::fs::canonicalize(&train_csv)
         .with_context(|| format!("resolving {}", train_csv.display()))?;
-    let text = adapted_recipe(job.recipe_text, &train_abs, job.model)?;
+    let vectors = teacher_vectors(job, &fit)?;
+    let text = adapted_recipe(job, &train_abs, vectors.as_deref())?;
     distillery_runtime::write_atomic(&recipe_path, text.as_bytes())
         .with_context(|| format!("writing {}", recipe_path.display()))?;
     let recipe = Recipe::parse(&text, &recipe_path)?.check()?;
@@ -167,12 +171,75 @@ fn write_labelled(
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// When the recipe's student takes word vectors from its transformer teacher (the default
+/// with `[teacher] onnx` and `tokenizer`), derives them from the traffic's texts and writes
+/// them to `words.vec` in the work folder: the adapted recipe's teacher is soft-label
+/// columns, which has no encoder to take them from. Returns the file's absolute path.
+fn teacher_vectors(job: &Redistill<'_>, rows: &[usize]) -> Result<Option<PathBuf>> {
+    let (Some(onnx), Some(tokenizer)) = (&job.recipe.teacher.onnx, &job.recipe.teacher.tokenizer)
+    else {
+        return Ok(None);
+    };
+    let choice = job.recipe.student.text.vectors.as_deref();
+    if choice.is_some_and(|v| v != Path::new(crate::recipe::VECTORS_FROM_TEACHER)) {
+        return Ok(None);
+    }
+    let texts: Vec<&str> = job
+        .features
+        .iter()
+        .filter(|(_, k)| *k == Kind::Text)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if texts.is_empty() {
+        return Ok(None);
+    }
+    let vectors = crate::text_vectors::teacher_vectors(onnx, tokenizer, &texts, job.traffic, rows)?;
+    let path = job.work.join("words.vec");
+    distillery_runtime::write_atomic(&path, vectors.to_vec_text().as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(Some(absolute(&path)?))
+}
+
+/// `path` made absolute against the working directory, so a recipe written elsewhere still
+/// finds it.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
+
 /// The recipe with the traffic as its training data and the teacher's soft labels as its
-/// teacher; everything else (student, distillation, gates) kept.
-fn adapted_recipe(text: &str, train: &Path, model: &str) -> Result<String> {
-    let mut doc: toml::Table =
-        toml::from_str(text).map_err(|e| recipe_error!("the recipe is not valid TOML: {e}"))?;
-    doc.insert("name".into(), toml::Value::String(model.to_string()));
+/// teacher; everything else (student, distillation, gates) kept. The original
+/// `[data] unlabelled` file and `[distill] augment` are dropped (soft-label columns cannot
+/// label new rows; the traffic is the transfer set now), and a word-vector file is named by its absolute path, since the
+/// adapted recipe lives in the work folder.
+fn adapted_recipe(job: &Redistill<'_>, train: &Path, vectors: Option<&Path>) -> Result<String> {
+    let mut doc: toml::Table = toml::from_str(job.recipe_text)
+        .map_err(|e| recipe_error!("the recipe is not valid TOML: {e}"))?;
+    doc.insert("name".into(), toml::Value::String(job.model.to_string()));
+    let vectors = match (vectors, job.recipe.student.text.vectors.as_deref()) {
+        (Some(derived), _) => Some(derived.to_path_buf()),
+        (None, Some(v))
+            if v != Path::new(crate::recipe::VECTORS_OFF)
+                && v != Path::new(crate::recipe::VECTORS_FROM_TEACHER) =>
+        {
+            Some(absolute(v)?)
+        }
+        _ => None,
+    };
+    if let Some(v) = vectors {
+        let text = doc
+            .entry("student")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| recipe_error!("[student] is not a table"))?
+            .entry("text")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| recipe_error!("[student.text] is not a table"))?;
+        text.insert(
+            "vectors".into(),
+            toml::Value::String(v.display().to_string()),
+        );
+    }
     let data = doc
         .entry("data")
         .or_insert_with(|| toml::Value::Table(toml::Table::new()))
@@ -183,11 +250,18 @@ fn adapted_recipe(text: &str, train: &Path, model: &str) -> Result<String> {
         toml::Value::String(train.display().to_string()),
     );
     data.remove("test");
+    data.remove("unlabelled");
     data.entry("test_fraction")
         .or_insert(toml::Value::Float(0.2));
     let mut teacher = toml::Table::new();
     teacher.insert("columns".into(), toml::Value::String("teacher_p_".into()));
     doc.insert("teacher".into(), toml::Value::Table(teacher));
+    // Synthetic rows need a teacher to label them, which soft-label columns are not; the
+    // default (`auto`) makes none with such a teacher.
+    if let Some(d) = doc.get_mut("distill").and_then(toml::Value::as_table_mut) {
+        d.remove("augment");
+        d.remove("augment_factor");
+    }
     doc.remove("sweep");
     if let Some(e) = doc.get_mut("evaluate").and_then(toml::Value::as_table_mut) {
         e.remove("cv_folds");

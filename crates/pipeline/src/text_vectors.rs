@@ -79,7 +79,7 @@ pub(crate) fn word_vectors(
 /// Model2Vec-style vectors: the [`distillery_train::MAX_VECTOR_WORDS`] words met in the most
 /// training texts, each through the teacher's encoder alone, projected on the top
 /// [`crate::recipe::TEACHER_VECTOR_DIMS`] principal components.
-fn teacher_vectors(
+pub(crate) fn teacher_vectors(
     onnx: &Path,
     tokenizer: &Path,
     columns: &[&str],

@@ -76,6 +76,23 @@ impl VectorFile {
         Ok(VectorFile { dim, rows, values })
     }
 
+    /// The vectors as a `.vec` file's text (a `count dim` header, then one word and its
+    /// values per line, in row order), which [`VectorFile::parse`] reads back exactly.
+    pub fn to_vec_text(&self) -> String {
+        let mut words: Vec<(&String, usize)> = self.rows.iter().map(|(w, &r)| (w, r)).collect();
+        words.sort_unstable_by_key(|&(_, r)| r);
+        let mut out = format!("{} {}\n", words.len(), self.dim);
+        for (word, row) in words {
+            out.push_str(word);
+            for v in &self.values[row * self.dim..(row + 1) * self.dim] {
+                out.push(' ');
+                out.push_str(&v.to_string());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// Vectors from raw embeddings (`words.len() × dim`, row-major) projected on their top
     /// `keep` principal components, as `tools/word_vectors.py` writes them.
     pub fn from_embeddings(
@@ -311,6 +328,24 @@ mod tests {
                 .contains("'nan'")
         );
         assert!(VectorFile::parse("\n\n").is_err());
+    }
+
+    #[test]
+    fn written_vectors_read_back_exactly() {
+        let words: Vec<String> = ["free", "offer", "meeting"].map(String::from).to_vec();
+        let values = [0.1f32, -2.5, 1e-7, 3.0, 0.333_333_34, -0.0];
+        let v = VectorFile {
+            dim: 2,
+            rows: words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (w.clone(), i))
+                .collect(),
+            values: values.to_vec(),
+        };
+        let text = v.to_vec_text();
+        assert!(text.starts_with("3 2\nfree 0.1 -2.5\n"), "{text}");
+        assert_eq!(VectorFile::parse(&text).unwrap(), v);
     }
 
     #[test]

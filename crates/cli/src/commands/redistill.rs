@@ -4,7 +4,9 @@
 //! the same recipe on them, its gates run, it is registered, and it is deployed as a
 //! canary (through the server's admin API when `--server` is given), so promotion still
 //! goes through the guardrails. Old and new students are compared with the teacher on a
-//! held-out share of the same traffic. Exit 1 when the new student fails a gate.
+//! held-out share of the same traffic. Exit 1 when the new student fails a gate or agrees
+//! with the teacher less than production does there; it is then neither registered nor
+//! deployed.
 
 use std::io::Write;
 
@@ -93,6 +95,7 @@ pub(crate) fn run(args: &RedistillArgs, progress: Terminal) -> Result<ExitStatus
         holdout: args.holdout,
         seed: args.seed,
         work: &work,
+        recipe: &recipe,
     };
     let done = redistill(
         &job,
@@ -136,7 +139,17 @@ pub(crate) fn run(args: &RedistillArgs, progress: Terminal) -> Result<ExitStatus
     distillery_runtime::write_atomic(&evidence_path, &serde_json::to_vec_pretty(&evidence)?)
         .with_context(|| format!("writing {}", evidence_path.display()))?;
     doc["worse_slices"] = json!(done.slices.iter().filter(|s| s.loss() > 0.0).count());
-    let status = if gates_passed {
+    // A student that agrees with the teacher less than production does on the same held-out
+    // traffic is no fix, whatever its gates say: it is kept in its run, never deployed.
+    let not_worse = fidelity_after >= fidelity_before;
+    doc["not_worse"] = json!(not_worse);
+    let status = if gates_passed && !not_worse {
+        doc["deployed"] = json!(format!(
+            "nothing: the new student agrees with the teacher on {fidelity_after:.4} of the held-out traffic, version {} on {fidelity_before:.4}; log more traffic (--rows) and try again",
+            stable.version
+        ));
+        ExitStatus::GateFailed
+    } else if gates_passed {
         let why = format!(
             "{}; re-distilled on {} logged rows labelled by the teacher; held-out fidelity {:.4} → {:.4}",
             args.why, done.fit_rows, fidelity_before, fidelity_after
