@@ -36,11 +36,7 @@ pub(crate) fn word_vectors(
                     "[student.text] vectors = \"teacher\" takes word vectors from a transformer teacher run here; give [teacher] onnx and tokenizer, or a .vec file"
                 );
             };
-            if texts.is_empty() {
-                refuse!(
-                    "[student.text] vectors = \"teacher\": the data have no text column; list one in [data] text, or remove vectors"
-                );
-            }
+            no_text_column(&texts, crate::recipe::VECTORS_FROM_TEACHER)?;
             return Ok(Some(Arc::new(teacher_vectors(
                 onnx, tokenizer, &texts, table, rows,
             )?)));
@@ -55,12 +51,7 @@ pub(crate) fn word_vectors(
             };
         }
     };
-    if texts.is_empty() {
-        refuse!(
-            "[student.text] vectors = {}: the data have no text column for word vectors; list one in [data] text, or remove vectors",
-            path.display()
-        );
-    }
+    no_text_column(&texts, &path.display().to_string())?;
     let text = std::fs::read_to_string(path).map_err(|e| {
         data_error!(
             "[student.text] vectors: cannot read {}: {e}",
@@ -74,6 +65,16 @@ pub(crate) fn word_vectors(
         )
     })?;
     Ok(Some(Arc::new(file)))
+}
+
+/// Refuses word vectors (`choice`) for data without a text column to apply them to.
+fn no_text_column(texts: &[&str], choice: &str) -> Result<()> {
+    if texts.is_empty() {
+        refuse!(
+            "[student.text] vectors = \"{choice}\": the data have no text column for word vectors; list one in [data] text, or remove vectors"
+        );
+    }
+    Ok(())
 }
 
 /// Model2Vec-style vectors: the [`distillery_train::MAX_VECTOR_WORDS`] words met in the most

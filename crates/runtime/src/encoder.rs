@@ -402,13 +402,15 @@ impl Encoder {
                         RawValue::Number(x) if !x.is_nan() => buf.format(x),
                         _ => "",
                     };
-                    for (slot, v) in hashing.features(text) {
+                    // Split once: the hashed n-grams and the word vectors read the same
+                    // tokens.
+                    let tokens = hashing.tokens(text);
+                    for (slot, v) in hashing.features_of_tokens(&tokens) {
                         f(at + slot as usize, v);
                     }
                     at += hashing.buckets as usize;
                     if let Some(vectors) = vectors {
                         let dim = vectors.dim as usize;
-                        let tokens = crate::text::tokens(text, hashing.max_tokens as usize);
                         let mut mean = vec![0.0f32; dim];
                         if vectors.mean_into(&tokens, |t| lookup.get(t), &mut mean) {
                             for (k, &v) in mean.iter().enumerate() {

@@ -127,8 +127,18 @@ impl WordVectors {
 impl TextHashing {
     /// The non-zero slots of `text`'s features as (slot, value), sorted by slot, each once.
     pub fn features(&self, text: &str) -> Vec<(u32, f32)> {
+        self.features_of_tokens(&self.tokens(text))
+    }
+
+    /// The tokens of `text` these features read (at most `max_tokens`).
+    pub fn tokens(&self, text: &str) -> Vec<String> {
+        tokens(text, self.max_tokens as usize)
+    }
+
+    /// [`TextHashing::features`] of a text already split by [`TextHashing::tokens`], so a
+    /// caller that needs the tokens too (word vectors) splits the text once.
+    pub fn features_of_tokens(&self, tokens: &[String]) -> Vec<(u32, f32)> {
         let buckets = u64::from(self.buckets.max(1));
-        let tokens = tokens(text, self.max_tokens as usize);
         let mut slots: Vec<u32> = Vec::with_capacity(tokens.len() * 2);
         let mut push = |h: u64| slots.push((h % buckets) as u32);
         for n in 1..=usize::from(self.word_ngrams.max(1)) {
@@ -147,7 +157,7 @@ impl TextHashing {
         if lo > 0 && hi >= lo {
             let mut chars: Vec<char> = Vec::new();
             let mut buf = [0u8; 4];
-            for t in &tokens {
+            for t in tokens {
                 chars.clear();
                 chars.push('<');
                 chars.extend(t.chars());
