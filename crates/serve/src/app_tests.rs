@@ -12,8 +12,21 @@ use tower::ServiceExt;
 /// A server with one tiny student (`m/1`: one number in, two classes out) and an
 /// admin token, on an empty registry in `dir`.
 fn server(dir: &std::path::Path) -> Arc<crate::Server> {
+    let mut models = empty_models();
+    models.by_name.insert("m".into(), served("x", 1));
+    Arc::new(crate::Server::new(
+        models,
+        Registry::open(dir).expect("registry"),
+        Some("tok".into()),
+        "test".into(),
+        None,
+    ))
+}
+
+/// Version `version` of `m`: a tiny student reading one number named `input`.
+fn served(input: &str, version: u32) -> Arc<crate::Served> {
     let encoder = Encoder::new(vec![FeatureEncoder::Numeric {
-        name: "x".into(),
+        name: input.into(),
         mean: 0.0,
         scale: 1.0,
         missing_indicator: false,
@@ -36,29 +49,18 @@ fn server(dir: &std::path::Path) -> Arc<crate::Server> {
     .expect("student");
     let version = ModelVersion {
         name: "m".into(),
-        version: 1,
+        version,
         run_id: "r".into(),
         artifacts: Vec::new(),
         gates_passed: true,
         created: String::new(),
         actor: String::new(),
     };
-    let mut models = empty_models();
-    models.by_name.insert(
-        "m".into(),
-        Arc::new(crate::Served {
-            version,
-            student,
-            flagged_pii: Vec::new(),
-        }),
-    );
-    Arc::new(crate::Server::new(
-        models,
-        Registry::open(dir).expect("registry"),
-        Some("tok".into()),
-        "test".into(),
-        None,
-    ))
+    Arc::new(crate::Served {
+        version,
+        student,
+        flagged_pii: Vec::new(),
+    })
 }
 
 fn empty_models() -> crate::Models {
@@ -284,4 +286,54 @@ async fn an_admin_token_given_as_its_hash_admits_the_token_not_the_hash() {
         StatusCode::UNAUTHORIZED,
         "the hash is not a password"
     );
+}
+
+/// A server whose `m` has version 1 stable and `canary` taking all traffic, with a guardrail
+/// that rolls back on any canary error.
+fn guarded(dir: &std::path::Path, canary: Arc<crate::Served>) -> Arc<crate::Server> {
+    let mut models = empty_models();
+    models.by_name.insert("m".into(), served("x", 1));
+    models.canaries.insert("m".into(), (canary, 100));
+    let guard = crate::guard::Guardrails {
+        window: 10,
+        min_requests: 1,
+        max_error_rate: Some(0.0),
+        max_p99_ms: None,
+        max_disagreement: None,
+    };
+    Arc::new(crate::Server::new(
+        models,
+        Registry::open(dir).expect("registry"),
+        Some("tok".into()),
+        "test".into(),
+        Some(guard),
+    ))
+}
+
+#[tokio::test]
+async fn a_clients_bad_request_is_not_held_against_the_canary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = guarded(dir.path(), served("x", 2));
+    let router = app(Arc::clone(&server));
+    // Refused by the stable version too: the client's mistake, not the canary's.
+    let bad = infer_body(r#"{"name": "x", "datatype": "FP32", "shape": [2], "data": [1.0]}"#);
+    for _ in 0..5 {
+        let (status, _) = call(router.clone(), "POST", "/v2/models/m/infer", &bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    assert!(
+        server.current().canaries.contains_key("m"),
+        "still a canary"
+    );
+
+    // A canary that refuses what the stable version answers is at fault: rolled back.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = guarded(dir.path(), served("renamed", 2));
+    let router = app(Arc::clone(&server));
+    let good = infer_body(r#"{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}"#);
+    let (status, _) = call(router.clone(), "POST", "/v2/models/m/infer", &good).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the canary cannot read x");
+    assert!(!server.current().canaries.contains_key("m"), "rolled back");
+    let (status, text) = call(router, "POST", "/v2/models/m/infer", &good).await;
+    assert_eq!(status, StatusCode::OK, "the stable version answers: {text}");
 }

@@ -505,12 +505,15 @@ async fn answer(
                 error: Some(message.clone()),
                 ..Record::default()
             });
-            let canary = on_canary.then_some(CanaryObservation {
-                error: true,
-                rows: 0,
-                disagreements: 0,
-                millis,
-            });
+            // A request the stable version refuses too is the client's mistake, which says
+            // nothing about the canary; one only the canary refuses counts against it.
+            let canary =
+                (on_canary && run(stable, &request).is_ok()).then_some(CanaryObservation {
+                    error: true,
+                    rows: 0,
+                    disagreements: 0,
+                    millis,
+                });
             Answered {
                 canary,
                 ..Answered::refused(
