@@ -5,7 +5,9 @@
 //! whatever is still open after [`Timeouts::drain`] is dropped, so a supervisor's stop
 //! never waits on a stranger's half-sent request.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -45,6 +47,21 @@ pub struct Connections {
     /// Headers in one request; more get 431 (default 64).
     #[serde(default = "default_max_headers")]
     pub max_headers: usize,
+    /// Connections open at once from one client address; one more is closed at accept and
+    /// counted, so one host cannot take every slot (default: a quarter of `max`, at least
+    /// 16; 0 turns it off, for a proxy that funnels every client through one address).
+    pub per_client: Option<usize>,
+}
+
+impl Connections {
+    /// The per-address cap in force (`None`: off).
+    fn per_client_cap(&self) -> Option<usize> {
+        match self.per_client {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => Some((self.max / 4).max(16).min(self.max)),
+        }
+    }
 }
 
 fn default_max_connections() -> usize {
@@ -60,6 +77,7 @@ impl Default for Connections {
         Connections {
             max: default_max_connections(),
             max_headers: default_max_headers(),
+            per_client: None,
         }
     }
 }
@@ -71,19 +89,74 @@ pub struct ListenOptions {
     pub timeouts: Timeouts,
     /// Connection and header limits.
     pub connections: Connections,
-    /// Counts the connections closed because `connections.max` were open.
+    /// Counts the connections closed because `connections.max` were open, or
+    /// `connections.per_client` from one address.
     pub refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// HTTPS, when set.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
-/// Holds one of the open-connection slots until the connection ends.
-struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+/// Open connections per client address.
+type PerClient = std::sync::Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>;
+
+/// Holds one of the open-connection slots (and its address's share) until the connection
+/// ends.
+struct Slot {
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    client: Option<(PerClient, IpAddr)>,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some((per_client, ip)) = &self.client
+            && let Ok(mut counts) = per_client.lock()
+            && let Some(n) = counts.get_mut(ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(ip);
+            }
+        }
     }
+}
+
+/// Takes a slot for a connection from `ip`, or `None` when the server (`max`) or that
+/// address (`per_client`) is full.
+fn take_slot(
+    open: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    per_client: &PerClient,
+    connections: &Connections,
+    ip: IpAddr,
+) -> Option<Slot> {
+    if open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= connections.max {
+        open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        tracing::warn!(
+            max = connections.max,
+            "too many open connections; closed a new one"
+        );
+        return None;
+    }
+    let mut slot = Slot {
+        open: std::sync::Arc::clone(open),
+        client: None,
+    };
+    let Some(cap) = connections.per_client_cap() else {
+        return Some(slot);
+    };
+    let mut counts = per_client.lock().ok()?;
+    let n = counts.entry(ip).or_default();
+    if *n >= cap {
+        tracing::warn!(
+            client = %ip,
+            per_client = cap,
+            "too many open connections from one address; closed a new one"
+        );
+        return None; // `slot` drops and frees the server-wide count
+    }
+    *n += 1;
+    slot.client = Some((std::sync::Arc::clone(per_client), ip));
+    Some(slot)
 }
 
 /// How the server stopped.
@@ -118,12 +191,13 @@ pub async fn serve(
         .max_headers(connections.max_headers)
         .keep_alive(true);
     let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let per_client = PerClient::default();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
                         tracing::warn!(error = %e, "accepting a connection failed");
@@ -131,14 +205,11 @@ pub async fn serve(
                         continue;
                     }
                 };
-                if open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= connections.max {
-                    open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(slot) = take_slot(&open, &per_client, &connections, peer.ip()) else {
                     refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::warn!(max = connections.max, "too many open connections; closed a new one");
                     drop(stream);
                     continue;
-                }
-                let slot = Slot(std::sync::Arc::clone(&open));
+                };
                 let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(app.clone());
                 match &tls {

@@ -446,3 +446,50 @@ fn connections_past_the_cap_are_closed_and_counted_and_the_server_recovers() {
     let _ = many.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
+
+/// Sends a health request on `stream`; returns what came back (empty: closed unanswered).
+fn health_on(mut stream: std::net::TcpStream) -> String {
+    use std::io::{Read, Write};
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let _ =
+        stream.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn one_address_cannot_take_every_connection() {
+    let s = setup();
+    s.promoted_student();
+    let config = s.write("serve.toml", "[connections]\nmax = 8\nper_client = 2\n");
+    let server = serve_env(
+        s.dir.path(),
+        &["--no-log", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let address: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    // Two idle connections from 127.0.0.1 hold its share; its third is closed unanswered.
+    let held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(address).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let third = health_on(std::net::TcpStream::connect(address).unwrap());
+    assert!(third.is_empty(), "{third}");
+    // Another address (127.0.0.2, also loopback) is still served.
+    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: std::net::SocketAddr = "127.0.0.2:0".parse().unwrap();
+    other.bind(&from.into()).unwrap();
+    other.connect(&address.into()).unwrap();
+    let answer = health_on(other.into());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Once 127.0.0.1's connections close, it is served again.
+    drop(held);
+    let again = crate::util::eventually("127.0.0.1 served again", || {
+        let a = health_on(std::net::TcpStream::connect(address).unwrap());
+        a.starts_with("HTTP/1.1 200").then_some(a)
+    });
+    assert!(again.contains("200"), "{again}");
+}
