@@ -226,25 +226,13 @@ fn adapted_recipe(job: &Redistill<'_>, train: &Path, vectors: Option<&Path>) -> 
         _ => None,
     };
     if let Some(v) = vectors {
-        let text = doc
-            .entry("student")
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .ok_or_else(|| recipe_error!("[student] is not a table"))?
-            .entry("text")
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .ok_or_else(|| recipe_error!("[student.text] is not a table"))?;
-        text.insert(
+        let student = section(&mut doc, "student")?;
+        section(student, "text")?.insert(
             "vectors".into(),
             toml::Value::String(v.display().to_string()),
         );
     }
-    let data = doc
-        .entry("data")
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-        .as_table_mut()
-        .ok_or_else(|| recipe_error!("[data] is not a table"))?;
+    let data = section(&mut doc, "data")?;
     data.insert(
         "train".into(),
         toml::Value::String(train.display().to_string()),
@@ -267,6 +255,14 @@ fn adapted_recipe(job: &Redistill<'_>, train: &Path, vectors: Option<&Path>) -> 
         e.remove("cv_folds");
     }
     toml::to_string(&doc).map_err(|e| recipe_error!("writing the adapted recipe: {e}"))
+}
+
+/// The table `[name]` of `doc`, created empty when absent.
+fn section<'t>(doc: &'t mut toml::Table, name: &str) -> Result<&'t mut toml::Table> {
+    doc.entry(name)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .ok_or_else(|| recipe_error!("[{name}] in the recipe is not a table"))
 }
 
 /// Index of the largest value (the first of ties).

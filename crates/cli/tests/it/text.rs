@@ -252,13 +252,7 @@ fn a_run_labels_text_with_the_transformer_teacher_in_process() {
         &["--config", "serve.toml", "--log-dir", "log"],
     );
     for chunk in traffic.chunks(10) {
-        let body = serde_json::json!({"inputs": [{"name": "text", "shape": [chunk.len()],
-            "datatype": "BYTES", "data": chunk}]});
-        let (status, answer) = post(
-            &format!("{}/v2/models/mail/infer", server.base),
-            &body.to_string(),
-        );
-        assert_eq!(status, 200, "{answer}");
+        send_mail(&server, chunk);
     }
     let state = crate::util::eventually("a monitored window", || {
         let (_, text) = crate::serve::get(&format!("{}/monitor", server.base));
@@ -290,13 +284,7 @@ fn a_run_labels_text_with_the_transformer_teacher_in_process() {
         .map(|r| r.unwrap()[0].to_string())
         .collect();
     for chunk in later.chunks(20) {
-        let body = serde_json::json!({"inputs": [{"name": "text", "shape": [chunk.len()],
-            "datatype": "BYTES", "data": chunk}]});
-        let (status, answer) = post(
-            &format!("{}/v2/models/mail/infer", server.base),
-            &body.to_string(),
-        );
-        assert_eq!(status, 200, "{answer}");
+        send_mail(&server, chunk);
     }
     server.stop();
     redistill_with_the_transformer(&s, &recipe);
@@ -498,6 +486,17 @@ fn text_slices(report: &std::path::Path) {
         searched.iter().any(|n| n.starts_with("text ∋ \"")),
         "the search tries the mail's common words: {searched:?}"
     );
+}
+
+/// Sends `texts` to the served `mail` model as one BYTES tensor; expects 200.
+fn send_mail(server: &crate::serve::Server, texts: &[String]) {
+    let body = serde_json::json!({"inputs": [{"name": "text", "shape": [texts.len()],
+        "datatype": "BYTES", "data": texts}]});
+    let (status, answer) = post(
+        &format!("{}/v2/models/mail/infer", server.base),
+        &body.to_string(),
+    );
+    assert_eq!(status, 200, "{answer}");
 }
 
 /// The loop closed on text: the logged mail is labelled by the transformer, and a new
