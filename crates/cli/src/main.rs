@@ -87,10 +87,14 @@ fn message(e: &anyhow::Error) -> String {
     out
 }
 
-/// A closed stdout (e.g. `distillery run … --json | head`) is not an error.
+/// A closed stdout (e.g. `distillery run … --json | head`) is not an error. JSON written
+/// straight to stdout fails as a `serde_json` error that carries the kind.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == pipe
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == pipe
     })
 }

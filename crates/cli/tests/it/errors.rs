@@ -269,3 +269,22 @@ fn predict_refuses_to_overwrite_its_input_and_logs_carry_no_colour_codes() {
         "a DNS failure is not 'is the port taken?': {err}"
     );
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_is_not_an_error() {
+    // `distillery registry ls --json | head -1`: the JSON goes straight to a closed stdout.
+    let s = setup();
+    s.trained_student();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_distillery"))
+        .args(["registry", "ls", "--json"])
+        .current_dir(s.dir.path())
+        .envs(crate::util::backend_env(s.dir.path()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
