@@ -209,8 +209,8 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 /// The recipe with the traffic as its training data and the teacher's soft labels as its
 /// teacher; everything else (student, distillation, gates) kept. The original
 /// `[data] unlabelled` file and `[distill] augment` are dropped (soft-label columns cannot
-/// label new rows; the traffic is the transfer set now), and a word-vector file is named by its absolute path, since the
-/// adapted recipe lives in the work folder.
+/// label new rows; the traffic is the transfer set now), and a word-vector file is named
+/// by its absolute path, since the adapted recipe lives in the work folder.
 fn adapted_recipe(job: &Redistill<'_>, train: &Path, vectors: Option<&Path>) -> Result<String> {
     let mut doc: toml::Table = toml::from_str(job.recipe_text)
         .map_err(|e| recipe_error!("the recipe is not valid TOML: {e}"))?;
