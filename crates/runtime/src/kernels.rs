@@ -21,6 +21,16 @@ pub(crate) fn matvec(y: &mut [f32], x: &[f32], w: &[f32]) {
     );
 }
 
+/// [`matvec`] without the skip: every input, zeros included, for a hidden layer's input.
+/// After ReLU about half the inputs are zero in no pattern the branch predictor can learn,
+/// and the skip's mispredictions cost more than the multiplications they save: a 9 → 32 →
+/// 2 phishing student went from 159 to 111 ns a row. Adding `0 · w` leaves every sum as it
+/// was (up to the sign of an exact zero, which compares equal), since weights are finite.
+#[inline]
+pub(crate) fn matvec_dense(y: &mut [f32], x: &[f32], w: &[f32]) {
+    matvec_active(y, x.iter().copied().enumerate(), w);
+}
+
 /// [`matvec`] over the listed `(input, value)` pairs only, in their order: the first layer
 /// of a one-hot row, whose few active inputs the encoder lists.
 #[inline]
@@ -214,6 +224,9 @@ mod tests {
             matvec_pairs(&mut portable, pairs.clone(), &w);
             assert_eq!(portable, want, "{inputs} → {outputs}");
             let active: Vec<(usize, f32)> = pairs.collect();
+            let mut dense = bias.clone();
+            matvec_dense(&mut dense, &x, &w);
+            assert_eq!(dense, want, "{inputs} → {outputs}: zeros included");
             let mut sparse = bias;
             matvec_sparse(&mut sparse, &active, &w);
             assert_eq!(sparse, want, "{inputs} → {outputs}");

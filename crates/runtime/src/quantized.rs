@@ -162,7 +162,7 @@ impl QuantizedStudent {
                 .chunks_exact(l.inputs)
                 .zip(next.chunks_exact_mut(l.outputs))
             {
-                q.forward(row, out, &mut Vec::new(), &mut Vec::new());
+                q.forward(row, out, &mut Vec::new(), &mut Vec::new(), k == 0);
                 if k < last {
                     out.iter_mut().for_each(|v| *v = v.max(0.0));
                 }
@@ -257,7 +257,7 @@ impl QuantizedStudent {
         for layer in &self.layers[1..] {
             a.iter_mut().for_each(|v| *v = v.max(0.0));
             b.resize(layer.outputs, 0.0);
-            layer.forward(a, b, q, acc);
+            layer.forward(a, b, q, acc, false);
             core::mem::swap(a, b);
         }
         out.copy_from_slice(a);
@@ -301,7 +301,7 @@ impl QuantizedStudent {
             let last = self.layers.len() - 1;
             for (i, layer) in self.layers.iter().enumerate() {
                 b.resize(layer.outputs, 0.0);
-                layer.forward(&a, &mut b, &mut q, &mut acc);
+                layer.forward(&a, &mut b, &mut q, &mut acc, i == 0);
                 if i < last {
                     b.iter_mut().for_each(|v| *v = v.max(0.0));
                 }
@@ -415,15 +415,24 @@ impl QuantizedStudent {
 
 impl QuantizedLayer {
     /// `y = dequant(Σ quant(x) · wq) + b` for one row; `q` and `acc` are scratch.
-    fn forward(&self, x: &[f32], y: &mut [f32], q: &mut Vec<i8>, acc: &mut Vec<i32>) {
+    fn forward(
+        &self,
+        x: &[f32],
+        y: &mut [f32],
+        q: &mut Vec<i8>,
+        acc: &mut Vec<i32>,
+        skip_zeros: bool,
+    ) {
         q.clear();
         q.extend(x.iter().map(|&v| quantize(v, self.input_scale)));
         acc.clear();
         acc.resize(self.outputs, 0);
+        // Skipping zeros pays on an encoded one-hot row; on hidden activations the branch
+        // mispredicts more than the multiplications cost (integer sums are exact either way).
         let pairs = q
             .iter()
             .enumerate()
-            .filter(|&(_, &v)| v != 0)
+            .filter(|&(_, &v)| !skip_zeros || v != 0)
             .map(|(i, &v)| (i, i32::from(v)));
         crate::kernels::matvec_i8(acc, pairs, &self.weight);
         for j in 0..self.outputs {

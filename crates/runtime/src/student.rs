@@ -30,10 +30,17 @@ pub struct Dense {
 }
 
 impl Dense {
-    /// `y = x · W + b` for one row, skipping zero inputs.
+    /// `y = x · W + b` for one encoded row, skipping zero inputs (most of a one-hot row).
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         y.copy_from_slice(&self.bias);
         crate::kernels::matvec(y, &x[..self.inputs], &self.weight);
+    }
+
+    /// `y = x · W + b` for one row of hidden activations, every input included (see
+    /// [`crate::kernels::matvec_dense`]).
+    fn forward_hidden(&self, x: &[f32], y: &mut [f32]) {
+        y.copy_from_slice(&self.bias);
+        crate::kernels::matvec_dense(y, &x[..self.inputs], &self.weight);
     }
 }
 
@@ -202,7 +209,7 @@ impl Student {
         let last = self.layers.len() - 1;
         for (k, layer) in self.layers.iter().enumerate().skip(start) {
             b.resize(layer.outputs, 0.0);
-            layer.forward_one(a, b);
+            layer.forward_hidden(a, b);
             if k < last {
                 b.iter_mut().for_each(|v| *v = v.max(0.0));
             }
