@@ -36,6 +36,7 @@ mod serve_errors;
 mod serve_feedback;
 mod serve_protection;
 mod text;
+mod text_transformer;
 mod traffic;
 mod triton;
 mod util;
