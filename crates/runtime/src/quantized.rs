@@ -473,9 +473,6 @@ mod tests {
         }
         assert!(round_half_even(f32::NAN).is_nan());
         assert_eq!(quantize(f32::NAN, 1.0), 0);
-        assert_eq!(quantize(2.5, 1.0), 2);
-        assert_eq!(quantize(3.5, 1.0), 4);
-        assert_eq!(quantize(-1e9, 1.0), -128);
     }
 
     #[test]

@@ -12,14 +12,26 @@ use tower::ServiceExt;
 /// A server with one tiny student (`m/1`: one number in, two classes out) and an
 /// admin token, on an empty registry in `dir`.
 fn server(dir: &std::path::Path) -> Arc<crate::Server> {
+    server_with(dir, None, None)
+}
+
+/// [`server`], with `canary` taking all of `m`'s traffic and `guard` watching it.
+fn server_with(
+    dir: &std::path::Path,
+    canary: Option<Arc<crate::Served>>,
+    guard: Option<crate::guard::Guardrails>,
+) -> Arc<crate::Server> {
     let mut models = empty_models();
     models.by_name.insert("m".into(), served("x", 1));
+    if let Some(canary) = canary {
+        models.canaries.insert("m".into(), (canary, 100));
+    }
     Arc::new(crate::Server::new(
         models,
         Registry::open(dir).expect("registry"),
         Some("tok".into()),
         "test".into(),
-        None,
+        guard,
     ))
 }
 
@@ -291,9 +303,6 @@ async fn an_admin_token_given_as_its_hash_admits_the_token_not_the_hash() {
 /// A server whose `m` has version 1 stable and `canary` taking all traffic, with a guardrail
 /// that rolls back on any canary error.
 fn guarded(dir: &std::path::Path, canary: Arc<crate::Served>) -> Arc<crate::Server> {
-    let mut models = empty_models();
-    models.by_name.insert("m".into(), served("x", 1));
-    models.canaries.insert("m".into(), (canary, 100));
     let guard = crate::guard::Guardrails {
         window: 10,
         min_requests: 1,
@@ -301,13 +310,7 @@ fn guarded(dir: &std::path::Path, canary: Arc<crate::Served>) -> Arc<crate::Serv
         max_p99_ms: None,
         max_disagreement: None,
     };
-    Arc::new(crate::Server::new(
-        models,
-        Registry::open(dir).expect("registry"),
-        Some("tok".into()),
-        "test".into(),
-        Some(guard),
-    ))
+    server_with(dir, Some(canary), Some(guard))
 }
 
 #[tokio::test]

@@ -109,16 +109,24 @@ struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        if let Some((per_client, ip)) = &self.client
-            && let Ok(mut counts) = per_client.lock()
-            && let Some(n) = counts.get_mut(ip)
-        {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(ip);
+        if let Some((per_client, ip)) = &self.client {
+            let mut counts = lock(per_client);
+            if let Some(n) = counts.get_mut(ip) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(ip);
+                }
             }
         }
     }
+}
+
+/// The per-address counts, also after a panic elsewhere left the lock poisoned (the counts
+/// stay right: every change is one statement), so a panic never refuses every later client.
+fn lock(per_client: &PerClient) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+    per_client
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Takes a slot for a connection from `ip`, or `None` when the server (`max`) or that
@@ -144,7 +152,7 @@ fn take_slot(
     let Some(cap) = connections.per_client_cap() else {
         return Some(slot);
     };
-    let mut counts = per_client.lock().ok()?;
+    let mut counts = lock(per_client);
     let n = counts.entry(ip).or_default();
     if *n >= cap {
         tracing::warn!(

@@ -34,13 +34,11 @@ const STOPWORDS: &[&str] = &[
     "die", "das", "und", "les", "des", "una", "por", "que", "con", "para", "del",
 ];
 
-/// A text's words as the slices see them: lowercased runs of letters, digits and
-/// apostrophes.
+/// A text's words as the slices see them: the student's own tokens (lowercased runs of
+/// letters and digits, `distillery_runtime::text_tokens`), so a keyword slice reads the
+/// words the student reads.
 pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    distillery_runtime::text_tokens(text, usize::MAX)
 }
 
 /// Documents by their length in words: at `edges` when given, else at the quartiles.
