@@ -7,6 +7,8 @@
 #        SEEDS="1 2 3" bench/defaults.sh …   one line per seed (each a different split and
 #        training) and a mean line per set: one seed on a small set is noisy (credit_data's
 #        891 test rows make a row 0.11 pp), so judge a default change over several.
+#        TEACHER='{ kind = "gbdt", max_depth = 4 }' bench/defaults.sh …   replaces the
+#        teacher line `init` writes, to measure another teacher setting.
 set -euo pipefail
 shared=${1:?usage: bench/defaults.sh <shared-data-dir> [binary] [sets...]}
 bin=${2:-target/release/distillery}
@@ -30,6 +32,9 @@ for set in "${sets[@]}"; do
     name=$set${seed:+-$seed}
     if [ -n "$seed" ]; then
       sed "s/^seed = .*/seed = $seed/" "$work/$set.toml" >"$work/$name.toml"
+    fi
+    if [ -n "${TEACHER:-}" ]; then
+      sed -i "s/^train = { kind = \"gbdt\" }.*/train = ${TEACHER}/" "$work/$name.toml"
     fi
     (cd "$work" && "$bin" -q run "$name.toml" --out runs --no-register --json >"$name.json" 2>/dev/null || true)
     runs+=("$work/$name.json")

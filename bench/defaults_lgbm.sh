@@ -22,6 +22,7 @@ declare -A extra=([census_kdd]="--ignore instance_weight --partition partition")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bin=$(realpath "$bin")
+shared=$(realpath "$shared")
 tools=$(realpath "$(dirname "$0")/../tools")
 printf '%-12s %8s %8s %8s %9s %-14s %7s %7s %7s\n' set teacher student scratch gain_pp verdict faster smaller seconds
 for set in "${sets[@]}"; do

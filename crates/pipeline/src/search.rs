@@ -31,6 +31,11 @@ pub const FAMILY: [&[usize]; 7] = [
     &[128, 128],
 ];
 
+/// Tried only when no member of [`FAMILY`] fits the budget: inputs so wide (hundreds of
+/// one-hot levels) that even [16] outgrows a twentieth of a small teacher. A narrower
+/// student that meets the budget beats raising it.
+pub const NARROW: &[usize] = &[8];
+
 /// Temperature and soft-weight pairs tried with each architecture: calibrated teachers
 /// (T = 1), Hinton's moderate softening (T = 2), and strong softening (T = 4).
 pub const PAIRS: [(f32, f32); 3] = [(1.0, 0.5), (2.0, 0.7), (4.0, 0.7)];
@@ -68,21 +73,16 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
     let (budget, mut budget_note) = effective_budget(cx.budget, cx.teacher.bytes);
     let mut candidates = Vec::new();
     for hidden in FAMILY {
-        let (bytes, latency_us) = size_and_latency(cx, hidden, &raw_rows)?;
-        let within = budget.max_bytes.is_none_or(|b| bytes <= b)
-            && budget.max_latency_us.is_none_or(|l| latency_us <= l);
-        for (temperature, soft_weight) in PAIRS {
-            candidates.push(SearchCandidate {
-                hidden: hidden.to_vec(),
-                temperature,
-                soft_weight,
-                bytes,
-                latency_us,
-                within_budget: within,
-                steps: 0,
-                validation_fidelity: None,
-                validation_accuracy: None,
-            });
+        add_candidates(cx, &budget, hidden, &raw_rows, &mut candidates)?;
+    }
+    if candidates.iter().all(|c| !c.within_budget) {
+        add_candidates(cx, &budget, NARROW, &raw_rows, &mut candidates)?;
+        if candidates.iter().any(|c| c.within_budget) {
+            budget_note = format!(
+                "{budget_note} (no member of the family fits that budget; the narrower {NARROW:?} does)"
+            );
+        } else {
+            candidates.truncate(candidates.len() - PAIRS.len());
         }
     }
     let mut max_bytes = budget.max_bytes;
@@ -105,7 +105,7 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
     if alive.is_empty() {
         let smallest = &candidates[0];
         refuse!(
-            "no student of the search family fits the budget (max_bytes = {:?}, max_latency_us = {:?}); the smallest, {:?}, takes {} bytes and {:.2} µs here. Raise the budget or pin [student] hidden",
+            "no student of the search family fits the budget (max_bytes = {:?}, max_latency_us = {:?}); the smallest, {:?}, takes {} bytes and {:.2} µs here, and {NARROW:?} does not fit either. Raise the budget or pin [student] hidden",
             budget.max_bytes,
             budget.max_latency_us,
             smallest.hidden,
@@ -156,6 +156,33 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
             reason,
         },
     })
+}
+
+/// Measures `hidden` and adds one candidate per temperature / soft-weight pair.
+fn add_candidates(
+    cx: &Inputs<'_>,
+    budget: &SearchBudget,
+    hidden: &[usize],
+    raw_rows: &[Vec<RawValue<'_>>],
+    candidates: &mut Vec<SearchCandidate>,
+) -> Result<()> {
+    let (bytes, latency_us) = size_and_latency(cx, hidden, raw_rows)?;
+    let within = budget.max_bytes.is_none_or(|b| bytes <= b)
+        && budget.max_latency_us.is_none_or(|l| latency_us <= l);
+    for (temperature, soft_weight) in PAIRS {
+        candidates.push(SearchCandidate {
+            hidden: hidden.to_vec(),
+            temperature,
+            soft_weight,
+            bytes,
+            latency_us,
+            within_budget: within,
+            steps: 0,
+            validation_fidelity: None,
+            validation_accuracy: None,
+        });
+    }
+    Ok(())
 }
 
 /// The budget the search applies, and a note for the report when it differs from the

@@ -389,7 +389,8 @@ fn cross_validation_trains_the_search_winner_not_the_recipe_default() {
 }
 
 #[test]
-fn a_search_budget_nothing_fits_and_a_budget_beside_hidden_are_refused() {
+fn a_search_budget_only_8_fits_searches_8_and_one_nothing_fits_is_refused_as_is_a_budget_beside_hidden()
+ {
     let s = setup();
     let tiny = s.write("tiny.toml", &search_recipe("max_bytes = 1000"));
     let out = s.cmd(&["run", tiny.to_str().unwrap()]);
@@ -398,6 +399,34 @@ fn a_search_budget_nothing_fits_and_a_budget_beside_hidden_are_refused() {
         stderr(&out).contains("no student of the search family fits"),
         "{}",
         stderr(&out)
+    );
+    // One byte less than [16] takes: the family fits nothing, and the narrower [8] is
+    // searched instead of refusing.
+    let err = stderr(&out);
+    let sixteen: u64 = err
+        .split("takes ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no size of [16] in: {err}"));
+    let narrow = s.write(
+        "narrow.toml",
+        &search_recipe(&format!("max_bytes = {}", sixteen - 1)),
+    );
+    let out = s.cmd(&["run", narrow.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let search = &json(&out)["search"];
+    let candidates = search["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 24, "the family's 21, then [8]'s 3");
+    let winner = &candidates[search["winner"].as_u64().unwrap() as usize];
+    assert_eq!(winner["hidden"], serde_json::json!([8]), "{search}");
+    assert!(winner["bytes"].as_u64().unwrap() < sixteen);
+    assert!(
+        search["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the narrower [8] does"),
+        "{search}"
     );
     let both = s.write(
         "both.toml",
