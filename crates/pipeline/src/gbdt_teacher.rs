@@ -7,6 +7,11 @@
 //! training row, labels the validation, test and synthetic rows; it is written as an ONNX
 //! TreeEnsembleClassifier, reloaded through the same path as a user's ONNX teacher, and kept
 //! in the run directory as `teacher.onnx`.
+//!
+//! When the recipe leaves `max_depth` unset and the training set is small, the cross-fitting
+//! runs at two depths and the one with the lower out-of-fold log-loss is kept: the folds
+//! are trained anyway, so their held-out rows choose the teacher's depth for free of a
+//! separate validation split.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -21,6 +26,16 @@ use crate::RunOptions;
 use crate::data::Prepared;
 use crate::error::{Context, Result};
 use crate::recipe::{Recipe, TeacherTraining};
+
+/// Depths tried when the recipe does not set `max_depth`: LightGBM's usual 6 first (kept on
+/// a tie), and the shallower 3 that small, noisy tables often prefer.
+const DEPTHS: [usize; 2] = [6, 3];
+
+/// Above this many training rows × boosters (one for two classes, one per class otherwise)
+/// only the first of [`DEPTHS`] is trained: the choice costs a second cross-fitting, which
+/// on large or many-class sets is the run's longest step (letter's 26 boosters doubled its
+/// run, 135 → 273 s, to keep depth 6).
+const DEPTH_CHOICE_MAX_WORK: usize = 50_000;
 
 /// The trained teacher and what the run keeps of it.
 pub(crate) struct Trained {
@@ -41,7 +56,7 @@ pub(crate) fn train(
     data: &Prepared,
     options: &RunOptions<'_>,
 ) -> Result<Trained> {
-    let params = training.gbdt_params(recipe.distill.seed);
+    let mut params = training.gbdt_params(recipe.distill.seed);
     let folds = training.cross_fit_folds();
     let fed = inputs(data)?;
     let (feed, width) = (&fed.feed, fed.width);
@@ -49,23 +64,53 @@ pub(crate) fn train(
     let labels: Vec<Option<u32>> = data.train_rows.iter().map(|&r| data.labels.y[r]).collect();
     let val_rows = fed.validation();
     let k = data.labels.n_classes();
-    let jobs = options
-        .progress
-        .jobs("boosted teacher (cross-fitting folds + final)", folds + 1);
+    let boosters = if k == 2 { 1 } else { k };
+    let depths: Vec<usize> =
+        if training.max_depth.is_some() || labels.len() * boosters > DEPTH_CHOICE_MAX_WORK {
+            vec![params.max_depth]
+        } else {
+            DEPTHS.to_vec()
+        };
+    let jobs = options.progress.jobs(
+        "boosted teacher (cross-fitting folds + final)",
+        folds * depths.len() + 1,
+    );
     let fold_of = assign_folds(data.train_rows.len(), folds, recipe.distill.seed);
-    let mut train_p = vec![0.0f32; data.train_rows.len() * k];
-    for fold in 0..folds {
-        let outside: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] != fold).collect();
-        let (fx, fy) = labelled(gather(&x, &outside, width), pick(&labels, &outside), width);
-        let model = fit(&fx, &fy, width, val_rows.as_ref(), k, &params)
-            .with_context(|| format!("training the boosted teacher for fold {}", fold + 1))?;
-        let inside: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] == fold).collect();
-        let p = model.predict_proba(&gather(&x, &inside, width), inside.len());
-        for (j, &i) in inside.iter().enumerate() {
-            train_p[i * k..(i + 1) * k].copy_from_slice(&p[j * k..(j + 1) * k]);
+    let mut best: Option<(usize, f64, Vec<f32>)> = None;
+    let mut tried = Vec::new();
+    for &depth in &depths {
+        params.max_depth = depth;
+        let mut train_p = vec![0.0f32; data.train_rows.len() * k];
+        for fold in 0..folds {
+            let outside: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] != fold).collect();
+            let (fx, fy) = labelled(gather(&x, &outside, width), pick(&labels, &outside), width);
+            let model = fit(&fx, &fy, width, val_rows.as_ref(), k, &params)
+                .with_context(|| format!("training the boosted teacher for fold {}", fold + 1))?;
+            let inside: Vec<usize> = (0..fold_of.len()).filter(|&i| fold_of[i] == fold).collect();
+            let p = model.predict_proba(&gather(&x, &inside, width), inside.len());
+            for (j, &i) in inside.iter().enumerate() {
+                train_p[i * k..(i + 1) * k].copy_from_slice(&p[j * k..(j + 1) * k]);
+            }
+            jobs.done(&format!("depth {depth}, fold {}/{folds}", fold + 1));
         }
-        jobs.done(&format!("fold {}/{folds}", fold + 1));
+        let loss = out_of_fold_log_loss(&train_p, &labels, k);
+        tried.push(format!("{loss:.4} at depth {depth}"));
+        if best.as_ref().is_none_or(|(_, b, _)| loss < *b) {
+            best = Some((depth, loss, train_p));
+        }
     }
+    let Some((depth, _, train_p)) = best else {
+        unreachable!("at least one depth is tried")
+    };
+    params.max_depth = depth;
+    let choice = if depths.len() > 1 {
+        format!(
+            "; depth {depth} by out-of-fold log-loss ({})",
+            tried.join(", ")
+        )
+    } else {
+        String::new()
+    };
     let all: Vec<usize> = (0..labels.len()).collect();
     let (ax, ay) = labelled(x, pick(&labels, &all), width);
     let model = fit(&ax, &ay, width, val_rows.as_ref(), k, &params)
@@ -88,10 +133,21 @@ pub(crate) fn train(
         train_p,
         onnx: bytes,
         description: format!(
-            "in-house GBDT ({} trees; {folds}-fold cross-fitted labels)",
+            "in-house GBDT ({} trees; {folds}-fold cross-fitted labels{choice})",
             model.n_trees()
         ),
     })
+}
+
+/// Mean −ln p(label) of the cross-fitted probabilities over the labelled training rows
+/// (probabilities floored at 1e-7).
+fn out_of_fold_log_loss(p: &[f32], labels: &[Option<u32>], k: usize) -> f64 {
+    let (sum, n) = labels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, y)| y.map(|y| f64::from(p[i * k + y as usize].max(1e-7)).ln()))
+        .fold((0.0, 0usize), |(s, n), l| (s - l, n + 1));
+    sum / n.max(1) as f64
 }
 
 /// What every booster of a run is fed: the feature columns, their category levels, the
@@ -284,6 +340,14 @@ mod tests {
         assert!(counts.iter().all(|&c| c == 20 || c == 21), "{counts:?}");
         assert_eq!(f, assign_folds(103, 5, 7));
         assert_ne!(f, assign_folds(103, 5, 8));
+    }
+
+    #[test]
+    fn out_of_fold_log_loss_skips_unlabelled_rows_and_floors_zero() {
+        let p = [0.5, 0.5, 0.2, 0.8, 1.0, 0.0];
+        let loss = out_of_fold_log_loss(&p, &[Some(0), None, Some(1)], 2);
+        let want = -(0.5f64.ln() + 1e-7f64.ln()) / 2.0;
+        assert!((loss - want).abs() < 1e-6, "{loss} vs {want}");
     }
 
     #[test]

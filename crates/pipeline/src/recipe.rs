@@ -328,7 +328,8 @@ pub struct TeacherTraining {
     /// rows usually ends far sooner).
     #[serde(default)]
     pub iterations: Option<usize>,
-    /// GBDT: deepest split level (default 6).
+    /// GBDT: deepest split level (default: 6 or 3, whichever cross-fits better, up to
+    /// 50,000 training rows × boosters; 6 above).
     #[serde(default)]
     pub max_depth: Option<usize>,
     /// GBDT: folds of the cross-fitting that labels the training rows (default 5; each

@@ -281,6 +281,31 @@ fn eval_writes_the_same_report_for_any_student_and_file() {
         assert!(dir.join(f).exists(), "{f}");
     }
 
+    // A slice on a column the file lacks, or a text slice on numbers: exit 2, in words that
+    // fit a flag as well as a recipe.
+    for (slice, fragment) in [
+        ("rase", "slice column 'rase' is not in"),
+        ("age:words", "slice column 'age' holds numbers"),
+    ] {
+        let out = s.cmd(&[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            input.to_str().unwrap(),
+            "--target",
+            "income-per-year",
+            "--slice",
+            slice,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(fragment) && !err.contains("[evaluate]"),
+            "{err}"
+        );
+    }
+
     // Without a teacher: no fidelity, no gap, and the slices still carry accuracy.
     let out = s.cmd(&[
         "eval",

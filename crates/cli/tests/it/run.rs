@@ -157,6 +157,32 @@ fn in_house_gbdt_teacher_is_cross_fitted_kept_as_onnx_and_reusable() {
         kind.contains("GBDT") && kind.contains("5-fold cross-fitted"),
         "{kind}"
     );
+    // With max_depth unset on a small set, depths 6 and 3 are cross-fitted and the lower
+    // out-of-fold log-loss wins: "depth 3 by out-of-fold log-loss (0.41 at depth 6, 0.40 at
+    // depth 3)".
+    let choice = kind
+        .split("; depth ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no depth choice in {kind}"));
+    let chosen: usize = choice.split(' ').next().unwrap().parse().unwrap();
+    let losses: Vec<(f64, usize)> = choice
+        .split('(')
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')')
+        .split(", ")
+        .map(|t| {
+            let (loss, depth) = t.split_once(" at depth ").unwrap();
+            (loss.parse().unwrap(), depth.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        losses.iter().map(|l| l.1).collect::<Vec<_>>(),
+        [6, 3],
+        "{kind}"
+    );
+    let best = losses.iter().min_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    assert_eq!(chosen, best.1, "{kind}");
     let teacher_acc = summary["teacher"]["accuracy"].as_f64().unwrap();
     assert!(teacher_acc > 0.8, "teacher accuracy {teacher_acc}");
     let teacher = s.runs()[0].join("teacher.onnx");
@@ -190,6 +216,19 @@ fn in_house_gbdt_teacher_is_cross_fitted_kept_as_onnx_and_reusable() {
         bytes(0, "student.safetensors"),
         bytes(fresh, "student.safetensors")
     );
+    // A depth the recipe writes is kept as written.
+    let pinned = s.write(
+        "pinned.toml",
+        &adult_recipe(
+            &data("adult_sample.csv"),
+            "train = { kind = \"gbdt\", max_depth = 4 }",
+            "",
+        ),
+    );
+    let out = s.cmd(&["run", pinned.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pinned_kind = json(&out)["teacher"]["kind"].as_str().unwrap().to_string();
+    assert!(!pinned_kind.contains("out-of-fold"), "{pinned_kind}");
 }
 
 #[test]

@@ -172,7 +172,7 @@ fn column_feature(
             .map(|n| format!("; did you mean '{n}'?"))
             .unwrap_or_default();
         SliceError::Invalid(format!(
-            "[evaluate] slices: column '{name}' is not in {}{hint}",
+            "slice column '{name}' is not in {}{hint}",
             table.path().display()
         ))
     })?;
@@ -187,7 +187,7 @@ fn column_feature(
         }
         (Column::Numeric(_), Binning::Words(_) | Binning::Language | Binning::Contains(_)) => {
             return Err(SliceError::Invalid(format!(
-                "[evaluate] slices: column '{name}' holds numbers; words, language and contains(…) slice text, so write \"{name}\" or \"{name}:quantile(4)\""
+                "slice column '{name}' holds numbers; words, language and contains(…) slice text, so write \"{name}\" or \"{name}:quantile(4)\""
             )));
         }
         (Column::Text { levels, codes }, Binning::Auto) => {
@@ -196,7 +196,7 @@ fn column_feature(
         }
         (Column::Text { .. }, _) => {
             return Err(SliceError::Invalid(format!(
-                "[evaluate] slices: column '{name}' holds text; quantile() and bins() need numbers, so write just \"{name}\""
+                "slice column '{name}' holds text; quantile() and bins() need numbers, so write just \"{name}\""
             )));
         }
         (Column::Numeric(v), Binning::Auto) => SliceFeature::numeric(name, &numbers_at(v, rows)),
