@@ -49,11 +49,11 @@ pub struct SliceSpec {
 }
 
 impl SliceSpec {
-    /// Parses the recipe syntax; crosses are written with `×`, ` x ` or `*`.
+    /// Parses the recipe syntax; crosses are written with `×`, ` x ` or `*` (outside
+    /// parentheses, so `contains(tax x rate)` keeps its phrase).
     pub fn parse(text: &str) -> std::result::Result<SliceSpec, String> {
-        let normalised = text.replace(" x ", " × ").replace('*', "×");
-        let parts = normalised
-            .split('×')
+        let parts = split_cross(text)
+            .into_iter()
             .map(|p| parse_part(p.trim(), text))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         if parts.len() > 2 {
@@ -79,6 +79,37 @@ impl SliceSpec {
             None => Ok(first),
         }
     }
+}
+
+/// `text` cut at each cross sign (`×`, ` x `, `*`) that is not inside parentheses.
+fn split_cross(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let sign = match c {
+            '(' => {
+                depth += 1;
+                0
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                0
+            }
+            '×' | '*' => c.len_utf8(),
+            ' ' if text[i..].starts_with(" x ") => 3,
+            _ => 0,
+        };
+        if depth == 0 && sign > 0 {
+            parts.push(&text[start..i]);
+            start = i + sign;
+            while chars.peek().is_some_and(|&(j, _)| j < start) {
+                chars.next();
+            }
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 fn parse_part(part: &str, whole: &str) -> std::result::Result<(String, Binning), String> {
@@ -276,6 +307,22 @@ mod tests {
             SliceSpec::parse("hours:bins(20, 40) x sex").unwrap().parts[0],
             ("hours".to_string(), Binning::Bins(vec![20.0, 40.0]))
         );
+    }
+
+    #[test]
+    fn a_cross_sign_inside_parentheses_is_part_of_a_keyword() {
+        let spec = SliceSpec::parse("body:contains(tax x rate, 2*3) x sex").unwrap();
+        assert_eq!(
+            spec.parts,
+            [
+                (
+                    "body".to_string(),
+                    Binning::Contains(vec!["tax x rate".into(), "2*3".into()])
+                ),
+                ("sex".to_string(), Binning::Auto)
+            ]
+        );
+        assert_eq!(split_cross("a×b*c x d"), ["a", "b", "c", "d"]);
     }
 
     #[test]
