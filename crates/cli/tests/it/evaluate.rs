@@ -250,22 +250,32 @@ fn eval_writes_the_same_report_for_any_student_and_file() {
     let s = setup();
     let model = s.trained_student();
     let input = data("adult_sample.parquet");
-    let out = s.cmd(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        input.to_str().unwrap(),
-        "--target",
+    let eval = |target: &str, extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            input.to_str().unwrap(),
+            "--target",
+            target,
+        ];
+        args.extend(extra);
+        s.cmd(&args)
+    };
+    let teacher = demo_teacher();
+    let out = eval(
         "income-per-year",
-        "--teacher",
-        demo_teacher().to_str().unwrap(),
-        "--slice",
-        "race",
-        "--json",
-        "--out",
-        "evals",
-    ]);
+        &[
+            "--teacher",
+            teacher.to_str().unwrap(),
+            "--slice",
+            "race",
+            "--json",
+            "--out",
+            "evals",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = json(&out);
     assert_eq!(r["kind"], "eval");
@@ -287,17 +297,7 @@ fn eval_writes_the_same_report_for_any_student_and_file() {
         ("rase", "slice column 'rase' is not in"),
         ("age:words", "slice column 'age' holds numbers"),
     ] {
-        let out = s.cmd(&[
-            "eval",
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-            input.to_str().unwrap(),
-            "--target",
-            "income-per-year",
-            "--slice",
-            slice,
-        ]);
+        let out = eval("income-per-year", &["--slice", slice]);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         let err = stderr(&out);
         assert!(
@@ -307,31 +307,14 @@ fn eval_writes_the_same_report_for_any_student_and_file() {
     }
 
     // Without a teacher: no fidelity, no gap, and the slices still carry accuracy.
-    let out = s.cmd(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        input.to_str().unwrap(),
-        "--target",
-        "income-per-year",
-        "--json",
-    ]);
+    let out = eval("income-per-year", &["--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = json(&out);
     assert!(r.get("teacher").is_none() && r.get("fidelity").is_none());
     assert!(r["slices"]["gap"].is_null());
     assert!(r["slices"]["discovery"]["single"][0]["student_accuracy"].is_number());
 
-    let bad = s.cmd(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        input.to_str().unwrap(),
-        "--target",
-        "sex",
-    ]);
+    let bad = eval("sex", &[]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
         stderr(&bad).contains("not one of the student's classes"),
