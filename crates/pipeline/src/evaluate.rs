@@ -18,7 +18,8 @@ use distillery_eval::slices::{SliceSpec, search_features};
 pub fn check_columns(settings: &EvaluateSection, prepared: &Prepared) -> Result<()> {
     for spec in &settings.slices {
         let spec = SliceSpec::parse(spec).map_err(|m| data_error!("[evaluate] slices: {m}"))?;
-        spec.build(prepared.test_table(), &prepared.test_rows)?;
+        spec.build(prepared.test_table(), &prepared.test_rows)
+            .map_err(|e| data_error!("[evaluate] slices: {e}"))?;
     }
     let names: Vec<&str> = prepared.features.iter().map(|(n, _)| n.as_str()).collect();
     for (group, columns) in &settings.feature_groups {

@@ -10,7 +10,7 @@
 //!
 //! When the recipe leaves `max_depth` unset and the training set is small, the cross-fitting
 //! runs at two depths and the one with the lower out-of-fold log-loss is kept: the folds
-//! are trained anyway, so their held-out rows choose the teacher's depth for free of a
+//! are trained anyway, so their held-out rows choose the teacher's depth without a
 //! separate validation split.
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,9 +27,10 @@ use crate::data::Prepared;
 use crate::error::{Context, Result};
 use crate::recipe::{Recipe, TeacherTraining};
 
-/// Depths tried when the recipe does not set `max_depth`: LightGBM's usual 6 first (kept on
-/// a tie), and the shallower 3 that small, noisy tables often prefer.
-const DEPTHS: [usize; 2] = [6, 3];
+/// Depths tried when the recipe does not set `max_depth`: the booster's default 6 first
+/// (kept on a tie; XGBoost's and CatBoost's default too), and the shallower 3 that small,
+/// noisy tables often prefer.
+const DEPTHS: [usize; 2] = [GbdtParams::DEFAULT_MAX_DEPTH, 3];
 
 /// Above this many training rows × boosters (one for two classes, one per class otherwise)
 /// only the first of [`DEPTHS`] is trained: the choice costs a second cross-fitting, which

@@ -81,8 +81,6 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
             budget_note = format!(
                 "{budget_note} (no member of the family fits that budget; the narrower {NARROW:?} does)"
             );
-        } else {
-            candidates.truncate(candidates.len() - PAIRS.len());
         }
     }
     let mut max_bytes = budget.max_bytes;
@@ -103,14 +101,21 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
         .filter(|&i| candidates[i].within_budget)
         .collect();
     if alive.is_empty() {
-        let smallest = &candidates[0];
+        // Only a written budget gets here, and it has tried [16] (first) and [8] (last).
+        let sizes: Vec<String> = [&candidates[0], &candidates[candidates.len() - 1]]
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:?} takes {} bytes, {:.2} µs",
+                    c.hidden, c.bytes, c.latency_us
+                )
+            })
+            .collect();
         refuse!(
-            "no student of the search family fits the budget (max_bytes = {:?}, max_latency_us = {:?}); the smallest, {:?}, takes {} bytes and {:.2} µs here, and {NARROW:?} does not fit either. Raise the budget or pin [student] hidden",
+            "no student of the search family fits the budget (max_bytes = {:?}, max_latency_us = {:?}); here {}. Raise the budget or pin [student] hidden",
             budget.max_bytes,
             budget.max_latency_us,
-            smallest.hidden,
-            smallest.bytes,
-            smallest.latency_us
+            sizes.join("; ")
         );
     }
     let steps_budget = total_steps(cx);

@@ -15,9 +15,9 @@ use forust_ml::objective::ObjectiveType;
 
 use crate::error::{ParamsError, Result, TrainError};
 
-/// Settings of the boosted teacher. The defaults are LightGBM-like (learning rate 0.1, depth
-/// 6) with early stopping on the validation rows' log-loss, so small sets stop after tens of
-/// trees and large ones may use up to `iterations`.
+/// Settings of the boosted teacher. The defaults are the usual ones (learning rate 0.1 as
+/// LightGBM's, depth 6 as XGBoost's) with early stopping on the validation rows' log-loss,
+/// so small sets stop after tens of trees and large ones may use up to `iterations`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GbdtParams {
     /// Most boosting rounds per booster (default 1000).
@@ -37,7 +37,7 @@ impl Default for GbdtParams {
         GbdtParams {
             iterations: 1000,
             learning_rate: 0.1,
-            max_depth: 6,
+            max_depth: GbdtParams::DEFAULT_MAX_DEPTH,
             early_stopping_rounds: 25,
             seed: 0,
         }
@@ -45,6 +45,9 @@ impl Default for GbdtParams {
 }
 
 impl GbdtParams {
+    /// The default deepest split level (XGBoost's, CatBoost's and forust's default).
+    pub const DEFAULT_MAX_DEPTH: usize = 6;
+
     /// Rejects settings the booster cannot use.
     ///
     /// # Errors

@@ -181,8 +181,9 @@ fn in_house_gbdt_teacher_is_cross_fitted_kept_as_onnx_and_reusable() {
         [6, 3],
         "{kind}"
     );
-    let best = losses.iter().min_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
-    assert_eq!(chosen, best.1, "{kind}");
+    // The chosen depth's loss is the lowest (printed to 4 places, so a tie may go either way).
+    let chosen_loss = losses.iter().find(|l| l.1 == chosen).unwrap().0;
+    assert!(losses.iter().all(|l| chosen_loss <= l.0), "{kind}");
     let teacher_acc = summary["teacher"]["accuracy"].as_f64().unwrap();
     assert!(teacher_acc > 0.8, "teacher accuracy {teacher_acc}");
     let teacher = s.runs()[0].join("teacher.onnx");
@@ -228,7 +229,10 @@ fn in_house_gbdt_teacher_is_cross_fitted_kept_as_onnx_and_reusable() {
     let out = s.cmd(&["run", pinned.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let pinned_kind = json(&out)["teacher"]["kind"].as_str().unwrap().to_string();
-    assert!(!pinned_kind.contains("out-of-fold"), "{pinned_kind}");
+    assert!(
+        pinned_kind.contains("GBDT") && !pinned_kind.contains("out-of-fold"),
+        "{pinned_kind}"
+    );
 }
 
 #[test]
@@ -439,18 +443,21 @@ fn a_search_budget_only_8_fits_searches_8_and_one_nothing_fits_is_refused_as_is_
         "{}",
         stderr(&out)
     );
-    // One byte less than [16] takes: the family fits nothing, and the narrower [8] is
-    // searched instead of refusing.
+    // Between [8]'s size and [16]'s (the refusal names both): the family fits nothing, and
+    // the narrower [8] is searched instead of refusing.
     let err = stderr(&out);
-    let sixteen: u64 = err
-        .split("takes ")
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no size of [16] in: {err}"));
+    let size = |hidden: &str| -> u64 {
+        err.split(&format!("{hidden} takes "))
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no size of {hidden} in: {err}"))
+    };
+    let (sixteen, eight) = (size("[16]"), size("[8]"));
+    assert!(eight < sixteen, "{err}");
     let narrow = s.write(
         "narrow.toml",
-        &search_recipe(&format!("max_bytes = {}", sixteen - 1)),
+        &search_recipe(&format!("max_bytes = {}", (sixteen + eight) / 2)),
     );
     let out = s.cmd(&["run", narrow.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -52,7 +52,7 @@ impl SliceSpec {
     /// Parses the recipe syntax; crosses are written with `×`, ` x ` or `*` (outside
     /// parentheses, so `contains(tax x rate)` keeps its phrase).
     pub fn parse(text: &str) -> std::result::Result<SliceSpec, String> {
-        let parts = split_cross(text)
+        let parts = split_cross(text)?
             .into_iter()
             .map(|p| parse_part(p.trim(), text))
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -81,8 +81,9 @@ impl SliceSpec {
     }
 }
 
-/// `text` cut at each cross sign (`×`, ` x `, `*`) that is not inside parentheses.
-fn split_cross(text: &str) -> Vec<&str> {
+/// `text` cut at each cross sign (`×`, ` x `, `*`) that is not inside parentheses; an
+/// unbalanced parenthesis is an error.
+fn split_cross(text: &str) -> std::result::Result<Vec<&str>, String> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0);
     let mut chars = text.char_indices().peekable();
@@ -92,8 +93,11 @@ fn split_cross(text: &str) -> Vec<&str> {
                 depth += 1;
                 0
             }
+            ')' if depth == 0 => {
+                return Err(format!("'{text}' closes a parenthesis it never opened"));
+            }
             ')' => {
-                depth = depth.saturating_sub(1);
+                depth -= 1;
                 0
             }
             '×' | '*' => c.len_utf8(),
@@ -108,8 +112,11 @@ fn split_cross(text: &str) -> Vec<&str> {
             }
         }
     }
+    if depth > 0 {
+        return Err(format!("'{text}' opens a parenthesis it never closes"));
+    }
     parts.push(&text[start..]);
-    parts
+    Ok(parts)
 }
 
 fn parse_part(part: &str, whole: &str) -> std::result::Result<(String, Binning), String> {
@@ -322,7 +329,11 @@ mod tests {
                 ("sex".to_string(), Binning::Auto)
             ]
         );
-        assert_eq!(split_cross("a×b*c x d"), ["a", "b", "c", "d"]);
+        assert_eq!(split_cross("a×b*c x d").unwrap(), ["a", "b", "c", "d"]);
+        let e = SliceSpec::parse("body:contains(tax x sex").unwrap_err();
+        assert!(e.contains("never closes"), "{e}");
+        let e = SliceSpec::parse("body:contains)tax(").unwrap_err();
+        assert!(e.contains("never opened"), "{e}");
     }
 
     #[test]
