@@ -46,6 +46,12 @@ pub struct Following {
     pub aliases: BTreeMap<String, String>,
     /// How often the alias-change counter is polled.
     pub poll: Duration,
+    /// The alias-change counter read just before the served models were loaded. When the
+    /// first look finds another value, an alias changed while the replica was starting, so
+    /// that look applies whatever the registry names that the replica does not serve
+    /// instead of taking it as the starting point (a canary set then would never be routed
+    /// to). `None`: the first look is the starting point.
+    pub loaded_at: Option<i64>,
 }
 
 fn read(registry: &Registry, name: &str, alias: Option<&str>) -> Result<Routing, RegistryError> {
@@ -61,6 +67,21 @@ fn read(registry: &Registry, name: &str, alias: Option<&str>) -> Result<Routing,
         shadow: store.alias(name, "shadow")?,
         shadow_fraction: split.get("shadow_fraction").and_then(|f| f.parse().ok()),
     })
+}
+
+/// The routing this replica serves for `name`, in the registry's terms.
+fn served(models: &Models, following: &Following, name: &str) -> Routing {
+    Routing {
+        stable: following
+            .aliases
+            .get(name)
+            .and_then(|_| models.by_name.get(name))
+            .map(|s| s.version.version),
+        canary: models.canaries.get(name).map(|(c, _)| c.version.version),
+        canary_weight: models.canaries.get(name).map(|(_, w)| *w),
+        shadow: models.shadows.get(name).map(|(s, _)| s.version.version),
+        shadow_fraction: models.shadows.get(name).map(|(_, f)| *f),
+    }
 }
 
 /// Loads version `v` of `name` for serving, or says in the log why it cannot be.
@@ -172,13 +193,20 @@ impl Server {
             return Ok(false);
         }
         let current = self.current();
+        // Changed while starting: compare the registry with what this replica serves.
+        let started_stale = !seen.started && following.loaded_at.is_some_and(|g| g != generation);
         let mut next = (*current).clone();
         let mut changed = Vec::new();
         for name in current.by_name.keys() {
             let alias = following.aliases.get(name).map(String::as_str);
             let now = read(&registry, name, alias)?;
-            if let Some(before) = seen.per_model.get(name)
-                && apply(&registry, &mut next, name, before, &now)
+            let before = if started_stale {
+                Some(served(&current, following, name))
+            } else {
+                seen.per_model.get(name).cloned()
+            };
+            if let Some(before) = before
+                && apply(&registry, &mut next, name, &before, &now)
             {
                 changed.push(name.clone());
             }
@@ -203,18 +231,7 @@ impl Server {
         let Some(following) = &self.following else {
             return;
         };
-        let models = self.current();
-        let mine = Routing {
-            stable: following
-                .aliases
-                .get(name)
-                .and_then(|_| models.by_name.get(name))
-                .map(|s| s.version.version),
-            canary: models.canaries.get(name).map(|(c, _)| c.version.version),
-            canary_weight: models.canaries.get(name).map(|(_, w)| *w),
-            shadow: models.shadows.get(name).map(|(s, _)| s.version.version),
-            shadow_fraction: models.shadows.get(name).map(|(_, f)| *f),
-        };
+        let mine = served(&self.current(), following, name);
         if let Ok(mut seen) = self.seen.lock()
             && seen.started
         {

@@ -178,6 +178,33 @@ fn serve_env_result(dir: &std::path::Path, extra: &[&str]) -> String {
 }
 
 #[test]
+fn a_canary_set_while_a_replica_starts_is_routed_to() {
+    let s = setup();
+    crate::serve_deploy::three_versions(&s);
+    let flags = ["--no-log", "--follow", "true", "--poll-ms", "200"];
+    let a = serve_env(s.dir.path(), &flags, &[("DISTILLERY_ADMIN_TOKEN", "tok")]);
+    // B says it serves, then waits 1.5 s before its first look at the registry: the canary
+    // is set in that window. (CI once caught B taking such a canary for its starting point
+    // and never routing to it.)
+    let b = serve_env(
+        s.dir.path(),
+        &flags,
+        &[("DISTILLERY_FOLLOW_START_DELAY_MS", "1500")],
+    );
+    let start = r#"{"version": 3, "weight": 100, "why": "all traffic to 3"}"#;
+    let (status, r) = admin(&a.base, "/admin/models/r/canary", Some("tok"), start);
+    assert_eq!(status, 200, "{r}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while answer(&b, "x") != "3" {
+        assert!(
+            Instant::now() < deadline,
+            "B never applied the canary set while it was starting"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn a_guardrail_rollback_is_decided_once_and_reaches_every_replica() {
     let s = setup();
     crate::serve_deploy::three_versions(&s);

@@ -35,6 +35,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         actor: settings.actor.clone(),
     };
     let registry = crate::registry_access::open(&options)?;
+    // Read before loading: an alias changed from here on is applied by the first look.
+    let loaded_at = registry.store().alias_generation().ok();
     let mut models = Models::load(&registry, &settings.models)?;
     if let Some((canary, weight)) = &settings.canary {
         models.add_canary(&registry, canary, *weight)?;
@@ -65,7 +67,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
             .map(|(sh, f)| format!("{} (shadow, {:.0}%)", sh.version.label(), f * 100.0)),
     );
     let token = admin_token(settings.admin_token_file.as_deref())?;
-    let following = following(args, &settings, &models);
+    let following = following(args, &settings, &models, loaded_at);
     let console_runs = args.runs.clone();
     let console_registry = settings.registry.clone();
     let server_follows = following.is_some();
@@ -125,7 +127,16 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitStatus> {
         }
         let server = Arc::new(server);
         if server_follows {
-            // The starting point; changes from here on are applied.
+            // Tests widen the window between loading the models and the first look, to
+            // check that an alias changed in it is applied.
+            if let Some(ms) = std::env::var("DISTILLERY_FOLLOW_START_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            // The starting point; changes from here on are applied (and one made since the
+            // models were loaded, by this first look).
             let s = Arc::clone(&server);
             tokio::task::spawn_blocking(move || s.sync_with_registry())
                 .await
@@ -362,6 +373,7 @@ fn following(
     args: &ServeArgs,
     settings: &Settings,
     models: &distillery_serve::Models,
+    loaded_at: Option<i64>,
 ) -> Option<distillery_serve::Following> {
     let shared = distillery_registry::is_postgres(&settings.registry.to_string_lossy());
     if !args.follow.unwrap_or(shared) {
@@ -386,6 +398,7 @@ fn following(
     Some(distillery_serve::Following {
         aliases,
         poll: std::time::Duration::from_millis(args.poll_ms.max(50)),
+        loaded_at,
     })
 }
 
