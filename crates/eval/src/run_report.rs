@@ -438,7 +438,8 @@ impl Report {
                 (false, true) => Augmenting::Done,
                 (false, false) => Augmenting::Possible,
             };
-            s.push_str(&g.line(augmenting, self.search.is_some()));
+            let teacher = self.teacher.as_ref().map(|t| t.accuracy);
+            s.push_str(&g.line(augmenting, self.search.is_some(), teacher));
         }
         if let Some(search) = &self.search {
             s.push_str(&search.line());
@@ -570,8 +571,14 @@ pub enum Augmenting {
 impl DistillationGain {
     /// One line for the summary: the gain on test (and validation) with McNemar's p, and
     /// what to try when distillation did not beat the scratch baseline (given whether the
-    /// run already used synthetic rows and searched the student).
-    pub fn line(&self, augmenting: Augmenting, searched: bool) -> String {
+    /// run already used synthetic rows and searched the student, and, first, whether the
+    /// teacher's own test accuracy was above the baseline's at all).
+    pub fn line(
+        &self,
+        augmenting: Augmenting,
+        searched: bool,
+        teacher_accuracy: Option<f64>,
+    ) -> String {
         let pp = |c: &crate::PairedComparison| 100.0 * (c.accuracy - c.baseline_accuracy);
         let (t, v) = (&self.test, &self.validation);
         let mut line = format!(
@@ -608,6 +615,12 @@ impl DistillationGain {
                 "distillation did not beat the scratch baseline here; try {} (see the README's recipe reference)\n",
                 tries.join(", ")
             ));
+            if let Some(teacher) = teacher_accuracy.filter(|&a| a <= t.baseline_accuracy) {
+                line.push_str(&format!(
+                    "the teacher itself scored no higher than scratch on test ({teacher:.4} against {:.4}); distillation passes on what a teacher knows beyond the labels, so a stronger teacher is the likeliest lever (more labelled rows, or an ONNX teacher of your own)\n",
+                    t.baseline_accuracy
+                ));
+            }
         }
         line
     }
@@ -629,17 +642,34 @@ mod tests {
             validation: same(10),
             test: same(10),
         };
-        let plain = g.line(Augmenting::Possible, false);
+        let plain = g.line(Augmenting::Possible, false, None);
         assert!(plain.contains("augment = \"munge\" (teacher"), "{plain}");
         assert!(plain.contains("size = \"auto\""), "{plain}");
-        let done = g.line(Augmenting::Done, true);
+        let done = g.line(Augmenting::Done, true, None);
         assert!(done.contains("larger augment_factor"), "{done}");
         assert!(done.contains("larger max_bytes"), "{done}");
         assert!(!done.contains("size = \"auto\""), "{done}");
-        let text = g.line(Augmenting::Text, true);
+        let text = g.line(Augmenting::Text, true, None);
         assert!(
             text.contains("[data] unlabelled") && text.contains("tokenizer"),
             "{text}"
+        );
+        // A teacher above scratch gets no teacher advice; one at or below it does.
+        let labels: Vec<Option<u32>> = (0..10).map(|i| Some(i % 2)).collect();
+        let model: Vec<f32> = [0.9f32, 0.1].iter().copied().cycle().take(20).collect();
+        let half = crate::compare_paired(&model, &model, 2, &labels);
+        let g = DistillationGain {
+            validation: half.clone(),
+            test: half,
+        };
+        let strong = g.line(Augmenting::Done, true, Some(0.9));
+        assert!(!strong.contains("stronger teacher"), "{strong}");
+        let weak = g.line(Augmenting::Done, true, Some(0.5));
+        assert!(
+            weak.contains(
+                "the teacher itself scored no higher than scratch on test (0.5000 against 0.5000)"
+            ) && weak.contains("stronger teacher"),
+            "{weak}"
         );
     }
 }
