@@ -6,6 +6,8 @@
 # scratch test accuracy, the McNemar verdict, student-vs-teacher speed and size ratios and
 # the wall time, one line per set.
 # Usage: bench/defaults_lgbm.sh <shared-data-dir> <python-with-tools/requirements.txt> [binary] [sets...]
+#        STUDENT='max_bytes = 30000' bench/defaults_lgbm.sh …   replaces the student line
+#        `init` writes (size = "auto"), to measure a budget of one's own.
 set -euo pipefail
 shared=${1:?usage: bench/defaults_lgbm.sh <shared-data-dir> <python> [binary] [sets...]}
 python=${2:?python with tools/requirements.txt installed}
@@ -32,6 +34,7 @@ for set in "${sets[@]}"; do
       --out "$work/$set" ${extra[$set]:-} >/dev/null 2>&1)
   (cd "$work/$set" && "$bin" -q init train.csv.gz --target "${target[$set]}" --teacher teacher.onnx \
       --output recipe.toml >/dev/null && sed -i 's/^train = "train.csv.gz"/train = "train.csv.gz"\ntest = "test.csv.gz"/' recipe.toml \
+      && { [ -z "${STUDENT:-}" ] || sed -i "s/^size = \"auto\".*/${STUDENT}/" recipe.toml; } \
       && "$bin" -q run recipe.toml --out runs --no-register --json >"$set.json" 2>/dev/null || true)
   python3 - "$work/$set/$set.json" "$set" <<'PY'
 import json, sys

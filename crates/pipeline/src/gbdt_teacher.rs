@@ -77,8 +77,8 @@ pub(crate) fn train(
         folds * depths.len() + 1,
     );
     let fold_of = assign_folds(data.train_rows.len(), folds, recipe.distill.seed);
-    let mut best: Option<(usize, f64, Vec<f32>)> = None;
-    let mut tried = Vec::new();
+    // (depth, out-of-fold log-loss, cross-fitted probabilities) per depth tried.
+    let mut tried: Vec<(usize, f64, Vec<f32>)> = Vec::new();
     for &depth in &depths {
         params.max_depth = depth;
         let mut train_p = vec![0.0f32; data.train_rows.len() * k];
@@ -95,19 +95,24 @@ pub(crate) fn train(
             jobs.done(&format!("depth {depth}, fold {}/{folds}", fold + 1));
         }
         let loss = out_of_fold_log_loss(&train_p, &labels, k);
-        tried.push(format!("{loss:.4} at depth {depth}"));
-        if best.as_ref().is_none_or(|(_, b, _)| loss < *b) {
-            best = Some((depth, loss, train_p));
-        }
+        tried.push((depth, loss, train_p));
     }
-    let Some((depth, _, train_p)) = best else {
+    let losses: Vec<String> = tried
+        .iter()
+        .map(|(depth, loss, _)| format!("{loss:.4} at depth {depth}"))
+        .collect();
+    // The lowest loss; the first depth tried (6) on a tie.
+    let Some((depth, _, train_p)) = tried
+        .into_iter()
+        .reduce(|a, b| if b.1 < a.1 { b } else { a })
+    else {
         unreachable!("at least one depth is tried")
     };
     params.max_depth = depth;
-    let choice = if depths.len() > 1 {
+    let choice = if losses.len() > 1 {
         format!(
             "; depth {depth} by out-of-fold log-loss ({})",
-            tried.join(", ")
+            losses.join(", ")
         )
     } else {
         String::new()
