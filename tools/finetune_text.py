@@ -183,7 +183,11 @@ def length_batches(encodings, rows, size, rng):
     return chunks
 
 
-def fine_tune(model_dir, encodings, targets, rows, head_w, head_b, epochs, seed, batch=16, lr=4e-5):
+BATCH = 16
+LEARNING_RATE = 4e-5
+
+
+def fine_tune(model_dir, encodings, targets, rows, head_w, head_b, epochs, seed, batch=BATCH, lr=LEARNING_RATE):
     """A Classifier trained on `rows` (indices into `encodings` / `targets`)."""
     torch.manual_seed(seed)
     torch.set_num_threads(os.cpu_count() or 1)

