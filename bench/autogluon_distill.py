@@ -12,12 +12,16 @@ For each set: a seeded, stratified 80/20 split is written as train.csv / test.cs
   `test = "test.csv"` added, then `run`; the report's student accuracy, latency (one raw
   row through the native runtime) and bytes.
 
-Usage: python bench/autogluon_distill.py <shared-data-dir> <distillery-binary> [--distillery-only] [sets...]
+Usage: python bench/autogluon_distill.py <shared-data-dir> <distillery-binary>
+           [--distillery-only] [--seeds 7] [sets...]
 (--distillery-only reruns our side alone on the same seeded splits, for when only distillery
-changed; AutoGluon's side takes 4 minutes a set.)
+changed. --seeds 1,2,3,4,5 repeats everything on that many different splits, each seed both
+the split's and distillery's, and ends with the mean per set and tool and how many seeds
+each tool's student won: one split of a small set is a few test rows from a tie.)
 Needs a venv with `autogluon.tabular[lightgbm]==1.6.3` (CPU only; no torch: AutoGluon skips
 its neural-network students without it).
 """
+import argparse
 import json
 import os
 import shutil
@@ -33,7 +37,6 @@ from sklearn.model_selection import train_test_split
 TARGETS = {"phishing": "is_phishing", "credit_data": "Status", "mlc_churn": "churn",
            "magic": "class", "adult": "income-per-year", "letter": "lettr"}
 FIT, DISTIL = 120, 120
-SEED = 7
 
 
 def folder_bytes(path):
@@ -69,12 +72,14 @@ def autogluon(train, test, target, work):
             "bytes": best[3], "seconds": wall}
 
 
-def distillery(binary, work, target):
+def distillery(binary, work, target, seed):
     start = time.perf_counter()
     subprocess.run([binary, "-q", "init", "train.csv", "--target", target, "--output", "r.toml"],
                    cwd=work, check=True, stdout=subprocess.DEVNULL)
     recipe = open(os.path.join(work, "r.toml")).read().replace(
         'train = "train.csv"', 'train = "train.csv"\ntest = "test.csv"', 1)
+    if seed != 7:
+        recipe = set_seed(recipe, seed)
     open(os.path.join(work, "r.toml"), "w").write(recipe)
     out = subprocess.run([binary, "-q", "run", "r.toml", "--out", "runs", "--no-register", "--json"],
                          cwd=work, check=True, capture_output=True, text=True).stdout
@@ -84,31 +89,59 @@ def distillery(binary, work, target):
             "seconds": time.perf_counter() - start}
 
 
-def main(shared, binary, sets, ours_only=False):
+def set_seed(recipe, seed):
+    """The recipe with `seed = N` in place of the `seed = 7` that init writes under [distill]."""
+    lines = recipe.splitlines()
+    for i, line in enumerate(lines):
+        if line.split("=")[0].strip() == "seed":
+            lines[i] = f"seed = {seed}"
+            return "\n".join(lines) + "\n"
+    sys.exit("init's recipe has no seed line to change")
+
+
+def main(shared, binary, sets, seeds, ours_only=False):
     binary = os.path.abspath(binary)
-    print(f"{'set':<12} {'tool':<10} {'teacher':>8} {'student':>8} {'latency_us':>11} {'bytes':>11} {'seconds':>8}  student model")
+    print(f"{'set':<12} {'seed':>4} {'tool':<10} {'teacher':>8} {'student':>8} {'latency_us':>11} {'bytes':>11} {'seconds':>8}  student model")
+    scores = {}
     for name in sets:
         frame = pd.read_csv(os.path.join(shared, name, f"{name}.csv"), keep_default_na=False,
                             na_values=["", "?"])
         target = TARGETS[name]
         frame[target] = frame[target].astype(str)
-        train, test = train_test_split(frame, test_size=0.2, random_state=SEED,
-                                       stratify=frame[target])
-        work = tempfile.mkdtemp()
-        try:
-            train.to_csv(os.path.join(work, "train.csv"), index=False)
-            test.to_csv(os.path.join(work, "test.csv"), index=False)
-            d = distillery(binary, work, target)
-            print(f"{name:<12} {'distillery':<10} {d['teacher']:8.4f} {d['student']:8.4f} {d['latency_us']:11.2f} {d['bytes']:11d} {d['seconds']:8.1f}  MLP", flush=True)
-            if ours_only:
-                continue
-            a = autogluon(train, test, target, work)
-            print(f"{name:<12} {'autogluon':<10} {a['teacher']:8.4f} {a['student']:8.4f} {a['latency_us']:11.0f} {a['bytes']:11d} {a['seconds']:8.1f}  {a['model']}", flush=True)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        for seed in seeds:
+            train, test = train_test_split(frame, test_size=0.2, random_state=seed,
+                                           stratify=frame[target])
+            work = tempfile.mkdtemp()
+            try:
+                train.to_csv(os.path.join(work, "train.csv"), index=False)
+                test.to_csv(os.path.join(work, "test.csv"), index=False)
+                d = distillery(binary, work, target, seed)
+                scores.setdefault((name, "distillery"), []).append(d["student"])
+                print(f"{name:<12} {seed:>4} {'distillery':<10} {d['teacher']:8.4f} {d['student']:8.4f} {d['latency_us']:11.2f} {d['bytes']:11d} {d['seconds']:8.1f}  MLP", flush=True)
+                if ours_only:
+                    continue
+                a = autogluon(train, test, target, work)
+                scores.setdefault((name, "autogluon"), []).append(a["student"])
+                print(f"{name:<12} {seed:>4} {'autogluon':<10} {a['teacher']:8.4f} {a['student']:8.4f} {a['latency_us']:11.0f} {a['bytes']:11d} {a['seconds']:8.1f}  {a['model']}", flush=True)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    if len(seeds) > 1 and not ours_only:
+        print("\nmean student accuracy over seeds " + ",".join(map(str, seeds)))
+        for name in sets:
+            ours, theirs = scores[(name, "distillery")], scores[(name, "autogluon")]
+            wins = sum(o > t for o, t in zip(ours, theirs))
+            ties = sum(o == t for o, t in zip(ours, theirs))
+            print(f"{name:<12} distillery {statistics.mean(ours):.4f}  autogluon {statistics.mean(theirs):.4f}"
+                  f"  distillery ahead on {wins} of {len(ours)} seeds ({ties} tied)")
 
 
 if __name__ == "__main__":
-    rest = [a for a in sys.argv[3:] if a != "--distillery-only"]
-    main(sys.argv[1], sys.argv[2], rest or ["phishing", "credit_data", "mlc_churn", "magic"],
-         ours_only="--distillery-only" in sys.argv[3:])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("shared")
+    ap.add_argument("binary")
+    ap.add_argument("sets", nargs="*")
+    ap.add_argument("--distillery-only", action="store_true")
+    ap.add_argument("--seeds", default="7", help="comma-separated split seeds (default 7)")
+    args = ap.parse_intermixed_args()
+    main(args.shared, args.binary, args.sets or ["phishing", "credit_data", "mlc_churn", "magic"],
+         [int(s) for s in args.seeds.split(",")], ours_only=args.distillery_only)

@@ -9,6 +9,8 @@
 #        891 test rows make a row 0.11 pp), so judge a default change over several.
 #        TEACHER='{ kind = "gbdt", max_depth = 4 }' bench/defaults.sh …   replaces the
 #        teacher line `init` writes, to measure another teacher setting.
+#        STUDENT='max_bytes = 50000' bench/defaults.sh …   adds that line to the recipe's
+#        [student] section (a search budget, or a pinned hidden = [...]).
 set -euo pipefail
 shared=${1:?usage: bench/defaults.sh <shared-data-dir> [binary] [sets...]}
 bin=${2:-target/release/distillery}
@@ -35,6 +37,9 @@ for set in "${sets[@]}"; do
     fi
     if [ -n "${TEACHER:-}" ]; then
       sed -i "s/^train = { kind = \"gbdt\" }.*/train = ${TEACHER}/" "$work/$name.toml"
+    fi
+    if [ -n "${STUDENT:-}" ]; then
+      sed -i "s/^\[student\]$/[student]\n${STUDENT}/" "$work/$name.toml"
     fi
     (cd "$work" && "$bin" -q run "$name.toml" --out runs --no-register --json >"$name.json" 2>/dev/null || true)
     runs+=("$work/$name.json")
