@@ -64,17 +64,23 @@ def tokenizer(path):
     return tok
 
 
+def padded(encodings):
+    """The graph's feed for a batch of tokenizer encodings, padded to the longest: a dict of
+    input_ids, attention_mask (1 on real tokens) and token_type_ids (zeros)."""
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for i, e in enumerate(encodings):
+        ids[i, : len(e.ids)] = e.ids
+        mask[i, : len(e.ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
 def batches(tok, texts, size):
     """(input_ids, attention_mask, token_type_ids) per batch, padded to the batch's longest."""
     for start in range(0, len(texts), size):
-        enc = tok.encode_batch(texts[start:start + size])
-        width = max(len(e.ids) for e in enc)
-        ids = np.zeros((len(enc), width), dtype=np.int64)
-        mask = np.zeros((len(enc), width), dtype=np.int64)
-        for i, e in enumerate(enc):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        yield ids, mask, np.zeros_like(ids)
+        feed = padded(tok.encode_batch(texts[start:start + size]))
+        yield feed["input_ids"], feed["attention_mask"], feed["token_type_ids"]
 
 
 def embed(session, tok, texts, size=32):

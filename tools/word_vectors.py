@@ -26,6 +26,8 @@ import pandas as pd
 from onnx import TensorProto, helper
 from tokenizers import Tokenizer
 
+from text_teacher import padded
+
 # distillery's tokens: maximal runs of alphanumeric characters, lowercased.
 TOKEN = re.compile(r"[^\W_]+")
 
@@ -48,14 +50,7 @@ def encoder_session(teacher):
 def embed(session, tok, words, batch=256):
     out = []
     for start in range(0, len(words), batch):
-        enc = tok.encode_batch(words[start:start + batch])
-        width = max(len(e.ids) for e in enc)
-        ids = np.zeros((len(enc), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for i, e in enumerate(enc):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feed = padded(tok.encode_batch(words[start:start + batch]))
         out.append(session.run(["t_embedding"], feed)[0])
     return np.concatenate(out)
 
