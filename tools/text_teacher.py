@@ -84,13 +84,22 @@ def batches(tok, texts, size):
 
 
 def embed(session, tok, texts, size=32):
-    out = []
-    for ids, mask, types in batches(tok, texts, size):
-        h = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-        m = mask[:, :, None].astype(np.float32)
+    """Mean-pooled, L2-normalised encoder outputs, one row per text in the texts' order. The
+    texts go through in batches of similar token count: less padding to compute, twice the
+    rate of file order on reviews (bench/text/label_rate.py)."""
+    encodings = tok.encode_batch(list(texts))
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+    out = None
+    for start in range(0, len(order), size):
+        rows = order[start:start + size]
+        feed = padded([encodings[i] for i in rows])
+        h = session.run(None, feed)[0]
+        m = feed["attention_mask"][:, :, None].astype(np.float32)
         mean = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-        out.append(mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12))
-    return np.concatenate(out)
+        if out is None:
+            out = np.zeros((len(encodings), mean.shape[1]), dtype=np.float32)
+        out[rows] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+    return out
 
 
 def head_weights(head, classes):
