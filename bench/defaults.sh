@@ -10,7 +10,7 @@
 #        TEACHER='{ kind = "gbdt", max_depth = 4 }' bench/defaults.sh …   replaces the
 #        teacher line `init` writes, to measure another teacher setting.
 #        STUDENT='max_bytes = 50000' bench/defaults.sh …   adds that line to the recipe's
-#        [student] section (a search budget, or a pinned hidden = [...]).
+#        [student] section (a search budget, or hidden = [...], which replaces the search).
 set -euo pipefail
 shared=${1:?usage: bench/defaults.sh <shared-data-dir> [binary] [sets...]}
 bin=${2:-target/release/distillery}
@@ -40,6 +40,7 @@ for set in "${sets[@]}"; do
     fi
     if [ -n "${STUDENT:-}" ]; then
       sed -i "s/^\[student\]$/[student]\n${STUDENT}/" "$work/$name.toml"
+      case $STUDENT in hidden*) sed -i '/^size = "auto"/d' "$work/$name.toml" ;; esac
     fi
     (cd "$work" && "$bin" -q run "$name.toml" --out runs --no-register --json >"$name.json" 2>/dev/null || true)
     runs+=("$work/$name.json")
