@@ -77,10 +77,9 @@ def padded(encodings):
 
 
 def batches(tok, texts, size):
-    """(input_ids, attention_mask, token_type_ids) per batch, padded to the batch's longest."""
+    """The graph's feed (see `padded`) per batch of `size` texts, in the texts' order."""
     for start in range(0, len(texts), size):
-        feed = padded(tok.encode_batch(texts[start:start + size]))
-        yield feed["input_ids"], feed["attention_mask"], feed["token_type_ids"]
+        yield padded(tok.encode_batch(texts[start:start + size]))
 
 
 def embed(session, tok, texts, size=32):
@@ -234,13 +233,13 @@ def main():
     shutil.copy(tokenizer_path, os.path.join(args.out, "tokenizer.json"))
     whole = ort.InferenceSession(teacher_path, providers=["CPUExecutionProvider"])
     check = [text[i] for i in test[:64]]
-    got = np.concatenate([whole.run(None, {"input_ids": i, "attention_mask": m, "token_type_ids": t})[0] for i, m, t in batches(tok, check, 16)])
+    got = np.concatenate([whole.run(None, feed)[0] for feed in batches(tok, check, 16)])
     gap = float(np.abs(got - p[test[:64]]).max())
     assert gap < 1e-4, f"the whole-graph teacher differs from the steps by {gap}"
 
     # Fixture for the Rust teacher's test: onnxruntime's probabilities for test texts.
     sample = [text[i] for i in test[:32]]
-    expected = np.concatenate([whole.run(None, {"input_ids": i, "attention_mask": m, "token_type_ids": t})[0] for i, m, t in batches(tok, sample, 8)])
+    expected = np.concatenate([whole.run(None, feed)[0] for feed in batches(tok, sample, 8)])
     json.dump({"classes": classes, "texts": sample, "probabilities": expected.tolist()}, open(os.path.join(args.out, "fixture.json"), "w"))
 
     for name, part in (("train", train), ("test", test)):

@@ -4,8 +4,8 @@ Rust teacher's labelling rate (the transfer-set cost).
 Labels every text of train.csv and test.csv in a folder from tools/text_teacher.py
 (teacher.onnx + tokenizer.json): the tokenizers package, the whole ONNX graph, batches of
 32 padded to their longest, onnxruntime with as many intra-op threads as cores. Two orders:
-the file's (what tools/text_teacher.py does) and sorted by token count (less padding: how
-the Rust teacher batches). Prints docs/s for each, tokenising included (as in the Rust
+the file's and sorted by token count (less padding: how the Rust teacher and
+tools/text_teacher.py batch). Prints docs/s for each, tokenising included (as in the Rust
 teacher's rate, which `distillery run` reports beside the teacher), and the token count.
 
 Usage: python bench/text/label_rate.py <folder> [--batch 32]
@@ -19,12 +19,9 @@ import time
 
 import onnxruntime as ort
 import pandas as pd
-from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-from text_teacher import padded  # noqa: E402
-
-MAX_TOKENS = 256
+from text_teacher import padded, tokenizer  # noqa: E402
 
 
 def rate(session, encodings, order, batch, tokenise_seconds):
@@ -42,9 +39,7 @@ def main():
     args = ap.parse_args()
     texts = pd.concat([pd.read_csv(f"{args.folder}/{f}", keep_default_na=False)["text"]
                        for f in ("train.csv", "test.csv")]).tolist()
-    tok = Tokenizer.from_file(f"{args.folder}/tokenizer.json")
-    tok.no_padding()
-    tok.enable_truncation(MAX_TOKENS)
+    tok = tokenizer(f"{args.folder}/tokenizer.json")
     started = time.perf_counter()
     encodings = tok.encode_batch(texts)
     tokenise = time.perf_counter() - started

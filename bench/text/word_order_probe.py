@@ -12,20 +12,20 @@ on the hard labels alone, with the word vectors frozen or tuned, and keeps the e
 the best validation score (fidelity for soft labels, accuracy for hard), as distillery does.
 
     python bench/text/word_order_probe.py DIR [--labels soft|hard] [--tune-words]
-        [--widths 1,2,3] [--seeds 0,1,2] [--epochs 12] [--transfer more.csv]
+        [--widths 1,2,3] [--seeds 0,1,2] [--epochs 12]
 
 DIR holds train.csv / test.csv with text, label and teacher_p_<class> columns and
 words.vec: what `KEEP=dir bench/text/run.sh` leaves in dir/<set>. `--widths ""` drops the
-convolutions (the mean vector alone: a fastText-like student). `--transfer` adds rows of
-text and teacher_p_ columns learnt through the soft term alone. Needs torch
-(tools/requirements-finetune.txt). Prints test accuracy and fidelity per seed and their
-mean.
+convolutions (the mean vector alone: a fastText-like student). A text's first 400 words
+are read. Needs torch (tools/requirements-finetune.txt). Prints test accuracy and fidelity
+per seed and their mean.
 """
 
 import argparse
 import csv
 import re
 import statistics
+from collections import namedtuple
 
 import numpy as np
 import torch
@@ -34,6 +34,10 @@ from torch import nn
 
 MAX_WORDS = 400
 TOKEN = re.compile(r"[^\W_]+")
+
+# Token-id tensors, hard labels and soft labels of the training rows; the test rows' ids,
+# labels and teacher answers; the word-vector matrix.
+Data = namedtuple("Data", "docs y p test_docs test_y test_teacher vectors")
 
 
 def words(text):
@@ -96,18 +100,14 @@ def predict(net, docs):
 
 
 def run(args, seed, data):
-    docs, y, p, transfer_docs, transfer_p, test_docs, test_y, test_teacher, vectors = data
+    docs, y, p = data.docs, data.y, data.p
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(docs))
     n_val = len(docs) // 10
     val, train = order[:n_val], order[n_val:]
-    all_docs = docs + transfer_docs
-    all_p = np.concatenate([p, transfer_p])
-    all_y = np.concatenate([y, -np.ones(len(transfer_docs), dtype=int)])
-    train = np.concatenate([train, len(docs) + np.arange(len(transfer_docs))])
     widths = [int(w) for w in args.widths.split(",") if w]
-    net = WordOrderStudent(vectors, widths, args.tune_words, classes=p.shape[1])
+    net = WordOrderStudent(data.vectors, widths, args.tune_words, classes=p.shape[1])
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     t, soft_weight = 2.0, (0.7 if args.labels == "soft" else 0.0)
     best = (-1.0, None)
@@ -116,12 +116,9 @@ def run(args, seed, data):
         rng.shuffle(train)
         for start in range(0, len(train), 32):
             b = train[start:start + 32]
-            logits = net([all_docs[j] for j in b])
-            yb = torch.tensor(all_y[b])
-            labelled = yb >= 0
-            hard = (F.cross_entropy(logits, yb.clamp(min=0), reduction="none") * labelled).sum()
-            hard = hard / max(1, int(labelled.sum()))
-            target = F.softmax(torch.tensor(all_p[b]).clamp(1e-7, 1).log() / t, 1)
+            logits = net([docs[j] for j in b])
+            hard = F.cross_entropy(logits, torch.tensor(y[b]))
+            target = F.softmax(torch.tensor(p[b]).clamp(1e-7, 1).log() / t, 1)
             kl = F.kl_div(F.log_softmax(logits / t, 1), target, reduction="batchmean") * t * t
             loss = soft_weight * kl + (1 - soft_weight) * hard
             opt.zero_grad()
@@ -132,8 +129,8 @@ def run(args, seed, data):
         if score > best[0]:
             best = (score, {k: v.clone() for k, v in net.state_dict().items()})
     net.load_state_dict(best[1])
-    pt = predict(net, test_docs)
-    return (pt == test_y).mean(), (pt == test_teacher).mean()
+    pt = predict(net, data.test_docs)
+    return (pt == data.test_y).mean(), (pt == data.test_teacher).mean()
 
 
 def main():
@@ -144,7 +141,6 @@ def main():
     ap.add_argument("--widths", default="1,2,3", help='convolution widths; "" for none')
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--transfer", help="extra rows: text and teacher_p_ columns, no label")
     args = ap.parse_args()
     torch.set_num_threads(2)
     train_rows, soft = read_rows(f"{args.dir}/train.csv")
@@ -158,14 +154,12 @@ def main():
     def probs(rows):
         return np.array([[float(r[c]) for c in soft] for r in rows], dtype=np.float32)
 
-    transfer_rows = read_rows(args.transfer)[0] if args.transfer else []
-    test_p = probs(test_rows)
-    data = (ids(train_rows), np.array([classes.index(r["label"]) for r in train_rows]),
-            probs(train_rows), ids(transfer_rows),
-            probs(transfer_rows) if transfer_rows else np.zeros((0, len(soft)), np.float32),
-            ids(test_rows), np.array([classes.index(r["label"]) for r in test_rows]),
-            test_p.argmax(1), vectors)
-    teacher = (data[7] == data[6]).mean()
+    def labels(rows):
+        return np.array([classes.index(r["label"]) for r in rows])
+
+    data = Data(ids(train_rows), labels(train_rows), probs(train_rows), ids(test_rows),
+                labels(test_rows), probs(test_rows).argmax(1), vectors)
+    teacher = (data.test_teacher == data.test_y).mean()
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         acc, fid = run(args, seed, data)
