@@ -4,7 +4,9 @@
 //! compete by successive halving: every one trains for 1/27 of the step budget, the best
 //! third for 1/9, and the best of those is the student, trained to the end by the run.
 //! Candidates are ranked by validation fidelity (agreement with the teacher: what a student
-//! is for), ties by validation accuracy, then by fewer bytes. Rounds train candidates in
+//! is for), ties by validation accuracy, then by fewer bytes. In the final pick, fidelities
+//! within one standard error of the best count as tied (Breiman's one-standard-error rule):
+//! a few validation rows do not outvote a higher accuracy. Rounds train candidates in
 //! parallel; each fit is seeded and single-threaded, so the choice does not depend on the
 //! thread count.
 
@@ -20,10 +22,13 @@ use crate::measure;
 use crate::recipe::{DEFAULT_MAX_BYTES, SearchBudget, TEACHER_SIZE_RATIO, ValidRecipe};
 use crate::teacher::TeacherOutputs;
 
-/// Hidden widths tried, smallest first.
-pub const FAMILY: [&[usize]; 7] = [
+/// Hidden widths tried, narrowest first. [16, 16] is there for wide inputs: on mlc_churn,
+/// where nothing larger fits the default budget, a second narrow layer lifted the student
+/// from 0.9480 to 0.9567 over ten seeds for 20% more bytes than [16].
+pub const FAMILY: [&[usize]; 8] = [
     &[16],
     &[32],
+    &[16, 16],
     &[64],
     &[128],
     &[32, 32],
@@ -86,14 +91,12 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
     let mut max_bytes = budget.max_bytes;
     if !budget.explicit && candidates.iter().all(|c| !c.within_budget) {
         // Inputs so wide (many one-hot levels) that even [16] exceeds the default byte
-        // budget: the default yields to the smallest architecture rather than fail.
-        let smallest = candidates[0].bytes;
-        for c in candidates.iter_mut().filter(|c| c.bytes <= smallest) {
-            c.within_budget = true;
-        }
-        max_bytes = Some(smallest);
+        // budget: the default yields to the smallest architecture of each depth rather
+        // than fail, and the rounds choose between them.
+        let admitted = admit_smallest_per_depth(&mut candidates);
+        max_bytes = Some(admitted);
         budget_note = format!(
-            "{budget_note} (that budget, {} bytes, fits no student over these inputs, so it was raised to the smallest architecture's {smallest} bytes)",
+            "{budget_note} (that budget, {} bytes, fits no student over these inputs, so it was raised to admit the smallest architecture of each depth, up to {admitted} bytes)",
             budget.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)
         );
     }
@@ -138,10 +141,10 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
             sizes.push(alive.len());
         }
     }
-    let winner = alive[0];
+    let (winner, tolerance) = pick(&alive, &candidates, cx.prepared.val_rows.len());
     let w = &candidates[winner];
     let reason = format!(
-        "highest validation fidelity ({:.4}, accuracy {:.4}) by successive halving: {} candidates trained for 1/{} of the budget, the best {} for 1/{}; ties go to accuracy, then size{budget_note}",
+        "highest validation fidelity ({:.4}, accuracy {:.4}) by successive halving: {} candidates trained for 1/{} of the budget, the best {} for 1/{}; fidelities within one standard error ({tolerance:.4}) of the best tie, and ties go to accuracy, then size{budget_note}",
         w.validation_fidelity.unwrap_or(0.0),
         w.validation_accuracy.unwrap_or(0.0),
         sizes[0],
@@ -211,6 +214,57 @@ fn effective_budget(budget: SearchBudget, teacher_bytes: Option<u64>) -> (Search
         }
         _ => (budget, String::new()),
     }
+}
+
+/// Admits, when no candidate fits the default budget, the smallest architecture of each
+/// depth ([16] and [16, 16]); returns the largest of their sizes, the budget in effect.
+fn admit_smallest_per_depth(candidates: &mut [SearchCandidate]) -> usize {
+    let mut admitted = 0;
+    let depths: std::collections::BTreeSet<usize> =
+        candidates.iter().map(|c| c.hidden.len()).collect();
+    for depth in depths {
+        let least = candidates
+            .iter()
+            .filter(|c| c.hidden.len() == depth)
+            .map(|c| c.bytes)
+            .min()
+            .unwrap_or(0);
+        for c in candidates
+            .iter_mut()
+            .filter(|c| c.hidden.len() == depth && c.bytes <= least)
+        {
+            c.within_budget = true;
+        }
+        admitted = admitted.max(least);
+    }
+    admitted
+}
+
+/// The final pick among the last round's candidates (`alive`, best first by [`rank`]) and
+/// the tolerance used: fidelities within one standard error of the best,
+/// sqrt(f (1 − f) / n) on `n` validation rows, are tied, and the tie goes to the higher
+/// validation accuracy, then to fewer bytes. Over ten seeds it kept mlc_churn's [16, 16]
+/// (0.9567) without costing credit_data the accuracy that fidelity alone did (0.8068
+/// against 0.8033; both sets' teachers are weak on some splits).
+fn pick(alive: &[usize], candidates: &[SearchCandidate], n: usize) -> (usize, f64) {
+    let fidelity = |i: usize| candidates[i].validation_fidelity.unwrap_or(0.0);
+    let accuracy = |i: usize| candidates[i].validation_accuracy.unwrap_or(0.0);
+    let best = fidelity(alive[0]);
+    let tolerance = (best * (1.0 - best) / n.max(1) as f64).sqrt();
+    let Some(&winner) = alive
+        .iter()
+        .filter(|&&i| fidelity(i) >= best - tolerance)
+        .min_by(|&&a, &&b| {
+            accuracy(b)
+                .total_cmp(&accuracy(a))
+                .then(candidates[a].bytes.cmp(&candidates[b].bytes))
+                .then(fidelity(b).total_cmp(&fidelity(a)))
+                .then(a.cmp(&b))
+        })
+    else {
+        unreachable!("the best candidate is within its own tolerance")
+    };
+    (winner, tolerance)
 }
 
 /// Better first: higher validation fidelity, then accuracy, then fewer bytes.
@@ -414,9 +468,56 @@ mod tests {
     }
 
     #[test]
+    fn the_final_pick_treats_fidelity_within_a_standard_error_as_a_tie() {
+        // 400 validation rows at fidelity 0.95: one standard error is 0.0109.
+        let cands = [c(0.95, 0.80, 100), c(0.94, 0.86, 300), c(0.93, 0.90, 50)];
+        let (winner, tolerance) = pick(&[0, 1, 2], &cands, 400);
+        assert!((tolerance - 0.0109).abs() < 1e-4, "{tolerance}");
+        // 0.94 is tied with 0.95 and more accurate; 0.93 is not tied, however accurate.
+        assert_eq!(winner, 1);
+        // Equal accuracy among the tied: fewer bytes.
+        let cands = [c(0.95, 0.86, 300), c(0.945, 0.86, 100)];
+        assert_eq!(pick(&[0, 1], &cands, 400).0, 1);
+        // Many rows make the tie narrow: then fidelity alone decides.
+        assert_eq!(pick(&[0, 1], &cands, 1_000_000).0, 0);
+    }
+
+    #[test]
+    fn the_fallback_admits_the_smallest_network_of_each_depth() {
+        let mut cands: Vec<SearchCandidate> = [
+            (&[16][..], 6608),
+            (&[32], 11_000),
+            (&[16, 16], 7700),
+            (&[32, 32], 15_000),
+        ]
+        .iter()
+        .map(|&(hidden, bytes)| SearchCandidate {
+            hidden: hidden.to_vec(),
+            within_budget: false,
+            ..c(0.9, 0.9, bytes)
+        })
+        .collect();
+        assert_eq!(admit_smallest_per_depth(&mut cands), 7700);
+        let admitted: Vec<bool> = cands.iter().map(|c| c.within_budget).collect();
+        assert_eq!(admitted, [true, false, true, false]);
+    }
+
+    #[test]
     fn the_family_is_smallest_first_and_pairs_are_distinct() {
-        let params: Vec<usize> = FAMILY.iter().map(|h| h.iter().sum()).collect();
-        assert!(params.windows(2).take(3).all(|w| w[0] < w[1]));
+        // The first member is the smallest over any input width (the refusal quotes it).
+        for inputs in [8, 77, 500] {
+            let params = |hidden: &[usize]| {
+                let mut dims = vec![inputs];
+                dims.extend(hidden);
+                dims.push(2);
+                dims.windows(2).map(|w| (w[0] + 1) * w[1]).sum::<usize>()
+            };
+            assert!(
+                FAMILY
+                    .iter()
+                    .all(|h| params(FAMILY[0]) < params(h) || h == &FAMILY[0])
+            );
+        }
         let mut pairs = PAIRS.to_vec();
         pairs.dedup();
         assert_eq!(pairs.len(), PAIRS.len());
