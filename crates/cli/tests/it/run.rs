@@ -338,8 +338,8 @@ fn a_recipe_without_hidden_searches_for_its_student_under_the_byte_budget() {
     let candidates = search["candidates"].as_array().unwrap();
     assert_eq!(
         candidates.len(),
-        21,
-        "7 architectures × 3 (T, soft weight) pairs"
+        24,
+        "8 architectures × 3 (T, soft weight) pairs"
     );
     let winner = &candidates[search["winner"].as_u64().unwrap() as usize];
     assert!(winner["within_budget"].as_bool().unwrap());
@@ -463,7 +463,7 @@ fn a_search_budget_only_8_fits_searches_8_and_one_nothing_fits_is_refused_as_is_
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let search = &json(&out)["search"];
     let candidates = search["candidates"].as_array().unwrap();
-    assert_eq!(candidates.len(), 24, "the family's 21, then [8]'s 3");
+    assert_eq!(candidates.len(), 27, "the family's 24, then [8]'s 3");
     let winner = &candidates[search["winner"].as_u64().unwrap() as usize];
     assert_eq!(winner["hidden"], serde_json::json!([8]), "{search}");
     assert!(winner["bytes"].as_u64().unwrap() < sixteen);
