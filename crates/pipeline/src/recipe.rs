@@ -625,8 +625,8 @@ pub struct SearchBudget {
     pub max_bytes: Option<usize>,
     /// Most microseconds per row.
     pub max_latency_us: Option<f64>,
-    /// True when the recipe gave the budget; the default one may be raised to the smallest
-    /// candidate when nothing fits it (very wide inputs).
+    /// True when the recipe gave the budget; the default one may be raised to admit the
+    /// smallest candidate of each depth when nothing fits it (very wide inputs).
     pub explicit: bool,
 }
 
