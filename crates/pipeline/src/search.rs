@@ -6,9 +6,9 @@
 //! Candidates are ranked by validation fidelity (agreement with the teacher: what a student
 //! is for), ties by validation accuracy, then by fewer bytes. In the final pick, fidelities
 //! within one standard error of the best count as tied and the smallest of them wins
-//! (Breiman's one-standard-error rule): a few validation rows do not buy a larger network. Rounds train candidates in
-//! parallel; each fit is seeded and single-threaded, so the choice does not depend on the
-//! thread count.
+//! (Breiman's one-standard-error rule): a few validation rows do not buy a larger network.
+//! Rounds train candidates in parallel; each fit is seeded and single-threaded, so the
+//! choice does not depend on the thread count.
 
 use distillery_eval::search::{SearchCandidate, StudentSearch, front};
 use distillery_runtime::{Dense, Provenance, RawValue, Student};
@@ -143,8 +143,9 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
     }
     let (winner, tolerance) = pick(&alive, &candidates, cx.prepared.val_rows.len());
     let w = &candidates[winner];
+    let best = candidates[alive[0]].validation_fidelity.unwrap_or(0.0);
     let reason = format!(
-        "highest validation fidelity ({:.4}, accuracy {:.4}) by successive halving: {} candidates trained for 1/{} of the budget, the best {} for 1/{}; fidelities within one standard error ({tolerance:.4}) of the best tie, and ties go to the smallest, then to fidelity and accuracy{budget_note}",
+        "validation fidelity {:.4} (accuracy {:.4}): the smallest candidate within one standard error ({tolerance:.4}) of the best fidelity ({best:.4}), then the most faithful, then the most accurate; by successive halving: {} candidates trained for 1/{} of the budget, the best {} for 1/{}{budget_note}",
         w.validation_fidelity.unwrap_or(0.0),
         w.validation_accuracy.unwrap_or(0.0),
         sizes[0],
@@ -505,7 +506,7 @@ mod tests {
     }
 
     #[test]
-    fn the_family_is_smallest_first_and_pairs_are_distinct() {
+    fn the_first_member_of_the_family_is_the_smallest_and_pairs_are_distinct() {
         // The first member is the smallest over any input width (the refusal quotes it).
         for inputs in [8, 77, 500] {
             let params = |hidden: &[usize]| {
