@@ -48,12 +48,14 @@ for set in "${sets[@]}"; do
   python3 - "$set" "${runs[@]}" <<'PY'
 import json, sys
 name, files = sys.argv[1], sys.argv[2:]
-rows = []
+rows, ratios = [], []
 for f in files:
     r = json.load(open(f))
     g = r.get("distillation_gain", {}).get("test", {})
     row = (r["teacher"]["accuracy"], r["student"]["accuracy"], r["scratch"]["accuracy"])
     rows.append(row)
+    ratios.append((r["teacher"]["latency_us"] / r["student"]["latency_us"],
+                   r["teacher"]["bytes"] / r["student"]["bytes"]))
     label = name if len(files) == 1 else f'{name}@{r["seed"]}'
     t, s = r["teacher"], r["student"]
     print(f'{label:<12} {row[0]:8.4f} {row[1]:8.4f} {row[2]:8.4f} {100 * (row[1] - row[2]):+9.2f} '
@@ -62,6 +64,9 @@ for f in files:
 if len(rows) > 1:
     mean = [sum(c) / len(rows) for c in zip(*rows)]
     print(f'{name + " mean":<12} {mean[0]:8.4f} {mean[1]:8.4f} {mean[2]:8.4f} {100 * (mean[1] - mean[2]):+9.2f} '
-          f'student/teacher {100 * mean[1] / mean[0]:.1f}%')
+          f'student/teacher {100 * mean[1] / mean[0]:.1f}%, student >= scratch on '
+          f'{sum(r[1] >= r[2] for r in rows)} of {len(rows)}, faster {min(f for f, _ in ratios):.0f}-'
+          f'{max(f for f, _ in ratios):.0f}x, smaller {min(b for _, b in ratios):.0f}-{max(b for _, b in ratios):.0f}x '
+          f'(>= 20x on {sum(b >= 20 for _, b in ratios)} of {len(rows)})')
 PY
 done
