@@ -27,6 +27,8 @@ else
   trap 'rm -rf "$out"' EXIT
 fi
 read -r -a teacher_args <<< "${TEACHER_ARGS:-}"
+# shellcheck source=bench/text/recipe.sh
+. bench/text/recipe.sh
 for set in $sets; do
   if [ ! -f "$out/$set/teacher.json" ]; then
     case $set in
@@ -39,16 +41,7 @@ for set in $sets; do
   fi
   cat "$out/$set/teacher.json"
   soft=$(head -1 "$out/$set/train.csv" | tr ',' '\n' | grep '^teacher_p_' | sed 's/.*/"&"/' | paste -sd, -)
-  cat > "$out/$set/recipe.toml" <<TOML
-name = "$set"
-[data]
-train = "train.csv"
-test = "test.csv"
-target = "label"
-text = ["text"]
-[teacher]
-columns = "teacher_p_"
-TOML
+  soft_label_recipe "$set" > "$out/$set/recipe.toml"
   cat > "$out/$set/rust.toml" <<TOML
 name = "$set-rust"
 [data]

@@ -20,6 +20,8 @@ py=${1:?usage: SEEDS="1 2 3" bench/text/soft_vs_hard.sh <python> [binary] [set]}
 bin=$(realpath "${2:-target/release/distillery}")
 set_name=${3:-rt}
 read -r -a seeds <<< "${SEEDS:-1 2 3 4 5}"
+# shellcheck source=bench/text/recipe.sh
+. bench/text/recipe.sh
 if [ -n "${KEEP:-}" ]; then
   out=$(mkdir -p "$KEEP" && realpath "$KEEP")
 else
@@ -43,21 +45,10 @@ for seed in "${seeds[@]}"; do
     "$py" tools/word_vectors.py --teacher "$dir/teacher.onnx" --tokenizer "$dir/tokenizer.json" \
       --data "$dir/train.csv" --text text --out "$dir/words.vec" 2>"$dir.vectors.log"
   fi
-  cat > "$dir/vectors.toml" <<TOML
-name = "$set_name-$seed"
-[data]
-train = "train.csv"
-test = "test.csv"
-target = "label"
-text = ["text"]
-[teacher]
-columns = "teacher_p_"
-[student.text]
-vectors = "words.vec"
-[distill]
-seed = $seed
-TOML
-  (cd "$dir" && "$bin" -q run vectors.toml --out runs --no-register --json >report.json || true)
+  { soft_label_recipe "$set_name-$seed"
+    printf '[student.text]\nvectors = "words.vec"\n[distill]\nseed = %s\n' "$seed"
+  } > "$dir/vectors.toml"
+  (cd "$dir" && "$bin" -q run vectors.toml --out runs --no-register --json >report.json)
   reports+=("$dir/report.json")
 done
 "$py" - "${reports[@]}" <<'PY'
@@ -84,8 +75,11 @@ if k > 1:
     ds = rows[0][3]
     ratio = ds["test_rows"] / max(ds["train_rows"] + ds["validation_rows"], 1)
     se = math.sqrt((1 / k + ratio) * var)
-    t_stat = mean / se if se > 0 else float("inf") * (1 if mean > 0 else -1)
-    p = 2 * stats.t.sf(abs(t_stat), k - 1)
+    if se > 0:
+        t_stat = mean / se
+        p = 2 * stats.t.sf(abs(t_stat), k - 1)
+    else:  # every split gave the same difference
+        t_stat, p = (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), 0.0)
     print(f"corrected resampled t-test (Nadeau & Bengio; test/train = {ratio:.3f}): t = {t_stat:.2f}, "
           f"two-sided p = {p:.3f}")
 PY
