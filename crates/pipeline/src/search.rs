@@ -45,9 +45,28 @@ pub const NARROW: &[usize] = &[8];
 /// (T = 1), Hinton's moderate softening (T = 2), and strong softening (T = 4).
 pub const PAIRS: [(f32, f32); 3] = [(1.0, 0.5), (2.0, 0.7), (4.0, 0.7)];
 
-/// Fractions of the step budget spent per round (1/27, then 1/9), each round keeping the
-/// best third.
+/// Fractions of the step budget spent per round (1/27, then 1/9) when the whole family is
+/// within the budget, each round keeping the best third. Fewer candidates train longer:
+/// see [`round_steps`].
 const ROUNDS: [u64; 2] = [27, 9];
+
+/// How much longer than [`ROUNDS`] says each candidate may train when few are within the
+/// budget: at most 9×, so the second round never exceeds the full step budget.
+const MAX_STRETCH: f64 = 9.0;
+
+/// Steps per candidate in each round. The search costs the same whatever the budget
+/// admits: what the whole family would spend (24 × 1/27 + 8 × 1/9 of the step budget) is
+/// shared among the `admitted` candidates, so six candidates train 4× longer each (1/27 →
+/// 4/27, 1/9 → 4/9). Short rounds favour networks that learn fast over ones that end
+/// better; on mlc_churn, where the budget admits only [16] and [16, 16], rounds of 1/27
+/// and 1/9 judged the deeper one before it had caught up.
+fn round_steps(steps_budget: u64, admitted: usize) -> [u64; 2] {
+    let cost = |n: usize| n as f64 / ROUNDS[0] as f64 + n.div_ceil(3) as f64 / ROUNDS[1] as f64;
+    let stretch =
+        (cost(FAMILY.len() * PAIRS.len()) / cost(admitted.max(1))).clamp(1.0, MAX_STRETCH);
+    ROUNDS
+        .map(|d| ((steps_budget as f64 * stretch / d as f64) as u64).clamp(1, steps_budget.max(1)))
+}
 
 /// What the search hands the run.
 pub(crate) struct Searched {
@@ -122,9 +141,9 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
         );
     }
     let steps_budget = total_steps(cx);
+    let per_round = round_steps(steps_budget, alive.len());
     let mut sizes = vec![alive.len()];
-    for (round, divisor) in ROUNDS.iter().enumerate() {
-        let steps = (steps_budget / divisor).max(1);
+    for (round, &steps) in per_round.iter().enumerate() {
         progress.stage(&format!(
             "student search round {}: {} candidates × {steps} steps",
             round + 1,
@@ -145,13 +164,13 @@ pub(crate) fn run(cx: &Inputs<'_>) -> Result<Searched> {
     let w = &candidates[winner];
     let best = candidates[alive[0]].validation_fidelity.unwrap_or(0.0);
     let reason = format!(
-        "validation fidelity {:.4} (accuracy {:.4}): the smallest candidate within one standard error ({tolerance:.4}) of the best fidelity ({best:.4}), then the most faithful, then the most accurate; by successive halving: {} candidates trained for 1/{} of the budget, the best {} for 1/{}{budget_note}",
+        "validation fidelity {:.4} (accuracy {:.4}): the smallest candidate within one standard error ({tolerance:.4}) of the best fidelity ({best:.4}), then the most faithful, then the most accurate; by successive halving: {} candidates trained for {} steps, the best {} for {} (of {steps_budget}){budget_note}",
         w.validation_fidelity.unwrap_or(0.0),
         w.validation_accuracy.unwrap_or(0.0),
         sizes[0],
-        ROUNDS[0],
+        per_round[0],
         sizes[1],
-        ROUNDS[1]
+        per_round[1]
     );
     let params = candidate_params(cx.recipe, w, None)?;
     Ok(Searched {
@@ -483,6 +502,19 @@ mod tests {
         // Many rows make the tie narrow: then fidelity alone decides.
         let cands = [c(0.95, 0.86, 300), c(0.945, 0.86, 100)];
         assert_eq!(pick(&[0, 1], &cands, 1_000_000).0, 0);
+    }
+
+    #[test]
+    fn fewer_candidates_train_longer_for_the_same_search_cost() {
+        // The whole family: 1/27 and 1/9 of the budget.
+        assert_eq!(round_steps(27_000, 24), [1000, 3000]);
+        // Six candidates (two architectures) share the same cost: 4× each.
+        assert_eq!(round_steps(27_000, 6), [4000, 12_000]);
+        // One or two: stretched at most 9×, so a round never exceeds the budget.
+        assert_eq!(round_steps(27_000, 1), [9000, 27_000]);
+        assert_eq!(round_steps(27_000, 2), [9000, 27_000]);
+        // A budget too small to divide still trains every candidate a step.
+        assert_eq!(round_steps(3, 24), [1, 1]);
     }
 
     #[test]
