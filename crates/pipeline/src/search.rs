@@ -2,7 +2,8 @@
 //! widths and depths, each with a few temperature / soft-weight pairs, is measured against
 //! the budget (file bytes exactly, latency on this machine), and the candidates within it
 //! compete by successive halving: every one trains for 1/27 of the step budget, the best
-//! third for 1/9, and the best of those is the student, trained to the end by the run.
+//! third for 1/9 (longer when fewer fit: the rounds cost the same whatever the budget
+//! admits), and the best of those is the student, trained to the end by the run.
 //! Candidates are ranked by validation fidelity (agreement with the teacher: what a student
 //! is for), ties by validation accuracy, then by fewer bytes. In the final pick, fidelities
 //! within one standard error of the best count as tied and the smallest of them wins
