@@ -11,7 +11,7 @@ line) that the student averages over a text's words, beside its hashed n-grams.
 
 Usage:
   python tools/word_vectors.py --teacher teacher.onnx --tokenizer tokenizer.json \
-      --data train.csv --text text --out words.vec [--dims 64] [--words 20000]
+      --data train.csv --text text --out words.vec [--dims 256] [--words 20000]
 """
 
 import argparse
@@ -62,7 +62,7 @@ def main():
     ap.add_argument("--data", required=True, help="CSV (or .csv.gz) with the training texts")
     ap.add_argument("--text", required=True, help="text column(s), comma-separated")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--dims", type=int, default=64)
+    ap.add_argument("--dims", type=int, default=256)
     ap.add_argument("--words", type=int, default=20000)
     args = ap.parse_args()
 
