@@ -63,10 +63,14 @@ fn a_run_labels_text_with_the_transformer_teacher_in_process() {
     );
     assert!(student_acc > 0.8, "the student's {student_acc}");
     // With a transformer run here, the student gets word vectors from its encoder by
-    // default: 16,384 hashed slots plus 64 vector dimensions.
+    // default: 16,384 hashed slots plus the vector dimensions kept (256 of the encoder's
+    // 384).
     let student =
         distillery_runtime::Student::load(&s.runs()[0].join("student.safetensors")).unwrap();
-    assert_eq!(student.encoder().width(), 16384 + 64);
+    assert_eq!(
+        student.encoder().width(),
+        16384 + distillery_pipeline::recipe::TEACHER_VECTOR_DIMS
+    );
     let speedup =
         t["latency_us"].as_f64().unwrap() / report["student"]["latency_us"].as_f64().unwrap();
     assert!(
@@ -202,12 +206,13 @@ fn redistill_with_the_transformer(s: &crate::util::Setup, recipe: &std::path::Pa
     let run = s.dir.path().join(done["run_dir"].as_str().unwrap());
     let work = run.parent().unwrap().parent().unwrap();
     let vec = std::fs::read_to_string(work.join("words.vec")).unwrap();
+    let dims = distillery_pipeline::recipe::TEACHER_VECTOR_DIMS;
     assert!(
-        vec.lines().next().unwrap().ends_with(" 64"),
-        "a 64-dim .vec header"
+        vec.lines().next().unwrap().ends_with(&format!(" {dims}")),
+        "a {dims}-dim .vec header"
     );
     let student = distillery_runtime::Student::load(&run.join("student.safetensors")).unwrap();
-    assert_eq!(student.encoder().width(), 16384 + 64);
+    assert_eq!(student.encoder().width(), 16384 + dims);
     let adapted = std::fs::read_to_string(work.join("recipe.toml")).unwrap();
     assert!(
         !adapted.contains("unlabelled") && !adapted.contains("augment"),
