@@ -512,8 +512,8 @@ pub const VECTORS_FROM_TEACHER: &str = "teacher";
 
 /// Dimensions kept of the teacher's word embeddings (their top principal components), as
 /// `tools/word_vectors.py` does by default. 256 against 64 lifted the distilled student
-/// 0.54 pp on Rotten Tomatoes (five splits) and 0.25 pp on SpamAssassin (three), for a
-/// file 2.5× larger (the vectors are int8); a linear probe had found 64 enough.
+/// 0.30 pp on Rotten Tomatoes (six splits) and 0.12 pp on SpamAssassin (four), for a file
+/// 2.5× larger (the vectors are int8); a linear probe had found 64 enough.
 pub const TEACHER_VECTOR_DIMS: usize = 256;
 
 /// Fewest training rows for `point_mass_levels` to apply: each level is one more input the
