@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The defaults, measured: for each classification set in the shared data, `distillery init`
-# writes the smallest recipe (in-house GBDT teacher, hidden = [64] student) and `run` trains
+# writes the smallest recipe (in-house GBDT teacher, size = "auto" student search) and `run` trains
 # it; prints teacher / student / scratch test accuracy, the McNemar verdict of distillation
 # vs scratch, the synthetic transfer rows used and the wall time, one line per set.
 # Usage: bench/defaults.sh <shared-data-dir> [distillery-binary] [sets...]

@@ -13,13 +13,16 @@
 #   set: rt (Rotten Tomatoes reviews, fetched by bench/text/rotten_tomatoes.py) or spam
 #   (../shared/data/spam_assassin). The python needs tools/requirements-text.txt and
 #   tools/requirements-text-models.txt (as for bench/text/run.sh).
-#   KEEP=dir keeps each split's files in dir/<set>-<seed> and reuses a teacher built there.
+#   KEEP=dir keeps each split's files in dir/<set>-<seed> and reuses the teacher and word
+#   vectors built there. DIMS=64 keeps that many of the vectors' principal components
+#   (default: tools/word_vectors.py's, 256); each count gets its own words-<dims>.vec.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 py=${1:?usage: SEEDS="1 2 3" bench/text/soft_vs_hard.sh <python> [binary] [set]}
 bin=$(realpath "${2:-target/release/distillery}")
 set_name=${3:-rt}
 read -r -a seeds <<< "${SEEDS:-1 2 3 4 5}"
+dims=${DIMS:-256}
 # shellcheck source=bench/text/recipe.sh
 . bench/text/recipe.sh
 if [ -n "${KEEP:-}" ]; then
@@ -41,12 +44,13 @@ for seed in "${seeds[@]}"; do
     "$py" tools/text_teacher.py --data "$data" --text "$text" --target label --seed "$seed" \
       --out "$dir" 2>"$dir.teacher.log"
   fi
-  if [ ! -f "$dir/words.vec" ]; then
+  vectors=words-$dims.vec
+  if [ ! -f "$dir/$vectors" ]; then
     "$py" tools/word_vectors.py --teacher "$dir/teacher.onnx" --tokenizer "$dir/tokenizer.json" \
-      --data "$dir/train.csv" --text text --out "$dir/words.vec" 2>"$dir.vectors.log"
+      --data "$dir/train.csv" --text text --dims "$dims" --out "$dir/$vectors" 2>"$dir.vectors.log"
   fi
   { soft_label_recipe "$set_name-$seed"
-    printf '[student.text]\nvectors = "words.vec"\n[distill]\nseed = %s\n' "$seed"
+    printf '[student.text]\nvectors = "%s"\n[distill]\nseed = %s\n' "$vectors" "$seed"
   } > "$dir/vectors.toml"
   (cd "$dir" && "$bin" -q run vectors.toml --out runs --no-register --json >report.json)
   reports+=("$dir/report.json")
